@@ -1,0 +1,357 @@
+//! The domain's nouns: companies, orders, line items, cancellations, fulfillments.
+//! Pure data: no I/O, no clocks, no AWS types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A company's side of the market. On an order it is also the party it plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Buyer,
+    Seller,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Seller => "seller",
+        }
+    }
+}
+
+/// How a company connects to the marketplace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Integration {
+    Shopify,
+    Woocommerce,
+    Bigcommerce,
+    Edi,
+    Api,
+}
+
+impl Integration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Integration::Shopify => "shopify",
+            Integration::Woocommerce => "woocommerce",
+            Integration::Bigcommerce => "bigcommerce",
+            Integration::Edi => "edi",
+            Integration::Api => "api",
+        }
+    }
+}
+
+/// Where a cancellation came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    App,
+    Api,
+    Shopify,
+    Woocommerce,
+    Bigcommerce,
+    Edi,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::App => "app",
+            Source::Api => "api",
+            Source::Shopify => "shopify",
+            Source::Woocommerce => "woocommerce",
+            Source::Bigcommerce => "bigcommerce",
+            Source::Edi => "edi",
+        }
+    }
+
+    /// The store platform a source stands for, if it is one.
+    pub fn platform(self) -> Option<Integration> {
+        match self {
+            Source::Shopify => Some(Integration::Shopify),
+            Source::Woocommerce => Some(Integration::Woocommerce),
+            Source::Bigcommerce => Some(Integration::Bigcommerce),
+            Source::App | Source::Api | Source::Edi => None,
+        }
+    }
+}
+
+/// Connection details of a store-connected company. Secrets live here only in
+/// the local stand-in; in AWS they come from a secret store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+}
+
+/// A buyer or a seller. API keys are kept only as SHA-256 hex digests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub integration: Integration,
+    pub email: String,
+    #[serde(default)]
+    pub api_key_hashes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<Connection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub id: String,
+    pub sku: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub quantity: u32,
+    #[serde(default)]
+    pub fulfilled: u32,
+    #[serde(default)]
+    pub cancelled: u32,
+    #[serde(default)]
+    pub unit_price: Option<String>,
+    #[serde(default)]
+    pub buyer_line_ref: Option<String>,
+    #[serde(default)]
+    pub seller_line_ref: Option<String>,
+    /// Units a store platform asked to cancel that were already fulfilled
+    /// (absolute, from the latest reconciliation). Zero almost always.
+    #[serde(default)]
+    pub platform_shortfall: u32,
+}
+
+impl LineItem {
+    /// Units neither fulfilled nor cancelled.
+    pub fn open(&self) -> u32 {
+        self.quantity
+            .saturating_sub(self.fulfilled)
+            .saturating_sub(self.cancelled)
+    }
+
+    /// Units still meant to be delivered: ordered minus cancelled.
+    pub fn active(&self) -> u32 {
+        self.quantity.saturating_sub(self.cancelled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FulfillmentStatus {
+    Unfulfilled,
+    Partial,
+    Fulfilled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CancellationStatus {
+    None,
+    Partial,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub buyer_id: String,
+    pub seller_id: String,
+    #[serde(default)]
+    pub buyer_order_ref: Option<String>,
+    #[serde(default)]
+    pub seller_order_ref: Option<String>,
+    /// Optimistic-concurrency version: 1 on creation, +1 on every change.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub line_items: Vec<LineItem>,
+}
+
+impl Order {
+    pub fn line(&self, id: &str) -> Option<&LineItem> {
+        self.line_items.iter().find(|l| l.id == id)
+    }
+
+    /// The party a company plays on this order, if any.
+    pub fn party_of(&self, company_id: &str) -> Option<Role> {
+        if self.buyer_id == company_id {
+            Some(Role::Buyer)
+        } else if self.seller_id == company_id {
+            Some(Role::Seller)
+        } else {
+            None
+        }
+    }
+
+    pub fn partner_of(&self, party: Role) -> &str {
+        match party {
+            Role::Buyer => &self.seller_id,
+            Role::Seller => &self.buyer_id,
+        }
+    }
+
+    fn totals(&self) -> (u64, u64, u64) {
+        self.line_items.iter().fold((0, 0, 0), |(q, f, c), l| {
+            (
+                q + u64::from(l.quantity),
+                f + u64::from(l.fulfilled),
+                c + u64::from(l.cancelled),
+            )
+        })
+    }
+
+    pub fn open_units(&self) -> u64 {
+        self.line_items.iter().map(|l| u64::from(l.open())).sum()
+    }
+
+    pub fn fulfillment_status(&self) -> FulfillmentStatus {
+        let (q, f, c) = self.totals();
+        if f == 0 {
+            FulfillmentStatus::Unfulfilled
+        } else if f == q - c {
+            FulfillmentStatus::Fulfilled
+        } else {
+            FulfillmentStatus::Partial
+        }
+    }
+
+    pub fn cancellation_status(&self) -> CancellationStatus {
+        let (q, _, c) = self.totals();
+        if c == 0 {
+            CancellationStatus::None
+        } else if c == q {
+            CancellationStatus::Cancelled
+        } else {
+            CancellationStatus::Partial
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.open_units() == 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CancellationKind {
+    Order,
+    Items,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledItem {
+    pub line_item_id: String,
+    pub quantity: u32,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub id: String,
+    pub order_id: String,
+    pub initiated_by: Role,
+    pub source: Source,
+    pub kind: CancellationKind,
+    pub items: Vec<CancelledItem>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilledItem {
+    pub line_item_id: String,
+    pub quantity: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub id: String,
+    pub order_id: String,
+    pub items: Vec<FulfilledItem>,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(q: u32, f: u32, c: u32) -> LineItem {
+        LineItem {
+            id: "li".into(),
+            sku: "s".into(),
+            title: None,
+            quantity: q,
+            fulfilled: f,
+            cancelled: c,
+            unit_price: None,
+            buyer_line_ref: None,
+            seller_line_ref: None,
+            platform_shortfall: 0,
+        }
+    }
+
+    fn order(lines: Vec<LineItem>) -> Order {
+        Order {
+            id: "o".into(),
+            buyer_id: "b".into(),
+            seller_id: "s".into(),
+            buyer_order_ref: None,
+            seller_order_ref: None,
+            version: 1,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+            line_items: lines,
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_contract_example() {
+        // 1 fulfilled and 2 cancelled of 3 is fulfilled / partial / complete.
+        let o = order(vec![line(3, 1, 2)]);
+        assert_eq!(o.fulfillment_status(), FulfillmentStatus::Fulfilled);
+        assert_eq!(o.cancellation_status(), CancellationStatus::Partial);
+        assert!(o.is_complete());
+    }
+
+    #[test]
+    fn statuses_of_fresh_partial_and_cancelled_orders() {
+        let o = order(vec![line(2, 0, 0), line(1, 0, 0)]);
+        assert_eq!(o.fulfillment_status(), FulfillmentStatus::Unfulfilled);
+        assert_eq!(o.cancellation_status(), CancellationStatus::None);
+        assert!(!o.is_complete());
+
+        let o = order(vec![line(2, 1, 0), line(1, 0, 0)]);
+        assert_eq!(o.fulfillment_status(), FulfillmentStatus::Partial);
+
+        let o = order(vec![line(2, 0, 2), line(1, 0, 1)]);
+        assert_eq!(o.fulfillment_status(), FulfillmentStatus::Unfulfilled);
+        assert_eq!(o.cancellation_status(), CancellationStatus::Cancelled);
+        assert!(o.is_complete());
+    }
+
+    #[test]
+    fn open_and_active_units() {
+        let l = line(5, 2, 1);
+        assert_eq!(l.open(), 2);
+        assert_eq!(l.active(), 4);
+    }
+}

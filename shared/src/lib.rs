@@ -1,0 +1,3 @@
+//! The order-cancellation service: the pure domain and its adapters.
+
+pub mod domain;
