@@ -1,3 +1,4 @@
 //! The order-cancellation service: the pure domain and its adapters.
 
 pub mod domain;
+pub mod store;

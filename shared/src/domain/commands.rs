@@ -403,6 +403,8 @@ pub fn reconcile(
         };
         let active = line.active();
         if target > active {
+            // Nothing the platform wants is missing: no shortfall either.
+            line.platform_shortfall = 0;
             increases.push(Increase {
                 line_item_id: line.id.clone(),
                 active,

@@ -1,0 +1,441 @@
+//! The store contract: one suite, run against every `Store` implementation
+//! through `store_contract_tests!`.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::domain::{CancellationKind, CancelledItem, Role};
+
+pub mod fixtures {
+    use super::*;
+    use crate::domain::{Integration, LineItem};
+
+    pub fn company(id: &str, role: Role) -> Company {
+        Company {
+            id: id.into(),
+            name: format!("Company {id}"),
+            role,
+            integration: Integration::Api,
+            email: format!("{id}@example.com"),
+            api_key_hashes: vec![format!("hash-of-{id}")],
+            connection: None,
+        }
+    }
+
+    /// A two-line order (li_1 x3, li_2 x2) created `minute` minutes after a fixed epoch.
+    pub fn order(id: &str, buyer: &str, seller: &str, minute: i64) -> Order {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minute);
+        let line = |id: &str, q| LineItem {
+            id: id.into(),
+            sku: format!("SKU-{id}"),
+            title: Some(format!("Item {id}")),
+            quantity: q,
+            fulfilled: 0,
+            cancelled: 0,
+            unit_price: Some("9.99".into()),
+            buyer_line_ref: None,
+            seller_line_ref: None,
+            platform_shortfall: 0,
+        };
+        Order {
+            id: id.into(),
+            buyer_id: buyer.into(),
+            seller_id: seller.into(),
+            buyer_order_ref: Some(format!("B-{id}")),
+            seller_order_ref: None,
+            version: 1,
+            created_at: t,
+            updated_at: t,
+            line_items: vec![line("li_1", 3), line("li_2", 2)],
+        }
+    }
+
+    /// Cancel one unit of `line`: the next order state and its record.
+    pub fn cancel_one(order: &Order, line: &str, id: &str) -> (Order, Cancellation) {
+        let mut next = order.clone();
+        next.version += 1;
+        next.updated_at = order.updated_at + Duration::seconds(1);
+        for l in &mut next.line_items {
+            if l.id == line {
+                l.cancelled += 1;
+            }
+        }
+        let can = Cancellation {
+            id: id.into(),
+            order_id: order.id.clone(),
+            initiated_by: Role::Buyer,
+            source: crate::domain::Source::Api,
+            kind: CancellationKind::Items,
+            items: vec![CancelledItem {
+                line_item_id: line.into(),
+                quantity: 1,
+                reason: "out of stock".into(),
+            }],
+            created_at: next.updated_at,
+        };
+        (next, can)
+    }
+
+    pub fn idem(company: &str, key: &str, ttl: Duration) -> IdempotencyRecord {
+        let now = Utc::now();
+        IdempotencyRecord {
+            company_id: company.into(),
+            key: key.into(),
+            fingerprint: "f".repeat(64),
+            status: 201,
+            body: r#"{"ok":true}"#.into(),
+            created_at: now,
+            expires_at: now + ttl,
+        }
+    }
+}
+
+use fixtures::*;
+
+pub async fn companies_and_api_keys<S: Store>(s: &S) {
+    let mut c = company("b1", Role::Buyer);
+    s.put_company(&c).await.unwrap();
+    assert_eq!(s.company("b1").await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        s.company_by_api_key_hash("hash-of-b1").await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(s.company("nope").await.unwrap(), None);
+    assert_eq!(s.company_by_api_key_hash("nope").await.unwrap(), None);
+
+    // Replacing a company replaces its keys; putting it again changes nothing.
+    c.api_key_hashes = vec!["rotated".into()];
+    s.put_company(&c).await.unwrap();
+    s.put_company(&c).await.unwrap();
+    assert_eq!(s.company_by_api_key_hash("hash-of-b1").await.unwrap(), None);
+    assert_eq!(
+        s.company_by_api_key_hash("rotated").await.unwrap(),
+        Some(c.clone())
+    );
+
+    // A key cannot be taken over by another company.
+    let mut thief = company("s1", Role::Seller);
+    thief.api_key_hashes = vec!["rotated".into()];
+    assert!(matches!(
+        s.put_company(&thief).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert_eq!(s.company_by_api_key_hash("rotated").await.unwrap(), Some(c));
+}
+
+pub async fn create_and_read_orders<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    assert_eq!(s.order("o1").await.unwrap(), Some(o.clone()));
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order, o);
+    assert!(rec.cancellations.is_empty());
+    assert_eq!(s.order("o2").await.unwrap(), None);
+    assert_eq!(s.order_record("o2").await.unwrap(), None);
+    assert!(matches!(
+        s.commit(&Commit::create(o.clone())).await,
+        Err(StoreError::OrderExists)
+    ));
+}
+
+pub async fn updates_check_the_version<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let (next, can) = cancel_one(&o, "li_1", "can_1");
+    let mut c = Commit::update(next.clone());
+    c.cancellation = Some(can.clone());
+    s.commit(&c).await.unwrap();
+    assert_eq!(s.order("o1").await.unwrap(), Some(next.clone()));
+
+    // The same change again was decided on a stale version: refused, nothing written.
+    let (stale, can2) = cancel_one(&o, "li_2", "can_2");
+    let mut c2 = Commit::update(stale);
+    c2.cancellation = Some(can2);
+    assert!(matches!(
+        s.commit(&c2).await,
+        Err(StoreError::VersionConflict)
+    ));
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order, next);
+    assert_eq!(rec.cancellations, vec![can]);
+
+    let ghost = order("ghost", "b1", "s1", 0);
+    let mut g = ghost.clone();
+    g.version = 2;
+    assert!(matches!(
+        s.commit(&Commit::update(g)).await,
+        Err(StoreError::OrderMissing)
+    ));
+    assert_eq!(s.order("ghost").await.unwrap(), None);
+}
+
+pub async fn cancellations_are_listed_oldest_first<S: Store>(s: &S) {
+    let mut o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..4 {
+        let (next, can) = cancel_one(
+            &o,
+            if i % 2 == 0 { "li_1" } else { "li_2" },
+            &format!("can_{}", 9 - i),
+        );
+        let mut c = Commit::update(next.clone());
+        c.cancellation = Some(can.clone());
+        s.commit(&c).await.unwrap();
+        expected.push(can);
+        o = next;
+    }
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.cancellations, expected);
+    assert_eq!(rec.order.version, 5);
+}
+
+pub async fn idempotency_key_commits_atomically<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    let mut create = Commit::create(o.clone());
+    create.idempotency = Some(idem("b1", "k1", Duration::hours(24)));
+    s.commit(&create).await.unwrap();
+    assert_eq!(
+        s.idempotency_record("b1", "k1").await.unwrap(),
+        create.idempotency.clone()
+    );
+    // Keys are scoped per company.
+    assert_eq!(s.idempotency_record("s1", "k1").await.unwrap(), None);
+
+    // A change carrying a used key is refused whole: no order change, no cancellation.
+    let (next, can) = cancel_one(&o, "li_1", "can_1");
+    let mut c = Commit::update(next);
+    c.cancellation = Some(can);
+    c.idempotency = Some(idem("b1", "k1", Duration::hours(24)));
+    assert!(matches!(
+        s.commit(&c).await,
+        Err(StoreError::IdempotencyKeyExists)
+    ));
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order, o);
+    assert!(rec.cancellations.is_empty());
+
+    // Another company may use the same key.
+    c.idempotency = Some(idem("s1", "k1", Duration::hours(24)));
+    s.commit(&c).await.unwrap();
+    assert_eq!(
+        s.order_record("o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .cancellations
+            .len(),
+        1
+    );
+}
+
+pub async fn standalone_idempotency_records<S: Store>(s: &S) {
+    let r = idem("b1", "k2", Duration::hours(24));
+    s.put_idempotency_record(&r).await.unwrap();
+    assert!(matches!(
+        s.put_idempotency_record(&r).await,
+        Err(StoreError::IdempotencyKeyExists)
+    ));
+    assert_eq!(s.idempotency_record("b1", "k2").await.unwrap(), Some(r));
+
+    // An expired record is gone: not returned, and the key may be used again.
+    let old = idem("b1", "k3", Duration::seconds(-5));
+    s.put_idempotency_record(&old).await.unwrap();
+    assert_eq!(s.idempotency_record("b1", "k3").await.unwrap(), None);
+    let fresh = idem("b1", "k3", Duration::hours(1));
+    s.put_idempotency_record(&fresh).await.unwrap();
+    assert_eq!(s.idempotency_record("b1", "k3").await.unwrap(), Some(fresh));
+}
+
+pub async fn deliveries_are_processed_once<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let now = Utc::now();
+    let delivery = DeliveryRecord {
+        key: "shopify:evt-1".into(),
+        company_id: "s1".into(),
+        received_at: now,
+        expires_at: now + Duration::days(7),
+    };
+    let (next, can) = cancel_one(&o, "li_1", "can_1");
+    let mut c = Commit::update(next.clone());
+    c.cancellation = Some(can);
+    c.delivery = Some(delivery.clone());
+    s.commit(&c).await.unwrap();
+
+    let (again, can2) = cancel_one(&next, "li_1", "can_2");
+    let mut c2 = Commit::update(again);
+    c2.cancellation = Some(can2);
+    c2.delivery = Some(delivery);
+    assert!(matches!(
+        s.commit(&c2).await,
+        Err(StoreError::DeliveryExists)
+    ));
+    assert_eq!(s.order("o1").await.unwrap(), Some(next));
+}
+
+pub async fn fulfillments_commit_with_the_order<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let mut next = o.clone();
+    next.version = 2;
+    next.line_items[0].fulfilled = 3;
+    let mut c = Commit::update(next.clone());
+    c.fulfillment = Some(crate::domain::Fulfillment {
+        id: "ful_1".into(),
+        order_id: "o1".into(),
+        items: vec![crate::domain::FulfilledItem {
+            line_item_id: "li_1".into(),
+            quantity: 3,
+        }],
+        tracking_number: Some("1Z999".into()),
+        carrier: Some("UPS".into()),
+        created_at: next.updated_at,
+    });
+    s.commit(&c).await.unwrap();
+    assert_eq!(s.order("o1").await.unwrap(), Some(next));
+}
+
+pub async fn orders_list_newest_first_with_cursor<S: Store>(s: &S) {
+    for i in 0..7 {
+        s.commit(&Commit::create(order(&format!("o{i}"), "b1", "s1", i)))
+            .await
+            .unwrap();
+    }
+    // Same created_at: the id breaks the tie, consistently.
+    s.commit(&Commit::create(order("o7a", "b1", "s2", 6)))
+        .await
+        .unwrap();
+    // Someone else's order.
+    s.commit(&Commit::create(order("x1", "b2", "s2", 3)))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .list_orders("b1", StatusFilter::Any, 3, cursor.as_ref())
+            .await
+            .unwrap();
+        assert!(page.orders.len() <= 3);
+        seen.extend(page.orders.iter().map(|r| r.order.id.clone()));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["o7a", "o6", "o5", "o4", "o3", "o2", "o1", "o0"]);
+
+    let seller = s
+        .list_orders("s1", StatusFilter::Any, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(seller.orders.len(), 7);
+    assert_eq!(seller.next, None);
+    let other = s
+        .list_orders("b2", StatusFilter::Any, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .orders
+            .iter()
+            .map(|r| r.order.id.as_str())
+            .collect::<Vec<_>>(),
+        ["x1"]
+    );
+    let none = s
+        .list_orders("nobody", StatusFilter::Any, 10, None)
+        .await
+        .unwrap();
+    assert!(none.orders.is_empty() && none.next.is_none());
+
+    // Complete o3 (cancel everything) and filter.
+    let o3 = s.order("o3").await.unwrap().unwrap();
+    let mut done = o3.clone();
+    done.version += 1;
+    for l in &mut done.line_items {
+        l.cancelled = l.quantity;
+    }
+    let (_, mut can) = cancel_one(&o3, "li_1", "can_x");
+    can.kind = CancellationKind::Order;
+    let mut c = Commit::update(done);
+    c.cancellation = Some(can.clone());
+    s.commit(&c).await.unwrap();
+    let complete = s
+        .list_orders("b1", StatusFilter::Complete, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(complete.orders.len(), 1);
+    assert_eq!(complete.orders[0].order.id, "o3");
+    assert_eq!(complete.orders[0].cancellations, vec![can]);
+    let open = s
+        .list_orders("b1", StatusFilter::Open, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(open.orders.len(), 7);
+    assert!(open.orders.iter().all(|r| r.order.id != "o3"));
+}
+
+/// Many writers decide on the same version; exactly one wins.
+pub async fn racing_writers_one_wins<S: Store + Clone>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        let o = o.clone();
+        tasks.push(tokio::spawn(async move {
+            let (next, can) = cancel_one(&o, "li_1", &format!("can_{i}"));
+            let mut c = Commit::update(next);
+            c.cancellation = Some(can);
+            s.commit(&c).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::VersionConflict) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.cancellations.len(), 1);
+    assert_eq!(rec.order.line_items[0].cancelled, 1);
+}
+
+/// Generates the contract suite for a store built by `$make` (an expression,
+/// evaluated once per test inside a multi-threaded Tokio runtime).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_tests!(@tests $make;
+            companies_and_api_keys,
+            create_and_read_orders,
+            updates_check_the_version,
+            cancellations_are_listed_oldest_first,
+            idempotency_key_commits_atomically,
+            standalone_idempotency_records,
+            deliveries_are_processed_once,
+            fulfillments_commit_with_the_order,
+            orders_list_newest_first_with_cursor,
+            racing_writers_one_wins,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        mod store_contract {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = $make;
+                    $crate::store::contract::$name(&store).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,604 @@
+//! The embedded store: one SQLite file (WAL) under the data directory. Each
+//! commit is one `BEGIN IMMEDIATE` transaction that checks the order's
+//! version and the uniqueness of every record, and writes an outbox row for
+//! each cancellation (the local mirror of the DynamoDB stream).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::de::DeserializeOwned;
+
+use super::{
+    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
+};
+use crate::domain::{Cancellation, Company, Order};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS companies (
+    id  TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash   TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_company ON api_keys (company_id);
+CREATE TABLE IF NOT EXISTS orders (
+    id         TEXT PRIMARY KEY,
+    buyer_id   TEXT NOT NULL,
+    seller_id  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    complete   INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_buyer ON orders (buyer_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS orders_seller ON orders (seller_id, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS cancellations (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    doc      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cancellations_order ON cancellations (order_id, seq);
+CREATE TABLE IF NOT EXISTS fulfillments (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    doc      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    company_id TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (company_id, key)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key        TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    cancellation_id TEXT NOT NULL UNIQUE,
+    order_id        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    done_at         TEXT,
+    last_error      TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+"#;
+
+/// SQLite-backed store. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Timestamps are stored fixed-width so that text order is time order.
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(StoreError::backend)
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(StoreError::backend)
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+impl EmbeddedStore {
+    /// Open (or create) the store file `dir/dropship.sqlite3`.
+    pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+        Self::open(&dir.join("dropship.sqlite3"))
+    }
+
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(db)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory store, for tests and benchmarks.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(EmbeddedStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Run blocking SQLite work off the async executor.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Rejected("store lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    fn cancellations_of(
+        conn: &Connection,
+        order_id: &str,
+    ) -> Result<Vec<Cancellation>, StoreError> {
+        let mut stmt = conn
+            .prepare_cached("SELECT doc FROM cancellations WHERE order_id = ?1 ORDER BY seq")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([order_id], |r| r.get::<_, String>(0))
+            .map_err(db)?;
+        rows.map(|r| from_json(&r.map_err(db)?)).collect()
+    }
+
+    fn order_of(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
+        conn.prepare_cached("SELECT doc FROM orders WHERE id = ?1")
+            .map_err(db)?
+            .query_row([id], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(db)?
+            .map(|d| from_json(&d))
+            .transpose()
+    }
+
+    /// Cancellations committed but not yet notified, oldest first.
+    pub async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT o.seq, o.attempts, c.doc FROM outbox o
+                     JOIN cancellations c ON c.id = o.cancellation_id
+                     WHERE o.done_at IS NULL ORDER BY o.seq LIMIT ?1",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            rows.map(|r| {
+                let (seq, attempts, doc) = r.map_err(db)?;
+                Ok(OutboxEntry {
+                    seq,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    cancellation: from_json(&doc)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Mark an outbox entry delivered, or record a failed attempt.
+    pub async fn finish_outbox(
+        &self,
+        seq: i64,
+        result: Result<(), String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| {
+            match result {
+                Ok(()) => c.execute(
+                    "UPDATE outbox SET done_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
+                    params![seq, ts(&now)],
+                ),
+                Err(e) => c.execute(
+                    "UPDATE outbox SET last_error = ?2, attempts = attempts + 1 WHERE seq = ?1",
+                    params![seq, e],
+                ),
+            }
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// A cancellation waiting for its notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub attempts: u32,
+    pub cancellation: Cancellation,
+}
+
+impl Store for EmbeddedStore {
+    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
+        let company = company.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            for hash in &company.api_key_hashes {
+                let owner: Option<String> = tx
+                    .query_row(
+                        "SELECT company_id FROM api_keys WHERE key_hash = ?1",
+                        [hash],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if owner.is_some_and(|o| o != company.id) {
+                    return Err(StoreError::Rejected(format!(
+                        "an API key of company {} belongs to another company",
+                        company.id
+                    )));
+                }
+            }
+            tx.execute(
+                "INSERT INTO companies (id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                params![company.id, to_json(&company)?],
+            )
+            .map_err(db)?;
+            tx.execute("DELETE FROM api_keys WHERE company_id = ?1", [&company.id])
+                .map_err(db)?;
+            for hash in &company.api_key_hashes {
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, company_id) VALUES (?1, ?2)",
+                    params![hash, company.id],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("SELECT doc FROM companies WHERE id = ?1")
+                .map_err(db)?
+                .query_row([id], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(db)?
+                .map(|d| from_json(&d))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
+                 WHERE k.key_hash = ?1",
+            )
+            .map_err(db)?
+            .query_row([key_hash], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(db)?
+            .map(|d| from_json(&d))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| Self::order_of(c, &id)).await
+    }
+
+    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let Some(order) = Self::order_of(&tx, &id)? else {
+                return Ok(None);
+            };
+            let cancellations = Self::cancellations_of(&tx, &id)?;
+            Ok(Some(OrderRecord {
+                order,
+                cancellations,
+            }))
+        })
+        .await
+    }
+
+    async fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, StoreError> {
+        let company_id = company_id.to_owned();
+        // Past the cursor: a created_at/id pair below it. Without one, above
+        // every real key.
+        let (after_ts, after_id) = match after {
+            Some(c) => (ts(&c.created_at), c.id.clone()),
+            None => ("~".to_owned(), String::new()),
+        };
+        let complete: Option<bool> = match filter {
+            StatusFilter::Any => None,
+            StatusFilter::Open => Some(false),
+            StatusFilter::Complete => Some(true),
+        };
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let docs: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT doc FROM (
+                           SELECT created_at, id, doc FROM orders
+                           WHERE buyer_id = ?1 AND (?2 IS NULL OR complete = ?2)
+                             AND (?3 = '~' OR (created_at, id) < (?3, ?4))
+                           UNION ALL
+                           SELECT created_at, id, doc FROM orders
+                           WHERE seller_id = ?1 AND (?2 IS NULL OR complete = ?2)
+                             AND (?3 = '~' OR (created_at, id) < (?3, ?4))
+                         ) ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(
+                        params![company_id, complete, after_ts, after_id, (limit + 1) as i64],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)?
+            };
+            let mut orders = Vec::with_capacity(docs.len().min(limit));
+            for doc in docs.iter().take(limit) {
+                let order: Order = from_json(doc)?;
+                let cancellations = Self::cancellations_of(&tx, &order.id)?;
+                orders.push(OrderRecord {
+                    order,
+                    cancellations,
+                });
+            }
+            let next = if docs.len() > limit {
+                orders.last().map(|r| OrderCursor {
+                    created_at: r.order.created_at,
+                    id: r.order.id.clone(),
+                })
+            } else {
+                None
+            };
+            Ok(OrderPage { orders, next })
+        })
+        .await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let commit = commit.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let now = Utc::now().timestamp();
+            if let Some(rec) = &commit.idempotency {
+                let exists: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+                        params![rec.company_id, rec.key, now],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if exists.is_some() {
+                    return Err(StoreError::IdempotencyKeyExists);
+                }
+            }
+            if let Some(d) = &commit.delivery {
+                let exists: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM deliveries WHERE key = ?1 AND expires_at > ?2",
+                        params![d.key, now],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if exists.is_some() {
+                    return Err(StoreError::DeliveryExists);
+                }
+            }
+            let o = &commit.order;
+            let doc = to_json(o)?;
+            match commit.expected_version {
+                Some(expected) => {
+                    let n = tx
+                        .execute(
+                            "UPDATE orders SET doc = ?2, version = ?3, complete = ?4
+                             WHERE id = ?1 AND version = ?5",
+                            params![o.id, doc, o.version as i64, o.is_complete(), expected as i64],
+                        )
+                        .map_err(db)?;
+                    if n == 0 {
+                        let exists: Option<i64> = tx
+                            .query_row("SELECT 1 FROM orders WHERE id = ?1", [&o.id], |r| r.get(0))
+                            .optional()
+                            .map_err(db)?;
+                        return Err(if exists.is_some() {
+                            StoreError::VersionConflict
+                        } else {
+                            StoreError::OrderMissing
+                        });
+                    }
+                }
+                None => {
+                    let n = tx
+                        .execute(
+                            "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                            params![
+                                o.id,
+                                o.buyer_id,
+                                o.seller_id,
+                                ts(&o.created_at),
+                                o.is_complete(),
+                                o.version as i64,
+                                doc
+                            ],
+                        )
+                        .map_err(db)?;
+                    if n == 0 {
+                        return Err(StoreError::OrderExists);
+                    }
+                }
+            }
+            if let Some(can) = &commit.cancellation {
+                tx.execute(
+                    "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
+                    params![can.id, can.order_id, to_json(can)?],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
+                    params![can.id, can.order_id, ts(&can.created_at)],
+                )
+                .map_err(db)?;
+            }
+            if let Some(f) = &commit.fulfillment {
+                tx.execute(
+                    "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
+                    params![f.id, f.order_id, to_json(f)?],
+                )
+                .map_err(db)?;
+            }
+            if let Some(rec) = &commit.idempotency {
+                put_idempotency(&tx, rec)?;
+            }
+            if let Some(d) = &commit.delivery {
+                tx.execute(
+                    "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
+                    params![d.key, d.company_id, d.expires_at.timestamp()],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn idempotency_record(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let (company_id, key) = (company_id.to_owned(), key.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+            )
+            .map_err(db)?
+            .query_row(params![company_id, key, Utc::now().timestamp()], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(db)?
+            .map(|d| from_json(&d))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+                    params![record.company_id, record.key, Utc::now().timestamp()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if exists.is_some() {
+                return Err(StoreError::IdempotencyKeyExists);
+            }
+            put_idempotency(&tx, &record)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+}
+
+fn put_idempotency(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO idempotency (company_id, key, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![rec.company_id, rec.key, rec.expires_at.timestamp(), to_json(rec)?],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+
+    #[tokio::test]
+    async fn data_persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = crate::store::contract::fixtures::company("b1", crate::domain::Role::Buyer);
+        {
+            let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+            s.put_company(&c).await.unwrap();
+        }
+        let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+        assert_eq!(s.company("b1").await.unwrap(), Some(c));
+    }
+
+    #[tokio::test]
+    async fn every_cancellation_gets_one_outbox_entry() {
+        use crate::store::contract::fixtures;
+        let s = EmbeddedStore::in_memory().unwrap();
+        let order = fixtures::order("o1", "b1", "s1", 0);
+        s.commit(&Commit::create(order.clone())).await.unwrap();
+        let (next, can) = fixtures::cancel_one(&order, "li_1", "can_1");
+        let mut commit = Commit::update(next);
+        commit.cancellation = Some(can.clone());
+        s.commit(&commit).await.unwrap();
+        let pending = s.pending_outbox(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].cancellation, can);
+        s.finish_outbox(pending[0].seq, Err("smtp down".into()), Utc::now())
+            .await
+            .unwrap();
+        let again = s.pending_outbox(10).await.unwrap();
+        assert_eq!(again[0].attempts, 1, "a failed attempt stays pending");
+        s.finish_outbox(pending[0].seq, Ok(()), Utc::now())
+            .await
+            .unwrap();
+        assert!(s.pending_outbox(10).await.unwrap().is_empty());
+    }
+}

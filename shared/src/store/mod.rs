@@ -1,0 +1,197 @@
+//! The store port: what the application needs from persistence, and nothing
+//! more. Implementations: `embedded` (SQLite, local) and `dynamodb` (AWS).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::{Cancellation, Company, Fulfillment, Order};
+
+pub mod embedded;
+
+#[cfg(test)]
+pub mod contract;
+
+/// Why a store operation failed. Conditional-write outcomes are variants of
+/// their own, so callers decide on them without looking at messages.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The order's version is not the one the change was decided on.
+    #[error("the order changed since it was read")]
+    VersionConflict,
+    /// The order a change expects does not exist.
+    #[error("no such order")]
+    OrderMissing,
+    /// An order with this id exists already.
+    #[error("an order with this id exists already")]
+    OrderExists,
+    /// An idempotency record for this company and key exists already.
+    #[error("the idempotency key has been used already")]
+    IdempotencyKeyExists,
+    /// A webhook delivery with this key has been processed already.
+    #[error("the delivery has been processed already")]
+    DeliveryExists,
+    /// Invalid data handed to the store (e.g. an API key owned by another company).
+    #[error("rejected by the store: {0}")]
+    Rejected(String),
+    /// The backend failed; the operation may be retried.
+    #[error("store backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// A response stored under an `Idempotency-Key`, replayed on retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub company_id: String,
+    pub key: String,
+    /// SHA-256 (hex) over method, path and body of the first request.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A processed webhook delivery (platform de-duplication key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub key: String,
+    pub company_id: String,
+    pub received_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One atomic change: the new order state (with the version it was decided
+/// on) and the records that explain it. All of it commits, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub order: Order,
+    /// The version read before deciding; `None` creates the order.
+    pub expected_version: Option<u64>,
+    pub cancellation: Option<Cancellation>,
+    pub fulfillment: Option<Fulfillment>,
+    pub idempotency: Option<IdempotencyRecord>,
+    pub delivery: Option<DeliveryRecord>,
+}
+
+impl Commit {
+    /// A change to an existing order decided on version `order.version - 1`.
+    pub fn update(order: Order) -> Self {
+        let expected = order.version.saturating_sub(1);
+        Commit {
+            order,
+            expected_version: Some(expected),
+            cancellation: None,
+            fulfillment: None,
+            idempotency: None,
+            delivery: None,
+        }
+    }
+
+    pub fn create(order: Order) -> Self {
+        Commit {
+            order,
+            expected_version: None,
+            cancellation: None,
+            fulfillment: None,
+            idempotency: None,
+            delivery: None,
+        }
+    }
+}
+
+/// An order as clients see it: its state and its cancellations, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub order: Order,
+    pub cancellations: Vec<Cancellation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Any,
+    Open,
+    Complete,
+}
+
+impl StatusFilter {
+    pub fn admits(self, order: &Order) -> bool {
+        match self {
+            StatusFilter::Any => true,
+            StatusFilter::Open => !order.is_complete(),
+            StatusFilter::Complete => order.is_complete(),
+        }
+    }
+}
+
+/// Position after the last order of a page (orders are newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<OrderRecord>,
+    pub next: Option<OrderCursor>,
+}
+
+/// The persistence port. Every state change goes through `commit`, which
+/// checks the order's version and the uniqueness of every record atomically.
+pub trait Store: Send + Sync + 'static {
+    /// Create or replace a company and its API-key hashes.
+    fn put_company(&self, company: &Company)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn company(&self, id: &str)
+    -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    fn company_by_api_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// The order's current state and version, without its history.
+    fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    /// The order with its cancellations, oldest first.
+    fn order_record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+
+    /// A company's orders (as buyer or seller), newest first.
+    fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
+
+    /// Apply a change atomically; see `StoreError` for the refusals.
+    fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// An unexpired idempotency record.
+    fn idempotency_record(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+
+    /// Store a record for a response that changed nothing (an error);
+    /// `IdempotencyKeyExists` when an unexpired one is there already.
+    fn put_idempotency_record(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
