@@ -1,4 +1,10 @@
-//! The order-cancellation service: the pure domain and its adapters.
+//! The order-cancellation service: the pure domain, the application service,
+//! the HTTP handlers and the adapters they run on.
 
+pub mod api;
+pub mod app;
 pub mod domain;
+pub mod http;
+pub mod seed;
 pub mod store;
+pub mod views;

@@ -1,0 +1,122 @@
+//! The local host: a small HTTP/1 server on loopback that turns each request
+//! into the same `lambda_http::Request` API Gateway would hand the Lambda, and
+//! calls the same handler function.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use shared::api;
+use shared::app::App;
+use shared::http::{MAX_BODY_BYTES, Problem};
+use shared::store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What `dropship serve` hosts.
+pub struct Host<S> {
+    pub app: App<S>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn to_hyper(r: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let (parts, body) = r.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Text(t) => Bytes::from(t),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+fn problem(p: Problem) -> Reply {
+    to_hyper(p.into_response())
+}
+
+/// Read the body (at most `MAX_BODY_BYTES`) and rebuild the request as the
+/// Lambda would see it.
+async fn to_lambda(req: Request<Incoming>) -> Result<lambda_http::Request, Reply> {
+    let (parts, body) = req.into_parts();
+    let collected = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|e| {
+        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            problem(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {MAX_BODY_BYTES} bytes"),
+            ))
+        } else {
+            problem(Problem::new(StatusCode::BAD_REQUEST, "invalid_body", format!("could not read the body: {e}")))
+        }
+    })?;
+    let bytes = collected.to_bytes();
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(t) => lambda_http::Body::Text(t),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    };
+    Ok(lambda_http::Request::from_parts(parts, body))
+}
+
+async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let path = req.uri().path().to_owned();
+    if path == "/healthz" {
+        return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
+    }
+    if !path.starts_with("/v1/") {
+        return Ok(problem(Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"))));
+    }
+    let req = match to_lambda(req).await {
+        Ok(r) => r,
+        Err(reply) => return Ok(reply),
+    };
+    Ok(to_hyper(api::handle(&host.app, req).await))
+}
+
+/// Serve until `shutdown` turns true; connections in flight are finished.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    host: Arc<Host<S>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let host = Arc::clone(&host);
+                connections.spawn(async move {
+                    let svc = service_fn(move |req| route(Arc::clone(&host), req));
+                    if let Err(e) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await
+                    {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // Let requests in flight finish; idle keep-alive connections are dropped.
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), drain).await.is_err() {
+        tracing::info!("closing idle connections");
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! Application service: the use cases, orchestrating the pure domain and the
+//! store. Every change is decided on a version and committed conditionally;
+//! a lost race re-reads and re-decides, a bounded number of times.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::domain::{
+    self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
+    NewOrder, NotPermitted, Order, Role, Source,
+};
+use crate::store::{
+    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
+    StoreError,
+};
+use crate::views;
+
+/// Why a use case did not complete. The HTTP layer maps each to a status and
+/// a contract code.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("missing, malformed or unknown API key")]
+    Unauthorized,
+    #[error("order {0} not found")]
+    OrderNotFound(String),
+    #[error("seller {0} is not a seller company on this marketplace")]
+    UnknownSeller(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("the order is being changed by someone else; retry")]
+    Conflict,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<NotPermitted> for AppError {
+    fn from(e: NotPermitted) -> Self {
+        AppError::Domain(e.into())
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Store(e)
+    }
+}
+
+/// A result, or the stored response of an earlier request with the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T> {
+    Done(T),
+    Replayed(IdempotencyRecord),
+}
+
+/// A client's `Idempotency-Key` and the fingerprint of its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 hex of method, path and body.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        for part in [method.as_bytes(), path.as_bytes(), body] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        Idempotency {
+            key: key.to_owned(),
+            fingerprint: hex::encode(h.finalize()),
+        }
+    }
+}
+
+/// The SHA-256 hex digest under which an API key is stored.
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Decide-and-commit attempts before answering `conflict`.
+    pub max_attempts: u32,
+    /// How long idempotency records are kept (at least 24 h by contract).
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_attempts: 8,
+            idempotency_ttl: Duration::hours(48),
+        }
+    }
+}
+
+pub struct App<S> {
+    pub store: S,
+    pub config: Config,
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", ulid::Ulid::generate())
+}
+
+/// Timestamps are kept to the millisecond: exact round trips through every
+/// store and short RFC 3339 strings.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+impl<S: Store> App<S> {
+    pub fn new(store: S) -> Self {
+        App {
+            store,
+            config: Config::default(),
+        }
+    }
+
+    pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
+        if api_key.is_empty() {
+            return Err(AppError::Unauthorized);
+        }
+        self.store
+            .company_by_api_key_hash(&hash_api_key(api_key))
+            .await?
+            .ok_or(AppError::Unauthorized)
+    }
+
+    /// A stored response for this key, if any; a key reused with another
+    /// request is refused.
+    async fn replay(
+        &self,
+        company: &Company,
+        idem: Option<&Idempotency>,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let Some(idem) = idem else { return Ok(None) };
+        match self.store.idempotency_record(&company.id, &idem.key).await? {
+            Some(rec) if rec.fingerprint == idem.fingerprint => Ok(Some(rec)),
+            Some(_) => Err(AppError::IdempotencyKeyReused),
+            None => Ok(None),
+        }
+    }
+
+    /// After a commit lost to the same key: the winner's response.
+    async fn replay_after_race(
+        &self,
+        company: &Company,
+        idem: Option<&Idempotency>,
+    ) -> Result<IdempotencyRecord, AppError> {
+        self.replay(company, idem)
+            .await?
+            .ok_or(AppError::Conflict)
+    }
+
+    fn record(&self, company: &Company, idem: &Idempotency, status: u16, body: String) -> IdempotencyRecord {
+        let created_at = now();
+        IdempotencyRecord {
+            company_id: company.id.clone(),
+            key: idem.key.clone(),
+            fingerprint: idem.fingerprint.clone(),
+            status,
+            body,
+            created_at,
+            expires_at: created_at + self.config.idempotency_ttl,
+        }
+    }
+
+    /// Remember an error response for a key (4xx only; 5xx are not kept).
+    /// Returns the response to send: this one, or one stored meanwhile.
+    pub async fn remember_error(
+        &self,
+        company: &Company,
+        idem: &Idempotency,
+        status: u16,
+        body: String,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let rec = self.record(company, idem, status, body);
+        match self.store.put_idempotency_record(&rec).await {
+            Ok(()) => Ok(None),
+            Err(StoreError::IdempotencyKeyExists) => self.replay(company, Some(idem)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn create_order(
+        &self,
+        buyer: &Company,
+        seller_id: &str,
+        request: NewOrder,
+        idem: Option<&Idempotency>,
+    ) -> Result<Outcome<OrderRecord>, AppError> {
+        if let Some(rec) = self.replay(buyer, idem).await? {
+            return Ok(Outcome::Replayed(rec));
+        }
+        if buyer.role != Role::Buyer {
+            return Err(NotPermitted::OnlyBuyersCreateOrders.into());
+        }
+        let seller = match self.store.company(seller_id).await? {
+            Some(s) if s.role == Role::Seller => s,
+            _ => return Err(AppError::UnknownSeller(seller_id.to_owned())),
+        };
+        let order = domain::create_order(buyer, &seller, request, new_id("ord"), now())?;
+        let record = OrderRecord {
+            order,
+            cancellations: Vec::new(),
+        };
+        let mut commit = Commit::create(record.order.clone());
+        commit.idempotency =
+            idem.map(|i| self.record(buyer, i, 201, views::to_json(&views::OrderView::of(&record))));
+        match self.store.commit(&commit).await {
+            Ok(()) => Ok(Outcome::Done(record)),
+            Err(StoreError::IdempotencyKeyExists) => {
+                Ok(Outcome::Replayed(self.replay_after_race(buyer, idem).await?))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Load an order the company is party to; anything else is "not found".
+    async fn visible_order(&self, company: &Company, order_id: &str) -> Result<(Order, Role), AppError> {
+        let order = self
+            .store
+            .order(order_id)
+            .await?
+            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
+        let party = order
+            .party_of(&company.id)
+            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
+        Ok((order, party))
+    }
+
+    pub async fn order(&self, company: &Company, order_id: &str) -> Result<OrderRecord, AppError> {
+        let record = self
+            .store
+            .order_record(order_id)
+            .await?
+            .filter(|r| r.order.party_of(&company.id).is_some())
+            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
+        Ok(record)
+    }
+
+    pub async fn list_orders(
+        &self,
+        company: &Company,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, AppError> {
+        Ok(self.store.list_orders(&company.id, filter, limit, after).await?)
+    }
+
+    /// Decide on the current order and commit; on a lost race, re-read and
+    /// re-decide. `decide` returns the commit (without idempotency record)
+    /// and the created record with its JSON.
+    async fn decide_and_commit<T>(
+        &self,
+        company: &Company,
+        order_id: &str,
+        idem: Option<&Idempotency>,
+        decide: impl Fn(&Order, Role) -> Result<(Commit, T, String), AppError>,
+    ) -> Result<Outcome<T>, AppError> {
+        if let Some(rec) = self.replay(company, idem).await? {
+            return Ok(Outcome::Replayed(rec));
+        }
+        for attempt in 1..=self.config.max_attempts {
+            let (order, party) = self.visible_order(company, order_id).await?;
+            let (mut commit, created, json) = decide(&order, party)?;
+            commit.idempotency = idem.map(|i| self.record(company, i, 201, json));
+            match self.store.commit(&commit).await {
+                Ok(()) => return Ok(Outcome::Done(created)),
+                Err(StoreError::VersionConflict) => {
+                    tracing::info!(order_id, attempt, "lost a race on the order version; re-deciding");
+                }
+                Err(StoreError::IdempotencyKeyExists) => {
+                    return Ok(Outcome::Replayed(self.replay_after_race(company, idem).await?));
+                }
+                Err(StoreError::OrderMissing) => {
+                    return Err(AppError::OrderNotFound(order_id.to_owned()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(order_id, attempts = self.config.max_attempts, "giving up after repeated version conflicts");
+        Err(AppError::Conflict)
+    }
+
+    /// Create a cancellation from the app or the API, or preview it.
+    pub async fn cancel(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &CancelRequest,
+        source: Source,
+        idem: Option<&Idempotency>,
+    ) -> Result<Outcome<Cancellation>, AppError> {
+        let id = new_id("can");
+        self.decide_and_commit(company, order_id, idem, |order, party| {
+            let actor = Actor {
+                party,
+                integration: company.integration,
+                source,
+            };
+            let d = domain::cancel(order, actor, request, id.clone(), now())?;
+            let json = views::cancellation_json(&d.record);
+            let mut commit = Commit::update(d.order);
+            commit.cancellation = Some(d.record.clone());
+            Ok((commit, d.record, json))
+        })
+        .await
+    }
+
+    /// The cancellation that `cancel` would create now; nothing is written.
+    pub async fn preview_cancel(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &CancelRequest,
+        source: Source,
+    ) -> Result<Cancellation, AppError> {
+        let (order, party) = self.visible_order(company, order_id).await?;
+        let actor = Actor {
+            party,
+            integration: company.integration,
+            source,
+        };
+        Ok(domain::cancel(&order, actor, request, new_id("can"), now())?.record)
+    }
+
+    pub async fn fulfill(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &FulfillRequest,
+        idem: Option<&Idempotency>,
+    ) -> Result<Outcome<Fulfillment>, AppError> {
+        let id = new_id("ful");
+        self.decide_and_commit(company, order_id, idem, |order, party| {
+            let d = domain::fulfill(order, party, request, id.clone(), now())?;
+            let json = views::fulfillment_json(&d.record);
+            let mut commit = Commit::update(d.order);
+            commit.fulfillment = Some(d.record.clone());
+            Ok((commit, d.record, json))
+        })
+        .await
+    }
+
+    pub async fn cancellations(&self, company: &Company, order_id: &str) -> Result<Vec<Cancellation>, AppError> {
+        Ok(self.order(company, order_id).await?.cancellations)
+    }
+}
