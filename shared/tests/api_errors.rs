@@ -135,49 +135,64 @@ async fn conflicts_409() {
     refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#), 409, "quantity_exceeds_open").await;
 }
 
-/// A store whose every commit loses the race.
-#[derive(Clone)]
-struct AlwaysStale(EmbeddedStore);
+/// A store that fails commits on purpose: every update loses the race
+/// (`stale`), or the next `outages` order updates fail as a backend outage.
+struct Faulty {
+    inner: EmbeddedStore,
+    stale: bool,
+    outages: std::sync::atomic::AtomicU32,
+}
 
-impl Store for AlwaysStale {
+impl Faulty {
+    fn new(stale: bool, outages: u32) -> Self {
+        Faulty { inner: EmbeddedStore::in_memory().unwrap(), stale, outages: outages.into() }
+    }
+}
+
+impl Store for Faulty {
     async fn put_company(&self, c: &Company) -> Result<(), StoreError> {
-        self.0.put_company(c).await
+        self.inner.put_company(c).await
     }
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        self.0.company(id).await
+        self.inner.company(id).await
     }
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
-        self.0.company_by_api_key_hash(h).await
+        self.inner.company_by_api_key_hash(h).await
     }
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        self.0.order(id).await
+        self.inner.order(id).await
     }
     async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.0.order_record(id).await
+        self.inner.order_record(id).await
     }
     async fn list_orders(&self, c: &str, f: StatusFilter, l: usize, a: Option<&OrderCursor>) -> Result<OrderPage, StoreError> {
-        self.0.list_orders(c, f, l, a).await
+        self.inner.list_orders(c, f, l, a).await
     }
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        if commit.expected_version.is_some() {
+        use std::sync::atomic::Ordering;
+        if self.stale && commit.expected_version.is_some() {
             return Err(StoreError::VersionConflict);
         }
-        self.0.commit(commit).await
+        let update = commit.expected_version.is_some();
+        if update && self.outages.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::backend(std::io::Error::other("simulated outage")));
+        }
+        self.inner.commit(commit).await
     }
     async fn idempotency_record(&self, c: &str, k: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.0.idempotency_record(c, k).await
+        self.inner.idempotency_record(c, k).await
     }
     async fn put_idempotency_record(&self, r: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.0.put_idempotency_record(r).await
+        self.inner.put_idempotency_record(r).await
     }
 }
 
 #[tokio::test]
 async fn conflict_409_after_bounded_retries() {
-    let app = seeded(AlwaysStale(EmbeddedStore::in_memory().unwrap())).await;
+    let app = seeded(Faulty::new(true, 0)).await;
     let r = call(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#)).await;
     assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.body);
-    let rec = app.store.0.order_record("ord_demo_api").await.unwrap().unwrap();
+    let rec = app.store.inner.order_record("ord_demo_api").await.unwrap().unwrap();
     assert!(rec.cancellations.is_empty());
     assert_eq!(rec.order.version, 1);
 }
@@ -258,4 +273,20 @@ async fn unknown_routes_methods_and_query() {
     refused(&app, "POST", &format!("{CANCEL}?preview=maybe"), Some(BUYER), Some(r#"{"reason":"r"}"#), 400, "invalid_query").await;
     let r = send(&app, event("POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#), &[("idempotency-key", "has space")])).await;
     assert_eq!((r.status, r.code()), (400, "invalid_idempotency_key"));
+}
+
+#[tokio::test]
+async fn server_errors_are_not_remembered_under_the_key() {
+    let app = seeded(Faulty::new(false, 1)).await;
+    let key = [("idempotency-key", "retry-me")];
+    let body = r#"{"reason":"Items are out of stock"}"#;
+    let first = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!((first.status, first.code()), (503, "unavailable"), "{}", first.body);
+    assert!(app.store.inner.order_record("ord_demo_api").await.unwrap().unwrap().cancellations.is_empty());
+    // The retry with the same key acts, since the 503 was not recorded.
+    let retry = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    let replay = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!((replay.status, &replay.body), (201, &retry.body));
 }
