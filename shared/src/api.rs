@@ -7,8 +7,8 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::Request;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -16,7 +16,9 @@ use crate::app::{App, AppError, Idempotency, Outcome};
 use crate::domain::{
     CancelRequest, Company, DomainError, FulfillRequest, ItemRequest, NewLine, NewOrder, Source,
 };
-use crate::http::{HttpResponse, MAX_BODY_BYTES, Problem, body_bytes, bearer, header_str, json, raw};
+use crate::http::{
+    HttpResponse, MAX_BODY_BYTES, Problem, bearer, body_bytes, header_str, json, raw,
+};
 use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
 use crate::views::{CancellationList, CompanyView, OrderList, OrderView};
 
@@ -94,7 +96,11 @@ async fn dispatch<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
-        return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}")));
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {path}"),
+        ));
     };
     let method = req.method();
     let allowed = route.allowed();
@@ -105,7 +111,8 @@ async fn dispatch<S: Store>(
             format!("{method} is not allowed on {path}; allowed: {allowed}"),
         )
         .into_response();
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allowed));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allowed));
         return Ok(r);
     }
     let body = body_bytes(req.body());
@@ -113,7 +120,10 @@ async fn dispatch<S: Store>(
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len()),
+            format!(
+                "the body is {} bytes; at most {MAX_BODY_BYTES} are accepted",
+                body.len()
+            ),
         ));
     }
     let key = bearer(req.headers()).ok_or_else(|| app_problem(&AppError::Unauthorized))?;
@@ -130,10 +140,22 @@ async fn dispatch<S: Store>(
                 Ok(json(StatusCode::OK, &OrderView::of(&rec)))
             }
             Route::Cancellations(id) => {
-                let list = app.cancellations(&company, id).await.map_err(|e| app_problem(&e))?;
-                Ok(json(StatusCode::OK, &CancellationList { cancellations: &list }))
+                let list = app
+                    .cancellations(&company, id)
+                    .await
+                    .map_err(|e| app_problem(&e))?;
+                Ok(json(
+                    StatusCode::OK,
+                    &CancellationList {
+                        cancellations: &list,
+                    },
+                ))
             }
-            Route::Fulfillments(_) => Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "")),
+            Route::Fulfillments(_) => Err(Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "",
+            )),
         };
     }
 
@@ -152,7 +174,9 @@ async fn dispatch<S: Store>(
     let idem = match header_str(req.headers(), "idempotency-key") {
         None => None,
         Some(_) if preview => None,
-        Some(k) if valid_idempotency_key(k) => Some(Idempotency::new(k, method.as_str(), path, body)),
+        Some(k) if valid_idempotency_key(k) => {
+            Some(Idempotency::new(k, method.as_str(), path, body))
+        }
         Some(_) => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -168,15 +192,24 @@ async fn dispatch<S: Store>(
 
     let result = match route {
         Route::Orders => create_order(app, &company, body, idem.as_ref()).await,
-        Route::Cancellations(id) if preview => preview_cancel(app, &company, id, body, source).await,
+        Route::Cancellations(id) if preview => {
+            preview_cancel(app, &company, id, body, source).await
+        }
         Route::Cancellations(id) => cancel(app, &company, id, body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, &company, id, body, idem.as_ref()).await,
-        Route::Me | Route::Order(_) => Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "")),
+        Route::Me | Route::Order(_) => Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "",
+        )),
     };
     match (result, idem) {
         (Err(p), Some(idem)) if remembered(&p) => {
             // The first answer to a key is kept, errors included (not 5xx).
-            match app.remember_error(&company, &idem, p.status, p.to_body()).await {
+            match app
+                .remember_error(&company, &idem, p.status, p.to_body())
+                .await
+            {
                 Ok(Some(earlier)) => Ok(replayed(&earlier)),
                 Ok(None) => Err(p),
                 Err(e) => {
@@ -201,9 +234,14 @@ fn valid_idempotency_key(k: &str) -> bool {
 
 fn replayed(rec: &IdempotencyRecord) -> HttpResponse {
     let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
-    let ct = if status.is_success() { "application/json" } else { "application/problem+json" };
+    let ct = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
     let mut r = raw(status, ct, rec.body.clone());
-    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     r
 }
 
@@ -229,7 +267,9 @@ pub fn app_problem(e: &AppError) -> Problem {
         AppError::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
         AppError::UnknownSeller(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_seller"),
         AppError::Conflict => (StatusCode::CONFLICT, "conflict"),
-        AppError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+        AppError::IdempotencyKeyReused => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+        }
         AppError::Domain(d) => (domain_status(d), d.code()),
         AppError::Store(s) => {
             tracing::error!(error = %s, "store failure");
@@ -250,7 +290,9 @@ pub fn app_problem(e: &AppError) -> Problem {
 fn domain_status(e: &DomainError) -> StatusCode {
     match e {
         DomainError::NotPermitted(_) => StatusCode::FORBIDDEN,
-        DomainError::NothingToCancel | DomainError::QuantityExceedsOpen { .. } => StatusCode::CONFLICT,
+        DomainError::NothingToCancel | DomainError::QuantityExceedsOpen { .. } => {
+            StatusCode::CONFLICT
+        }
         DomainError::ReasonRequired { .. }
         | DomainError::ReasonTooLong { .. }
         | DomainError::InvalidQuantity { .. }
@@ -273,7 +315,9 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
 
 fn check_id(field: &str, v: &str) -> Result<(), Problem> {
     if v.trim().is_empty() || v.len() > MAX_ID_LEN {
-        return Err(invalid_body(format!("{field} must be 1 to {MAX_ID_LEN} characters, not blank")));
+        return Err(invalid_body(format!(
+            "{field} must be 1 to {MAX_ID_LEN} characters, not blank"
+        )));
     }
     Ok(())
 }
@@ -333,7 +377,9 @@ impl CreateOrderBody {
             check_opt("line_items[].buyer_line_ref", &l.buyer_line_ref)?;
             check_opt("line_items[].seller_line_ref", &l.seller_line_ref)?;
             if l.title.as_ref().is_some_and(|t| t.len() > 1024) {
-                return Err(invalid_body("line_items[].title must be at most 1024 bytes"));
+                return Err(invalid_body(
+                    "line_items[].title must be at most 1024 bytes",
+                ));
             }
             if let Some(p) = &l.unit_price {
                 if !is_decimal(p) {
@@ -462,7 +508,9 @@ async fn cancel<S: Store>(
         .cancel(company, order_id, &request, source, idem)
         .await
         .map_err(|e| app_problem(&e))?;
-    Ok(outcome(o, StatusCode::CREATED, |c| json(StatusCode::CREATED, c)))
+    Ok(outcome(o, StatusCode::CREATED, |c| {
+        json(StatusCode::CREATED, c)
+    }))
 }
 
 async fn preview_cancel<S: Store>(
@@ -491,7 +539,11 @@ async fn fulfill<S: Store>(
     check_opt("tracking_number", &b.tracking_number)?;
     check_opt("carrier", &b.carrier)?;
     let request = FulfillRequest {
-        items: b.items.into_iter().map(|i| (i.line_item_id, i.quantity)).collect(),
+        items: b
+            .items
+            .into_iter()
+            .map(|i| (i.line_item_id, i.quantity))
+            .collect(),
         tracking_number: b.tracking_number,
         carrier: b.carrier,
     };
@@ -499,10 +551,16 @@ async fn fulfill<S: Store>(
         .fulfill(company, order_id, &request, idem)
         .await
         .map_err(|e| app_problem(&e))?;
-    Ok(outcome(o, StatusCode::CREATED, |f| json(StatusCode::CREATED, f)))
+    Ok(outcome(o, StatusCode::CREATED, |f| {
+        json(StatusCode::CREATED, f)
+    }))
 }
 
-async fn list_orders<S: Store>(app: &App<S>, company: &Company, q: &Query) -> Result<HttpResponse, Problem> {
+async fn list_orders<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    q: &Query,
+) -> Result<HttpResponse, Problem> {
     let bad = |d: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", d);
     let filter = match q.get("status") {
         None => StatusFilter::Any,
@@ -514,12 +572,18 @@ async fn list_orders<S: Store>(app: &App<S>, company: &Company, q: &Query) -> Re
         None => DEFAULT_PAGE,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(bad(format!("limit must be an integer from 1 to {MAX_PAGE}, got {v:?}"))),
+            _ => {
+                return Err(bad(format!(
+                    "limit must be an integer from 1 to {MAX_PAGE}, got {v:?}"
+                )));
+            }
         },
     };
     let cursor = match q.get("cursor") {
         None | Some("") => None,
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| bad("cursor is not one this API returned".into()))?),
+        Some(c) => Some(
+            decode_cursor(c).ok_or_else(|| bad("cursor is not one this API returned".into()))?,
+        ),
     };
     let page = app
         .list_orders(company, filter, limit, cursor.as_ref())
@@ -562,7 +626,10 @@ impl Query {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -575,8 +642,14 @@ mod tests {
         assert!(matches!(route("/v1/orders"), Some(Route::Orders)));
         assert!(matches!(route("/v1/orders/"), Some(Route::Orders)));
         assert!(matches!(route("/v1/orders/o1"), Some(Route::Order("o1"))));
-        assert!(matches!(route("/v1/orders/o1/cancellations"), Some(Route::Cancellations("o1"))));
-        assert!(matches!(route("/v1/orders/o1/fulfillments"), Some(Route::Fulfillments("o1"))));
+        assert!(matches!(
+            route("/v1/orders/o1/cancellations"),
+            Some(Route::Cancellations("o1"))
+        ));
+        assert!(matches!(
+            route("/v1/orders/o1/fulfillments"),
+            Some(Route::Fulfillments("o1"))
+        ));
         assert!(route("/v1/orders/o1/other").is_none());
         assert!(route("/v2/orders").is_none());
         assert!(route("/v1/orders//cancellations").is_none());

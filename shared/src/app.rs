@@ -11,8 +11,7 @@ use crate::domain::{
     NewOrder, NotPermitted, Order, Role, Source,
 };
 use crate::store::{
-    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
-    StoreError,
+    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
 use crate::views;
 
@@ -140,7 +139,11 @@ impl<S: Store> App<S> {
         idem: Option<&Idempotency>,
     ) -> Result<Option<IdempotencyRecord>, AppError> {
         let Some(idem) = idem else { return Ok(None) };
-        match self.store.idempotency_record(&company.id, &idem.key).await? {
+        match self
+            .store
+            .idempotency_record(&company.id, &idem.key)
+            .await?
+        {
             Some(rec) if rec.fingerprint == idem.fingerprint => Ok(Some(rec)),
             Some(_) => Err(AppError::IdempotencyKeyReused),
             None => Ok(None),
@@ -153,12 +156,16 @@ impl<S: Store> App<S> {
         company: &Company,
         idem: Option<&Idempotency>,
     ) -> Result<IdempotencyRecord, AppError> {
-        self.replay(company, idem)
-            .await?
-            .ok_or(AppError::Conflict)
+        self.replay(company, idem).await?.ok_or(AppError::Conflict)
     }
 
-    fn record(&self, company: &Company, idem: &Idempotency, status: u16, body: String) -> IdempotencyRecord {
+    fn record(
+        &self,
+        company: &Company,
+        idem: &Idempotency,
+        status: u16,
+        body: String,
+    ) -> IdempotencyRecord {
         let created_at = now();
         IdempotencyRecord {
             company_id: company.id.clone(),
@@ -211,19 +218,29 @@ impl<S: Store> App<S> {
             cancellations: Vec::new(),
         };
         let mut commit = Commit::create(record.order.clone());
-        commit.idempotency =
-            idem.map(|i| self.record(buyer, i, 201, views::to_json(&views::OrderView::of(&record))));
+        commit.idempotency = idem.map(|i| {
+            self.record(
+                buyer,
+                i,
+                201,
+                views::to_json(&views::OrderView::of(&record)),
+            )
+        });
         match self.store.commit(&commit).await {
             Ok(()) => Ok(Outcome::Done(record)),
-            Err(StoreError::IdempotencyKeyExists) => {
-                Ok(Outcome::Replayed(self.replay_after_race(buyer, idem).await?))
-            }
+            Err(StoreError::IdempotencyKeyExists) => Ok(Outcome::Replayed(
+                self.replay_after_race(buyer, idem).await?,
+            )),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Load an order the company is party to; anything else is "not found".
-    async fn visible_order(&self, company: &Company, order_id: &str) -> Result<(Order, Role), AppError> {
+    async fn visible_order(
+        &self,
+        company: &Company,
+        order_id: &str,
+    ) -> Result<(Order, Role), AppError> {
         let order = self
             .store
             .order(order_id)
@@ -252,7 +269,10 @@ impl<S: Store> App<S> {
         limit: usize,
         after: Option<&OrderCursor>,
     ) -> Result<OrderPage, AppError> {
-        Ok(self.store.list_orders(&company.id, filter, limit, after).await?)
+        Ok(self
+            .store
+            .list_orders(&company.id, filter, limit, after)
+            .await?)
     }
 
     /// Decide on the current order and commit; on a lost race, re-read and
@@ -275,10 +295,16 @@ impl<S: Store> App<S> {
             match self.store.commit(&commit).await {
                 Ok(()) => return Ok(Outcome::Done(created)),
                 Err(StoreError::VersionConflict) => {
-                    tracing::info!(order_id, attempt, "lost a race on the order version; re-deciding");
+                    tracing::info!(
+                        order_id,
+                        attempt,
+                        "lost a race on the order version; re-deciding"
+                    );
                 }
                 Err(StoreError::IdempotencyKeyExists) => {
-                    return Ok(Outcome::Replayed(self.replay_after_race(company, idem).await?));
+                    return Ok(Outcome::Replayed(
+                        self.replay_after_race(company, idem).await?,
+                    ));
                 }
                 Err(StoreError::OrderMissing) => {
                     return Err(AppError::OrderNotFound(order_id.to_owned()));
@@ -286,7 +312,11 @@ impl<S: Store> App<S> {
                 Err(e) => return Err(e.into()),
             }
         }
-        tracing::warn!(order_id, attempts = self.config.max_attempts, "giving up after repeated version conflicts");
+        tracing::warn!(
+            order_id,
+            attempts = self.config.max_attempts,
+            "giving up after repeated version conflicts"
+        );
         Err(AppError::Conflict)
     }
 
@@ -350,7 +380,11 @@ impl<S: Store> App<S> {
         .await
     }
 
-    pub async fn cancellations(&self, company: &Company, order_id: &str) -> Result<Vec<Cancellation>, AppError> {
+    pub async fn cancellations(
+        &self,
+        company: &Company,
+        order_id: &str,
+    ) -> Result<Vec<Cancellation>, AppError> {
         Ok(self.order(company, order_id).await?.cancellations)
     }
 }

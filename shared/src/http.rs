@@ -53,33 +53,37 @@ impl Problem {
     }
 }
 
-/// A short, stable human title per code.
+/// Every error code the API answers with, and its short, stable title.
+pub const CODES: &[(&str, &str)] = &[
+    ("invalid_body", "Invalid request body"),
+    ("invalid_query", "Invalid query parameters"),
+    ("invalid_idempotency_key", "Invalid Idempotency-Key header"),
+    ("unauthorized", "Unauthorized"),
+    ("not_permitted", "Not permitted"),
+    ("order_not_found", "Order not found"),
+    ("not_found", "Not found"),
+    ("method_not_allowed", "Method not allowed"),
+    ("nothing_to_cancel", "Nothing to cancel"),
+    ("quantity_exceeds_open", "Quantity exceeds open units"),
+    ("conflict", "Concurrent change"),
+    ("payload_too_large", "Payload too large"),
+    ("reason_required", "Reason required"),
+    ("invalid_quantity", "Invalid quantity"),
+    ("unknown_line_item", "Unknown line item"),
+    ("duplicate_line_item", "Duplicate line item"),
+    ("empty_items", "Empty items"),
+    ("reason_too_long", "Reason too long"),
+    ("unknown_seller", "Unknown seller"),
+    ("idempotency_key_reused", "Idempotency key reused"),
+    ("unavailable", "Temporarily unavailable"),
+    ("internal_error", "Internal error"),
+];
+
 fn title_of(code: &str) -> &'static str {
-    match code {
-        "invalid_body" => "Invalid request body",
-        "invalid_query" => "Invalid query parameters",
-        "invalid_idempotency_key" => "Invalid Idempotency-Key header",
-        "unauthorized" => "Unauthorized",
-        "not_permitted" => "Not permitted",
-        "order_not_found" => "Order not found",
-        "not_found" => "Not found",
-        "method_not_allowed" => "Method not allowed",
-        "unsupported_media_type" => "Unsupported media type",
-        "nothing_to_cancel" => "Nothing to cancel",
-        "quantity_exceeds_open" => "Quantity exceeds open units",
-        "conflict" => "Concurrent change",
-        "payload_too_large" => "Payload too large",
-        "reason_required" => "Reason required",
-        "invalid_quantity" => "Invalid quantity",
-        "unknown_line_item" => "Unknown line item",
-        "duplicate_line_item" => "Duplicate line item",
-        "empty_items" => "Empty items",
-        "reason_too_long" => "Reason too long",
-        "unknown_seller" => "Unknown seller",
-        "idempotency_key_reused" => "Idempotency key reused",
-        "invalid_signature" => "Invalid webhook signature",
-        _ => "Internal error",
-    }
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("Error", |(_, t)| t)
 }
 
 pub fn raw(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
@@ -125,9 +129,15 @@ mod tests {
     fn bearer_tokens() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
         assert_eq!(bearer(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);
@@ -137,9 +147,13 @@ mod tests {
 
     #[test]
     fn problems_are_rfc9457() {
-        let r = Problem::new(StatusCode::CONFLICT, "nothing_to_cancel", "no open units").into_response();
+        let r = Problem::new(StatusCode::CONFLICT, "nothing_to_cancel", "no open units")
+            .into_response();
         assert_eq!(r.status(), 409);
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         let v: serde_json::Value = serde_json::from_slice(body_bytes(r.body())).unwrap();
         assert_eq!(v["status"], 409);
         assert_eq!(v["code"], "nothing_to_cancel");

@@ -17,16 +17,38 @@ const FULFIL: &str = "/v1/orders/ord_demo_api/fulfillments";
 
 /// Snapshot of what a request could change.
 async fn state(app: &App<EmbeddedStore>) -> (Order, usize) {
-    let rec = app.store.order_record("ord_demo_api").await.unwrap().unwrap();
+    let rec = app
+        .store
+        .order_record("ord_demo_api")
+        .await
+        .unwrap()
+        .unwrap();
     (rec.order, rec.cancellations.len())
 }
 
 /// Send, expect the status and code, and check nothing changed.
-async fn refused(app: &App<EmbeddedStore>, method: &str, path: &str, key: Option<&str>, body: Option<&str>, status: u16, code: &str) -> Reply {
+async fn refused(
+    app: &App<EmbeddedStore>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    status: u16,
+    code: &str,
+) -> Reply {
     let before = state(app).await;
     let r = call(app, method, path, key, body).await;
-    assert_eq!((r.status, r.code()), (status, code), "{method} {path} {body:?} -> {}", r.body);
-    assert_eq!(state(app).await, before, "a refused request changed the order");
+    assert_eq!(
+        (r.status, r.code()),
+        (status, code),
+        "{method} {path} {body:?} -> {}",
+        r.body
+    );
+    assert_eq!(
+        state(app).await,
+        before,
+        "a refused request changed the order"
+    );
     r
 }
 
@@ -49,7 +71,16 @@ async fn invalid_body_400() {
         r#"{"items": null}"#,
         r#"{"items": {"line_item_id": "li_1"}}"#,
     ] {
-        refused(&app, "POST", CANCEL, Some(BUYER), Some(body), 400, "invalid_body").await;
+        refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(body),
+            400,
+            "invalid_body",
+        )
+        .await;
     }
     for body in [
         r#"{"line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#,
@@ -58,9 +89,27 @@ async fn invalid_body_400() {
         r#"{"seller_id": "seller-api", "line_items": [{"id": "a", "sku": "S", "quantity": 1, "unit_price": "12,50"}]}"#,
         r#"{"seller_id": "seller-api", "line_items": [{"id": " ", "sku": "S", "quantity": 1}]}"#,
     ] {
-        refused(&app, "POST", "/v1/orders", Some(BUYER), Some(body), 400, "invalid_body").await;
+        refused(
+            &app,
+            "POST",
+            "/v1/orders",
+            Some(BUYER),
+            Some(body),
+            400,
+            "invalid_body",
+        )
+        .await;
     }
-    refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items": [{"line_item_id": "li_1"}]}"#), 400, "invalid_body").await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(SELLER),
+        Some(r#"{"items": [{"line_item_id": "li_1"}]}"#),
+        400,
+        "invalid_body",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -68,11 +117,43 @@ async fn unauthorized_401() {
     let app = demo_app().await;
     let r = refused(&app, "GET", ORDER, None, None, 401, "unauthorized").await;
     assert!(r.headers.contains_key("www-authenticate"));
-    refused(&app, "GET", ORDER, Some("not-a-key"), None, 401, "unauthorized").await;
-    refused(&app, "POST", CANCEL, Some("nope"), Some(r#"{"reason":"r"}"#), 401, "unauthorized").await;
-    let r = send(&app, event("GET", ORDER, None, None, &[("authorization", "Basic dXNlcjpwYXNz")])).await;
+    refused(
+        &app,
+        "GET",
+        ORDER,
+        Some("not-a-key"),
+        None,
+        401,
+        "unauthorized",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some("nope"),
+        Some(r#"{"reason":"r"}"#),
+        401,
+        "unauthorized",
+    )
+    .await;
+    let r = send(
+        &app,
+        event(
+            "GET",
+            ORDER,
+            None,
+            None,
+            &[("authorization", "Basic dXNlcjpwYXNz")],
+        ),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (401, "unauthorized"));
-    let r = send(&app, event("GET", ORDER, None, None, &[("authorization", "Bearer")])).await;
+    let r = send(
+        &app,
+        event("GET", ORDER, None, None, &[("authorization", "Bearer")]),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (401, "unauthorized"));
 }
 
@@ -82,21 +163,58 @@ async fn not_permitted_403() {
     let edi = "/v1/orders/ord_demo_edi/cancellations";
     let before = app.store.order("ord_demo_edi").await.unwrap();
     // EDI buyer creating a cancellation, either form.
-    let r = call(&app, "POST", edi, Some(EDI_BUYER), Some(r#"{"reason": "not needed"}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        edi,
+        Some(EDI_BUYER),
+        Some(r#"{"reason": "not needed"}"#),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (403, "not_permitted"), "{}", r.body);
     assert!(r.body["detail"].as_str().unwrap().contains("EDI buyers"));
-    let r = call(&app, "POST", edi, Some(EDI_BUYER), Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "x"}]}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        edi,
+        Some(EDI_BUYER),
+        Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "x"}]}"#),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (403, "not_permitted"));
     // EDI seller cancelling items.
-    let r = call(&app, "POST", edi, Some(EDI_SELLER), Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "x"}]}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        edi,
+        Some(EDI_SELLER),
+        Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "x"}]}"#),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (403, "not_permitted"));
     assert!(r.body["detail"].as_str().unwrap().contains("whole orders"));
     assert_eq!(app.store.order("ord_demo_edi").await.unwrap(), before);
     // ...but an EDI seller may cancel the whole order.
-    let r = call(&app, "POST", edi, Some(EDI_SELLER), Some(r#"{"reason": "discontinued"}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        edi,
+        Some(EDI_SELLER),
+        Some(r#"{"reason": "discontinued"}"#),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     // A buyer recording a fulfillment.
-    refused(&app, "POST", FULFIL, Some(BUYER), Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1}]}"#), 403, "not_permitted").await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(BUYER),
+        Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1}]}"#),
+        403,
+        "not_permitted",
+    )
+    .await;
     // A seller creating an order.
     refused(&app, "POST", "/v1/orders", Some(SELLER), Some(r#"{"seller_id": "seller-api", "line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#), 403, "not_permitted").await;
 }
@@ -105,34 +223,131 @@ async fn not_permitted_403() {
 async fn order_not_found_404_never_leaks() {
     let app = demo_app().await;
     // No such order.
-    refused(&app, "GET", "/v1/orders/ord_nope", Some(BUYER), None, 404, "order_not_found").await;
-    refused(&app, "POST", "/v1/orders/ord_nope/cancellations", Some(BUYER), Some(r#"{"reason":"r"}"#), 404, "order_not_found").await;
+    refused(
+        &app,
+        "GET",
+        "/v1/orders/ord_nope",
+        Some(BUYER),
+        None,
+        404,
+        "order_not_found",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        "/v1/orders/ord_nope/cancellations",
+        Some(BUYER),
+        Some(r#"{"reason":"r"}"#),
+        404,
+        "order_not_found",
+    )
+    .await;
     // Someone else's order answers exactly like a missing one.
     let other = Some(BC_SELLER);
     let missing = call(&app, "GET", "/v1/orders/ord_nope", other, None).await;
     let foreign = refused(&app, "GET", ORDER, other, None, 404, "order_not_found").await;
     assert_eq!(missing.body["title"], foreign.body["title"]);
     refused(&app, "GET", CANCEL, other, None, 404, "order_not_found").await;
-    refused(&app, "POST", CANCEL, other, Some(r#"{"reason":"r"}"#), 404, "order_not_found").await;
-    refused(&app, "POST", &format!("{CANCEL}?preview=true"), other, Some(r#"{"reason":"r"}"#), 404, "order_not_found").await;
-    refused(&app, "POST", FULFIL, other, Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#), 404, "order_not_found").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        other,
+        Some(r#"{"reason":"r"}"#),
+        404,
+        "order_not_found",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        &format!("{CANCEL}?preview=true"),
+        other,
+        Some(r#"{"reason":"r"}"#),
+        404,
+        "order_not_found",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        other,
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#),
+        404,
+        "order_not_found",
+    )
+    .await;
     let list = call(&app, "GET", "/v1/orders", other, None).await;
-    assert!(list.body["orders"].as_array().unwrap().iter().all(|o| o["id"] != "ord_demo_api"));
+    assert!(
+        list.body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["id"] != "ord_demo_api")
+    );
 }
 
 #[tokio::test]
 async fn conflicts_409() {
     let app = demo_app().await;
-    let r = refused(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"items":[{"line_item_id":"li_2","quantity":3,"reason":"r"}]}"#), 409, "quantity_exceeds_open").await;
+    let r = refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(r#"{"items":[{"line_item_id":"li_2","quantity":3,"reason":"r"}]}"#),
+        409,
+        "quantity_exceeds_open",
+    )
+    .await;
     let detail = r.body["detail"].as_str().unwrap();
-    assert!(detail.contains("li_2") && detail.contains("requested 3") && detail.contains("2 open"), "{detail}");
-    refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":5}]}"#), 409, "quantity_exceeds_open").await;
+    assert!(
+        detail.contains("li_2") && detail.contains("requested 3") && detail.contains("2 open"),
+        "{detail}"
+    );
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(SELLER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":5}]}"#),
+        409,
+        "quantity_exceeds_open",
+    )
+    .await;
 
-    let r = call(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"reason":"Items are out of stock"}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(r#"{"reason":"Items are out of stock"}"#),
+    )
+    .await;
     assert_eq!(r.status, 201);
-    refused(&app, "POST", CANCEL, Some(SELLER), Some(r#"{"reason":"again"}"#), 409, "nothing_to_cancel").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(SELLER),
+        Some(r#"{"reason":"again"}"#),
+        409,
+        "nothing_to_cancel",
+    )
+    .await;
     // Cancelled units can never be fulfilled.
-    refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#), 409, "quantity_exceeds_open").await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(SELLER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#),
+        409,
+        "quantity_exceeds_open",
+    )
+    .await;
 }
 
 /// A store that fails commits on purpose: every update loses the race
@@ -145,7 +360,11 @@ struct Faulty {
 
 impl Faulty {
     fn new(stale: bool, outages: u32) -> Self {
-        Faulty { inner: EmbeddedStore::in_memory().unwrap(), stale, outages: outages.into() }
+        Faulty {
+            inner: EmbeddedStore::in_memory().unwrap(),
+            stale,
+            outages: outages.into(),
+        }
     }
 }
 
@@ -165,7 +384,13 @@ impl Store for Faulty {
     async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
         self.inner.order_record(id).await
     }
-    async fn list_orders(&self, c: &str, f: StatusFilter, l: usize, a: Option<&OrderCursor>) -> Result<OrderPage, StoreError> {
+    async fn list_orders(
+        &self,
+        c: &str,
+        f: StatusFilter,
+        l: usize,
+        a: Option<&OrderCursor>,
+    ) -> Result<OrderPage, StoreError> {
         self.inner.list_orders(c, f, l, a).await
     }
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
@@ -174,12 +399,23 @@ impl Store for Faulty {
             return Err(StoreError::VersionConflict);
         }
         let update = commit.expected_version.is_some();
-        if update && self.outages.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(StoreError::backend(std::io::Error::other("simulated outage")));
+        if update
+            && self
+                .outages
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::backend(std::io::Error::other(
+                "simulated outage",
+            )));
         }
         self.inner.commit(commit).await
     }
-    async fn idempotency_record(&self, c: &str, k: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency_record(
+        &self,
+        c: &str,
+        k: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(c, k).await
     }
     async fn put_idempotency_record(&self, r: &IdempotencyRecord) -> Result<(), StoreError> {
@@ -192,7 +428,13 @@ async fn conflict_409_after_bounded_retries() {
     let app = seeded(Faulty::new(true, 0)).await;
     let r = call(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#)).await;
     assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.body);
-    let rec = app.store.inner.order_record("ord_demo_api").await.unwrap().unwrap();
+    let rec = app
+        .store
+        .inner
+        .order_record("ord_demo_api")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(rec.cancellations.is_empty());
     assert_eq!(rec.order.version, 1);
 }
@@ -202,58 +444,227 @@ async fn payload_too_large_413() {
     let app = demo_app().await;
     let reason = "x".repeat(256 * 1024);
     let body = format!(r#"{{"reason":"{reason}"}}"#);
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&body), 413, "payload_too_large").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&body),
+        413,
+        "payload_too_large",
+    )
+    .await;
     // Exactly at the limit is read (and then judged on its content).
     let pad = 256 * 1024 - r#"{"reason":"r","x":""}"#.len();
     let at_limit = format!(r#"{{"reason":"r","x":"{}"}}"#, "y".repeat(pad));
     assert_eq!(at_limit.len(), 256 * 1024);
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&at_limit), 400, "invalid_body").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&at_limit),
+        400,
+        "invalid_body",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn validation_422() {
     let app = demo_app().await;
     let items = |json: &str| format!(r#"{{"items": {json}}}"#);
-    for body in [r#"{"reason": null}"#, r#"{"reason": ""}"#, r#"{"reason": "   "}"#] {
-        refused(&app, "POST", CANCEL, Some(BUYER), Some(body), 422, "reason_required").await;
+    for body in [
+        r#"{"reason": null}"#,
+        r#"{"reason": ""}"#,
+        r#"{"reason": "   "}"#,
+    ] {
+        refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(body),
+            422,
+            "reason_required",
+        )
+        .await;
     }
     for list in [
         r#"[{"line_item_id": "li_1", "quantity": 1}]"#,
         r#"[{"line_item_id": "li_1", "quantity": 1, "reason": null}]"#,
         r#"[{"line_item_id": "li_1", "quantity": 1, "reason": "ok"}, {"line_item_id": "li_2", "quantity": 1, "reason": " "}]"#,
     ] {
-        refused(&app, "POST", CANCEL, Some(BUYER), Some(&items(list)), 422, "reason_required").await;
+        refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(&items(list)),
+            422,
+            "reason_required",
+        )
+        .await;
     }
-    for list in [r#"[{"line_item_id": "li_1", "quantity": 0, "reason": "r"}]"#, r#"[{"line_item_id": "li_1", "quantity": -2, "reason": "r"}]"#] {
-        refused(&app, "POST", CANCEL, Some(BUYER), Some(&items(list)), 422, "invalid_quantity").await;
+    for list in [
+        r#"[{"line_item_id": "li_1", "quantity": 0, "reason": "r"}]"#,
+        r#"[{"line_item_id": "li_1", "quantity": -2, "reason": "r"}]"#,
+    ] {
+        refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(&items(list)),
+            422,
+            "invalid_quantity",
+        )
+        .await;
     }
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&items(r#"[{"line_item_id": "li_9", "quantity": 1, "reason": "r"}]"#)), 422, "unknown_line_item").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&items(
+            r#"[{"line_item_id": "li_9", "quantity": 1, "reason": "r"}]"#,
+        )),
+        422,
+        "unknown_line_item",
+    )
+    .await;
     refused(&app, "POST", CANCEL, Some(BUYER), Some(&items(r#"[{"line_item_id": "li_1", "quantity": 1, "reason": "r"}, {"line_item_id": "li_1", "quantity": 1, "reason": "r"}]"#)), 422, "duplicate_line_item").await;
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&items("[]")), 422, "empty_items").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&items("[]")),
+        422,
+        "empty_items",
+    )
+    .await;
     let long = "x".repeat(501);
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&format!(r#"{{"reason": "{long}"}}"#)), 422, "reason_too_long").await;
-    refused(&app, "POST", CANCEL, Some(BUYER), Some(&items(&format!(r#"[{{"line_item_id": "li_1", "quantity": 1, "reason": "{long}"}}]"#))), 422, "reason_too_long").await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&format!(r#"{{"reason": "{long}"}}"#)),
+        422,
+        "reason_too_long",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(&items(&format!(
+            r#"[{{"line_item_id": "li_1", "quantity": 1, "reason": "{long}"}}]"#
+        ))),
+        422,
+        "reason_too_long",
+    )
+    .await;
     // Fulfillment and order bodies use the same codes.
-    refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items": []}"#), 422, "empty_items").await;
-    refused(&app, "POST", FULFIL, Some(SELLER), Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 0}]}"#), 422, "invalid_quantity").await;
-    refused(&app, "POST", "/v1/orders", Some(BUYER), Some(r#"{"seller_id": "seller-api", "line_items": []}"#), 422, "empty_items").await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(SELLER),
+        Some(r#"{"items": []}"#),
+        422,
+        "empty_items",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        FULFIL,
+        Some(SELLER),
+        Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 0}]}"#),
+        422,
+        "invalid_quantity",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        "/v1/orders",
+        Some(BUYER),
+        Some(r#"{"seller_id": "seller-api", "line_items": []}"#),
+        422,
+        "empty_items",
+    )
+    .await;
     refused(&app, "POST", "/v1/orders", Some(BUYER), Some(r#"{"seller_id": "seller-api", "line_items": [{"id": "a", "sku": "S", "quantity": 0}]}"#), 422, "invalid_quantity").await;
     refused(&app, "POST", "/v1/orders", Some(BUYER), Some(r#"{"seller_id": "seller-api", "line_items": [{"id": "a", "sku": "S", "quantity": 1}, {"id": "a", "sku": "T", "quantity": 1}]}"#), 422, "duplicate_line_item").await;
-    refused(&app, "POST", "/v1/orders", Some(BUYER), Some(r#"{"seller_id": "buyer-edi", "line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#), 422, "unknown_seller").await;
-    refused(&app, "POST", "/v1/orders", Some(BUYER), Some(r#"{"seller_id": "nobody", "line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#), 422, "unknown_seller").await;
+    refused(
+        &app,
+        "POST",
+        "/v1/orders",
+        Some(BUYER),
+        Some(
+            r#"{"seller_id": "buyer-edi", "line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#,
+        ),
+        422,
+        "unknown_seller",
+    )
+    .await;
+    refused(
+        &app,
+        "POST",
+        "/v1/orders",
+        Some(BUYER),
+        Some(r#"{"seller_id": "nobody", "line_items": [{"id": "a", "sku": "S", "quantity": 1}]}"#),
+        422,
+        "unknown_seller",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn idempotency_key_reused_422() {
     let app = demo_app().await;
     let key = [("idempotency-key", "k-1")];
-    let first = send(&app, event("POST", CANCEL, Some(BUYER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#), &key)).await;
+    let first = send(
+        &app,
+        event(
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!(first.status, 201);
     let before = state(&app).await;
-    let r = send(&app, event("POST", CANCEL, Some(BUYER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":2,"reason":"r"}]}"#), &key)).await;
+    let r = send(
+        &app,
+        event(
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(r#"{"items":[{"line_item_id":"li_1","quantity":2,"reason":"r"}]}"#),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (422, "idempotency_key_reused"));
     // Same body, another path: reused too.
-    let r = send(&app, event("POST", "/v1/orders/ord_demo_api_bc/cancellations", Some(BUYER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#), &key)).await;
+    let r = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api_bc/cancellations",
+            Some(BUYER),
+            Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (422, "idempotency_key_reused"));
     assert_eq!(state(&app).await, before);
 }
@@ -266,12 +677,37 @@ async fn unknown_routes_methods_and_query() {
     let r = call(&app, "DELETE", ORDER, Some(BUYER), None).await;
     assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
     assert_eq!(r.headers["allow"], "GET");
-    for q in ["status=closed", "limit=0", "limit=101", "limit=abc", "cursor=%%%"] {
+    for q in [
+        "status=closed",
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "cursor=%%%",
+    ] {
         let r = call(&app, "GET", &format!("/v1/orders?{q}"), Some(BUYER), None).await;
         assert_eq!((r.status, r.code()), (400, "invalid_query"), "{q}");
     }
-    refused(&app, "POST", &format!("{CANCEL}?preview=maybe"), Some(BUYER), Some(r#"{"reason":"r"}"#), 400, "invalid_query").await;
-    let r = send(&app, event("POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#), &[("idempotency-key", "has space")])).await;
+    refused(
+        &app,
+        "POST",
+        &format!("{CANCEL}?preview=maybe"),
+        Some(BUYER),
+        Some(r#"{"reason":"r"}"#),
+        400,
+        "invalid_query",
+    )
+    .await;
+    let r = send(
+        &app,
+        event(
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(r#"{"reason":"r"}"#),
+            &[("idempotency-key", "has space")],
+        ),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (400, "invalid_idempotency_key"));
 }
 
@@ -281,8 +717,22 @@ async fn server_errors_are_not_remembered_under_the_key() {
     let key = [("idempotency-key", "retry-me")];
     let body = r#"{"reason":"Items are out of stock"}"#;
     let first = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
-    assert_eq!((first.status, first.code()), (503, "unavailable"), "{}", first.body);
-    assert!(app.store.inner.order_record("ord_demo_api").await.unwrap().unwrap().cancellations.is_empty());
+    assert_eq!(
+        (first.status, first.code()),
+        (503, "unavailable"),
+        "{}",
+        first.body
+    );
+    assert!(
+        app.store
+            .inner
+            .order_record("ord_demo_api")
+            .await
+            .unwrap()
+            .unwrap()
+            .cancellations
+            .is_empty()
+    );
     // The retry with the same key acts, since the 503 was not recorded.
     let retry = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
     assert_eq!(retry.status, 201, "{}", retry.body);

@@ -28,7 +28,10 @@ async fn every_sample_event_parses_and_answers() {
         let app = demo_app().await;
         let r = run(&app, &name).await;
         let expected = match name.as_str() {
-            "create-order.json" | "cancel-items.json" | "cancel-order.json" | "cancel-order-from-app.json"
+            "create-order.json"
+            | "cancel-items.json"
+            | "cancel-order.json"
+            | "cancel-order-from-app.json"
             | "record-fulfillment.json" => 201,
             "edi-buyer-cancel-refused.json" => 403,
             "unauthorized.json" => 401,
@@ -61,7 +64,12 @@ async fn create_order_event() {
     assert_eq!(again.body, r.body);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     let list = call(&app, "GET", "/v1/orders?limit=100", Some(BUYER), None).await;
-    let n = list.body["orders"].as_array().unwrap().iter().filter(|o| o["id"] == id).count();
+    let n = list.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"] == id)
+        .count();
     assert_eq!(n, 1, "the retry created nothing");
 }
 
@@ -76,7 +84,10 @@ async fn partial_then_whole_cancellation_events() {
     assert_eq!(c["initiated_by"], "buyer");
     assert_eq!(c["source"], "api");
     assert_eq!(c["kind"], "items");
-    assert_eq!(c["items"], serde_json::json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Item is out of stock"}]));
+    assert_eq!(
+        c["items"],
+        serde_json::json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Item is out of stock"}])
+    );
     let replay = run(&app, "cancel-items.json").await;
     assert_eq!((replay.status, &replay.body), (201, &r.body));
 
@@ -99,7 +110,12 @@ async fn partial_then_whole_cancellation_events() {
     assert_eq!(o["line_items"][0]["cancelled"], 4);
     assert_eq!(o["line_items"][0]["open"], 0);
     let list = run(&app, "list-cancellations.json").await;
-    let ids: Vec<&Value> = list.body["cancellations"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
+    let ids: Vec<&Value> = list.body["cancellations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
     assert_eq!(ids, vec![&r.body["id"], &whole.body["id"]], "oldest first");
     assert_eq!(o["cancellations"], list.body["cancellations"]);
 }
@@ -122,13 +138,25 @@ async fn preview_writes_nothing() {
     assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(app_state(&app).await, before);
     // A preview of a refused cancellation is refused the same way.
-    let r = call(&app, "POST", "/v1/orders/ord_demo_api/cancellations?preview=true", Some(BUYER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":9,"reason":"r"}]}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/cancellations?preview=true",
+        Some(BUYER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":9,"reason":"r"}]}"#),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (409, "quantity_exceeds_open"));
 }
 
 async fn app_state(app: &shared::app::App<shared::store::embedded::EmbeddedStore>) -> (u64, usize) {
     use shared::store::Store;
-    let rec = app.store.order_record("ord_demo_api").await.unwrap().unwrap();
+    let rec = app
+        .store
+        .order_record("ord_demo_api")
+        .await
+        .unwrap()
+        .unwrap();
     (rec.order.version, rec.cancellations.len())
 }
 
@@ -140,13 +168,33 @@ async fn fulfillment_then_cancellation_statuses() {
     assert!(f.body["id"].as_str().unwrap().starts_with("ful_"));
     assert_eq!(f.body["tracking_number"], "1Z999AA10123456784");
     assert_eq!(f.body["carrier"], "UPS");
-    assert_eq!(f.body["items"], serde_json::json!([{"line_item_id": "li_2", "quantity": 2}]));
+    assert_eq!(
+        f.body["items"],
+        serde_json::json!([{"line_item_id": "li_2", "quantity": 2}])
+    );
     // 1 of 4 mugs fulfilled, then the rest cancelled.
-    let r = call(&app, "POST", "/v1/orders/ord_demo_api/fulfillments", Some(SELLER), Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#)).await;
+    let r = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/fulfillments",
+        Some(SELLER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1}]}"#),
+    )
+    .await;
     assert_eq!(r.status, 201);
-    let c = call(&app, "POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(r#"{"reason":"Customer changed their mind"}"#)).await;
+    let c = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/cancellations",
+        Some(BUYER),
+        Some(r#"{"reason":"Customer changed their mind"}"#),
+    )
+    .await;
     assert_eq!(c.status, 201);
-    assert_eq!(c.body["items"], serde_json::json!([{"line_item_id": "li_1", "quantity": 3, "reason": "Customer changed their mind"}]));
+    assert_eq!(
+        c.body["items"],
+        serde_json::json!([{"line_item_id": "li_1", "quantity": 3, "reason": "Customer changed their mind"}])
+    );
     let o = run(&app, "get-order.json").await.body;
     assert_eq!(o["fulfillment_status"], "fulfilled");
     assert_eq!(o["cancellation_status"], "partial");
@@ -159,14 +207,44 @@ async fn idempotency_replays_errors_and_is_scoped_per_company() {
     let key = [("idempotency-key", "same-key")];
     // An error is remembered under its key...
     let bad = r#"{"items":[{"line_item_id":"li_1","quantity":5,"reason":"r"}]}"#;
-    let first = send(&app, event("POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(bad), &key)).await;
+    let first = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api/cancellations",
+            Some(BUYER),
+            Some(bad),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!((first.status, first.code()), (409, "quantity_exceeds_open"));
     // ...and replayed even once the state would allow it (here: still the same).
-    let again = send(&app, event("POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(bad), &key)).await;
+    let again = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api/cancellations",
+            Some(BUYER),
+            Some(bad),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!((again.status, &again.body), (409, &first.body));
     assert_eq!(again.headers["idempotent-replayed"], "true");
     // The seller may use the same key for its own request.
-    let seller = send(&app, event("POST", "/v1/orders/ord_demo_api/cancellations", Some(SELLER), Some(r#"{"reason":"discontinued"}"#), &key)).await;
+    let seller = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api/cancellations",
+            Some(SELLER),
+            Some(r#"{"reason":"discontinued"}"#),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!(seller.status, 201, "{}", seller.body);
 }
 
@@ -175,12 +253,39 @@ async fn replayed_success_survives_later_changes() {
     let app = demo_app().await;
     let key = [("idempotency-key", "cancel-all")];
     let body = r#"{"reason":"Items are out of stock"}"#;
-    let first = send(&app, event("POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(body), &key)).await;
+    let first = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api/cancellations",
+            Some(BUYER),
+            Some(body),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!(first.status, 201);
     // Without the key the same request would now be refused; with it, it is the first answer.
-    let fresh = call(&app, "POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(body)).await;
+    let fresh = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/cancellations",
+        Some(BUYER),
+        Some(body),
+    )
+    .await;
     assert_eq!(fresh.code(), "nothing_to_cancel");
-    let replay = send(&app, event("POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(body), &key)).await;
+    let replay = send(
+        &app,
+        event(
+            "POST",
+            "/v1/orders/ord_demo_api/cancellations",
+            Some(BUYER),
+            Some(body),
+            &key,
+        ),
+    )
+    .await;
     assert_eq!((replay.status, &replay.body), (201, &first.body));
 }
 
@@ -190,7 +295,12 @@ async fn listing_pages_newest_first_and_filters() {
     let r = run(&app, "list-orders.json").await;
     assert_eq!(r.status, 200);
     let ids = |v: &Value| -> Vec<String> {
-        v["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()
+        v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(ids(&r.body), ["ord_demo_api_bc", "ord_demo_api"]);
     assert_eq!(r.body["next_cursor"], Value::Null);
@@ -198,16 +308,36 @@ async fn listing_pages_newest_first_and_filters() {
     let p1 = call(&app, "GET", "/v1/orders?limit=1", Some(BUYER), None).await;
     assert_eq!(ids(&p1.body), ["ord_demo_api_bc"]);
     let cursor = p1.body["next_cursor"].as_str().unwrap();
-    let p2 = call(&app, "GET", &format!("/v1/orders?limit=1&cursor={cursor}"), Some(BUYER), None).await;
+    let p2 = call(
+        &app,
+        "GET",
+        &format!("/v1/orders?limit=1&cursor={cursor}"),
+        Some(BUYER),
+        None,
+    )
+    .await;
     assert_eq!(ids(&p2.body), ["ord_demo_api"]);
     assert_eq!(p2.body["next_cursor"], Value::Null);
 
-    call(&app, "POST", "/v1/orders/ord_demo_api/cancellations", Some(BUYER), Some(r#"{"reason":"r"}"#)).await;
+    call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/cancellations",
+        Some(BUYER),
+        Some(r#"{"reason":"r"}"#),
+    )
+    .await;
     let open = call(&app, "GET", "/v1/orders?status=open", Some(BUYER), None).await;
     assert_eq!(ids(&open.body), ["ord_demo_api_bc"]);
     let complete = call(&app, "GET", "/v1/orders?status=complete", Some(BUYER), None).await;
     assert_eq!(ids(&complete.body), ["ord_demo_api"]);
-    assert_eq!(complete.body["orders"][0]["cancellations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        complete.body["orders"][0]["cancellations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // The seller sees its side only.
     let seller = call(&app, "GET", "/v1/orders", Some(SELLER), None).await;
     assert_eq!(ids(&seller.body), ["ord_demo_api"]);
@@ -221,6 +351,12 @@ async fn me_describes_the_caller() {
     assert_eq!(r.body["id"], "seller-edi");
     assert_eq!(r.body["role"], "seller");
     assert_eq!(r.body["integration"], "edi");
-    assert_eq!(r.body["capabilities"], serde_json::json!({"cancel_order": true, "cancel_items": false, "record_fulfillment": true}));
-    assert!(r.body.get("api_key_hashes").is_none(), "never exposes key hashes");
+    assert_eq!(
+        r.body["capabilities"],
+        serde_json::json!({"cancel_order": true, "cancel_items": false, "record_fulfillment": true})
+    );
+    assert!(
+        r.body.get("api_key_hashes").is_none(),
+        "never exposes key hashes"
+    );
 }

@@ -30,26 +30,44 @@ async fn cancellations_racing_fulfillments_never_over_commit() {
             let line = if i % 3 == 0 { "li_2" } else { "li_1" };
             match i % 4 {
                 0 | 1 => {
-                    let req = FulfillRequest { items: vec![(line.into(), 1)], tracking_number: None, carrier: None };
-                    app.fulfill(&seller, "ord_demo_api", &req, None).await.map(|o| match o {
-                        Outcome::Done(f) => ("fulfil", f.items[0].quantity),
-                        Outcome::Replayed(_) => unreachable!(),
-                    })
+                    let req = FulfillRequest {
+                        items: vec![(line.into(), 1)],
+                        tracking_number: None,
+                        carrier: None,
+                    };
+                    app.fulfill(&seller, "ord_demo_api", &req, None)
+                        .await
+                        .map(|o| match o {
+                            Outcome::Done(f) => ("fulfil", f.items[0].quantity),
+                            Outcome::Replayed(_) => unreachable!(),
+                        })
                 }
                 2 if i % 16 == 2 => {
-                    let req = CancelRequest::WholeOrder { reason: Some("racing".into()) };
-                    app.cancel(&buyer, "ord_demo_api", &req, Source::Api, None).await.map(|o| match o {
-                        Outcome::Done(c) => ("cancel", c.items.iter().map(|i| i.quantity).sum()),
-                        Outcome::Replayed(_) => unreachable!(),
-                    })
+                    let req = CancelRequest::WholeOrder {
+                        reason: Some("racing".into()),
+                    };
+                    app.cancel(&buyer, "ord_demo_api", &req, Source::Api, None)
+                        .await
+                        .map(|o| match o {
+                            Outcome::Done(c) => {
+                                ("cancel", c.items.iter().map(|i| i.quantity).sum())
+                            }
+                            Outcome::Replayed(_) => unreachable!(),
+                        })
                 }
                 _ => {
                     let who = if i % 2 == 0 { &buyer } else { &seller };
-                    let req = CancelRequest::Items(vec![ItemRequest { line_item_id: line.into(), quantity: 1, reason: Some("racing".into()) }]);
-                    app.cancel(who, "ord_demo_api", &req, Source::App, None).await.map(|o| match o {
-                        Outcome::Done(c) => ("cancel", c.items[0].quantity),
-                        Outcome::Replayed(_) => unreachable!(),
-                    })
+                    let req = CancelRequest::Items(vec![ItemRequest {
+                        line_item_id: line.into(),
+                        quantity: 1,
+                        reason: Some("racing".into()),
+                    }]);
+                    app.cancel(who, "ord_demo_api", &req, Source::App, None)
+                        .await
+                        .map(|o| match o {
+                            Outcome::Done(c) => ("cancel", c.items[0].quantity),
+                            Outcome::Replayed(_) => unreachable!(),
+                        })
                 }
             }
         }));
@@ -60,28 +78,60 @@ async fn cancellations_racing_fulfillments_never_over_commit() {
             Ok(("fulfil", q)) => fulfilled += q,
             Ok((_, q)) => cancelled += q,
             Err(AppError::Domain(e)) => {
-                assert!(matches!(e.code(), "quantity_exceeds_open" | "nothing_to_cancel"), "{e}");
+                assert!(
+                    matches!(e.code(), "quantity_exceeds_open" | "nothing_to_cancel"),
+                    "{e}"
+                );
                 refusals += 1;
             }
             Err(AppError::Conflict) => conflicts += 1,
             Err(e) => panic!("unexpected failure: {e}"),
         }
     }
-    let rec = app.store.order_record("ord_demo_api").await.unwrap().unwrap();
+    let rec = app
+        .store
+        .order_record("ord_demo_api")
+        .await
+        .unwrap()
+        .unwrap();
     let order = &rec.order;
     for l in &order.line_items {
-        assert!(l.fulfilled + l.cancelled <= l.quantity, "over-committed {l:?}");
+        assert!(
+            l.fulfilled + l.cancelled <= l.quantity,
+            "over-committed {l:?}"
+        );
     }
     let total_f: u32 = order.line_items.iter().map(|l| l.fulfilled).sum();
     let total_c: u32 = order.line_items.iter().map(|l| l.cancelled).sum();
-    assert_eq!(total_f, fulfilled, "every successful fulfillment, and only those, is committed");
-    assert_eq!(total_c, cancelled, "every successful cancellation, and only those, is committed");
-    let recorded: u32 = rec.cancellations.iter().flat_map(|c| &c.items).map(|i| i.quantity).sum();
-    assert_eq!(recorded, total_c, "cancellation records account for every cancelled unit");
+    assert_eq!(
+        total_f, fulfilled,
+        "every successful fulfillment, and only those, is committed"
+    );
+    assert_eq!(
+        total_c, cancelled,
+        "every successful cancellation, and only those, is committed"
+    );
+    let recorded: u32 = rec
+        .cancellations
+        .iter()
+        .flat_map(|c| &c.items)
+        .map(|i| i.quantity)
+        .sum();
+    assert_eq!(
+        recorded, total_c,
+        "cancellation records account for every cancelled unit"
+    );
     assert!(total_f + total_c <= 6);
     if conflicts == 0 {
-        assert_eq!(total_f + total_c, 6, "48 writers for 6 units leave none open");
+        assert_eq!(
+            total_f + total_c,
+            6,
+            "48 writers for 6 units leave none open"
+        );
     }
     assert!(refusals > 0);
-    eprintln!("fulfilled {fulfilled}, cancelled {cancelled}, refused {refusals}, conflicts {conflicts}, version {}", order.version);
+    eprintln!(
+        "fulfilled {fulfilled}, cancelled {cancelled}, refused {refusals}, conflicts {conflicts}, version {}",
+        order.version
+    );
 }

@@ -40,7 +40,8 @@ enum Command {
 }
 
 fn read_seed(path: &Path) -> anyhow::Result<SeedFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     SeedFile::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -48,7 +49,12 @@ fn print_keys(seed: &SeedFile) {
     println!("Demo companies and their API keys:");
     for c in &seed.companies {
         for key in &c.api_keys {
-            println!("  {:<16} {:<7} {:<12} {key}", c.id, c.role.as_str(), c.integration.as_str());
+            println!(
+                "  {:<16} {:<7} {:<12} {key}",
+                c.id,
+                c.role.as_str(),
+                c.integration.as_str()
+            );
         }
     }
 }
@@ -69,14 +75,23 @@ async fn main() -> anyhow::Result<()> {
                 report.companies, report.orders_created, report.orders_existing
             );
         }
-        Command::Serve { port, data_dir, seed } => {
+        Command::Serve {
+            port,
+            data_dir,
+            seed,
+        } => {
             let fresh = !data_dir.join("dropship.sqlite3").exists();
             let store = EmbeddedStore::open_dir(&data_dir)?;
             match seed {
                 Some(path) => {
                     let s = read_seed(&path)?;
                     let r = seed::apply(&store, &s).await?;
-                    println!("applied {}: {} companies, {} new orders", path.display(), r.companies, r.orders_created);
+                    println!(
+                        "applied {}: {} companies, {} new orders",
+                        path.display(),
+                        r.companies,
+                        r.orders_created
+                    );
                 }
                 None if fresh => {
                     let s = SeedFile::parse(DEMO_SEED)?;
@@ -89,8 +104,14 @@ async fn main() -> anyhow::Result<()> {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;
-            println!("dropship serving http://{} (data in {})", listener.local_addr()?, data_dir.display());
-            let host = Arc::new(Host { app: App::new(store) });
+            println!(
+                "dropship serving http://{} (data in {})",
+                listener.local_addr()?,
+                data_dir.display()
+            );
+            let host = Arc::new(Host {
+                app: App::new(store),
+            });
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;

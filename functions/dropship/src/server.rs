@@ -43,17 +43,26 @@ fn problem(p: Problem) -> Reply {
 /// Lambda would see it.
 async fn to_lambda(req: Request<Incoming>) -> Result<lambda_http::Request, Reply> {
     let (parts, body) = req.into_parts();
-    let collected = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|e| {
-        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-            problem(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body is over {MAX_BODY_BYTES} bytes"),
-            ))
-        } else {
-            problem(Problem::new(StatusCode::BAD_REQUEST, "invalid_body", format!("could not read the body: {e}")))
-        }
-    })?;
+    let collected = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                problem(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is over {MAX_BODY_BYTES} bytes"),
+                ))
+            } else {
+                problem(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("could not read the body: {e}"),
+                ))
+            }
+        })?;
     let bytes = collected.to_bytes();
     let body = if bytes.is_empty() {
         lambda_http::Body::Empty
@@ -72,7 +81,11 @@ async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<R
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
     }
     if !path.starts_with("/v1/") {
-        return Ok(problem(Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}"))));
+        return Ok(problem(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {path}"),
+        )));
     }
     let req = match to_lambda(req).await {
         Ok(r) => r,
@@ -115,7 +128,10 @@ pub async fn serve<S: Store>(
     }
     // Let requests in flight finish; idle keep-alive connections are dropped.
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(std::time::Duration::from_secs(5), drain).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
         tracing::info!("closing idle connections");
     }
     Ok(())

@@ -40,8 +40,16 @@ pub async fn demo_app() -> App<EmbeddedStore> {
 
 /// A request as API Gateway would hand it to the Lambda (through the same
 /// event conversion lambda_http uses).
-pub fn event(method: &str, path_and_query: &str, key: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Request {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+pub fn event(
+    method: &str,
+    path_and_query: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     let mut h = serde_json::Map::new();
     h.insert("host".into(), "api.example.com".into());
     if let Some(k) = key {
@@ -106,10 +114,20 @@ pub async fn send<S: Store>(app: &App<S>, req: Request) -> Reply {
         }
         assert_eq!(body["status"], status);
     }
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
-pub async fn call<S: Store>(app: &App<S>, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+pub async fn call<S: Store>(
+    app: &App<S>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
     send(app, event(method, path, key, body, &[])).await
 }
 
