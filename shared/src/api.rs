@@ -381,12 +381,12 @@ impl CreateOrderBody {
                     "line_items[].title must be at most 1024 bytes",
                 ));
             }
-            if let Some(p) = &l.unit_price {
-                if !is_decimal(p) {
-                    return Err(invalid_body(format!(
-                        "line_items[].unit_price must be a decimal string such as \"12.50\", got {p:?}"
-                    )));
-                }
+            if let Some(p) = &l.unit_price
+                && !is_decimal(p)
+            {
+                return Err(invalid_body(format!(
+                    "line_items[].unit_price must be a decimal string such as \"12.50\", got {p:?}"
+                )));
             }
             lines.push(NewLine {
                 id: l.id,

@@ -64,15 +64,15 @@ fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Str
         }
         _ => {}
     }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            return Err(format!("{at}: {v} not in {e:?}"));
-        }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        return Err(format!("{at}: {v} not in {e:?}"));
     }
-    if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
-        if v.as_i64().is_some_and(|n| n < min) {
-            return Err(format!("{at}: {v} < {min}"));
-        }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_i64)
+        && v.as_i64().is_some_and(|n| n < min)
+    {
+        return Err(format!("{at}: {v} < {min}"));
     }
     if let Some(obj) = v.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);

@@ -1,0 +1,224 @@
+//! The `dropship` binary as a newcomer meets it: `serve` on a fresh data
+//! directory, persistence across restarts, idempotent `seed`, and the
+//! README's curl walk-through run exactly as written.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dropship");
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    banner: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data_dir: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("dropship serving ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        banner.push(line);
+    };
+    Server { child, url, banner }
+}
+
+/// (status, body) of a curl request.
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_owned())
+}
+
+const BUYER: &str = "Authorization: Bearer demo-buyer-api-key";
+
+#[test]
+fn fresh_start_prints_demo_keys_and_data_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), &[]);
+    let banner = s.banner.join("\n");
+    for key in [
+        "demo-buyer-api-key",
+        "demo-seller-api-key",
+        "demo-seller-edi-key",
+        "demo-buyer-edi-key",
+    ] {
+        assert!(banner.contains(key), "banner lacks {key}: {banner}");
+    }
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/orders", s.url),
+        "-H",
+        BUYER,
+        "-d",
+        r#"{"seller_id":"seller-api","line_items":[{"id":"a","sku":"S","quantity":2}]}"#,
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/orders/{id}/cancellations", s.url),
+        "-H",
+        BUYER,
+        "-d",
+        r#"{"items":[{"line_item_id":"a","quantity":1,"reason":"Item is out of stock"}]}"#,
+    ]);
+    assert_eq!(status, 201);
+    drop(s);
+
+    // Restart: no demo banner again, and the order and its cancellation are there.
+    let s = serve(dir.path(), &[]);
+    assert!(!s.banner.join("\n").contains("demo-buyer-api-key"));
+    let (status, body) = curl(&[&format!("{}/v1/orders/{id}", s.url), "-H", BUYER]);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["line_items"][0]["cancelled"], 1);
+    assert_eq!(v["cancellations"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn oversized_bodies_are_refused_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), &[]);
+    let body_file = dir.path().join("big.json");
+    std::fs::write(
+        &body_file,
+        format!(r#"{{"reason":"{}"}}"#, "x".repeat(300 * 1024)),
+    )
+    .unwrap();
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/orders/ord_demo_api/cancellations", s.url),
+        "-H",
+        BUYER,
+        "--data-binary",
+        &format!("@{}", body_file.display()),
+    ]);
+    assert_eq!(status, 413);
+    assert!(body.contains("payload_too_large"), "{body}");
+    let (status, body) = curl(&[&format!("{}/v1/orders/ord_demo_api", s.url), "-H", BUYER]);
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""cancellations":[]"#));
+    let (status, body) = curl(&[&format!("{}/elsewhere", s.url)]);
+    assert_eq!(status, 404, "{body}");
+}
+
+#[test]
+fn seed_is_idempotent_and_serve_applies_a_given_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = repo().join("events/demo-seed.json");
+    let run = || {
+        let out = Command::new(BIN)
+            .arg("seed")
+            .arg(&seed)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run().contains("5 orders created, 0 already present"));
+    assert!(run().contains("0 orders created, 5 already present"));
+    // A bad seed file is a clear error, not a panic.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"companies": [{"id": "x"}]}"#).unwrap();
+    let out = Command::new(BIN)
+        .arg("seed")
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json") && err.contains("missing field"),
+        "{err}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let s = serve(other.path(), &["--seed", seed.to_str().unwrap()]);
+    assert!(s.banner.join("\n").contains("5 new orders"));
+}
+
+#[test]
+fn readme_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- walkthrough:start -->")
+        .nth(1)
+        .and_then(|r| r.split("<!-- walkthrough:end -->").next())
+        .expect("README has a walk-through block");
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .and_then(|s| s.strip_suffix("```"))
+        .expect("the walk-through is one sh block");
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(&dir.path().join("data"), &[]);
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir.path())
+        .env("DROPSHIP_URL", &s.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walk-through failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(r#""cancellation_status":"cancelled""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""reason":"Item is out of stock""#),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing_to_cancel"), "{stdout}");
+    assert!(
+        !dir.path().join("order.json").exists(),
+        "the walk-through cleans up"
+    );
+}
