@@ -1,0 +1,226 @@
+//! Calls to store platforms: one HTTP client, retries on 429 and 5xx with
+//! backoff that honours `Retry-After` and BigCommerce's reset header, and
+//! errors that say whether a retry can ever help.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum PlatformError {
+    /// The connection lacks what the call needs (a secret, a store hash).
+    #[error("the company's {platform} connection has no {field}")]
+    MissingConnection {
+        platform: &'static str,
+        field: &'static str,
+    },
+    /// The platform refused the request for good (4xx other than 429).
+    #[error("{platform} refused the request: HTTP {status}: {body}")]
+    Rejected {
+        platform: &'static str,
+        status: u16,
+        body: String,
+    },
+    /// The platform failed, or kept failing, in a way a later retry may fix.
+    #[error("{platform} is unavailable: {detail}")]
+    Unavailable {
+        platform: &'static str,
+        detail: String,
+    },
+    /// The platform answered 2xx with something we cannot read.
+    #[error("unexpected answer from {platform}: {detail}")]
+    Decode {
+        platform: &'static str,
+        detail: String,
+    },
+}
+
+impl PlatformError {
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PlatformError::Unavailable { .. })
+    }
+}
+
+/// How hard to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base_delay: Duration,
+    /// The longest single wait; a longer `Retry-After` gives up instead.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A shared client for platform calls (connection pool, timeouts, TLS).
+#[derive(Clone)]
+pub struct PlatformHttp {
+    client: reqwest::Client,
+    pub policy: RetryPolicy,
+}
+
+impl Default for PlatformHttp {
+    fn default() -> Self {
+        Self::new(RetryPolicy::default())
+    }
+}
+
+impl PlatformHttp {
+    pub fn new(policy: RetryPolicy) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!(
+                "dropship-cancellations/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .unwrap_or_default();
+        PlatformHttp { client, policy }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Send the request `build` makes, retrying transient failures. Returns
+    /// the first 2xx response.
+    pub async fn send(
+        &self,
+        platform: &'static str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, PlatformError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.policy.attempts;
+            let (detail, wait) = match build(&self.client).send().await {
+                Ok(r) if r.status().is_success() => return Ok(r),
+                Ok(r) if retryable(r.status()) => {
+                    let status = r.status();
+                    let wait = server_delay(r.headers());
+                    let body = r.text().await.unwrap_or_default();
+                    (format!("HTTP {status}: {}", clip(&body)), wait)
+                }
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    return Err(PlatformError::Rejected {
+                        platform,
+                        status,
+                        body: clip(&body),
+                    });
+                }
+                Err(e) => (e.to_string(), None),
+            };
+            let delay = wait.unwrap_or_else(|| backoff(self.policy, attempt));
+            if last || delay > self.policy.max_delay {
+                return Err(PlatformError::Unavailable {
+                    platform,
+                    detail: format!("{detail} (after {attempt} attempts)"),
+                });
+            }
+            tracing::warn!(platform, attempt, delay_ms = delay.as_millis() as u64, %detail, "platform call failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+fn retryable(s: StatusCode) -> bool {
+    s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
+}
+
+/// Exponential backoff with full jitter derived from the clock (no RNG needed).
+fn backoff(p: RetryPolicy, attempt: u32) -> Duration {
+    let exp = p
+        .base_delay
+        .saturating_mul(1 << attempt.min(10).saturating_sub(1));
+    let capped = exp.min(p.max_delay);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // Between half and all of the capped delay.
+    capped / 2 + capped.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+/// The wait a platform asks for: `Retry-After` (seconds, as Shopify and
+/// WooCommerce send it) or BigCommerce's `X-Rate-Limit-Time-Reset-Ms`.
+pub fn server_delay(h: &HeaderMap) -> Option<Duration> {
+    let num = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite() && *n >= 0.0)
+    };
+    num("retry-after").map(Duration::from_secs_f64).or_else(|| {
+        num("x-rate-limit-time-reset-ms").map(|ms| Duration::from_secs_f64(ms / 1000.0))
+    })
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 500;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn delays_from_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(server_delay(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(server_delay(&h), Some(Duration::from_secs(2)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-rate-limit-time-reset-ms",
+            HeaderValue::from_static("1500"),
+        );
+        assert_eq!(server_delay(&h), Some(Duration::from_millis(1500)));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("-1"));
+        assert_eq!(server_delay(&h), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        let b1 = backoff(p, 1);
+        assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100));
+        let b3 = backoff(p, 3);
+        assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400));
+        assert!(backoff(p, 30) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn long_bodies_are_clipped_on_char_boundaries() {
+        let s = "é".repeat(400);
+        let c = clip(&s);
+        assert!(c.len() <= 504 && c.ends_with('…'));
+    }
+}
