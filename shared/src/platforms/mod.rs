@@ -1,10 +1,99 @@
 //! Store platforms (Shopify, WooCommerce, BigCommerce): where their APIs
 //! are, and the shared HTTP client that calls them.
 
+pub mod bigcommerce;
 pub mod http;
+pub mod shopify;
+pub mod woocommerce;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Deserializer};
+use sha2::Sha256;
 
 use crate::domain::Connection;
 pub use http::{PlatformError, PlatformHttp, RetryPolicy};
+
+/// An order as a store platform reports it now: absolute quantities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformOrder {
+    /// The platform's order id (matched against `*_order_ref`).
+    pub order_ref: String,
+    /// The platform reports the whole order cancelled (or refunded).
+    pub cancelled: bool,
+    /// (platform line id, current quantity).
+    pub lines: Vec<(String, u32)>,
+    /// The payload lists every line, so a mapped line that is missing was
+    /// removed (quantity 0). Otherwise missing lines are left alone.
+    pub complete_line_list: bool,
+    /// The platform's reason, or a fixed descriptive one.
+    pub reason: String,
+}
+
+/// What a verified webhook delivery asks of us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// The payload carries the order's current state.
+    Order(PlatformOrder),
+    /// The payload names the order; its state must be fetched.
+    Fetch { order_ref: String, reason: String },
+    /// A topic or payload we deliberately do not act on.
+    Ignore(String),
+}
+
+/// `base64(HMAC-SHA256(secret, body))`, compared in constant time.
+pub fn verify_hmac_sha256_base64(secret: &str, body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = BASE64.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Sign a body the way Shopify and WooCommerce do (for tests and samples).
+pub fn sign_hmac_sha256_base64(secret: &str, body: &[u8]) -> String {
+    match <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(body);
+            BASE64.encode(mac.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Platform ids arrive as JSON numbers or strings; keep them as strings.
+pub(crate) fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        N(u64),
+        S(String),
+    }
+    Ok(match Id::deserialize(d)? {
+        Id::N(n) => n.to_string(),
+        Id::S(s) => s,
+    })
+}
+
+/// A quantity that may arrive as a number or a numeric string; negative
+/// values count as zero.
+pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Q {
+        N(i64),
+        S(String),
+    }
+    let n = match Q::deserialize(d)? {
+        Q::N(n) => n,
+        Q::S(s) => s.trim().parse().map_err(serde::de::Error::custom)?,
+    };
+    Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+}
 
 /// The Shopify Admin API version every call and document targets.
 pub const SHOPIFY_API_VERSION: &str = "2025-10";
@@ -77,6 +166,16 @@ pub fn access_token<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_signatures() {
+        let sig = sign_hmac_sha256_base64("secret", b"{}");
+        assert!(verify_hmac_sha256_base64("secret", b"{}", &sig));
+        assert!(!verify_hmac_sha256_base64("other", b"{}", &sig));
+        assert!(!verify_hmac_sha256_base64("secret", b"{ }", &sig));
+        assert!(!verify_hmac_sha256_base64("secret", b"{}", "not base64!"));
+        assert!(!verify_hmac_sha256_base64("secret", b"{}", ""));
+    }
 
     #[test]
     fn urls_follow_the_connection() {

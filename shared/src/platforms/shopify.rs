@@ -1,0 +1,368 @@
+//! Shopify, inbound: webhook topics to platform orders, and the Admin
+//! GraphQL read of an order's current line quantities.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    Inbound, PlatformError, PlatformHttp, PlatformOrder, access_token, id_string,
+    shopify_graphql_url,
+};
+use crate::domain::Connection;
+
+pub const PLATFORM: &str = "shopify";
+
+/// Reads an order's cancellation state and every line's current quantity.
+pub const ORDER_LINES_QUERY: &str = r#"query DropshipOrderLines($id: ID!, $after: String) {
+  order(id: $id) {
+    cancelledAt
+    cancelReason
+    lineItems(first: 250, after: $after) {
+      nodes {
+        id
+        currentQuantity
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}"#;
+
+#[derive(Deserialize)]
+struct OrderPayload {
+    #[serde(deserialize_with = "id_string")]
+    id: String,
+    #[serde(default)]
+    cancelled_at: Option<String>,
+    #[serde(default)]
+    cancel_reason: Option<String>,
+    #[serde(default)]
+    line_items: Vec<LinePayload>,
+}
+
+#[derive(Deserialize)]
+struct LinePayload {
+    #[serde(deserialize_with = "id_string")]
+    id: String,
+    #[serde(default)]
+    current_quantity: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct EditPayload {
+    order_edit: EditBody,
+}
+
+#[derive(Deserialize)]
+struct EditBody {
+    #[serde(deserialize_with = "id_string")]
+    order_id: String,
+}
+
+#[derive(Deserialize)]
+struct RefundPayload {
+    #[serde(deserialize_with = "id_string")]
+    order_id: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// A fixed, readable reason for Shopify's `cancel_reason` values.
+pub fn cancel_reason_text(reason: Option<&str>) -> String {
+    let why = match reason.map(|r| r.to_ascii_lowercase()) {
+        Some(r) if r == "customer" => "the customer cancelled",
+        Some(r) if r == "fraud" => "fraudulent order",
+        Some(r) if r == "inventory" => "items unavailable",
+        Some(r) if r == "declined" => "payment declined",
+        Some(r) if r == "staff" => "staff error",
+        _ => "other",
+    };
+    format!("Order cancelled in Shopify ({why})")
+}
+
+fn order_payload(p: OrderPayload, updated: bool) -> PlatformOrder {
+    let cancelled = p.cancelled_at.as_deref().is_some_and(|s| !s.is_empty());
+    let reason = if cancelled {
+        cancel_reason_text(p.cancel_reason.as_deref())
+    } else if updated {
+        "Order updated in Shopify".to_owned()
+    } else {
+        "Order edited in Shopify".to_owned()
+    };
+    PlatformOrder {
+        order_ref: p.id,
+        cancelled,
+        lines: p
+            .line_items
+            .into_iter()
+            .filter_map(|l| {
+                let q = l.current_quantity?;
+                Some((l.id, u32::try_from(q.max(0)).unwrap_or(u32::MAX)))
+            })
+            .collect(),
+        complete_line_list: false,
+        reason,
+    }
+}
+
+/// Interpret a verified delivery of `topic`.
+pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
+    Ok(match topic {
+        "orders/cancelled" => {
+            let mut o = order_payload(serde_json::from_slice(body)?, false);
+            // The topic itself says the whole order is cancelled.
+            o.cancelled = true;
+            if !o.reason.starts_with("Order cancelled") {
+                o.reason = cancel_reason_text(None);
+            }
+            Inbound::Order(o)
+        }
+        "orders/updated" => Inbound::Order(order_payload(serde_json::from_slice(body)?, true)),
+        "orders/edited" => {
+            let p: EditPayload = serde_json::from_slice(body)?;
+            Inbound::Fetch {
+                order_ref: p.order_edit.order_id,
+                reason: "Order edited in Shopify".into(),
+            }
+        }
+        "refunds/create" => {
+            let p: RefundPayload = serde_json::from_slice(body)?;
+            let reason = match p.note.as_deref().map(str::trim) {
+                Some(n) if !n.is_empty() => format!("Refunded in Shopify: {n}"),
+                _ => "Refunded in Shopify".to_owned(),
+            };
+            Inbound::Fetch {
+                order_ref: p.order_id,
+                reason,
+            }
+        }
+        other => Inbound::Ignore(format!("topic {other} is not acted on")),
+    })
+}
+
+/// `gid://shopify/LineItem/123` -> `123`.
+fn legacy_id(gid: &str) -> &str {
+    gid.rsplit('/').next().unwrap_or(gid)
+}
+
+#[derive(Deserialize)]
+struct Gql<T> {
+    data: Option<T>,
+    #[serde(default)]
+    errors: Vec<GqlError>,
+}
+
+#[derive(Deserialize)]
+struct GqlError {
+    message: String,
+    #[serde(default)]
+    extensions: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct OrderData {
+    order: Option<GqlOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlOrder {
+    cancelled_at: Option<String>,
+    cancel_reason: Option<String>,
+    line_items: Page<GqlLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page<T> {
+    nodes: Vec<T>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlLine {
+    id: String,
+    current_quantity: i64,
+}
+
+/// Run one Admin GraphQL operation, retrying HTTP failures and throttling.
+pub async fn graphql<T: serde::de::DeserializeOwned>(
+    http: &PlatformHttp,
+    conn: &Connection,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<T, PlatformError> {
+    let url = shopify_graphql_url(conn)?;
+    let token = access_token(PLATFORM, conn)?;
+    let body = json!({ "query": query, "variables": variables });
+    let decode = |detail: String| PlatformError::Decode {
+        platform: PLATFORM,
+        detail,
+    };
+    let mut throttled = 0;
+    loop {
+        let resp = http
+            .send(PLATFORM, |c| {
+                c.post(&url)
+                    .header("X-Shopify-Access-Token", token)
+                    .json(&body)
+            })
+            .await?;
+        let parsed: Gql<T> = resp.json().await.map_err(|e| decode(e.to_string()))?;
+        let is_throttled = parsed.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| c.as_str())
+                == Some("THROTTLED")
+        });
+        if is_throttled && throttled < http.policy.attempts {
+            throttled += 1;
+            tokio::time::sleep(http.policy.base_delay * (1 << throttled.min(6))).await;
+            continue;
+        }
+        if !parsed.errors.is_empty() {
+            let msgs: Vec<_> = parsed.errors.iter().map(|e| e.message.as_str()).collect();
+            return Err(if is_throttled {
+                PlatformError::Unavailable {
+                    platform: PLATFORM,
+                    detail: "throttled".into(),
+                }
+            } else {
+                PlatformError::Rejected {
+                    platform: PLATFORM,
+                    status: 200,
+                    body: msgs.join("; "),
+                }
+            });
+        }
+        return parsed.data.ok_or_else(|| decode("no data".into()));
+    }
+}
+
+/// Fetch an order's current state (every page of its line items).
+pub async fn fetch_order(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: &str,
+    reason: &str,
+) -> Result<Option<PlatformOrder>, PlatformError> {
+    let gid = format!("gid://shopify/Order/{order_ref}");
+    let mut after: Option<String> = None;
+    let mut lines = Vec::new();
+    let (cancelled, cancel_reason) = loop {
+        let data: OrderData = graphql(
+            http,
+            conn,
+            ORDER_LINES_QUERY,
+            json!({ "id": gid, "after": after }),
+        )
+        .await?;
+        let Some(order) = data.order else {
+            return Ok(None);
+        };
+        for l in order.line_items.nodes {
+            let q = u32::try_from(l.current_quantity.max(0)).unwrap_or(u32::MAX);
+            lines.push((legacy_id(&l.id).to_owned(), q));
+        }
+        match (
+            order.line_items.page_info.has_next_page,
+            order.line_items.page_info.end_cursor,
+        ) {
+            (true, Some(c)) => after = Some(c),
+            _ => break (order.cancelled_at.is_some(), order.cancel_reason),
+        }
+    };
+    let reason = if cancelled {
+        cancel_reason_text(cancel_reason.as_deref())
+    } else {
+        reason.to_owned()
+    };
+    Ok(Some(PlatformOrder {
+        order_ref: order_ref.to_owned(),
+        cancelled,
+        lines,
+        complete_line_list: true,
+        reason,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelled_topic() {
+        let body = br#"{"id": 5001, "cancelled_at": "2026-11-20T10:00:00-05:00", "cancel_reason": "inventory",
+            "line_items": [{"id": 13001, "quantity": 2, "current_quantity": 0}]}"#;
+        let Inbound::Order(o) = parse("orders/cancelled", body).unwrap() else {
+            panic!()
+        };
+        assert!(o.cancelled);
+        assert_eq!(o.order_ref, "5001");
+        assert_eq!(o.lines, vec![("13001".to_owned(), 0)]);
+        assert_eq!(o.reason, "Order cancelled in Shopify (items unavailable)");
+    }
+
+    #[test]
+    fn updated_topic_reads_current_quantity() {
+        let body = br#"{"id": "5001", "cancelled_at": null, "line_items": [
+            {"id": 13001, "quantity": 2, "current_quantity": 1}, {"id": 13002, "quantity": 3}]}"#;
+        let Inbound::Order(o) = parse("orders/updated", body).unwrap() else {
+            panic!()
+        };
+        assert!(!o.cancelled);
+        assert_eq!(
+            o.lines,
+            vec![("13001".to_owned(), 1)],
+            "a line without current_quantity is left alone"
+        );
+        assert_eq!(o.reason, "Order updated in Shopify");
+    }
+
+    #[test]
+    fn edited_and_refund_topics_fetch() {
+        let e = parse("orders/edited", br#"{"order_edit": {"id": 1, "order_id": 5001, "line_items": {"additions": [], "removals": [{"id": 13001, "delta": 1}]}}}"#).unwrap();
+        assert_eq!(
+            e,
+            Inbound::Fetch {
+                order_ref: "5001".into(),
+                reason: "Order edited in Shopify".into()
+            }
+        );
+        let r = parse(
+            "refunds/create",
+            br#"{"id": 9, "order_id": 5001, "note": " damaged ", "refund_line_items": []}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            Inbound::Fetch {
+                order_ref: "5001".into(),
+                reason: "Refunded in Shopify: damaged".into()
+            }
+        );
+        assert!(matches!(
+            parse("products/update", b"{}").unwrap(),
+            Inbound::Ignore(_)
+        ));
+        assert!(parse("orders/updated", b"not json").is_err());
+        assert!(parse("orders/edited", br#"{"order_edit": {}}"#).is_err());
+    }
+
+    #[test]
+    fn gids() {
+        assert_eq!(legacy_id("gid://shopify/LineItem/13001"), "13001");
+        assert_eq!(legacy_id("13001"), "13001");
+    }
+}
