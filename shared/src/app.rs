@@ -13,6 +13,8 @@ use crate::domain::{
 use crate::store::{
     Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
+use crate::platforms::{PlatformHttp, PlatformOrder};
+use crate::store::DeliveryRecord;
 use crate::views;
 
 /// Why a use case did not complete. The HTTP layer maps each to a status and
@@ -101,6 +103,21 @@ impl Default for Config {
 pub struct App<S> {
     pub store: S,
     pub config: Config,
+    /// Created on first use: the API never calls a platform, so its cold
+    /// start does not pay for TLS set-up.
+    platform_http: std::sync::OnceLock<PlatformHttp>,
+}
+
+/// What reconciling one of our orders to a platform's state did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReconcileOutcome {
+    pub order_id: String,
+    /// `cancelled`, `unchanged`, `shortfall_recorded` or `duplicate`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shortfalls: Vec<domain::Shortfall>,
 }
 
 fn new_id(prefix: &str) -> String {
@@ -118,7 +135,22 @@ impl<S: Store> App<S> {
         App {
             store,
             config: Config::default(),
+            platform_http: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Use this client for platform calls (tests: fast retries).
+    pub fn with_platform_http(self, http: PlatformHttp) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(http);
+        App {
+            platform_http: cell,
+            ..self
+        }
+    }
+
+    pub fn platform_http(&self) -> &PlatformHttp {
+        self.platform_http.get_or_init(PlatformHttp::default)
     }
 
     pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
@@ -387,4 +419,118 @@ impl<S: Store> App<S> {
     ) -> Result<Vec<Cancellation>, AppError> {
         Ok(self.order(company, order_id).await?.cancellations)
     }
+
+    /// Bring every order of `company` that matches the platform order to the
+    /// platform's quantities. One commit per order, each carrying the
+    /// delivery key so a redelivery is a no-op.
+    pub async fn reconcile_platform_order(
+        &self,
+        company: &Company,
+        source: Source,
+        po: &PlatformOrder,
+        delivery: &str,
+    ) -> Result<Vec<ReconcileOutcome>, AppError> {
+        let party = company.role;
+        let orders = self.store.orders_by_ref(&company.id, party, &po.order_ref).await?;
+        let mut outcomes = Vec::with_capacity(orders.len());
+        for first in orders {
+            let order_id = first.id.clone();
+            let mut order = first;
+            let mut attempt = 0;
+            let outcome = loop {
+                attempt += 1;
+                let state = domain::PlatformState {
+                    whole_order_cancelled: po.cancelled,
+                    lines: platform_lines(&order, party, po),
+                    reason: po.reason.clone(),
+                };
+                let actor = Actor {
+                    party,
+                    integration: company.integration,
+                    source,
+                };
+                let r = domain::reconcile(&order, actor, &state, new_id("can"), now())?;
+                for inc in &r.increases {
+                    tracing::info!(order_id, line_item_id = %inc.line_item_id, active = inc.active, platform = inc.platform, "platform quantity above ours; increases are not cancellations");
+                }
+                for s in &r.shortfalls {
+                    tracing::warn!(order_id, line_item_id = %s.line_item_id, units = s.units, "platform asked to cancel units already fulfilled; recorded as shortfall");
+                }
+                let Some(next) = r.order else {
+                    break ReconcileOutcome {
+                        order_id: order_id.clone(),
+                        result: "unchanged",
+                        cancellation_id: None,
+                        shortfalls: r.shortfalls,
+                    };
+                };
+                let at = now();
+                let mut commit = Commit::update(next);
+                commit.cancellation = r.cancellation.clone();
+                commit.delivery = Some(DeliveryRecord {
+                    key: format!("{delivery}:{order_id}"),
+                    company_id: company.id.clone(),
+                    received_at: at,
+                    expires_at: at + Duration::days(7),
+                });
+                match self.store.commit(&commit).await {
+                    Ok(()) => {
+                        let cancellation_id = r.cancellation.map(|c| c.id);
+                        tracing::info!(order_id, ?cancellation_id, delivery, "reconciled to the platform");
+                        break ReconcileOutcome {
+                            order_id: order_id.clone(),
+                            result: if cancellation_id.is_some() { "cancelled" } else { "shortfall_recorded" },
+                            cancellation_id,
+                            shortfalls: r.shortfalls,
+                        };
+                    }
+                    Err(StoreError::DeliveryExists) => {
+                        break ReconcileOutcome {
+                            order_id: order_id.clone(),
+                            result: "duplicate",
+                            cancellation_id: None,
+                            shortfalls: vec![],
+                        };
+                    }
+                    Err(StoreError::VersionConflict) if attempt < self.config.max_attempts => {
+                        tracing::info!(order_id, attempt, "lost a race on the order version; re-deciding");
+                        order = self
+                            .store
+                            .order(&order_id)
+                            .await?
+                            .ok_or_else(|| AppError::OrderNotFound(order_id.clone()))?;
+                    }
+                    Err(StoreError::VersionConflict) => return Err(AppError::Conflict),
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Our lines' platform quantities: each line maps through the company's
+/// line reference; a mapped line missing from a complete list was removed.
+fn platform_lines(order: &Order, party: Role, po: &PlatformOrder) -> Vec<domain::PlatformLine> {
+    order
+        .line_items
+        .iter()
+        .filter_map(|l| {
+            let r = match party {
+                Role::Buyer => l.buyer_line_ref.as_deref(),
+                Role::Seller => l.seller_line_ref.as_deref(),
+            }?;
+            let q = po
+                .lines
+                .iter()
+                .find(|(id, _)| id == r)
+                .map(|(_, q)| *q)
+                .or(po.complete_line_list.then_some(0))?;
+            Some(domain::PlatformLine {
+                line_item_id: l.id.clone(),
+                quantity: q,
+            })
+        })
+        .collect()
 }

@@ -9,3 +9,4 @@ pub mod platforms;
 pub mod seed;
 pub mod store;
 pub mod views;
+pub mod webhooks;

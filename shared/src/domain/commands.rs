@@ -345,7 +345,7 @@ pub struct PlatformState {
 }
 
 /// Units a platform asked to cancel that were already fulfilled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Shortfall {
     pub line_item_id: String,
     pub units: u32,

@@ -13,7 +13,16 @@ use serde::de::DeserializeOwned;
 use super::{
     Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
-use crate::domain::{Cancellation, Company, Order};
+use crate::domain::{Cancellation, Company, Order, Role};
+
+/// The shop domain a Shopify company is found by (lower case).
+pub fn shop_domain_of(c: &Company) -> Option<String> {
+    c.connection
+        .as_ref()
+        .and_then(|k| k.shop_domain.as_deref())
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS companies (
@@ -25,6 +34,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
     company_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS api_keys_company ON api_keys (company_id);
+CREATE TABLE IF NOT EXISTS shop_domains (
+    shop_domain TEXT PRIMARY KEY,
+    company_id  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS shop_domains_company ON shop_domains (company_id);
 CREATE TABLE IF NOT EXISTS orders (
     id         TEXT PRIMARY KEY,
     buyer_id   TEXT NOT NULL,
@@ -32,8 +46,12 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL,
     complete   INTEGER NOT NULL,
     version    INTEGER NOT NULL,
+    buyer_order_ref  TEXT,
+    seller_order_ref TEXT,
     doc        TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS orders_buyer_ref ON orders (buyer_id, buyer_order_ref);
+CREATE INDEX IF NOT EXISTS orders_seller_ref ON orders (seller_id, seller_order_ref);
 CREATE INDEX IF NOT EXISTS orders_buyer ON orders (buyer_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS orders_seller ON orders (seller_id, created_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS cancellations (
@@ -254,6 +272,31 @@ impl Store for EmbeddedStore {
                     )));
                 }
             }
+            let domain = shop_domain_of(&company);
+            if let Some(d) = &domain {
+                let owner: Option<String> = tx
+                    .query_row(
+                        "SELECT company_id FROM shop_domains WHERE shop_domain = ?1",
+                        [d],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if owner.is_some_and(|o| o != company.id) {
+                    return Err(StoreError::Rejected(format!(
+                        "shop domain {d} belongs to another company"
+                    )));
+                }
+            }
+            tx.execute("DELETE FROM shop_domains WHERE company_id = ?1", [&company.id])
+                .map_err(db)?;
+            if let Some(d) = &domain {
+                tx.execute(
+                    "INSERT INTO shop_domains (shop_domain, company_id) VALUES (?1, ?2)",
+                    params![d, company.id],
+                )
+                .map_err(db)?;
+            }
             tx.execute(
                 "INSERT INTO companies (id, doc) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -284,6 +327,44 @@ impl Store for EmbeddedStore {
                 .map_err(db)?
                 .map(|d| from_json(&d))
                 .transpose()
+        })
+        .await
+    }
+
+    async fn company_by_shop_domain(&self, shop_domain: &str) -> Result<Option<Company>, StoreError> {
+        let domain = shop_domain.to_ascii_lowercase();
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
+                 WHERE s.shop_domain = ?1",
+            )
+            .map_err(db)?
+            .query_row([domain], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(db)?
+            .map(|d| from_json(&d))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let (company_id, order_ref) = (company_id.to_owned(), order_ref.to_owned());
+        self.run(move |c| {
+            let sql = match party {
+                Role::Buyer => "SELECT doc FROM orders WHERE buyer_id = ?1 AND buyer_order_ref = ?2 ORDER BY id",
+                Role::Seller => "SELECT doc FROM orders WHERE seller_id = ?1 AND seller_order_ref = ?2 ORDER BY id",
+            };
+            let mut stmt = c.prepare_cached(sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params![company_id, order_ref], |r| r.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|r| from_json(&r.map_err(db)?)).collect()
         })
         .await
     }
@@ -450,8 +531,9 @@ impl Store for EmbeddedStore {
                 None => {
                     let n = tx
                         .execute(
-                            "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version, doc)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+                            "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version,
+                                                 buyer_order_ref, seller_order_ref, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
                             params![
                                 o.id,
                                 o.buyer_id,
@@ -459,6 +541,8 @@ impl Store for EmbeddedStore {
                                 ts(&o.created_at),
                                 o.is_complete(),
                                 o.version as i64,
+                                o.buyer_order_ref,
+                                o.seller_order_ref,
                                 doc
                             ],
                         )

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::{Cancellation, Company, Fulfillment, Order};
+use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
 pub mod embedded;
 
@@ -154,6 +154,22 @@ pub trait Store: Send + Sync + 'static {
 
     fn company(&self, id: &str)
     -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// The Shopify company whose connection has this shop domain (lower case).
+    fn company_by_shop_domain(
+        &self,
+        shop_domain: &str,
+    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// Orders where the company is `party` and its order reference (the id
+    /// in its store platform) is `order_ref`. A buyer's store order may
+    /// span several of our orders, one per seller.
+    fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 
     fn company_by_api_key_hash(
         &self,
