@@ -114,10 +114,10 @@ fn validate_lines<'a>(
         return Err(DomainError::EmptyItems);
     }
     for ((id, requested), q) in items.zip(&quantities) {
-        if let Some(line) = order.line(id) {
-            if *q > line.open() {
-                return Err(exceeds(line, requested.unsigned_abs()));
-            }
+        if let Some(line) = order.line(id)
+            && *q > line.open()
+        {
+            return Err(exceeds(line, requested.unsigned_abs()));
         }
     }
     Ok(quantities)
