@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::domain::{Cancellation, Company, Fulfillment, Order};
 
+pub mod dynamodb;
 pub mod embedded;
 
 #[cfg(test)]
