@@ -1342,7 +1342,13 @@ mod tests {
             .get(key(keys::idempotency("b1", "k"), keys::IDEM_SK))
             .await
             .unwrap();
-        assert!(raw.is_some(), "expired item still stored (TTL is lazy)");
+        if raw.is_none() {
+            // ministack's TTL reaper (every 60 s) ran in between: the put
+            // below then takes the `attribute_not_exists` branch.
+            eprintln!(
+                "expired item reaped already; the overwrite branch is not exercised this run"
+            );
+        }
         // ... but count as gone.
         assert_eq!(s.idempotency_record("b1", "k").await.unwrap(), None);
 
@@ -1661,6 +1667,29 @@ mod tests {
         );
         assert_eq!(table, rule);
         assert_eq!(gsi, 0.0, "complete did not change: no index write");
+
+        // The same from a platform webhook: a delivery record instead.
+        let (next2, can) = fixtures::cancel_one(&next, "li_2", "can_01JZ8Q4K3M5N6P7R8S9T0V1W3A");
+        let mut c = Commit::update(next2.clone());
+        c.cancellation = Some(can);
+        c.delivery = Some(delivery(
+            "shopify:b6a1f0c2-6f3e-4f0e-9d55-0d7c0a6a9c11",
+            ChronoDuration::days(7),
+        ));
+        let (sizes, table, gsi) = measure(c).await;
+        eprintln!(
+            "partial cancellation from a webhook: item sizes {sizes:?} bytes, table {table} WCU, indexes {gsi} WCU"
+        );
+        let next = next2;
+        let one_line = {
+            let mut o = o.clone();
+            o.line_items.truncate(1);
+            size_of(&order_item(&o).unwrap())
+        };
+        eprintln!(
+            "order item: 1 line {one_line} bytes, 3 lines {} bytes",
+            size_of(&order_item(&o).unwrap())
+        );
 
         // A whole-order cancellation completes the order: both index entries
         // are rewritten (1 WCU each).
