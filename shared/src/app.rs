@@ -10,11 +10,11 @@ use crate::domain::{
     self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
     NewOrder, NotPermitted, Order, Role, Source,
 };
+use crate::platforms::{PlatformHttp, PlatformOrder};
+use crate::store::DeliveryRecord;
 use crate::store::{
     Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
-use crate::platforms::{PlatformHttp, PlatformOrder};
-use crate::store::DeliveryRecord;
 use crate::views;
 
 /// Why a use case did not complete. The HTTP layer maps each to a status and
@@ -431,7 +431,10 @@ impl<S: Store> App<S> {
         delivery: &str,
     ) -> Result<Vec<ReconcileOutcome>, AppError> {
         let party = company.role;
-        let orders = self.store.orders_by_ref(&company.id, party, &po.order_ref).await?;
+        let orders = self
+            .store
+            .orders_by_ref(&company.id, party, &po.order_ref)
+            .await?;
         let mut outcomes = Vec::with_capacity(orders.len());
         for first in orders {
             let order_id = first.id.clone();
@@ -476,10 +479,19 @@ impl<S: Store> App<S> {
                 match self.store.commit(&commit).await {
                     Ok(()) => {
                         let cancellation_id = r.cancellation.map(|c| c.id);
-                        tracing::info!(order_id, ?cancellation_id, delivery, "reconciled to the platform");
+                        tracing::info!(
+                            order_id,
+                            ?cancellation_id,
+                            delivery,
+                            "reconciled to the platform"
+                        );
                         break ReconcileOutcome {
                             order_id: order_id.clone(),
-                            result: if cancellation_id.is_some() { "cancelled" } else { "shortfall_recorded" },
+                            result: if cancellation_id.is_some() {
+                                "cancelled"
+                            } else {
+                                "shortfall_recorded"
+                            },
                             cancellation_id,
                             shortfalls: r.shortfalls,
                         };
@@ -493,7 +505,11 @@ impl<S: Store> App<S> {
                         };
                     }
                     Err(StoreError::VersionConflict) if attempt < self.config.max_attempts => {
-                        tracing::info!(order_id, attempt, "lost a race on the order version; re-deciding");
+                        tracing::info!(
+                            order_id,
+                            attempt,
+                            "lost a race on the order version; re-deciding"
+                        );
                         order = self
                             .store
                             .order(&order_id)

@@ -39,8 +39,19 @@ struct Answer {
     orders: Vec<ReconcileOutcome>,
 }
 
-fn answer(status: &'static str, detail: Option<String>, orders: Vec<ReconcileOutcome>) -> HttpResponse {
-    json(StatusCode::OK, &Answer { status, detail, orders })
+fn answer(
+    status: &'static str,
+    detail: Option<String>,
+    orders: Vec<ReconcileOutcome>,
+) -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &Answer {
+            status,
+            detail,
+            orders,
+        },
+    )
 }
 
 fn unauthorized(detail: &str) -> Problem {
@@ -57,8 +68,12 @@ fn route(path: &str) -> Option<Platform<'_>> {
     let rest = path.strip_prefix("/webhooks/")?.trim_end_matches('/');
     match rest.split_once('/') {
         None if rest == "shopify" => Some(Platform::Shopify),
-        Some(("woocommerce", id)) if !id.is_empty() && !id.contains('/') => Some(Platform::WooCommerce(id)),
-        Some(("bigcommerce", id)) if !id.is_empty() && !id.contains('/') => Some(Platform::BigCommerce(id)),
+        Some(("woocommerce", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(Platform::WooCommerce(id))
+        }
+        Some(("bigcommerce", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(Platform::BigCommerce(id))
+        }
         _ => None,
     }
 }
@@ -93,7 +108,11 @@ async fn dispatch<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(platform) = route(path) else {
-        return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}")));
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {path}"),
+        ));
     };
     if req.method() != Method::POST {
         let mut r = Problem::new(
@@ -102,7 +121,8 @@ async fn dispatch<S: Store>(
             "webhooks are delivered with POST",
         )
         .into_response();
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return Ok(r);
     }
     let body = body_bytes(req.body());
@@ -125,13 +145,25 @@ async fn dispatch<S: Store>(
             let company = lookup(app.store.company_by_shop_domain(&domain).await)?
                 .filter(|c| c.integration == Integration::Shopify)
                 .ok_or_else(|| unauthorized("unknown shop"))?;
-            verify_hmac(&company, "shopify", header_str(headers, "x-shopify-hmac-sha256"), body)?;
-            let topic = header_str(headers, "x-shopify-topic").unwrap_or_default().to_owned();
+            verify_hmac(
+                &company,
+                "shopify",
+                header_str(headers, "x-shopify-hmac-sha256"),
+                body,
+            )?;
+            let topic = header_str(headers, "x-shopify-topic")
+                .unwrap_or_default()
+                .to_owned();
             let event = header_str(headers, "x-shopify-event-id")
                 .or_else(|| header_str(headers, "x-shopify-webhook-id"))
                 .map_or_else(|| sha256_hex(body), str::to_owned);
             let inbound = shopify::parse(&topic, body).map_err(|e| bad_payload(&e))?;
-            (company, Source::Shopify, format!("shopify:{topic}:{event}"), inbound)
+            (
+                company,
+                Source::Shopify,
+                format!("shopify:{topic}:{event}"),
+                inbound,
+            )
         }
         Platform::WooCommerce(id) => {
             if woocommerce::is_ping(body) {
@@ -140,11 +172,21 @@ async fn dispatch<S: Store>(
             let company = lookup(app.store.company(id).await)?
                 .filter(|c| c.integration == Integration::Woocommerce)
                 .ok_or_else(|| unauthorized("unknown company"))?;
-            verify_hmac(&company, "woocommerce", header_str(headers, "x-wc-webhook-signature"), body)?;
+            verify_hmac(
+                &company,
+                "woocommerce",
+                header_str(headers, "x-wc-webhook-signature"),
+                body,
+            )?;
             let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
             let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
             // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
-            (company, Source::Woocommerce, format!("woocommerce:{}", sha256_hex(body)), inbound)
+            (
+                company,
+                Source::Woocommerce,
+                format!("woocommerce:{}", sha256_hex(body)),
+                inbound,
+            )
         }
         Platform::BigCommerce(id) => {
             let company = lookup(app.store.company(id).await)?
@@ -160,8 +202,15 @@ async fn dispatch<S: Store>(
                 return Err(unauthorized("missing or wrong X-Webhook-Token"));
             }
             let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
-            let key = hash.filter(|h| !h.is_empty()).unwrap_or_else(|| sha256_hex(body));
-            (company, Source::Bigcommerce, format!("bigcommerce:{key}"), inbound)
+            let key = hash
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| sha256_hex(body));
+            (
+                company,
+                Source::Bigcommerce,
+                format!("bigcommerce:{key}"),
+                inbound,
+            )
         }
     };
     *company_id = Some(company.id.clone());
@@ -181,7 +230,11 @@ async fn dispatch<S: Store>(
         .await
         .map_err(|e| crate::api::app_problem(&AppError::Store(e)))?;
     if known.is_empty() {
-        return Ok(answer("ignored", Some(format!("no order matches {order_ref}")), vec![]));
+        return Ok(answer(
+            "ignored",
+            Some(format!("no order matches {order_ref}")),
+            vec![],
+        ));
     }
     let conn = company.connection.clone().unwrap_or_default();
     let http = app.platform_http();
@@ -191,10 +244,18 @@ async fn dispatch<S: Store>(
     };
     match fetched {
         Ok(Some(po)) => reconcile(app, &company, source, &po, &delivery).await,
-        Ok(None) => Ok(answer("ignored", Some(format!("{order_ref} not found in the store")), vec![])),
+        Ok(None) => Ok(answer(
+            "ignored",
+            Some(format!("{order_ref} not found in the store")),
+            vec![],
+        )),
         Err(e) if e.is_transient() => {
             tracing::warn!(company_id = %company.id, order_ref, error = %e, "could not read the order from the platform; asking for a retry");
-            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ))
         }
         Err(e) => {
             // A retry cannot help (credentials, permissions): say so loudly,
@@ -210,10 +271,19 @@ fn fetch_failure(e: &PlatformError) -> String {
 }
 
 fn bad_payload(e: &serde_json::Error) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid_body", format!("unreadable payload: {e}"))
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        format!("unreadable payload: {e}"),
+    )
 }
 
-fn verify_hmac(company: &Company, platform: &'static str, signature: Option<&str>, body: &[u8]) -> Result<(), Problem> {
+fn verify_hmac(
+    company: &Company,
+    platform: &'static str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), Problem> {
     let secret = company
         .connection
         .as_ref()
@@ -239,7 +309,11 @@ async fn reconcile<S: Store>(
         .await
         .map_err(|e| crate::api::app_problem(&e))?;
     if outcomes.is_empty() {
-        return Ok(answer("ignored", Some(format!("no order matches {}", po.order_ref)), vec![]));
+        return Ok(answer(
+            "ignored",
+            Some(format!("no order matches {}", po.order_ref)),
+            vec![],
+        ));
     }
     let status = if outcomes.iter().all(|o| o.result == "duplicate") {
         "duplicate"
@@ -255,9 +329,18 @@ mod tests {
 
     #[test]
     fn routes_parse() {
-        assert!(matches!(route("/webhooks/shopify"), Some(Platform::Shopify)));
-        assert!(matches!(route("/webhooks/woocommerce/seller-woo"), Some(Platform::WooCommerce("seller-woo"))));
-        assert!(matches!(route("/webhooks/bigcommerce/seller-bc/"), Some(Platform::BigCommerce("seller-bc"))));
+        assert!(matches!(
+            route("/webhooks/shopify"),
+            Some(Platform::Shopify)
+        ));
+        assert!(matches!(
+            route("/webhooks/woocommerce/seller-woo"),
+            Some(Platform::WooCommerce("seller-woo"))
+        ));
+        assert!(matches!(
+            route("/webhooks/bigcommerce/seller-bc/"),
+            Some(Platform::BigCommerce("seller-bc"))
+        ));
         assert!(route("/webhooks/woocommerce/").is_none());
         assert!(route("/webhooks/woocommerce/a/b").is_none());
         assert!(route("/webhooks/magento/x").is_none());

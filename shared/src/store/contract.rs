@@ -386,22 +386,50 @@ pub async fn platform_lookups<S: Store>(s: &S) {
         ..Default::default()
     });
     s.put_company(&shop).await.unwrap();
-    assert_eq!(s.company_by_shop_domain("maple.myshopify.com").await.unwrap(), Some(shop.clone()));
-    assert_eq!(s.company_by_shop_domain("MAPLE.myshopify.com").await.unwrap(), Some(shop.clone()));
-    assert_eq!(s.company_by_shop_domain("other.myshopify.com").await.unwrap(), None);
+    assert_eq!(
+        s.company_by_shop_domain("maple.myshopify.com")
+            .await
+            .unwrap(),
+        Some(shop.clone())
+    );
+    assert_eq!(
+        s.company_by_shop_domain("MAPLE.myshopify.com")
+            .await
+            .unwrap(),
+        Some(shop.clone())
+    );
+    assert_eq!(
+        s.company_by_shop_domain("other.myshopify.com")
+            .await
+            .unwrap(),
+        None
+    );
     // A domain cannot be taken over by another company.
     let mut thief = company("shop2", Role::Seller);
     thief.api_key_hashes.clear();
     thief.connection = shop.connection.clone();
-    assert!(matches!(s.put_company(&thief).await, Err(StoreError::Rejected(_))));
+    assert!(matches!(
+        s.put_company(&thief).await,
+        Err(StoreError::Rejected(_))
+    ));
     // Moving the shop to another domain frees the old one.
     shop.connection = Some(crate::domain::Connection {
         shop_domain: Some("maple-new.myshopify.com".into()),
         ..Default::default()
     });
     s.put_company(&shop).await.unwrap();
-    assert_eq!(s.company_by_shop_domain("maple.myshopify.com").await.unwrap(), None);
-    assert_eq!(s.company_by_shop_domain("maple-new.myshopify.com").await.unwrap(), Some(shop));
+    assert_eq!(
+        s.company_by_shop_domain("maple.myshopify.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.company_by_shop_domain("maple-new.myshopify.com")
+            .await
+            .unwrap(),
+        Some(shop)
+    );
 
     // One store order of the buyer spans two of our orders (two sellers).
     let mut a = order("oa", "shop1", "s1", 0);
@@ -415,12 +443,36 @@ pub async fn platform_lookups<S: Store>(s: &S) {
         s.commit(&Commit::create(o.clone())).await.unwrap();
     }
     let ids = |v: Vec<Order>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
-    assert_eq!(ids(s.orders_by_ref("shop1", Role::Buyer, "5001").await.unwrap()), ["oa", "ob"]);
-    assert_eq!(ids(s.orders_by_ref("shop1", Role::Buyer, "5002").await.unwrap()), ["oc"]);
-    assert_eq!(ids(s.orders_by_ref("s1", Role::Seller, "W-1").await.unwrap()), ["oa"]);
-    assert!(s.orders_by_ref("s2", Role::Seller, "W-1").await.unwrap().is_empty());
-    assert!(s.orders_by_ref("shop1", Role::Seller, "5001").await.unwrap().is_empty());
-    assert!(s.orders_by_ref("other", Role::Buyer, "5001").await.unwrap().is_empty());
+    assert_eq!(
+        ids(s.orders_by_ref("shop1", Role::Buyer, "5001").await.unwrap()),
+        ["oa", "ob"]
+    );
+    assert_eq!(
+        ids(s.orders_by_ref("shop1", Role::Buyer, "5002").await.unwrap()),
+        ["oc"]
+    );
+    assert_eq!(
+        ids(s.orders_by_ref("s1", Role::Seller, "W-1").await.unwrap()),
+        ["oa"]
+    );
+    assert!(
+        s.orders_by_ref("s2", Role::Seller, "W-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.orders_by_ref("shop1", Role::Seller, "5001")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.orders_by_ref("other", Role::Buyer, "5001")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Many writers decide on the same version; exactly one wins.

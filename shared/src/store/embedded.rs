@@ -11,18 +11,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
 
 use super::{
-    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
+    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
+    StoreError, shop_domain_of,
 };
 use crate::domain::{Cancellation, Company, Order, Role};
-
-/// The shop domain a Shopify company is found by (lower case).
-pub fn shop_domain_of(c: &Company) -> Option<String> {
-    c.connection
-        .as_ref()
-        .and_then(|k| k.shop_domain.as_deref())
-        .map(|d| d.trim().to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS companies (
@@ -288,8 +280,11 @@ impl Store for EmbeddedStore {
                     )));
                 }
             }
-            tx.execute("DELETE FROM shop_domains WHERE company_id = ?1", [&company.id])
-                .map_err(db)?;
+            tx.execute(
+                "DELETE FROM shop_domains WHERE company_id = ?1",
+                [&company.id],
+            )
+            .map_err(db)?;
             if let Some(d) = &domain {
                 tx.execute(
                     "INSERT INTO shop_domains (shop_domain, company_id) VALUES (?1, ?2)",
@@ -331,7 +326,10 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn company_by_shop_domain(&self, shop_domain: &str) -> Result<Option<Company>, StoreError> {
+    async fn company_by_shop_domain(
+        &self,
+        shop_domain: &str,
+    ) -> Result<Option<Company>, StoreError> {
         let domain = shop_domain.to_ascii_lowercase();
         self.run(move |c| {
             c.prepare_cached(

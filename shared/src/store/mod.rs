@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
+pub mod dynamodb;
 pub mod embedded;
 
 #[cfg(test)]
@@ -45,6 +46,15 @@ impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Backend(Box::new(e))
     }
+}
+
+/// The shop domain a Shopify company is found by (lower case).
+pub fn shop_domain_of(c: &Company) -> Option<String> {
+    c.connection
+        .as_ref()
+        .and_then(|k| k.shop_domain.as_deref())
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
 }
 
 /// A response stored under an `Idempotency-Key`, replayed on retries.
