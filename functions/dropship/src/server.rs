@@ -15,6 +15,7 @@ use shared::api;
 use shared::app::App;
 use shared::http::{MAX_BODY_BYTES, Problem};
 use shared::store::Store;
+use shared::webhooks::{self, MAX_WEBHOOK_BYTES};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -39,30 +40,27 @@ fn problem(p: Problem) -> Reply {
     to_hyper(p.into_response())
 }
 
-/// Read the body (at most `MAX_BODY_BYTES`) and rebuild the request as the
+/// Read the body (at most `limit` bytes) and rebuild the request as the
 /// Lambda would see it.
-async fn to_lambda(req: Request<Incoming>) -> Result<lambda_http::Request, Reply> {
+async fn to_lambda(req: Request<Incoming>, limit: usize) -> Result<lambda_http::Request, Reply> {
     let (parts, body) = req.into_parts();
-    let collected = Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                problem(Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body is over {MAX_BODY_BYTES} bytes"),
-                ))
-            } else {
-                problem(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("could not read the body: {e}"),
-                ))
-            }
-        })?;
+    let collected = Limited::new(body, limit).collect().await.map_err(|e| {
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            problem(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {limit} bytes"),
+            ))
+        } else {
+            problem(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("could not read the body: {e}"),
+            ))
+        }
+    })?;
     let bytes = collected.to_bytes();
     let body = if bytes.is_empty() {
         lambda_http::Body::Empty
@@ -80,18 +78,29 @@ async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<R
     if path == "/healthz" {
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
     }
-    if !path.starts_with("/v1/") {
+    let webhook = path.starts_with("/webhooks/");
+    if !webhook && !path.starts_with("/v1/") {
         return Ok(problem(Problem::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no route for {path}"),
         )));
     }
-    let req = match to_lambda(req).await {
+    let limit = if webhook {
+        MAX_WEBHOOK_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let req = match to_lambda(req, limit).await {
         Ok(r) => r,
         Err(reply) => return Ok(reply),
     };
-    Ok(to_hyper(api::handle(&host.app, req).await))
+    let reply = if webhook {
+        webhooks::handle(&host.app, req).await
+    } else {
+        api::handle(&host.app, req).await
+    };
+    Ok(to_hyper(reply))
 }
 
 /// Serve until `shutdown` turns true; connections in flight are finished.
