@@ -229,7 +229,7 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
     }
     const qty = h('input', {
       id: `qty-${index}`, type: 'number', inputmode: 'numeric', min: '1', max: String(line.open),
-      step: '1', value: String(s.pending.get(line.id)), class: 'qty',
+      step: '1', value: Number.isFinite(s.pending.get(line.id)) ? String(s.pending.get(line.id)) : '', class: 'qty',
       'aria-describedby': `qty-hint-${index}`,
     });
     qty.addEventListener('input', () => {

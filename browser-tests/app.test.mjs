@@ -292,7 +292,11 @@ describe('API seller', () => {
     assert.equal(await qty.getAttribute('max'), '3');
     await qty.fill('4');
     assert.equal(await p.getByRole('button', { name: 'Update Order' }).isDisabled(), true);
+    assert.equal(await qty.getAttribute('aria-invalid'), 'true');
+    await qty.fill('0');
+    assert.equal(await p.getByRole('button', { name: 'Update Order' }).isDisabled(), true);
     await qty.fill('1');
+    assert.equal(await qty.getAttribute('aria-invalid'), 'false');
     await row(p, 'White plate').getByRole('button', { name: 'Cancel White plate' }).click();
     await p.getByText('2 items selected to cancel.').waitFor();
     await allLabelled(p);
