@@ -81,7 +81,7 @@ function orderRow(order) {
     h('td', { 'data-label': 'Reference' }, ref ?? '—'),
     h('td', { 'data-label': me.role === 'buyer' ? 'Seller' : 'Buyer' }, partnerOf(order)),
     h('td', { 'data-label': 'Created' }, time(order.created_at)),
-    h('td', { 'data-label': 'Status', class: 'badges' }, statusBadges(order)));
+    h('td', { 'data-label': 'Status' }, h('span', { class: 'badges' }, statusBadges(order))));
 }
 
 async function ordersPage(params) {

@@ -111,6 +111,7 @@ describe('Orders page', () => {
     const created = await p.locator('table.orders tbody time').evaluateAll((ts) => ts.map((t) => t.dateTime));
     assert.deepEqual([...created].sort().reverse(), created);
     await p.getByText(`Showing ${all.length} orders (all).`).waitFor();
+    await screenshot(p, 'orders-page');
 
     await p.getByLabel('Show').selectOption('complete');
     await p.getByText('No complete orders.').waitFor();
