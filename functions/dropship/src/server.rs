@@ -1,10 +1,12 @@
 //! The local host: a small HTTP/1 server on loopback that turns each request
 //! into the same `lambda_http::Request` API Gateway would hand the Lambda, and
-//! calls the same handler function.
+//! calls the same handler function. `/v1/*` goes to the API handler; `/` and
+//! `/app/...` serve the web app embedded in the binary (see `assets`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use crate::assets;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -77,6 +79,9 @@ async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<R
     let path = req.uri().path().to_owned();
     if path == "/healthz" {
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
+    }
+    if let Some(reply) = assets::respond(req.method(), &path, req.headers()) {
+        return Ok(reply);
     }
     let webhook = path.starts_with("/webhooks/");
     if !webhook && !path.starts_with("/v1/") {
