@@ -8,6 +8,8 @@ use dropship::DEMO_SEED;
 use dropship::server::{Host, serve};
 use shared::app::App;
 use shared::seed::{self, SeedFile};
+use shared::store::Store;
+use shared::store::dynamodb::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
 use tokio::net::TcpListener;
 
@@ -30,12 +32,19 @@ enum Command {
         /// Seed file applied at start (idempotent).
         #[arg(long)]
         seed: Option<PathBuf>,
+        /// Use this DynamoDB table (standard AWS environment, AWS_ENDPOINT_URL
+        /// included) instead of the embedded store.
+        #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
+        dynamodb_table: Option<String>,
     },
     /// Apply a seed file to the store (idempotent).
     Seed {
         file: PathBuf,
         #[arg(long, default_value = ".dropship")]
         data_dir: PathBuf,
+        /// Seed this DynamoDB table instead of the embedded store.
+        #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
+        dynamodb_table: Option<String>,
     },
 }
 
@@ -59,6 +68,76 @@ fn print_keys(seed: &SeedFile) {
     }
 }
 
+/// The DynamoDB store; against a local endpoint a missing table is created
+/// with the stack's schema, against real AWS it must exist (the stack owns it).
+async fn dynamodb(table: &str) -> anyhow::Result<DynamoStore> {
+    let store = DynamoStore::from_env(table).await;
+    if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|e| !e.is_empty()) {
+        store
+            .ensure_table()
+            .await
+            .with_context(|| format!("creating table {table} at the local endpoint"))?;
+    }
+    Ok(store)
+}
+
+async fn seed_into<S: Store>(store: &S, file: &Path) -> anyhow::Result<()> {
+    let seed = read_seed(file)?;
+    let report = seed::apply(store, &seed).await?;
+    println!(
+        "seeded {} companies; {} orders created, {} already present",
+        report.companies, report.orders_created, report.orders_existing
+    );
+    Ok(())
+}
+
+/// Apply the given seed, or the demo seed to a fresh store; then serve.
+async fn run<S: Store>(
+    store: S,
+    port: u16,
+    seed: Option<PathBuf>,
+    fresh: bool,
+    data: String,
+) -> anyhow::Result<()> {
+    match seed {
+        Some(path) => {
+            let s = read_seed(&path)?;
+            let r = seed::apply(&store, &s).await?;
+            println!(
+                "applied {}: {} companies, {} new orders",
+                path.display(),
+                r.companies,
+                r.orders_created
+            );
+        }
+        None if fresh => {
+            let s = SeedFile::parse(DEMO_SEED)?;
+            seed::apply(&store, &s).await?;
+            print_keys(&s);
+        }
+        None => {}
+    }
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    println!(
+        "dropship serving http://{} ({data})",
+        listener.local_addr()?
+    );
+    let host = Arc::new(Host {
+        app: App::new(store),
+    });
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    serve(listener, host, rx).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -66,59 +145,50 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Seed { file, data_dir } => {
-            let seed = read_seed(&file)?;
-            let store = EmbeddedStore::open_dir(&data_dir)?;
-            let report = seed::apply(&store, &seed).await?;
-            println!(
-                "seeded {} companies; {} orders created, {} already present",
-                report.companies, report.orders_created, report.orders_existing
-            );
+        Command::Seed {
+            file,
+            dynamodb_table: Some(table),
+            ..
+        } => {
+            seed_into(&dynamodb(&table).await?, &file).await?;
+        }
+        Command::Seed {
+            file,
+            data_dir,
+            dynamodb_table: None,
+        } => {
+            seed_into(&EmbeddedStore::open_dir(&data_dir)?, &file).await?;
+        }
+        Command::Serve {
+            port,
+            seed,
+            dynamodb_table: Some(table),
+            ..
+        } => {
+            let store = dynamodb(&table).await?;
+            if seed.is_none() {
+                println!(
+                    "using DynamoDB table {table}; seed it with --seed FILE or `dropship seed FILE --dynamodb-table {table}`"
+                );
+            }
+            run(store, port, seed, false, format!("DynamoDB table {table}")).await?;
         }
         Command::Serve {
             port,
             data_dir,
             seed,
+            dynamodb_table: None,
         } => {
             let fresh = !data_dir.join("dropship.sqlite3").exists();
             let store = EmbeddedStore::open_dir(&data_dir)?;
-            match seed {
-                Some(path) => {
-                    let s = read_seed(&path)?;
-                    let r = seed::apply(&store, &s).await?;
-                    println!(
-                        "applied {}: {} companies, {} new orders",
-                        path.display(),
-                        r.companies,
-                        r.orders_created
-                    );
-                }
-                None if fresh => {
-                    let s = SeedFile::parse(DEMO_SEED)?;
-                    seed::apply(&store, &s).await?;
-                    print_keys(&s);
-                }
-                None => {}
-            }
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            println!(
-                "dropship serving http://{} (data in {})",
-                listener.local_addr()?,
-                data_dir.display()
-            );
-            let host = Arc::new(Host {
-                app: App::new(store),
-            });
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
-                let _ = tx.send(true);
-            });
-            serve(listener, host, rx).await?;
+            run(
+                store,
+                port,
+                seed,
+                fresh,
+                format!("data in {}", data_dir.display()),
+            )
+            .await?;
         }
     }
     Ok(())

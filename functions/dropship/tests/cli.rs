@@ -222,3 +222,51 @@ fn readme_walkthrough_runs_as_written() {
         "the walk-through cleans up"
     );
 }
+
+/// `seed` and `serve` on DynamoDB (ministack, started by the test command):
+/// the missing table is created at the local endpoint, seeding twice
+/// changes nothing, and the API answers from the table.
+#[test]
+fn seed_and_serve_on_dynamodb() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "needs ministack: run through ./scripts/test (or scripts/ministack.sh test)"
+    );
+    let table = format!("cli-{}", std::process::id());
+    let seed = repo().join("events/demo-seed.json");
+    let run = || {
+        let out = Command::new(BIN)
+            .arg("seed")
+            .arg(&seed)
+            .args(["--dynamodb-table", &table])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run().contains("5 orders created, 0 already present"));
+    assert!(run().contains("0 orders created, 5 already present"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), &["--dynamodb-table", &table]);
+    let (status, body) = curl(&[&format!("{}/v1/orders/ord_demo_api", s.url), "-H", BUYER]);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/orders/ord_demo_api/cancellations", s.url),
+        "-H",
+        BUYER,
+        "-d",
+        r#"{"reason":"Items are out of stock"}"#,
+    ]);
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        !dir.path().join("dropship.sqlite3").exists(),
+        "nothing written to the embedded store"
+    );
+}

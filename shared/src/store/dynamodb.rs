@@ -1287,20 +1287,15 @@ impl Store for DynamoStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// For tests: a fresh table on a local DynamoDB endpoint (ministack).
+/// Refuses any endpoint that is not on loopback, so it can never create
+/// tables in a real account.
+pub mod testing {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
-    use chrono::Duration as ChronoDuration;
+    use super::DynamoStore;
 
-    use super::*;
-    use crate::store::contract::fixtures;
-
-    /// A store on its own new table at the local stand-in. Refuses to run
-    /// without a local `AWS_ENDPOINT_URL`: these tests need ministack, and
-    /// must never create tables in a real account.
-    pub(super) async fn fresh_store() -> DynamoStore {
+    pub async fn fresh_store() -> DynamoStore {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
         assert!(
             !endpoint.is_empty(),
@@ -1326,6 +1321,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("creating the test table at {endpoint}: {e}"));
         store
     }
+}
+
+#[cfg(test)]
+mod tests {
+    pub(super) use super::testing::fresh_store;
+
+    use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+    use chrono::Duration as ChronoDuration;
+
+    use super::*;
+    use crate::store::contract::fixtures;
 
     crate::store_contract_tests!(fresh_store().await);
 
