@@ -80,7 +80,9 @@ start() {
     echo $! >"$pidfile"
     local i
     for i in $(seq 1 150); do
-        if healthy "$port"; then
+        # Healthy, and still ours: on a busy machine another instance may have
+        # taken the port between free_port and the bind, and answered for us.
+        if healthy "$port" && sleep 0.3 && running; then
             write_env "$port"
             log "ministack $MINISTACK_VERSION up on 127.0.0.1:$port (pid $(cat "$pidfile"), log $logfile)"
             cat "$envfile"

@@ -17,7 +17,8 @@ use crate::domain::{
     CancelRequest, Company, DomainError, FulfillRequest, ItemRequest, NewLine, NewOrder, Source,
 };
 use crate::http::{
-    HttpResponse, MAX_BODY_BYTES, Problem, bearer, body_bytes, header_str, json, raw,
+    HttpResponse, MAX_BODY_BYTES, Problem, bearer, body_bytes, header_str, json, log_request,
+    method_not_allowed, no_route, raw,
 };
 use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
 use crate::views::{CancellationList, CompanyView, OrderList, OrderView};
@@ -79,13 +80,14 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
         Ok(r) => r,
         Err(p) => p.into_response(),
     };
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
-        tracing::error!(method = %req.method(), path = req.uri().path(), status, company_id, elapsed_ms, "request failed");
-    } else {
-        tracing::info!(method = %req.method(), path = req.uri().path(), status, company_id, elapsed_ms, "request");
-    }
+    log_request(
+        "api",
+        req.method().as_str(),
+        req.uri().path(),
+        response.status().as_u16(),
+        company_id.as_deref(),
+        started,
+    );
     response
 }
 
@@ -96,24 +98,15 @@ async fn dispatch<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no route for {path}"),
-        ));
+        return Err(no_route(path));
     };
     let method = req.method();
     let allowed = route.allowed();
     if !allowed.split(", ").any(|m| m == method.as_str()) {
-        let mut r = Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+        return Ok(method_not_allowed(
+            allowed,
             format!("{method} is not allowed on {path}; allowed: {allowed}"),
-        )
-        .into_response();
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(allowed));
-        return Ok(r);
+        ));
     }
     let body = body_bytes(req.body());
     if body.len() > MAX_BODY_BYTES {
@@ -151,10 +144,9 @@ async fn dispatch<S: Store>(
                     },
                 ))
             }
-            Route::Fulfillments(_) => Err(Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "",
+            Route::Fulfillments(_) => Ok(method_not_allowed(
+                "POST",
+                format!("GET is not allowed on {path}; allowed: POST"),
             )),
         };
     }
@@ -197,10 +189,9 @@ async fn dispatch<S: Store>(
         }
         Route::Cancellations(id) => cancel(app, &company, id, body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, &company, id, body, idem.as_ref()).await,
-        Route::Me | Route::Order(_) => Err(Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "",
+        Route::Me | Route::Order(_) => Ok(method_not_allowed(
+            "GET",
+            format!("{method} is not allowed on {path}; allowed: GET"),
         )),
     };
     match (result, idem) {

@@ -86,6 +86,51 @@ fn title_of(code: &str) -> &'static str {
         .map_or("Error", |(_, t)| t)
 }
 
+/// `404 not_found` for a path no route serves.
+pub fn no_route(path: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {path}"),
+    )
+}
+
+/// `405 method_not_allowed` with its `Allow` header.
+pub fn method_not_allowed(allowed: &'static str, detail: String) -> HttpResponse {
+    let mut r =
+        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail).into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    r
+}
+
+/// One log line per request: what, who, how it ended, how long it took.
+pub fn log_request(
+    what: &'static str,
+    method: &str,
+    path: &str,
+    status: u16,
+    company_id: Option<&str>,
+    started: std::time::Instant,
+) {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(
+            what,
+            method,
+            path,
+            status,
+            company_id,
+            elapsed_ms,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            what, method, path, status, company_id, elapsed_ms, "request"
+        );
+    }
+}
+
 pub fn raw(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
     let mut r = Response::new(Body::Text(body));
     *r.status_mut() = status;

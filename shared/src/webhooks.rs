@@ -7,14 +7,16 @@
 use std::time::Instant;
 
 use lambda_http::Request;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::{App, AppError, ReconcileOutcome};
 use crate::domain::{Company, Integration, Source};
-use crate::http::{HttpResponse, Problem, body_bytes, header_str, json};
+use crate::http::{
+    HttpResponse, Problem, body_bytes, header_str, json, log_request, method_not_allowed, no_route,
+};
 use crate::platforms::{
     self, Inbound, PlatformError, PlatformOrder, bigcommerce, shopify, woocommerce,
 };
@@ -90,14 +92,14 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
         Ok(r) => r,
         Err(p) => p.into_response(),
     };
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let path = req.uri().path();
-    if status >= 500 {
-        tracing::error!(path, status, company_id, elapsed_ms, "webhook failed");
-    } else {
-        tracing::info!(path, status, company_id, elapsed_ms, "webhook");
-    }
+    log_request(
+        "webhook",
+        req.method().as_str(),
+        req.uri().path(),
+        response.status().as_u16(),
+        company_id.as_deref(),
+        started,
+    );
     response
 }
 
@@ -108,22 +110,13 @@ async fn dispatch<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(platform) = route(path) else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no route for {path}"),
-        ));
+        return Err(no_route(path));
     };
     if req.method() != Method::POST {
-        let mut r = Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "webhooks are delivered with POST",
-        )
-        .into_response();
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return Ok(r);
+        return Ok(method_not_allowed(
+            "POST",
+            "webhooks are delivered with POST".into(),
+        ));
     }
     let body = body_bytes(req.body());
     if body.len() > MAX_WEBHOOK_BYTES {

@@ -944,45 +944,35 @@ impl Store for DynamoStore {
             ];
             let copy = serde_dynamo::to_attribute_value::<_, AttributeValue>(company)
                 .map_err(StoreError::backend)?;
+            // A look-up item holding a copy of the company, refused when
+            // another company owns it.
+            let owned =
+                |pk: String, sk: &str, kind: &str| -> Result<TransactWriteItem, StoreError> {
+                    let item = HashMap::from([
+                        (schema::PK.to_owned(), s(pk)),
+                        (schema::SK.to_owned(), s(sk)),
+                        (schema::TYPE_ATTRIBUTE.to_owned(), s(kind)),
+                        ("company_id".to_owned(), s(&company.id)),
+                        ("company".to_owned(), copy.clone()),
+                    ]);
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
+                        .expression_attribute_names("#pk", schema::PK)
+                        .expression_attribute_names("#owner", "company_id")
+                        .expression_attribute_values(":owner", s(&company.id))
+                        .build()
+                        .map_err(StoreError::backend)?;
+                    Ok(TransactWriteItem::builder().put(put).build())
+                };
             for h in &hashes {
-                let item = HashMap::from([
-                    (schema::PK.to_owned(), s(keys::api_key(h))),
-                    (schema::SK.to_owned(), s(keys::API_KEY_SK)),
-                    (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::API_KEY)),
-                    ("company_id".to_owned(), s(&company.id)),
-                    ("company".to_owned(), copy.clone()),
-                ]);
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
-                    .expression_attribute_names("#pk", schema::PK)
-                    .expression_attribute_names("#owner", "company_id")
-                    .expression_attribute_values(":owner", s(&company.id))
-                    .build()
-                    .map_err(StoreError::backend)?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                items.push(owned(keys::api_key(h), keys::API_KEY_SK, kinds::API_KEY)?);
             }
             // The shop-domain look-up item follows the key items.
             let shop_slot = domain.as_ref().map(|_| 1 + hashes.len());
             if let Some(d) = &domain {
-                let item = HashMap::from([
-                    (schema::PK.to_owned(), s(keys::shop(d))),
-                    (schema::SK.to_owned(), s(keys::SHOP_SK)),
-                    (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::SHOP)),
-                    ("company_id".to_owned(), s(&company.id)),
-                    ("company".to_owned(), copy.clone()),
-                ]);
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#pk) OR #owner = :owner")
-                    .expression_attribute_names("#pk", schema::PK)
-                    .expression_attribute_names("#owner", "company_id")
-                    .expression_attribute_values(":owner", s(&company.id))
-                    .build()
-                    .map_err(StoreError::backend)?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                items.push(owned(keys::shop(d), keys::SHOP_SK, kinds::SHOP)?);
             }
             if let Some(old) = old_domain.as_ref().filter(|o| Some(*o) != domain.as_ref()) {
                 let delete = Delete::builder()
