@@ -378,7 +378,12 @@ impl Store for Faulty {
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_shop_domain(d).await
     }
-    async fn orders_by_ref(&self, c: &str, p: shared::domain::Role, r: &str) -> Result<Vec<Order>, StoreError> {
+    async fn orders_by_ref(
+        &self,
+        c: &str,
+        p: shared::domain::Role,
+        r: &str,
+    ) -> Result<Vec<Order>, StoreError> {
         self.inner.orders_by_ref(c, p, r).await
     }
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {

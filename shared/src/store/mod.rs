@@ -11,6 +11,7 @@ use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
 pub mod dynamodb;
 pub mod embedded;
+pub mod ledger;
 
 #[cfg(test)]
 pub mod contract;
