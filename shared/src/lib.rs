@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod platforms;
 pub mod seed;
 pub mod store;
