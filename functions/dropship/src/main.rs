@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
 use dropship::server::{Host, serve};
 use shared::app::App;
+use shared::notify::local::{OutboxWorker, local_notifier};
+use shared::platforms::PlatformHttp;
 use shared::seed::{self, SeedFile};
 use shared::store::embedded::EmbeddedStore;
 use tokio::net::TcpListener;
@@ -30,6 +32,9 @@ enum Command {
         /// Seed file applied at start (idempotent).
         #[arg(long)]
         seed: Option<PathBuf>,
+        /// `From` of notification emails (written to <data-dir>/outbox/).
+        #[arg(long, env = "SENDER_EMAIL", default_value = shared::notify::DEFAULT_LOCAL_SENDER)]
+        sender_email: String,
     },
     /// Apply a seed file to the store (idempotent).
     Seed {
@@ -79,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             port,
             data_dir,
             seed,
+            sender_email,
         } => {
             let fresh = !data_dir.join("dropship.sqlite3").exists();
             let store = EmbeddedStore::open_dir(&data_dir)?;
@@ -100,6 +106,10 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => {}
             }
+            println!(
+                "notification emails are written to {}",
+                data_dir.join("outbox").display()
+            );
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             let listener = TcpListener::bind(addr)
                 .await
@@ -109,10 +119,18 @@ async fn main() -> anyhow::Result<()> {
                 listener.local_addr()?,
                 data_dir.display()
             );
+            // The notifier, in-process over the store's outbox.
+            let worker = OutboxWorker::new(local_notifier(
+                store.clone(),
+                &data_dir.join("outbox"),
+                &sender_email,
+                PlatformHttp::default(),
+            ));
             let host = Arc::new(Host {
                 app: App::new(store),
             });
             let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(worker.run(rx.clone()));
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");

@@ -141,3 +141,221 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CancelledItem, Role, Source};
+    use crate::seed::{self, SeedFile};
+    use crate::store::ledger::{Channel, Ledger, Outcome};
+    use crate::store::{Commit, Store};
+    use serde_json::{Value, json};
+    use wiremock::matchers::{body_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");
+
+    async fn store() -> EmbeddedStore {
+        let s = EmbeddedStore::in_memory().unwrap();
+        seed::apply(&s, &SeedFile::parse(DEMO_SEED).unwrap())
+            .await
+            .unwrap();
+        s
+    }
+
+    /// Commit a partial cancellation by `by` as the API would.
+    async fn cancel(s: &EmbeddedStore, order_id: &str, id: &str, by: Role, line: &str) {
+        let mut order = s.order(order_id).await.unwrap().unwrap();
+        order.version += 1;
+        for l in &mut order.line_items {
+            if l.id == line {
+                l.cancelled += 1;
+            }
+        }
+        let mut c = Commit::update(order);
+        c.cancellation = Some(crate::domain::Cancellation {
+            id: id.into(),
+            order_id: order_id.into(),
+            initiated_by: by,
+            source: Source::Api,
+            kind: crate::domain::CancellationKind::Items,
+            items: vec![CancelledItem {
+                line_item_id: line.into(),
+                quantity: 1,
+                reason: "Out of stock".into(),
+            }],
+            created_at: crate::app::now(),
+        });
+        s.commit(&c).await.unwrap();
+    }
+
+    fn fast_http() -> PlatformHttp {
+        PlatformHttp::new(crate::platforms::RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        })
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn drains_to_eml_files_and_request_records_once() {
+        let s = store().await;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        cancel(&s, "ord_demo_api_bc", "can_a", Role::Buyer, "li_1").await;
+        cancel(&s, "ord_demo_api", "can_b", Role::Seller, "li_2").await;
+        let mut w = OutboxWorker::new(local_notifier(
+            s.clone(),
+            &outbox,
+            "from@dropship.example",
+            fast_http(),
+        ));
+        let d = w.drain().await.unwrap();
+        assert_eq!((d.notified, d.failed), (2, 0));
+        assert_eq!(
+            files(&outbox),
+            [
+                "ord_demo_api-can_b.eml",
+                "ord_demo_api_bc-can_a.eml",
+                "ord_demo_api_bc-can_a.store-sync.json"
+            ]
+        );
+        let eml = std::fs::read_to_string(outbox.join("ord_demo_api_bc-can_a.eml")).unwrap();
+        assert!(eml.contains("To: store@birch-supply.example"));
+        assert!(eml.contains("From: from@dropship.example"));
+        assert!(
+            eml.contains("Subject: Order ord_demo_api_bc (your order 120) 1 unit cancelled by")
+        );
+        let eml_b = std::fs::read_to_string(outbox.join("ord_demo_api-can_b.eml")).unwrap();
+        assert!(
+            eml_b.contains("To: orders@acme-home.example"),
+            "the buyer hears of the seller's cancellation"
+        );
+        let rec: Value = serde_json::from_str(
+            &std::fs::read_to_string(outbox.join("ord_demo_api_bc-can_a.store-sync.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rec["requests"][0]["method"], "PUT");
+        assert_eq!(
+            rec["requests"][0]["url"],
+            "https://api.bigcommerce.com/stores/birch123/v2/orders/120"
+        );
+        assert_eq!(rec["requests"][0]["headers"]["X-Auth-Token"], "<redacted>");
+        assert_eq!(
+            rec["requests"][0]["body"],
+            json!({"products": [{"id": 501, "quantity": 1}]})
+        );
+        assert!(s.pending_outbox(10).await.unwrap().is_empty());
+        // Nothing pending, nothing written again; a second worker (a
+        // restart) finds nothing to do either.
+        std::fs::remove_dir_all(&outbox).unwrap();
+        assert_eq!(w.drain().await.unwrap(), Drained::default());
+        let mut again = OutboxWorker::new(local_notifier(
+            s.clone(),
+            &outbox,
+            "from@dropship.example",
+            fast_http(),
+        ));
+        assert_eq!(again.drain().await.unwrap(), Drained::default());
+        assert!(files(&outbox).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_entry_left_pending_by_a_crash_is_finished_once_on_restart() {
+        let s = store().await;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        cancel(&s, "ord_demo_api", "can_c", Role::Buyer, "li_1").await;
+        // The email went out, then the process died before the outbox
+        // entry was marked done: the ledger says sent, the outbox pending.
+        let first = local_notifier(s.clone(), &outbox, "from@dropship.example", fast_http());
+        let entry = s.pending_outbox(10).await.unwrap().remove(0);
+        first.notify(&entry.cancellation).await.unwrap();
+        std::fs::remove_dir_all(&outbox).unwrap();
+        let mut w = OutboxWorker::new(local_notifier(
+            s.clone(),
+            &outbox,
+            "from@dropship.example",
+            fast_http(),
+        ));
+        assert_eq!(w.drain().await.unwrap().notified, 1);
+        assert!(files(&outbox).is_empty(), "the email is not written twice");
+        assert!(s.pending_outbox(10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn failing_store_sync_backs_off_then_succeeds_once() {
+        let s = store().await;
+        let platform = MockServer::start().await;
+        let mut woo = s.company("seller-woo").await.unwrap().unwrap();
+        if let Some(c) = woo.connection.as_mut() {
+            c.api_base_url = Some(platform.uri());
+        }
+        s.put_company(&woo).await.unwrap();
+        Mock::given(method("PUT"))
+            .and(path("/wp-json/wc/v3/orders/731"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&platform)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/wp-json/wc/v3/orders/731"))
+            .and(header("authorization", "Basic Y2tfZGVtbzpjc19kZW1v"))
+            .and(body_json(
+                json!({"line_items": [{"id": 42, "quantity": 2}]}),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .with_priority(2)
+            .expect(1)
+            .mount(&platform)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        cancel(&s, "ord_demo_shopify_woo", "can_d", Role::Buyer, "li_2").await;
+        let mut w = OutboxWorker::new(local_notifier(
+            s.clone(),
+            &outbox,
+            "from@dropship.example",
+            fast_http(),
+        ));
+        w.base_backoff = Duration::from_millis(300);
+        let d = w.drain().await.unwrap();
+        assert_eq!((d.notified, d.failed), (0, 1));
+        // The email went out on the first pass and is not repeated.
+        assert_eq!(files(&outbox), ["ord_demo_shopify_woo-can_d.eml"]);
+        // Backing off: not retried at once.
+        assert_eq!(w.drain().await.unwrap().waiting, 1);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(w.drain().await.unwrap().notified, 1);
+        assert!(s.pending_outbox(10).await.unwrap().is_empty());
+        let entries = s.ledger_entries("ord_demo_shopify_woo").await.unwrap();
+        let sync = entries
+            .iter()
+            .find(|e| e.channel == Channel::StoreSync)
+            .unwrap();
+        assert_eq!((sync.outcome, sync.attempts), (Some(Outcome::Sent), 2));
+        let email = entries
+            .iter()
+            .find(|e| e.channel == Channel::Email)
+            .unwrap();
+        assert_eq!(email.attempts, 1);
+        assert_eq!(
+            files(&outbox),
+            ["ord_demo_shopify_woo-can_d.eml"],
+            "sent to the API, not recorded"
+        );
+    }
+}
