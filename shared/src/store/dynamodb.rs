@@ -1285,6 +1285,13 @@ impl Store for DynamoStore {
             Err(e) => Err(sdk("PutItem", e)),
         }
     }
+
+    async fn notification_entries(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<super::ledger::LedgerEntry>, StoreError> {
+        super::ledger::Ledger::ledger_entries(self, order_id).await
+    }
 }
 
 #[cfg(test)]

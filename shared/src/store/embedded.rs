@@ -628,6 +628,13 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn notification_entries(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<super::ledger::LedgerEntry>, StoreError> {
+        super::ledger::Ledger::ledger_entries(self, order_id).await
+    }
 }
 
 fn put_idempotency(
