@@ -168,11 +168,11 @@ impl Notice {
     /// Names the order id (and the partner's own order number, if any).
     pub fn subject(&self) -> String {
         let what = if self.whole_order {
-            "cancelled".to_owned()
+            " cancelled".to_owned()
         } else {
             let units: u32 = self.lines.iter().map(|l| l.quantity).sum();
             format!(
-                "{units} unit{} cancelled",
+                ": {units} unit{} cancelled",
                 if units == 1 { "" } else { "s" }
             )
         };
@@ -182,7 +182,7 @@ impl Notice {
             .map(|r| format!(" (your order {r})"))
             .unwrap_or_default();
         format!(
-            "Order {}{yours} {what} by {}",
+            "Order {}{yours}{what} by {}",
             self.order_id, self.initiator_name
         )
     }
@@ -275,7 +275,7 @@ mod tests {
         let (n, _) = notice(CancellationKind::Items, "Out of stock");
         assert_eq!(
             n.subject(),
-            "Order ord_1 (your order 731) 3 units cancelled by Acme Home"
+            "Order ord_1 (your order 731): 3 units cancelled by Acme Home"
         );
         let (n, _) = notice(CancellationKind::Order, "Out of stock");
         assert_eq!(

@@ -236,7 +236,7 @@ mod tests {
         assert!(eml.contains("To: store@birch-supply.example"));
         assert!(eml.contains("From: from@dropship.example"));
         assert!(
-            eml.contains("Subject: Order ord_demo_api_bc (your order 120) 1 unit cancelled by")
+            eml.contains("Subject: Order ord_demo_api_bc (your order 120): 1 unit cancelled by")
         );
         let eml_b = std::fs::read_to_string(outbox.join("ord_demo_api-can_b.eml")).unwrap();
         assert!(
