@@ -122,3 +122,66 @@ where
     response.batch_item_failures = failures;
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Event {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/notifier")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_sample_event_decodes() {
+        for (name, cancellations) in [
+            ("whole-order.json", 1),
+            ("partial.json", 1),
+            ("shopify-buyer.json", 1),
+            ("shopify-seller.json", 1),
+            ("woocommerce-seller.json", 1),
+            ("bigcommerce-seller.json", 1),
+        ] {
+            let e = event(name);
+            let found: Vec<Cancellation> = e
+                .records
+                .iter()
+                .filter_map(|r| cancellation_of(r).unwrap())
+                .collect();
+            assert_eq!(found.len(), cancellations, "{name}");
+            assert!(e.records.iter().all(|r| r.change.sequence_number.is_some()));
+        }
+    }
+
+    #[test]
+    fn the_poison_batch_holds_two_cancellations_two_skips_and_one_poison() {
+        let e = event("batch-with-poison.json");
+        let kinds: Vec<&str> = e
+            .records
+            .iter()
+            .map(|r| match cancellation_of(r) {
+                Ok(Some(_)) => "cancellation",
+                Ok(None) => "skip",
+                Err(_) => "poison",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["cancellation", "skip", "poison", "skip", "cancellation"]
+        );
+    }
+
+    #[test]
+    fn the_response_is_the_partial_batch_shape_lambda_reads() {
+        let mut f = DynamoDbBatchItemFailure::default();
+        f.item_identifier = Some("42".into());
+        let mut r = DynamoDbEventResponse::default();
+        r.batch_item_failures = vec![f];
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "42"}]})
+        );
+    }
+}
