@@ -21,7 +21,7 @@ use crate::http::{
     method_not_allowed, no_route, raw,
 };
 use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
-use crate::views::{CancellationList, CompanyView, OrderList, OrderView};
+use crate::views::{CancellationList, CancellationsView, CompanyView, OrderList, OrderView};
 
 /// Default and largest page size of `GET /v1/orders`.
 pub const DEFAULT_PAGE: usize = 20;
@@ -130,17 +130,21 @@ async fn dispatch<S: Store>(
             Route::Orders => list_orders(app, &company, &query).await,
             Route::Order(id) => {
                 let rec = app.order(&company, id).await.map_err(|e| app_problem(&e))?;
-                Ok(json(StatusCode::OK, &OrderView::of(&rec)))
+                let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
+                let view = OrderView::of(&rec).with_notifications(&notes, Some(company.role));
+                Ok(json(StatusCode::OK, &view))
             }
             Route::Cancellations(id) => {
                 let list = app
                     .cancellations(&company, id)
                     .await
                     .map_err(|e| app_problem(&e))?;
+                let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
                 Ok(json(
                     StatusCode::OK,
                     &CancellationList {
-                        cancellations: &list,
+                        cancellations: CancellationsView::new(&list)
+                            .with_notifications(&notes, Some(company.role)),
                     },
                 ))
             }

@@ -550,3 +550,14 @@ fn platform_lines(order: &Order, party: Role, po: &PlatformOrder) -> Vec<domain:
         })
         .collect()
 }
+
+impl<S: Store> App<S> {
+    /// The notification ledger records of an order's cancellations, for the
+    /// summaries clients see on them.
+    pub async fn notifications(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<crate::store::ledger::LedgerEntry>, AppError> {
+        Ok(self.store.notification_entries(order_id).await?)
+    }
+}

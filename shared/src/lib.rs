@@ -6,6 +6,7 @@ pub mod app;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod notify;
 pub mod platforms;
 pub mod seed;
 pub mod store;

@@ -295,3 +295,67 @@ async fn responses_match_the_documented_schemas() {
         BTreeSet::from([200, 201, 400, 401, 403, 404, 409, 422])
     );
 }
+
+/// After the notifier ran, cancellations carry a `notifications` summary
+/// that matches the spec: detail for the partner, status for both.
+#[tokio::test]
+async fn notification_summaries_match_the_documented_schema() {
+    use shared::notify::local::{OutboxWorker, local_notifier};
+    use shared::platforms::PlatformHttp;
+    use shared::store::Store;
+
+    let spec = spec();
+    let app = demo_app().await;
+    // The BigCommerce seller's connection lacks its store hash: its store
+    // sync fails for good, and clients can see that.
+    let mut bc = app.store.company("seller-bc").await.unwrap().unwrap();
+    if let Some(c) = bc.connection.as_mut() {
+        c.store_hash = None;
+    }
+    app.store.put_company(&bc).await.unwrap();
+    let o = "/v1/orders/ord_demo_api_bc";
+    let cancellations = format!("{o}/cancellations");
+    let r = call(
+        &app,
+        "POST",
+        &cancellations,
+        Some(BUYER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert!(r.body.get("notifications").is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = OutboxWorker::new(local_notifier(
+        app.store.clone(),
+        &dir.path().join("outbox"),
+        "notifications@dropship.example",
+        PlatformHttp::default(),
+    ));
+    assert_eq!(worker.drain().await.unwrap().notified, 1);
+    for key in [BC_SELLER, BUYER] {
+        let list = call(&app, "GET", &cancellations, Some(key), None).await;
+        conforms(&spec, "GET", &cancellations, &list);
+        let order = call(&app, "GET", o, Some(key), None).await;
+        conforms(&spec, "GET", o, &order);
+        for n in [
+            &list.body["cancellations"][0]["notifications"],
+            &order.body["cancellations"][0]["notifications"],
+        ] {
+            assert_eq!(n["email"]["status"], "sent", "{n}");
+            assert_eq!(n["store_sync"]["status"], "failed", "{n}");
+            assert_eq!(n["store_sync"]["attempts"], 1);
+            if key == BC_SELLER {
+                assert!(
+                    n["store_sync"]["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("store_hash"),
+                    "{n}"
+                );
+            } else {
+                assert!(n["store_sync"].get("detail").is_none(), "{n}");
+            }
+        }
+    }
+}

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
 use dropship::server::{Host, serve};
 use shared::app::App;
+use shared::notify::local::{OutboxWorker, local_notifier};
+use shared::platforms::PlatformHttp;
 use shared::seed::{self, SeedFile};
 use shared::store::Store;
 use shared::store::dynamodb::DynamoStore;
@@ -36,6 +38,9 @@ enum Command {
         /// included) instead of the embedded store.
         #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
         dynamodb_table: Option<String>,
+        /// `From` of notification emails (written to <data-dir>/outbox/).
+        #[arg(long, env = "SENDER_EMAIL", default_value = shared::notify::DEFAULT_LOCAL_SENDER)]
+        sender_email: String,
     },
     /// Apply a seed file to the store (idempotent).
     Seed {
@@ -98,6 +103,7 @@ async fn run<S: Store>(
     seed: Option<PathBuf>,
     fresh: bool,
     data: String,
+    background: impl FnOnce(tokio::sync::watch::Receiver<bool>),
 ) -> anyhow::Result<()> {
     match seed {
         Some(path) => {
@@ -129,6 +135,7 @@ async fn run<S: Store>(
         app: App::new(store),
     });
     let (tx, rx) = tokio::sync::watch::channel(false);
+    background(rx.clone());
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
@@ -171,22 +178,48 @@ async fn main() -> anyhow::Result<()> {
                     "using DynamoDB table {table}; seed it with --seed FILE or `dropship seed FILE --dynamodb-table {table}`"
                 );
             }
-            run(store, port, seed, false, format!("DynamoDB table {table}")).await?;
+            // In AWS the notifier Lambda reads the table's stream; locally on
+            // DynamoDB there is no outbox to drain.
+            println!(
+                "notifications are not sent locally on DynamoDB: the notifier function reads the table's stream"
+            );
+            run(
+                store,
+                port,
+                seed,
+                false,
+                format!("DynamoDB table {table}"),
+                |_| {},
+            )
+            .await?;
         }
         Command::Serve {
             port,
             data_dir,
             seed,
             dynamodb_table: None,
+            sender_email,
         } => {
             let fresh = !data_dir.join("dropship.sqlite3").exists();
             let store = EmbeddedStore::open_dir(&data_dir)?;
+            let outbox = data_dir.join("outbox");
+            println!("notification emails are written to {}", outbox.display());
+            // The notifier, in-process over the store's outbox.
+            let worker = OutboxWorker::new(local_notifier(
+                store.clone(),
+                &outbox,
+                &sender_email,
+                PlatformHttp::default(),
+            ));
             run(
                 store,
                 port,
                 seed,
                 fresh,
                 format!("data in {}", data_dir.display()),
+                move |shutdown| {
+                    tokio::spawn(worker.run(shutdown));
+                },
             )
             .await?;
         }

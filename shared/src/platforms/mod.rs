@@ -3,6 +3,7 @@
 
 pub mod bigcommerce;
 pub mod http;
+pub mod outbound;
 pub mod shopify;
 pub mod woocommerce;
 

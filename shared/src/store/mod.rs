@@ -11,6 +11,7 @@ use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
 pub mod dynamodb;
 pub mod embedded;
+pub mod ledger;
 
 #[cfg(test)]
 pub mod contract;
@@ -220,4 +221,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         record: &IdempotencyRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The notification ledger records of an order's cancellations, for
+    /// clients (`views::CancellationView`). Stores that keep no ledger have
+    /// none.
+    fn notification_entries(
+        &self,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<ledger::LedgerEntry>, StoreError>> + Send {
+        let _ = order_id;
+        async { Ok(Vec::new()) }
+    }
 }

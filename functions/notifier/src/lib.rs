@@ -1,0 +1,187 @@
+//! The `notifier` Lambda: a DynamoDB stream handler. For each new
+//! cancellation item (INSERT with `type = cancellation`; everything else is
+//! skipped) it runs the shared `Notifier`: email the partner through SES and
+//! sync the partner's store. It answers with a partial batch response: the
+//! sequence numbers of the records that must be retried, so one failing
+//! record neither blocks nor repeats the others (records that are redelivered
+//! anyway find their notifications done in the ledger and repeat nothing).
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use shared::domain::Cancellation;
+use shared::notify::email::Mailer;
+use shared::notify::ses::SesMailer;
+use shared::notify::sync::{HttpStoreSync, StoreSync};
+use shared::notify::{Notifier, NotifierConfig};
+use shared::platforms::PlatformHttp;
+use shared::store::Store;
+use shared::store::dynamodb::{DynamoStore, schema};
+use shared::store::ledger::Ledger;
+use thiserror::Error;
+
+/// The notifier as deployed: DynamoDB store and ledger, SES, platform APIs.
+pub type LambdaNotifier = Notifier<DynamoStore, SesMailer, HttpStoreSync>;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+}
+
+/// `TABLE_NAME` and `SENDER_EMAIL`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    pub sender: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        Ok(Config {
+            table: var("TABLE_NAME")?,
+            sender: var("SENDER_EMAIL")?,
+        })
+    }
+}
+
+/// Build the clients once per execution environment.
+pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
+    Notifier::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+        SesMailer::new(aws_sdk_ses::Client::new(sdk)),
+        HttpStoreSync::new(PlatformHttp::default()),
+        NotifierConfig::new(&config.sender),
+    )
+}
+
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("the new image is not a cancellation: {0}")]
+    Decode(String),
+}
+
+/// The cancellation a stream record announces; `None` for anything else
+/// (modifications, removals, other item types).
+pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, RecordError> {
+    if record.event_name != "INSERT" {
+        return Ok(None);
+    }
+    let image = &record.change.new_image;
+    let is_cancellation = matches!(
+        image.get(schema::TYPE_ATTRIBUTE),
+        Some(serde_dynamo::AttributeValue::S(t)) if t == schema::CANCELLATION_TYPE
+    );
+    if !is_cancellation {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(image.clone())
+        .map(Some)
+        .map_err(|e| RecordError::Decode(e.to_string()))
+}
+
+/// Handle one batch; never fails as a whole.
+pub async fn handle<S, M, Y>(notifier: &Notifier<S, M, Y>, event: Event) -> DynamoDbEventResponse
+where
+    S: Store + Ledger,
+    M: Mailer,
+    Y: StoreSync,
+{
+    let mut failures = Vec::new();
+    for record in &event.records {
+        let seq = record.change.sequence_number.clone();
+        let result = match cancellation_of(record) {
+            Ok(None) => {
+                tracing::debug!(event_id = %record.event_id, event_name = %record.event_name, "not a new cancellation; skipped");
+                continue;
+            }
+            Ok(Some(c)) => notifier.notify(&c).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(report) => {
+                tracing::info!(event_id = %record.event_id, ?report, "cancellation notified");
+            }
+            Err(error) => {
+                tracing::error!(event_id = %record.event_id, sequence_number = ?seq, %error, "record failed; reported for retry");
+                // A failure without a sequence number fails the whole batch
+                // (an empty identifier), which is the safe reading.
+                let mut f = DynamoDbBatchItemFailure::default();
+                f.item_identifier = seq;
+                failures.push(f);
+            }
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Event {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/notifier")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_sample_event_decodes() {
+        for (name, cancellations) in [
+            ("whole-order.json", 1),
+            ("partial.json", 1),
+            ("shopify-buyer.json", 1),
+            ("shopify-seller.json", 1),
+            ("woocommerce-seller.json", 1),
+            ("bigcommerce-seller.json", 1),
+        ] {
+            let e = event(name);
+            let found: Vec<Cancellation> = e
+                .records
+                .iter()
+                .filter_map(|r| cancellation_of(r).unwrap())
+                .collect();
+            assert_eq!(found.len(), cancellations, "{name}");
+            assert!(e.records.iter().all(|r| r.change.sequence_number.is_some()));
+        }
+    }
+
+    #[test]
+    fn the_poison_batch_holds_two_cancellations_two_skips_and_one_poison() {
+        let e = event("batch-with-poison.json");
+        let kinds: Vec<&str> = e
+            .records
+            .iter()
+            .map(|r| match cancellation_of(r) {
+                Ok(Some(_)) => "cancellation",
+                Ok(None) => "skip",
+                Err(_) => "poison",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["cancellation", "skip", "poison", "skip", "cancellation"]
+        );
+    }
+
+    #[test]
+    fn the_response_is_the_partial_batch_shape_lambda_reads() {
+        let mut f = DynamoDbBatchItemFailure::default();
+        f.item_identifier = Some("42".into());
+        let mut r = DynamoDbEventResponse::default();
+        r.batch_item_failures = vec![f];
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "42"}]})
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The `notifier` Lambda entry point: configuration and clients once per
+//! execution environment, then one `handle` per stream batch.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use notifier::{Config, build, handle};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
+    tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let notifier = Arc::new(build(&sdk, &config));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+        let notifier = Arc::clone(&notifier);
+        async move { Ok::<_, Error>(handle(&notifier, event.payload).await) }
+    }))
+    .await
+}

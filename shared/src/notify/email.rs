@@ -1,0 +1,344 @@
+//! The cancellation email: what it says (askama templates under
+//! `shared/templates/`, HTML auto-escaped) and the port it is sent through.
+
+use std::future::Future;
+
+use askama::Template;
+use thiserror::Error;
+
+use crate::domain::{Cancellation, CancellationKind, Company, Integration, Order, Role, Source};
+
+/// A message ready to send: one recipient, a text and an HTML part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// What the message is about (`<order id>-<cancellation id>`): names
+    /// outbox files and the `Message-ID`.
+    pub reference: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MailError {
+    /// Refused for good (invalid address, rejected message): not retried.
+    #[error("the message was rejected: {0}")]
+    Rejected(String),
+    /// The mail service failed in a way a later attempt may fix.
+    #[error("the mail service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The mail port. Adapters: `ses::SesMailer` (AWS), `outbox::EmlOutbox`
+/// (`.eml` files, local runs).
+pub trait Mailer: Send + Sync + 'static {
+    /// Send `email`; returns the service's message id (or the file written).
+    fn send(&self, email: &Email) -> impl Future<Output = Result<String, MailError>> + Send;
+}
+
+/// How a cancellation source reads in a sentence ("through ...").
+pub fn source_label(s: Source) -> &'static str {
+    match s {
+        Source::App => "the Dropship app",
+        Source::Api => "the Dropship API",
+        Source::Shopify => "Shopify",
+        Source::Woocommerce => "WooCommerce",
+        Source::Bigcommerce => "BigCommerce",
+        Source::Edi => "EDI",
+    }
+}
+
+/// One cancelled line as the email lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLine {
+    pub sku: String,
+    pub title: Option<String>,
+    pub quantity: u32,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "cancellation_email.txt")]
+struct TextBody<'a> {
+    partner_name: &'a str,
+    initiator_name: &'a str,
+    initiator_role: &'a str,
+    whole_order: bool,
+    order_id: &'a str,
+    partner_order_ref: Option<&'a str>,
+    via: &'a str,
+    cancelled_at: &'a str,
+    lines: &'a [EmailLine],
+    store_note: Option<&'a str>,
+    cancellation_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "cancellation_email.html")]
+struct HtmlBody<'a> {
+    subject: &'a str,
+    partner_name: &'a str,
+    initiator_name: &'a str,
+    initiator_role: &'a str,
+    whole_order: bool,
+    order_id: &'a str,
+    partner_order_ref: Option<&'a str>,
+    via: &'a str,
+    cancelled_at: &'a str,
+    lines: &'a [EmailLine],
+    store_note: Option<&'a str>,
+    cancellation_id: &'a str,
+}
+
+/// Everything the email says, derived from the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub order_id: String,
+    pub cancellation_id: String,
+    pub partner_name: String,
+    pub partner_order_ref: Option<String>,
+    pub initiator_name: String,
+    pub initiator_role: Role,
+    pub source: Source,
+    pub whole_order: bool,
+    pub cancelled_at: String,
+    pub lines: Vec<EmailLine>,
+    /// What happens in the partner's store, if it is connected to one.
+    pub store_note: Option<String>,
+}
+
+impl Notice {
+    /// The notice for `partner` about `cancellation` of `order`, made by
+    /// `initiator` (its name; the id when the company is unknown).
+    pub fn new(
+        order: &Order,
+        cancellation: &Cancellation,
+        partner: &Company,
+        partner_party: Role,
+        initiator_name: &str,
+    ) -> Self {
+        let lines = cancellation
+            .items
+            .iter()
+            .map(|item| {
+                let line = order.line(&item.line_item_id);
+                EmailLine {
+                    sku: line.map_or_else(|| item.line_item_id.clone(), |l| l.sku.clone()),
+                    title: line.and_then(|l| l.title.clone()),
+                    quantity: item.quantity,
+                    reason: item.reason.clone(),
+                }
+            })
+            .collect();
+        let partner_order_ref = match partner_party {
+            Role::Buyer => order.buyer_order_ref.clone(),
+            Role::Seller => order.seller_order_ref.clone(),
+        };
+        let store_note = crate::domain::rules::outbound_sync(partner.integration, partner_party)
+            .map(|_| match partner.integration {
+                Integration::Shopify => {
+                    "These items are being refunded in your Shopify store; Shopify notifies your customer."
+                }
+                Integration::Woocommerce => "The order is being updated in your WooCommerce store.",
+                Integration::Bigcommerce => "The order is being updated in your BigCommerce store.",
+                Integration::Edi | Integration::Api => "",
+            })
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        Notice {
+            order_id: order.id.clone(),
+            cancellation_id: cancellation.id.clone(),
+            partner_name: partner.name.clone(),
+            partner_order_ref,
+            initiator_name: initiator_name.to_owned(),
+            initiator_role: cancellation.initiated_by,
+            source: cancellation.source,
+            whole_order: cancellation.kind == CancellationKind::Order,
+            cancelled_at: cancellation
+                .created_at
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+            lines,
+            store_note,
+        }
+    }
+
+    /// Names the order id (and the partner's own order number, if any).
+    pub fn subject(&self) -> String {
+        let what = if self.whole_order {
+            " cancelled".to_owned()
+        } else {
+            let units: u32 = self.lines.iter().map(|l| l.quantity).sum();
+            format!(
+                ": {units} unit{} cancelled",
+                if units == 1 { "" } else { "s" }
+            )
+        };
+        let yours = self
+            .partner_order_ref
+            .as_deref()
+            .map(|r| format!(" (your order {r})"))
+            .unwrap_or_default();
+        format!(
+            "Order {}{yours}{what} by {}",
+            self.order_id, self.initiator_name
+        )
+    }
+
+    /// The email from `from` to `to`.
+    pub fn email(&self, from: &str, to: &str) -> Result<Email, MailError> {
+        let subject = self.subject();
+        let role = self.initiator_role.as_str();
+        let text = TextBody {
+            partner_name: &self.partner_name,
+            initiator_name: &self.initiator_name,
+            initiator_role: role,
+            whole_order: self.whole_order,
+            order_id: &self.order_id,
+            partner_order_ref: self.partner_order_ref.as_deref(),
+            via: source_label(self.source),
+            cancelled_at: &self.cancelled_at,
+            lines: &self.lines,
+            store_note: self.store_note.as_deref(),
+            cancellation_id: &self.cancellation_id,
+        }
+        .render()
+        .map_err(|e| MailError::Rejected(format!("rendering the text part: {e}")))?;
+        let html = HtmlBody {
+            subject: &subject,
+            partner_name: &self.partner_name,
+            initiator_name: &self.initiator_name,
+            initiator_role: role,
+            whole_order: self.whole_order,
+            order_id: &self.order_id,
+            partner_order_ref: self.partner_order_ref.as_deref(),
+            via: source_label(self.source),
+            cancelled_at: &self.cancelled_at,
+            lines: &self.lines,
+            store_note: self.store_note.as_deref(),
+            cancellation_id: &self.cancellation_id,
+        }
+        .render()
+        .map_err(|e| MailError::Rejected(format!("rendering the HTML part: {e}")))?;
+        Ok(Email {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            subject,
+            text,
+            html,
+            reference: format!("{}-{}", self.order_id, self.cancellation_id),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CancelledItem, Connection};
+    use crate::store::contract::fixtures;
+
+    fn notice(kind: CancellationKind, reason: &str) -> (Notice, Company) {
+        let mut order = fixtures::order("ord_1", "b1", "s1", 0);
+        order.seller_order_ref = Some("731".into());
+        let mut partner = fixtures::company("s1", Role::Seller);
+        partner.name = "Cedar <Crafts> & Co".into();
+        partner.integration = Integration::Woocommerce;
+        partner.connection = Some(Connection::default());
+        let can = Cancellation {
+            id: "can_1".into(),
+            order_id: "ord_1".into(),
+            initiated_by: Role::Buyer,
+            source: Source::App,
+            kind,
+            items: vec![
+                CancelledItem {
+                    line_item_id: "li_1".into(),
+                    quantity: 2,
+                    reason: reason.into(),
+                },
+                CancelledItem {
+                    line_item_id: "li_2".into(),
+                    quantity: 1,
+                    reason: "Changed my mind".into(),
+                },
+            ],
+            created_at: order.created_at,
+        };
+        let n = Notice::new(&order, &can, &partner, Role::Seller, "Acme Home");
+        (n, partner)
+    }
+
+    #[test]
+    fn subject_names_the_order_and_the_initiator() {
+        let (n, _) = notice(CancellationKind::Items, "Out of stock");
+        assert_eq!(
+            n.subject(),
+            "Order ord_1 (your order 731): 3 units cancelled by Acme Home"
+        );
+        let (n, _) = notice(CancellationKind::Order, "Out of stock");
+        assert_eq!(
+            n.subject(),
+            "Order ord_1 (your order 731) cancelled by Acme Home"
+        );
+    }
+
+    #[test]
+    fn both_parts_list_every_line_and_who_cancelled_through_what() {
+        let (n, partner) = notice(CancellationKind::Items, "Out of <b>stock</b> & gone");
+        let e = n.email("noreply@dropship.example", &partner.email).unwrap();
+        assert_eq!(e.to, "s1@example.com");
+        assert_eq!(e.reference, "ord_1-can_1");
+        for part in [&e.text, &e.html] {
+            for needle in [
+                "SKU-li_1",
+                "Item li_1",
+                "SKU-li_2",
+                "Item li_2",
+                "Acme Home",
+                "buyer",
+                "the Dropship app",
+                "ord_1",
+                "731",
+                "Changed my mind",
+                "can_1",
+                "WooCommerce store",
+            ] {
+                assert!(part.contains(needle), "{needle:?} missing from:\n{part}");
+            }
+        }
+        // The text part is plain; the HTML part escapes what users typed.
+        assert!(e.text.contains("Reason: Out of <b>stock</b> & gone"));
+        assert!(e.text.contains("Hello Cedar <Crafts> & Co,"));
+        assert!(
+            e.html
+                .contains("Out of &#60;b&#62;stock&#60;/b&#62; &#38; gone"),
+            "{}",
+            e.html
+        );
+        assert!(e.html.contains("Cedar &#60;Crafts&#62; &#38; Co"));
+        assert!(!e.html.contains("<b>stock"));
+        assert!(e.text.contains("Quantity cancelled: 2"));
+    }
+
+    #[test]
+    fn whole_order_wording_and_no_store_note_for_email_only_partners() {
+        let order = fixtures::order("ord_2", "b1", "s1", 0);
+        let partner = fixtures::company("b1", Role::Buyer);
+        let (_, mut can) = fixtures::cancel_one(&order, "li_1", "can_9");
+        can.kind = CancellationKind::Order;
+        can.initiated_by = Role::Seller;
+        can.source = Source::Edi;
+        let n = Notice::new(&order, &can, &partner, Role::Buyer, "Northwind");
+        let e = n.email("a@b.example", &partner.email).unwrap();
+        assert!(
+            e.text
+                .contains("cancelled the whole of order ord_2 (your order B-ord_2) through EDI"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("(the seller on this order)"));
+        assert!(!e.text.contains("store"), "{}", e.text);
+    }
+}

@@ -1,0 +1,111 @@
+//! The mail port over Amazon SES (`SendEmail`, v1 API): one client, built
+//! once per process.
+
+use aws_sdk_ses::Client;
+use aws_sdk_ses::config::http::HttpResponse;
+use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ses::operation::send_email::SendEmailError;
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+
+use super::email::{Email, MailError, Mailer};
+
+/// Error codes SES answers when it is busy or failing, not refusing.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "RequestTimeout",
+];
+
+#[derive(Clone, Debug)]
+pub struct SesMailer {
+    client: Client,
+}
+
+impl SesMailer {
+    pub fn new(client: Client) -> Self {
+        SesMailer { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn content(data: &str) -> Result<Content, MailError> {
+    Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| MailError::Rejected(e.to_string()))
+}
+
+/// Permanent refusals versus failures a later attempt may fix. Sending is
+/// paused account- or configuration-set-wide by an operator, and resumed:
+/// that is worth retrying. An SES answer without a known code is judged by
+/// its HTTP status (4xx: refused; anything else: retry).
+fn classify(e: SdkError<SendEmailError, HttpResponse>) -> MailError {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match e.as_service_error() {
+        Some(
+            SendEmailError::MessageRejected(_)
+            | SendEmailError::MailFromDomainNotVerifiedException(_)
+            | SendEmailError::ConfigurationSetDoesNotExistException(_),
+        ) => MailError::Rejected(describe(&e)),
+        Some(
+            SendEmailError::AccountSendingPausedException(_)
+            | SendEmailError::ConfigurationSetSendingPausedException(_),
+        ) => MailError::Unavailable(describe(&e)),
+        Some(se) => {
+            let code = se.code().unwrap_or("");
+            let client_error = status.is_some_and(|s| (400..500).contains(&s));
+            if TRANSIENT_CODES.contains(&code) || !client_error {
+                MailError::Unavailable(describe(&e))
+            } else {
+                MailError::Rejected(describe(&e))
+            }
+        }
+        None => MailError::Unavailable(describe(&e)),
+    }
+}
+
+fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) => format!(
+            "SES SendEmail: {}: {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("")
+        ),
+        None => format!("SES SendEmail: {}", DisplayErrorContext(e)),
+    }
+}
+
+impl Mailer for SesMailer {
+    async fn send(&self, email: &Email) -> Result<String, MailError> {
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&email.text)?)
+                    .html(content(&email.html)?)
+                    .build(),
+            )
+            .build();
+        let out = self
+            .client
+            .send_email()
+            .source(&email.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .message(message)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(format!("SES message {}", out.message_id()))
+    }
+}

@@ -1,0 +1,556 @@
+//! Outbound store sync: telling a partner's store platform about a
+//! cancellation (platforms.md, "Outbound"). Request shapes are built by pure
+//! functions, so the local outbox records exactly what would be sent.
+//!
+//! - Shopify: read the order's current line quantities, refund what is above
+//!   our target (`order.suggestedRefund` then `refundCreate`, restock
+//!   `CANCEL`, `notify: true`), refund shipping and close the order when it
+//!   is then fully refunded. Quantities are compared with our targets first,
+//!   so a retry after a refund that went through refunds nothing twice.
+//! - WooCommerce / BigCommerce: one `PUT` of absolute values (status, or new
+//!   line quantities), safe to repeat.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::shopify::{self, graphql};
+use super::{
+    PlatformError, PlatformHttp, access_token, bigcommerce_order_url, woocommerce_order_url,
+};
+use crate::domain::Connection;
+
+/// The change a WooCommerce or BigCommerce order gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderUpdate {
+    /// The whole order was cancelled: set its status.
+    CancelOrder,
+    /// Some units were cancelled: (platform line id, new quantity).
+    SetQuantities(Vec<(u64, u32)>),
+}
+
+/// WooCommerce REST v3 order update body.
+pub fn woocommerce_body(u: &OrderUpdate) -> Value {
+    match u {
+        OrderUpdate::CancelOrder => json!({ "status": "cancelled" }),
+        OrderUpdate::SetQuantities(lines) => json!({
+            "line_items": lines
+                .iter()
+                .map(|(id, q)| json!({ "id": id, "quantity": q }))
+                .collect::<Vec<_>>()
+        }),
+    }
+}
+
+/// BigCommerce V2 order update body (status 5 = Cancelled).
+pub fn bigcommerce_body(u: &OrderUpdate) -> Value {
+    match u {
+        OrderUpdate::CancelOrder => json!({ "status_id": super::bigcommerce::CANCELLED }),
+        OrderUpdate::SetQuantities(lines) => json!({
+            "products": lines
+                .iter()
+                .map(|(id, q)| json!({ "id": id, "quantity": q }))
+                .collect::<Vec<_>>()
+        }),
+    }
+}
+
+fn field<'a>(
+    platform: &'static str,
+    name: &'static str,
+    v: &'a Option<String>,
+) -> Result<&'a str, PlatformError> {
+    v.as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(PlatformError::MissingConnection {
+            platform,
+            field: name,
+        })
+}
+
+/// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
+pub async fn woocommerce_update(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: &str,
+    update: &OrderUpdate,
+) -> Result<(), PlatformError> {
+    let platform = super::woocommerce::PLATFORM;
+    let url = woocommerce_order_url(conn, order_ref)?;
+    let key = field(platform, "consumer_key", &conn.consumer_key)?;
+    let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
+    let body = woocommerce_body(update);
+    http.send(platform, |c| {
+        c.put(&url)
+            .basic_auth(key, Some(secret))
+            .header("Accept", "application/json")
+            .json(&body)
+    })
+    .await?;
+    Ok(())
+}
+
+/// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`.
+pub async fn bigcommerce_update(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: &str,
+    update: &OrderUpdate,
+) -> Result<(), PlatformError> {
+    let platform = super::bigcommerce::PLATFORM;
+    let url = bigcommerce_order_url(conn, order_ref)?;
+    let token = access_token(platform, conn)?;
+    let body = bigcommerce_body(update);
+    http.send(platform, |c| {
+        c.put(&url)
+            .header("X-Auth-Token", token)
+            .header("Accept", "application/json")
+            .json(&body)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Reads what a refund decision needs: open state, currency and every
+/// line's current quantity (after edits and earlier refunds).
+pub const REFUND_STATE_QUERY: &str = r#"query DropshipRefundState($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    closed
+    presentmentCurrencyCode
+    lineItems(first: 250, after: $after) {
+      nodes {
+        id
+        currentQuantity
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}"#;
+
+/// Shopify's suggestion for refunding these lines (and shipping).
+pub const SUGGESTED_REFUND_QUERY: &str = r#"query DropshipSuggestedRefund($id: ID!, $refundLineItems: [RefundLineItemInput!], $refundShipping: Boolean) {
+  order(id: $id) {
+    suggestedRefund(refundLineItems: $refundLineItems, refundShipping: $refundShipping) {
+      amountSet {
+        presentmentMoney {
+          amount
+          currencyCode
+        }
+      }
+      suggestedTransactions {
+        gateway
+        amountSet {
+          presentmentMoney {
+            amount
+            currencyCode
+          }
+        }
+        parentTransaction {
+          id
+        }
+      }
+    }
+  }
+}"#;
+
+pub const REFUND_CREATE_MUTATION: &str = r#"mutation DropshipRefundCreate($input: RefundInput!) {
+  refundCreate(input: $input) {
+    refund {
+      id
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}"#;
+
+pub const ORDER_CLOSE_MUTATION: &str = r#"mutation DropshipOrderClose($input: OrderCloseInput!) {
+  orderClose(input: $input) {
+    order {
+      id
+      closed
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}"#;
+
+/// Every GraphQL document the service sends to Shopify (checked against
+/// the Admin schema in tests).
+pub const SHOPIFY_DOCUMENTS: [(&str, &str); 5] = [
+    ("ORDER_LINES_QUERY", shopify::ORDER_LINES_QUERY),
+    ("REFUND_STATE_QUERY", REFUND_STATE_QUERY),
+    ("SUGGESTED_REFUND_QUERY", SUGGESTED_REFUND_QUERY),
+    ("REFUND_CREATE_MUTATION", REFUND_CREATE_MUTATION),
+    ("ORDER_CLOSE_MUTATION", ORDER_CLOSE_MUTATION),
+];
+
+/// A line of ours on a Shopify order and what it should come to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundLine {
+    /// The Shopify line item id (numeric, or a `gid://`).
+    pub line_ref: String,
+    /// Units this cancellation cancelled: the most a refund may take.
+    pub cancelled: u32,
+    /// Our active quantity (`quantity - cancelled`): where Shopify should be.
+    pub target: u32,
+}
+
+pub fn order_gid(order_ref: &str) -> String {
+    if order_ref.starts_with("gid://") {
+        order_ref.to_owned()
+    } else {
+        format!("gid://shopify/Order/{order_ref}")
+    }
+}
+
+pub fn line_gid(line_ref: &str) -> String {
+    if line_ref.starts_with("gid://") {
+        line_ref.to_owned()
+    } else {
+        format!("gid://shopify/LineItem/{line_ref}")
+    }
+}
+
+#[derive(Deserialize)]
+struct StateData {
+    order: Option<StateOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateOrder {
+    closed: bool,
+    presentment_currency_code: String,
+    line_items: Lines,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Lines {
+    nodes: Vec<StateLine>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateLine {
+    id: String,
+    current_quantity: i64,
+}
+
+#[derive(Deserialize)]
+struct SuggestData {
+    order: Option<SuggestOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SuggestOrder {
+    suggested_refund: Option<Suggested>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Suggested {
+    suggested_transactions: Vec<SuggestedTransaction>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SuggestedTransaction {
+    gateway: Option<String>,
+    amount_set: MoneyBag,
+    parent_transaction: Option<IdOnly>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoneyBag {
+    presentment_money: Money,
+}
+
+#[derive(Deserialize)]
+struct Money {
+    amount: String,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundData {
+    refund_create: Option<MutationResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CloseData {
+    order_close: Option<MutationResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MutationResult {
+    #[serde(default)]
+    refund: Option<IdOnly>,
+    #[serde(default)]
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Deserialize)]
+struct UserError {
+    message: String,
+}
+
+fn legacy(gid: &str) -> &str {
+    gid.rsplit('/').next().unwrap_or(gid)
+}
+
+fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, PlatformError> {
+    let r = r.ok_or_else(|| PlatformError::Decode {
+        platform: shopify::PLATFORM,
+        detail: format!("{op} returned no payload"),
+    })?;
+    if r.user_errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(PlatformError::Rejected {
+            platform: shopify::PLATFORM,
+            status: 200,
+            body: format!(
+                "{op}: {}",
+                r.user_errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })
+    }
+}
+
+/// Variables of the `refundCreate` for these lines: used by the real call
+/// and by the local outbox record.
+pub fn refund_input(
+    order_gid: &str,
+    lines: &[(String, u32)],
+    full: bool,
+    currency: Option<&str>,
+    transactions: Value,
+    note: &str,
+) -> Value {
+    let mut input = json!({
+        "orderId": order_gid,
+        "notify": true,
+        "note": note,
+        "refundLineItems": lines
+            .iter()
+            .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
+            .collect::<Vec<_>>(),
+        "transactions": transactions,
+    });
+    if full {
+        input["shipping"] = json!({ "fullRefund": true });
+    }
+    if let Some(c) = currency {
+        input["currency"] = json!(c);
+    }
+    json!({ "input": input })
+}
+
+/// Refund the lines of a cancellation in a Shopify order; returns what was
+/// done, in words.
+pub async fn shopify_refund(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: &str,
+    lines: &[RefundLine],
+    note: &str,
+) -> Result<String, PlatformError> {
+    let id = order_gid(order_ref);
+    // 1. The order as it is now.
+    let mut current: Vec<(String, u32)> = Vec::new();
+    let mut after: Option<String> = None;
+    let (closed, currency) = loop {
+        let data: StateData = graphql(
+            http,
+            conn,
+            REFUND_STATE_QUERY,
+            json!({ "id": id, "after": after }),
+        )
+        .await?;
+        let order = data.order.ok_or_else(|| PlatformError::Rejected {
+            platform: shopify::PLATFORM,
+            status: 200,
+            body: format!("Shopify order {order_ref} not found"),
+        })?;
+        current.extend(order.line_items.nodes.into_iter().map(|l| {
+            (
+                legacy(&l.id).to_owned(),
+                u32::try_from(l.current_quantity.max(0)).unwrap_or(u32::MAX),
+            )
+        }));
+        match (
+            order.line_items.page_info.has_next_page,
+            order.line_items.page_info.end_cursor,
+        ) {
+            (true, Some(c)) => after = Some(c),
+            _ => break (order.closed, order.presentment_currency_code),
+        }
+    };
+    // 2. What to refund: down to our target, never more than was cancelled.
+    let mut refund: Vec<(String, u32)> = Vec::new();
+    let mut unknown = Vec::new();
+    for l in lines {
+        match current.iter().find(|(id, _)| id == legacy(&l.line_ref)) {
+            Some((_, now)) => {
+                let q = now.saturating_sub(l.target).min(l.cancelled);
+                if q > 0 {
+                    refund.push((line_gid(&l.line_ref), q));
+                }
+            }
+            None => unknown.push(l.line_ref.clone()),
+        }
+    }
+    let remaining: u64 = current
+        .iter()
+        .map(|(id, q)| {
+            let r = refund
+                .iter()
+                .find(|(gid, _)| legacy(gid) == id)
+                .map_or(0, |(_, r)| *r);
+            u64::from(q.saturating_sub(r))
+        })
+        .sum();
+    let full = remaining == 0;
+    let mut done = Vec::new();
+    // 3. Refund (with shipping when nothing is left), as Shopify suggests.
+    if !refund.is_empty() {
+        let refund_items: Vec<Value> = refund
+            .iter()
+            .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
+            .collect();
+        let suggested: SuggestData = graphql(
+            http,
+            conn,
+            SUGGESTED_REFUND_QUERY,
+            json!({ "id": id, "refundLineItems": refund_items, "refundShipping": full }),
+        )
+        .await?;
+        let transactions: Vec<Value> = suggested
+            .order
+            .and_then(|o| o.suggested_refund)
+            .map(|s| s.suggested_transactions)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| {
+                let gateway = t.gateway?;
+                Some(json!({
+                    "orderId": id,
+                    "amount": t.amount_set.presentment_money.amount,
+                    "gateway": gateway,
+                    "kind": "REFUND",
+                    "parentId": t.parent_transaction.map(|p| p.id),
+                }))
+            })
+            .collect();
+        let vars = refund_input(
+            &id,
+            &refund,
+            full,
+            Some(&currency),
+            Value::Array(transactions),
+            note,
+        );
+        let created: RefundData = graphql(http, conn, REFUND_CREATE_MUTATION, vars).await?;
+        let r = user_errors("refundCreate", created.refund_create)?;
+        let units: u32 = refund.iter().map(|(_, q)| q).sum();
+        done.push(format!(
+            "refunded {units} unit(s) on {} line(s){}{}",
+            refund.len(),
+            if full { " and shipping" } else { "" },
+            r.refund.map(|r| format!(" ({})", r.id)).unwrap_or_default()
+        ));
+    } else {
+        done.push("nothing left to refund (already at our quantities)".to_owned());
+    }
+    // 4. Archive a fully refunded order.
+    if full && !closed {
+        let closed: CloseData = graphql(
+            http,
+            conn,
+            ORDER_CLOSE_MUTATION,
+            json!({ "input": { "id": id } }),
+        )
+        .await?;
+        user_errors("orderClose", closed.order_close)?;
+        done.push("order closed".to_owned());
+    }
+    if !unknown.is_empty() {
+        done.push(format!(
+            "line(s) {} not on the Shopify order",
+            unknown.join(", ")
+        ));
+    }
+    Ok(format!("Shopify order {order_ref}: {}", done.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn woocommerce_and_bigcommerce_bodies() {
+        let whole = OrderUpdate::CancelOrder;
+        let part = OrderUpdate::SetQuantities(vec![(41, 1), (42, 0)]);
+        assert_eq!(woocommerce_body(&whole), json!({"status": "cancelled"}));
+        assert_eq!(
+            woocommerce_body(&part),
+            json!({"line_items": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
+        );
+        assert_eq!(bigcommerce_body(&whole), json!({"status_id": 5}));
+        assert_eq!(
+            bigcommerce_body(&part),
+            json!({"products": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
+        );
+    }
+
+    #[test]
+    fn refund_input_shape() {
+        let v = refund_input(
+            "gid://shopify/Order/5001",
+            &[("gid://shopify/LineItem/13001".into(), 2)],
+            true,
+            Some("USD"),
+            json!([]),
+            "n",
+        );
+        assert_eq!(
+            v,
+            json!({"input": {
+                "orderId": "gid://shopify/Order/5001", "notify": true, "note": "n",
+                "refundLineItems": [{"lineItemId": "gid://shopify/LineItem/13001", "quantity": 2, "restockType": "CANCEL"}],
+                "transactions": [], "shipping": {"fullRefund": true}, "currency": "USD"
+            }})
+        );
+        assert_eq!(line_gid("13001"), "gid://shopify/LineItem/13001");
+        assert_eq!(order_gid("gid://shopify/Order/1"), "gid://shopify/Order/1");
+    }
+}

@@ -1,0 +1,74 @@
+//! Every Shopify Admin GraphQL document the service sends is valid against
+//! Shopify's 2025-10 Admin schema (`/work/shared/reference`, or
+//! `SHOPIFY_ADMIN_SCHEMA`), checked with `apollo-compiler`. The 3 MB schema
+//! is parsed and validated once per test binary.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Schema};
+use shared::platforms::outbound::SHOPIFY_DOCUMENTS;
+
+fn schema_path() -> PathBuf {
+    if let Ok(p) = std::env::var("SHOPIFY_ADMIN_SCHEMA") {
+        return PathBuf::from(p);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The shared reference directory sits next to the repository.
+    for base in manifest.ancestors() {
+        let p = base.join("shared/reference/shopify-admin-2025-10.graphql");
+        if p.is_file() {
+            return p;
+        }
+    }
+    PathBuf::from("/work/shared/reference/shopify-admin-2025-10.graphql")
+}
+
+fn schema() -> &'static Valid<Schema> {
+    static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = schema_path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading the Shopify schema {}: {e}", path.display()));
+        Schema::parse_and_validate(text, &path)
+            .unwrap_or_else(|e| panic!("the Shopify schema does not validate: {e}"))
+    })
+}
+
+fn validate(name: &str, doc: &str) -> Result<(), String> {
+    ExecutableDocument::parse_and_validate(schema(), doc, format!("{name}.graphql"))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_document_we_send_is_valid_against_the_admin_schema() {
+    let names: Vec<&str> = SHOPIFY_DOCUMENTS.iter().map(|(n, _)| *n).collect();
+    assert!(
+        names.contains(&"ORDER_LINES_QUERY"),
+        "the inbound read is checked too"
+    );
+    for (name, doc) in SHOPIFY_DOCUMENTS {
+        if let Err(e) = validate(name, doc) {
+            panic!("{name} is not valid against the Shopify Admin schema:\n{e}\n{doc}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_field_or_argument_is_refused() {
+    let (_, refund) = SHOPIFY_DOCUMENTS
+        .iter()
+        .find(|(n, _)| *n == "REFUND_CREATE_MUTATION")
+        .copied()
+        .unwrap();
+    let bad_field = refund.replace("userErrors {", "userErrors {\n      refundability");
+    assert!(validate("bad_field", &bad_field).is_err());
+    let bad_arg = "query Q($id: ID!) { order(id: $id) { suggestedRefund(restockEverything: true) { subtotalSet { shopMoney { amount } } } } }";
+    assert!(validate("bad_arg", bad_arg).is_err());
+    let bad_type = "mutation M($input: RefundInput!) { refundCreate(input: $input) { refund { id notAField } } }";
+    assert!(validate("bad_type", bad_type).is_err());
+    let ok = "query Q($id: ID!) { order(id: $id) { id closed } }";
+    assert!(validate("ok", ok).is_ok());
+}
