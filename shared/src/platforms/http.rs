@@ -68,6 +68,9 @@ impl Default for RetryPolicy {
 pub struct PlatformHttp {
     client: reqwest::Client,
     pub policy: RetryPolicy,
+    /// Repeat a request whose outcome is unknown (5xx, timeout, dropped
+    /// connection). Safe for reads and absolute updates only.
+    repeat_ambiguous: bool,
 }
 
 impl Default for PlatformHttp {
@@ -87,7 +90,22 @@ impl PlatformHttp {
             ))
             .build()
             .unwrap_or_default();
-        PlatformHttp { client, policy }
+        PlatformHttp {
+            client,
+            policy,
+            repeat_ambiguous: true,
+        }
+    }
+
+    /// The same client for a call that must not run twice (a refund): it
+    /// retries only refusals that prove nothing ran (429); an ambiguous
+    /// failure is reported as transient at once, so the caller re-reads the
+    /// platform's state before deciding to try again.
+    pub fn for_non_idempotent(&self) -> PlatformHttp {
+        PlatformHttp {
+            repeat_ambiguous: false,
+            ..self.clone()
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -105,13 +123,14 @@ impl PlatformHttp {
         loop {
             attempt += 1;
             let last = attempt >= self.policy.attempts;
-            let (detail, wait) = match build(&self.client).send().await {
+            let (detail, wait, ambiguous) = match build(&self.client).send().await {
                 Ok(r) if r.status().is_success() => return Ok(r),
                 Ok(r) if retryable(r.status()) => {
                     let status = r.status();
                     let wait = server_delay(r.headers());
                     let body = r.text().await.unwrap_or_default();
-                    (format!("HTTP {status}: {}", clip(&body)), wait)
+                    let ambiguous = status != StatusCode::TOO_MANY_REQUESTS;
+                    (format!("HTTP {status}: {}", clip(&body)), wait, ambiguous)
                 }
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -122,10 +141,11 @@ impl PlatformHttp {
                         body: clip(&body),
                     });
                 }
-                Err(e) => (e.to_string(), None),
+                // Refused before sending (connect) proves nothing ran.
+                Err(e) => (e.to_string(), None, !e.is_connect()),
             };
             let delay = wait.unwrap_or_else(|| backoff(self.policy, attempt));
-            if last || delay > self.policy.max_delay {
+            if last || delay > self.policy.max_delay || (ambiguous && !self.repeat_ambiguous) {
                 return Err(PlatformError::Unavailable {
                     platform,
                     detail: format!("{detail} (after {attempt} attempts)"),
@@ -215,6 +235,70 @@ mod tests {
         let b3 = backoff(p, 3);
         assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400));
         assert!(backoff(p, 30) <= Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn ambiguous_failures_are_repeated_only_where_safe() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let http = PlatformHttp::new(RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_secs(1),
+        });
+        let call = |h: PlatformHttp| {
+            let url = server.uri();
+            async move { h.send("test", |c| c.post(&url)).await }
+        };
+        // 503 then 200: a read or an absolute update is repeated...
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        assert!(call(http.clone()).await.is_ok());
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+        // ...a non-idempotent call is not: the caller re-reads first.
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let e = call(http.for_non_idempotent()).await.unwrap_err();
+        assert!(e.is_transient());
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        // A 429 proves nothing ran: repeated even for a non-idempotent call.
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        assert!(call(http.for_non_idempotent()).await.is_ok());
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+        // A permanent refusal is never repeated.
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(422))
+            .mount(&server)
+            .await;
+        let e = call(http).await.unwrap_err();
+        assert!(matches!(e, PlatformError::Rejected { status: 422, .. }));
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 
     #[test]

@@ -479,7 +479,15 @@ pub async fn shopify_refund(
             Value::Array(transactions),
             note,
         );
-        let created: RefundData = graphql(http, conn, REFUND_CREATE_MUTATION, vars).await?;
+        // Never repeated blindly: an ambiguous failure goes back to the
+        // ledger, whose retry re-reads the order's quantities first.
+        let created: RefundData = graphql(
+            &http.for_non_idempotent(),
+            conn,
+            REFUND_CREATE_MUTATION,
+            vars,
+        )
+        .await?;
         let r = user_errors("refundCreate", created.refund_create)?;
         let units: u32 = refund.iter().map(|(_, q)| q).sum();
         done.push(format!(
