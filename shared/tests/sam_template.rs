@@ -326,10 +326,19 @@ fn table_is_the_store_schema() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
         Some(true)
     );
-    assert!(is_ref(
-        &p["DeletionProtectionEnabled"],
-        "DeletionProtection"
-    ));
+    // DeletionProtectionEnabled: !If [ProtectTable, true, false], with
+    // ProtectTable: !Equals [!Ref DeletionProtection, "true"].
+    let protection = tagged(&p["DeletionProtectionEnabled"], "If")
+        .and_then(Value::as_sequence)
+        .expect("DeletionProtectionEnabled: !If [...]");
+    let condition = str_at(&protection[0], "the condition");
+    assert_eq!(protection[1].as_bool(), Some(true));
+    assert_eq!(protection[2].as_bool(), Some(false));
+    let equals = tagged(&t["Conditions"][condition], "Equals")
+        .and_then(Value::as_sequence)
+        .expect("the condition is !Equals [...]");
+    assert!(is_ref(&equals[0], "DeletionProtection"));
+    assert_eq!(equals[1].as_str(), Some("true"));
     assert_eq!(
         t["Parameters"]["DeletionProtection"]["Default"].as_str(),
         Some("true"),
