@@ -435,3 +435,107 @@ fn policies_name_their_resources() {
         assert!(role.ends_with(".Arn"), "{id}");
     }
 }
+
+/// DynamoDB JSON (`{"S": ..}`, `{"N": ..}`, `{"L": [..]}`, `{"M": {..}}`) as plain JSON.
+fn plain(v: &serde_json::Value) -> serde_json::Value {
+    let (ty, inner) = v.as_object().unwrap().iter().next().unwrap();
+    match ty.as_str() {
+        "S" => inner.clone(),
+        "N" => serde_json::from_str(inner.as_str().unwrap()).unwrap(),
+        "BOOL" => inner.clone(),
+        "NULL" => serde_json::Value::Null,
+        "L" => inner.as_array().unwrap().iter().map(plain).collect(),
+        "M" => inner
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), plain(v)))
+            .collect(),
+        other => panic!("attribute type {other}"),
+    }
+}
+
+/// `events/notifier/*.json` (for `sam local invoke -e` and `cargo lambda
+/// invoke --data-file`) are stream batches as the table's stream delivers
+/// them through the filter: INSERTs of cancellation items laid out as the
+/// store writes them, on orders and lines of the demo seed.
+#[test]
+fn notifier_sample_events_are_new_cancellation_items() {
+    let dir = root().join("events/notifier");
+    let seed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/demo-seed.json")).unwrap(),
+    )
+    .unwrap();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        files += 1;
+        let what = path.display().to_string();
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let records = event["Records"].as_array().expect(&what);
+        assert!(!records.is_empty(), "{what}");
+        for r in records {
+            assert_eq!(r["eventName"], "INSERT", "{what}");
+            assert_eq!(r["eventSource"], "aws:dynamodb", "{what}");
+            let d = &r["dynamodb"];
+            assert_eq!(d["StreamViewType"], schema::STREAM_VIEW_TYPE, "{what}");
+            let image: serde_json::Map<String, serde_json::Value> = d["NewImage"]
+                .as_object()
+                .expect(&what)
+                .iter()
+                .map(|(k, v)| (k.clone(), plain(v)))
+                .collect();
+            assert_eq!(
+                image[schema::TYPE_ATTRIBUTE],
+                schema::CANCELLATION_TYPE,
+                "{what}"
+            );
+            let c: shared::domain::Cancellation =
+                serde_json::from_value(serde_json::Value::Object(image.clone())).expect(&what);
+            // Exactly the store's cancellation item: its fields + pk, sk, type.
+            let mut fields: BTreeSet<String> = serde_json::to_value(&c)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            fields.extend([schema::PK, schema::SK, schema::TYPE_ATTRIBUTE].map(String::from));
+            assert_eq!(
+                image.keys().cloned().collect::<BTreeSet<_>>(),
+                fields,
+                "{what}"
+            );
+            assert_eq!(image[schema::PK], format!("ORDER#{}", c.order_id), "{what}");
+            let sk = image[schema::SK].as_str().unwrap();
+            assert!(
+                sk.starts_with("ORDER#CANCEL#") && sk.ends_with(&format!("#{}", c.id)),
+                "{what}: {sk}"
+            );
+            assert_eq!(d["Keys"][schema::PK], d["NewImage"][schema::PK], "{what}");
+            assert_eq!(d["Keys"][schema::SK], d["NewImage"][schema::SK], "{what}");
+            let order = seed["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["id"] == c.order_id.as_str())
+                .unwrap_or_else(|| panic!("{what}: order {} is in the demo seed", c.order_id));
+            for item in &c.items {
+                assert!(
+                    order["line_items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|l| l["id"] == item.line_item_id.as_str()),
+                    "{what}: line {}",
+                    item.line_item_id
+                );
+            }
+        }
+    }
+    assert!(files >= 1, "no sample event in {}", dir.display());
+}
