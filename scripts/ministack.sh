@@ -13,6 +13,9 @@
 set -euo pipefail
 
 MINISTACK_VERSION="1.5.33"
+# ministack applies the AWS::Serverless transform of a deployed SAM template
+# with this package (its "full" extra); the deployed-stack test needs it.
+SAM_TRANSLATOR_VERSION="1.115.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="$root/target/ministack"
@@ -28,10 +31,13 @@ ensure_venv() {
     if [[ -x "$venv/bin/ministack" ]]; then
         have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("ministack"))' 2>/dev/null || true)"
     fi
-    if [[ "$have" != "$MINISTACK_VERSION" ]]; then
-        log "installing ministack==$MINISTACK_VERSION into $venv"
+    local translator=""
+    translator="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aws-sam-translator"))' 2>/dev/null || true)"
+    if [[ "$have" != "$MINISTACK_VERSION" || "$translator" != "$SAM_TRANSLATOR_VERSION" ]]; then
+        log "installing ministack==$MINISTACK_VERSION (with aws-sam-translator==$SAM_TRANSLATOR_VERSION) into $venv"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION" \
+            "aws-sam-translator==$SAM_TRANSLATOR_VERSION" >&2
     fi
 }
 
@@ -75,7 +81,9 @@ start() {
     local port
     port="$(free_port)"
     # setsid: its own process group, so `stop` ends it and nothing else.
-    GATEWAY_PORT="$port" BIND_HOST=127.0.0.1 SFTP_ENABLED=0 LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
+    # AWS_ENDPOINT_URL in its own environment: the Lambda functions it runs
+    # (provided.* bootstraps on the host) call this ministack back, not AWS.
+    AWS_ENDPOINT_URL="http://127.0.0.1:$port" GATEWAY_PORT="$port" BIND_HOST=127.0.0.1 SFTP_ENABLED=0 LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
         setsid "$venv/bin/ministack" >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     local i

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Smoke test of the Lambda functions as a developer runs them: `cargo lambda
+# watch` (the Lambda runtime emulator, offline, building with cargo on the
+# host) and `cargo lambda invoke --data-file events/...` for each function,
+# the store being ministack's DynamoDB (a fresh table with the demo seed).
+#
+#   scripts/lambda-smoke.sh      (ministack from scripts/ministack.sh, the
+#                                 SAM tool chain's cargo-lambda from scripts/sam.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -z "${AWS_ENDPOINT_URL:-}" ]]; then
+    # Not under ministack yet: start one for this run.
+    exec scripts/ministack.sh test "$0" "$@"
+fi
+PATH="$(scripts/sam.sh path):$PATH"
+export PATH
+
+log() { printf 'lambda-smoke: %s\n' "$*" >&2; }
+started=$SECONDS
+table="lambda-smoke-$(date +%s)"
+sender="notifications@dropship.test"
+state="target/lambda-smoke"
+mkdir -p "$state"
+
+# The functions present in the workspace (the notifier lives on another
+# branch for now).
+mapfile -t bins < <(cargo metadata --no-deps --format-version 1 --offline |
+    python3 -c 'import json, sys; m = json.load(sys.stdin); print("\n".join(t["name"] for p in m["packages"] for t in p["targets"] if "bin" in t["kind"]))')
+has() { printf '%s\n' "${bins[@]}" | grep -qx "$1"; }
+functions=(cancellation-api webhook-intake)
+# TODO(notifier merge): always three once functions/notifier is a member.
+if has notifier; then functions+=(notifier); fi
+
+log "building ${functions[*]} and dropship (host, debug), seeding table $table"
+packages=(-p dropship)
+for f in "${functions[@]}"; do packages+=(-p "$f"); done
+cargo build --locked --bins "${packages[@]}" 2>&1 | tail -n 1 >&2
+target/debug/dropship seed events/demo-seed.json --dynamodb-table "$table" >/dev/null
+scripts/sam.sh run python3 -c "import boto3; boto3.client('ses').verify_email_identity(EmailAddress='$sender')"
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+log "cargo lambda watch on 127.0.0.1:$port"
+# setsid: its own process group (watch runs each function under cargo run),
+# ended as a whole, and nothing else.
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
+    --env-var "TABLE_NAME=$table" --env-var "SENDER_EMAIL=$sender" \
+    >"$state/watch.log" 2>&1 </dev/null &
+watch_pid=$!
+stop_watch() {
+    kill -TERM -- "-$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+}
+trap stop_watch EXIT
+for _ in $(seq 1 100); do
+    if python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
+    if ! kill -0 "$watch_pid" 2>/dev/null; then
+        log "cargo lambda watch exited; its log follows"
+        cat "$state/watch.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+passed=0
+failed=0
+# invoke FUNCTION EVENT-FILE PYTHON-CHECK: the check is an expression over
+# `r`, the function's JSON answer.
+invoke() {
+    local fn="$1" file="$2" expect="$3" out
+    if ! out="$(cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$file" 2>&1)"; then
+        log "FAIL $fn < $file: invoke failed: $out"
+        failed=$((failed + 1))
+        return
+    fi
+    if python3 -c "import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if ($expect) else 1)" "$out" 2>/dev/null; then
+        log "ok   $fn < $file"
+        passed=$((passed + 1))
+    else
+        log "FAIL $fn < $file: wanted $expect, got ${out:0:400}"
+        failed=$((failed + 1))
+    fi
+}
+
+invoke cancellation-api events/api/create-order.json 'r["statusCode"] == 201'
+invoke cancellation-api events/api/list-orders.json 'r["statusCode"] == 200'
+invoke cancellation-api events/api/get-order.json 'r["statusCode"] == 200'
+invoke cancellation-api events/api/preview-cancellation.json 'r["statusCode"] == 200'
+invoke cancellation-api events/api/cancel-items.json 'r["statusCode"] == 201'
+invoke cancellation-api events/api/list-cancellations.json 'r["statusCode"] == 200'
+invoke cancellation-api events/api/unauthorized.json 'r["statusCode"] == 401'
+invoke webhook-intake events/webhooks/woocommerce-ping.json 'r["statusCode"] == 200'
+invoke webhook-intake events/webhooks/woocommerce-order-updated.json \
+    'r["statusCode"] == 200 and json.loads(r["body"])["status"] == "processed"'
+if has notifier; then
+    # TODO(notifier merge): check the partner's email in ministack's SES too.
+    invoke notifier events/notifier/cancellation-from-api.json 'r == {"batchItemFailures": []}'
+else
+    log "skipped: notifier (TODO(notifier merge): not in this workspace yet)"
+fi
+
+log "$((SECONDS - started)) s; watch log: $state/watch.log"
+echo "lambda-smoke: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The SAM tool chain, pinned in scripts/sam-requirements.txt (PyPI aws-sam-cli,
+# cfn-lint, cargo-lambda with its ziglang), in its own venv: target/venv-sam
+# (ministack's target/venv pins another botocore). Installed on first use and
+# again only when the requirements file changes.
+#
+#   scripts/sam.sh lint          cfn-lint template.yaml, then sam validate --lint
+#   scripts/sam.sh path          print the venv's bin directory (for PATH)
+#   scripts/sam.sh run CMD...    run CMD with the venv's bin first on PATH
+#                                (sam, cfn-lint, cargo-lambda, python-zig)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/target/venv-sam"
+requirements="$root/scripts/sam-requirements.txt"
+stamp="$venv/.requirements.sha256"
+
+log() { printf 'sam.sh: %s\n' "$*" >&2; }
+
+ensure_venv() {
+    local want have=""
+    want="$(sha256sum "$requirements" | cut -d ' ' -f 1)"
+    [[ -f "$stamp" ]] && have="$(cat "$stamp")"
+    if [[ "$have" != "$want" || ! -x "$venv/bin/sam" ]]; then
+        log "installing the SAM tool chain into $venv (scripts/sam-requirements.txt)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+        echo "$want" >"$stamp"
+    fi
+}
+
+# No telemetry, no update checks: the tools run offline here.
+export SAM_CLI_TELEMETRY=0
+export SAM_CLI_DISABLE_UPDATE_CHECK=1
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+lint)
+    ensure_venv
+    cd "$root"
+    log "cfn-lint template.yaml"
+    "$venv/bin/cfn-lint" template.yaml
+    log "sam validate --lint"
+    # --lint runs cfn-lint's rules through SAM's own translation; no AWS call.
+    AWS_REGION="${AWS_REGION:-us-east-1}" "$venv/bin/sam" validate --lint --template-file template.yaml
+    ;;
+path)
+    ensure_venv
+    echo "$venv/bin"
+    ;;
+run)
+    ensure_venv
+    PATH="$venv/bin:$PATH" "$@"
+    ;;
+*)
+    sed -n '2,10p' "$0" >&2
+    exit 2
+    ;;
+esac
