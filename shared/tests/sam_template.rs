@@ -125,26 +125,20 @@ fn functions_are_the_workspace_lambda_binaries() {
     let t = template();
     let declared: BTreeSet<String> = functions(&t).into_values().collect();
     let workspace = workspace_binaries();
-    let mut lambdas: BTreeSet<String> = workspace
+    let lambdas: BTreeSet<String> = workspace
         .keys()
         .filter(|b| !NOT_LAMBDAS.contains(&b.as_str()))
         .cloned()
         .collect();
-    // TODO(notifier merge): the notifier crate lives on another branch for
-    // now. Once functions/notifier is a workspace member, delete this block:
-    // the template's `notifier` must then be a real binary like the others.
-    if !workspace.contains_key("notifier") {
-        assert!(
-            !root().join("functions/notifier/Cargo.toml").exists(),
-            "functions/notifier exists but is not a workspace member"
-        );
-        lambdas.insert("notifier".to_owned());
-    }
     assert_eq!(
         declared, lambdas,
         "template functions vs the workspace's Lambda binaries"
     );
-    assert_eq!(declared.len(), 3);
+    assert_eq!(
+        declared,
+        BTreeSet::from(["cancellation-api", "webhook-intake", "notifier"].map(String::from)),
+        "the three functions"
+    );
 
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
@@ -167,16 +161,14 @@ fn functions_are_the_workspace_lambda_binaries() {
         );
         let props = &f["Properties"];
         let code_uri = str_at(&props["CodeUri"], &id);
-        if let Some(dir) = workspace.get(&bin) {
-            assert_eq!(
-                root().join(code_uri).canonicalize().unwrap(),
-                dir.canonicalize().unwrap(),
-                "{id}: CodeUri is the crate of binary {bin}"
-            );
-        } else {
-            // TODO(notifier merge): only the notifier may be missing (above).
-            assert_eq!(code_uri, "functions/notifier", "{id}");
-        }
+        let dir = workspace
+            .get(&bin)
+            .unwrap_or_else(|| panic!("{id}: binary {bin} is not in the workspace"));
+        assert_eq!(
+            root().join(code_uri).canonicalize().unwrap(),
+            dir.canonicalize().unwrap(),
+            "{id}: CodeUri is the crate of binary {bin}"
+        );
         // Each function's own runtime settings must not undo the globals.
         for k in ["Runtime", "Architectures", "Handler"] {
             assert!(props[k].is_null(), "{id}: {k} is set once, in Globals");
@@ -436,6 +428,81 @@ fn policies_name_their_resources() {
     }
 }
 
+/// The statements of a role's inline policy `name`.
+fn statements<'a>(role: &'a Value, name: &str) -> &'a Vec<Value> {
+    let policy = seq(&role["Properties"]["Policies"], name)
+        .iter()
+        .find(|p| p["PolicyName"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no policy {name}"));
+    seq(&policy["PolicyDocument"]["Statement"], name)
+}
+
+fn actions(s: &Value) -> BTreeSet<&str> {
+    match &s["Action"] {
+        Value::String(a) => BTreeSet::from([a.as_str()]),
+        v => seq(v, "Action")
+            .iter()
+            .map(|a| str_at(a, "Action"))
+            .collect(),
+    }
+}
+
+/// The notifier's role grants on the table exactly what the notifier does
+/// there (`Notifier::notify` on `DynamoStore`: `Store::order` and
+/// `Store::company` are GetItems; `Ledger::claim`, `complete` and `release`
+/// are UpdateItems), and SES sending as the sender only.
+#[test]
+fn notifier_role_is_what_the_notifier_uses() {
+    let t = template();
+    let (id, notifier) = function_by_binary(&t, "notifier");
+    let role_id = tagged(&notifier["Properties"]["Role"], "GetAtt")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .unwrap_or_else(|| panic!("{id}: Role"));
+    let role = resources(&t)[role_id];
+
+    let table = statements(role, "table");
+    assert_eq!(table.len(), 1, "{role_id}: one table statement");
+    assert_eq!(
+        actions(&table[0]),
+        BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        "{role_id}: table actions"
+    );
+    assert_eq!(
+        tagged(&table[0]["Resource"], "GetAtt").and_then(Value::as_str),
+        Some("Table.Arn"),
+        "{role_id}: the table, no index"
+    );
+
+    let email = statements(role, "email");
+    assert_eq!(email.len(), 1, "{role_id}: one email statement");
+    assert_eq!(
+        actions(&email[0]),
+        BTreeSet::from(["ses:SendEmail"]),
+        "{role_id}: SesMailer calls SendEmail only"
+    );
+    // Source is SENDER_EMAIL as is (no display name): ses:FromAddress.
+    assert!(
+        is_ref(
+            &email[0]["Condition"]["StringEquals"]["ses:FromAddress"],
+            "SenderEmail"
+        ),
+        "{role_id}: ses:FromAddress = SenderEmail"
+    );
+    let resource = tagged(&email[0]["Resource"], "If")
+        .and_then(Value::as_sequence)
+        .expect("the identity: !If [SenderIsIdentity, address, domain]");
+    for r in &resource[1..] {
+        let arn = tagged(r, "Sub").and_then(Value::as_str).expect("!Sub arn");
+        assert!(
+            arn.starts_with(
+                "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Sender"
+            ),
+            "{role_id}: {arn}"
+        );
+    }
+}
+
 /// DynamoDB JSON (`{"S": ..}`, `{"N": ..}`, `{"L": [..]}`, `{"M": {..}}`) as plain JSON.
 fn plain(v: &serde_json::Value) -> serde_json::Value {
     let (ty, inner) = v.as_object().unwrap().iter().next().unwrap();
@@ -455,10 +522,124 @@ fn plain(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
-/// `events/notifier/*.json` (for `sam local invoke -e` and `cargo lambda
-/// invoke --data-file`) are stream batches as the table's stream delivers
-/// them through the filter: INSERTs of cancellation items laid out as the
-/// store writes them, on orders and lines of the demo seed.
+/// What a sample stream record deliberately is when it is not a new
+/// cancellation item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deliberate {
+    /// A record the stream mapping's filter drops (not an INSERT of a
+    /// cancellation item); the handler skips it should it get one anyway
+    /// (`sam local invoke`, `cargo lambda invoke` apply no filter).
+    Filtered,
+    /// Passes the filter but is no cancellation the code can read: the
+    /// handler reports it, alone, in `batchItemFailures`.
+    Poison,
+}
+
+/// The sample records that are deliberately not new cancellation items, by
+/// file and `eventID`. `batch-with-poison.json` is the handler's partial
+/// batch case (functions/notifier: `a_poison_record_fails_alone` in
+/// tests/stream.rs, `the_poison_batch_holds_two_cancellations_two_skips_and_one_poison`
+/// in src/lib.rs): two new cancellations around a MODIFY of an order, an
+/// INSERT of a cancellation item that does not decode (the poison) and an
+/// INSERT of a fulfillment item. Every other record of every sample,
+/// including that batch's two cancellations, is checked in full.
+const DELIBERATE: &[(&str, &str, Deliberate)] = &[
+    (
+        "batch-with-poison.json",
+        "evt-200000000000000000002",
+        Deliberate::Filtered,
+    ),
+    (
+        "batch-with-poison.json",
+        "evt-200000000000000000003",
+        Deliberate::Poison,
+    ),
+    (
+        "batch-with-poison.json",
+        "evt-200000000000000000004",
+        Deliberate::Filtered,
+    ),
+];
+
+/// The template's stream filter (`notifier_stream_mapping_selects_new_cancellations`
+/// pins its pattern): an INSERT whose new image has `type = cancellation`.
+fn passes_stream_filter(r: &serde_json::Value) -> bool {
+    r["eventName"] == "INSERT"
+        && r["dynamodb"]["NewImage"][schema::TYPE_ATTRIBUTE]["S"] == schema::CANCELLATION_TYPE
+}
+
+/// The new image as plain JSON.
+fn new_image(what: &str, r: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    r["dynamodb"]["NewImage"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: NewImage"))
+        .iter()
+        .map(|(k, v)| (k.clone(), plain(v)))
+        .collect()
+}
+
+/// A record as the table's stream delivers a new cancellation item through
+/// the filter: laid out exactly as the store writes it, on an order and
+/// lines of the demo seed.
+fn check_new_cancellation(what: &str, r: &serde_json::Value, seed: &serde_json::Value) {
+    assert!(
+        passes_stream_filter(r),
+        "{what}: an INSERT of a cancellation"
+    );
+    let d = &r["dynamodb"];
+    let image = new_image(what, r);
+    let c: shared::domain::Cancellation =
+        serde_json::from_value(serde_json::Value::Object(image.clone()))
+            .unwrap_or_else(|e| panic!("{what}: a cancellation: {e}"));
+    // Exactly the store's cancellation item: its fields + pk, sk, type.
+    let mut fields: BTreeSet<String> = serde_json::to_value(&c)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    fields.extend([schema::PK, schema::SK, schema::TYPE_ATTRIBUTE].map(String::from));
+    assert_eq!(
+        image.keys().cloned().collect::<BTreeSet<_>>(),
+        fields,
+        "{what}"
+    );
+    assert_eq!(image[schema::PK], format!("ORDER#{}", c.order_id), "{what}");
+    let sk = image[schema::SK].as_str().unwrap();
+    assert!(
+        sk.starts_with("ORDER#CANCEL#") && sk.ends_with(&format!("#{}", c.id)),
+        "{what}: {sk}"
+    );
+    assert!(
+        d["SequenceNumber"].as_str().is_some_and(|s| !s.is_empty()),
+        "{what}: a sequence number (the partial batch response names it)"
+    );
+    let order = seed["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == c.order_id.as_str())
+        .unwrap_or_else(|| panic!("{what}: order {} is in the demo seed", c.order_id));
+    for item in &c.items {
+        assert!(
+            order["line_items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["id"] == item.line_item_id.as_str()),
+            "{what}: line {}",
+            item.line_item_id
+        );
+    }
+}
+
+/// `events/notifier/*.json` (for `sam local invoke -e`, `cargo lambda
+/// invoke --data-file` and the notifier's tests) are stream batches as the
+/// table's stream delivers them through the filter: INSERTs of cancellation
+/// items laid out as the store writes them, on orders and lines of the demo
+/// seed. The only exceptions are the records listed in `DELIBERATE`, each
+/// checked to be what it is listed as.
 #[test]
 fn notifier_sample_events_are_new_cancellation_items() {
     let dir = root().join("events/notifier");
@@ -467,75 +648,71 @@ fn notifier_sample_events_are_new_cancellation_items() {
     )
     .unwrap();
     let mut files = 0;
+    let mut deliberate_seen = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
         files += 1;
-        let what = path.display().to_string();
+        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
         let event: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let records = event["Records"].as_array().expect(&what);
-        assert!(!records.is_empty(), "{what}");
+        let records = event["Records"].as_array().expect(&file);
+        assert!(!records.is_empty(), "{file}");
+        let mut new_cancellations = 0;
         for r in records {
-            assert_eq!(r["eventName"], "INSERT", "{what}");
+            let id = r["eventID"].as_str().expect(&file);
+            let what = format!("{file} {id}");
+            // Every record is a stream record of the table.
             assert_eq!(r["eventSource"], "aws:dynamodb", "{what}");
             let d = &r["dynamodb"];
             assert_eq!(d["StreamViewType"], schema::STREAM_VIEW_TYPE, "{what}");
-            let image: serde_json::Map<String, serde_json::Value> = d["NewImage"]
-                .as_object()
-                .expect(&what)
-                .iter()
-                .map(|(k, v)| (k.clone(), plain(v)))
-                .collect();
-            assert_eq!(
-                image[schema::TYPE_ATTRIBUTE],
-                schema::CANCELLATION_TYPE,
-                "{what}"
-            );
-            let c: shared::domain::Cancellation =
-                serde_json::from_value(serde_json::Value::Object(image.clone())).expect(&what);
-            // Exactly the store's cancellation item: its fields + pk, sk, type.
-            let mut fields: BTreeSet<String> = serde_json::to_value(&c)
-                .unwrap()
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .collect();
-            fields.extend([schema::PK, schema::SK, schema::TYPE_ATTRIBUTE].map(String::from));
-            assert_eq!(
-                image.keys().cloned().collect::<BTreeSet<_>>(),
-                fields,
-                "{what}"
-            );
-            assert_eq!(image[schema::PK], format!("ORDER#{}", c.order_id), "{what}");
-            let sk = image[schema::SK].as_str().unwrap();
-            assert!(
-                sk.starts_with("ORDER#CANCEL#") && sk.ends_with(&format!("#{}", c.id)),
-                "{what}: {sk}"
-            );
             assert_eq!(d["Keys"][schema::PK], d["NewImage"][schema::PK], "{what}");
             assert_eq!(d["Keys"][schema::SK], d["NewImage"][schema::SK], "{what}");
-            let order = seed["orders"]
-                .as_array()
-                .unwrap()
+            let listed = DELIBERATE
                 .iter()
-                .find(|o| o["id"] == c.order_id.as_str())
-                .unwrap_or_else(|| panic!("{what}: order {} is in the demo seed", c.order_id));
-            for item in &c.items {
+                .find(|(f, e, _)| *f == file && *e == id)
+                .map(|(_, _, kind)| *kind);
+            match listed {
+                None => {
+                    check_new_cancellation(&what, r, &seed);
+                    new_cancellations += 1;
+                }
+                Some(Deliberate::Filtered) => {
+                    assert!(!passes_stream_filter(r), "{what}: listed as filtered");
+                }
+                Some(Deliberate::Poison) => {
+                    assert!(
+                        passes_stream_filter(r),
+                        "{what}: a poison reaches the function"
+                    );
+                    let image = new_image(&what, r);
+                    assert!(
+                        serde_json::from_value::<shared::domain::Cancellation>(
+                            serde_json::Value::Object(image)
+                        )
+                        .is_err(),
+                        "{what}: listed as poison but decodes as a cancellation"
+                    );
+                }
+            }
+            if listed.is_some() {
                 assert!(
-                    order["line_items"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|l| l["id"] == item.line_item_id.as_str()),
-                    "{what}: line {}",
-                    item.line_item_id
+                    deliberate_seen.insert((file.clone(), id.to_owned())),
+                    "{what} twice"
                 );
             }
         }
+        assert!(new_cancellations >= 1, "{file}: no new cancellation");
     }
     assert!(files >= 1, "no sample event in {}", dir.display());
+    let listed: BTreeSet<(String, String)> = DELIBERATE
+        .iter()
+        .map(|(f, e, _)| ((*f).to_owned(), (*e).to_owned()))
+        .collect();
+    assert_eq!(
+        deliberate_seen, listed,
+        "every listed record is in its sample"
+    );
 }
