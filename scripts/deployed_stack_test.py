@@ -14,17 +14,22 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    and the DLQ.
 3. Checks what was deployed: the table's stream and TTL, the notifier's
    event source mapping as declared.
-4. Seeds the table (`dropship seed`), then drives the stack:
-   create an order and cancel an item through the HttpApi routes
+4. Seeds the table (`dropship seed` of the demo seed, each store
+   connection's `api_base_url` pointed at a loopback stub so that no store
+   sync leaves the machine), verifies the sender in SES, then drives the
+   stack: create an order and cancel an item through the HttpApi routes
    (cancellation-api), a signed WooCommerce delivery through its route
    (webhook-intake), and the create-order sample event invoked directly.
 5. The stream: each new cancellation reaches the notifier through the
-   FilterCriteria, and nothing else does; with the real notifier, the
-   partner's email is read back from ministack's SES.
+   FilterCriteria; the partners' emails are read back from ministack's SES
+   (`GET /_ministack/ses/messages`): exactly one per new cancellation, from
+   SENDER_EMAIL to the partner, and nothing else, even after a grace period
+   for duplicates. The Shopify partner's store sync reached the stub.
 """
 
 from __future__ import annotations
 
+import http.server
 import ipaddress
 import json
 import re
@@ -32,6 +37,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -50,6 +56,8 @@ SENDER = "notifications@dropship.test"
 BUCKET = "dropship-sam-artifacts"
 LAMBDAS = ["cancellation-api", "webhook-intake", "notifier"]
 STREAM_WAIT_S = 30
+# After the expected emails: how long to watch for one more (a duplicate).
+DUPLICATE_GRACE_S = 3
 
 started = time.monotonic()
 timings: list[tuple[str, float]] = []
@@ -101,42 +109,17 @@ def workspace_binaries() -> set[str]:
     }
 
 
-# TODO(notifier merge): until functions/notifier is in the workspace, the
-# notifier's function runs this stand-in: a Lambda Runtime API loop that
-# records each batch it is given and reports no failures. It shows the
-# stream mapping and its filter at work; the real notifier replaces it, and
-# the test then reads the partner's email back from SES instead.
-STAND_IN = """#!/usr/bin/env python3
-import json, os, urllib.request
-api = os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-while True:
-    with urllib.request.urlopen(f"http://{api}/next") as r:
-        rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], r.read()
-    with open(RECORD, "ab") as f:
-        f.write(event.replace(b"\\n", b" ") + b"\\n")
-    body = json.dumps({"batchItemFailures": []}).encode()
-    urllib.request.urlopen(urllib.request.Request(
-        f"http://{api}/{rid}/response", data=body, method="POST")).read()
-"""
-
-
-def build_and_stage(present: set[str]) -> Path | None:
-    """Host binaries as STAGE/<binary>/bootstrap; the stand-in's record file
-    when the notifier is not built."""
-    packages = [b for b in LAMBDAS if b in present] + ["dropship"]
-    run(["cargo", "build", "--locked", "--bins"] + [a for p in packages for a in ("-p", p)])
+def build_and_stage(present: set[str]) -> None:
+    """Host binaries as STAGE/<binary>/bootstrap."""
+    missing = [b for b in LAMBDAS if b not in present]
+    assert not missing, f"not binaries of the workspace: {missing}"
+    run(["cargo", "build", "--locked", "--bins"] + [a for p in LAMBDAS + ["dropship"] for a in ("-p", p)])
     shutil.rmtree(STAGE, ignore_errors=True)
-    stand_in_record = None
     for b in LAMBDAS:
         d = STAGE / b
         d.mkdir(parents=True)
-        if b in present:
-            # Debug info off: a smaller upload, the same code.
-            run(["objcopy", "--strip-debug", str(ROOT / "target" / "debug" / b), str(d / "bootstrap")])
-        else:
-            assert b == "notifier", b
-            stand_in_record = STAGE / "notifier-stand-in.jsonl"
-            (d / "bootstrap").write_text(STAND_IN.replace("RECORD", repr(str(stand_in_record))))
+        # Debug info off: a smaller upload, the same code.
+        run(["objcopy", "--strip-debug", str(ROOT / "target" / "debug" / b), str(d / "bootstrap")])
         (d / "bootstrap").chmod(0o755)
     # template.yaml as written, only CodeUri pointed at the staged binaries
     # (sam deploy zips each directory and uploads it).
@@ -146,7 +129,49 @@ def build_and_stage(present: set[str]) -> Path | None:
         assert text.count(line) == 1, f"template.yaml: {line!r} once"
         text = text.replace(line, f"CodeUri: {STAGE / b}\n")
     (STAGE / "template.yaml").write_text(text)
-    return stand_in_record
+
+
+class StoreStub:
+    """The partners' store platforms as the deployed notifier sees them: a
+    loopback HTTP server that records each request and answers 404 (a
+    refusal, recorded in the ledger as a failed store sync, not retried).
+    The demo seed's connections name real hosts; the seed staged for this
+    test points every connection's `api_base_url` here instead."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self):
+                n = int(self.headers.get("content-length") or 0)
+                if n:
+                    self.rfile.read(n)
+                stub.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                body = b'{"errors": "Not Found"}'
+                self.send_response(404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def seed_file(self) -> Path:
+        seed = json.loads((EVENTS / "demo-seed.json").read_text())
+        for c in seed["companies"]:
+            if c.get("connection"):
+                c["connection"]["api_base_url"] = self.url
+        path = STAGE / "seed.json"
+        path.write_text(json.dumps(seed))
+        return path
 
 
 def deploy() -> dict[str, str]:
@@ -315,42 +340,57 @@ def drive(out: dict[str, str], endpoint: str) -> dict:
     return seen
 
 
-def stream_records(record_file: Path) -> list[dict]:
-    if not record_file.exists():
-        return []
-    return [r for line in record_file.read_text().splitlines() for r in json.loads(line)["Records"]]
+def ses_messages(endpoint: str) -> list[dict]:
+    """Every message ministack's SES has accepted, oldest first."""
+    with urllib.request.urlopen(f"{endpoint}/_ministack/ses/messages", timeout=10) as r:
+        # {"messages": {account: [{"MessageId", "Source", "To", "Subject", "BodyText", ...}]}}
+        return [m for per_account in json.loads(r.read())["messages"].values() for m in per_account]
 
 
-def check_stream(seen: dict, record_file: Path | None, endpoint: str) -> None:
+def check_stream(seen: dict, endpoint: str, stub: StoreStub) -> None:
+    """The two new cancellations (the seller's through the API on the new
+    order; seller-woo's through its webhook on ord_demo_shopify_woo) each
+    give their partner exactly one email, and nothing else is sent."""
+    expected = {
+        seen["order_id"]: "orders@acme-home.example",  # buyer-api
+        "ord_demo_shopify_woo": "hello@maple-co.example",  # buyer-shopify
+    }
+
+    def new_messages() -> list[dict]:
+        return [m for m in ses_messages(endpoint) if m["MessageId"] not in seen["ses_before"]]
+
+    def about(order_id: str, messages: list[dict]) -> list[dict]:
+        # The subject: "Order <id> (your order <ref>): ... by <initiator>".
+        return [m for m in messages if re.match(rf"Order {re.escape(order_id)}\b", m["Subject"])]
+
     deadline = time.monotonic() + STREAM_WAIT_S
-    if record_file is not None:
-        # TODO(notifier merge): the stand-in's record; drop with the stand-in.
-        while time.monotonic() < deadline and len(stream_records(record_file)) < 2:
-            time.sleep(0.25)
-        time.sleep(1.0)  # anything else that would (wrongly) pass the filter
-        records = stream_records(record_file)
-        kinds = sorted((r["eventName"], r["dynamodb"]["NewImage"]["type"]["S"]) for r in records)
-        check(kinds == [("INSERT", "cancellation")] * 2,
-              f"the notifier got exactly the 2 new cancellations (API, webhook), nothing else: {kinds}")
-        orders = {r["dynamodb"]["NewImage"]["order_id"]["S"] for r in records}
-        check(seen["order_id"] in orders and "ord_demo_shopify_woo" in orders, "for the two orders")
-        log("the real notifier is not on this branch yet: SES read-back skipped (stand-in used)")
-        return
-    # The real notifier: the partner's email, read back from ministack's SES.
     while True:
-        with urllib.request.urlopen(f"{endpoint}/_ministack/ses/messages", timeout=10) as r:
-            # {"messages": {account: [{"Source", "To", "Subject", "BodyText", ...}]}}
-            messages = [m for per_account in json.loads(r.read())["messages"].values() for m in per_account]
-        mine = [m for m in messages if seen["order_id"] in m["Subject"]]
-        if mine or time.monotonic() > deadline:
+        mine = new_messages()
+        if all(about(o, mine) for o in expected) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    check(len(mine) == 1, f"one email about order {seen['order_id']}: {len(mine)}")
-    m = mine[0]
-    check(SENDER in m["Source"] and m["To"] == ["orders@acme-home.example"],
-          "from SENDER_EMAIL to the buyer (the partner of the seller who cancelled)")
-    check("MUG-BLUE" in m["BodyText"] and "Item is out of stock" in m["BodyText"],
-          "the email lists the cancelled line and its reason")
+    waited = STREAM_WAIT_S - (deadline - time.monotonic())
+    log(f"the partners' emails in ministack's SES after {waited:.1f} s")
+    # Anything more (a duplicate, a stray record that got through) has had time to come.
+    time.sleep(DUPLICATE_GRACE_S)
+    mine = new_messages()
+    subjects = [m["Subject"] for m in mine]
+    for order_id, partner in expected.items():
+        emails = about(order_id, mine)
+        check(len(emails) == 1, f"exactly one email about order {order_id}: {len(emails)} in {subjects}")
+        m = emails[0]
+        check(m["Source"] == SENDER and m["To"] == [partner],
+              f"order {order_id}: from SENDER_EMAIL {SENDER} to the partner {partner}: {m['Source']} -> {m['To']}")
+    check(len(mine) == len(expected), f"no other email: {subjects}")
+    api_email = about(seen["order_id"], mine)[0]
+    check("MUG-BLUE" in api_email["BodyText"] and "Item is out of stock" in api_email["BodyText"],
+          "the API cancellation's email lists the cancelled line and its reason")
+    woo_email = about("ord_demo_shopify_woo", mine)[0]
+    check("BOWL-OAK" in woo_email["BodyText"], "the webhook cancellation's email lists the cut bowl")
+    # buyer-shopify gets a store sync too (Shopify refund flow): to the stub.
+    graphql = [r for r in stub.requests if r[0] == "POST" and r[1] == "/admin/api/2025-10/graphql.json"]
+    check(graphql and all(h.get("x-shopify-access-token") == "shpat_demo_buyer" for _, _, h in graphql),
+          f"buyer-shopify's store sync went to its (stub) store: {[(m, p) for m, p, _ in stub.requests]}")
 
 
 def main() -> int:
@@ -360,20 +400,27 @@ def main() -> int:
         log(f"AWS_ENDPOINT_URL must be a loopback ministack, not {endpoint!r}: run scripts/deployed-stack-test.sh")
         return 2
     with Step("build and stage the Lambda binaries (host, debug)"):
-        present = workspace_binaries()
-        record_file = build_and_stage(present)
+        build_and_stage(workspace_binaries())
     with Step("sam deploy --config-env ministack"):
         out = deploy()
     with Step("check the deployed resources"):
         check_deployed(out)
         routes_from_openapi_body(STACK, out["HttpApiId"])
     with Step("seed, verify the SES sender, drive the HttpApi"):
-        run([str(ROOT / "target/debug/dropship"), "seed", "events/demo-seed.json",
+        stub = StoreStub()
+        run([str(ROOT / "target/debug/dropship"), "seed", str(stub.seed_file()),
              "--dynamodb-table", out["TableName"]], stdout=subprocess.DEVNULL)
-        boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
+        ses = boto3.client("ses")
+        ses.verify_email_identity(EmailAddress=SENDER)
+        attrs = ses.get_identity_verification_attributes(Identities=[SENDER])["VerificationAttributes"]
+        check(attrs.get(SENDER, {}).get("VerificationStatus") == "Success",
+              f"the sender {SENDER} is a verified SES identity (ministack refuses mail from others)")
+        # A ministack that was running already may hold earlier runs' emails.
+        ses_before = {m["MessageId"] for m in ses_messages(endpoint)}
         seen = drive(out, endpoint)
-    with Step("the stream: new cancellations -> notifier"):
-        check_stream(seen, record_file, endpoint)
+        seen["ses_before"] = ses_before
+    with Step("the stream: new cancellations -> notifier -> SES"):
+        check_stream(seen, endpoint, stub)
     total = time.monotonic() - started
     for name, secs in timings:
         log(f"{secs:6.1f} s  {name}")
