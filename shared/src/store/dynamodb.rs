@@ -453,7 +453,10 @@ impl DynamoStore {
     /// A store on the standard AWS environment (credentials, region, and
     /// `AWS_ENDPOINT_URL` for a local stand-in).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(super::aws_http::client())
+            .load()
+            .await;
         Self::new(Client::new(&config), table)
     }
 
