@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! loadgen (--url http://127.0.0.1:PORT | --spawn path/to/dropship [--data-dir DIR])
-//!         [--levels 1,8,64] [--requests 600] [--max-secs 20] [--hot-units 450] [--json FILE]
+//!         [--levels 1,8,64] [--requests 2000] [--max-secs 20] [--hot-units 1500] [--json FILE]
 //! ```
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
 const USAGE: &str = "loadgen (--url http://127.0.0.1:PORT | --spawn DROPSHIP_BINARY [--data-dir DIR]) \
-[--levels 1,8,64] [--requests 600] [--max-secs 20] [--hot-units 450] [--json FILE]";
+[--levels 1,8,64] [--requests 2000] [--max-secs 20] [--hot-units 1500] [--json FILE]";
 
 const BUYER: &str = "Bearer demo-buyer-api-key";
 const SELLER: &str = "Bearer demo-seller-api-key";
@@ -351,8 +351,9 @@ async fn spawn_server(
     let mut lines = BufReader::new(stdout).lines();
     let find = async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.split("dropship serving ").nth(1) {
-                return Some(url.trim().to_owned());
+            // "dropship serving http://127.0.0.1:PORT (data in DIR)"
+            if let Some(rest) = line.split("dropship serving ").nth(1) {
+                return rest.split_whitespace().next().map(str::to_owned);
             }
         }
         None
@@ -376,8 +377,8 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let requests: usize = args.num("requests", 600);
-    let hot_units: u32 = args.num("hot-units", 450);
+    let requests: usize = args.num("requests", 2000);
+    let hot_units: u32 = args.num("hot-units", 1500);
     let max = Duration::from_secs(args.num("max-secs", 20));
 
     let mut server = None;
