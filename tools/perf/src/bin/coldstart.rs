@@ -9,6 +9,7 @@
 //!   (what Lambda reports as Init Duration, plus process exec);
 //! - first: the first invocation, event handed over to `/response` received;
 //! - warm: the following invocations (each sent once the runtime polls again);
+//! - page faults (minor) of the process by its first poll, i.e. during init;
 //! - max RSS (`VmHWM`) after the last invocation.
 //!
 //! `/invocation/{id}/error` and `/runtime/init/error` fail the run. Functions
@@ -78,6 +79,7 @@ struct Samples {
     first: Vec<Duration>,
     warm: Vec<Duration>,
     rss_kib: Vec<u64>,
+    init_faults: Vec<u64>,
     statuses: std::collections::BTreeMap<String, usize>,
     failures: Vec<String>,
 }
@@ -233,6 +235,14 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
     env
 }
 
+/// Minor page faults so far (field 10 of /proc/PID/stat).
+fn minor_faults(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(7)?.parse().ok()
+}
+
 fn max_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -259,6 +269,7 @@ struct Run {
     first: Duration,
     warm: Vec<Duration>,
     rss_kib: Option<u64>,
+    init_faults: Option<u64>,
     statuses: Vec<Option<u64>>,
 }
 
@@ -301,6 +312,8 @@ async fn one_run(
             Note::InitError(body) => return Err(format!("init error: {body}")),
             _ => return Err("unexpected call before the first poll".into()),
         };
+        // The process is parked in its first poll: nothing runs until we answer.
+        let init_faults = child.id().and_then(minor_faults);
         let mut latencies = Vec::with_capacity(warm + 1);
         let mut statuses = Vec::with_capacity(warm + 1);
         for i in 0..=warm {
@@ -338,6 +351,7 @@ async fn one_run(
             first,
             warm: latencies,
             rss_kib,
+            init_faults,
             statuses,
         })
     }
@@ -418,6 +432,7 @@ async fn main() {
                     s.first.push(r.first);
                     s.warm.extend(r.warm);
                     s.rss_kib.extend(r.rss_kib);
+                    s.init_faults.extend(r.init_faults);
                     for st in r.statuses {
                         let k = st.map_or_else(|| "-".to_owned(), |n| n.to_string());
                         *s.statuses.entry(k).or_default() += 1;
@@ -439,23 +454,27 @@ async fn main() {
     );
     println!();
     println!(
-        "| function | binary KiB | init | init ratio | first invoke | first ratio | warm invoke | max RSS KiB | statusCode counts | failed runs |"
+        "| function | binary KiB | init | init ratio | init page faults | first invoke | first ratio | warm invoke | max RSS KiB | statusCode counts | failed runs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json_rows = Vec::new();
     for (f, s) in functions.iter().zip(&samples) {
         let size_kib = std::fs::metadata(&f.binary).map_or(0, |m| m.len() / 1024);
         let mut rss = s.rss_kib.clone();
         rss.sort_unstable();
         let rss_med = rss.get(rss.len().saturating_sub(1) / 2).copied();
+        let mut faults = s.init_faults.clone();
+        faults.sort_unstable();
+        let faults_med = faults.get(faults.len().saturating_sub(1) / 2).copied();
         let statuses: Vec<String> = s.statuses.iter().map(|(k, v)| format!("{k}:{v}")).collect();
         println!(
-            "| {} | {} | {} ({}) | {} | {} ({}) | {} | {} ({}) | {} | {} | {} |",
+            "| {} | {} | {} ({}) | {} | {} | {} ({}) | {} | {} ({}) | {} | {} | {} |",
             f.name,
             size_kib,
             ms(median(&s.init)),
             ms(percentile(&s.init, 90.0)),
             ratio(median(&s.init), base_init),
+            faults_med.map_or_else(|| "-".into(), |r| r.to_string()),
             ms(median(&s.first)),
             ms(percentile(&s.first, 90.0)),
             ratio(median(&s.first), base_first),
@@ -471,6 +490,7 @@ async fn main() {
             "init_ms_median": secs(median(&s.init)), "init_ms_p90": secs(percentile(&s.init, 90.0)),
             "first_ms_median": secs(median(&s.first)), "warm_ms_median": secs(median(&s.warm)),
             "warm_ms_p90": secs(percentile(&s.warm, 90.0)), "max_rss_kib_median": rss_med,
+            "init_minor_faults_median": faults_med,
             "runs_ok": s.init.len(), "runs_failed": s.failures.len(),
         }));
     }
