@@ -13,7 +13,8 @@
 //! - max RSS (`VmHWM`) after the last invocation.
 //!
 //! `/invocation/{id}/error` and `/runtime/init/error` fail the run. Functions
-//! run round-robin, so a noisy machine slows each alike; figures are medians,
+//! run round-robin (each run starting with the next one), so a noisy machine
+//! slows each alike; figures are medians,
 //! and init is also given as a ratio to the first (baseline) function.
 //!
 //! ```text
@@ -419,8 +420,13 @@ async fn main() {
     }
 
     let mut samples: Vec<Samples> = functions.iter().map(|_| Samples::default()).collect();
+    let n = functions.len();
     for run in 0..runs {
-        for (f, s) in functions.iter().zip(samples.iter_mut()) {
+        // Round-robin, starting one further each run, so that no function is
+        // always the one that follows a pause or a given other binary.
+        for k in 0..n {
+            let i = (run + k) % n;
+            let (f, s) = (&functions[i], &mut samples[i]);
             let log = match &log_dir {
                 Some(d) => std::fs::File::create(d.join(format!("{}.log", f.name)))
                     .map_or_else(|_| Stdio::null(), Stdio::from),
