@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use notifier::{Config, build, handle};
@@ -13,7 +12,7 @@ async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = shared::store::dynamodb::sdk_config().await;
     let notifier = Arc::new(build(&sdk, &config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let notifier = Arc::clone(&notifier);

@@ -442,6 +442,16 @@ impl Side {
     }
 }
 
+/// The SDK configuration every function shares: the standard AWS
+/// environment, and the HTTP client that builds its TLS set-up on first use
+/// (see `aws_http`).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(super::aws_http::client())
+        .load()
+        .await
+}
+
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
@@ -453,8 +463,7 @@ impl DynamoStore {
     /// A store on the standard AWS environment (credentials, region, and
     /// `AWS_ENDPOINT_URL` for a local stand-in).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::new(Client::new(&config), table)
+        Self::new(Client::new(&sdk_config().await), table)
     }
 
     pub fn table(&self) -> &str {

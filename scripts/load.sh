@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Load against `dropship serve` on loopback (issue #7): builds dropship and
+# the load tool in release, then `loadgen --spawn` starts a fresh server
+# (--port 0, a temporary data directory), runs distinct-order and hot-order
+# cancellations at 1, 8 and 64 clients, checks the books and stops it.
+# Bounded: --requests per level and mode (default 2000) and --max-secs per level.
+#
+#   scripts/load.sh [--levels 1,8,64] [--requests 2000] [--max-secs 20] [--json FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -p dropship
+cargo build --release --locked -p perf --bins
+data="$(mktemp -d "${TMPDIR:-/tmp}/dropship-load.XXXXXX")"
+trap 'rm -rf "$data"' EXIT
+printf 'machine: %s cores, %s\n\n' "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+target/release/loadgen --spawn target/release/dropship --data-dir "$data" "$@"

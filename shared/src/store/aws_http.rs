@@ -1,0 +1,102 @@
+//! The HTTP client the AWS SDK calls go through: the SDK's own hyper + rustls
+//! client, trusting the Mozilla roots compiled into the binary
+//! (`webpki-root-certs`), built on the first request rather than at init.
+//!
+//! Why (measured with `scripts/coldstart.sh`, see BENCHMARKS.md): the default
+//! client reads the platform's root store (the bundle and every file of the
+//! certificate directory), parses it, and builds a TLS connector while the
+//! client is created, i.e. in the Lambda's init, only to throw that
+//! connector away and build it again on the first request. That was over
+//! half of the functions' init time.
+//!
+//! The platform store is still trusted as well when `SSL_CERT_FILE` or
+//! `SSL_CERT_DIR` is set (a private CA in front of a local endpoint).
+
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+/// The compiled-in roots, PEM-encoded (the form the SDK's trust store takes).
+fn trust_store(native_too: bool) -> TrustStore {
+    let mut store = TrustStore::empty().with_native_roots(native_too);
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        store.add_pem_certificate(pem(der.as_ref()));
+    }
+    store
+}
+
+fn pem(der: &[u8]) -> Vec<u8> {
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        BASE64.encode(der)
+    )
+    .into_bytes()
+}
+
+/// Builds the TLS connector on the first request only (the SDK's client
+/// builds one at client creation, to validate it, and discards it).
+#[derive(Debug)]
+struct OnFirstUse(SharedHttpClient);
+
+impl HttpClient for OnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// The client for `aws_config::ConfigLoader::http_client`.
+pub fn client() -> SharedHttpClient {
+    let native_too =
+        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let mut builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    // Building a context from a trust store cannot fail today; if it ever
+    // does, keep the SDK's default context (the platform store).
+    if let Ok(ctx) = TlsContext::builder()
+        .with_trust_store(trust_store(native_too))
+        .build()
+    {
+        builder = builder.tls_context(ctx);
+    }
+    SharedHttpClient::new(OnFirstUse(builder.build_https()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    #[test]
+    fn every_compiled_in_root_survives_the_pem_round_trip() {
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        assert!(roots.len() > 100, "the Mozilla set: {}", roots.len());
+        for der in roots {
+            let back: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(&pem(der.as_ref()))
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(back.len(), 1);
+            assert_eq!(back[0].as_ref(), der.as_ref());
+        }
+    }
+
+    #[test]
+    fn the_client_reports_the_sdk_connector() {
+        let c = client();
+        let meta = c.connector_metadata().expect("connector metadata");
+        assert_eq!(meta.name(), "hyper");
+    }
+}

@@ -1,0 +1,230 @@
+//! The short, stable fuzz run of the test suite (issue #7): the same oracles
+//! as the libFuzzer targets in `fuzz/` (see `fuzz/checks.rs`), fed with
+//!
+//! - every seed in `fuzz/seeds/<target>/` and every past crash in
+//!   `fuzz/regressions/<target>/` (replayed as they are);
+//! - proptest-generated inputs: seeds with random byte edits, seeds with a
+//!   random JSON value put in place of one of their values, and raw bytes.
+//!
+//! `FUZZ_CASES` sets the generated cases per target (default 1000 for the
+//! parsers, 200 for the API, whose every case seeds a fresh store). The long
+//! run is libFuzzer's: `scripts/fuzz.sh` (see BENCHMARKS.md).
+
+#[path = "../../fuzz/checks.rs"]
+mod checks;
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::Value;
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.path().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let s: Vec<_> = files(&fuzz_dir().join("seeds").join(target))
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert!(!s.is_empty(), "no seeds for {target}");
+    s
+}
+
+/// Replay the seeds and past crashes of `target` through `check`.
+fn replay(target: &str, check: fn(&[u8])) {
+    for dir in ["seeds", "regressions"] {
+        for (name, data) in files(&fuzz_dir().join(dir).join(target)) {
+            let r = std::panic::catch_unwind(|| check(&data));
+            assert!(r.is_ok(), "{name} fails its check");
+        }
+    }
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A JSON value of any shape, with the edge cases parsers trip on.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop_oneof![
+            Just(0i64),
+            Just(-1),
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(u32::MAX as i64 + 1)
+        ]
+        .prop_map(Value::from),
+        Just(Value::from(u64::MAX)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,12}".prop_map(Value::from),
+        prop_oneof![
+            Just(""),
+            Just(" "),
+            Just("-1"),
+            Just("1e3"),
+            Just("0x10"),
+            Just("\u{0}")
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map(".{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Put `v` in place of the `n`-th value (depth-first) of `doc`.
+fn replace_nth(doc: &mut Value, n: &mut usize, v: &Value) -> bool {
+    if *n == 0 {
+        *doc = v.clone();
+        return true;
+    }
+    *n -= 1;
+    match doc {
+        Value::Array(a) => a.iter_mut().any(|x| replace_nth(x, n, v)),
+        Value::Object(o) => o.values_mut().any(|x| replace_nth(x, n, v)),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(usize, u8),
+    Insert(usize, u8),
+    Remove(usize),
+    Truncate(usize),
+}
+
+fn apply(mut data: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for e in edits {
+        let len = data.len().max(1);
+        match *e {
+            Edit::Set(i, b) if !data.is_empty() => data[i % len] = b,
+            Edit::Insert(i, b) => data.insert(i % (data.len() + 1), b),
+            Edit::Remove(i) if !data.is_empty() => {
+                data.remove(i % len);
+            }
+            Edit::Truncate(i) => data.truncate(i % len),
+            _ => {}
+        }
+    }
+    data
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        any::<usize>().prop_map(Edit::Remove),
+        any::<usize>().prop_map(Edit::Truncate),
+    ]
+}
+
+/// Inputs for a target whose first `prefix` bytes are a selector (kept, or
+/// randomised) and whose rest is a JSON body.
+fn inputs(seeds: Vec<Vec<u8>>, prefix: usize) -> impl Strategy<Value = Vec<u8>> {
+    let n = seeds.len();
+    let pick = seeds.clone();
+    let byte_edits = (0..n, prop::collection::vec(edit(), 1..6))
+        .prop_map(move |(i, edits)| apply(pick[i].clone(), &edits));
+    let pick = seeds;
+    let json_edits = (0..n, any::<usize>(), json_value(), any::<Option<u8>>()).prop_map(
+        move |(i, at, v, selector)| {
+            let seed = &pick[i];
+            let (head, body) = seed.split_at(prefix.min(seed.len()));
+            let mut head = head.to_vec();
+            if let (Some(s), Some(h)) = (selector, head.first_mut()) {
+                *h = s;
+            }
+            let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
+                return seed.clone();
+            };
+            let mut count = 0usize;
+            count_values(&doc, &mut count);
+            let mut k = at % count.max(1);
+            replace_nth(&mut doc, &mut k, &v);
+            head.extend(serde_json::to_vec(&doc).unwrap());
+            head
+        },
+    );
+    prop_oneof![
+        4 => json_edits,
+        3 => byte_edits,
+        1 => prop::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
+fn count_values(doc: &Value, n: &mut usize) {
+    *n += 1;
+    match doc {
+        Value::Array(a) => a.iter().for_each(|x| count_values(x, n)),
+        Value::Object(o) => o.values().for_each(|x| count_values(x, n)),
+        _ => {}
+    }
+}
+
+fn run(target: &str, prefix: usize, default_cases: u32, check: fn(&[u8])) {
+    replay(target, check);
+    let mut runner = TestRunner::new(Config {
+        cases: cases(default_cases),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&inputs(seeds(target), prefix), |data| {
+        check(&data);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{target}: {e}\n(add the minimal input to fuzz/regressions/{target}/ once fixed)");
+    }
+}
+
+#[test]
+fn shopify_parse() {
+    run("shopify_parse", 1, 1000, checks::shopify_parse);
+}
+
+#[test]
+fn woocommerce_parse() {
+    run("woocommerce_parse", 0, 1000, checks::woocommerce_parse);
+}
+
+#[test]
+fn bigcommerce_parse() {
+    run("bigcommerce_parse", 0, 1000, checks::bigcommerce_parse);
+}
+
+#[test]
+fn api_bodies() {
+    run("api_body", 1, 200, checks::api_body);
+}
