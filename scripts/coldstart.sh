@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 declare -A EVENTS=(
     [cancellation-api]=events/api/get-order.json
     [webhook-intake]=events/webhooks/woocommerce-order-updated.json
-    [notifier]=events/notifier/cancellation-created.json
+    [notifier]=events/notifier/cancellation-from-api.json
 )
 
 runs=15 warm=20 ministack=1 json="" functions=()
