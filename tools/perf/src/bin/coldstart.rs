@@ -214,6 +214,8 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
         ("AWS_SESSION_TOKEN", "coldstart-token"),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
         ("TABLE_NAME", "coldstart"),
+        // The notifier's sender (it refuses to start without one).
+        ("SENDER_EMAIL", "notifications@dropship.example"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
