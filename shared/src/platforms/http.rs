@@ -64,9 +64,12 @@ impl Default for RetryPolicy {
 }
 
 /// A shared client for platform calls (connection pool, timeouts, TLS).
+/// The underlying client (and with it the TLS root store) is built on the
+/// first call, not at a Lambda's init: most invocations never call a
+/// platform. Clones share it.
 #[derive(Clone)]
 pub struct PlatformHttp {
-    client: reqwest::Client,
+    client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
     pub policy: RetryPolicy,
     /// Repeat a request whose outcome is unknown (5xx, timeout, dropped
     /// connection). Safe for reads and absolute updates only.
@@ -81,17 +84,8 @@ impl Default for PlatformHttp {
 
 impl PlatformHttp {
     pub fn new(policy: RetryPolicy) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!(
-                "dropship-cancellations/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .unwrap_or_default();
         PlatformHttp {
-            client,
+            client: Default::default(),
             policy,
             repeat_ambiguous: true,
         }
@@ -109,7 +103,17 @@ impl PlatformHttp {
     }
 
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(15))
+                .user_agent(concat!(
+                    "dropship-cancellations/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// Send the request `build` makes, retrying transient failures. Returns
@@ -123,7 +127,7 @@ impl PlatformHttp {
         loop {
             attempt += 1;
             let last = attempt >= self.policy.attempts;
-            let (detail, wait, ambiguous) = match build(&self.client).send().await {
+            let (detail, wait, ambiguous) = match build(self.client()).send().await {
                 Ok(r) if r.status().is_success() => return Ok(r),
                 Ok(r) if retryable(r.status()) => {
                     let status = r.status();
