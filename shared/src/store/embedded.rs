@@ -176,6 +176,24 @@ impl EmbeddedStore {
             .transpose()
     }
 
+    /// The JSON document one keyed query selects, if any.
+    async fn doc_by_key<T: DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.run(move |c| {
+            c.prepare_cached(sql)
+                .map_err(db)?
+                .query_row([key], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(db)?
+                .map(|d| from_json(&d))
+                .transpose()
+        })
+        .await
+    }
+
     /// Cancellations committed but not yet notified, oldest first.
     pub async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.run(move |c| {
@@ -313,36 +331,19 @@ impl Store for EmbeddedStore {
     }
 
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            c.prepare_cached("SELECT doc FROM companies WHERE id = ?1")
-                .map_err(db)?
-                .query_row([id], |r| r.get::<_, String>(0))
-                .optional()
-                .map_err(db)?
-                .map(|d| from_json(&d))
-                .transpose()
-        })
-        .await
+        self.doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
+            .await
     }
 
     async fn company_by_shop_domain(
         &self,
         shop_domain: &str,
     ) -> Result<Option<Company>, StoreError> {
-        let domain = shop_domain.to_ascii_lowercase();
-        self.run(move |c| {
-            c.prepare_cached(
-                "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
-                 WHERE s.shop_domain = ?1",
-            )
-            .map_err(db)?
-            .query_row([domain], |r| r.get::<_, String>(0))
-            .optional()
-            .map_err(db)?
-            .map(|d| from_json(&d))
-            .transpose()
-        })
+        self.doc_by_key(
+            "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
+             WHERE s.shop_domain = ?1",
+            shop_domain.to_ascii_lowercase(),
+        )
         .await
     }
 
@@ -368,19 +369,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
-        let key_hash = key_hash.to_owned();
-        self.run(move |c| {
-            c.prepare_cached(
-                "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
-                 WHERE k.key_hash = ?1",
-            )
-            .map_err(db)?
-            .query_row([key_hash], |r| r.get::<_, String>(0))
-            .optional()
-            .map_err(db)?
-            .map(|d| from_json(&d))
-            .transpose()
-        })
+        self.doc_by_key(
+            "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
+             WHERE k.key_hash = ?1",
+            key_hash.to_owned(),
+        )
         .await
     }
 
