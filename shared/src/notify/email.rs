@@ -59,9 +59,10 @@ pub struct EmailLine {
     pub reason: String,
 }
 
-#[derive(Template)]
-#[template(path = "cancellation_email.txt")]
-struct TextBody<'a> {
+/// What both parts of the email say; each template reads it through
+/// `Deref`, so the two parts cannot drift apart in what they are given.
+struct Body<'a> {
+    subject: &'a str,
     partner_name: &'a str,
     initiator_name: &'a str,
     initiator_role: &'a str,
@@ -76,20 +77,25 @@ struct TextBody<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "cancellation_email.txt")]
+struct TextBody<'a>(&'a Body<'a>);
+
+#[derive(Template)]
 #[template(path = "cancellation_email.html")]
-struct HtmlBody<'a> {
-    subject: &'a str,
-    partner_name: &'a str,
-    initiator_name: &'a str,
-    initiator_role: &'a str,
-    whole_order: bool,
-    order_id: &'a str,
-    partner_order_ref: Option<&'a str>,
-    via: &'a str,
-    cancelled_at: &'a str,
-    lines: &'a [EmailLine],
-    store_note: Option<&'a str>,
-    cancellation_id: &'a str,
+struct HtmlBody<'a>(&'a Body<'a>);
+
+impl<'a> std::ops::Deref for TextBody<'a> {
+    type Target = Body<'a>;
+    fn deref(&self) -> &Body<'a> {
+        self.0
+    }
+}
+
+impl<'a> std::ops::Deref for HtmlBody<'a> {
+    type Target = Body<'a>;
+    fn deref(&self) -> &Body<'a> {
+        self.0
+    }
 }
 
 /// Everything the email says, derived from the domain.
@@ -190,27 +196,11 @@ impl Notice {
     /// The email from `from` to `to`.
     pub fn email(&self, from: &str, to: &str) -> Result<Email, MailError> {
         let subject = self.subject();
-        let role = self.initiator_role.as_str();
-        let text = TextBody {
-            partner_name: &self.partner_name,
-            initiator_name: &self.initiator_name,
-            initiator_role: role,
-            whole_order: self.whole_order,
-            order_id: &self.order_id,
-            partner_order_ref: self.partner_order_ref.as_deref(),
-            via: source_label(self.source),
-            cancelled_at: &self.cancelled_at,
-            lines: &self.lines,
-            store_note: self.store_note.as_deref(),
-            cancellation_id: &self.cancellation_id,
-        }
-        .render()
-        .map_err(|e| MailError::Rejected(format!("rendering the text part: {e}")))?;
-        let html = HtmlBody {
+        let body = Body {
             subject: &subject,
             partner_name: &self.partner_name,
             initiator_name: &self.initiator_name,
-            initiator_role: role,
+            initiator_role: self.initiator_role.as_str(),
             whole_order: self.whole_order,
             order_id: &self.order_id,
             partner_order_ref: self.partner_order_ref.as_deref(),
@@ -219,9 +209,13 @@ impl Notice {
             lines: &self.lines,
             store_note: self.store_note.as_deref(),
             cancellation_id: &self.cancellation_id,
-        }
-        .render()
-        .map_err(|e| MailError::Rejected(format!("rendering the HTML part: {e}")))?;
+        };
+        let text = TextBody(&body)
+            .render()
+            .map_err(|e| MailError::Rejected(format!("rendering the text part: {e}")))?;
+        let html = HtmlBody(&body)
+            .render()
+            .map_err(|e| MailError::Rejected(format!("rendering the HTML part: {e}")))?;
         Ok(Email {
             from: from.to_owned(),
             to: to.to_owned(),

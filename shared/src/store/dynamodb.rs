@@ -1217,15 +1217,7 @@ impl Store for DynamoStore {
         }
         found.sort_by_key(|(i, _)| *i);
         let orders: Vec<OrderRecord> = found.into_iter().map(|(_, r)| r).collect();
-        let next = if more {
-            orders.last().map(|r| OrderCursor {
-                created_at: r.order.created_at,
-                id: r.order.id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok(OrderPage { orders, next })
+        Ok(OrderPage::new(orders, more))
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {

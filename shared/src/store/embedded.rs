@@ -450,15 +450,7 @@ impl Store for EmbeddedStore {
                     cancellations,
                 });
             }
-            let next = if docs.len() > limit {
-                orders.last().map(|r| OrderCursor {
-                    created_at: r.order.created_at,
-                    id: r.order.id.clone(),
-                })
-            } else {
-                None
-            };
-            Ok(OrderPage { orders, next })
+            Ok(OrderPage::new(orders, docs.len() > limit))
         })
         .await
     }

@@ -157,6 +157,17 @@ pub struct OrderPage {
     pub next: Option<OrderCursor>,
 }
 
+impl OrderPage {
+    /// A page of `orders`; when `more` exist, the cursor is the last one's.
+    pub fn new(orders: Vec<OrderRecord>, more: bool) -> Self {
+        let next = more.then(|| orders.last()).flatten().map(|r| OrderCursor {
+            created_at: r.order.created_at,
+            id: r.order.id.clone(),
+        });
+        OrderPage { orders, next }
+    }
+}
+
 /// The persistence port. Every state change goes through `commit`, which
 /// checks the order's version and the uniqueness of every record atomically.
 pub trait Store: Send + Sync + 'static {
