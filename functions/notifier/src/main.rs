@@ -7,7 +7,9 @@ use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use notifier::{Config, build, handle};
 
-#[tokio::main]
+// One thread, as the other functions: a batch is handled record by record,
+// and a multi-thread runtime costs worker threads and cgroup reads at init.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
     tracing::init_default_subscriber();
