@@ -1,8 +1,11 @@
 //! What the Lambda functions do at init, each part alone and repeated in one
 //! warm process (so one-off costs such as page faults are not in it; see
-//! `scripts/coldstart.sh` for real cold starts): loading the AWS config, the
-//! DynamoDB client, the whole `DynamoStore::from_env`, and building
-//! lambda_runtime's default log filter. Dummy AWS settings; nothing is sent.
+//! `scripts/coldstart.sh` for real cold starts): loading the AWS config (the
+//! SDK's default chains, and ours), the DynamoDB client, the whole
+//! `DynamoStore::from_env`, and building lambda_runtime's default log
+//! filter; then what the first request pays that later ones do not (the
+//! HTTP client with its TLS set-up, built on first use). Dummy AWS
+//! settings; requests go to a closed loopback port, without retries.
 
 mod common;
 
@@ -45,12 +48,45 @@ fn startup(c: &mut Criterion) {
             .http_client(SharedHttpClient::new(NoHttp))
             .load(),
     );
+    c.bench_function("startup/sdk_config", |b| {
+        b.iter(|| rt.block_on(shared::store::dynamodb::sdk_config()))
+    });
+
     c.bench_function("startup/dynamodb_client_new", |b| {
         b.iter(|| aws_sdk_dynamodb::Client::new(&config))
     });
 
     c.bench_function("startup/dynamo_store_from_env", |b| {
         b.iter(|| rt.block_on(DynamoStore::from_env("bench")))
+    });
+
+    // One request to a closed port: with a fresh client each time (so it
+    // builds the HTTP client, the trust store and the TLS connector), and
+    // with one client reused (only the request). The difference is what the
+    // lazy HTTP client moved from init to the first invocation.
+    let sdk = rt.block_on(shared::store::dynamodb::sdk_config());
+    let no_retries = |sdk: &aws_config::SdkConfig| {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    };
+    let request = |client: aws_sdk_dynamodb::Client| async move {
+        let refused = client.describe_table().table_name("bench").send().await;
+        assert!(refused.is_err(), "nothing listens on 127.0.0.1:9");
+    };
+    c.bench_function("startup/first_request_fresh_client", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sdk = shared::store::dynamodb::sdk_config().await;
+                request(no_retries(&sdk)).await
+            })
+        })
+    });
+    let warm = no_retries(&sdk);
+    c.bench_function("startup/request_reused_client", |b| {
+        b.iter(|| rt.block_on(request(warm.clone())))
     });
 
     c.bench_function("startup/lambda_default_env_filter", |b| {

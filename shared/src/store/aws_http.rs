@@ -20,6 +20,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// The compiled-in roots, PEM-encoded (the form the SDK's trust store takes).
 fn trust_store(native_too: bool) -> TrustStore {
@@ -38,10 +40,19 @@ fn pem(der: &[u8]) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Builds the TLS connector on the first request only (the SDK's client
-/// builds one at client creation, to validate it, and discards it).
+/// The SDK's hyper + rustls client, built on the first request: the trust
+/// store (every compiled-in root PEM-encoded, ~280 KB of heap) and the TLS
+/// connector are then paid by the first call that needs them, not by init.
+/// (The SDK's client itself builds one connector at creation, to validate
+/// it, and discards it; that is avoided too.)
 #[derive(Debug)]
-struct OnFirstUse(SharedHttpClient);
+struct OnFirstUse(OnceLock<SharedHttpClient>);
+
+impl OnFirstUse {
+    fn get(&self) -> &SharedHttpClient {
+        self.0.get_or_init(build)
+    }
+}
 
 impl HttpClient for OnFirstUse {
     fn http_connector(
@@ -49,16 +60,17 @@ impl HttpClient for OnFirstUse {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        self.get().http_connector(settings, components)
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        // What the SDK's hyper 1.x client reports (pinned by a test), without
+        // building it.
+        Some(ConnectorMetadata::new("hyper", Some(Cow::Borrowed("1.x"))))
     }
 }
 
-/// The client for `aws_config::ConfigLoader::http_client`.
-pub fn client() -> SharedHttpClient {
+fn build() -> SharedHttpClient {
     let native_too =
         std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
     let mut builder = aws_smithy_http_client::Builder::new()
@@ -71,7 +83,12 @@ pub fn client() -> SharedHttpClient {
     {
         builder = builder.tls_context(ctx);
     }
-    SharedHttpClient::new(OnFirstUse(builder.build_https()))
+    builder.build_https()
+}
+
+/// The client for `aws_config::ConfigLoader::http_client`.
+pub fn client() -> SharedHttpClient {
+    SharedHttpClient::new(OnFirstUse(OnceLock::new()))
 }
 
 #[cfg(test)]
@@ -94,9 +111,11 @@ mod tests {
     }
 
     #[test]
-    fn the_client_reports_the_sdk_connector() {
-        let c = client();
-        let meta = c.connector_metadata().expect("connector metadata");
-        assert_eq!(meta.name(), "hyper");
+    fn the_lazy_client_reports_what_the_sdk_connector_reports() {
+        let lazy = client().connector_metadata().expect("connector metadata");
+        let built = build().connector_metadata().expect("connector metadata");
+        assert_eq!(lazy.name(), built.name());
+        assert_eq!(lazy.version(), built.version());
+        assert_eq!(lazy.to_string(), built.to_string());
     }
 }
