@@ -15,7 +15,8 @@
 //! `/invocation/{id}/error` and `/runtime/init/error` fail the run. Functions
 //! run round-robin (each run starting with the next one), so a noisy machine
 //! slows each alike; figures are medians,
-//! and init is also given as a ratio to the first (baseline) function.
+//! and init is also given as a ratio to the first (baseline) function, or,
+//! for NAME-SUFFIX, to hello-SUFFIX when there is one (e.g. `-pie` builds).
 //!
 //! ```text
 //! coldstart [--runs 15] [--warm 20] [--timeout-secs 20] [--log-dir DIR]
@@ -454,10 +455,25 @@ async fn main() {
         }
     }
 
-    let base_init = median(&samples[0].init);
-    let base_first = median(&samples[0].first);
+    // A function named NAME-SUFFIX is compared with hello-SUFFIX when there
+    // is one (the same code built another way, e.g. `-pie`); the rest with
+    // the first function.
+    let baseline_of = |name: &str| -> usize {
+        if name.starts_with("hello") {
+            return 0;
+        }
+        functions
+            .iter()
+            .position(|b| {
+                b.name
+                    .strip_prefix("hello")
+                    .is_some_and(|suffix| suffix.starts_with('-') && name.ends_with(suffix))
+            })
+            .unwrap_or(0)
+    };
     println!(
-        "runs: {runs}, warm invocations per run: {warm}; medians (p90 in brackets), ms; ratios to {}",
+        "runs: {runs}, warm invocations per run: {warm}; medians (p90 in brackets), ms; ratios to {} \
+         (NAME-SUFFIX to hello-SUFFIX where there is one)",
         functions[0].name
     );
     println!();
@@ -467,6 +483,8 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json_rows = Vec::new();
     for (f, s) in functions.iter().zip(&samples) {
+        let base = &samples[baseline_of(&f.name)];
+        let (base_init, base_first) = (median(&base.init), median(&base.first));
         let size_kib = std::fs::metadata(&f.binary).map_or(0, |m| m.len() / 1024);
         let mut rss = s.rss_kib.clone();
         rss.sort_unstable();
