@@ -55,7 +55,7 @@ impl Config {
 pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
     Notifier::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
-        SesMailer::new(aws_sdk_ses::Client::new(sdk)),
+        SesMailer::on_first_use(sdk),
         HttpStoreSync::new(PlatformHttp::default()),
         NotifierConfig::new(&config.sender),
     )

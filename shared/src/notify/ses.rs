@@ -1,6 +1,9 @@
-//! The mail port over Amazon SES (`SendEmail`, v1 API): one client, built
-//! once per process.
+//! The mail port over Amazon SES (`SendEmail`, v1 API): one client per
+//! process, built when the first email is sent.
 
+use std::sync::{Arc, OnceLock};
+
+use aws_config::SdkConfig;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::config::http::HttpResponse;
 use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -21,16 +24,40 @@ const TRANSIENT_CODES: &[&str] = &[
 
 #[derive(Clone, Debug)]
 pub struct SesMailer {
-    client: Client,
+    client: Arc<OnceLock<Client>>,
+    /// What the client is built from on first use (`None` once given one).
+    config: Option<SdkConfig>,
 }
 
 impl SesMailer {
     pub fn new(client: Client) -> Self {
-        SesMailer { client }
+        SesMailer {
+            client: Arc::new(OnceLock::from(client)),
+            config: None,
+        }
+    }
+
+    /// A mailer whose SES client is built from `sdk` when the first email
+    /// is sent. Creating an SDK client parses the SDK's endpoint partitions
+    /// and compiles their patterns (about as much as the rest of the
+    /// notifier's init together, see BENCHMARKS.md); a batch with nothing
+    /// to send (every email already in the ledger) never needs it.
+    pub fn on_first_use(sdk: &SdkConfig) -> Self {
+        SesMailer {
+            client: Arc::new(OnceLock::new()),
+            config: Some(sdk.clone()),
+        }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        // `config` is `None` only when `new` was given the client already.
+        self.client.get_or_init(|| {
+            Client::new(
+                self.config
+                    .as_ref()
+                    .unwrap_or(&SdkConfig::builder().build()),
+            )
+        })
     }
 }
 
@@ -98,7 +125,7 @@ impl Mailer for SesMailer {
             )
             .build();
         let out = self
-            .client
+            .client()
             .send_email()
             .source(&email.from)
             .destination(Destination::builder().to_addresses(&email.to).build())
@@ -107,5 +134,25 @@ impl Mailer for SesMailer {
             .await
             .map_err(classify)?;
         Ok(format!("SES message {}", out.message_id()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailer_built_on_first_use_builds_its_client_once_from_the_given_config() {
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-2"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let mailer = SesMailer::on_first_use(&sdk);
+        assert!(mailer.client.get().is_none(), "nothing built at creation");
+        let copy = mailer.clone();
+        let region = mailer.client().config().region().map(ToString::to_string);
+        assert_eq!(region.as_deref(), Some("eu-west-2"));
+        // Clones share the one client.
+        assert!(std::ptr::eq(copy.client(), mailer.client()));
     }
 }
