@@ -351,6 +351,7 @@ struct LineBody {
     sku: String,
     #[serde(default)]
     title: Option<String>,
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
     #[serde(default)]
     unit_price: Option<String>,
@@ -404,6 +405,37 @@ impl CreateOrderBody {
     }
 }
 
+/// A quantity: a JSON number with no fractional part. `openapi.yaml` says
+/// `integer`, which JSON Schema (and so many clients' serialisers) also
+/// lets be written `4.0` or `4e0`; those are read as 4. `4.5`, strings and
+/// numbers beyond `i64` are refused (400 `invalid_body`); zero and negative
+/// ones reach the domain, which answers `invalid_quantity`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct WholeNumber;
+    impl serde::de::Visitor<'_> for WholeNumber {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            // Beyond 2^53 a float no longer holds every whole number exactly.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() == 0.0 && v.abs() <= EXACT {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number")))
+            }
+        }
+    }
+    d.deserialize_any(WholeNumber)
+}
+
 /// Present-but-null is `Some(None)`; absent is `None` (via `default`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
@@ -422,6 +454,7 @@ struct CancelBody {
 #[serde(deny_unknown_fields)]
 struct ItemBody {
     line_item_id: String,
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
     #[serde(default)]
     reason: Option<String>,
@@ -465,6 +498,7 @@ struct FulfillBody {
 #[serde(deny_unknown_fields)]
 struct FulfilledBody {
     line_item_id: String,
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
 }
 

@@ -360,3 +360,39 @@ async fn me_describes_the_caller() {
         "never exposes key hashes"
     );
 }
+
+#[tokio::test]
+async fn whole_numbers_written_as_json_decimals_are_quantities() {
+    // JSON Schema's `integer` (openapi.yaml) includes 1.0 and 2e0.
+    let app = demo_app().await;
+    let f = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/fulfillments",
+        Some(SELLER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1.0}]}"#),
+    )
+    .await;
+    assert_eq!(f.status, 201, "{}", f.body);
+    assert_eq!(f.body["items"][0]["quantity"], 1);
+    let c = call(
+        &app,
+        "POST",
+        "/v1/orders/ord_demo_api/cancellations",
+        Some(BUYER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":2e0,"reason":"Too many"}]}"#),
+    )
+    .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["items"][0]["quantity"], 2);
+    let o = call(
+        &app,
+        "POST",
+        "/v1/orders",
+        Some(BUYER),
+        Some(r#"{"seller_id":"seller-api","line_items":[{"id":"a","sku":"S","quantity":3.0}]}"#),
+    )
+    .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    assert_eq!(o.body["line_items"][0]["quantity"], 3);
+}
