@@ -33,8 +33,9 @@ fn trust_store(native_too: bool) -> TrustStore {
 }
 
 /// The SDK's hyper + rustls client, built on the first request: the trust
-/// store (every compiled-in root PEM-encoded, ~280 KB of heap) and the TLS
-/// connector are then paid by the first call that needs them, not by init.
+/// store (a ~280 KB heap copy of the PEM bundle, which the SDK then decodes
+/// and parses) and the TLS connector are paid by the first call that needs
+/// them, not by init.
 /// (The SDK's client itself builds one connector at creation, to validate
 /// it, and discards it; that is avoided too.)
 #[derive(Debug)]
