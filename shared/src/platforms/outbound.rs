@@ -13,9 +13,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::shopify::{self, graphql};
+use super::shopify::{self, graphql, legacy_id};
 use super::{
-    PlatformError, PlatformHttp, access_token, bigcommerce_order_url, woocommerce_order_url,
+    PlatformError, PlatformHttp, access_token, bigcommerce_order_url, field, woocommerce_order_url,
 };
 use crate::domain::Connection;
 
@@ -52,19 +52,6 @@ pub fn bigcommerce_body(u: &OrderUpdate) -> Value {
                 .collect::<Vec<_>>()
         }),
     }
-}
-
-fn field<'a>(
-    platform: &'static str,
-    name: &'static str,
-    v: &'a Option<String>,
-) -> Result<&'a str, PlatformError> {
-    v.as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(PlatformError::MissingConnection {
-            platform,
-            field: name,
-        })
 }
 
 /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
@@ -219,37 +206,10 @@ pub fn line_gid(line_ref: &str) -> String {
 }
 
 #[derive(Deserialize)]
-struct StateData {
-    order: Option<StateOrder>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StateOrder {
+struct RefundState {
     closed: bool,
     presentment_currency_code: String,
-    line_items: Lines,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Lines {
-    nodes: Vec<StateLine>,
-    page_info: PageInfo,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StateLine {
-    id: String,
-    current_quantity: i64,
 }
 
 #[derive(Deserialize)]
@@ -319,10 +279,6 @@ struct UserError {
     message: String,
 }
 
-fn legacy(gid: &str) -> &str {
-    gid.rsplit('/').next().unwrap_or(gid)
-}
-
 fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, PlatformError> {
     let r = r.ok_or_else(|| PlatformError::Decode {
         platform: shopify::PLATFORM,
@@ -386,40 +342,21 @@ pub async fn shopify_refund(
 ) -> Result<String, PlatformError> {
     let id = order_gid(order_ref);
     // 1. The order as it is now.
-    let mut current: Vec<(String, u32)> = Vec::new();
-    let mut after: Option<String> = None;
-    let (closed, currency) = loop {
-        let data: StateData = graphql(
-            http,
-            conn,
-            REFUND_STATE_QUERY,
-            json!({ "id": id, "after": after }),
-        )
-        .await?;
-        let order = data.order.ok_or_else(|| PlatformError::Rejected {
+    let Some((state, current)) =
+        shopify::order_with_lines::<RefundState>(http, conn, REFUND_STATE_QUERY, &id).await?
+    else {
+        return Err(PlatformError::Rejected {
             platform: shopify::PLATFORM,
             status: 200,
             body: format!("Shopify order {order_ref} not found"),
-        })?;
-        current.extend(order.line_items.nodes.into_iter().map(|l| {
-            (
-                legacy(&l.id).to_owned(),
-                u32::try_from(l.current_quantity.max(0)).unwrap_or(u32::MAX),
-            )
-        }));
-        match (
-            order.line_items.page_info.has_next_page,
-            order.line_items.page_info.end_cursor,
-        ) {
-            (true, Some(c)) => after = Some(c),
-            _ => break (order.closed, order.presentment_currency_code),
-        }
+        });
     };
+    let (closed, currency) = (state.closed, state.presentment_currency_code);
     // 2. What to refund: down to our target, never more than was cancelled.
     let mut refund: Vec<(String, u32)> = Vec::new();
     let mut unknown = Vec::new();
     for l in lines {
-        match current.iter().find(|(id, _)| id == legacy(&l.line_ref)) {
+        match current.iter().find(|(id, _)| id == legacy_id(&l.line_ref)) {
             Some((_, now)) => {
                 let q = now.saturating_sub(l.target).min(l.cancelled);
                 if q > 0 {
@@ -434,7 +371,7 @@ pub async fn shopify_refund(
         .map(|(id, q)| {
             let r = refund
                 .iter()
-                .find(|(gid, _)| legacy(gid) == id)
+                .find(|(gid, _)| legacy_id(gid) == id)
                 .map_or(0, |(_, r)| *r);
             u64::from(q.saturating_sub(r))
         })

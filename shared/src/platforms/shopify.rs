@@ -143,7 +143,7 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
 }
 
 /// `gid://shopify/LineItem/123` -> `123`.
-fn legacy_id(gid: &str) -> &str {
+pub(crate) fn legacy_id(gid: &str) -> &str {
     gid.rsplit('/').next().unwrap_or(gid)
 }
 
@@ -162,16 +162,27 @@ struct GqlError {
 }
 
 #[derive(Deserialize)]
-struct OrderData {
-    order: Option<GqlOrder>,
+#[serde(bound = "O: Deserialize<'de>")]
+struct OrderData<O> {
+    order: Option<WithLines<O>>,
+}
+
+/// An order as a query selecting `lineItems(first:, after: $after) { nodes
+/// { id currentQuantity } pageInfo { hasNextPage endCursor } }` returns it:
+/// the line page, and the query's other fields as `O`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound = "O: Deserialize<'de>")]
+struct WithLines<O> {
+    #[serde(flatten)]
+    fields: O,
+    line_items: Page<GqlLine>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct GqlOrder {
+struct CancelState {
     cancelled_at: Option<String>,
     cancel_reason: Option<String>,
-    line_items: Page<GqlLine>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +261,36 @@ pub async fn graphql<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Run `query` (an order query shaped as `WithLines` says, with `$id` and
+/// `$after`) over every page of the order's line items: the other fields as
+/// the last page gives them, and each line's legacy id and current
+/// quantity. `None` when Shopify knows no such order.
+pub(crate) async fn order_with_lines<O: serde::de::DeserializeOwned>(
+    http: &PlatformHttp,
+    conn: &Connection,
+    query: &str,
+    gid: &str,
+) -> Result<Option<(O, Vec<(String, u32)>)>, PlatformError> {
+    let mut after: Option<String> = None;
+    let mut lines = Vec::new();
+    loop {
+        let data: OrderData<O> =
+            graphql(http, conn, query, json!({ "id": gid, "after": after })).await?;
+        let Some(order) = data.order else {
+            return Ok(None);
+        };
+        lines.extend(order.line_items.nodes.into_iter().map(|l| {
+            let q = u32::try_from(l.current_quantity.max(0)).unwrap_or(u32::MAX);
+            (legacy_id(&l.id).to_owned(), q)
+        }));
+        let page = order.line_items.page_info;
+        match (page.has_next_page, page.end_cursor) {
+            (true, Some(c)) => after = Some(c),
+            _ => return Ok(Some((order.fields, lines))),
+        }
+    }
+}
+
 /// Fetch an order's current state (every page of its line items).
 pub async fn fetch_order(
     http: &PlatformHttp,
@@ -258,33 +299,14 @@ pub async fn fetch_order(
     reason: &str,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
     let gid = format!("gid://shopify/Order/{order_ref}");
-    let mut after: Option<String> = None;
-    let mut lines = Vec::new();
-    let (cancelled, cancel_reason) = loop {
-        let data: OrderData = graphql(
-            http,
-            conn,
-            ORDER_LINES_QUERY,
-            json!({ "id": gid, "after": after }),
-        )
-        .await?;
-        let Some(order) = data.order else {
-            return Ok(None);
-        };
-        for l in order.line_items.nodes {
-            let q = u32::try_from(l.current_quantity.max(0)).unwrap_or(u32::MAX);
-            lines.push((legacy_id(&l.id).to_owned(), q));
-        }
-        match (
-            order.line_items.page_info.has_next_page,
-            order.line_items.page_info.end_cursor,
-        ) {
-            (true, Some(c)) => after = Some(c),
-            _ => break (order.cancelled_at.is_some(), order.cancel_reason),
-        }
+    let Some((state, lines)) =
+        order_with_lines::<CancelState>(http, conn, ORDER_LINES_QUERY, &gid).await?
+    else {
+        return Ok(None);
     };
+    let cancelled = state.cancelled_at.is_some();
     let reason = if cancelled {
-        cancel_reason_text(cancel_reason.as_deref())
+        cancel_reason_text(state.cancel_reason.as_deref())
     } else {
         reason.to_owned()
     };
@@ -364,5 +386,56 @@ mod tests {
     fn gids() {
         assert_eq!(legacy_id("gid://shopify/LineItem/13001"), "13001");
         assert_eq!(legacy_id("13001"), "13001");
+    }
+
+    #[tokio::test]
+    async fn order_with_lines_reads_every_page() {
+        use wiremock::matchers::{body_partial_json, method};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let page = |lines: serde_json::Value, next: Option<&str>, cancelled: Option<&str>| {
+            json!({"data": {"order": {
+                "cancelledAt": cancelled, "cancelReason": null,
+                "lineItems": {"nodes": lines,
+                    "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}}})
+        };
+        Mock::given(method("POST"))
+            .and(body_partial_json(json!({"variables": {"after": null}})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(page(
+                json!([{"id": "gid://shopify/LineItem/1", "currentQuantity": 2}]),
+                Some("c1"),
+                None,
+            )))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(body_partial_json(json!({"variables": {"after": "c1"}})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(page(
+                json!([{"id": "gid://shopify/LineItem/2", "currentQuantity": -1}]),
+                None,
+                Some("2026-11-26T08:00:00Z"),
+            )))
+            .mount(&server)
+            .await;
+        let conn = Connection {
+            api_base_url: Some(server.uri()),
+            access_token: Some("token".into()),
+            ..Connection::default()
+        };
+        let http = PlatformHttp::default();
+        let order = fetch_order(&http, &conn, "5001", "r")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            order.lines,
+            vec![("1".to_owned(), 2), ("2".to_owned(), 0)],
+            "both pages, legacy ids, negative quantities as 0"
+        );
+        assert!(
+            order.cancelled,
+            "the order's fields come from the last page"
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
     }
 }
