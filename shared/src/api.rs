@@ -2,8 +2,6 @@
 //! `lambda_http::Request` to a response, hosted by the Lambda and by
 //! `dropship serve` alike. Thin: parse, call the application, map the result.
 
-use std::time::Instant;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -17,7 +15,7 @@ use crate::domain::{
     CancelRequest, Company, DomainError, FulfillRequest, ItemRequest, NewLine, NewOrder, Source,
 };
 use crate::http::{
-    HttpResponse, MAX_BODY_BYTES, Problem, bearer, body_bytes, header_str, json, log_request,
+    HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str, json,
     method_not_allowed, no_route, raw,
 };
 use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
@@ -74,21 +72,10 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Handle one API request. Never fails: every error is a problem response.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
-    let started = Instant::now();
-    let mut company_id = None;
-    let response = match dispatch(app, &req, &mut company_id).await {
-        Ok(r) => r,
-        Err(p) => p.into_response(),
-    };
-    log_request(
-        "api",
-        req.method().as_str(),
-        req.uri().path(),
-        response.status().as_u16(),
-        company_id.as_deref(),
-        started,
-    );
-    response
+    answer_and_log("api", &req, async |company_id| {
+        dispatch(app, &req, company_id).await
+    })
+    .await
 }
 
 async fn dispatch<S: Store>(

@@ -104,8 +104,32 @@ pub fn method_not_allowed(allowed: &'static str, detail: String) -> HttpResponse
     r
 }
 
+/// Answer one request with what `dispatch` returns (an error as its problem
+/// response), then log it with the company `dispatch` identified, if any.
+/// Never fails.
+pub async fn answer_and_log(
+    what: &'static str,
+    req: &lambda_http::Request,
+    dispatch: impl AsyncFnOnce(&mut Option<String>) -> Result<HttpResponse, Problem>,
+) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let mut company_id = None;
+    let response = dispatch(&mut company_id)
+        .await
+        .unwrap_or_else(Problem::into_response);
+    log_request(
+        what,
+        req.method().as_str(),
+        req.uri().path(),
+        response.status().as_u16(),
+        company_id.as_deref(),
+        started,
+    );
+    response
+}
+
 /// One log line per request: what, who, how it ended, how long it took.
-pub fn log_request(
+fn log_request(
     what: &'static str,
     method: &str,
     path: &str,

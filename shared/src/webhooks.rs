@@ -4,8 +4,6 @@
 //! current absolute quantities are reconciled, so duplicates, stale
 //! snapshots and the echo of our own outbound change are no-ops.
 
-use std::time::Instant;
-
 use lambda_http::Request;
 use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
@@ -15,7 +13,8 @@ use subtle::ConstantTimeEq;
 use crate::app::{App, AppError, ReconcileOutcome};
 use crate::domain::{Company, Integration, Source};
 use crate::http::{
-    HttpResponse, Problem, body_bytes, header_str, json, log_request, method_not_allowed, no_route,
+    HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
+    no_route,
 };
 use crate::platforms::{
     self, Inbound, PlatformError, PlatformOrder, bigcommerce, shopify, woocommerce,
@@ -86,21 +85,10 @@ fn sha256_hex(body: &[u8]) -> String {
 
 /// Handle one webhook delivery. Never fails: every error is a response.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
-    let started = Instant::now();
-    let mut company_id = None;
-    let response = match dispatch(app, &req, &mut company_id).await {
-        Ok(r) => r,
-        Err(p) => p.into_response(),
-    };
-    log_request(
-        "webhook",
-        req.method().as_str(),
-        req.uri().path(),
-        response.status().as_u16(),
-        company_id.as_deref(),
-        started,
-    );
-    response
+    answer_and_log("webhook", &req, async |company_id| {
+        dispatch(app, &req, company_id).await
+    })
+    .await
 }
 
 async fn dispatch<S: Store>(
