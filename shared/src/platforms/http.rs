@@ -255,43 +255,30 @@ mod tests {
             let url = server.uri();
             async move { h.send("test", |c| c.post(&url)).await }
         };
+        // The server answers `first` once, then 200.
+        let first_then_ok = async |first: ResponseTemplate| {
+            server.reset().await;
+            Mock::given(method("POST"))
+                .respond_with(first)
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(200))
+                .mount(&server)
+                .await;
+        };
         // 503 then 200: a read or an absolute update is repeated...
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
+        first_then_ok(ResponseTemplate::new(503)).await;
         assert!(call(http.clone()).await.is_ok());
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
         // ...a non-idempotent call is not: the caller re-reads first.
-        server.reset().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
+        first_then_ok(ResponseTemplate::new(503)).await;
         let e = call(http.for_non_idempotent()).await.unwrap_err();
         assert!(e.is_transient());
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
         // A 429 proves nothing ran: repeated even for a non-idempotent call.
-        server.reset().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-            .up_to_n_times(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
+        first_then_ok(ResponseTemplate::new(429).insert_header("Retry-After", "0")).await;
         assert!(call(http.for_non_idempotent()).await.is_ok());
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
         // A permanent refusal is never repeated.
