@@ -208,25 +208,26 @@ impl Order {
         }
     }
 
+    /// Units ordered, fulfilled and cancelled over all lines (each line may
+    /// hold up to u32::MAX, so the sums are 64-bit and saturate).
     fn totals(&self) -> (u64, u64, u64) {
+        let add = |sum: u64, n: u32| sum.saturating_add(u64::from(n));
         self.line_items.iter().fold((0, 0, 0), |(q, f, c), l| {
-            (
-                q + u64::from(l.quantity),
-                f + u64::from(l.fulfilled),
-                c + u64::from(l.cancelled),
-            )
+            (add(q, l.quantity), add(f, l.fulfilled), add(c, l.cancelled))
         })
     }
 
     pub fn open_units(&self) -> u64 {
-        self.line_items.iter().map(|l| u64::from(l.open())).sum()
+        self.line_items
+            .iter()
+            .fold(0u64, |n, l| n.saturating_add(u64::from(l.open())))
     }
 
     pub fn fulfillment_status(&self) -> FulfillmentStatus {
         let (q, f, c) = self.totals();
         if f == 0 {
             FulfillmentStatus::Unfulfilled
-        } else if f == q - c {
+        } else if f == q.saturating_sub(c) {
             FulfillmentStatus::Fulfilled
         } else {
             FulfillmentStatus::Partial

@@ -1,12 +1,15 @@
 //! The cancellation email: what it says (askama templates under
 //! `shared/templates/`, HTML auto-escaped) and the port it is sent through.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use askama::Template;
 use thiserror::Error;
 
-use crate::domain::{Cancellation, CancellationKind, Company, Integration, Order, Role, Source};
+use crate::domain::{
+    Cancellation, CancellationKind, Company, Integration, LineItem, Order, Role, Source,
+};
 
 /// A message ready to send: one recipient, a text and an HTML part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,11 +128,17 @@ impl Notice {
         partner_party: Role,
         initiator_name: &str,
     ) -> Self {
+        // Indexed once: an order may have thousands of lines.
+        let by_id: HashMap<&str, &LineItem> = order
+            .line_items
+            .iter()
+            .map(|l| (l.id.as_str(), l))
+            .collect();
         let lines = cancellation
             .items
             .iter()
             .map(|item| {
-                let line = order.line(&item.line_item_id);
+                let line = by_id.get(item.line_item_id.as_str()).copied();
                 EmailLine {
                     sku: line.map_or_else(|| item.line_item_id.clone(), |l| l.sku.clone()),
                     title: line.and_then(|l| l.title.clone()),
@@ -176,7 +185,11 @@ impl Notice {
         let what = if self.whole_order {
             " cancelled".to_owned()
         } else {
-            let units: u32 = self.lines.iter().map(|l| l.quantity).sum();
+            // Each line may hold up to u32::MAX units: the sum needs 64 bits.
+            let units = self
+                .lines
+                .iter()
+                .fold(0u64, |n, l| n.saturating_add(u64::from(l.quantity)));
             format!(
                 ": {units} unit{} cancelled",
                 if units == 1 { "" } else { "s" }
@@ -276,6 +289,19 @@ mod tests {
             n.subject(),
             "Order ord_1 (your order 731) cancelled by Acme Home"
         );
+    }
+
+    #[test]
+    fn the_subject_counts_units_beyond_u32() {
+        let (mut n, partner) = notice(CancellationKind::Items, "Out of stock");
+        n.lines[0].quantity = u32::MAX;
+        n.lines[1].quantity = u32::MAX;
+        assert_eq!(
+            n.subject(),
+            "Order ord_1 (your order 731): 8589934590 units cancelled by Acme Home"
+        );
+        let e = n.email("a@b.example", &partner.email).unwrap();
+        assert!(e.text.contains("Quantity cancelled: 4294967295"));
     }
 
     #[test]

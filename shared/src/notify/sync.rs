@@ -5,12 +5,13 @@
 //! runs), `LocalStoreSync` (the API when the company has an
 //! `api_base_url`, else the record).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use thiserror::Error;
 
 use crate::domain::rules::{StoreSync as SyncKind, outbound_sync};
-use crate::domain::{Cancellation, CancellationKind, Company, Connection, Order, Role};
+use crate::domain::{Cancellation, CancellationKind, Company, Connection, LineItem, Order, Role};
 use crate::platforms::outbound::{self, OrderUpdate, RefundLine};
 use crate::platforms::{PlatformError, PlatformHttp};
 
@@ -116,8 +117,14 @@ pub fn plan(
     // (our line id, the partner's line id, cancelled now, new quantity)
     let mut mapped = Vec::new();
     let mut unmapped_lines = Vec::new();
+    // Indexed once: an order may have thousands of lines.
+    let by_id: HashMap<&str, &LineItem> = order
+        .line_items
+        .iter()
+        .map(|l| (l.id.as_str(), l))
+        .collect();
     for item in &cancellation.items {
-        let Some(line) = order.line(&item.line_item_id) else {
+        let Some(line) = by_id.get(item.line_item_id.as_str()) else {
             unmapped_lines.push(item.line_item_id.clone());
             continue;
         };

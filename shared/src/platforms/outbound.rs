@@ -366,17 +366,14 @@ pub async fn shopify_refund(
             None => unknown.push(l.line_ref.clone()),
         }
     }
-    let remaining: u64 = current
-        .iter()
-        .map(|(id, q)| {
-            let r = refund
-                .iter()
-                .find(|(gid, _)| legacy_id(gid) == id)
-                .map_or(0, |(_, r)| *r);
-            u64::from(q.saturating_sub(r))
-        })
-        .sum();
-    let full = remaining == 0;
+    // Nothing left once every line is at most what is refunded now.
+    let full = current.iter().all(|(id, q)| {
+        let r = refund
+            .iter()
+            .find(|(gid, _)| legacy_id(gid) == id)
+            .map_or(0, |(_, r)| *r);
+        q.saturating_sub(r) == 0
+    });
     let mut done = Vec::new();
     // 3. Refund (with shipping when nothing is left), as Shopify suggests.
     if !refund.is_empty() {
@@ -426,7 +423,10 @@ pub async fn shopify_refund(
         )
         .await?;
         let r = user_errors("refundCreate", created.refund_create)?;
-        let units: u32 = refund.iter().map(|(_, q)| q).sum();
+        // Each line may refund up to u32::MAX units: the sum needs 64 bits.
+        let units = refund
+            .iter()
+            .fold(0u64, |n, (_, q)| n.saturating_add(u64::from(*q)));
         done.push(format!(
             "refunded {units} unit(s) on {} line(s){}{}",
             refund.len(),
@@ -474,6 +474,68 @@ mod tests {
         assert_eq!(
             bigcommerce_body(&part),
             json!({"products": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refund_of_more_than_u32_max_units_is_counted_in_64_bits() {
+        use wiremock::matchers::{body_string_contains, method};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let answer = |op: &str, data: Value| {
+            Mock::given(method("POST"))
+                .and(body_string_contains(op))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": data })))
+        };
+        answer(
+            "DropshipRefundState",
+            json!({"order": {"id": "gid", "closed": false, "presentmentCurrencyCode": "USD",
+                "lineItems": {"nodes": [
+                    {"id": "gid://shopify/LineItem/1", "currentQuantity": 4294967295u64},
+                    {"id": "gid://shopify/LineItem/2", "currentQuantity": 4294967295u64}
+                ], "pageInfo": {"hasNextPage": false, "endCursor": null}}}}),
+        )
+        .mount(&server)
+        .await;
+        answer(
+            "DropshipSuggestedRefund",
+            json!({"order": {"suggestedRefund": {"suggestedTransactions": []}}}),
+        )
+        .mount(&server)
+        .await;
+        answer(
+            "DropshipRefundCreate",
+            json!({"refundCreate": {"refund": {"id": "gid://shopify/Refund/1"}, "userErrors": []}}),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+        answer(
+            "DropshipOrderClose",
+            json!({"orderClose": {"order": {"id": "gid", "closed": true}, "userErrors": []}}),
+        )
+        .mount(&server)
+        .await;
+        let conn = Connection {
+            api_base_url: Some(server.uri()),
+            access_token: Some("token".into()),
+            ..Connection::default()
+        };
+        let lines: Vec<RefundLine> = ["1", "2"]
+            .into_iter()
+            .map(|r| RefundLine {
+                line_ref: r.into(),
+                cancelled: u32::MAX,
+                target: 0,
+            })
+            .collect();
+        let done = shopify_refund(&PlatformHttp::default(), &conn, "5001", &lines, "n")
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            "Shopify order 5001: refunded 8589934590 unit(s) on 2 line(s) and shipping \
+             (gid://shopify/Refund/1); order closed"
         );
     }
 
