@@ -6,14 +6,17 @@
 //! record neither blocks nor repeats the others (records that are redelivered
 //! anyway find their notifications done in the ledger and repeat nothing).
 
+use std::panic::AssertUnwindSafe;
+
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures::FutureExt;
 use shared::domain::Cancellation;
 use shared::notify::email::Mailer;
 use shared::notify::ses::SesMailer;
 use shared::notify::sync::{HttpStoreSync, StoreSync};
-use shared::notify::{Notifier, NotifierConfig};
+use shared::notify::{Notifier, NotifierConfig, Report, panic_message};
 use shared::platforms::PlatformHttp;
 use shared::store::Store;
 use shared::store::dynamodb::{DynamoStore, schema};
@@ -96,13 +99,29 @@ where
     let mut failures = Vec::new();
     for record in &event.records {
         let seq = record.change.sequence_number.clone();
-        let result = match cancellation_of(record) {
+        // Each record is supervised: a panic while handling it fails that
+        // record alone. Under `panic = "abort"` (release builds) nothing is
+        // caught: the invocation fails, the stream retries and bisects the
+        // batch down to the record, and the ledger keeps the channels that
+        // completed meanwhile from repeating.
+        let outcome = AssertUnwindSafe(handle_record(notifier, record))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic))));
+        let result = match outcome {
             Ok(None) => {
                 tracing::debug!(event_id = %record.event_id, event_name = %record.event_name, "not a new cancellation; skipped");
                 continue;
             }
-            Ok(Some(c)) => notifier.notify(&c).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            // A panic is a defect, not a refusal: the record is reported as
+            // the abort build would have it, so the stream's failure handling
+            // sees it; its redelivery finds the failure in the ledger and
+            // repeats nothing.
+            Ok(Some(report)) if report.crashed() => Err(format!(
+                "a notification panicked (recorded as failed): {report:?}"
+            )),
+            Ok(Some(report)) => Ok(report),
+            Err(e) => Err(e),
         };
         match result {
             Ok(report) => {
@@ -121,6 +140,26 @@ where
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+/// One record: `None` when it announces no new cancellation.
+async fn handle_record<S, M, Y>(
+    notifier: &Notifier<S, M, Y>,
+    record: &EventRecord,
+) -> Result<Option<Report>, String>
+where
+    S: Store + Ledger,
+    M: Mailer,
+    Y: StoreSync,
+{
+    match cancellation_of(record).map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(c) => notifier
+            .notify(&c)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

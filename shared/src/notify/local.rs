@@ -6,14 +6,16 @@
 //! failed is retried with exponential backoff, capped at `max_backoff`.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::sync::watch;
 
 use super::outbox::{EmlOutbox, RecordingStoreSync};
 use super::sync::{HttpStoreSync, LocalStoreSync, StoreSync};
-use super::{Notifier, NotifierConfig, email::Mailer};
+use super::{Notifier, NotifierConfig, email::Mailer, panic_message};
 use crate::platforms::PlatformHttp;
 use crate::store::StoreError;
 use crate::store::embedded::EmbeddedStore;
@@ -93,14 +95,22 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                 done.waiting += 1;
                 continue;
             }
-            match self.notifier.notify(&entry.cancellation).await {
+            // Supervised: a panic outside the channels' own supervision
+            // (reading the order, the ledger) fails this entry alone, which
+            // is retried with backoff like any other failure.
+            let result = AssertUnwindSafe(self.notifier.notify(&entry.cancellation))
+                .catch_unwind()
+                .await
+                .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let finished = match result {
                 Ok(report) => {
                     tracing::debug!(seq = entry.seq, ?report, "outbox entry notified");
-                    store
-                        .finish_outbox(entry.seq, Ok(()), crate::app::now())
-                        .await?;
                     self.retry_at.remove(&entry.seq);
                     done.notified += 1;
+                    store
+                        .finish_outbox(entry.seq, Ok(()), crate::app::now())
+                        .await
                 }
                 Err(e) => {
                     let attempts = entry.attempts.saturating_add(1);
@@ -109,26 +119,42 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                         seq = entry.seq,
                         cancellation_id = %entry.cancellation.id,
                         attempts,
-                        retry_in_ms = delay.as_millis() as u64,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         error = %e,
                         "notification failed; will retry"
                     );
-                    store
-                        .finish_outbox(entry.seq, Err(e.to_string()), crate::app::now())
-                        .await?;
-                    self.retry_at.insert(entry.seq, Instant::now() + delay);
+                    let now = Instant::now();
+                    self.retry_at
+                        .insert(entry.seq, now.checked_add(delay).unwrap_or(now));
                     done.failed += 1;
+                    store
+                        .finish_outbox(entry.seq, Err(e), crate::app::now())
+                        .await
                 }
+            };
+            // The entry stays pending and is taken up again on a later pass;
+            // the ledger keeps what was sent from repeating. The rest of
+            // this pass goes on.
+            if let Err(e) = finished {
+                tracing::warn!(seq = entry.seq, error = %e, "could not update the outbox entry");
             }
         }
         Ok(done)
     }
 
     /// Drain now (crash recovery) and every `poll` until `shutdown` is true.
+    /// A pass that fails or panics is logged and the next one runs as usual.
+    /// Under `panic = "abort"` (release builds) a panic ends the process
+    /// instead; on restart the outbox is read again and the ledger keeps
+    /// what completed from repeating.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.drain().await {
-                tracing::warn!(error = %e, "reading the outbox failed");
+            match AssertUnwindSafe(self.drain()).catch_unwind().await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "reading the outbox failed"),
+                Err(panic) => {
+                    tracing::error!(panic = %panic_message(&*panic), "an outbox pass panicked; going on");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}

@@ -14,9 +14,12 @@ pub mod outbox;
 pub mod ses;
 pub mod sync;
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 
 use chrono::Duration;
+use futures::FutureExt;
 use thiserror::Error;
 
 use crate::domain::{Cancellation, Company, Role};
@@ -78,6 +81,9 @@ pub enum ChannelReport {
     Sent(String),
     /// Refused for good now; recorded as a failed notification.
     Failed(String),
+    /// The attempt panicked (a defect, not a refusal); recorded as a failed
+    /// notification with the panic message, not retried.
+    Crashed(String),
     /// Done (or failed for good) earlier: nothing repeated.
     AlreadyDone(Outcome),
     /// This partner gets nothing on this channel.
@@ -90,11 +96,32 @@ pub struct Report {
     pub store_sync: ChannelReport,
 }
 
+impl Report {
+    /// Did an attempt on either channel panic?
+    pub fn crashed(&self) -> bool {
+        [&self.email, &self.store_sync]
+            .iter()
+            .any(|r| matches!(r, ChannelReport::Crashed(_)))
+    }
+}
+
+/// The message a panic was raised with (`panic!` gives a `&str` or a
+/// `String`).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// What an attempt on a channel came to.
 enum Attempt {
     Done(String),
     Permanent(String),
     Transient(String),
+    /// It panicked, with this message.
+    Crashed(String),
 }
 
 impl From<MailError> for Attempt {
@@ -240,9 +267,11 @@ where
                 token
             }
         };
-        let (outcome, detail) = match act().await {
+        let attempt = self.supervised(act).await;
+        let crashed = matches!(attempt, Attempt::Crashed(_));
+        let (outcome, detail) = match attempt {
             Attempt::Done(d) => (Outcome::Sent, d),
-            Attempt::Permanent(d) => (Outcome::Failed, d),
+            Attempt::Permanent(d) | Attempt::Crashed(d) => (Outcome::Failed, d),
             Attempt::Transient(d) => {
                 tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), error = %d, "notification failed; will be retried");
                 if let Err(e) = self
@@ -267,15 +296,55 @@ where
         if !kept {
             tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), "claim expired and was taken over before completion");
         }
-        match outcome {
-            Outcome::Sent => {
+        match (outcome, crashed) {
+            (Outcome::Sent, _) => {
                 tracing::info!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notified");
                 Ok(ChannelReport::Sent(detail))
             }
-            Outcome::Failed => {
+            (Outcome::Failed, true) => {
+                tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification panicked; recorded as failed");
+                Ok(ChannelReport::Crashed(detail))
+            }
+            (Outcome::Failed, false) => {
                 tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification refused for good; recorded as failed");
                 Ok(ChannelReport::Failed(detail))
             }
         }
+    }
+
+    /// Run one attempt so that nothing it does stops the caller: a panic
+    /// becomes a permanent failure carrying the panic message, and an attempt
+    /// that outlives its claim's lock is given up for a retry (another
+    /// worker may hold the claim by then, and a platform that never answers
+    /// must not hold up the notifications behind this one).
+    ///
+    /// Under `panic = "abort"` (the release profile) a panic is not caught:
+    /// the process ends. The claim then expires and the notification is
+    /// retried after `lock_for`; on Lambda the invocation fails, the stream
+    /// retries and bisects the batch down to the record, and the ledger keeps
+    /// the channels that completed from repeating.
+    async fn supervised<F, Fut>(&self, act: F) -> Attempt
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
+        // Nothing shared is left half-changed by an unwinding attempt: it
+        // only reads the store and calls out; the ledger is written after.
+        let attempt = AssertUnwindSafe(async move { act().await }).catch_unwind();
+        match tokio::time::timeout(self.attempt_timeout(), attempt).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(panic)) => Attempt::Crashed(format!("panicked: {}", panic_message(&*panic))),
+            Err(_) => Attempt::Transient(format!(
+                "gave up after {} s, the claim's lock",
+                self.config.lock_for.num_seconds()
+            )),
+        }
+    }
+
+    fn attempt_timeout(&self) -> std::time::Duration {
+        self.config
+            .lock_for
+            .to_std()
+            .unwrap_or(std::time::Duration::ZERO)
     }
 }
