@@ -169,7 +169,10 @@ async fn a_panicking_notification_is_recorded_failed_and_the_others_go_out() {
     // The ledger holds the failure and its reason; the partner (the
     // seller) sees it on the order.
     let entries = app.store.ledger_entries(&poisoned).await.unwrap();
-    let email = entries.iter().find(|e| e.channel == Channel::Email).unwrap();
+    let email = entries
+        .iter()
+        .find(|e| e.channel == Channel::Email)
+        .unwrap();
     assert_eq!(email.cancellation_id, bad);
     assert_eq!(
         (email.status, email.outcome),
@@ -179,7 +182,14 @@ async fn a_panicking_notification_is_recorded_failed_and_the_others_go_out() {
         email.detail.as_deref(),
         Some(format!("panicked: the relay broke on {poisoned}-{bad}").as_str())
     );
-    let order = call(&app, "GET", &format!("/v1/orders/{poisoned}"), Some(SELLER), None).await;
+    let order = call(
+        &app,
+        "GET",
+        &format!("/v1/orders/{poisoned}"),
+        Some(SELLER),
+        None,
+    )
+    .await;
     let seen = &order.body["cancellations"][0]["notifications"]["email"];
     assert_eq!(seen["status"], "failed", "{}", order.body);
     assert!(seen["detail"].as_str().unwrap().contains("the relay broke"));
@@ -214,10 +224,7 @@ async fn the_running_worker_outlives_a_panicking_notification() {
         let good = cancel(&app, &fine, one.clone()).await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while eml(&outbox, &fine, &good).is_none() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{good} never emailed"
-            );
+            assert!(std::time::Instant::now() < deadline, "{good} never emailed");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }

@@ -15,6 +15,7 @@ use chrono::{Duration, Utc};
 use notifier::{cancellation_of, handle};
 use serde_json::{Value, json};
 use shared::domain::Cancellation;
+use shared::notify::email::{Email, MailError, Mailer};
 use shared::notify::ses::SesMailer;
 use shared::notify::sync::HttpStoreSync;
 use shared::notify::{Notifier, NotifierConfig};
@@ -781,4 +782,63 @@ async fn stored_cancellation_items_decode_as_stream_records_do() {
         sample.change.new_image.get("sk"),
         record.change.new_image.get("sk")
     );
+}
+
+/// SES, except for the emails of one order: the first call for it panics
+/// inside the notifier, as a defect in rendering or sending would.
+struct PanicsOn {
+    ses: SesMailer,
+    order_id: &'static str,
+}
+
+impl Mailer for PanicsOn {
+    async fn send(&self, email: &Email) -> Result<String, MailError> {
+        if email.reference.starts_with(&format!("{}-", self.order_id)) {
+            panic!("the relay broke on {}", email.reference);
+        }
+        self.ses.send(email).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_whose_notification_panics_fails_alone() {
+    let w = World::new().await;
+    let mut batch = event("whole-order.json");
+    let poison_seq = batch.records[0].change.sequence_number.clone().unwrap();
+    batch.records.extend(event("partial.json").records);
+    w.commit(&batch).await;
+    let notifier = Notifier::new(
+        w.store.clone(),
+        PanicsOn {
+            ses: SesMailer::new(aws_sdk_ses::Client::new(&w.sdk)),
+            order_id: "ord_demo_edi",
+        },
+        HttpStoreSync::new(PlatformHttp::default()),
+        NotifierConfig::new(&w.sender),
+    );
+    let r = handle(&notifier, batch.clone()).await;
+    assert_eq!(failures(&r), std::slice::from_ref(&poison_seq));
+    // The record after it was processed and emailed.
+    let emails = w.emails().await;
+    assert_eq!(
+        emails.iter().map(to).collect::<Vec<_>>(),
+        ["ops@sunrise-supply.example"]
+    );
+    let entry = w
+        .ledger("ord_demo_edi", "can_evt_whole_edi", Channel::Email)
+        .await
+        .unwrap();
+    assert_eq!(
+        (entry.status, entry.outcome),
+        (LedgerStatus::Completed, Some(Outcome::Failed))
+    );
+    assert_eq!(
+        entry.detail.as_deref(),
+        Some("panicked: the relay broke on ord_demo_edi-can_evt_whole_edi")
+    );
+    // Redelivered from the failed record on: the failure is in the ledger,
+    // nothing is sent again and nothing is reported.
+    let r = handle(&notifier, batch).await;
+    assert!(failures(&r).is_empty());
+    assert_eq!(w.emails().await.len(), 1);
 }
