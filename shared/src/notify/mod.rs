@@ -11,6 +11,8 @@
 pub mod email;
 pub mod local;
 pub mod outbox;
+#[cfg(test)]
+mod proptests;
 pub mod ses;
 pub mod sync;
 
