@@ -188,9 +188,11 @@ pub fn server_delay(h: &HeaderMap) -> Option<Duration> {
             .and_then(|s| s.trim().parse::<f64>().ok())
             .filter(|n| n.is_finite() && *n >= 0.0)
     };
-    num("retry-after").map(Duration::from_secs_f64).or_else(|| {
-        num("x-rate-limit-time-reset-ms").map(|ms| Duration::from_secs_f64(ms / 1000.0))
-    })
+    // A wait beyond what a Duration holds is longer than any we keep to.
+    let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
+    num("retry-after")
+        .map(secs)
+        .or_else(|| num("x-rate-limit-time-reset-ms").map(|ms| secs(ms / 1000.0)))
 }
 
 fn clip(s: &str) -> String {
@@ -225,6 +227,34 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("-1"));
         assert_eq!(server_delay(&h), None);
+        // The platform's numbers, however large: no panic.
+        for (name, value) in [
+            ("retry-after", "1e20"),
+            ("retry-after", "1e308"),
+            ("x-rate-limit-time-reset-ms", "1e300"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            assert_eq!(server_delay(&h), Some(Duration::MAX), "{name}: {value}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_beyond_any_duration_gives_up_for_a_later_retry() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1e20"))
+            .mount(&server)
+            .await;
+        let url = server.uri();
+        let e = PlatformHttp::default()
+            .send("test", |c| c.put(&url))
+            .await
+            .unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 
     #[test]
