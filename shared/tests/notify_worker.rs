@@ -240,3 +240,66 @@ async fn the_running_worker_outlives_a_panicking_notification() {
         .count();
     assert_eq!(failed, 3);
 }
+
+/// A mail relay that never answers for one order.
+struct HangsOn {
+    inner: EmlOutbox,
+    order_id: String,
+}
+
+impl Mailer for HangsOn {
+    async fn send(&self, email: &Email) -> Result<String, MailError> {
+        if email.reference.starts_with(&format!("{}-", self.order_id)) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.send(email).await
+    }
+}
+
+#[tokio::test]
+async fn a_notification_that_never_finishes_is_given_up_when_its_lock_ends() {
+    let app = demo_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox_dir(&dir);
+    let line = json!([{"id": "li_1", "sku": "CUP", "quantity": 5}]);
+    let one = json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Broken"}]);
+    let stuck = create_order(&app, line.clone()).await;
+    let hung = cancel(&app, &stuck, one.clone()).await;
+    let fine = create_order(&app, line).await;
+    let good = cancel(&app, &fine, one).await;
+    let local = local_notifier(app.store.clone(), &outbox, SENDER, PlatformHttp::default());
+    let mut config = NotifierConfig::new(SENDER);
+    config.lock_for = chrono::Duration::seconds(1);
+    let mut worker = OutboxWorker::new(Notifier::new(
+        app.store.clone(),
+        HangsOn {
+            inner: EmlOutbox::new(&outbox),
+            order_id: stuck.clone(),
+        },
+        local.sync,
+        config,
+    ));
+    // A guard against hanging the suite, far above the 1 s lock.
+    let d = tokio::time::timeout(std::time::Duration::from_secs(60), worker.drain())
+        .await
+        .expect("the pass ends")
+        .unwrap();
+    assert_eq!((d.notified, d.failed), (1, 1));
+    assert!(eml(&outbox, &fine, &good).is_some());
+    // Released for a later retry, with the reason.
+    let entries = app.store.ledger_entries(&stuck).await.unwrap();
+    let email = entries
+        .iter()
+        .find(|e| e.cancellation_id == hung && e.channel == Channel::Email)
+        .unwrap();
+    assert_eq!(email.status, LedgerStatus::InProgress);
+    assert!(
+        email
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 1 s"),
+        "{email:?}"
+    );
+    assert_eq!(app.store.pending_outbox(10).await.unwrap().len(), 1);
+}
