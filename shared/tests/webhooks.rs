@@ -765,11 +765,13 @@ async fn ignored_deliveries_answer_200() {
     assert_eq!(r.status(), 404);
 }
 
+/// A delivery: (path, headers, body).
+type Delivery = (String, Vec<(String, String)>, Vec<u8>);
+/// A whole answer: status, headers and body bytes.
+type RawAnswer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
 /// `sample` with some headers replaced (or removed, for `None`).
-fn with_headers(
-    name: &str,
-    changes: &[(&str, Option<&str>)],
-) -> (String, Vec<(String, String)>, Vec<u8>) {
+fn with_headers(name: &str, changes: &[(&str, Option<&str>)]) -> Delivery {
     let (p, h, b) = sample(name);
     let mut h: Vec<_> = h
         .into_iter()
@@ -880,7 +882,7 @@ async fn deliver_raw(
     path: &str,
     headers: &[(String, String)],
     body: &[u8],
-) -> (u16, Vec<(String, Vec<u8>)>, Vec<u8>) {
+) -> RawAnswer {
     let h: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -956,7 +958,7 @@ async fn every_refusal_reads_the_same() {
     let woo = "woocommerce-order-cancelled";
     let bc = "bigcommerce-order-status-updated";
     let bad_sig = sign_hmac_sha256_base64("wrong-secret", b"{}");
-    let mut cases: Vec<(String, (String, Vec<(String, String)>, Vec<u8>))> = vec![
+    let mut cases: Vec<(String, Delivery)> = vec![
         (
             "shopify: unknown shop".into(),
             with_headers(
@@ -1037,7 +1039,7 @@ async fn every_refusal_reads_the_same() {
             ));
         }
     }
-    let mut first: Option<(&String, (u16, Vec<(String, Vec<u8>)>, Vec<u8>))> = None;
+    let mut first: Option<(&String, RawAnswer)> = None;
     for (what, (p, h, b)) in &cases {
         let got = deliver_raw(&app, p, h, b).await;
         assert_eq!(got.0, 401, "{what}: {}", String::from_utf8_lossy(&got.2));
