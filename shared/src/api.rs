@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use lambda_http::Request;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -154,19 +154,11 @@ async fn dispatch<S: Store>(
             ));
         }
     };
-    let idem = match header_str(req.headers(), "idempotency-key") {
-        None => None,
-        Some(_) if preview => None,
-        Some(k) if valid_idempotency_key(k) => {
-            Some(Idempotency::new(k, method.as_str(), path, body))
-        }
-        Some(_) => {
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            ));
-        }
+    let idem = match idempotency_key(req.headers()) {
+        _ if preview => None,
+        Ok(None) => None,
+        Ok(Some(k)) => Some(Idempotency::new(k, method.as_str(), path, body)),
+        Err(p) => return Err(p),
     };
     let source = match header_str(req.headers(), "x-dropship-client") {
         Some(c) if c.eq_ignore_ascii_case("app") => Source::App,
@@ -205,9 +197,33 @@ async fn dispatch<S: Store>(
 }
 
 /// Errors kept under an idempotency key: 4xx that depend on the request or
-/// the order, not on the key itself.
+/// the order, not on the key itself. A `409 conflict` (a lost race) is
+/// transient like a 5xx: the client's retry with the same key must act.
 fn remembered(p: &Problem) -> bool {
-    (400..500).contains(&p.status) && p.code != "idempotency_key_reused"
+    (400..500).contains(&p.status) && !matches!(p.code, "idempotency_key_reused" | "conflict")
+}
+
+/// The request's `Idempotency-Key`: absent, or 1 to 255 visible ASCII
+/// characters. Anything else (non-ASCII bytes, an empty value, the header
+/// twice) is refused rather than ignored, so a client never loses its
+/// protection against acting twice without being told.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = |detail: &'static str| {
+        Problem::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", detail)
+    };
+    if values.next().is_some() {
+        return Err(invalid("Idempotency-Key was sent more than once"));
+    }
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(k) if valid_idempotency_key(k) => Ok(Some(k)),
+        _ => Err(invalid(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
 }
 
 fn valid_idempotency_key(k: &str) -> bool {

@@ -443,9 +443,9 @@ impl<S: Store> App<S> {
             let outcome = loop {
                 attempt += 1;
                 let state = domain::PlatformState {
-                    whole_order_cancelled: po.cancelled,
+                    whole_order_cancelled: po.cancelled(),
                     lines: platform_lines(&order, party, po),
-                    reason: po.reason.clone(),
+                    reason: po.reason(),
                 };
                 let actor = Actor {
                     party,

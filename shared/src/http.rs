@@ -67,6 +67,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("quantity_exceeds_open", "Quantity exceeds open units"),
     ("conflict", "Concurrent change"),
     ("payload_too_large", "Payload too large"),
+    ("request_timeout", "Request timeout"),
     ("reason_required", "Reason required"),
     ("invalid_quantity", "Invalid quantity"),
     ("unknown_line_item", "Unknown line item"),

@@ -8,7 +8,6 @@ use lambda_http::Request;
 use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::app::{App, AppError, ReconcileOutcome};
 use crate::domain::{Company, Integration, Source};
@@ -55,8 +54,92 @@ fn answer(
     )
 }
 
-fn unauthorized(detail: &str) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+/// The one answer to every refused delivery: the same status, headers and
+/// body whatever the reason, so it does not tell which shops or companies
+/// exist or are connected.
+fn unauthorized() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the delivery could not be authenticated",
+    )
+}
+
+/// Why a delivery was refused: logged, never answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("no company has this shop or id")]
+    UnknownCompany,
+    #[error("the company is not connected through this platform")]
+    WrongPlatform,
+    #[error("the company has no webhook secret")]
+    NoSecret,
+    #[error("the signature or token is missing")]
+    MissingCredential,
+    #[error("the signature or token does not match")]
+    BadCredential,
+}
+
+/// How a platform proves a delivery is its own.
+#[derive(Clone, Copy)]
+enum Credential<'a> {
+    /// `base64(HMAC-SHA256(secret, body))` (Shopify, WooCommerce).
+    Hmac(Option<&'a str>),
+    /// The secret itself, sent back in a header (BigCommerce).
+    Token(Option<&'a str>),
+}
+
+/// Stands in for the secret of a company that does not exist or has none,
+/// so that a refusal costs the same work as a real check. It never admits:
+/// the refusal is decided before the check's result is looked at.
+const NO_SECRET: &str = "dropship: no webhook secret for this delivery";
+
+/// The company a delivery claims to come from, if the credential proves it.
+/// The same work is done whether or not the company exists.
+fn authenticate(
+    platform: &'static str,
+    integration: Integration,
+    claimed: Option<&str>,
+    company: Option<Company>,
+    credential: Credential<'_>,
+    body: &[u8],
+) -> Result<Company, Problem> {
+    let mut refusal = match &company {
+        None => Some(Refusal::UnknownCompany),
+        Some(c) if c.integration != integration => Some(Refusal::WrongPlatform),
+        Some(_) => None,
+    };
+    let secret = company
+        .as_ref()
+        .and_then(|c| c.connection.as_ref())
+        .and_then(|c| platforms::webhook_secret(platform, c).ok());
+    if secret.is_none() {
+        refusal = refusal.or(Some(Refusal::NoSecret));
+    }
+    let secret = secret.unwrap_or(NO_SECRET);
+    let (given, matches) = match credential {
+        Credential::Hmac(sig) => (
+            sig,
+            platforms::verify_hmac_sha256_base64(secret, body, sig.unwrap_or_default()),
+        ),
+        Credential::Token(token) => (
+            token,
+            platforms::token_matches(secret, token.unwrap_or_default()),
+        ),
+    };
+    if given.is_none_or(str::is_empty) {
+        refusal = refusal.or(Some(Refusal::MissingCredential));
+    } else if !matches {
+        refusal = refusal.or(Some(Refusal::BadCredential));
+    }
+    match (refusal, company) {
+        (None, Some(company)) => Ok(company),
+        (refusal, _) => {
+            let reason = refusal.unwrap_or(Refusal::UnknownCompany);
+            tracing::warn!(platform, claimed = ?claimed, %reason, "webhook delivery refused");
+            Err(unauthorized())
+        }
+    }
 }
 
 enum Platform<'a> {
@@ -122,16 +205,21 @@ async fn dispatch<S: Store>(
         Platform::Shopify => {
             let domain = header_str(headers, "x-shopify-shop-domain")
                 .map(|d| d.trim().to_ascii_lowercase())
-                .ok_or_else(|| unauthorized("X-Shopify-Shop-Domain is missing"))?;
-            let company = lookup(app.store.company_by_shop_domain(&domain).await)?
-                .filter(|c| c.integration == Integration::Shopify)
-                .ok_or_else(|| unauthorized("unknown shop"))?;
-            verify_hmac(
-                &company,
+                .filter(|d| !d.is_empty());
+            let found = match &domain {
+                Some(d) => lookup(app.store.company_by_shop_domain(d).await)?,
+                None => None,
+            };
+            let company = authenticate(
                 "shopify",
-                header_str(headers, "x-shopify-hmac-sha256"),
+                Integration::Shopify,
+                domain.as_deref(),
+                found,
+                Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
                 body,
             )?;
+            // Routing only: the topic picks the payload's shape, the signed
+            // body decides what is cancelled.
             let topic = header_str(headers, "x-shopify-topic")
                 .unwrap_or_default()
                 .to_owned();
@@ -150,13 +238,13 @@ async fn dispatch<S: Store>(
             if woocommerce::is_ping(body) {
                 return Ok(answer("ignored", Some("webhook ping".into()), vec![]));
             }
-            let company = lookup(app.store.company(id).await)?
-                .filter(|c| c.integration == Integration::Woocommerce)
-                .ok_or_else(|| unauthorized("unknown company"))?;
-            verify_hmac(
-                &company,
+            let found = lookup(app.store.company(id).await)?;
+            let company = authenticate(
                 "woocommerce",
-                header_str(headers, "x-wc-webhook-signature"),
+                Integration::Woocommerce,
+                Some(id),
+                found,
+                Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
                 body,
             )?;
             let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
@@ -170,18 +258,15 @@ async fn dispatch<S: Store>(
             )
         }
         Platform::BigCommerce(id) => {
-            let company = lookup(app.store.company(id).await)?
-                .filter(|c| c.integration == Integration::Bigcommerce)
-                .ok_or_else(|| unauthorized("unknown company"))?;
-            let secret = company
-                .connection
-                .as_ref()
-                .and_then(|c| platforms::webhook_secret("bigcommerce", c).ok())
-                .ok_or_else(|| unauthorized("the company has no webhook secret"))?;
-            let token = header_str(headers, "x-webhook-token").unwrap_or_default();
-            if !bool::from(token.as_bytes().ct_eq(secret.as_bytes())) || token.is_empty() {
-                return Err(unauthorized("missing or wrong X-Webhook-Token"));
-            }
+            let found = lookup(app.store.company(id).await)?;
+            let company = authenticate(
+                "bigcommerce",
+                Integration::Bigcommerce,
+                Some(id),
+                found,
+                Credential::Token(header_str(headers, "x-webhook-token")),
+                body,
+            )?;
             let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
             let key = hash
                 .filter(|h| !h.is_empty())
@@ -196,13 +281,13 @@ async fn dispatch<S: Store>(
     };
     *company_id = Some(company.id.clone());
 
-    let (order_ref, fetch_reason) = match inbound {
+    let (order_ref, change) = match inbound {
         Inbound::Ignore(why) => {
             tracing::info!(company_id = %company.id, %why, "webhook ignored");
             return Ok(answer("ignored", Some(why), vec![]));
         }
         Inbound::Order(po) => return reconcile(app, &company, source, &po, &delivery).await,
-        Inbound::Fetch { order_ref, reason } => (order_ref, reason),
+        Inbound::Fetch { order_ref, change } => (order_ref, change),
     };
     // Fetch only for orders we know.
     let known = app
@@ -220,7 +305,7 @@ async fn dispatch<S: Store>(
     let conn = company.connection.clone().unwrap_or_default();
     let http = app.platform_http();
     let fetched = match source {
-        Source::Shopify => shopify::fetch_order(http, &conn, &order_ref, &fetch_reason).await,
+        Source::Shopify => shopify::fetch_order(http, &conn, &order_ref, &change).await,
         _ => bigcommerce::fetch_order(http, &conn, &order_ref).await,
     };
     match fetched {
@@ -257,25 +342,6 @@ fn bad_payload(e: &serde_json::Error) -> Problem {
         "invalid_body",
         format!("unreadable payload: {e}"),
     )
-}
-
-fn verify_hmac(
-    company: &Company,
-    platform: &'static str,
-    signature: Option<&str>,
-    body: &[u8],
-) -> Result<(), Problem> {
-    let secret = company
-        .connection
-        .as_ref()
-        .and_then(|c| platforms::webhook_secret(platform, c).ok())
-        .ok_or_else(|| unauthorized("the company has no webhook secret"))?;
-    let sig = signature.ok_or_else(|| unauthorized("the signature header is missing"))?;
-    if platforms::verify_hmac_sha256_base64(secret, body, sig) {
-        Ok(())
-    } else {
-        Err(unauthorized("the signature does not match the body"))
-    }
 }
 
 async fn reconcile<S: Store>(

@@ -355,10 +355,11 @@ async fn conflicts_409() {
 }
 
 /// A store that fails commits on purpose: every update loses the race
-/// (`stale`), or the next `outages` order updates fail as a backend outage.
+/// while `stale` is set, or the next `outages` order updates fail as a
+/// backend outage.
 struct Faulty {
     inner: EmbeddedStore,
-    stale: bool,
+    stale: std::sync::atomic::AtomicBool,
     outages: std::sync::atomic::AtomicU32,
 }
 
@@ -366,7 +367,7 @@ impl Faulty {
     fn new(stale: bool, outages: u32) -> Self {
         Faulty {
             inner: EmbeddedStore::in_memory().unwrap(),
-            stale,
+            stale: stale.into(),
             outages: outages.into(),
         }
     }
@@ -410,7 +411,7 @@ impl Store for Faulty {
     }
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
-        if self.stale && commit.expected_version.is_some() {
+        if self.stale.load(Ordering::SeqCst) && commit.expected_version.is_some() {
             return Err(StoreError::VersionConflict);
         }
         let update = commit.expected_version.is_some();
@@ -754,4 +755,168 @@ async fn server_errors_are_not_remembered_under_the_key() {
     assert!(retry.headers.get("idempotent-replayed").is_none());
     let replay = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
     assert_eq!((replay.status, &replay.body), (201, &retry.body));
+}
+
+#[tokio::test]
+async fn a_lost_race_is_not_remembered_under_the_key() {
+    use std::sync::atomic::Ordering;
+    let app = seeded(Faulty::new(true, 0)).await;
+    let key = [("idempotency-key", "race-1")];
+    let body = r#"{"reason":"Items are out of stock"}"#;
+    let first = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!(
+        (first.status, first.code()),
+        (409, "conflict"),
+        "{}",
+        first.body
+    );
+    assert_eq!(
+        app.store
+            .inner
+            .idempotency_record("buyer-api", "race-1")
+            .await
+            .unwrap(),
+        None,
+        "a 409 conflict is transient: nothing recorded under the key"
+    );
+    // The race is over: the client's retry with the same key acts.
+    app.store.stale.store(false, Ordering::SeqCst);
+    let retry = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    let rec = app
+        .store
+        .inner
+        .order_record("ord_demo_api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.cancellations.len(), 1);
+    let replay = send(&app, event("POST", CANCEL, Some(BUYER), Some(body), &key)).await;
+    assert_eq!((replay.status, &replay.body), (201, &retry.body));
+}
+
+/// A cancellation carrying `Idempotency-Key: value` (raw bytes, as a
+/// client may send them), sent directly or through API Gateway's event.
+fn with_key(value: &[u8]) -> lambda_http::Request {
+    let mut req = event(
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#),
+        &[],
+    );
+    req.headers_mut().insert(
+        "idempotency-key",
+        lambda_http::http::HeaderValue::from_bytes(value).unwrap(),
+    );
+    req
+}
+
+#[tokio::test]
+async fn invalid_idempotency_keys_400_never_ignored() {
+    let app = demo_app().await;
+    let before = state(&app).await;
+    let long = "k".repeat(256);
+    let values: [&[u8]; 6] = [
+        "clé-1".as_bytes(),
+        b"\xff\xfe",
+        b"k\x80",
+        b"",
+        b"two words",
+        long.as_bytes(),
+    ];
+    for value in values {
+        // Twice: a key that were ignored would cancel twice.
+        for _ in 0..2 {
+            let r = send(&app, with_key(value)).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (400, "invalid_idempotency_key"),
+                "{value:?}: {}",
+                r.body
+            );
+            assert_eq!(state(&app).await, before, "{value:?} acted");
+        }
+    }
+    // Non-ASCII through the API Gateway event (the Lambda path) too.
+    for _ in 0..2 {
+        let r = send(
+            &app,
+            event(
+                "POST",
+                CANCEL,
+                Some(BUYER),
+                Some(r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"r"}]}"#),
+                &[("idempotency-key", "ключ-1")],
+            ),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (400, "invalid_idempotency_key"));
+    }
+    // The header twice is ambiguous: refused too.
+    let mut req = with_key(b"k-1");
+    req.headers_mut().append(
+        "idempotency-key",
+        lambda_http::http::HeaderValue::from_static("k-2"),
+    );
+    let r = send(&app, req).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_idempotency_key"));
+    assert_eq!(state(&app).await, before);
+    // A valid key still works, and protects.
+    for _ in 0..2 {
+        let r = send(&app, with_key(b"k-1")).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    assert_eq!(state(&app).await.1, 1);
+}
+
+#[tokio::test]
+async fn invisible_reasons_422() {
+    let app = demo_app().await;
+    // JSON escapes: zero-width space, BOM, word joiner, no-break and ideographic spaces.
+    for reason in [
+        r#""\u200b\u200b""#,
+        r#""\ufeff\u2060""#,
+        r#"" \u00a0\u3000\u200d ""#,
+    ] {
+        refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(&format!(r#"{{"reason": {reason}}}"#)),
+            422,
+            "reason_required",
+        )
+        .await;
+        let r = refused(
+            &app,
+            "POST",
+            CANCEL,
+            Some(BUYER),
+            Some(&format!(
+                r#"{{"items": [{{"line_item_id": "li_1", "quantity": 1, "reason": "ok"}}, {{"line_item_id": "li_2", "quantity": 1, "reason": {reason}}}]}}"#
+            )),
+            422,
+            "reason_required",
+        )
+        .await;
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("li_2"),
+            "{}",
+            r.body
+        );
+    }
+    // A kept reason loses its invisible ends.
+    let r = call(
+        &app,
+        "POST",
+        CANCEL,
+        Some(BUYER),
+        Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "\ufeff\u200b Out of stock\u2060 "}]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["items"][0]["reason"], "Out of stock");
 }

@@ -764,3 +764,299 @@ async fn ignored_deliveries_answer_200() {
     .await;
     assert_eq!(r.status(), 404);
 }
+
+/// A delivery: (path, headers, body).
+type Delivery = (String, Vec<(String, String)>, Vec<u8>);
+/// A whole answer: status, headers and body bytes.
+type RawAnswer = (u16, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+/// `sample` with some headers replaced (or removed, for `None`).
+fn with_headers(name: &str, changes: &[(&str, Option<&str>)]) -> Delivery {
+    let (p, h, b) = sample(name);
+    let mut h: Vec<_> = h
+        .into_iter()
+        .filter_map(|(k, v)| match changes.iter().find(|(c, _)| *c == k) {
+            Some((_, Some(new))) => Some((k, (*new).to_owned())),
+            Some((_, None)) => None,
+            None => Some((k, v)),
+        })
+        .collect();
+    for (k, v) in changes {
+        if let Some(v) = v
+            && !h.iter().any(|(hk, _)| hk == k)
+        {
+            h.push(((*k).to_owned(), (*v).to_owned()));
+        }
+    }
+    (p, h, b)
+}
+
+#[tokio::test]
+async fn the_unsigned_topic_cannot_cancel_an_order() {
+    // Shopify signs the body, not X-Shopify-Topic: a signed orders/updated
+    // body (cancelled_at null) re-sent as orders/cancelled, with a fresh
+    // event id, is still only that update.
+    let replay = [
+        ("X-Shopify-Topic", Some("orders/cancelled")),
+        ("X-Shopify-Event-Id", Some("evt-replayed")),
+        ("X-Shopify-Webhook-Id", Some("wh-replayed")),
+    ];
+    let app = app_with(None).await;
+    let r = deliver_sample(&app, "shopify-buyer-orders-updated").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = snapshot(&app).await;
+    let (p, h, b) = with_headers("shopify-buyer-orders-updated", &replay);
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "the replay cancelled something"
+    );
+
+    // Sent first, the relabelled delivery does what the body says: two
+    // spoons, as items, and nothing on the other seller's order.
+    let app = app_with(None).await;
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let woo = order(&app, "ord_demo_shopify_woo").await;
+    assert_eq!(lines(&woo), vec![(2, 0, 0), (3, 0, 2)]);
+    assert_eq!(woo.cancellations.len(), 1);
+    assert_eq!(
+        woo.cancellations[0].kind,
+        shared::domain::CancellationKind::Items
+    );
+    assert_eq!(
+        woo.cancellations[0].items[0].reason,
+        "Order updated in Shopify"
+    );
+    let other = order(&app, "ord_demo_shopify_shopify").await;
+    assert!(other.cancellations.is_empty());
+
+    // And the other way round: a cancelled body is a cancellation whatever
+    // the topic, since the body is what Shopify signed.
+    let app = app_with(None).await;
+    let (p, h, b) = with_headers(
+        "shopify-seller-orders-cancelled",
+        &[("X-Shopify-Topic", Some("orders/updated"))],
+    );
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rec = order(&app, "ord_demo_shopify_shopify").await;
+    assert_eq!(
+        rec.cancellations[0].kind,
+        shared::domain::CancellationKind::Order
+    );
+    assert_eq!(
+        rec.cancellations[0].items[0].reason,
+        "Order cancelled in Shopify (items unavailable)"
+    );
+}
+
+#[tokio::test]
+async fn an_invisible_refund_note_is_no_reason() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gql_order(
+            false,
+            &[("13001", 1), ("13002", 3), ("13003", 5)],
+        )))
+        .mount(&server)
+        .await;
+    let app = app_with(Some(&server.uri())).await;
+    let (p, h, b) = resigned(
+        "shopify-buyer-refunds-create",
+        &json!({"id": 77002, "order_id": 5001, "note": "\u{200b}\u{feff} \u{2060}",
+                "refund_line_items": [{"id": 2, "line_item_id": 13001, "quantity": 1}]}),
+    );
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rec = order(&app, "ord_demo_shopify_woo").await;
+    assert_eq!(lines(&rec), vec![(2, 0, 1), (3, 0, 0)]);
+    assert_eq!(rec.cancellations[0].items[0].reason, "Refunded in Shopify");
+}
+
+/// A delivery's whole answer: status, headers and body bytes.
+async fn deliver_raw(
+    app: &TestApp,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> RawAnswer {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let req = event(
+        "POST",
+        path,
+        None,
+        Some(std::str::from_utf8(body).unwrap()),
+        &h,
+    );
+    let r = webhooks::handle(app, req).await;
+    let mut hs: Vec<_> = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    hs.sort();
+    let bytes = match r.body() {
+        lambda_http::Body::Text(t) => t.as_bytes().to_vec(),
+        lambda_http::Body::Binary(b) => b.clone(),
+        _ => vec![],
+    };
+    (r.status().as_u16(), hs, bytes)
+}
+
+#[tokio::test]
+async fn every_refusal_reads_the_same() {
+    let server = MockServer::start().await;
+    let app = app_with(Some(&server.uri())).await;
+    // Connected companies without a webhook secret, one per platform.
+    for (id, integration, conn) in [
+        (
+            "bare-shopify",
+            shared::domain::Integration::Shopify,
+            shared::domain::Connection {
+                shop_domain: Some("bare.myshopify.com".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "bare-woo",
+            shared::domain::Integration::Woocommerce,
+            shared::domain::Connection {
+                site_url: Some("https://bare.example".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "bare-bc",
+            shared::domain::Integration::Bigcommerce,
+            shared::domain::Connection {
+                store_hash: Some("bare".into()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        app.store
+            .put_company(&shared::domain::Company {
+                id: id.into(),
+                name: id.into(),
+                role: shared::domain::Role::Seller,
+                integration,
+                email: format!("{id}@example.com"),
+                api_key_hashes: vec![],
+                connection: Some(conn),
+            })
+            .await
+            .unwrap();
+    }
+    let before = snapshot(&app).await;
+    let shop = "shopify-seller-orders-cancelled";
+    let woo = "woocommerce-order-cancelled";
+    let bc = "bigcommerce-order-status-updated";
+    let bad_sig = sign_hmac_sha256_base64("wrong-secret", b"{}");
+    let mut cases: Vec<(String, Delivery)> = vec![
+        (
+            "shopify: unknown shop".into(),
+            with_headers(
+                shop,
+                &[("X-Shopify-Shop-Domain", Some("nobody.myshopify.com"))],
+            ),
+        ),
+        (
+            "shopify: no shop header".into(),
+            with_headers(shop, &[("X-Shopify-Shop-Domain", None)]),
+        ),
+        (
+            "shopify: shop without a secret".into(),
+            with_headers(
+                shop,
+                &[("X-Shopify-Shop-Domain", Some("bare.myshopify.com"))],
+            ),
+        ),
+        (
+            "shopify: missing signature".into(),
+            with_headers(shop, &[("X-Shopify-Hmac-Sha256", None)]),
+        ),
+        (
+            "shopify: wrong signature".into(),
+            with_headers(shop, &[("X-Shopify-Hmac-Sha256", Some(&bad_sig))]),
+        ),
+        (
+            "shopify: malformed signature".into(),
+            with_headers(shop, &[("X-Shopify-Hmac-Sha256", Some("not base64!"))]),
+        ),
+        (
+            "shopify: the other shop's signature".into(),
+            with_headers(
+                "shopify-buyer-orders-cancelled",
+                &[("X-Shopify-Shop-Domain", Some("pine-goods.myshopify.com"))],
+            ),
+        ),
+        (
+            "woocommerce: missing signature".into(),
+            with_headers(woo, &[("X-WC-Webhook-Signature", None)]),
+        ),
+        (
+            "woocommerce: wrong signature".into(),
+            with_headers(woo, &[("X-WC-Webhook-Signature", Some(&bad_sig))]),
+        ),
+        (
+            "bigcommerce: missing token".into(),
+            with_headers(bc, &[("X-Webhook-Token", None)]),
+        ),
+        (
+            "bigcommerce: wrong token".into(),
+            with_headers(bc, &[("X-Webhook-Token", Some("demo-bc-secreT"))]),
+        ),
+        (
+            "bigcommerce: empty token".into(),
+            with_headers(bc, &[("X-Webhook-Token", Some(""))]),
+        ),
+    ];
+    // The right signature or token, on the path of a company that is
+    // unknown, on another platform, or without a secret.
+    for (platform, name, ids) in [
+        (
+            "woocommerce",
+            woo,
+            ["nobody", "seller-api", "seller-bc", "bare-woo"],
+        ),
+        (
+            "bigcommerce",
+            bc,
+            ["nobody", "seller-api", "seller-woo", "bare-bc"],
+        ),
+    ] {
+        for id in ids {
+            let (_, h, b) = sample(name);
+            cases.push((
+                format!("{platform}: company {id}"),
+                (format!("/webhooks/{platform}/{id}"), h, b),
+            ));
+        }
+    }
+    let mut first: Option<(&String, RawAnswer)> = None;
+    for (what, (p, h, b)) in &cases {
+        let got = deliver_raw(&app, p, h, b).await;
+        assert_eq!(got.0, 401, "{what}: {}", String::from_utf8_lossy(&got.2));
+        match &first {
+            None => first = Some((what, got)),
+            Some((w, reference)) => {
+                assert_eq!(&got, reference, "{what} answers differently from {w}")
+            }
+        }
+    }
+    assert!(cases.len() >= 20, "{}", cases.len());
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "no platform call for a refused delivery"
+    );
+    assert_eq!(snapshot(&app).await, before);
+    // The genuine deliveries still pass.
+    let r = deliver_sample(&app, woo).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use dropship::server::{Host, serve};
+use dropship::server::{Host, Limits, serve};
 use serde_json::Value;
 use shared::app::App;
 use shared::seed::{self, SeedFile};
@@ -29,7 +29,7 @@ async fn start() -> (
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(listener, Arc::clone(&host), rx));
+    tokio::spawn(serve(listener, Arc::clone(&host), Limits::default(), rx));
     (addr, host, tx, dir)
 }
 

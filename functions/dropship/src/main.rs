@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
-use dropship::server::{Host, serve};
+use dropship::server::{Host, Limits, serve};
 use shared::app::App;
 use shared::notify::local::{OutboxWorker, local_notifier};
 use shared::platforms::PlatformHttp;
@@ -41,6 +41,8 @@ enum Command {
         /// `From` of notification emails (written to <data-dir>/outbox/).
         #[arg(long, env = "SENDER_EMAIL", default_value = shared::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Apply a seed file to the store (idempotent).
     Seed {
@@ -51,6 +53,38 @@ enum Command {
         #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
         dynamodb_table: Option<String>,
     },
+}
+
+/// Limits on slow or many clients (see `server::Limits`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Seconds a connection may take to send a request's headers, counted
+    /// from when it opens or its last response went out (idle keep-alive).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request may take to send its body; then 408.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = seconds)]
+    body_timeout: f64,
+    /// Connections served at once; more wait until one ends.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
+    }
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: std::time::Duration::from_secs_f64(self.header_timeout),
+            body_read_timeout: std::time::Duration::from_secs_f64(self.body_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 fn read_seed(path: &Path) -> anyhow::Result<SeedFile> {
@@ -100,6 +134,7 @@ async fn seed_into<S: Store>(store: &S, file: &Path) -> anyhow::Result<()> {
 async fn run<S: Store>(
     store: S,
     port: u16,
+    limits: Limits,
     seed: Option<PathBuf>,
     fresh: bool,
     data: String,
@@ -141,7 +176,7 @@ async fn run<S: Store>(
         tracing::info!("shutting down");
         let _ = tx.send(true);
     });
-    serve(listener, host, rx).await?;
+    serve(listener, host, limits, rx).await?;
     Ok(())
 }
 
@@ -170,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
             port,
             seed,
             dynamodb_table: Some(table),
+            limits,
             ..
         } => {
             let store = dynamodb(&table).await?;
@@ -186,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
             run(
                 store,
                 port,
+                limits.limits(),
                 seed,
                 false,
                 format!("DynamoDB table {table}"),
@@ -199,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             dynamodb_table: None,
             sender_email,
+            limits,
         } => {
             let fresh = !data_dir.join("dropship.sqlite3").exists();
             let store = EmbeddedStore::open_dir(&data_dir)?;
@@ -214,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
             run(
                 store,
                 port,
+                limits.limits(),
                 seed,
                 fresh,
                 format!("data in {}", data_dir.display()),

@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::assets;
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,18 +13,42 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use shared::api;
 use shared::app::App;
 use shared::http::{MAX_BODY_BYTES, Problem};
 use shared::store::Store;
 use shared::webhooks::{self, MAX_WEBHOOK_BYTES};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 /// What `dropship serve` hosts.
 pub struct Host<S> {
     pub app: App<S>,
+}
+
+/// How long and how many clients may hold the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// From the moment a connection waits for a request (a new connection,
+    /// or an idle keep-alive one after its last response) until the whole
+    /// header has arrived; then the connection is closed.
+    pub header_read_timeout: Duration,
+    /// For the whole body, once the header is in; then `408`.
+    pub body_read_timeout: Duration,
+    /// Connections served at once. Beyond it, new connections wait in the
+    /// listen backlog, unread, until one ends.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -42,11 +67,29 @@ fn problem(p: Problem) -> Reply {
     to_hyper(p.into_response())
 }
 
-/// Read the body (at most `limit` bytes) and rebuild the request as the
-/// Lambda would see it.
-async fn to_lambda(req: Request<Incoming>, limit: usize) -> Result<lambda_http::Request, Reply> {
+/// Read the body (at most `limit` bytes, within `timeout`) and rebuild the
+/// request as the Lambda would see it.
+async fn to_lambda(
+    req: Request<Incoming>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<lambda_http::Request, Reply> {
     let (parts, body) = req.into_parts();
-    let collected = Limited::new(body, limit).collect().await.map_err(|e| {
+    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    let Ok(read) = read else {
+        // The rest of the body may still come: do not read it as a request.
+        let mut reply = problem(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the body did not arrive within {} s", timeout.as_secs_f64()),
+        ));
+        reply.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+        return Err(reply);
+    };
+    let collected = read.map_err(|e| {
         if e.downcast_ref::<http_body_util::LengthLimitError>()
             .is_some()
         {
@@ -75,7 +118,11 @@ async fn to_lambda(req: Request<Incoming>, limit: usize) -> Result<lambda_http::
     Ok(lambda_http::Request::from_parts(parts, body))
 }
 
-async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn route<S: Store>(
+    host: Arc<Host<S>>,
+    limits: Limits,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
     let path = req.uri().path().to_owned();
     if path == "/healthz" {
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
@@ -96,7 +143,7 @@ async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<R
     } else {
         MAX_BODY_BYTES
     };
-    let req = match to_lambda(req, limit).await {
+    let req = match to_lambda(req, limit, limits.body_read_timeout).await {
         Ok(r) => r,
         Err(reply) => return Ok(reply),
     };
@@ -112,12 +159,21 @@ async fn route<S: Store>(host: Arc<Host<S>>, req: Request<Incoming>) -> Result<R
 pub async fn serve<S: Store>(
     listener: TcpListener,
     host: Arc<Host<S>>,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = tokio::task::JoinSet::new();
     loop {
+        // A slot first, then the connection: at the limit, clients wait in
+        // the listen backlog rather than being read by nobody.
+        let next = async {
+            let slot = Arc::clone(&slots).acquire_owned().await;
+            (slot, listener.accept().await)
+        };
         tokio::select! {
-            accepted = listener.accept() => {
+            (slot, accepted) = next => {
+                let Ok(slot) = slot else { break };
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -127,8 +183,11 @@ pub async fn serve<S: Store>(
                 };
                 let host = Arc::clone(&host);
                 connections.spawn(async move {
-                    let svc = service_fn(move |req| route(Arc::clone(&host), req));
+                    let _slot = slot;
+                    let svc = service_fn(move |req| route(Arc::clone(&host), limits, req));
                     if let Err(e) = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_read_timeout)
                         .serve_connection(TokioIo::new(stream), svc)
                         .await
                     {
@@ -142,7 +201,7 @@ pub async fn serve<S: Store>(
     }
     // Let requests in flight finish; idle keep-alive connections are dropped.
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(std::time::Duration::from_secs(5), drain)
+    if tokio::time::timeout(Duration::from_secs(5), drain)
         .await
         .is_err()
     {

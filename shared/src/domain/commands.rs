@@ -12,7 +12,7 @@ use super::model::{
     Integration, LineItem, Order, Role, Source,
 };
 use super::rules::may_cancel;
-use super::{MAX_REASON_CHARS, validate_reason};
+use super::{MAX_REASON_CHARS, trim_blank, validate_reason};
 
 /// Who is acting on an order, and through what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,12 +449,13 @@ pub fn reconcile(
     })
 }
 
-/// A platform's reason made valid: trimmed, a fixed one when blank, cut to
-/// the maximum length.
+/// A platform's reason made valid: trimmed of invisible characters, a fixed
+/// one when blank, cut to the maximum length.
 fn platform_reason(reason: &str) -> String {
-    let trimmed = reason.trim();
+    let trimmed = trim_blank(reason);
     if trimmed.is_empty() {
         return "Cancelled in the store platform".to_owned();
     }
-    trimmed.chars().take(MAX_REASON_CHARS).collect()
+    let cut: String = trimmed.chars().take(MAX_REASON_CHARS).collect();
+    trim_blank(&cut).to_owned()
 }

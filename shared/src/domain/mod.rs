@@ -18,13 +18,25 @@ pub use model::*;
 /// The longest reason accepted, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// Characters that show nothing: Unicode White_Space and format (Cf)
+/// characters such as U+200B, U+2060 and U+FEFF.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_whitespace() || c.general_category() == GeneralCategory::Format
+}
+
+/// `s` without invisible characters at either end; empty when `s` is blank.
+pub fn trim_blank(s: &str) -> &str {
+    s.trim_matches(is_invisible)
+}
+
 /// A reason must be present and non-blank after trimming, and at most
 /// `MAX_REASON_CHARS` characters. Returns the trimmed reason.
 pub fn validate_reason(
     reason: Option<&str>,
     line_item_id: Option<&str>,
 ) -> Result<String, DomainError> {
-    let trimmed = reason.map(str::trim).unwrap_or_default();
+    let trimmed = reason.map(trim_blank).unwrap_or_default();
     if trimmed.is_empty() {
         return Err(DomainError::ReasonRequired {
             line_item_id: line_item_id.map(str::to_owned),
@@ -124,6 +136,33 @@ mod tests {
             validate_reason(Some(" \t\n"), None).unwrap_err().code(),
             "reason_required"
         );
+        // Format characters and Unicode white space are blank too.
+        for blank in [
+            "\u{200b}\u{200b}",
+            "\u{feff}\u{2060}",
+            " \u{00a0}\u{3000}\u{2028}\u{180e}\u{200d}\u{00ad}",
+        ] {
+            assert_eq!(
+                validate_reason(Some(blank), Some("li_1")).unwrap_err(),
+                DomainError::ReasonRequired {
+                    line_item_id: Some("li_1".into())
+                },
+                "{blank:?}"
+            );
+        }
+        assert_eq!(
+            validate_reason(Some("\u{feff}\u{200b} out of stock\u{2060}\u{00a0}"), None).unwrap(),
+            "out of stock",
+            "trimmed of invisible characters at both ends"
+        );
+        assert_eq!(
+            validate_reason(Some("out\u{200b}of stock"), None).unwrap(),
+            "out\u{200b}of stock",
+            "inner characters are kept"
+        );
+        // The limit counts what is kept.
+        let padded = format!("\u{200b}{}\u{200b}", "x".repeat(MAX_REASON_CHARS));
+        assert!(validate_reason(Some(&padded), None).is_ok());
         let long = "é".repeat(MAX_REASON_CHARS);
         assert!(
             validate_reason(Some(&long), None).is_ok(),
@@ -520,11 +559,20 @@ mod tests {
     fn blank_platform_reason_gets_a_fixed_one() {
         let o = order();
         let mut s = state(true, &[]);
-        s.reason = "   ".into();
+        for blank in ["   ", "\u{200b}\u{200b}", "\u{feff}\u{2060} \u{3000}"] {
+            s.reason = blank.into();
+            let r = reconcile(&o, shopify_seller(), &s, "c".into(), DateTime::UNIX_EPOCH).unwrap();
+            assert_eq!(
+                r.cancellation.unwrap().items[0].reason,
+                "Cancelled in the store platform",
+                "{blank:?}"
+            );
+        }
+        s.reason = "\u{feff} Refunded in Shopify: damaged\u{200b}\n".into();
         let r = reconcile(&o, shopify_seller(), &s, "c".into(), DateTime::UNIX_EPOCH).unwrap();
         assert_eq!(
             r.cancellation.unwrap().items[0].reason,
-            "Cancelled in the store platform"
+            "Refunded in Shopify: damaged"
         );
     }
 }

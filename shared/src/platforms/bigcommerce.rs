@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::{
-    Inbound, PlatformError, PlatformHttp, PlatformOrder, access_token, bigcommerce_order_url,
-    id_string, quantity,
+    CancelCause, Inbound, LineChange, OrderState, Platform, PlatformError, PlatformHttp,
+    PlatformOrder, access_token, bigcommerce_order_url, id_string, quantity,
 };
 use crate::domain::Connection;
 
@@ -39,7 +39,7 @@ pub fn parse(body: &[u8]) -> Result<(Inbound, Option<String>), serde_json::Error
         "store/order/statusUpdated" | "store/order/updated" | "store/order/refund/created" => {
             Inbound::Fetch {
                 order_ref: d.data.id,
-                reason: "Quantity updated in BigCommerce".into(),
+                change: LineChange::QuantityUpdated,
             }
         }
         other => Inbound::Ignore(format!("scope {other} is not acted on")),
@@ -127,17 +127,16 @@ pub async fn fetch_order(
             break;
         }
     }
-    let (cancelled, reason) = match order.status_id {
-        CANCELLED => (true, "Order cancelled in BigCommerce"),
-        REFUNDED => (true, "Order refunded in BigCommerce"),
-        _ => (false, "Quantity updated in BigCommerce"),
+    let state = match order.status_id {
+        CANCELLED => OrderState::Cancelled(Platform::BigCommerce, CancelCause::Other),
+        REFUNDED => OrderState::Refunded(Platform::BigCommerce),
+        _ => OrderState::Open(Platform::BigCommerce, LineChange::QuantityUpdated),
     };
     Ok(Some(PlatformOrder {
         order_ref: order_ref.to_owned(),
-        cancelled,
+        state,
         lines,
         complete_line_list: true,
-        reason: reason.to_owned(),
     }))
 }
 
@@ -155,7 +154,7 @@ mod tests {
             i,
             Inbound::Fetch {
                 order_ref: "120".into(),
-                reason: "Quantity updated in BigCommerce".into()
+                change: LineChange::QuantityUpdated
             }
         );
         assert_eq!(hash.as_deref(), Some("3f1c"));

@@ -21,15 +21,135 @@ pub use http::{PlatformError, PlatformHttp, RetryPolicy};
 pub struct PlatformOrder {
     /// The platform's order id (matched against `*_order_ref`).
     pub order_ref: String,
-    /// The platform reports the whole order cancelled (or refunded).
-    pub cancelled: bool,
+    /// What the platform says of the order as a whole. Read from the signed
+    /// body or the platform's API only, never from a delivery header.
+    pub state: OrderState,
     /// (platform line id, current quantity).
     pub lines: Vec<(String, u32)>,
     /// The payload lists every line, so a mapped line that is missing was
     /// removed (quantity 0). Otherwise missing lines are left alone.
     pub complete_line_list: bool,
-    /// The platform's reason, or a fixed descriptive one.
-    pub reason: String,
+}
+
+impl PlatformOrder {
+    /// The platform reports the whole order cancelled (or refunded).
+    pub fn cancelled(&self) -> bool {
+        self.state.is_whole_order()
+    }
+
+    /// The reason recorded on the cancellation this state leads to.
+    pub fn reason(&self) -> String {
+        self.state.reason()
+    }
+}
+
+/// A store platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Shopify,
+    WooCommerce,
+    BigCommerce,
+}
+
+impl Platform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Shopify => "Shopify",
+            Platform::WooCommerce => "WooCommerce",
+            Platform::BigCommerce => "BigCommerce",
+        }
+    }
+}
+
+/// The state of an order as its platform reports it, and so the reason of
+/// what we cancel. Whole-order cancellation is one of its variants, so the
+/// decision and its reason cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderState {
+    /// The whole order is cancelled (Shopify `cancelled_at` set, WooCommerce
+    /// `cancelled`, BigCommerce status 5).
+    Cancelled(Platform, CancelCause),
+    /// The whole order is refunded (WooCommerce `refunded`, BigCommerce 4).
+    Refunded(Platform),
+    /// The order is open; some line quantities may have gone down.
+    Open(Platform, LineChange),
+}
+
+/// Why a platform says an order was cancelled (Shopify's `cancel_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelCause {
+    Customer,
+    Fraud,
+    Inventory,
+    Declined,
+    Staff,
+    /// `other`, a value we do not know, or none given.
+    Other,
+}
+
+impl CancelCause {
+    /// Shopify's `cancel_reason` (REST lower case, GraphQL upper case).
+    pub fn from_shopify(reason: Option<&str>) -> Self {
+        match reason.map(str::to_ascii_lowercase).as_deref() {
+            Some("customer") => CancelCause::Customer,
+            Some("fraud") => CancelCause::Fraud,
+            Some("inventory") => CancelCause::Inventory,
+            Some("declined") => CancelCause::Declined,
+            Some("staff") => CancelCause::Staff,
+            _ => CancelCause::Other,
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            CancelCause::Customer => "the customer cancelled",
+            CancelCause::Fraud => "fraudulent order",
+            CancelCause::Inventory => "items unavailable",
+            CancelCause::Declined => "payment declined",
+            CancelCause::Staff => "staff error",
+            CancelCause::Other => "other",
+        }
+    }
+}
+
+/// What changed on an open order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineChange {
+    /// Shopify `orders/updated`.
+    OrderUpdated,
+    /// Shopify `orders/edited`.
+    OrderEdited,
+    /// Shopify `refunds/create`, with the refund's note if any.
+    Refunded { note: Option<String> },
+    /// A WooCommerce or BigCommerce order change.
+    QuantityUpdated,
+}
+
+impl OrderState {
+    pub fn is_whole_order(&self) -> bool {
+        matches!(self, OrderState::Cancelled(..) | OrderState::Refunded(_))
+    }
+
+    pub fn reason(&self) -> String {
+        match self {
+            OrderState::Cancelled(Platform::Shopify, cause) => {
+                format!("Order cancelled in Shopify ({})", cause.text())
+            }
+            OrderState::Cancelled(p, _) => format!("Order cancelled in {}", p.name()),
+            OrderState::Refunded(p) => format!("Order refunded in {}", p.name()),
+            OrderState::Open(p, LineChange::OrderUpdated) => {
+                format!("Order updated in {}", p.name())
+            }
+            OrderState::Open(p, LineChange::OrderEdited) => format!("Order edited in {}", p.name()),
+            OrderState::Open(p, LineChange::Refunded { note }) => match note {
+                Some(n) => format!("Refunded in {}: {n}", p.name()),
+                None => format!("Refunded in {}", p.name()),
+            },
+            OrderState::Open(p, LineChange::QuantityUpdated) => {
+                format!("Quantity updated in {}", p.name())
+            }
+        }
+    }
 }
 
 /// What a verified webhook delivery asks of us.
@@ -37,22 +157,39 @@ pub struct PlatformOrder {
 pub enum Inbound {
     /// The payload carries the order's current state.
     Order(PlatformOrder),
-    /// The payload names the order; its state must be fetched.
-    Fetch { order_ref: String, reason: String },
+    /// The payload names the order; its state must be fetched. `change` is
+    /// what the delivery reports, should the fetched order still be open.
+    Fetch {
+        order_ref: String,
+        change: LineChange,
+    },
     /// A topic or payload we deliberately do not act on.
     Ignore(String),
 }
 
-/// `base64(HMAC-SHA256(secret, body))`, compared in constant time.
+/// `base64(HMAC-SHA256(secret, body))`, compared in constant time. The MAC
+/// is computed before the signature is looked at, so a malformed signature
+/// costs the same work as a wrong one.
 pub fn verify_hmac_sha256_base64(secret: &str, body: &[u8], signature: &str) -> bool {
-    let Ok(expected) = BASE64.decode(signature.trim()) else {
-        return false;
-    };
     let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
         return false;
     };
     mac.update(body);
+    let Ok(expected) = BASE64.decode(signature.trim()) else {
+        return false;
+    };
     mac.verify_slice(&expected).is_ok()
+}
+
+/// A token sent back verbatim (BigCommerce's `X-Webhook-Token`), compared
+/// in constant time. Digests are compared, so neither the secret's length
+/// nor a common prefix shows in the timing.
+pub fn token_matches(secret: &str, token: &str) -> bool {
+    use sha2::Digest;
+    use subtle::ConstantTimeEq;
+    let a = Sha256::digest(secret.as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    bool::from(a.as_slice().ct_eq(b.as_slice())) && !token.is_empty()
 }
 
 /// Sign a body the way Shopify and WooCommerce do (for tests and samples).
@@ -176,6 +313,15 @@ mod tests {
         assert!(!verify_hmac_sha256_base64("secret", b"{ }", &sig));
         assert!(!verify_hmac_sha256_base64("secret", b"{}", "not base64!"));
         assert!(!verify_hmac_sha256_base64("secret", b"{}", ""));
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(token_matches("demo-bc-secret", "demo-bc-secret"));
+        assert!(!token_matches("demo-bc-secret", "demo-bc-secreT"));
+        assert!(!token_matches("demo-bc-secret", "demo-bc-secret "));
+        assert!(!token_matches("demo-bc-secret", ""));
+        assert!(!token_matches("", ""));
     }
 
     #[test]

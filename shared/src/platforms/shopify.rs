@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Inbound, PlatformError, PlatformHttp, PlatformOrder, access_token, id_string,
-    shopify_graphql_url,
+    CancelCause, Inbound, LineChange, OrderState, Platform, PlatformError, PlatformHttp,
+    PlatformOrder, access_token, id_string, shopify_graphql_url,
 };
-use crate::domain::Connection;
+use crate::domain::{Connection, trim_blank};
 
 pub const PLATFORM: &str = "shopify";
 
@@ -69,31 +69,28 @@ struct RefundPayload {
     note: Option<String>,
 }
 
-/// A fixed, readable reason for Shopify's `cancel_reason` values.
-pub fn cancel_reason_text(reason: Option<&str>) -> String {
-    let why = match reason.map(|r| r.to_ascii_lowercase()) {
-        Some(r) if r == "customer" => "the customer cancelled",
-        Some(r) if r == "fraud" => "fraudulent order",
-        Some(r) if r == "inventory" => "items unavailable",
-        Some(r) if r == "declined" => "payment declined",
-        Some(r) if r == "staff" => "staff error",
-        _ => "other",
-    };
-    format!("Order cancelled in Shopify ({why})")
+/// The order's state from its cancellation fields: `cancelled_at` decides,
+/// `cancel_reason` only explains.
+fn order_state(
+    cancelled_at: Option<&str>,
+    cancel_reason: Option<&str>,
+    open: LineChange,
+) -> OrderState {
+    if cancelled_at.is_some_and(|s| !s.trim().is_empty()) {
+        OrderState::Cancelled(Platform::Shopify, CancelCause::from_shopify(cancel_reason))
+    } else {
+        OrderState::Open(Platform::Shopify, open)
+    }
 }
 
-fn order_payload(p: OrderPayload, updated: bool) -> PlatformOrder {
-    let cancelled = p.cancelled_at.as_deref().is_some_and(|s| !s.is_empty());
-    let reason = if cancelled {
-        cancel_reason_text(p.cancel_reason.as_deref())
-    } else if updated {
-        "Order updated in Shopify".to_owned()
-    } else {
-        "Order edited in Shopify".to_owned()
-    };
+fn order_payload(p: OrderPayload) -> PlatformOrder {
     PlatformOrder {
+        state: order_state(
+            p.cancelled_at.as_deref(),
+            p.cancel_reason.as_deref(),
+            LineChange::OrderUpdated,
+        ),
         order_ref: p.id,
-        cancelled,
         lines: p
             .line_items
             .into_iter()
@@ -103,39 +100,35 @@ fn order_payload(p: OrderPayload, updated: bool) -> PlatformOrder {
             })
             .collect(),
         complete_line_list: false,
-        reason,
     }
 }
 
-/// Interpret a verified delivery of `topic`.
+/// Interpret a verified delivery of `topic`. The topic is not signed
+/// (Shopify signs the body only), so it only picks the payload's shape:
+/// whether the order is cancelled is read from the body's `cancelled_at`.
 pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
     Ok(match topic {
-        "orders/cancelled" => {
-            let mut o = order_payload(serde_json::from_slice(body)?, false);
-            // The topic itself says the whole order is cancelled.
-            o.cancelled = true;
-            if !o.reason.starts_with("Order cancelled") {
-                o.reason = cancel_reason_text(None);
-            }
-            Inbound::Order(o)
+        "orders/cancelled" | "orders/updated" => {
+            Inbound::Order(order_payload(serde_json::from_slice(body)?))
         }
-        "orders/updated" => Inbound::Order(order_payload(serde_json::from_slice(body)?, true)),
         "orders/edited" => {
             let p: EditPayload = serde_json::from_slice(body)?;
             Inbound::Fetch {
                 order_ref: p.order_edit.order_id,
-                reason: "Order edited in Shopify".into(),
+                change: LineChange::OrderEdited,
             }
         }
         "refunds/create" => {
             let p: RefundPayload = serde_json::from_slice(body)?;
-            let reason = match p.note.as_deref().map(str::trim) {
-                Some(n) if !n.is_empty() => format!("Refunded in Shopify: {n}"),
-                _ => "Refunded in Shopify".to_owned(),
-            };
+            let note = p
+                .note
+                .as_deref()
+                .map(trim_blank)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned);
             Inbound::Fetch {
                 order_ref: p.order_id,
-                reason,
+                change: LineChange::Refunded { note },
             }
         }
         other => Inbound::Ignore(format!("topic {other} is not acted on")),
@@ -291,12 +284,13 @@ pub(crate) async fn order_with_lines<O: serde::de::DeserializeOwned>(
     }
 }
 
-/// Fetch an order's current state (every page of its line items).
+/// Fetch an order's current state (every page of its line items). `change`
+/// is what the delivery reported, used when the order is still open.
 pub async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: &str,
-    reason: &str,
+    change: &LineChange,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
     let gid = format!("gid://shopify/Order/{order_ref}");
     let Some((state, lines)) =
@@ -304,18 +298,15 @@ pub async fn fetch_order(
     else {
         return Ok(None);
     };
-    let cancelled = state.cancelled_at.is_some();
-    let reason = if cancelled {
-        cancel_reason_text(state.cancel_reason.as_deref())
-    } else {
-        reason.to_owned()
-    };
     Ok(Some(PlatformOrder {
         order_ref: order_ref.to_owned(),
-        cancelled,
+        state: order_state(
+            state.cancelled_at.as_deref(),
+            state.cancel_reason.as_deref(),
+            change.clone(),
+        ),
         lines,
         complete_line_list: true,
-        reason,
     }))
 }
 
@@ -330,10 +321,30 @@ mod tests {
         let Inbound::Order(o) = parse("orders/cancelled", body).unwrap() else {
             panic!()
         };
-        assert!(o.cancelled);
+        assert!(o.cancelled());
         assert_eq!(o.order_ref, "5001");
         assert_eq!(o.lines, vec![("13001".to_owned(), 0)]);
-        assert_eq!(o.reason, "Order cancelled in Shopify (items unavailable)");
+        assert_eq!(o.reason(), "Order cancelled in Shopify (items unavailable)");
+        // The same body under the other order topic: the same decision.
+        assert_eq!(parse("orders/updated", body).unwrap(), Inbound::Order(o));
+    }
+
+    #[test]
+    fn the_topic_does_not_cancel_an_open_order() {
+        // X-Shopify-Topic is outside the signature: a body that is not
+        // cancelled stays not cancelled whatever the topic says.
+        for body in [
+            &br#"{"id": 5001, "cancelled_at": null, "cancel_reason": "fraud", "line_items": []}"#[..],
+            br#"{"id": 5001, "line_items": [{"id": 1, "current_quantity": 2}]}"#,
+            br#"{"id": 5001, "cancelled_at": "  "}"#,
+        ] {
+            let Inbound::Order(o) = parse("orders/cancelled", body).unwrap() else {
+                panic!()
+            };
+            assert!(!o.cancelled(), "{}", String::from_utf8_lossy(body));
+            assert_eq!(o.reason(), "Order updated in Shopify");
+            assert_eq!(parse("orders/updated", body).unwrap(), Inbound::Order(o));
+        }
     }
 
     #[test]
@@ -343,13 +354,13 @@ mod tests {
         let Inbound::Order(o) = parse("orders/updated", body).unwrap() else {
             panic!()
         };
-        assert!(!o.cancelled);
+        assert!(!o.cancelled());
         assert_eq!(
             o.lines,
             vec![("13001".to_owned(), 1)],
             "a line without current_quantity is left alone"
         );
-        assert_eq!(o.reason, "Order updated in Shopify");
+        assert_eq!(o.reason(), "Order updated in Shopify");
     }
 
     #[test]
@@ -359,7 +370,7 @@ mod tests {
             e,
             Inbound::Fetch {
                 order_ref: "5001".into(),
-                reason: "Order edited in Shopify".into()
+                change: LineChange::OrderEdited
             }
         );
         let r = parse(
@@ -371,8 +382,22 @@ mod tests {
             r,
             Inbound::Fetch {
                 order_ref: "5001".into(),
-                reason: "Refunded in Shopify: damaged".into()
+                change: LineChange::Refunded {
+                    note: Some("damaged".into())
+                }
             }
+        );
+        let Inbound::Fetch { change, .. } = parse(
+            "refunds/create",
+            "{\"id\": 9, \"order_id\": 5001, \"note\": \"\u{200b}\u{feff}\"}".as_bytes(),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            change,
+            LineChange::Refunded { note: None },
+            "an invisible note is no note"
         );
         assert!(matches!(
             parse("products/update", b"{}").unwrap(),
@@ -423,7 +448,7 @@ mod tests {
             ..Connection::default()
         };
         let http = PlatformHttp::default();
-        let order = fetch_order(&http, &conn, "5001", "r")
+        let order = fetch_order(&http, &conn, "5001", &LineChange::OrderEdited)
             .await
             .unwrap()
             .unwrap();
@@ -433,7 +458,7 @@ mod tests {
             "both pages, legacy ids, negative quantities as 0"
         );
         assert!(
-            order.cancelled,
+            order.cancelled(),
             "the order's fields come from the last page"
         );
         assert_eq!(server.received_requests().await.unwrap().len(), 2);

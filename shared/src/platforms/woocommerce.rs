@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Inbound, PlatformOrder, id_string, quantity};
+use super::{Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, quantity};
 
 pub const PLATFORM: &str = "woocommerce";
 
@@ -11,7 +11,8 @@ struct OrderPayload {
     #[serde(deserialize_with = "id_string")]
     id: String,
     status: String,
-    #[serde(default)]
+    // Required: every order has its line list, and a body without one
+    // (another resource's) must not read as "every line removed".
     line_items: Vec<LinePayload>,
 }
 
@@ -35,14 +36,14 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
         return Ok(Inbound::Ignore(format!("topic {topic} is not acted on")));
     }
     let p: OrderPayload = serde_json::from_slice(body)?;
-    let (cancelled, reason) = match p.status.as_str() {
-        "cancelled" => (true, "Order cancelled in WooCommerce"),
-        "refunded" => (true, "Order refunded in WooCommerce"),
-        _ => (false, "Quantity updated in WooCommerce"),
+    let state = match p.status.as_str() {
+        "cancelled" => OrderState::Cancelled(Platform::WooCommerce, super::CancelCause::Other),
+        "refunded" => OrderState::Refunded(Platform::WooCommerce),
+        _ => OrderState::Open(Platform::WooCommerce, LineChange::QuantityUpdated),
     };
     Ok(Inbound::Order(PlatformOrder {
         order_ref: p.id,
-        cancelled,
+        state,
         lines: p
             .line_items
             .into_iter()
@@ -50,7 +51,6 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
             .collect(),
         // The payload is the whole order: a line deleted in WooCommerce is gone from it.
         complete_line_list: true,
-        reason: reason.to_owned(),
     }))
 }
 
@@ -72,7 +72,7 @@ mod tests {
         let Inbound::Order(o) = parse("order.updated", body).unwrap() else {
             panic!()
         };
-        assert!(!o.cancelled && o.complete_line_list);
+        assert!(!o.cancelled() && o.complete_line_list);
         assert_eq!(o.lines, vec![("41".to_owned(), 1), ("42".to_owned(), 3)]);
         for (status, reason) in [
             ("cancelled", "Order cancelled in WooCommerce"),
@@ -82,13 +82,17 @@ mod tests {
             let Inbound::Order(o) = parse("order.updated", body.as_bytes()).unwrap() else {
                 panic!()
             };
-            assert!(o.cancelled);
-            assert_eq!(o.reason, reason);
+            assert!(o.cancelled());
+            assert_eq!(o.reason(), reason);
         }
         assert!(matches!(
             parse("order.created", b"{}").unwrap(),
             Inbound::Ignore(_)
         ));
         assert!(parse("order.updated", br#"{"id": 1}"#).is_err());
+        assert!(
+            parse("order.updated", br#"{"id": 1, "status": "publish"}"#).is_err(),
+            "a body without line items is not an order"
+        );
     }
 }
