@@ -432,7 +432,7 @@ impl<S: Store> App<S> {
             commit.idempotency = key
                 .as_ref()
                 .map(|k| idempotency_record(&company_id, k, 201, json, ttl));
-            Ok(Decided::Commit(commit, created))
+            Ok(Decided::Commit(Box::new(commit), created))
         };
         match self.decide_with_retries(order_id, decision).await {
             Ok(created) => Ok(Outcome::Done(created)),
@@ -564,7 +564,7 @@ impl<S: Store> App<S> {
                     received_at: at,
                     expires_at: at + Duration::days(7),
                 });
-                Ok(Decided::Commit(commit, (true, done)))
+                Ok(Decided::Commit(Box::new(commit), (true, done)))
             };
             let (changed, done) = match self.decide_with_retries(&order_id, decision).await {
                 Ok(r) => r,

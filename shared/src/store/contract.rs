@@ -516,7 +516,10 @@ pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
             let mut c = Commit::update(next);
             c.cancellation = Some(can);
             c.idempotency = Some(idem("b1", "k1", Duration::hours(1)));
-            Ok::<_, ()>(Decided::Commit(c, format!("decided on v{}", cur.version)))
+            Ok::<_, ()>(Decided::Commit(
+                Box::new(c),
+                format!("decided on v{}", cur.version),
+            ))
         })
         .await
         .unwrap();
@@ -551,7 +554,7 @@ pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
             let mut c = Commit::update(next);
             c.cancellation = Some(can);
             c.idempotency = Some(idem("b1", "k1", Duration::hours(1)));
-            Ok::<_, ()>(Decided::Commit(c, ()))
+            Ok::<_, ()>(Decided::Commit(Box::new(c), ()))
         })
         .await;
     assert!(
@@ -597,7 +600,7 @@ pub async fn deciders_on<S: Store + Clone>(stores: &[S]) -> usize {
                         let (next, can) = cancel_one(cur, "li_1", &format!("can_{i}"));
                         let mut c = Commit::update(next);
                         c.cancellation = Some(can);
-                        Ok::<_, ()>(Decided::Commit(c, ()))
+                        Ok::<_, ()>(Decided::Commit(Box::new(c), ()))
                     })
                     .await;
                 match decided {

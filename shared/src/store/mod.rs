@@ -124,7 +124,7 @@ impl Commit {
 #[derive(Debug)]
 pub enum Decided<T> {
     /// Write this change (decided on the order as read) and answer `T`.
-    Commit(Commit, T),
+    Commit(Box<Commit>, T),
     /// Nothing to write; answer `T`.
     Unchanged(T),
 }
