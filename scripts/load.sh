@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Load against `dropship serve` on loopback (issue #7): builds dropship and
 # the load tool in release, then `loadgen --spawn` starts a fresh server
-# (--port 0, a temporary data directory), runs distinct-order and hot-order
+# (--port 0, a temporary data directory), runs distinct-order, hot-order
+# (cancel and fulfil) and hot-cancel (one unit each, own Idempotency-Key)
 # cancellations at 1, 8 and 64 clients, checks the books and stops it.
 # Bounded: --requests per level and mode (default 2000) and --max-secs per level.
+# On DynamoDB (ministack): eval "$(scripts/ministack.sh start)", then add
+# --dynamodb-table T --seed events/demo-seed.json.
 #
-#   scripts/load.sh [--levels 1,8,64] [--requests 2000] [--max-secs 20] [--json FILE]
+#   scripts/load.sh [--levels 1,8,64] [--modes distinct,hot,hot-cancel] [--requests 2000]
+#                   [--max-secs 20] [--json FILE] [--dynamodb-table T --seed FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p dropship

@@ -441,7 +441,9 @@ impl Store for Faulty {
 
 #[tokio::test]
 async fn conflict_409_after_bounded_retries() {
-    let app = seeded(Faulty::new(true, 0)).await;
+    let mut app = seeded(Faulty::new(true, 0)).await;
+    // Lost races are retried for a time budget; a short one keeps the test quick.
+    app.config.race_retry.budget = std::time::Duration::from_millis(200);
     let r = call(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#)).await;
     assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.body);
     let rec = app

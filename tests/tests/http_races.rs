@@ -35,9 +35,23 @@ async fn start() -> (
 
 /// A minimal HTTP/1.1 client: one request per connection.
 async fn request(addr: &str, method: &str, path: &str, key: &str, body: &str) -> (u16, Value) {
+    request_with_key(addr, method, path, key, None, body).await
+}
+
+async fn request_with_key(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    idempotency_key: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
     let mut s = TcpStream::connect(addr).await.unwrap();
+    let idem = idempotency_key
+        .map(|k| format!("Idempotency-Key: {k}\r\n"))
+        .unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n{idem}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
@@ -129,5 +143,76 @@ async fn racing_http_clients_never_over_commit() {
         .map(|i| u64::from(i.quantity))
         .sum();
     assert_eq!(recorded, c);
+    stop.send(true).unwrap();
+}
+
+/// Clients with their own Idempotency-Keys cancel one unit each of one order
+/// at once, two rounds each: on the embedded store (decisions under its
+/// write transaction) none is answered `409 conflict`, and the books
+/// balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hot_order_clients_never_get_conflict_on_the_embedded_store() {
+    const CLIENTS: u32 = 32;
+    const ROUNDS: u32 = 2;
+    let (addr, host, stop, _dir) = start().await;
+    let units = CLIENTS * ROUNDS;
+    let (status, order) = request_with_key(
+        &addr,
+        "POST",
+        "/v1/orders",
+        "demo-buyer-api-key",
+        Some("hot-order"),
+        &format!(
+            r#"{{"seller_id":"seller-api","line_items":[{{"id":"li_1","sku":"SKU-1","quantity":{units}}}]}}"#
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    let barrier = Arc::new(tokio::sync::Barrier::new(CLIENTS as usize));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let (addr, order_id, barrier) = (addr.clone(), order_id.clone(), Arc::clone(&barrier));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let mut answers = Vec::new();
+            for round in 0..ROUNDS {
+                answers.push(
+                    request_with_key(
+                        &addr,
+                        "POST",
+                        &format!("/v1/orders/{order_id}/cancellations"),
+                        "demo-buyer-api-key",
+                        Some(&format!("hot-{i}-{round}")),
+                        r#"{"items":[{"line_item_id":"li_1","quantity":1,"reason":"Item is out of stock"}]}"#,
+                    )
+                    .await,
+                );
+            }
+            answers
+        }));
+    }
+    let mut created = 0u64;
+    let mut others = Vec::new();
+    for t in tasks {
+        for (status, body) in t.await.unwrap() {
+            if status == 201 {
+                created += body["items"][0]["quantity"].as_u64().unwrap();
+            } else {
+                others.push((status, body));
+            }
+        }
+    }
+    assert!(others.is_empty(), "not 201: {others:?}");
+    let rec = host
+        .app
+        .store
+        .order_record(&order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(created, u64::from(units));
+    assert_eq!(rec.order.line_items[0].cancelled, units);
+    assert_eq!(rec.cancellations.len(), units as usize);
     stop.send(true).unwrap();
 }

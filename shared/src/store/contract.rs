@@ -504,6 +504,133 @@ pub async fn racing_writers_one_wins<S: Store + Clone>(s: &S) {
     assert_eq!(rec.order.line_items[0].cancelled, 1);
 }
 
+/// `decide_and_commit`: the decision sees the current order; a commit is
+/// written whole with the caller's value, a refusal or "unchanged" writes
+/// nothing, a missing order never reaches the decision.
+pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
+    let o = order("o1", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let decided = s
+        .decide_and_commit("o1", |cur: &Order| {
+            let (next, can) = cancel_one(cur, "li_1", "can_1");
+            let mut c = Commit::update(next);
+            c.cancellation = Some(can);
+            c.idempotency = Some(idem("b1", "k1", Duration::hours(1)));
+            Ok::<_, ()>(Decided::Commit(
+                Box::new(c),
+                format!("decided on v{}", cur.version),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(decided, Ok("decided on v1".to_owned()));
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order.version, 2);
+    assert_eq!(rec.order.line_items[0].cancelled, 1);
+    assert_eq!(rec.cancellations.len(), 1);
+    assert!(s.idempotency_record("b1", "k1").await.unwrap().is_some());
+
+    // The caller's refusal comes back as it is; nothing is written.
+    let refused = s
+        .decide_and_commit("o1", |cur: &Order| {
+            Err::<Decided<()>, _>(format!("refused on v{}", cur.version))
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused, Err("refused on v2".to_owned()));
+    let unchanged = s
+        .decide_and_commit("o1", |cur: &Order| {
+            Ok::<_, ()>(Decided::Unchanged(cur.version))
+        })
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Ok(2));
+    assert_eq!(s.order_record("o1").await.unwrap().unwrap(), rec);
+
+    // A decision carrying a used key is refused whole.
+    let reused = s
+        .decide_and_commit("o1", |cur: &Order| {
+            let (next, can) = cancel_one(cur, "li_2", "can_2");
+            let mut c = Commit::update(next);
+            c.cancellation = Some(can);
+            c.idempotency = Some(idem("b1", "k1", Duration::hours(1)));
+            Ok::<_, ()>(Decided::Commit(Box::new(c), ()))
+        })
+        .await;
+    assert!(
+        matches!(reused, Err(StoreError::IdempotencyKeyExists)),
+        "{reused:?}"
+    );
+    assert_eq!(s.order_record("o1").await.unwrap().unwrap(), rec);
+
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&ran);
+    let ghost = s
+        .decide_and_commit("ghost", move |_: &Order| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, ()>(Decided::Unchanged(()))
+        })
+        .await;
+    assert!(matches!(ghost, Err(StoreError::OrderMissing)), "{ghost:?}");
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+/// Deciders on one order at once, each trying again at once whenever it
+/// loses a race (`VersionConflict`), spread over `stores` (handles on the
+/// same data): every one commits exactly once. Returns how many races were
+/// lost in all.
+pub async fn deciders_on<S: Store + Clone>(stores: &[S]) -> usize {
+    const DECIDERS: usize = 32;
+    let Some(first) = stores.first() else {
+        return 0;
+    };
+    let mut o = order("o1", "b1", "s1", 0);
+    o.line_items[0].quantity = 100;
+    first.commit(&Commit::create(o)).await.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(DECIDERS));
+    let mut tasks = Vec::new();
+    for i in 0..DECIDERS {
+        let s = stores[i % stores.len()].clone();
+        let barrier = std::sync::Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for lost in 0..1000 {
+                let decided = s
+                    .decide_and_commit("o1", move |cur: &Order| {
+                        let (next, can) = cancel_one(cur, "li_1", &format!("can_{i}"));
+                        let mut c = Commit::update(next);
+                        c.cancellation = Some(can);
+                        Ok::<_, ()>(Decided::Commit(Box::new(c), ()))
+                    })
+                    .await;
+                match decided {
+                    Ok(Ok(())) => return lost,
+                    Err(StoreError::VersionConflict) => tokio::task::yield_now().await,
+                    other => panic!("decider {i}: {other:?}"),
+                }
+            }
+            panic!("decider {i} lost 1000 races");
+        }));
+    }
+    let mut lost = 0;
+    for t in tasks {
+        lost += t.await.unwrap();
+    }
+    let rec = first.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order.version, 1 + DECIDERS as u64);
+    assert_eq!(rec.order.line_items[0].cancelled, DECIDERS as u32);
+    let mut ids: Vec<String> = rec.cancellations.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), DECIDERS, "one cancellation per decider");
+    lost
+}
+
+pub async fn concurrent_deciders_each_commit_once<S: Store + Clone>(s: &S) {
+    let lost = deciders_on(std::slice::from_ref(s)).await;
+    eprintln!("concurrent deciders: {lost} lost races");
+}
+
 /// Generates the contract suite for a store built by `$make` (an expression,
 /// evaluated once per test inside a multi-threaded Tokio runtime).
 #[macro_export]
@@ -521,6 +648,8 @@ macro_rules! store_contract_tests {
             orders_list_newest_first_with_cursor,
             platform_lookups,
             racing_writers_one_wins,
+            decisions_commit_with_the_order,
+            concurrent_deciders_each_commit_once,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

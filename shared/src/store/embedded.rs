@@ -1,7 +1,8 @@
 //! The embedded store: one SQLite file (WAL) under the data directory. Each
 //! commit is one `BEGIN IMMEDIATE` transaction that checks the order's
 //! version and the uniqueness of every record, and writes an outbox row for
-//! each cancellation (the local mirror of the DynamoDB stream).
+//! each cancellation (the local mirror of the DynamoDB stream). Decisions on
+//! an order read it inside that transaction, so they never race.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
 
 use super::{
-    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
+    Commit, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
     StoreError, shop_domain_of,
 };
 use crate::domain::{Cancellation, Company, Order, Role};
@@ -461,110 +462,44 @@ impl Store for EmbeddedStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let now = Utc::now().timestamp();
-            if let Some(rec) = &commit.idempotency {
-                let exists: Option<i64> = tx
-                    .query_row(
-                        "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-                        params![rec.company_id, rec.key, now],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?;
-                if exists.is_some() {
-                    return Err(StoreError::IdempotencyKeyExists);
-                }
-            }
-            if let Some(d) = &commit.delivery {
-                let exists: Option<i64> = tx
-                    .query_row(
-                        "SELECT 1 FROM deliveries WHERE key = ?1 AND expires_at > ?2",
-                        params![d.key, now],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?;
-                if exists.is_some() {
-                    return Err(StoreError::DeliveryExists);
-                }
-            }
-            let o = &commit.order;
-            let doc = to_json(o)?;
-            match commit.expected_version {
-                Some(expected) => {
-                    let n = tx
-                        .execute(
-                            "UPDATE orders SET doc = ?2, version = ?3, complete = ?4
-                             WHERE id = ?1 AND version = ?5",
-                            params![o.id, doc, o.version as i64, o.is_complete(), expected as i64],
-                        )
-                        .map_err(db)?;
-                    if n == 0 {
-                        let exists: Option<i64> = tx
-                            .query_row("SELECT 1 FROM orders WHERE id = ?1", [&o.id], |r| r.get(0))
-                            .optional()
-                            .map_err(db)?;
-                        return Err(if exists.is_some() {
-                            StoreError::VersionConflict
-                        } else {
-                            StoreError::OrderMissing
-                        });
-                    }
-                }
-                None => {
-                    let n = tx
-                        .execute(
-                            "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version,
-                                                 buyer_order_ref, seller_order_ref, doc)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
-                            params![
-                                o.id,
-                                o.buyer_id,
-                                o.seller_id,
-                                ts(&o.created_at),
-                                o.is_complete(),
-                                o.version as i64,
-                                o.buyer_order_ref,
-                                o.seller_order_ref,
-                                doc
-                            ],
-                        )
-                        .map_err(db)?;
-                    if n == 0 {
-                        return Err(StoreError::OrderExists);
-                    }
-                }
-            }
-            if let Some(can) = &commit.cancellation {
-                tx.execute(
-                    "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
-                    params![can.id, can.order_id, to_json(can)?],
-                )
-                .map_err(db)?;
-                tx.execute(
-                    "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
-                    params![can.id, can.order_id, ts(&can.created_at)],
-                )
-                .map_err(db)?;
-            }
-            if let Some(f) = &commit.fulfillment {
-                tx.execute(
-                    "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
-                    params![f.id, f.order_id, to_json(f)?],
-                )
-                .map_err(db)?;
-            }
-            if let Some(rec) = &commit.idempotency {
-                put_idempotency(&tx, rec)?;
-            }
-            if let Some(d) = &commit.delivery {
-                tx.execute(
-                    "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
-                    params![d.key, d.company_id, d.expires_at.timestamp()],
-                )
-                .map_err(db)?;
-            }
+            apply(&tx, &commit)?;
             tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    /// Read, decide and commit in one `BEGIN IMMEDIATE` transaction: no
+    /// other writer (thread or process) can change the order in between,
+    /// so this never answers `VersionConflict`.
+    async fn decide_and_commit<T, E, F>(
+        &self,
+        order_id: &str,
+        decide: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        let id = order_id.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let order = Self::order_of(&tx, &id)?.ok_or(StoreError::OrderMissing)?;
+            // A panicking decision rolls back (the transaction drops) and
+            // fails this call only, instead of poisoning the connection.
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&order)))
+                .map_err(|_| StoreError::Rejected("the decision on the order panicked".into()))?;
+            match decided {
+                Err(e) => Ok(Err(e)),
+                Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
+                Ok(Decided::Commit(commit, t)) => {
+                    apply(&tx, &commit)?;
+                    tx.commit().map_err(db)?;
+                    Ok(Ok(t))
+                }
+            }
         })
         .await
     }
@@ -622,6 +557,121 @@ impl Store for EmbeddedStore {
     }
 }
 
+/// One commit inside an open write transaction: the version and uniqueness
+/// checks, then every row.
+fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
+    let now = Utc::now().timestamp();
+    if let Some(rec) = &commit.idempotency {
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+                params![rec.company_id, rec.key, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::IdempotencyKeyExists);
+        }
+    }
+    if let Some(d) = &commit.delivery {
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM deliveries WHERE key = ?1 AND expires_at > ?2",
+                params![d.key, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::DeliveryExists);
+        }
+    }
+    let o = &commit.order;
+    let doc = to_json(o)?;
+    match commit.expected_version {
+        Some(expected) => {
+            let n = tx
+                .execute(
+                    "UPDATE orders SET doc = ?2, version = ?3, complete = ?4
+                     WHERE id = ?1 AND version = ?5",
+                    params![
+                        o.id,
+                        doc,
+                        o.version as i64,
+                        o.is_complete(),
+                        expected as i64
+                    ],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                let exists: Option<i64> = tx
+                    .query_row("SELECT 1 FROM orders WHERE id = ?1", [&o.id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?;
+                return Err(if exists.is_some() {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::OrderMissing
+                });
+            }
+        }
+        None => {
+            let n = tx
+                .execute(
+                    "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version,
+                                         buyer_order_ref, seller_order_ref, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+                    params![
+                        o.id,
+                        o.buyer_id,
+                        o.seller_id,
+                        ts(&o.created_at),
+                        o.is_complete(),
+                        o.version as i64,
+                        o.buyer_order_ref,
+                        o.seller_order_ref,
+                        doc
+                    ],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(StoreError::OrderExists);
+            }
+        }
+    }
+    if let Some(can) = &commit.cancellation {
+        tx.execute(
+            "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, to_json(can)?],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, ts(&can.created_at)],
+        )
+        .map_err(db)?;
+    }
+    if let Some(f) = &commit.fulfillment {
+        tx.execute(
+            "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![f.id, f.order_id, to_json(f)?],
+        )
+        .map_err(db)?;
+    }
+    if let Some(rec) = &commit.idempotency {
+        put_idempotency(tx, rec)?;
+    }
+    if let Some(d) = &commit.delivery {
+        tx.execute(
+            "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![d.key, d.company_id, d.expires_at.timestamp()],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn put_idempotency(
     tx: &rusqlite::Transaction<'_>,
     rec: &IdempotencyRecord,
@@ -639,6 +689,36 @@ mod tests {
     use super::*;
 
     crate::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+
+    /// Deciding under the write transaction: 32 deciders on one order
+    /// never lose a race, on one handle or on two handles of one file (as
+    /// two processes would be).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn deciders_never_lose_a_race() {
+        let s = EmbeddedStore::in_memory().unwrap();
+        assert_eq!(crate::store::contract::deciders_on(&[s]).await, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let a = EmbeddedStore::open_dir(dir.path()).unwrap();
+        let b = EmbeddedStore::open_dir(dir.path()).unwrap();
+        assert_eq!(crate::store::contract::deciders_on(&[a, b]).await, 0);
+    }
+
+    /// A decision that panics fails its call only: the connection is not
+    /// poisoned and nothing of it is written.
+    #[tokio::test]
+    async fn a_panicking_decision_leaves_the_store_usable() {
+        use crate::store::contract::fixtures;
+        let s = EmbeddedStore::in_memory().unwrap();
+        let order = fixtures::order("o1", "b1", "s1", 0);
+        s.commit(&Commit::create(order.clone())).await.unwrap();
+        let r = s
+            .decide_and_commit("o1", |_: &Order| -> Result<Decided<()>, ()> {
+                panic!("a bug in a decision")
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Rejected(_))), "{r:?}");
+        assert_eq!(s.order("o1").await.unwrap(), Some(order));
+    }
 
     #[tokio::test]
     async fn data_persists_across_reopen() {

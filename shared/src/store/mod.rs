@@ -120,6 +120,41 @@ impl Commit {
     }
 }
 
+/// What a decision on an order's current state asks the store to do.
+#[derive(Debug)]
+pub enum Decided<T> {
+    /// Write this change (decided on the order as read) and answer `T`.
+    Commit(Box<Commit>, T),
+    /// Nothing to write; answer `T`.
+    Unchanged(T),
+}
+
+/// `Store::decide_and_commit` done optimistically: read the order, decide,
+/// commit conditioned on the version read. A change committed in between
+/// makes the commit fail with `VersionConflict`, for the caller to retry.
+pub async fn decide_optimistically<S, T, E, F>(
+    store: &S,
+    order_id: &str,
+    decide: F,
+) -> Result<Result<T, E>, StoreError>
+where
+    S: Store + ?Sized,
+    F: FnOnce(&Order) -> Result<Decided<T>, E>,
+{
+    let order = store
+        .order(order_id)
+        .await?
+        .ok_or(StoreError::OrderMissing)?;
+    match decide(&order) {
+        Err(e) => Ok(Err(e)),
+        Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
+        Ok(Decided::Commit(commit, t)) => {
+            store.commit(&commit).await?;
+            Ok(Ok(t))
+        }
+    }
+}
+
 /// An order as clients see it: its state and its cancellations, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRecord {
@@ -219,6 +254,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Apply a change atomically; see `StoreError` for the refusals.
     fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Read the order, run `decide` on it and commit what it decided, as
+    /// one step: `decide` is pure (it may run again on a fresh read if the
+    /// caller retries). `Ok(Err(e))` is the decision's own refusal, with
+    /// nothing written. `OrderMissing` when there is no such order;
+    /// `VersionConflict` when the order changed between the read and the
+    /// commit (only stores that decide optimistically: the default).
+    fn decide_and_commit<T, E, F>(
+        &self,
+        order_id: &str,
+        decide: F,
+    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        decide_optimistically(self, order_id, decide)
+    }
 
     /// An unexpired idempotency record.
     fn idempotency_record(

@@ -11,13 +11,23 @@
 //!   conflict`) and, near the end, `409 quantity_exceeds_open` happen. After:
 //!   fulfilled + cancelled <= quantity, cancelled = units of the cancel 201s,
 //!   fulfilled = units of the fulfil 201s.
+//! - hot-cancel: every request cancels 1 unit of one order (one line with a
+//!   unit per request, so none runs out), each with its own Idempotency-Key:
+//!   pure contention on one order. Every answer should be 201; the `409
+//!   conflict` rate is what the service's race handling leaves to clients.
+//!   After: cancelled = units of the 201s.
 //!
 //! Any 5xx, transport error or broken invariant makes the exit status 1.
 //! Bounded: `--requests` per level and mode, and `--max-secs` per level.
+//! `--spawn` serves from `--data-dir` (embedded store), or from DynamoDB
+//! with `--dynamodb-table T` (the environment's AWS endpoint; pass the demo
+//! seed with `--seed events/demo-seed.json` for a fresh table).
 //!
 //! ```text
-//! loadgen (--url http://127.0.0.1:PORT | --spawn path/to/dropship [--data-dir DIR])
-//!         [--levels 1,8,64] [--requests 2000] [--max-secs 20] [--hot-units 1500] [--json FILE]
+//! loadgen (--url http://127.0.0.1:PORT
+//!          | --spawn path/to/dropship [--data-dir DIR | --dynamodb-table T] [--seed FILE])
+//!         [--levels 1,8,64] [--modes distinct,hot,hot-cancel] [--requests 2000]
+//!         [--max-secs 20] [--hot-units 1500] [--json FILE]
 //! ```
 
 use std::collections::BTreeMap;
@@ -36,8 +46,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Mutex;
 
-const USAGE: &str = "loadgen (--url http://127.0.0.1:PORT | --spawn DROPSHIP_BINARY [--data-dir DIR]) \
-[--levels 1,8,64] [--requests 2000] [--max-secs 20] [--hot-units 1500] [--json FILE]";
+const USAGE: &str = "loadgen (--url http://127.0.0.1:PORT | --spawn DROPSHIP_BINARY \
+[--data-dir DIR | --dynamodb-table TABLE] [--seed FILE]) [--levels 1,8,64] \
+[--modes distinct,hot,hot-cancel] [--requests 2000] [--max-secs 20] [--hot-units 1500] [--json FILE]";
+
+const MODES: [&str; 3] = ["distinct", "hot", "hot-cancel"];
 
 const BUYER: &str = "Bearer demo-buyer-api-key";
 const SELLER: &str = "Bearer demo-seller-api-key";
@@ -334,13 +347,47 @@ async fn hot(
     })
 }
 
+async fn hot_cancel(
+    api: &Api,
+    clients: usize,
+    requests: usize,
+    max: Duration,
+) -> Result<Level, String> {
+    let tag = format!("load-hc{clients}-{}", std::process::id());
+    let units = u32::try_from(requests).map_err(|_| "--requests is too large")?;
+    let id = api.create_order(&[("li_1", units.max(1))], &tag).await?;
+    let ops = (0..requests).map(|_| Op::CancelOne(id.clone())).collect();
+    let (elapsed, tally) = run_ops(api, ops, clients, max).await;
+    let (q, f, c) = line_totals(&api.order(&id).await?);
+    let mut problems = Vec::new();
+    if f + c > q {
+        problems.push(format!(
+            "{id}: fulfilled {f} + cancelled {c} > quantity {q}"
+        ));
+    }
+    if c != tally.cancelled_units {
+        problems.push(format!(
+            "{id}: 201s say {} units, the store has {c}",
+            tally.cancelled_units
+        ));
+    }
+    Ok(Level {
+        mode: "hot-cancel",
+        clients,
+        elapsed,
+        tally,
+        problems,
+    })
+}
+
 /// Start `dropship serve --port 0` and read its URL from its first lines.
 async fn spawn_server(
     binary: &str,
-    data_dir: &str,
+    store_args: &[&str],
 ) -> Result<(tokio::process::Child, String), String> {
     let mut child = tokio::process::Command::new(binary)
-        .args(["serve", "--port", "0", "--data-dir", data_dir])
+        .args(["serve", "--port", "0"])
+        .args(store_args)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -394,7 +441,14 @@ async fn main() {
                 },
                 str::to_owned,
             );
-            match spawn_server(bin, &dir).await {
+            let mut store_args = match args.get("dynamodb-table") {
+                Some(table) => vec!["--dynamodb-table", table],
+                None => vec!["--data-dir", dir.as_str()],
+            };
+            if let Some(seed) = args.get("seed") {
+                store_args.extend(["--seed", seed]);
+            }
+            match spawn_server(bin, &store_args).await {
                 Ok((child, url)) => {
                     server = Some((child, dir));
                     url
@@ -417,11 +471,28 @@ async fn main() {
 
     let mut results = Vec::new();
     let mut failed = false;
+    let modes: Vec<&'static str> = match args.get("modes") {
+        None => MODES.to_vec(),
+        Some(list) => {
+            let mut modes = Vec::new();
+            for m in list.split(',').map(str::trim) {
+                match MODES.iter().find(|k| **k == m) {
+                    Some(k) => modes.push(*k),
+                    None => {
+                        eprintln!("loadgen: unknown mode {m:?}\n\n{USAGE}");
+                        std::process::exit(2);
+                    }
+                }
+            }
+            modes
+        }
+    };
     for &clients in &levels {
-        for mode in ["distinct", "hot"] {
+        for &mode in &modes {
             let r = match mode {
                 "distinct" => distinct(&api, clients, requests, max).await,
-                _ => hot(&api, clients, requests, hot_units, max).await,
+                "hot" => hot(&api, clients, requests, hot_units, max).await,
+                _ => hot_cancel(&api, clients, requests, max).await,
             };
             match r {
                 Ok(l) => results.push(l),
@@ -438,9 +509,9 @@ async fn main() {
     );
     println!();
     println!(
-        "| mode | clients | requests | req/s | cancellations 201/s | p50 | p99 | statuses | 5xx | invariant |"
+        "| mode | clients | requests | req/s | 201 | 409 conflict | other answers | p50 | p90 | p99 | max | statuses | 5xx | invariant |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for l in &results {
         let t = &l.tally;
@@ -459,15 +530,24 @@ async fn main() {
             .collect();
         let ok = l.problems.is_empty() && five == 0 && t.transport_errors.is_empty();
         failed |= !ok;
+        let count = |label: &str| t.statuses.get(label).copied().unwrap_or(0);
+        let (created, conflicts) = (count("201"), count("409/conflict"));
+        let other = n.saturating_sub(created + conflicts);
+        let conflict_pct = 100.0 * conflicts as f64 / (n.max(1)) as f64;
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} ({:.2}%) | {} | {} | {} | {} | {} | {} | {} | {} |",
             l.mode,
             l.clients,
             n,
             n as f64 / secs,
-            t.cancellations_201 as f64 / secs,
+            created,
+            conflicts,
+            conflict_pct,
+            other,
             ms(median(&t.latencies)),
+            ms(percentile(&t.latencies, 90.0)),
             ms(percentile(&t.latencies, 99.0)),
+            ms(percentile(&t.latencies, 100.0)),
             statuses.join(", "),
             five + t.transport_errors.len(),
             if l.problems.is_empty() {
@@ -486,7 +566,10 @@ async fn main() {
         rows.push(json!({
             "mode": l.mode, "clients": l.clients, "requests": n, "seconds": secs,
             "req_per_s": n as f64 / secs, "cancellations_201_per_s": t.cancellations_201 as f64 / secs,
-            "p50_ms": msf(median(&t.latencies)), "p99_ms": msf(percentile(&t.latencies, 99.0)),
+            "created": created, "conflicts": conflicts, "conflict_rate_pct": conflict_pct,
+            "other_answers": other,
+            "p50_ms": msf(median(&t.latencies)), "p90_ms": msf(percentile(&t.latencies, 90.0)),
+            "p99_ms": msf(percentile(&t.latencies, 99.0)), "max_ms": msf(percentile(&t.latencies, 100.0)),
             "statuses": t.statuses, "server_errors": five, "transport_errors": t.transport_errors.len(),
             "invariant_ok": l.problems.is_empty(),
         }));
