@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::domain::{
     self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
-    NewOrder, NotPermitted, Order, Role, Source,
+    NewOrder, NotPermitted, Order, Role, Source, StoreRefs,
 };
 use crate::platforms::{PlatformHttp, PlatformOrder};
 use crate::store::DeliveryRecord;
@@ -118,6 +118,14 @@ pub struct ReconcileOutcome {
     pub cancellation_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shortfalls: Vec<domain::Shortfall>,
+}
+
+/// What a decision reads of the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Order,
+    /// The order and its cancellations (for answers that show them).
+    WithCancellations,
 }
 
 fn new_id(prefix: &str) -> String {
@@ -240,6 +248,7 @@ impl<S: Store> App<S> {
         if buyer.role != Role::Buyer {
             return Err(NotPermitted::OnlyBuyersCreateOrders.into());
         }
+        domain::refs::buyer_sets_own_refs(&request)?;
         let seller = match self.store.company(seller_id).await? {
             Some(s) if s.role == Role::Seller => s,
             _ => return Err(AppError::UnknownSeller(seller_id.to_owned())),
@@ -273,15 +282,28 @@ impl<S: Store> App<S> {
         company: &Company,
         order_id: &str,
     ) -> Result<(Order, Role), AppError> {
-        let order = self
-            .store
-            .order(order_id)
-            .await?
-            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
-        let party = order
-            .party_of(&company.id)
-            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
-        Ok((order, party))
+        let (record, party) = self.visible(company, order_id, Read::Order).await?;
+        Ok((record.order, party))
+    }
+
+    /// Load what a decision reads of an order the company is party to.
+    async fn visible(
+        &self,
+        company: &Company,
+        order_id: &str,
+        read: Read,
+    ) -> Result<(OrderRecord, Role), AppError> {
+        let not_found = || AppError::OrderNotFound(order_id.to_owned());
+        let record = match read {
+            Read::Order => self.store.order(order_id).await?.map(|order| OrderRecord {
+                order,
+                cancellations: Vec::new(),
+            }),
+            Read::WithCancellations => self.store.order_record(order_id).await?,
+        }
+        .ok_or_else(not_found)?;
+        let party = record.order.party_of(&company.id).ok_or_else(not_found)?;
+        Ok((record, party))
     }
 
     pub async fn order(&self, company: &Company, order_id: &str) -> Result<OrderRecord, AppError> {
@@ -308,22 +330,25 @@ impl<S: Store> App<S> {
     }
 
     /// Decide on the current order and commit; on a lost race, re-read and
-    /// re-decide. `decide` returns the commit (without idempotency record)
-    /// and the created record with its JSON.
+    /// re-decide. `decide` gets what `read` says (the version check covers
+    /// the cancellations too: each one bumps the version) and returns the
+    /// commit (without idempotency record) and the result with its JSON,
+    /// recorded under the key with `status`.
     async fn decide_and_commit<T>(
         &self,
         company: &Company,
         order_id: &str,
         idem: Option<&Idempotency>,
-        decide: impl Fn(&Order, Role) -> Result<(Commit, T, String), AppError>,
+        (read, status): (Read, u16),
+        decide: impl Fn(&OrderRecord, Role) -> Result<(Commit, T, String), AppError>,
     ) -> Result<Outcome<T>, AppError> {
         if let Some(rec) = self.replay(company, idem).await? {
             return Ok(Outcome::Replayed(rec));
         }
         for attempt in 1..=self.config.max_attempts {
-            let (order, party) = self.visible_order(company, order_id).await?;
-            let (mut commit, created, json) = decide(&order, party)?;
-            commit.idempotency = idem.map(|i| self.record(company, i, 201, json));
+            let (record, party) = self.visible(company, order_id, read).await?;
+            let (mut commit, created, json) = decide(&record, party)?;
+            commit.idempotency = idem.map(|i| self.record(company, i, status, json));
             match self.store.commit(&commit).await {
                 Ok(()) => return Ok(Outcome::Done(created)),
                 Err(StoreError::VersionConflict) => {
@@ -362,13 +387,14 @@ impl<S: Store> App<S> {
         idem: Option<&Idempotency>,
     ) -> Result<Outcome<Cancellation>, AppError> {
         let id = new_id("can");
-        self.decide_and_commit(company, order_id, idem, |order, party| {
+        let created = (Read::Order, 201);
+        self.decide_and_commit(company, order_id, idem, created, |rec, party| {
             let actor = Actor {
                 party,
                 integration: company.integration,
                 source,
             };
-            let d = domain::cancel(order, actor, request, id.clone(), now())?;
+            let d = domain::cancel(&rec.order, actor, request, id.clone(), now())?;
             let json = views::cancellation_json(&d.record);
             let mut commit = Commit::update(d.order);
             commit.cancellation = Some(d.record.clone());
@@ -402,12 +428,37 @@ impl<S: Store> App<S> {
         idem: Option<&Idempotency>,
     ) -> Result<Outcome<Fulfillment>, AppError> {
         let id = new_id("ful");
-        self.decide_and_commit(company, order_id, idem, |order, party| {
-            let d = domain::fulfill(order, party, request, id.clone(), now())?;
+        let created = (Read::Order, 201);
+        self.decide_and_commit(company, order_id, idem, created, |rec, party| {
+            let d = domain::fulfill(&rec.order, party, request, id.clone(), now())?;
             let json = views::fulfillment_json(&d.record);
             let mut commit = Commit::update(d.order);
             commit.fulfillment = Some(d.record.clone());
             Ok((commit, d.record, json))
+        })
+        .await
+    }
+
+    /// Set the caller's own store references (the buyer's or the seller's,
+    /// by the party it plays); answers the order as `GET` shows it.
+    pub async fn set_store_refs(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &StoreRefs,
+        idem: Option<&Idempotency>,
+    ) -> Result<Outcome<OrderRecord>, AppError> {
+        let answer = (Read::WithCancellations, 200);
+        self.decide_and_commit(company, order_id, idem, answer, |rec, party| {
+            let next =
+                domain::set_store_refs(&rec.order, party, company.integration, request, now())?;
+            let updated = OrderRecord {
+                order: next.clone(),
+                cancellations: rec.cancellations.clone(),
+            };
+            let json = views::to_json(&views::OrderView::of(&updated));
+            let commit = Commit::update(next).replacing_refs_of(&rec.order);
+            Ok((commit, updated, json))
         })
         .await
     }

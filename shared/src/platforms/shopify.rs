@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Inbound, PlatformError, PlatformHttp, PlatformOrder, access_token, id_string,
+    Inbound, PlatformError, PlatformHttp, PlatformOrder, access_token, id_string, platform_id,
     shopify_graphql_url,
 };
-use crate::domain::Connection;
+use crate::domain::{Connection, PlatformId};
 
 pub const PLATFORM: &str = "shopify";
 
@@ -57,14 +57,14 @@ struct EditPayload {
 
 #[derive(Deserialize)]
 struct EditBody {
-    #[serde(deserialize_with = "id_string")]
-    order_id: String,
+    #[serde(deserialize_with = "platform_id")]
+    order_id: PlatformId,
 }
 
 #[derive(Deserialize)]
 struct RefundPayload {
-    #[serde(deserialize_with = "id_string")]
-    order_id: String,
+    #[serde(deserialize_with = "platform_id")]
+    order_id: PlatformId,
     #[serde(default)]
     note: Option<String>,
 }
@@ -224,7 +224,7 @@ pub async fn graphql<T: serde::de::DeserializeOwned>(
     loop {
         let resp = http
             .send(PLATFORM, |c| {
-                c.post(&url)
+                c.post(url.clone())
                     .header("X-Shopify-Access-Token", token)
                     .json(&body)
             })
@@ -295,10 +295,10 @@ pub(crate) async fn order_with_lines<O: serde::de::DeserializeOwned>(
 pub async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
     reason: &str,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
-    let gid = format!("gid://shopify/Order/{order_ref}");
+    let gid = super::outbound::order_gid(order_ref);
     let Some((state, lines)) =
         order_with_lines::<CancelState>(http, conn, ORDER_LINES_QUERY, &gid).await?
     else {
@@ -311,7 +311,7 @@ pub async fn fetch_order(
         reason.to_owned()
     };
     Ok(Some(PlatformOrder {
-        order_ref: order_ref.to_owned(),
+        order_ref: order_ref.to_string(),
         cancelled,
         lines,
         complete_line_list: true,
@@ -358,7 +358,7 @@ mod tests {
         assert_eq!(
             e,
             Inbound::Fetch {
-                order_ref: "5001".into(),
+                order_ref: PlatformId::parse("5001").unwrap(),
                 reason: "Order edited in Shopify".into()
             }
         );
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(
             r,
             Inbound::Fetch {
-                order_ref: "5001".into(),
+                order_ref: PlatformId::parse("5001").unwrap(),
                 reason: "Refunded in Shopify: damaged".into()
             }
         );
@@ -380,6 +380,19 @@ mod tests {
         ));
         assert!(parse("orders/updated", b"not json").is_err());
         assert!(parse("orders/edited", br#"{"order_edit": {}}"#).is_err());
+        // Ids we fetch an order by are numeric: nothing else reaches a GraphQL id.
+        for bad in [
+            r#""gid://shopify/Order/1""#,
+            r#""5001/../1""#,
+            "0",
+            "-5",
+            r#""""#,
+        ] {
+            let edit = format!(r#"{{"order_edit": {{"id": 1, "order_id": {bad}}}}}"#);
+            assert!(parse("orders/edited", edit.as_bytes()).is_err(), "{bad}");
+            let refund = format!(r#"{{"id": 9, "order_id": {bad}}}"#);
+            assert!(parse("refunds/create", refund.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -423,7 +436,7 @@ mod tests {
             ..Connection::default()
         };
         let http = PlatformHttp::default();
-        let order = fetch_order(&http, &conn, "5001", "r")
+        let order = fetch_order(&http, &conn, PlatformId::parse("5001").unwrap(), "r")
             .await
             .unwrap()
             .unwrap();
