@@ -273,6 +273,101 @@ mod tests {
         }
     }
 
+    fn order() -> Order {
+        let mut o = crate::store::contract::fixtures::order("o1", "b", "s", 0);
+        o.buyer_order_ref = Some("5001".into());
+        o.line_items[0].buyer_line_ref = Some("13001".into());
+        o
+    }
+
+    fn refs(order_ref: Option<&str>, lines: &[(&str, &str)]) -> StoreRefs {
+        StoreRefs {
+            order_ref: order_ref.map(str::to_owned),
+            line_items: lines
+                .iter()
+                .map(|(i, r)| ((*i).to_owned(), (*r).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_party_sets_its_own_refs() {
+        let o = order();
+        let t = DateTime::UNIX_EPOCH + chrono::Duration::hours(1);
+        let woo = Integration::Woocommerce;
+        let next = set_store_refs(
+            &o,
+            Role::Seller,
+            woo,
+            &refs(Some("731"), &[("li_2", "42")]),
+            t,
+        )
+        .unwrap();
+        assert_eq!((next.version, next.updated_at), (o.version + 1, t));
+        assert_eq!(next.seller_order_ref.as_deref(), Some("731"));
+        assert_eq!(next.buyer_order_ref.as_deref(), Some("5001"));
+        assert_eq!(next.line_items[1].seller_line_ref.as_deref(), Some("42"));
+        assert_eq!(next.line_items[0].seller_line_ref, None, "left out: kept");
+        assert_eq!(next.line_items[0].buyer_line_ref.as_deref(), Some("13001"));
+        let by_buyer = set_store_refs(
+            &next,
+            Role::Buyer,
+            Integration::Shopify,
+            &refs(None, &[("li_1", "13009")]),
+            t,
+        )
+        .unwrap();
+        assert_eq!(
+            by_buyer.line_items[0].buyer_line_ref.as_deref(),
+            Some("13009")
+        );
+        assert_eq!(by_buyer.seller_order_ref.as_deref(), Some("731"));
+        assert_eq!(by_buyer.buyer_order_ref.as_deref(), Some("5001"));
+        let code = |r: StoreRefs| {
+            set_store_refs(&o, Role::Seller, woo, &r, t)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(code(refs(Some("7/../1"), &[])), "invalid_store_ref");
+        assert_eq!(code(refs(None, &[("li_1", "x")])), "invalid_store_ref");
+        assert_eq!(code(refs(None, &[("nope", "1")])), "unknown_line_item");
+        assert_eq!(
+            code(refs(None, &[("li_1", "1"), ("li_1", "2")])),
+            "duplicate_line_item"
+        );
+    }
+
+    #[test]
+    fn a_new_order_of_a_buyer_carries_buyer_refs_only() {
+        let line = |seller_ref: Option<&str>| super::super::NewLine {
+            id: "li_1".into(),
+            sku: "S".into(),
+            title: None,
+            quantity: 1,
+            unit_price: None,
+            buyer_line_ref: Some("B".into()),
+            seller_line_ref: seller_ref.map(str::to_owned),
+        };
+        let new = |seller_order_ref: Option<&str>, seller_line: Option<&str>| NewOrder {
+            buyer_order_ref: Some("PO".into()),
+            seller_order_ref: seller_order_ref.map(str::to_owned),
+            line_items: vec![line(seller_line)],
+        };
+        assert_eq!(buyer_sets_own_refs(&new(None, None)), Ok(()));
+        assert_eq!(
+            buyer_sets_own_refs(&new(Some("731"), None)),
+            Err(NotPermitted::SellerStoreRef {
+                field: "seller_order_ref"
+            })
+        );
+        assert_eq!(
+            buyer_sets_own_refs(&new(None, Some("41"))),
+            Err(NotPermitted::SellerStoreRef {
+                field: "line_items[].seller_line_ref"
+            })
+        );
+    }
+
     proptest! {
         #[test]
         fn every_u63_round_trips(n in 1u64..=MAX_PLATFORM_ID) {
