@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::app::{App, AppError, Idempotency, Outcome};
 use crate::domain::{
     CancelRequest, Company, DomainError, FulfillRequest, ItemRequest, NewLine, NewOrder, Source,
+    StoreRefs,
 };
 use crate::http::{
     HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str, json,
@@ -37,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/orders/{order_id}/cancellations"),
     ("GET", "/v1/orders/{order_id}/cancellations"),
     ("POST", "/v1/orders/{order_id}/fulfillments"),
+    ("PUT", "/v1/orders/{order_id}/store-refs"),
 ];
 
 enum Route<'a> {
@@ -45,6 +47,7 @@ enum Route<'a> {
     Order(&'a str),
     Cancellations(&'a str),
     Fulfillments(&'a str),
+    StoreRefs(&'a str),
 }
 
 impl Route<'_> {
@@ -53,6 +56,7 @@ impl Route<'_> {
             Route::Me | Route::Order(_) => "GET",
             Route::Orders | Route::Cancellations(_) => "GET, POST",
             Route::Fulfillments(_) => "POST",
+            Route::StoreRefs(_) => "PUT",
         }
     }
 }
@@ -66,6 +70,7 @@ fn route(path: &str) -> Option<Route<'_>> {
         ["orders", id] if !id.is_empty() => Some(Route::Order(id)),
         ["orders", id, "cancellations"] if !id.is_empty() => Some(Route::Cancellations(id)),
         ["orders", id, "fulfillments"] if !id.is_empty() => Some(Route::Fulfillments(id)),
+        ["orders", id, "store-refs"] if !id.is_empty() => Some(Route::StoreRefs(id)),
         _ => None,
     }
 }
@@ -135,14 +140,14 @@ async fn dispatch<S: Store>(
                     },
                 ))
             }
-            Route::Fulfillments(_) => Ok(method_not_allowed(
-                "POST",
-                format!("GET is not allowed on {path}; allowed: POST"),
+            Route::Fulfillments(_) | Route::StoreRefs(_) => Ok(method_not_allowed(
+                allowed,
+                format!("GET is not allowed on {path}; allowed: {allowed}"),
             )),
         };
     }
 
-    // POST: previews are side-effect free and take no Idempotency-Key.
+    // POST and PUT: previews are side-effect free and take no Idempotency-Key.
     let preview = match query.get("preview") {
         None | Some("false") => false,
         Some("true") if matches!(route, Route::Cancellations(_)) => true,
@@ -172,6 +177,7 @@ async fn dispatch<S: Store>(
         }
         Route::Cancellations(id) => cancel(app, &company, id, body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, &company, id, body, idem.as_ref()).await,
+        Route::StoreRefs(id) => set_store_refs(app, &company, id, body, idem.as_ref()).await,
         Route::Me | Route::Order(_) => Ok(method_not_allowed(
             "GET",
             format!("{method} is not allowed on {path}; allowed: GET"),
@@ -296,7 +302,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::InvalidQuantity { .. }
         | DomainError::UnknownLineItem { .. }
         | DomainError::DuplicateLineItem { .. }
-        | DomainError::EmptyItems => StatusCode::UNPROCESSABLE_ENTITY,
+        | DomainError::EmptyItems
+        | DomainError::InvalidStoreRef { .. } => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -366,15 +373,12 @@ struct LineBody {
 
 impl CreateOrderBody {
     fn into_request(self) -> Result<(String, NewOrder), Problem> {
+        // References are checked by the domain, against their owner.
         check_id("seller_id", &self.seller_id)?;
-        check_opt("buyer_order_ref", &self.buyer_order_ref)?;
-        check_opt("seller_order_ref", &self.seller_order_ref)?;
         let mut lines = Vec::with_capacity(self.line_items.len());
         for l in self.line_items {
             check_id("line_items[].id", &l.id)?;
             check_id("line_items[].sku", &l.sku)?;
-            check_opt("line_items[].buyer_line_ref", &l.buyer_line_ref)?;
-            check_opt("line_items[].seller_line_ref", &l.seller_line_ref)?;
             if l.title.as_ref().is_some_and(|t| t.len() > 1024) {
                 return Err(invalid_body(
                     "line_items[].title must be at most 1024 bytes",
@@ -505,6 +509,49 @@ struct FulfilledBody {
     quantity: i64,
 }
 
+/// `PUT .../store-refs`: `order_ref`, `line_items` or both; neither (or
+/// only an empty list) is a body that asks for nothing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreRefsBody {
+    #[serde(default, deserialize_with = "present")]
+    order_ref: Option<Option<String>>,
+    #[serde(default)]
+    line_items: Vec<LineRefBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineRefBody {
+    id: String,
+    #[serde(rename = "ref")]
+    line_ref: String,
+}
+
+impl StoreRefsBody {
+    fn into_request(self) -> Result<StoreRefs, Problem> {
+        let order_ref = match self.order_ref {
+            Some(None) => return Err(invalid_body("order_ref must be a string")),
+            Some(Some(r)) => Some(r),
+            None => None,
+        };
+        if order_ref.is_none() && self.line_items.is_empty() {
+            return Err(invalid_body(
+                "give order_ref, a non-empty line_items list, or both",
+            ));
+        }
+        let mut line_items = Vec::with_capacity(self.line_items.len());
+        for l in self.line_items {
+            check_id("line_items[].id", &l.id)?;
+            line_items.push((l.id, l.line_ref));
+        }
+        Ok(StoreRefs {
+            order_ref,
+            line_items,
+        })
+    }
+}
+
 // ---- handlers -----------------------------------------------------------
 
 async fn create_order<S: Store>(
@@ -585,6 +632,23 @@ async fn fulfill<S: Store>(
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |f| {
         json(StatusCode::CREATED, f)
+    }))
+}
+
+async fn set_store_refs<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    order_id: &str,
+    body: &[u8],
+    idem: Option<&Idempotency>,
+) -> Result<HttpResponse, Problem> {
+    let request = parse::<StoreRefsBody>(body)?.into_request()?;
+    let o = app
+        .set_store_refs(company, order_id, &request, idem)
+        .await
+        .map_err(|e| app_problem(&e))?;
+    Ok(outcome(o, StatusCode::OK, |rec| {
+        json(StatusCode::OK, &OrderView::of(rec))
     }))
 }
 
@@ -681,6 +745,10 @@ mod tests {
         assert!(matches!(
             route("/v1/orders/o1/fulfillments"),
             Some(Route::Fulfillments("o1"))
+        ));
+        assert!(matches!(
+            route("/v1/orders/o1/store-refs"),
+            Some(Route::StoreRefs("o1"))
         ));
         assert!(route("/v1/orders/o1/other").is_none());
         assert!(route("/v2/orders").is_none());

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::domain::{
     self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
-    NewOrder, NotPermitted, Order, Role, Source,
+    NewOrder, NotPermitted, Order, Role, Source, StoreRefs,
 };
 use crate::platforms::{PlatformHttp, PlatformOrder};
 use crate::store::{
@@ -279,6 +279,7 @@ impl<S: Store> App<S> {
         if buyer.role != Role::Buyer {
             return Err(NotPermitted::OnlyBuyersCreateOrders.into());
         }
+        domain::refs::buyer_sets_own_refs(&request)?;
         let seller = match self.store.company(seller_id).await? {
             Some(s) if s.role == Role::Seller => s,
             _ => return Err(AppError::UnknownSeller(seller_id.to_owned())),
@@ -441,6 +442,65 @@ impl<S: Store> App<S> {
             )),
             Err(e) => Err(e),
         }
+    }
+
+    /// Set the caller's own store references on an order (its side only),
+    /// answered with the order as clients see it. The answer lists the
+    /// order's cancellations, so it is decided only on the version those
+    /// were read at: when the order moved on meanwhile, read it again.
+    pub async fn set_store_refs(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &StoreRefs,
+        idem: Option<&Idempotency>,
+    ) -> Result<Outcome<OrderRecord>, AppError> {
+        if let Some(rec) = self.replay(company, idem).await? {
+            return Ok(Outcome::Replayed(rec));
+        }
+        for _ in 0..self.config.race_retry.max_attempts {
+            let read = self.order(company, order_id).await?;
+            let read_version = read.order.version;
+            let cancellations = Arc::new(read.cancellations);
+            let (company_id, integration) = (company.id.clone(), company.integration);
+            let (key, ttl, id) = (
+                idem.cloned(),
+                self.config.idempotency_ttl,
+                order_id.to_owned(),
+            );
+            let request = request.clone();
+            let decision = move |order: &Order| {
+                if order.version != read_version {
+                    return Ok(Decided::Unchanged(None));
+                }
+                let party = order
+                    .party_of(&company_id)
+                    .ok_or_else(|| AppError::OrderNotFound(id.clone()))?;
+                let next = domain::set_store_refs(order, party, integration, &request, now())?;
+                let updated = OrderRecord {
+                    order: next.clone(),
+                    cancellations: cancellations.to_vec(),
+                };
+                let mut commit = Commit::update(next).replacing_refs_of(order);
+                commit.idempotency = key.as_ref().map(|k| {
+                    let json = views::to_json(&views::OrderView::of(&updated));
+                    idempotency_record(&company_id, k, 200, json, ttl)
+                });
+                Ok(Decided::Commit(Box::new(commit), Some(updated)))
+            };
+            match self.decide_with_retries(order_id, decision).await {
+                Ok(Some(updated)) => return Ok(Outcome::Done(updated)),
+                // A cancellation landed after the read: read again.
+                Ok(None) => continue,
+                Err(AppError::Store(StoreError::IdempotencyKeyExists)) => {
+                    return Ok(Outcome::Replayed(
+                        self.replay_after_race(company, idem).await?,
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::Conflict)
     }
 
     /// Create a cancellation from the app or the API, or preview it.

@@ -76,6 +76,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("reason_too_long", "Reason too long"),
     ("unknown_seller", "Unknown seller"),
     ("idempotency_key_reused", "Idempotency key reused"),
+    ("invalid_store_ref", "Invalid store reference"),
     ("unavailable", "Temporarily unavailable"),
     ("internal_error", "Internal error"),
 ];

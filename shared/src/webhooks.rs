@@ -292,7 +292,7 @@ async fn dispatch<S: Store>(
     // Fetch only for orders we know.
     let known = app
         .store
-        .orders_by_ref(&company.id, company.role, &order_ref)
+        .orders_by_ref(&company.id, company.role, &order_ref.to_string())
         .await
         .map_err(|e| crate::api::app_problem(&AppError::Store(e)))?;
     if known.is_empty() {
@@ -305,8 +305,8 @@ async fn dispatch<S: Store>(
     let conn = company.connection.clone().unwrap_or_default();
     let http = app.platform_http();
     let fetched = match source {
-        Source::Shopify => shopify::fetch_order(http, &conn, &order_ref, &change).await,
-        _ => bigcommerce::fetch_order(http, &conn, &order_ref).await,
+        Source::Shopify => shopify::fetch_order(http, &conn, order_ref, &change).await,
+        _ => bigcommerce::fetch_order(http, &conn, order_ref).await,
     };
     match fetched {
         Ok(Some(po)) => reconcile(app, &company, source, &po, &delivery).await,
@@ -316,7 +316,7 @@ async fn dispatch<S: Store>(
             vec![],
         )),
         Err(e) if e.is_transient() => {
-            tracing::warn!(company_id = %company.id, order_ref, error = %e, "could not read the order from the platform; asking for a retry");
+            tracing::warn!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform; asking for a retry");
             Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -326,7 +326,7 @@ async fn dispatch<S: Store>(
         Err(e) => {
             // A retry cannot help (credentials, permissions): say so loudly,
             // but do not make the platform disable the webhook.
-            tracing::error!(company_id = %company.id, order_ref, error = %e, "could not read the order from the platform");
+            tracing::error!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform");
             Ok(answer("failed", Some(fetch_failure(&e)), vec![]))
         }
     }

@@ -273,6 +273,33 @@ async fn responses_match_the_documented_schemas() {
             Some(SELLER),
             Some(r#"{"reason":"r"}"#),
         ),
+        (
+            "PUT",
+            format!("{o}/store-refs"),
+            Some(SELLER),
+            Some(r#"{"order_ref":"SO-1","line_items":[{"id":"li_1","ref":"S-1"}]}"#),
+        ),
+        ("PUT", format!("{o}/store-refs"), Some(BUYER), Some("{}")),
+        (
+            "PUT",
+            format!("{o}/store-refs"),
+            Some(BUYER),
+            Some(r#"{"order_ref":"has space"}"#),
+        ),
+        (
+            "PUT",
+            "/v1/orders/ord_demo_edi/store-refs".into(),
+            Some(BUYER),
+            Some(r#"{"order_ref":"X"}"#),
+        ),
+        (
+            "POST",
+            "/v1/orders".into(),
+            Some(BUYER),
+            Some(
+                r#"{"seller_id":"seller-api","seller_order_ref":"S","line_items":[{"id":"a","sku":"S","quantity":1}]}"#,
+            ),
+        ),
         ("GET", format!("{o}/cancellations"), Some(SELLER), None),
         ("GET", o.into(), Some(SELLER), None),
         (

@@ -1060,3 +1060,78 @@ async fn every_refusal_reads_the_same() {
     let r = deliver_sample(&app, woo).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Ids a delivery names an order by are fetched from the platform only
+/// when numeric: anything else is an unreadable payload, and no call is
+/// made, even for an order stored (before refs were validated) under it.
+#[tokio::test]
+async fn ids_we_fetch_by_must_be_numeric() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gql_order(false, &[("13001", 1)])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status_id": 5})))
+        .mount(&server)
+        .await;
+    let app = app_with(Some(&server.uri())).await;
+    let hostile = "5001/../../../v3/catalog/products/77?x=";
+    let template = app
+        .store
+        .order("ord_demo_shopify_woo")
+        .await
+        .unwrap()
+        .unwrap();
+    for (id, buyer, seller, buyer_ref, seller_ref) in [
+        (
+            "ord_legacy_shop",
+            "buyer-shopify",
+            "seller-api",
+            Some(hostile),
+            None,
+        ),
+        (
+            "ord_legacy_bc",
+            "buyer-api",
+            "seller-bc",
+            None,
+            Some(hostile),
+        ),
+    ] {
+        let mut o = template.clone();
+        o.id = id.into();
+        o.buyer_id = buyer.into();
+        o.seller_id = seller.into();
+        o.buyer_order_ref = buyer_ref.map(str::to_owned);
+        o.seller_order_ref = seller_ref.map(str::to_owned);
+        app.store
+            .commit(&shared::store::Commit::create(o))
+            .await
+            .unwrap();
+    }
+    let edited = json!({"order_edit": {"id": 1, "order_id": hostile, "line_items": {"additions": [], "removals": []}}});
+    let refund = json!({"id": 9, "order_id": hostile, "refund_line_items": []});
+    for (name, body) in [
+        ("shopify-buyer-orders-edited", edited),
+        ("shopify-buyer-refunds-create", refund),
+    ] {
+        let (p, h, b) = resigned(name, &body);
+        let r = deliver(&app, &p, &h, &b).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_body"),
+            "{name}: {}",
+            r.body
+        );
+    }
+    let (p, h, _) = sample("bigcommerce-order-updated");
+    let body = json!({"scope": "store/order/updated", "store_id": "1001",
+        "data": {"type": "order", "id": hostile}, "hash": "h-hostile"});
+    let r = deliver(&app, &p, &h, body.to_string().as_bytes()).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_body"), "{}", r.body);
+    assert!(server.received_requests().await.unwrap().is_empty());
+    for id in ["ord_legacy_shop", "ord_legacy_bc"] {
+        assert!(order(&app, id).await.cancellations.is_empty());
+    }
+}

@@ -84,6 +84,28 @@ async fn api_events_on_dynamodb() {
     for l in &o.line_items {
         assert!(l.fulfilled + l.cancelled <= l.quantity);
     }
+    // The seller's own refs, set through the Lambda's handler (and replayed
+    // under their key): the order's look-up follows them on DynamoDB.
+    for _ in 0..2 {
+        let r = api::handle(&app, load("api/set-store-refs.json")).await;
+        assert_eq!(r.status().as_u16(), 200, "{}", json_body(&r));
+        assert_eq!(json_body(&r)["seller_order_ref"], "732");
+        assert_eq!(json_body(&r)["version"], 2);
+    }
+    let by_ref = |r: &'static str| {
+        let store = &app.store;
+        async move {
+            store
+                .orders_by_ref("seller-woo", shared::domain::Role::Seller, r)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_ref("732").await, ["ord_demo_shopify_woo"]);
+    assert!(by_ref("731").await.is_empty());
     let listed = app
         .store
         .list_orders("buyer-api", shared::store::StatusFilter::Any, 100, None)

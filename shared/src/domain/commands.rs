@@ -53,7 +53,7 @@ pub struct Decision<R> {
     pub record: R,
 }
 
-fn next_version(order: &Order, now: DateTime<Utc>) -> Order {
+pub(crate) fn next_version(order: &Order, now: DateTime<Utc>) -> Order {
     let mut next = order.clone();
     next.version = order.version + 1;
     next.updated_at = now;
@@ -275,7 +275,9 @@ pub struct NewOrder {
     pub line_items: Vec<NewLine>,
 }
 
-/// Validate and build a new order between `buyer` and `seller`.
+/// Validate and build a new order between `buyer` and `seller`. Every
+/// reference is checked against its owner's integration; who may set which
+/// reference is the caller's concern (a seed sets any, a buyer its own).
 pub fn create_order(
     buyer: &Company,
     seller: &Company,
@@ -314,7 +316,7 @@ pub fn create_order(
             platform_shortfall: 0,
         });
     }
-    Ok(Order {
+    let order = Order {
         id,
         buyer_id: buyer.id.clone(),
         seller_id: seller.id.clone(),
@@ -324,7 +326,9 @@ pub fn create_order(
         created_at: now,
         updated_at: now,
         line_items: lines,
-    })
+    };
+    super::refs::validate_order_refs(&order, buyer.integration, seller.integration)?;
+    Ok(order)
 }
 
 /// What a store platform says a line's quantity now is.

@@ -34,6 +34,12 @@ pub enum DomainError {
     EmptyItems,
     #[error("{0}")]
     NotPermitted(NotPermitted),
+    #[error("{field} must be {}", super::refs::ref_rule(*.integration))]
+    InvalidStoreRef {
+        field: super::refs::RefField,
+        /// The integration of the company the reference belongs to.
+        integration: super::model::Integration,
+    },
 }
 
 /// Why a company may not do something (the integration table of domain.md).
@@ -49,6 +55,10 @@ pub enum NotPermitted {
     OnlyBuyersCreateOrders,
     #[error("this company's integration does not sync cancellations from a store")]
     NoInboundSync,
+    #[error(
+        "{field} is a reference in the seller's store: only the seller sets it, with PUT /v1/orders/{{order_id}}/store-refs"
+    )]
+    SellerStoreRef { field: &'static str },
 }
 
 impl DomainError {
@@ -64,6 +74,7 @@ impl DomainError {
             DomainError::DuplicateLineItem { .. } => "duplicate_line_item",
             DomainError::EmptyItems => "empty_items",
             DomainError::NotPermitted(_) => "not_permitted",
+            DomainError::InvalidStoreRef { .. } => "invalid_store_ref",
         }
     }
 }

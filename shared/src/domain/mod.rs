@@ -3,17 +3,20 @@
 mod commands;
 mod error;
 mod model;
+pub mod refs;
 pub mod rules;
 
 #[cfg(test)]
 mod proptests;
 
+pub(crate) use commands::next_version;
 pub use commands::{
     Actor, CancelRequest, Decision, FulfillRequest, Increase, ItemRequest, NewLine, NewOrder,
     PlatformLine, PlatformState, Reconciled, Shortfall, cancel, create_order, fulfill, reconcile,
 };
 pub use error::{DomainError, NotPermitted};
 pub use model::*;
+pub use refs::{PlatformId, StoreRefs, set_store_refs, valid_store_ref};
 
 /// The longest reason accepted, in characters.
 pub const MAX_REASON_CHARS: usize = 500;

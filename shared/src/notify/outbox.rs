@@ -107,35 +107,36 @@ const REDACTED: &str = "<redacted>";
 /// left to `order.suggestedRefund` at send time.
 pub fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
     let c = &plan.connection;
+    let order_ref = plan.order_ref.to_string();
     let (requests, note) = match &plan.action {
         SyncAction::WooCommerce(u) => (
             vec![json!({
                 "method": "PUT",
-                "url": woocommerce_order_url(c, &plan.order_ref)?,
+                "url": woocommerce_order_url(c, &order_ref)?.as_str(),
                 "headers": {"Authorization": format!("Basic {REDACTED}"), "Content-Type": "application/json"},
                 "body": woocommerce_body(u),
             })],
-            describe_update("WooCommerce", &plan.order_ref, u),
+            describe_update("WooCommerce", plan.order_ref, u),
         ),
         SyncAction::BigCommerce(u) => (
             vec![json!({
                 "method": "PUT",
-                "url": bigcommerce_order_url(c, &plan.order_ref)?,
+                "url": bigcommerce_order_url(c, &order_ref)?.as_str(),
                 "headers": {"X-Auth-Token": REDACTED, "Content-Type": "application/json"},
                 "body": bigcommerce_body(u),
             })],
-            describe_update("BigCommerce", &plan.order_ref, u),
+            describe_update("BigCommerce", plan.order_ref, u),
         ),
         SyncAction::ShopifyRefund { lines, note } => {
-            let id = order_gid(&plan.order_ref);
+            let id = order_gid(plan.order_ref);
             let refund: Vec<(String, u32)> = lines
                 .iter()
-                .map(|l| (line_gid(&l.line_ref), l.cancelled))
+                .map(|l| (line_gid(l.line_ref), l.cancelled))
                 .collect();
             (
                 vec![json!({
                     "method": "POST",
-                    "url": shopify_graphql_url(c)?,
+                    "url": shopify_graphql_url(c)?.as_str(),
                     "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
                     "body": {
                         "query": REFUND_CREATE_MUTATION,
@@ -248,7 +249,7 @@ mod tests {
                 consumer_secret: Some("cs_secret".into()),
                 ..Connection::default()
             },
-            order_ref: "731".into(),
+            order_ref: crate::domain::PlatformId::parse("731").unwrap(),
             action: SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)])),
             unmapped_lines: vec![],
         };

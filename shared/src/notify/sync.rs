@@ -11,7 +11,9 @@ use std::future::Future;
 use thiserror::Error;
 
 use crate::domain::rules::{StoreSync as SyncKind, outbound_sync};
-use crate::domain::{Cancellation, CancellationKind, Company, Connection, LineItem, Order, Role};
+use crate::domain::{
+    Cancellation, CancellationKind, Company, Connection, LineItem, Order, PlatformId, Role,
+};
 use crate::platforms::outbound::{self, OrderUpdate, RefundLine};
 use crate::platforms::{PlatformError, PlatformHttp};
 
@@ -65,7 +67,7 @@ pub struct SyncPlan {
     pub company_id: String,
     pub connection: Connection,
     /// The partner's own order id (`buyer_order_ref` / `seller_order_ref`).
-    pub order_ref: String,
+    pub order_ref: PlatformId,
     pub action: SyncAction,
     /// Our lines with no reference in the partner's store: left alone.
     pub unmapped_lines: Vec<String>,
@@ -102,19 +104,28 @@ pub fn plan(
             partner.integration.as_str()
         ))
     })?;
+    // The stored references are checked again: an order may predate their
+    // validation, and only a platform id may name the store's resource.
+    let invalid = |field: String, r: &str| {
+        SyncError::Rejected(format!(
+            "{field} {r:?} of order {} is not a {} id: no call made",
+            order.id,
+            partner.integration.as_str()
+        ))
+    };
+    let order_field = format!("{}_order_ref", party.as_str());
     let order_ref = match party {
-        Role::Buyer => order.buyer_order_ref.clone(),
-        Role::Seller => order.seller_order_ref.clone(),
+        Role::Buyer => order.buyer_order_ref.as_deref(),
+        Role::Seller => order.seller_order_ref.as_deref(),
     }
-    .filter(|r| !r.trim().is_empty())
     .ok_or_else(|| {
         SyncError::Rejected(format!(
-            "order {} has no {}_order_ref: the partner's store order is unknown",
+            "order {} has no {order_field}: the partner's store order is unknown",
             order.id,
-            party.as_str()
         ))
     })?;
-    // (our line id, the partner's line id, cancelled now, new quantity)
+    let order_ref = PlatformId::parse(order_ref).ok_or_else(|| invalid(order_field, order_ref))?;
+    // (the partner's line id, cancelled now, new quantity)
     let mut mapped = Vec::new();
     let mut unmapped_lines = Vec::new();
     // Indexed once: an order may have thousands of lines.
@@ -131,10 +142,13 @@ pub fn plan(
         let line_ref = match party {
             Role::Buyer => line.buyer_line_ref.as_deref(),
             Role::Seller => line.seller_line_ref.as_deref(),
-        }
-        .filter(|r| !r.trim().is_empty());
+        };
         match line_ref {
-            Some(r) => mapped.push((r.to_owned(), item.quantity, line.active())),
+            Some(r) => {
+                let field = format!("line item {}: {}_line_ref", line.id, party.as_str());
+                let id = PlatformId::parse(r).ok_or_else(|| invalid(field, r))?;
+                mapped.push((id, item.quantity, line.active()));
+            }
             None => unmapped_lines.push(item.line_item_id.clone()),
         }
     }
@@ -149,17 +163,8 @@ pub fn plan(
         }
         let lines = mapped
             .iter()
-            .map(|(r, _, active)| {
-                r.trim()
-                    .parse::<u64>()
-                    .map(|id| (id, *active))
-                    .map_err(|_| {
-                        SyncError::Rejected(format!(
-                            "line reference {r:?} is not a numeric line id"
-                        ))
-                    })
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|(id, _, active)| (id.get(), *active))
+            .collect();
         Ok(OrderUpdate::SetQuantities(lines))
     };
     let action = match kind {
@@ -174,8 +179,8 @@ pub fn plan(
             SyncAction::ShopifyRefund {
                 lines: mapped
                     .iter()
-                    .map(|(r, cancelled, active)| RefundLine {
-                        line_ref: r.clone(),
+                    .map(|(id, cancelled, active)| RefundLine {
+                        line_ref: *id,
                         cancelled: *cancelled,
                         target: *active,
                     })
@@ -220,7 +225,7 @@ impl HttpStoreSync {
 
 impl StoreSync for HttpStoreSync {
     async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
-        let (conn, r) = (&plan.connection, plan.order_ref.as_str());
+        let (conn, r) = (&plan.connection, plan.order_ref);
         let mut detail = match &plan.action {
             SyncAction::ShopifyRefund { lines, note } => {
                 outbound::shopify_refund(&self.http, conn, r, lines, note).await?
@@ -244,7 +249,7 @@ impl StoreSync for HttpStoreSync {
     }
 }
 
-pub(crate) fn describe_update(platform: &str, order_ref: &str, u: &OrderUpdate) -> String {
+pub(crate) fn describe_update(platform: &str, order_ref: PlatformId, u: &OrderUpdate) -> String {
     match u {
         OrderUpdate::CancelOrder => format!("{platform} order {order_ref} set to cancelled"),
         OrderUpdate::SetQuantities(lines) => format!(
@@ -330,7 +335,7 @@ mod tests {
         let can = cancellation(CancellationKind::Items, &[("li_1", 2)]);
         let woo = company(Integration::Woocommerce, Role::Seller);
         let p = plan(&woo, Role::Seller, &o, &can).unwrap().unwrap();
-        assert_eq!(p.order_ref, "731");
+        assert_eq!(p.order_ref.to_string(), "731");
         assert_eq!(
             p.action,
             SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)]))
@@ -359,14 +364,14 @@ mod tests {
         let can = cancellation(CancellationKind::Items, &[("li_1", 1), ("li_2", 1)]);
         let shop = company(Integration::Shopify, Role::Buyer);
         let p = plan(&shop, Role::Buyer, &o, &can).unwrap().unwrap();
-        assert_eq!(p.order_ref, "5001");
+        assert_eq!(p.order_ref.to_string(), "5001");
         let SyncAction::ShopifyRefund { lines, .. } = &p.action else {
             panic!()
         };
         assert_eq!(
             lines,
             &[RefundLine {
-                line_ref: "13001".into(),
+                line_ref: PlatformId::parse("13001").unwrap(),
                 cancelled: 1,
                 target: 2
             }]

@@ -5,9 +5,10 @@ use serde::Deserialize;
 
 use super::{
     CancelCause, Inbound, LineChange, OrderState, Platform, PlatformError, PlatformHttp,
-    PlatformOrder, access_token, bigcommerce_order_url, id_string, quantity,
+    PlatformOrder, access_token, bigcommerce_order_url, bigcommerce_products_url, id_string,
+    quantity,
 };
-use crate::domain::Connection;
+use crate::domain::{Connection, PlatformId};
 
 pub const PLATFORM: &str = "bigcommerce";
 
@@ -37,8 +38,15 @@ pub fn parse(body: &[u8]) -> Result<(Inbound, Option<String>), serde_json::Error
     let d: Delivery = serde_json::from_slice(body)?;
     let inbound = match d.scope.as_str() {
         "store/order/statusUpdated" | "store/order/updated" | "store/order/refund/created" => {
+            // The id is fetched by: a numeric one only.
+            let order_ref = PlatformId::parse(&d.data.id).ok_or_else(|| {
+                <serde_json::Error as serde::de::Error>::custom(format!(
+                    "data.id {:?} is not a numeric order id",
+                    d.data.id
+                ))
+            })?;
             Inbound::Fetch {
-                order_ref: d.data.id,
+                order_ref,
                 change: LineChange::QuantityUpdated,
             }
         }
@@ -65,12 +73,12 @@ struct ProductBody {
 
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &PlatformHttp,
-    url: &str,
+    url: &url::Url,
     token: &str,
 ) -> Result<Option<T>, PlatformError> {
     let resp = match http
         .send(PLATFORM, |c| {
-            c.get(url)
+            c.get(url.clone())
                 .header("X-Auth-Token", token)
                 .header("Accept", "application/json")
         })
@@ -101,10 +109,11 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 pub async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
     let token = access_token(PLATFORM, conn)?;
-    let url = bigcommerce_order_url(conn, order_ref)?;
+    let order_ref = order_ref.to_string();
+    let url = bigcommerce_order_url(conn, &order_ref)?;
     let Some(order) = get_json::<OrderBody>(http, &url, token).await? else {
         return Ok(None);
     };
@@ -112,7 +121,7 @@ pub async fn fetch_order(
     for page in 1.. {
         let products: Vec<ProductBody> = get_json(
             http,
-            &format!("{url}/products?limit={PAGE}&page={page}"),
+            &bigcommerce_products_url(conn, &order_ref, PAGE, page)?,
             token,
         )
         .await?
@@ -133,7 +142,7 @@ pub async fn fetch_order(
         _ => OrderState::Open(Platform::BigCommerce, LineChange::QuantityUpdated),
     };
     Ok(Some(PlatformOrder {
-        order_ref: order_ref.to_owned(),
+        order_ref,
         state,
         lines,
         complete_line_list: true,
@@ -153,7 +162,7 @@ mod tests {
         assert_eq!(
             i,
             Inbound::Fetch {
-                order_ref: "120".into(),
+                order_ref: PlatformId::parse("120").unwrap(),
                 change: LineChange::QuantityUpdated
             }
         );
@@ -163,5 +172,15 @@ mod tests {
                 .unwrap();
         assert!(matches!(i, Inbound::Ignore(_)));
         assert!(parse(br#"{"scope": "store/order/updated"}"#).is_err());
+        // An order id we would fetch by must be numeric.
+        for bad in [
+            r#""120/../../v3/catalog/products/77""#,
+            r#""0""#,
+            "-1",
+            r#""12?x=1""#,
+        ] {
+            let body = format!(r#"{{"scope": "store/order/updated", "data": {{"id": {bad}}}}}"#);
+            assert!(parse(body.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

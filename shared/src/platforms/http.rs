@@ -16,6 +16,20 @@ pub enum PlatformError {
         platform: &'static str,
         field: &'static str,
     },
+    /// A connection detail that cannot be used as it is (not a URL, not a
+    /// host name).
+    #[error("the company's {platform} connection has an invalid {field}: {detail}")]
+    InvalidConnection {
+        platform: &'static str,
+        field: &'static str,
+        detail: String,
+    },
+    /// A reference that cannot name a resource of the platform: no call is made.
+    #[error("invalid {platform} reference: {detail}")]
+    InvalidReference {
+        platform: &'static str,
+        detail: String,
+    },
     /// The platform refused the request for good (4xx other than 429).
     #[error("{platform} refused the request: HTTP {status}: {body}")]
     Rejected {

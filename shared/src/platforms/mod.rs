@@ -13,7 +13,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
-use crate::domain::Connection;
+use url::{Host, Url};
+
+use crate::domain::{Connection, PlatformId};
 pub use http::{PlatformError, PlatformHttp, RetryPolicy};
 
 /// An order as a store platform reports it now: absolute quantities.
@@ -157,10 +159,11 @@ impl OrderState {
 pub enum Inbound {
     /// The payload carries the order's current state.
     Order(PlatformOrder),
-    /// The payload names the order; its state must be fetched. `change` is
-    /// what the delivery reports, should the fetched order still be open.
+    /// The payload names the order (by a numeric id); its state must be
+    /// fetched. `change` is what the delivery reports, should the fetched
+    /// order still be open.
     Fetch {
-        order_ref: String,
+        order_ref: PlatformId,
         change: LineChange,
     },
     /// A topic or payload we deliberately do not act on.
@@ -217,6 +220,14 @@ pub(crate) fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
     })
 }
 
+/// A platform id (number or string) that is a valid `PlatformId`: ids we
+/// fetch an order by must be, or the delivery is unreadable.
+pub(crate) fn platform_id<'de, D: Deserializer<'de>>(d: D) -> Result<PlatformId, D::Error> {
+    let s = id_string(d)?;
+    PlatformId::parse(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a numeric platform id")))
+}
+
 /// A quantity that may arrive as a number or a numeric string; negative
 /// values count as zero.
 pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -236,10 +247,6 @@ pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error>
 /// The Shopify Admin API version every call and document targets.
 pub const SHOPIFY_API_VERSION: &str = "2025-10";
 
-fn trimmed(base: &str) -> String {
-    base.trim_end_matches('/').to_owned()
-}
-
 fn field<'a>(
     platform: &'static str,
     name: &'static str,
@@ -253,37 +260,144 @@ fn field<'a>(
         })
 }
 
+fn invalid(platform: &'static str, field: &'static str, detail: &str) -> PlatformError {
+    PlatformError::InvalidConnection {
+        platform,
+        field,
+        detail: detail.to_owned(),
+    }
+}
+
+/// A base URL from the connection (`api_base_url`, `site_url`): http(s),
+/// with a host, no credentials, query or fragment. A path prefix is kept.
+fn base_url(platform: &'static str, name: &'static str, raw: &str) -> Result<Url, PlatformError> {
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(platform, name, &e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(platform, name, "not an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(platform, name, "has a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(platform, name, "has credentials"));
+    }
+    Ok(url)
+}
+
+/// `https://{shop_domain}`, for a shop domain that is a plain DNS name.
+fn shop_url(domain: &str) -> Result<Url, PlatformError> {
+    let bad = || invalid("shopify", "shop_domain", "not a host name");
+    let domain = domain.trim().to_ascii_lowercase();
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !labels_ok || domain.len() > 253 {
+        return Err(bad());
+    }
+    let mut url = Url::parse("https://shop.invalid").map_err(|_| bad())?;
+    url.set_host(Some(&domain)).map_err(|_| bad())?;
+    // An all-numeric name would be read as an IPv4 address.
+    if url.host_str() != Some(domain.as_str()) || !matches!(url.host(), Some(Host::Domain(_))) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+/// `base` with each of `segments` appended as one path segment,
+/// percent-encoded (`/`, `?`, `#`, `%` and `\` included): a segment never
+/// adds a level, a query or a fragment. `.` and `..` cannot stand for
+/// themselves in a URL path (every client resolves them, encoded or not),
+/// and URL parsers drop tabs and newlines, so segments that are or hold
+/// them are refused.
+pub fn join_segments(
+    platform: &'static str,
+    base: &Url,
+    segments: &[&str],
+) -> Result<Url, PlatformError> {
+    if let Some(bad) = segments
+        .iter()
+        .find(|s| matches!(**s, "." | "..") || s.contains(['\t', '\n', '\r']))
+    {
+        return Err(PlatformError::InvalidReference {
+            platform,
+            detail: format!("{bad:?} cannot be a URL path segment"),
+        });
+    }
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| PlatformError::InvalidReference {
+            platform,
+            detail: format!("{base} cannot be a base URL"),
+        })?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
 /// `{api_base_url or https://{shop_domain}}/admin/api/2025-10/graphql.json`
-pub fn shopify_graphql_url(c: &Connection) -> Result<String, PlatformError> {
+pub fn shopify_graphql_url(c: &Connection) -> Result<Url, PlatformError> {
     let base = match &c.api_base_url {
-        Some(b) => trimmed(b),
-        None => format!(
-            "https://{}",
-            field("shopify", "shop_domain", &c.shop_domain)?
-        ),
+        Some(b) => base_url("shopify", "api_base_url", b)?,
+        None => shop_url(field("shopify", "shop_domain", &c.shop_domain)?)?,
     };
-    Ok(format!(
-        "{base}/admin/api/{SHOPIFY_API_VERSION}/graphql.json"
-    ))
+    join_segments(
+        "shopify",
+        &base,
+        &["admin", "api", SHOPIFY_API_VERSION, "graphql.json"],
+    )
 }
 
 /// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}`
-pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<String, PlatformError> {
+pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
     let base = match &c.api_base_url {
-        Some(b) => trimmed(b),
-        None => trimmed(field("woocommerce", "site_url", &c.site_url)?),
+        Some(b) => base_url("woocommerce", "api_base_url", b)?,
+        None => base_url(
+            "woocommerce",
+            "site_url",
+            field("woocommerce", "site_url", &c.site_url)?,
+        )?,
     };
-    Ok(format!("{base}/wp-json/wc/v3/orders/{order_id}"))
+    join_segments(
+        "woocommerce",
+        &base,
+        &["wp-json", "wc", "v3", "orders", order_id],
+    )
 }
 
 /// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v2/orders/{id}`
-pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<String, PlatformError> {
-    let base = c
-        .api_base_url
-        .as_deref()
-        .map_or_else(|| "https://api.bigcommerce.com".to_owned(), trimmed);
+pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+    let base = base_url(
+        "bigcommerce",
+        "api_base_url",
+        c.api_base_url
+            .as_deref()
+            .unwrap_or("https://api.bigcommerce.com"),
+    )?;
     let hash = field("bigcommerce", "store_hash", &c.store_hash)?;
-    Ok(format!("{base}/stores/{hash}/v2/orders/{order_id}"))
+    join_segments(
+        "bigcommerce",
+        &base,
+        &["stores", hash, "v2", "orders", order_id],
+    )
+}
+
+/// `{order url}/products?limit={limit}&page={page}`
+pub fn bigcommerce_products_url(
+    c: &Connection,
+    order_id: &str,
+    limit: usize,
+    page: usize,
+) -> Result<Url, PlatformError> {
+    let order = bigcommerce_order_url(c, order_id)?;
+    let mut url = join_segments("bigcommerce", &order, &["products"])?;
+    url.query_pairs_mut()
+        .append_pair("limit", &limit.to_string())
+        .append_pair("page", &page.to_string());
+    Ok(url)
 }
 
 /// The secret a connection's webhooks are verified with.
@@ -333,30 +447,42 @@ mod tests {
             ..Connection::default()
         };
         assert_eq!(
-            shopify_graphql_url(&c).unwrap(),
+            shopify_graphql_url(&c).unwrap().as_str(),
             "https://pine.myshopify.com/admin/api/2025-10/graphql.json"
         );
         assert_eq!(
-            woocommerce_order_url(&c, "7").unwrap(),
+            woocommerce_order_url(&c, "7").unwrap().as_str(),
             "https://cedar.example/wp-json/wc/v3/orders/7"
         );
         assert_eq!(
-            bigcommerce_order_url(&c, "9").unwrap(),
+            bigcommerce_order_url(&c, "9").unwrap().as_str(),
             "https://api.bigcommerce.com/stores/abc/v2/orders/9"
+        );
+        assert_eq!(
+            bigcommerce_products_url(&c, "9", 250, 2).unwrap().as_str(),
+            "https://api.bigcommerce.com/stores/abc/v2/orders/9/products?limit=250&page=2"
         );
         c.api_base_url = Some("http://127.0.0.1:9/".into());
         assert_eq!(
-            shopify_graphql_url(&c).unwrap(),
+            shopify_graphql_url(&c).unwrap().as_str(),
             "http://127.0.0.1:9/admin/api/2025-10/graphql.json"
         );
         assert_eq!(
-            woocommerce_order_url(&c, "7").unwrap(),
+            woocommerce_order_url(&c, "7").unwrap().as_str(),
             "http://127.0.0.1:9/wp-json/wc/v3/orders/7"
         );
         assert_eq!(
-            bigcommerce_order_url(&c, "9").unwrap(),
+            bigcommerce_order_url(&c, "9").unwrap().as_str(),
             "http://127.0.0.1:9/stores/abc/v2/orders/9"
         );
+        // A base with a path prefix keeps it, with or without a final slash.
+        for base in ["https://shop.example/store", "https://shop.example/store/"] {
+            c.api_base_url = Some(base.into());
+            assert_eq!(
+                woocommerce_order_url(&c, "7").unwrap().as_str(),
+                "https://shop.example/store/wp-json/wc/v3/orders/7"
+            );
+        }
         let empty = Connection::default();
         assert!(matches!(
             shopify_graphql_url(&empty),
@@ -366,5 +492,211 @@ mod tests {
             })
         ));
         assert!(webhook_secret("shopify", &empty).is_err());
+    }
+
+    #[test]
+    fn references_stay_inside_their_segment() {
+        let c = Connection {
+            site_url: Some("https://cedar.example".into()),
+            store_hash: Some("abc".into()),
+            ..Connection::default()
+        };
+        let attack = "731/../../../../wp/v2/users/1?force=true&x=";
+        let url = woocommerce_order_url(&c, attack).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://cedar.example/wp-json/wc/v3/orders/731%2F..%2F..%2F..%2F..%2Fwp%2Fv2%2Fusers%2F1%3Fforce=true&x="
+        );
+        assert_eq!(url.query(), None);
+        let url = bigcommerce_order_url(&c, "120/../../v3/catalog/products/77#x").unwrap();
+        assert_eq!(url.path_segments().unwrap().count(), 5);
+        assert_eq!(url.fragment(), None);
+        for bad in [".", "..", "a\tb", "a\nb"] {
+            assert!(
+                matches!(
+                    woocommerce_order_url(&c, bad),
+                    Err(PlatformError::InvalidReference { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_urls_are_checked() {
+        let shop = |d: &str| Connection {
+            shop_domain: Some(d.into()),
+            ..Connection::default()
+        };
+        for bad in [
+            "evil.example/admin?x=",
+            "evil.example#",
+            "user@evil.example",
+            "evil.example:8443",
+            "127.0.0.1",
+            "-bad.example",
+            "bad..example",
+            "ex ample.com",
+            "pine.myshopify.com\\evil",
+        ] {
+            assert!(
+                matches!(
+                    shopify_graphql_url(&shop(bad)),
+                    Err(PlatformError::InvalidConnection { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            shopify_graphql_url(&shop("Pine.MyShopify.com"))
+                .unwrap()
+                .as_str(),
+            "https://pine.myshopify.com/admin/api/2025-10/graphql.json"
+        );
+        let base = |b: &str| Connection {
+            api_base_url: Some(b.into()),
+            store_hash: Some("abc".into()),
+            ..Connection::default()
+        };
+        for bad in [
+            "ftp://platform.example",
+            "https://platform.example/?x=1",
+            "https://platform.example/#top",
+            "https://user:pw@platform.example",
+            "not a url",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                matches!(
+                    bigcommerce_order_url(&base(bad), "1"),
+                    Err(PlatformError::InvalidConnection { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
+
+/// Property tests of the URL builders: what a validated reference can
+/// reach, and what any string can.
+#[cfg(test)]
+mod url_properties {
+    use super::*;
+    use crate::domain::{Integration, valid_store_ref};
+    use crate::platforms::outbound::order_gid;
+    use proptest::prelude::*;
+
+    fn connection(base: Option<&str>) -> Connection {
+        Connection {
+            shop_domain: Some("pine.myshopify.com".into()),
+            site_url: Some("https://cedar.example/shop".into()),
+            store_hash: Some("birch123".into()),
+            api_base_url: base.map(str::to_owned),
+            ..Connection::default()
+        }
+    }
+
+    fn decoded(segment: &str) -> String {
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Strings an attacker would try, mixed with arbitrary ones.
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("../".to_owned()),
+            Just("..".to_owned()),
+            Just("?".to_owned()),
+            Just("#".to_owned()),
+            Just("%2e%2e".to_owned()),
+            Just("%2F".to_owned()),
+            Just("/".to_owned()),
+            Just("\\".to_owned()),
+            Just("&".to_owned()),
+            Just("é".to_owned()),
+            Just("\u{202e}".to_owned()),
+            "[0-9]{1,4}",
+            "\\PC{0,6}",
+        ];
+        proptest::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn a_valid_reference_names_exactly_the_platform_resource(
+            n in 1u64..=crate::domain::refs::MAX_PLATFORM_ID,
+            base in prop_oneof![Just(None), Just(Some("http://127.0.0.1:9")), Just(Some("https://fake.example/prefix/"))],
+        ) {
+            let r = n.to_string();
+            for p in [Integration::Shopify, Integration::Woocommerce, Integration::Bigcommerce] {
+                prop_assert!(valid_store_ref(p, &r));
+            }
+            let c = connection(base);
+            let prefix = match base {
+                Some(b) if b.contains("/prefix") => "/prefix",
+                Some(_) => "",
+                None => "/shop",
+            };
+            let woo = woocommerce_order_url(&c, &r).unwrap();
+            prop_assert_eq!(woo.path(), [prefix, "/wp-json/wc/v3/orders/", &r].concat());
+            prop_assert_eq!(woo.query(), None);
+            let prefix = if base.is_none() { "" } else { prefix };
+            let bc = bigcommerce_order_url(&c, &r).unwrap();
+            prop_assert_eq!(bc.path(), [prefix, "/stores/birch123/v2/orders/", &r].concat());
+            prop_assert_eq!(bc.query(), None);
+            let products = bigcommerce_products_url(&c, &r, 250, 3).unwrap();
+            prop_assert_eq!(
+                products.path(),
+                [prefix, "/stores/birch123/v2/orders/", &r, "/products"].concat()
+            );
+            prop_assert_eq!(products.query(), Some("limit=250&page=3"));
+            let gql = shopify_graphql_url(&c).unwrap();
+            prop_assert_eq!(
+                gql.path(),
+                [prefix, "/admin/api/", SHOPIFY_API_VERSION, "/graphql.json"].concat()
+            );
+            let id = PlatformId::parse(&r).unwrap();
+            prop_assert_eq!(order_gid(id), format!("gid://shopify/Order/{r}"));
+        }
+
+        #[test]
+        fn any_string_stays_inside_one_segment(
+            input in hostile(),
+            base in prop_oneof![Just("http://127.0.0.1:9"), Just("https://fake.example/prefix/"), Just("https://fake.example/a%2Fb")],
+        ) {
+            let base = Url::parse(base).unwrap();
+            let before: Vec<String> = base
+                .path_segments()
+                .unwrap()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            match join_segments("test", &base, &["orders", &input]) {
+                Ok(url) => {
+                    prop_assert_eq!(url.host_str(), base.host_str());
+                    prop_assert_eq!(url.port(), base.port());
+                    prop_assert_eq!(url.scheme(), base.scheme());
+                    prop_assert_eq!(url.query(), None);
+                    prop_assert_eq!(url.fragment(), None);
+                    let segments: Vec<&str> = url.path_segments().unwrap().collect();
+                    prop_assert_eq!(segments.len(), before.len() + 2, "{}", url);
+                    prop_assert_eq!(&segments[..before.len()], &before[..]);
+                    prop_assert_eq!(segments[before.len()], "orders");
+                    prop_assert_eq!(decoded(segments[before.len() + 1]), input.clone());
+                    // What a server sees after parsing the URL again.
+                    let reparsed = Url::parse(url.as_str()).unwrap();
+                    prop_assert_eq!(reparsed, url);
+                }
+                Err(PlatformError::InvalidReference { .. }) => {
+                    prop_assert!(
+                        matches!(input.as_str(), "." | "..") || input.contains(['\t', '\n', '\r']),
+                        "refused {:?}", input
+                    );
+                }
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::shopify::{self, graphql, legacy_id};
 use super::{
     PlatformError, PlatformHttp, access_token, bigcommerce_order_url, field, woocommerce_order_url,
 };
-use crate::domain::Connection;
+use crate::domain::{Connection, PlatformId};
 
 /// The change a WooCommerce or BigCommerce order gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,16 +58,16 @@ pub fn bigcommerce_body(u: &OrderUpdate) -> Value {
 pub async fn woocommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
     update: &OrderUpdate,
 ) -> Result<(), PlatformError> {
     let platform = super::woocommerce::PLATFORM;
-    let url = woocommerce_order_url(conn, order_ref)?;
+    let url = woocommerce_order_url(conn, &order_ref.to_string())?;
     let key = field(platform, "consumer_key", &conn.consumer_key)?;
     let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
     let body = woocommerce_body(update);
     http.send(platform, |c| {
-        c.put(&url)
+        c.put(url.clone())
             .basic_auth(key, Some(secret))
             .header("Accept", "application/json")
             .json(&body)
@@ -80,15 +80,15 @@ pub async fn woocommerce_update(
 pub async fn bigcommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
     update: &OrderUpdate,
 ) -> Result<(), PlatformError> {
     let platform = super::bigcommerce::PLATFORM;
-    let url = bigcommerce_order_url(conn, order_ref)?;
+    let url = bigcommerce_order_url(conn, &order_ref.to_string())?;
     let token = access_token(platform, conn)?;
     let body = bigcommerce_body(update);
     http.send(platform, |c| {
-        c.put(&url)
+        c.put(url.clone())
             .header("X-Auth-Token", token)
             .header("Accept", "application/json")
             .json(&body)
@@ -181,28 +181,22 @@ pub const SHOPIFY_DOCUMENTS: [(&str, &str); 5] = [
 /// A line of ours on a Shopify order and what it should come to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundLine {
-    /// The Shopify line item id (numeric, or a `gid://`).
-    pub line_ref: String,
+    /// The Shopify line item id.
+    pub line_ref: PlatformId,
     /// Units this cancellation cancelled: the most a refund may take.
     pub cancelled: u32,
     /// Our active quantity (`quantity - cancelled`): where Shopify should be.
     pub target: u32,
 }
 
-pub fn order_gid(order_ref: &str) -> String {
-    if order_ref.starts_with("gid://") {
-        order_ref.to_owned()
-    } else {
-        format!("gid://shopify/Order/{order_ref}")
-    }
+/// `gid://shopify/Order/{id}`: built from a validated numeric id only.
+pub fn order_gid(order_ref: PlatformId) -> String {
+    format!("gid://shopify/Order/{order_ref}")
 }
 
-pub fn line_gid(line_ref: &str) -> String {
-    if line_ref.starts_with("gid://") {
-        line_ref.to_owned()
-    } else {
-        format!("gid://shopify/LineItem/{line_ref}")
-    }
+/// `gid://shopify/LineItem/{id}`: built from a validated numeric id only.
+pub fn line_gid(line_ref: PlatformId) -> String {
+    format!("gid://shopify/LineItem/{line_ref}")
 }
 
 #[derive(Deserialize)]
@@ -336,7 +330,7 @@ pub fn refund_input(
 pub async fn shopify_refund(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
     lines: &[RefundLine],
     note: &str,
 ) -> Result<String, PlatformError> {
@@ -356,14 +350,15 @@ pub async fn shopify_refund(
     let mut refund: Vec<(String, u32)> = Vec::new();
     let mut unknown = Vec::new();
     for l in lines {
-        match current.iter().find(|(id, _)| id == legacy_id(&l.line_ref)) {
+        let line_ref = l.line_ref.to_string();
+        match current.iter().find(|(id, _)| *id == line_ref) {
             Some((_, now)) => {
                 let q = now.saturating_sub(l.target).min(l.cancelled);
                 if q > 0 {
-                    refund.push((line_gid(&l.line_ref), q));
+                    refund.push((line_gid(l.line_ref), q));
                 }
             }
-            None => unknown.push(l.line_ref.clone()),
+            None => unknown.push(line_ref),
         }
     }
     // Nothing left once every line is at most what is refunded now.
@@ -524,14 +519,20 @@ mod tests {
         let lines: Vec<RefundLine> = ["1", "2"]
             .into_iter()
             .map(|r| RefundLine {
-                line_ref: r.into(),
+                line_ref: PlatformId::parse(r).unwrap(),
                 cancelled: u32::MAX,
                 target: 0,
             })
             .collect();
-        let done = shopify_refund(&PlatformHttp::default(), &conn, "5001", &lines, "n")
-            .await
-            .unwrap();
+        let done = shopify_refund(
+            &PlatformHttp::default(),
+            &conn,
+            PlatformId::parse("5001").unwrap(),
+            &lines,
+            "n",
+        )
+        .await
+        .unwrap();
         assert_eq!(
             done,
             "Shopify order 5001: refunded 8589934590 unit(s) on 2 line(s) and shipping \
@@ -557,7 +558,8 @@ mod tests {
                 "transactions": [], "shipping": {"fullRefund": true}, "currency": "USD"
             }})
         );
-        assert_eq!(line_gid("13001"), "gid://shopify/LineItem/13001");
-        assert_eq!(order_gid("gid://shopify/Order/1"), "gid://shopify/Order/1");
+        let id = |s| PlatformId::parse(s).unwrap();
+        assert_eq!(line_gid(id("13001")), "gid://shopify/LineItem/13001");
+        assert_eq!(order_gid(id("1")), "gid://shopify/Order/1");
     }
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::{
     CancelCause, Inbound, LineChange, OrderState, Platform, PlatformError, PlatformHttp,
-    PlatformOrder, access_token, id_string, shopify_graphql_url,
+    PlatformOrder, access_token, id_string, platform_id, shopify_graphql_url,
 };
-use crate::domain::{Connection, trim_blank};
+use crate::domain::{Connection, PlatformId, trim_blank};
 
 pub const PLATFORM: &str = "shopify";
 
@@ -57,14 +57,14 @@ struct EditPayload {
 
 #[derive(Deserialize)]
 struct EditBody {
-    #[serde(deserialize_with = "id_string")]
-    order_id: String,
+    #[serde(deserialize_with = "platform_id")]
+    order_id: PlatformId,
 }
 
 #[derive(Deserialize)]
 struct RefundPayload {
-    #[serde(deserialize_with = "id_string")]
-    order_id: String,
+    #[serde(deserialize_with = "platform_id")]
+    order_id: PlatformId,
     #[serde(default)]
     note: Option<String>,
 }
@@ -217,7 +217,7 @@ pub async fn graphql<T: serde::de::DeserializeOwned>(
     loop {
         let resp = http
             .send(PLATFORM, |c| {
-                c.post(&url)
+                c.post(url.clone())
                     .header("X-Shopify-Access-Token", token)
                     .json(&body)
             })
@@ -289,17 +289,17 @@ pub(crate) async fn order_with_lines<O: serde::de::DeserializeOwned>(
 pub async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: &str,
+    order_ref: PlatformId,
     change: &LineChange,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
-    let gid = format!("gid://shopify/Order/{order_ref}");
+    let gid = super::outbound::order_gid(order_ref);
     let Some((state, lines)) =
         order_with_lines::<CancelState>(http, conn, ORDER_LINES_QUERY, &gid).await?
     else {
         return Ok(None);
     };
     Ok(Some(PlatformOrder {
-        order_ref: order_ref.to_owned(),
+        order_ref: order_ref.to_string(),
         state: order_state(
             state.cancelled_at.as_deref(),
             state.cancel_reason.as_deref(),
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(
             e,
             Inbound::Fetch {
-                order_ref: "5001".into(),
+                order_ref: PlatformId::parse("5001").unwrap(),
                 change: LineChange::OrderEdited
             }
         );
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(
             r,
             Inbound::Fetch {
-                order_ref: "5001".into(),
+                order_ref: PlatformId::parse("5001").unwrap(),
                 change: LineChange::Refunded {
                     note: Some("damaged".into())
                 }
@@ -405,6 +405,19 @@ mod tests {
         ));
         assert!(parse("orders/updated", b"not json").is_err());
         assert!(parse("orders/edited", br#"{"order_edit": {}}"#).is_err());
+        // Ids we fetch an order by are numeric: nothing else reaches a GraphQL id.
+        for bad in [
+            r#""gid://shopify/Order/1""#,
+            r#""5001/../1""#,
+            "0",
+            "-5",
+            r#""""#,
+        ] {
+            let edit = format!(r#"{{"order_edit": {{"id": 1, "order_id": {bad}}}}}"#);
+            assert!(parse("orders/edited", edit.as_bytes()).is_err(), "{bad}");
+            let refund = format!(r#"{{"id": 9, "order_id": {bad}}}"#);
+            assert!(parse("refunds/create", refund.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -448,10 +461,15 @@ mod tests {
             ..Connection::default()
         };
         let http = PlatformHttp::default();
-        let order = fetch_order(&http, &conn, "5001", &LineChange::OrderEdited)
-            .await
-            .unwrap()
-            .unwrap();
+        let order = fetch_order(
+            &http,
+            &conn,
+            PlatformId::parse("5001").unwrap(),
+            &LineChange::OrderEdited,
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(
             order.lines,
             vec![("1".to_owned(), 2), ("2".to_owned(), 0)],

@@ -475,6 +475,82 @@ pub async fn platform_lookups<S: Store>(s: &S) {
     );
 }
 
+/// A change of references moves the order's look-ups: found under the new
+/// ones, no longer under the old, the other party's untouched.
+pub async fn changed_refs_move_the_lookups<S: Store>(s: &S) {
+    let mut o = order("o1", "b1", "s1", 0);
+    o.buyer_order_ref = Some("5001".into());
+    o.seller_order_ref = Some("731".into());
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let ids = |v: Vec<Order>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+
+    // The seller's reference changes; the buyer's stays.
+    let mut next = o.clone();
+    next.version += 1;
+    next.seller_order_ref = Some("732".into());
+    s.commit(&Commit::update(next.clone()).replacing_refs_of(&o))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(s.orders_by_ref("s1", Role::Seller, "732").await.unwrap()),
+        ["o1"]
+    );
+    assert!(
+        s.orders_by_ref("s1", Role::Seller, "731")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(s.orders_by_ref("b1", Role::Buyer, "5001").await.unwrap()),
+        ["o1"]
+    );
+    assert_eq!(
+        s.orders_by_ref("s1", Role::Seller, "732").await.unwrap()[0],
+        next,
+        "the look-up returns the current state"
+    );
+
+    // A first reference appears where there was none (and the same
+    // reference set again changes nothing).
+    let mut bare = order("o2", "b1", "s1", 1);
+    bare.buyer_order_ref = None;
+    s.commit(&Commit::create(bare.clone())).await.unwrap();
+    let mut with = bare.clone();
+    with.version += 1;
+    with.buyer_order_ref = Some("6001".into());
+    s.commit(&Commit::update(with.clone()).replacing_refs_of(&bare))
+        .await
+        .unwrap();
+    let mut same = with.clone();
+    same.version += 1;
+    s.commit(&Commit::update(same).replacing_refs_of(&with))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(s.orders_by_ref("b1", Role::Buyer, "6001").await.unwrap()),
+        ["o2"]
+    );
+
+    // A lost race changes no look-up.
+    let mut stale = next.clone();
+    stale.seller_order_ref = Some("999".into());
+    assert!(matches!(
+        s.commit(&Commit::update(stale).replacing_refs_of(&o)).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert!(
+        s.orders_by_ref("s1", Role::Seller, "999")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(s.orders_by_ref("s1", Role::Seller, "732").await.unwrap()),
+        ["o1"]
+    );
+}
+
 /// Many writers decide on the same version; exactly one wins.
 pub async fn racing_writers_one_wins<S: Store + Clone>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
@@ -647,6 +723,7 @@ macro_rules! store_contract_tests {
             fulfillments_commit_with_the_order,
             orders_list_newest_first_with_cursor,
             platform_lookups,
+            changed_refs_move_the_lookups,
             racing_writers_one_wins,
             decisions_commit_with_the_order,
             concurrent_deciders_each_commit_once,

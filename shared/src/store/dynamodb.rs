@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Commit, Decided, DeliveryRecord, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
-    StatusFilter, Store, StoreError, shop_domain_of,
+    OrderRefs, StatusFilter, Store, StoreError, shop_domain_of,
 };
 use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
@@ -362,6 +362,7 @@ fn put_new(table: &str, item: Item) -> Result<Put, StoreError> {
 enum Slot {
     OrderCreate,
     OrderRef,
+    OrderRefDelete,
     OrderUpdate,
     Cancellation,
     Fulfillment,
@@ -712,28 +713,59 @@ impl DynamoStore {
                 .build(),
         );
         slots.push(slot);
-        if slot == Slot::OrderCreate {
-            // Platform references never change after creation: their
-            // look-up items are written once, with the order.
+        // Look-up items by platform reference: written with a new order,
+        // and swapped (old deleted, new put) by a change that replaces them.
+        let previous = match (slot, &commit.replaced_refs) {
+            (Slot::OrderCreate, _) => Some(OrderRefs::default()),
+            (_, Some(old)) => Some(old.clone()),
+            (_, None) => None,
+        };
+        if let Some(previous) = previous {
             let refs = [
-                (Role::Buyer, &order.buyer_id, &order.buyer_order_ref),
-                (Role::Seller, &order.seller_id, &order.seller_order_ref),
+                (
+                    Role::Buyer,
+                    &order.buyer_id,
+                    &previous.buyer,
+                    &order.buyer_order_ref,
+                ),
+                (
+                    Role::Seller,
+                    &order.seller_id,
+                    &previous.seller,
+                    &order.seller_order_ref,
+                ),
             ];
-            for (party, company, r) in refs {
-                let Some(r) = r else { continue };
-                let item = HashMap::from([
-                    (schema::PK.to_owned(), s(keys::order_ref(party, company, r))),
-                    (schema::SK.to_owned(), s(keys::order(&order.id))),
-                    (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::ORDER_REF)),
-                    ("order_id".to_owned(), s(&order.id)),
-                ]);
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(StoreError::backend)?;
-                items.push(TransactWriteItem::builder().put(put).build());
-                slots.push(Slot::OrderRef);
+            for (party, company, old, new) in refs {
+                if old == new {
+                    continue;
+                }
+                if let Some(r) = old {
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(
+                            keys::order_ref(party, company, r),
+                            &keys::order(&order.id),
+                        )))
+                        .build()
+                        .map_err(StoreError::backend)?;
+                    items.push(TransactWriteItem::builder().delete(delete).build());
+                    slots.push(Slot::OrderRefDelete);
+                }
+                if let Some(r) = new {
+                    let item = HashMap::from([
+                        (schema::PK.to_owned(), s(keys::order_ref(party, company, r))),
+                        (schema::SK.to_owned(), s(keys::order(&order.id))),
+                        (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::ORDER_REF)),
+                        ("order_id".to_owned(), s(&order.id)),
+                    ]);
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(StoreError::backend)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    slots.push(Slot::OrderRef);
+                }
             }
         }
         if let Some(c) = &commit.cancellation {

@@ -593,14 +593,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
         Some(expected) => {
             let n = tx
                 .execute(
-                    "UPDATE orders SET doc = ?2, version = ?3, complete = ?4
+                    // The look-up columns follow the document on every change.
+                    "UPDATE orders SET doc = ?2, version = ?3, complete = ?4,
+                                       buyer_order_ref = ?6, seller_order_ref = ?7
                      WHERE id = ?1 AND version = ?5",
                     params![
                         o.id,
                         doc,
                         o.version as i64,
                         o.is_complete(),
-                        expected as i64
+                        expected as i64,
+                        o.buyer_order_ref,
+                        o.seller_order_ref
                     ],
                 )
                 .map_err(db)?;

@@ -92,9 +92,38 @@ pub struct Commit {
     pub fulfillment: Option<Fulfillment>,
     pub idempotency: Option<IdempotencyRecord>,
     pub delivery: Option<DeliveryRecord>,
+    /// The order references this change replaces, when it may change them
+    /// (`replacing_refs_of`); `None`: they stay as they are. Carried rather
+    /// than re-read so that a store keeping look-up items by reference
+    /// (DynamoDB) can swap them in the same transaction; the version check
+    /// makes sure these are the stored ones.
+    pub replaced_refs: Option<OrderRefs>,
+}
+
+/// An order's references in its buyer's and its seller's stores.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderRefs {
+    pub buyer: Option<String>,
+    pub seller: Option<String>,
+}
+
+impl OrderRefs {
+    pub fn of(order: &Order) -> Self {
+        OrderRefs {
+            buyer: order.buyer_order_ref.clone(),
+            seller: order.seller_order_ref.clone(),
+        }
+    }
 }
 
 impl Commit {
+    /// This change may change the order references of `previous` (the
+    /// version it was decided on).
+    pub fn replacing_refs_of(mut self, previous: &Order) -> Self {
+        self.replaced_refs = Some(OrderRefs::of(previous));
+        self
+    }
+
     /// A change to an existing order decided on version `order.version - 1`.
     pub fn update(order: Order) -> Self {
         let expected = order.version.saturating_sub(1);
@@ -105,6 +134,7 @@ impl Commit {
             fulfillment: None,
             idempotency: None,
             delivery: None,
+            replaced_refs: None,
         }
     }
 
@@ -116,6 +146,7 @@ impl Commit {
             fulfillment: None,
             idempotency: None,
             delivery: None,
+            replaced_refs: None,
         }
     }
 }
