@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# Cold start of the Lambda binaries (issue #7): builds them and the tools in
+# Cold start of the Lambda binaries: builds them and the tools in
 # release, runs `coldstart` (tools/perf) which plays the Lambda Runtime API
 # on loopback, against a hello-world lambda_runtime binary built the same way.
 #
-#   scripts/coldstart.sh [--runs 15] [--warm 20] [--no-ministack] [--json FILE] [--pie] [FUNCTION...]
+#   scripts/coldstart.sh [--runs 15] [--warm 20] [--no-ministack] [--json FILE] [FUNCTION...]
 #
 # FUNCTION defaults to every Lambda crate in functions/ except dropship (the
 # local host): cancellation-api, webhook-intake, and notifier once it exists.
 # Each gets the sample event named below (edit EVENTS to add one). With
 # ministack (default) the table is seeded with the demo seed, so invocations
 # really read and write; with --no-ministack AWS_ENDPOINT_URL is an unused
-# loopback port and only init is meaningful. The binaries are linked without
-# PIE (functions/lambda-build.rs); --pie also builds hello and the functions
-# as position-independent executables (DROPSHIP_PIE=1, in target/pie) and
-# runs them alongside as NAME-pie, to price that choice.
+# loopback port and only init is meaningful. The functions and hello are
+# position-independent executables, as they ship (ASLR for the image too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,15 +21,14 @@ declare -A EVENTS=(
     [notifier]=events/notifier/cancellation-from-api.json
 )
 
-runs=15 warm=20 ministack=1 json="" pie=0 functions=()
+runs=15 warm=20 ministack=1 json="" functions=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --warm) warm="$2"; shift 2 ;;
     --json) json="$2"; shift 2 ;;
     --no-ministack) ministack=0; shift ;;
-    --pie) pie=1; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) functions+=("$1"); shift ;;
     esac
 done
@@ -53,11 +50,6 @@ log "building ${functions[*]} (release)"
 cargo build --release --locked "${pkgs[@]}"
 log "building the tools and the hello-world baseline (release)"
 cargo build --release --locked -p perf --bins
-if [[ $pie -eq 1 ]]; then
-    log "building ${functions[*]} and hello as PIE (release, target/pie)"
-    DROPSHIP_PIE=1 cargo build --release --locked --target-dir target/pie "${pkgs[@]}"
-    DROPSHIP_PIE=1 cargo build --release --locked --target-dir target/pie -p perf --bin hello-lambda
-fi
 
 table=coldstart
 if [[ $ministack -eq 1 ]]; then
@@ -72,12 +64,10 @@ fi
 
 api_event=${EVENTS[cancellation-api]}
 specs=("hello=target/release/hello-lambda@$api_event" "hello-tracing=target/release/hello-lambda@$api_event")
-[[ $pie -eq 1 ]] && specs+=("hello-pie=target/pie/release/hello-lambda@$api_event")
 for f in "${functions[@]}"; do
     ev=${EVENTS[$f]:-}
     [[ -n "$ev" && -f "$ev" ]] || { log "$f: no sample event ($ev), sending {}"; ev=""; }
     specs+=("$f=target/release/$f${ev:+@$ev}")
-    [[ $pie -eq 1 ]] && specs+=("$f-pie=target/pie/release/$f${ev:+@$ev}")
 done
 
 args=(--runs "$runs" --warm "$warm" --log-dir target/coldstart)
