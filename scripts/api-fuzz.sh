@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# API fuzzing (issue #7): schemathesis (PyPI, pinned, in a venv under target/)
+# API fuzzing: schemathesis (PyPI, pinned, in a venv under target/)
 # against openapi.yaml and a fresh `dropship serve` on loopback, as an API
 # buyer and an API seller: no 5xx, every status code, content type, header
 # and body as the document says. Stateful phase included (orders created,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Criterion benchmarks (issue #7, bench/): the domain on a 50-line order, the
+# Criterion benchmarks (bench/): the domain on a 50-line order, the
 # Shopify HMAC check and parse, webhook handling through webhooks::handle and
 # the cancellation API end to end in process, both on the embedded
 # in-memory store. Prints each benchmark's median (criterion's estimate,

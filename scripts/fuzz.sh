@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long fuzzing run (issue #7): libFuzzer through cargo-fuzz on the stable
+# The long fuzzing run: libFuzzer through cargo-fuzz on the stable
 # toolchain (RUSTC_BOOTSTRAP=1 lets stable take the -Z flags cargo-fuzz
 # passes). The short run is `cargo test -p shared --test fuzz` (in scripts/test).
 #

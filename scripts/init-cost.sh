@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a Lambda binary's init costs in CPU and page faults, without a
-# Runtime API (issue #7): `perf stat -r RUNS` of each binary started with a
+# Runtime API: `perf stat -r RUNS` of each binary started with a
 # Lambda-like environment whose Runtime API and AWS endpoint are a closed
 # loopback port, so each run does the whole init, fails its first poll at
 # once and exits. Steadier than wall-clock init (scripts/coldstart.sh) on a

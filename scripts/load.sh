@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load against `dropship serve` on loopback (issue #7): builds dropship and
+# Load against `dropship serve` on loopback: builds dropship and
 # the load tool in release, then `loadgen --spawn` starts a fresh server
 # (--port 0, a temporary data directory), runs distinct-order, hot-order
 # (cancel and fulfil) and hot-cancel (one unit each, own Idempotency-Key)

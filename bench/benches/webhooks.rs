@@ -1,4 +1,4 @@
-//! Issue #4: webhook handling of a 50-line Shopify order, signature check
+//! Webhook handling of a 50-line Shopify order, signature check
 //! included, through `webhooks::handle` on the embedded (in-memory) store.
 //! Each iteration gets a fresh order and a new delivery, so every timed
 //! call verifies, parses, looks up, reconciles and commits 50 cancelled lines.

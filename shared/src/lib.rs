@@ -3,7 +3,7 @@
 
 pub mod api;
 pub mod app;
-pub mod domain;
+pub use domain;
 pub mod http;
 pub mod lambda;
 pub mod notify;

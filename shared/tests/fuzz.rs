@@ -1,4 +1,4 @@
-//! The short, stable fuzz run of the test suite (issue #7): the same oracles
+//! The short, stable fuzz run of the test suite: the same oracles
 //! as the libFuzzer targets in `fuzz/` (see `fuzz/checks.rs`), fed with
 //!
 //! - every seed in `fuzz/seeds/<target>/` and every past crash in

@@ -12,7 +12,7 @@ use shared::domain::{self, Company, Integration, NewLine, NewOrder, Order, Role}
 use shared::seed::{self, SeedFile};
 use shared::store::embedded::EmbeddedStore;
 
-/// Lines per order in every benchmark (issue #4 and #7: a 50-line order).
+/// Lines per order in every benchmark: a 50-line order.
 pub const LINES: usize = 50;
 
 pub const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");

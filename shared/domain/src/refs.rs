@@ -225,6 +225,7 @@ pub fn set_store_refs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::LineItem;
     use proptest::prelude::*;
 
     #[test]
@@ -273,8 +274,31 @@ mod tests {
         }
     }
 
+    /// A two-line order (li_1 x3, li_2 x2) between b and s.
     fn order() -> Order {
-        let mut o = crate::store::contract::fixtures::order("o1", "b", "s", 0);
+        let line = |id: &str, quantity| LineItem {
+            id: id.into(),
+            sku: format!("SKU-{id}"),
+            title: None,
+            quantity,
+            fulfilled: 0,
+            cancelled: 0,
+            unit_price: None,
+            buyer_line_ref: None,
+            seller_line_ref: None,
+            platform_shortfall: 0,
+        };
+        let mut o = Order {
+            id: "o1".into(),
+            buyer_id: "b".into(),
+            seller_id: "s".into(),
+            buyer_order_ref: Some("B-o1".into()),
+            seller_order_ref: None,
+            version: 1,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+            line_items: vec![line("li_1", 3), line("li_2", 2)],
+        };
         o.buyer_order_ref = Some("5001".into());
         o.line_items[0].buyer_line_ref = Some("13001".into());
         o
