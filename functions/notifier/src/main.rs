@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let sdk = shared::store::dynamodb::sdk_config().await;
+    let sdk = aws::sdk_config().await;
     let notifier = Arc::new(build(&sdk, &config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let notifier = Arc::clone(&notifier);

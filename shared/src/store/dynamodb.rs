@@ -11,7 +11,6 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
@@ -443,41 +442,6 @@ impl Side {
     }
 }
 
-/// The SDK configuration every function shares: the standard AWS
-/// environment, and the HTTP client that builds its TLS set-up on first use
-/// (see `aws_http`).
-///
-/// Credentials and region come first from the environment in the SDK's
-/// default chains, and Lambda always sets them there. When they are present
-/// the rest of each chain (profile, web identity, ECS, IMDS) would never be
-/// asked, so it is not built: building it creates STS and IMDS clients and
-/// parses their endpoint rules, which was a measurable part of init (see
-/// BENCHMARKS.md). Without them the standard chains apply unchanged.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).http_client(super::aws_http::client());
-    if credentials_in_env(set) {
-        loader = loader.credentials_provider(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        );
-    }
-    if region_in_env(set) {
-        loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
-    }
-    loader.load().await
-}
-
-/// What the environment credentials provider needs to answer.
-fn credentials_in_env(set: impl Fn(&str) -> bool) -> bool {
-    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
-}
-
-/// What the environment region provider reads.
-fn region_in_env(set: impl Fn(&str) -> bool) -> bool {
-    set("AWS_REGION") || set("AWS_DEFAULT_REGION")
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
@@ -489,7 +453,7 @@ impl DynamoStore {
     /// A store on the standard AWS environment (credentials, region, and
     /// `AWS_ENDPOINT_URL` for a local stand-in).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        Self::new(Client::new(&sdk_config().await), table)
+        Self::new(Client::new(&aws::sdk_config().await), table)
     }
 
     pub fn table(&self) -> &str {
@@ -1406,27 +1370,6 @@ mod tests {
     use crate::store::contract::fixtures;
 
     crate::store_contract_tests!(fresh_store().await);
-
-    #[test]
-    fn the_environment_shortcuts_apply_only_when_the_environment_can_answer() {
-        let env = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
-        // Lambda sets all of these.
-        let lambda = env(&[
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-        ]);
-        assert!(credentials_in_env(lambda));
-        assert!(region_in_env(lambda));
-        // A key id without its secret, or nothing: the SDK's default chains.
-        assert!(!credentials_in_env(env(&["AWS_ACCESS_KEY_ID"])));
-        assert!(!credentials_in_env(env(&["AWS_SECRET_ACCESS_KEY"])));
-        assert!(!credentials_in_env(env(&[])));
-        assert!(!region_in_env(env(&[])));
-        assert!(region_in_env(env(&["AWS_DEFAULT_REGION"])));
-    }
 
     fn reason(code: &str, item: Option<Item>) -> CancellationReason {
         CancellationReason::builder()

@@ -9,7 +9,6 @@ use thiserror::Error;
 
 use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
-mod aws_http;
 pub mod dynamodb;
 pub mod embedded;
 pub mod ledger;

@@ -1,5 +1,5 @@
 //! Writes the Mozilla root certificates of `webpki-root-certs` as one PEM
-//! bundle into OUT_DIR, for `store::aws_http`: the AWS SDK's trust store
+//! bundle into OUT_DIR, for `http_client`: the AWS SDK's trust store
 //! takes PEM, and encoding ~150 certificates at run time cost the first
 //! AWS request of every Lambda instance ~0.1-0.2 ms (see BENCHMARKS.md).
 

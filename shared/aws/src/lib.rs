@@ -1,0 +1,70 @@
+//! The AWS SDK set-up every function shares: the standard environment
+//! (credentials, region, `AWS_ENDPOINT_URL` for a local stand-in), and the
+//! HTTP client the SDK calls go through (`http_client`).
+
+use aws_config::BehaviorVersion;
+
+mod http_client;
+
+pub use aws_config::SdkConfig;
+
+/// The SDK configuration every function shares: the standard AWS
+/// environment, and the HTTP client that builds its TLS set-up on first use
+/// (see `http_client`).
+///
+/// Credentials and region come first from the environment in the SDK's
+/// default chains, and Lambda always sets them there. When they are present
+/// the rest of each chain (profile, web identity, ECS, IMDS) would never be
+/// asked, so it is not built: building it creates STS and IMDS clients and
+/// parses their endpoint rules, which was a measurable part of init (see
+/// BENCHMARKS.md). Without them the standard chains apply unchanged.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(http_client::client());
+    if credentials_in_env(set) {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    if region_in_env(set) {
+        loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    }
+    loader.load().await
+}
+
+/// What the environment credentials provider needs to answer.
+fn credentials_in_env(set: impl Fn(&str) -> bool) -> bool {
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
+}
+
+/// What the environment region provider reads.
+fn region_in_env(set: impl Fn(&str) -> bool) -> bool {
+    set("AWS_REGION") || set("AWS_DEFAULT_REGION")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_shortcuts_apply_only_when_the_environment_can_answer() {
+        let env = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        // Lambda sets all of these.
+        let lambda = env(&[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ]);
+        assert!(credentials_in_env(lambda));
+        assert!(region_in_env(lambda));
+        // A key id without its secret, or nothing: the SDK's default chains.
+        assert!(!credentials_in_env(env(&["AWS_ACCESS_KEY_ID"])));
+        assert!(!credentials_in_env(env(&["AWS_SECRET_ACCESS_KEY"])));
+        assert!(!credentials_in_env(env(&[])));
+        assert!(!region_in_env(env(&[])));
+        assert!(region_in_env(env(&["AWS_DEFAULT_REGION"])));
+    }
+}
