@@ -34,7 +34,7 @@ pub enum MailError {
     Unavailable(String),
 }
 
-/// The mail port. Adapters: `ses::SesMailer` (AWS), `outbox::EmlOutbox`
+/// The mail port. Adapters: `ses::SesMailer` (AWS, crate `ses`), `outbox::EmlOutbox`
 /// (`.eml` files, local runs).
 pub trait Mailer: Send + Sync + 'static {
     /// Send `email`; returns the service's message id (or the file written).

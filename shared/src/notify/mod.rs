@@ -13,7 +13,6 @@ pub mod local;
 pub mod outbox;
 #[cfg(test)]
 mod proptests;
-pub mod ses;
 pub mod sync;
 
 use std::any::Any;
