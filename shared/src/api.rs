@@ -1,4 +1,4 @@
-//! The cancellation API (contract.md section 1) as one function from a
+//! The cancellation API (docs/api.md) as one function from a
 //! `lambda_http::Request` to a response, hosted by the Lambda and by
 //! `dropship serve` alike. Thin: parse, call the application, map the result.
 

@@ -1,4 +1,4 @@
-//! Seed files (contract.md section 4): companies with plain API keys (stored
+//! Seed files (docs/api.md): companies with plain API keys (stored
 //! hashed) and orders with fixed ids. Applying the same seed twice changes
 //! nothing.
 

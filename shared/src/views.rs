@@ -1,4 +1,4 @@
-//! What clients see: the JSON shapes of contract.md, derived from the domain.
+//! What clients see: the JSON shapes of docs/api.md, derived from the domain.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! Webhook intake (contract.md section 2): a store-connected company's own
+//! Webhook intake (docs/api.md): a store-connected company's own
 //! change becomes a cancellation here, exactly once. Authenticity first
 //! (nothing is read or written for a bad signature), then the platform's
 //! current absolute quantities are reconciled, so duplicates, stale

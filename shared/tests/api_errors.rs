@@ -1,4 +1,4 @@
-//! Every row of contract.md's error table, through the HTTP handler; and
+//! Every row of docs/api.md's error table, through the HTTP handler; and
 //! every refused request leaves the order exactly as it was.
 
 mod common;

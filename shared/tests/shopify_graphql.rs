@@ -1,8 +1,10 @@
 //! Every Shopify Admin GraphQL document the service sends is valid against
-//! Shopify's 2025-10 Admin schema (`/work/shared/reference`, or
-//! `SHOPIFY_ADMIN_SCHEMA`), checked with `apollo-compiler`. The 3 MB schema
-//! is parsed and validated once per test binary.
+//! Shopify's 2025-10 Admin schema, as printed from a live introspection and
+//! kept gzipped in `tests/fixtures/` (or the file `SHOPIFY_ADMIN_SCHEMA`
+//! names), checked with `apollo-compiler`. The 3 MB schema is parsed and
+//! validated once per test binary.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -10,27 +12,28 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use shared::platforms::outbound::SHOPIFY_DOCUMENTS;
 
-fn schema_path() -> PathBuf {
+fn schema_text() -> (String, PathBuf) {
     if let Ok(p) = std::env::var("SHOPIFY_ADMIN_SCHEMA") {
-        return PathBuf::from(p);
+        let path = PathBuf::from(p);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading the Shopify schema {}: {e}", path.display()));
+        return (text, path);
     }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // The shared reference directory sits next to the repository.
-    for base in manifest.ancestors() {
-        let p = base.join("shared/reference/shopify-admin-2025-10.graphql");
-        if p.is_file() {
-            return p;
-        }
-    }
-    PathBuf::from("/work/shared/reference/shopify-admin-2025-10.graphql")
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/shopify-admin-2025-10.graphql.gz");
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("reading the Shopify schema {}: {e}", path.display()));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("unpacking the Shopify schema {}: {e}", path.display()));
+    (text, path)
 }
 
 fn schema() -> &'static Valid<Schema> {
     static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let path = schema_path();
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading the Shopify schema {}: {e}", path.display()));
+        let (text, path) = schema_text();
         Schema::parse_and_validate(text, &path)
             .unwrap_or_else(|e| panic!("the Shopify schema does not validate: {e}"))
     })

@@ -42,7 +42,7 @@ pub enum DomainError {
     },
 }
 
-/// Why a company may not do something (the integration table of domain.md).
+/// Why a company may not do something (the integration table of docs/domain.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum NotPermitted {
     #[error("EDI buyers cannot create cancellations yet; ask the seller to cancel")]

@@ -1,4 +1,4 @@
-//! Who may do what: the integration table of domain.md, as code.
+//! Who may do what: the integration table of docs/domain.md, as code.
 
 use super::error::NotPermitted;
 use super::model::{CancellationKind, Integration, Role, Source};

@@ -1,5 +1,5 @@
 //! Store sync: the partner's store platform hears of the cancellation
-//! (domain.md's table, "when its partner cancels"). Planning is pure; the
+//! (docs/domain.md's table, "when its partner cancels"). Planning is pure; the
 //! `StoreSync` port carries a plan out. Adapters: `HttpStoreSync` (the
 //! platforms' APIs), `outbox::RecordingStoreSync` (request records, local
 //! runs), `LocalStoreSync` (the API when the company has an

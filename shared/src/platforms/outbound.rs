@@ -1,5 +1,5 @@
 //! Outbound store sync: telling a partner's store platform about a
-//! cancellation (platforms.md, "Outbound"). Request shapes are built by pure
+//! cancellation (docs/api.md, "Store sync and email"). Request shapes are built by pure
 //! functions, so the local outbox records exactly what would be sent.
 //!
 //! - Shopify: read the order's current line quantities, refund what is above
