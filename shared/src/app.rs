@@ -156,12 +156,25 @@ pub struct App<S> {
     platform_http: std::sync::OnceLock<PlatformHttp>,
 }
 
+/// What reconciling one of our orders to a platform's state came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileResult {
+    /// Units were cancelled.
+    Cancelled,
+    /// The order already matched the platform (a replay, our own echo, an increase).
+    Unchanged,
+    /// Nothing was open to cancel, but the platform asked for shipped units.
+    ShortfallRecorded,
+    /// This delivery was processed before.
+    Duplicate,
+}
+
 /// What reconciling one of our orders to a platform's state did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReconcileOutcome {
     pub order_id: String,
-    /// `cancelled`, `unchanged`, `shortfall_recorded` or `duplicate`.
-    pub result: &'static str,
+    pub result: ReconcileResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancellation_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -631,7 +644,7 @@ impl<S: Store> App<S> {
                 Err(AppError::Store(StoreError::DeliveryExists)) => {
                     outcomes.push(ReconcileOutcome {
                         order_id,
-                        result: "duplicate",
+                        result: ReconcileResult::Duplicate,
                         cancellation_id: None,
                         shortfalls: vec![],
                     });
@@ -646,9 +659,9 @@ impl<S: Store> App<S> {
                 tracing::warn!(order_id, line_item_id = %s.line_item_id, units = s.units, "platform asked to cancel units already fulfilled; recorded as shortfall");
             }
             let result = match (changed, &done.cancellation_id) {
-                (false, _) => "unchanged",
-                (true, Some(_)) => "cancelled",
-                (true, None) => "shortfall_recorded",
+                (false, _) => ReconcileResult::Unchanged,
+                (true, Some(_)) => ReconcileResult::Cancelled,
+                (true, None) => ReconcileResult::ShortfallRecorded,
             };
             if changed {
                 tracing::info!(

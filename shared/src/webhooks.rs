@@ -9,7 +9,7 @@ use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::{App, AppError, ReconcileOutcome};
+use crate::app::{App, AppError, ReconcileOutcome, ReconcileResult};
 use crate::domain::{Company, Integration, Source};
 use crate::http::{
     HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
@@ -30,20 +30,27 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/webhooks/bigcommerce/{company_id}"),
 ];
 
+/// How a delivery that was not refused ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Handled {
+    Processed,
+    Duplicate,
+    Ignored,
+    /// The order could not be read from the platform, for good.
+    Failed,
+}
+
 #[derive(Debug, Serialize)]
 struct Answer {
-    status: &'static str,
+    status: Handled,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     orders: Vec<ReconcileOutcome>,
 }
 
-fn answer(
-    status: &'static str,
-    detail: Option<String>,
-    orders: Vec<ReconcileOutcome>,
-) -> HttpResponse {
+fn answer(status: Handled, detail: Option<String>, orders: Vec<ReconcileOutcome>) -> HttpResponse {
     json(
         StatusCode::OK,
         &Answer {
@@ -236,7 +243,11 @@ async fn dispatch<S: Store>(
         }
         Platform::WooCommerce(id) => {
             if woocommerce::is_ping(body) {
-                return Ok(answer("ignored", Some("webhook ping".into()), vec![]));
+                return Ok(answer(
+                    Handled::Ignored,
+                    Some("webhook ping".into()),
+                    vec![],
+                ));
             }
             let found = lookup(app.store.company(id).await)?;
             let company = authenticate(
@@ -284,7 +295,7 @@ async fn dispatch<S: Store>(
     let (order_ref, change) = match inbound {
         Inbound::Ignore(why) => {
             tracing::info!(company_id = %company.id, %why, "webhook ignored");
-            return Ok(answer("ignored", Some(why), vec![]));
+            return Ok(answer(Handled::Ignored, Some(why), vec![]));
         }
         Inbound::Order(po) => return reconcile(app, &company, source, &po, &delivery).await,
         Inbound::Fetch { order_ref, change } => (order_ref, change),
@@ -297,7 +308,7 @@ async fn dispatch<S: Store>(
         .map_err(|e| crate::api::app_problem(&AppError::Store(e)))?;
     if known.is_empty() {
         return Ok(answer(
-            "ignored",
+            Handled::Ignored,
             Some(format!("no order matches {order_ref}")),
             vec![],
         ));
@@ -311,7 +322,7 @@ async fn dispatch<S: Store>(
     match fetched {
         Ok(Some(po)) => reconcile(app, &company, source, &po, &delivery).await,
         Ok(None) => Ok(answer(
-            "ignored",
+            Handled::Ignored,
             Some(format!("{order_ref} not found in the store")),
             vec![],
         )),
@@ -327,7 +338,7 @@ async fn dispatch<S: Store>(
             // A retry cannot help (credentials, permissions): say so loudly,
             // but do not make the platform disable the webhook.
             tracing::error!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform");
-            Ok(answer("failed", Some(fetch_failure(&e)), vec![]))
+            Ok(answer(Handled::Failed, Some(fetch_failure(&e)), vec![]))
         }
     }
 }
@@ -357,15 +368,18 @@ async fn reconcile<S: Store>(
         .map_err(|e| crate::api::app_problem(&e))?;
     if outcomes.is_empty() {
         return Ok(answer(
-            "ignored",
+            Handled::Ignored,
             Some(format!("no order matches {}", po.order_ref)),
             vec![],
         ));
     }
-    let status = if outcomes.iter().all(|o| o.result == "duplicate") {
-        "duplicate"
+    let status = if outcomes
+        .iter()
+        .all(|o| o.result == ReconcileResult::Duplicate)
+    {
+        Handled::Duplicate
     } else {
-        "processed"
+        Handled::Processed
     };
     Ok(answer(status, None, outcomes))
 }

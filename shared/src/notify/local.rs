@@ -18,7 +18,7 @@ use super::sync::{HttpStoreSync, LocalStoreSync, StoreSync};
 use super::{Notifier, NotifierConfig, email::Mailer, panic_message};
 use crate::platforms::PlatformHttp;
 use crate::store::StoreError;
-use crate::store::embedded::EmbeddedStore;
+use crate::store::embedded::{EmbeddedStore, OutboxAttempt};
 
 /// The local notifier: `.eml` files and store-sync records under
 /// `outbox_dir`, platform calls to companies with an `api_base_url`.
@@ -109,7 +109,7 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                     self.retry_at.remove(&entry.seq);
                     done.notified += 1;
                     store
-                        .finish_outbox(entry.seq, Ok(()), crate::app::now())
+                        .finish_outbox(entry.seq, OutboxAttempt::Delivered, crate::app::now())
                         .await
                 }
                 Err(e) => {
@@ -128,7 +128,7 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                         .insert(entry.seq, now.checked_add(delay).unwrap_or(now));
                     done.failed += 1;
                     store
-                        .finish_outbox(entry.seq, Err(e), crate::app::now())
+                        .finish_outbox(entry.seq, OutboxAttempt::Failed(e), crate::app::now())
                         .await
                 }
             };

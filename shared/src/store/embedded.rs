@@ -84,6 +84,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE done_at IS NULL;
 "#;
 
+/// How one attempt at an outbox entry's notification ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxAttempt {
+    /// Every channel is done: the entry is finished.
+    Delivered,
+    /// To be retried; the error is kept on the entry.
+    Failed(String),
+}
+
 /// SQLite-backed store. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -231,16 +240,16 @@ impl EmbeddedStore {
     pub async fn finish_outbox(
         &self,
         seq: i64,
-        result: Result<(), String>,
+        attempt: OutboxAttempt,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.run(move |c| {
-            match result {
-                Ok(()) => c.execute(
+            match attempt {
+                OutboxAttempt::Delivered => c.execute(
                     "UPDATE outbox SET done_at = ?2, attempts = attempts + 1 WHERE seq = ?1",
                     params![seq, ts(&now)],
                 ),
-                Err(e) => c.execute(
+                OutboxAttempt::Failed(e) => c.execute(
                     "UPDATE outbox SET last_error = ?2, attempts = attempts + 1 WHERE seq = ?1",
                     params![seq, e],
                 ),
@@ -749,12 +758,16 @@ mod tests {
         let pending = s.pending_outbox(10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].cancellation, can);
-        s.finish_outbox(pending[0].seq, Err("smtp down".into()), Utc::now())
-            .await
-            .unwrap();
+        s.finish_outbox(
+            pending[0].seq,
+            OutboxAttempt::Failed("smtp down".into()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         let again = s.pending_outbox(10).await.unwrap();
         assert_eq!(again[0].attempts, 1, "a failed attempt stays pending");
-        s.finish_outbox(pending[0].seq, Ok(()), Utc::now())
+        s.finish_outbox(pending[0].seq, OutboxAttempt::Delivered, Utc::now())
             .await
             .unwrap();
         assert!(s.pending_outbox(10).await.unwrap().is_empty());
