@@ -277,15 +277,20 @@ pub fn app_problem(e: &AppError) -> Problem {
         AppError::Domain(d) => (domain_status(d), d.code()),
         AppError::Store(s) => {
             tracing::error!(error = %s, "store failure");
-            let code = match s {
-                StoreError::Backend(_) => "unavailable",
-                _ => "internal_error",
+            // Only a backend failure is worth a retry; any other store
+            // refusal reaching a client is a defect of ours.
+            return match s {
+                StoreError::Backend(_) => Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a transient failure on our side; retry with the same Idempotency-Key",
+                ),
+                _ => Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "an error on our side; it has been logged",
+                ),
             };
-            return Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code,
-                "a transient failure on our side; retry with the same Idempotency-Key",
-            );
         }
     };
     Problem::new(status, code, e.to_string())

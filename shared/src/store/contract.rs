@@ -118,7 +118,7 @@ pub async fn companies_and_api_keys<S: Store>(s: &S) {
     thief.api_key_hashes = vec!["rotated".into()];
     assert!(matches!(
         s.put_company(&thief).await,
-        Err(StoreError::Rejected(_))
+        Err(StoreError::ApiKeyTaken { company_id }) if company_id == "s1"
     ));
     assert_eq!(s.company_by_api_key_hash("rotated").await.unwrap(), Some(c));
 }
@@ -410,7 +410,7 @@ pub async fn platform_lookups<S: Store>(s: &S) {
     thief.connection = shop.connection.clone();
     assert!(matches!(
         s.put_company(&thief).await,
-        Err(StoreError::Rejected(_))
+        Err(StoreError::ShopDomainTaken { company_id }) if company_id == "shop2"
     ));
     // Moving the shop to another domain frees the old one.
     shop.connection = Some(crate::domain::Connection {

@@ -941,10 +941,9 @@ impl Store for DynamoStore {
                 .into_iter()
                 .collect();
             if 3 + hashes.len() + stale.len() > MAX_TRANSACTION_ITEMS {
-                return Err(StoreError::Rejected(format!(
-                    "company {} has too many API keys to store at once",
-                    company.id
-                )));
+                return Err(StoreError::TooManyApiKeys {
+                    company_id: company.id.clone(),
+                });
             }
             let rev = old_rev.map_or(1, |r| r + 1);
             let company_put = Put::builder()
@@ -1047,19 +1046,17 @@ impl Store for DynamoStore {
                 .take(hashes.len())
                 .any(|r| r.code() == Some(CONDITIONAL_CHECK_FAILED));
             if key_taken {
-                return Err(StoreError::Rejected(format!(
-                    "an API key of company {} belongs to another company",
-                    company.id
-                )));
+                return Err(StoreError::ApiKeyTaken {
+                    company_id: company.id.clone(),
+                });
             }
             let shop_taken = shop_slot
                 .and_then(|i| reasons.get(i))
                 .is_some_and(|r| r.code() == Some(CONDITIONAL_CHECK_FAILED));
             if shop_taken {
-                return Err(StoreError::Rejected(format!(
-                    "the shop domain of company {} belongs to another company",
-                    company.id
-                )));
+                return Err(StoreError::ShopDomainTaken {
+                    company_id: company.id.clone(),
+                });
             }
             let retry = reasons.iter().any(|r| {
                 matches!(

@@ -156,7 +156,7 @@ impl EmbeddedStore {
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
-                .map_err(|_| StoreError::Rejected("store lock poisoned".into()))?;
+                .map_err(|_| StoreError::Internal("store lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -286,10 +286,9 @@ impl Store for EmbeddedStore {
                     .optional()
                     .map_err(db)?;
                 if owner.is_some_and(|o| o != company.id) {
-                    return Err(StoreError::Rejected(format!(
-                        "an API key of company {} belongs to another company",
-                        company.id
-                    )));
+                    return Err(StoreError::ApiKeyTaken {
+                        company_id: company.id.clone(),
+                    });
                 }
             }
             let domain = shop_domain_of(&company);
@@ -303,9 +302,9 @@ impl Store for EmbeddedStore {
                     .optional()
                     .map_err(db)?;
                 if owner.is_some_and(|o| o != company.id) {
-                    return Err(StoreError::Rejected(format!(
-                        "shop domain {d} belongs to another company"
-                    )));
+                    return Err(StoreError::ShopDomainTaken {
+                        company_id: company.id.clone(),
+                    });
                 }
             }
             tx.execute(
@@ -499,7 +498,7 @@ impl Store for EmbeddedStore {
             // A panicking decision rolls back (the transaction drops) and
             // fails this call only, instead of poisoning the connection.
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&order)))
-                .map_err(|_| StoreError::Rejected("the decision on the order panicked".into()))?;
+                .map_err(|_| StoreError::Internal("the decision on the order panicked".into()))?;
             match decided {
                 Err(e) => Ok(Err(e)),
                 Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
@@ -729,7 +728,7 @@ mod tests {
                 panic!("a bug in a decision")
             })
             .await;
-        assert!(matches!(r, Err(StoreError::Rejected(_))), "{r:?}");
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
         assert_eq!(s.order("o1").await.unwrap(), Some(order));
     }
 
@@ -815,7 +814,7 @@ CREATE INDEX IF NOT EXISTS notify_ledger_order ON notify_ledger (order_id);
         Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| StoreError::Rejected(format!("unknown ledger channel {s:?}")))
+            .ok_or_else(|| StoreError::Internal(format!("unknown ledger channel {s:?}")))
     }
 
     fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerEntry, StoreError>> {

@@ -35,9 +35,19 @@ pub enum StoreError {
     /// A webhook delivery with this key has been processed already.
     #[error("the delivery has been processed already")]
     DeliveryExists,
-    /// Invalid data handed to the store (e.g. an API key owned by another company).
-    #[error("rejected by the store: {0}")]
-    Rejected(String),
+    /// One of the company's API keys belongs to another company.
+    #[error("an API key of company {company_id} belongs to another company")]
+    ApiKeyTaken { company_id: String },
+    /// The company's shop domain belongs to another company.
+    #[error("the shop domain of company {company_id} belongs to another company")]
+    ShopDomainTaken { company_id: String },
+    /// More API keys than one atomic write can hold.
+    #[error("company {company_id} has too many API keys to store at once")]
+    TooManyApiKeys { company_id: String },
+    /// A defect on our side (data the store cannot read, a panicked
+    /// decision): retrying does not help.
+    #[error("internal store error: {0}")]
+    Internal(String),
     /// The backend failed; the operation may be retried.
     #[error("store backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
