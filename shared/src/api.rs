@@ -16,8 +16,8 @@ use crate::domain::{
     StoreRefs,
 };
 use crate::http::{
-    HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str, json,
-    method_not_allowed, no_route, raw,
+    Code, HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str,
+    json, method_not_allowed, no_route, raw,
 };
 use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
 use crate::views::{CancellationList, CancellationsView, CompanyView, OrderList, OrderView};
@@ -103,8 +103,7 @@ async fn dispatch<S: Store>(
     let body = body_bytes(req.body());
     if body.len() > MAX_BODY_BYTES {
         return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!(
                 "the body is {} bytes; at most {MAX_BODY_BYTES} are accepted",
                 body.len()
@@ -153,8 +152,7 @@ async fn dispatch<S: Store>(
         Some("true") if matches!(route, Route::Cancellations(_)) => true,
         Some(v) => {
             return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
+                Code::InvalidQuery,
                 format!("preview must be true or false (on cancellations only), got {v:?}"),
             ));
         }
@@ -206,7 +204,7 @@ async fn dispatch<S: Store>(
 /// the order, not on the key itself. A `409 conflict` (a lost race) is
 /// transient like a 5xx: the client's retry with the same key must act.
 fn remembered(p: &Problem) -> bool {
-    (400..500).contains(&p.status) && !matches!(p.code, "idempotency_key_reused" | "conflict")
+    (400..500).contains(&p.status) && !matches!(p.code, Code::IdempotencyKeyReused | Code::Conflict)
 }
 
 /// The request's `Idempotency-Key`: absent, or 1 to 255 visible ASCII
@@ -218,9 +216,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     let Some(value) = values.next() else {
         return Ok(None);
     };
-    let invalid = |detail: &'static str| {
-        Problem::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", detail)
-    };
+    let invalid = |detail: &'static str| Problem::new(Code::InvalidIdempotencyKey, detail);
     if values.next().is_some() {
         return Err(invalid("Idempotency-Key was sent more than once"));
     }
@@ -266,54 +262,49 @@ fn outcome<T>(
 
 /// Map an application error onto the contract's status and code.
 pub fn app_problem(e: &AppError) -> Problem {
-    let (status, code) = match e {
-        AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-        AppError::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
-        AppError::UnknownSeller(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_seller"),
-        AppError::Conflict => (StatusCode::CONFLICT, "conflict"),
-        AppError::IdempotencyKeyReused => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-        }
-        AppError::Domain(d) => (domain_status(d), d.code()),
+    let code = match e {
+        AppError::Unauthorized => Code::Unauthorized,
+        AppError::OrderNotFound(_) => Code::OrderNotFound,
+        AppError::UnknownSeller(_) => Code::UnknownSeller,
+        AppError::Conflict => Code::Conflict,
+        AppError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
+        AppError::Domain(d) => domain_code(d),
         AppError::Store(s) => {
             tracing::error!(error = %s, "store failure");
             // Only a backend failure is worth a retry; any other store
             // refusal reaching a client is a defect of ours.
             return match s {
                 StoreError::Backend(_) => Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    Code::Unavailable,
                     "a transient failure on our side; retry with the same Idempotency-Key",
                 ),
                 _ => Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
+                    Code::InternalError,
                     "an error on our side; it has been logged",
                 ),
             };
         }
     };
-    Problem::new(status, code, e.to_string())
+    Problem::new(code, e.to_string())
 }
 
-fn domain_status(e: &DomainError) -> StatusCode {
+fn domain_code(e: &DomainError) -> Code {
     match e {
-        DomainError::NotPermitted(_) => StatusCode::FORBIDDEN,
-        DomainError::NothingToCancel | DomainError::QuantityExceedsOpen { .. } => {
-            StatusCode::CONFLICT
-        }
-        DomainError::ReasonRequired { .. }
-        | DomainError::ReasonTooLong { .. }
-        | DomainError::InvalidQuantity { .. }
-        | DomainError::UnknownLineItem { .. }
-        | DomainError::DuplicateLineItem { .. }
-        | DomainError::EmptyItems
-        | DomainError::InvalidStoreRef { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::NotPermitted(_) => Code::NotPermitted,
+        DomainError::NothingToCancel => Code::NothingToCancel,
+        DomainError::QuantityExceedsOpen { .. } => Code::QuantityExceedsOpen,
+        DomainError::ReasonRequired { .. } => Code::ReasonRequired,
+        DomainError::ReasonTooLong { .. } => Code::ReasonTooLong,
+        DomainError::InvalidQuantity { .. } => Code::InvalidQuantity,
+        DomainError::UnknownLineItem { .. } => Code::UnknownLineItem,
+        DomainError::DuplicateLineItem { .. } => Code::DuplicateLineItem,
+        DomainError::EmptyItems => Code::EmptyItems,
+        DomainError::InvalidStoreRef { .. } => Code::InvalidStoreRef,
     }
 }
 
 fn invalid_body(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid_body", detail)
+    Problem::new(Code::InvalidBody, detail)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
@@ -662,7 +653,7 @@ async fn list_orders<S: Store>(
     company: &Company,
     q: &Query,
 ) -> Result<HttpResponse, Problem> {
-    let bad = |d: String| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", d);
+    let bad = |d: String| Problem::new(Code::InvalidQuery, d);
     let filter = match q.get("status") {
         None => StatusFilter::Any,
         Some("open") => StatusFilter::Open,

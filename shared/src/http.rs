@@ -18,15 +18,15 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
-    pub code: &'static str,
+    pub code: Code,
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Problem {
             kind: format!("urn:dropship:problem:{code}"),
-            title: title_of(code),
-            status: status.as_u16(),
+            title: code.title(),
+            status: code.status().as_u16(),
             detail: detail.into(),
             code,
         }
@@ -53,54 +53,168 @@ impl Problem {
     }
 }
 
-/// Every error code the API answers with, and its short, stable title.
-pub const CODES: &[(&str, &str)] = &[
-    ("invalid_body", "Invalid request body"),
-    ("invalid_query", "Invalid query parameters"),
-    ("invalid_idempotency_key", "Invalid Idempotency-Key header"),
-    ("unauthorized", "Unauthorized"),
-    ("not_permitted", "Not permitted"),
-    ("order_not_found", "Order not found"),
-    ("not_found", "Not found"),
-    ("method_not_allowed", "Method not allowed"),
-    ("nothing_to_cancel", "Nothing to cancel"),
-    ("quantity_exceeds_open", "Quantity exceeds open units"),
-    ("conflict", "Concurrent change"),
-    ("payload_too_large", "Payload too large"),
-    ("request_timeout", "Request timeout"),
-    ("reason_required", "Reason required"),
-    ("invalid_quantity", "Invalid quantity"),
-    ("unknown_line_item", "Unknown line item"),
-    ("duplicate_line_item", "Duplicate line item"),
-    ("empty_items", "Empty items"),
-    ("reason_too_long", "Reason too long"),
-    ("unknown_seller", "Unknown seller"),
-    ("idempotency_key_reused", "Idempotency key reused"),
-    ("invalid_store_ref", "Invalid store reference"),
-    ("unavailable", "Temporarily unavailable"),
-    ("internal_error", "Internal error"),
-];
+/// Every error code the API answers with. Each has one status and a short,
+/// stable title; the `code` member of a problem document is its snake_case
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    InvalidBody,
+    InvalidQuery,
+    InvalidIdempotencyKey,
+    Unauthorized,
+    NotPermitted,
+    OrderNotFound,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    NothingToCancel,
+    QuantityExceedsOpen,
+    Conflict,
+    PayloadTooLarge,
+    ReasonRequired,
+    InvalidQuantity,
+    UnknownLineItem,
+    DuplicateLineItem,
+    EmptyItems,
+    ReasonTooLong,
+    UnknownSeller,
+    IdempotencyKeyReused,
+    InvalidStoreRef,
+    InternalError,
+    Unavailable,
+}
 
-fn title_of(code: &str) -> &'static str {
-    CODES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or("Error", |(_, t)| t)
+impl Code {
+    pub const ALL: [Code; 24] = [
+        Code::InvalidBody,
+        Code::InvalidQuery,
+        Code::InvalidIdempotencyKey,
+        Code::Unauthorized,
+        Code::NotPermitted,
+        Code::OrderNotFound,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::RequestTimeout,
+        Code::NothingToCancel,
+        Code::QuantityExceedsOpen,
+        Code::Conflict,
+        Code::PayloadTooLarge,
+        Code::ReasonRequired,
+        Code::InvalidQuantity,
+        Code::UnknownLineItem,
+        Code::DuplicateLineItem,
+        Code::EmptyItems,
+        Code::ReasonTooLong,
+        Code::UnknownSeller,
+        Code::IdempotencyKeyReused,
+        Code::InvalidStoreRef,
+        Code::InternalError,
+        Code::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidBody => "invalid_body",
+            Code::InvalidQuery => "invalid_query",
+            Code::InvalidIdempotencyKey => "invalid_idempotency_key",
+            Code::Unauthorized => "unauthorized",
+            Code::NotPermitted => "not_permitted",
+            Code::OrderNotFound => "order_not_found",
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::RequestTimeout => "request_timeout",
+            Code::NothingToCancel => "nothing_to_cancel",
+            Code::QuantityExceedsOpen => "quantity_exceeds_open",
+            Code::Conflict => "conflict",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::ReasonRequired => "reason_required",
+            Code::InvalidQuantity => "invalid_quantity",
+            Code::UnknownLineItem => "unknown_line_item",
+            Code::DuplicateLineItem => "duplicate_line_item",
+            Code::EmptyItems => "empty_items",
+            Code::ReasonTooLong => "reason_too_long",
+            Code::UnknownSeller => "unknown_seller",
+            Code::IdempotencyKeyReused => "idempotency_key_reused",
+            Code::InvalidStoreRef => "invalid_store_ref",
+            Code::InternalError => "internal_error",
+            Code::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Code::InvalidBody => "Invalid request body",
+            Code::InvalidQuery => "Invalid query parameters",
+            Code::InvalidIdempotencyKey => "Invalid Idempotency-Key header",
+            Code::Unauthorized => "Unauthorized",
+            Code::NotPermitted => "Not permitted",
+            Code::OrderNotFound => "Order not found",
+            Code::NotFound => "Not found",
+            Code::MethodNotAllowed => "Method not allowed",
+            Code::RequestTimeout => "Request timeout",
+            Code::NothingToCancel => "Nothing to cancel",
+            Code::QuantityExceedsOpen => "Quantity exceeds open units",
+            Code::Conflict => "Concurrent change",
+            Code::PayloadTooLarge => "Payload too large",
+            Code::ReasonRequired => "Reason required",
+            Code::InvalidQuantity => "Invalid quantity",
+            Code::UnknownLineItem => "Unknown line item",
+            Code::DuplicateLineItem => "Duplicate line item",
+            Code::EmptyItems => "Empty items",
+            Code::ReasonTooLong => "Reason too long",
+            Code::UnknownSeller => "Unknown seller",
+            Code::IdempotencyKeyReused => "Idempotency key reused",
+            Code::InvalidStoreRef => "Invalid store reference",
+            Code::InternalError => "Internal error",
+            Code::Unavailable => "Temporarily unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::InvalidBody => StatusCode::BAD_REQUEST,
+            Code::InvalidQuery => StatusCode::BAD_REQUEST,
+            Code::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::NotPermitted => StatusCode::FORBIDDEN,
+            Code::OrderNotFound => StatusCode::NOT_FOUND,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Code::NothingToCancel => StatusCode::CONFLICT,
+            Code::QuantityExceedsOpen => StatusCode::CONFLICT,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidQuantity => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::UnknownLineItem => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::DuplicateLineItem => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::EmptyItems => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::ReasonTooLong => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::UnknownSeller => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidStoreRef => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `404 not_found` for a path no route serves.
 pub fn no_route(path: &str) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route for {path}"),
-    )
+    Problem::new(Code::NotFound, format!("no route for {path}"))
 }
 
 /// `405 method_not_allowed` with its `Allow` header.
 pub fn method_not_allowed(allowed: &'static str, detail: String) -> HttpResponse {
-    let mut r =
-        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail).into_response();
+    let mut r = Problem::new(Code::MethodNotAllowed, detail).into_response();
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
     r
@@ -217,9 +331,19 @@ mod tests {
     }
 
     #[test]
+    fn codes_are_their_snake_case_names_once_each() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert!(!c.title().is_empty());
+            assert!(c.status().is_client_error() || c.status().is_server_error());
+        }
+    }
+
+    #[test]
     fn problems_are_rfc9457() {
-        let r = Problem::new(StatusCode::CONFLICT, "nothing_to_cancel", "no open units")
-            .into_response();
+        let r = Problem::new(Code::NothingToCancel, "no open units").into_response();
         assert_eq!(r.status(), 409);
         assert_eq!(
             r.headers()[header::CONTENT_TYPE],

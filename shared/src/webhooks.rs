@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::app::{App, AppError, ReconcileOutcome, ReconcileResult};
 use crate::domain::{Company, Integration, Source};
 use crate::http::{
-    HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
+    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
     no_route,
 };
 use crate::platforms::{
@@ -66,8 +66,7 @@ fn answer(status: Handled, detail: Option<String>, orders: Vec<ReconcileOutcome>
 /// exist or are connected.
 fn unauthorized() -> Problem {
     Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        Code::Unauthorized,
         "the delivery could not be authenticated",
     )
 }
@@ -199,8 +198,7 @@ async fn dispatch<S: Store>(
     let body = body_bytes(req.body());
     if body.len() > MAX_WEBHOOK_BYTES {
         return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!("the body is over {MAX_WEBHOOK_BYTES} bytes"),
         ));
     }
@@ -328,11 +326,7 @@ async fn dispatch<S: Store>(
         )),
         Err(e) if e.is_transient() => {
             tracing::warn!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform; asking for a retry");
-            Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            ))
+            Err(Problem::new(Code::Unavailable, e.to_string()))
         }
         Err(e) => {
             // A retry cannot help (credentials, permissions): say so loudly,
@@ -348,11 +342,7 @@ fn fetch_failure(e: &PlatformError) -> String {
 }
 
 fn bad_payload(e: &serde_json::Error) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_body",
-        format!("unreadable payload: {e}"),
-    )
+    Problem::new(Code::InvalidBody, format!("unreadable payload: {e}"))
 }
 
 async fn reconcile<S: Store>(

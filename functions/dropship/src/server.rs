@@ -12,11 +12,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use shared::api;
 use shared::app::App;
-use shared::http::{MAX_BODY_BYTES, Problem};
+use shared::http::{Code, MAX_BODY_BYTES, Problem};
 use shared::store::Store;
 use shared::webhooks::{self, MAX_WEBHOOK_BYTES};
 use tokio::net::TcpListener;
@@ -79,8 +79,7 @@ async fn to_lambda(
     let Ok(read) = read else {
         // The rest of the body may still come: do not read it as a request.
         let mut reply = problem(Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            Code::RequestTimeout,
             format!("the body did not arrive within {} s", timeout.as_secs_f64()),
         ));
         reply.headers_mut().insert(
@@ -94,14 +93,12 @@ async fn to_lambda(
             .is_some()
         {
             problem(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 format!("the body is over {limit} bytes"),
             ))
         } else {
             problem(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
+                Code::InvalidBody,
                 format!("could not read the body: {e}"),
             ))
         }
@@ -133,8 +130,7 @@ async fn route<S: Store>(
     let webhook = path.starts_with("/webhooks/");
     if !webhook && !path.starts_with("/v1/") {
         return Ok(problem(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            Code::NotFound,
             format!("no route for {path}"),
         )));
     }
