@@ -16,7 +16,7 @@ use ses::SesMailer;
 use shared::domain::Cancellation;
 use shared::notify::email::Mailer;
 use shared::notify::sync::{HttpStoreSync, StoreSync};
-use shared::notify::{Notifier, NotifierConfig, Report, panic_message};
+use shared::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
 use shared::platforms::PlatformHttp;
 use shared::store::Store;
 use shared::store::dynamodb::{DynamoStore, schema};
@@ -107,7 +107,7 @@ where
         let outcome = AssertUnwindSafe(handle_record(notifier, record))
             .catch_unwind()
             .await
-            .unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic))));
+            .unwrap_or_else(|panic| Err(RecordFailure::Panicked(panic_message(&*panic))));
         let result = match outcome {
             Ok(None) => {
                 tracing::debug!(event_id = %record.event_id, event_name = %record.event_name, "not a new cancellation; skipped");
@@ -117,9 +117,7 @@ where
             // the abort build would have it, so the stream's failure handling
             // sees it; its redelivery finds the failure in the ledger and
             // repeats nothing.
-            Ok(Some(report)) if report.crashed() => Err(format!(
-                "a notification panicked (recorded as failed): {report:?}"
-            )),
+            Ok(Some(report)) if report.crashed() => Err(RecordFailure::Crashed(report)),
             Ok(Some(report)) => Ok(report),
             Err(e) => Err(e),
         };
@@ -142,23 +140,32 @@ where
     response
 }
 
+/// Why a record is reported for retry.
+#[derive(Debug, Error)]
+pub enum RecordFailure {
+    #[error(transparent)]
+    Decode(#[from] RecordError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("handling the record panicked: {0}")]
+    Panicked(String),
+    #[error("a notification panicked (recorded as failed): {0:?}")]
+    Crashed(Report),
+}
+
 /// One record: `None` when it announces no new cancellation.
 async fn handle_record<S, M, Y>(
     notifier: &Notifier<S, M, Y>,
     record: &EventRecord,
-) -> Result<Option<Report>, String>
+) -> Result<Option<Report>, RecordFailure>
 where
     S: Store + Ledger,
     M: Mailer,
     Y: StoreSync,
 {
-    match cancellation_of(record).map_err(|e| e.to_string())? {
+    match cancellation_of(record)? {
         None => Ok(None),
-        Some(c) => notifier
-            .notify(&c)
-            .await
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        Some(c) => Ok(Some(notifier.notify(&c).await?)),
     }
 }
 
