@@ -28,8 +28,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Commit, Decided, DeliveryRecord, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
-    OrderRefs, StatusFilter, Store, StoreError, shop_domain_of,
+    Commit, DeliveryRecord, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, OrderRefs,
+    StatusFilter, Store, StoreError, shop_domain_of,
 };
 use crate::domain::{Cancellation, Company, Fulfillment, Order, Role};
 
@@ -1241,23 +1241,6 @@ impl Store for DynamoStore {
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.commit_with_token(commit, &ulid::Ulid::generate().to_string())
             .await
-    }
-
-    /// A consistent read, the decision, and a transaction conditioned on
-    /// the version read: a writer that committed in between makes it
-    /// `VersionConflict` (DynamoDB holds no lock across calls), and the
-    /// service backs off and decides again.
-    async fn decide_and_commit<T, E, F>(
-        &self,
-        order_id: &str,
-        decide: F,
-    ) -> Result<Result<T, E>, StoreError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
-    {
-        super::decide_optimistically(self, order_id, decide).await
     }
 
     async fn idempotency_record(
