@@ -10,7 +10,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::{App, AppError, Idempotency, Outcome};
+use crate::app::{App, AppError, Idempotency, Idempotent, Outcome, Reply};
 use crate::domain::{
     CancelRequest, Company, DomainError, FulfillRequest, ItemRequest, NewLine, NewOrder, Source,
     StoreRefs,
@@ -19,8 +19,10 @@ use crate::http::{
     Code, HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str,
     json, method_not_allowed, no_route, raw,
 };
-use crate::store::{IdempotencyRecord, OrderCursor, StatusFilter, Store, StoreError};
-use crate::views::{CancellationList, CancellationsView, CompanyView, OrderList, OrderView};
+use crate::store::{IdempotencyRecord, OrderCursor, OrderRecord, StatusFilter, Store, StoreError};
+use crate::views::{
+    CancellationList, CancellationsView, CompanyView, OrderList, OrderView, to_json,
+};
 
 /// Default and largest page size of `GET /v1/orders`.
 pub const DEFAULT_PAGE: usize = 20;
@@ -185,7 +187,14 @@ async fn dispatch<S: Store>(
         (Err(p), Some(idem)) if remembered(&p) => {
             // The first answer to a key is kept, errors included (not 5xx).
             match app
-                .remember_error(&company, &idem, p.status, p.to_body())
+                .remember_error(
+                    &company,
+                    &idem,
+                    Reply {
+                        status: p.status,
+                        body: p.to_body(),
+                    },
+                )
                 .await
             {
                 Ok(Some(earlier)) => Ok(replayed(&earlier)),
@@ -550,6 +559,35 @@ impl StoreRefsBody {
 
 // ---- handlers -----------------------------------------------------------
 
+/// A keyed request whose result is answered by `reply`.
+fn keyed<T>(idem: Option<&Idempotency>, reply: fn(&T) -> Reply) -> Option<Idempotent<'_, T>> {
+    idem.map(|key| Idempotent { key, reply })
+}
+
+/// `201` with the order as its parties see it.
+fn order_created(rec: &OrderRecord) -> Reply {
+    Reply {
+        status: StatusCode::CREATED.as_u16(),
+        body: to_json(&OrderView::of(rec)),
+    }
+}
+
+/// `200` with the order after its refs changed.
+fn refs_set(rec: &OrderRecord) -> Reply {
+    Reply {
+        status: StatusCode::OK.as_u16(),
+        body: to_json(&OrderView::of(rec)),
+    }
+}
+
+/// `201` with the created cancellation or fulfillment.
+fn created<T: serde::Serialize>(record: &T) -> Reply {
+    Reply {
+        status: StatusCode::CREATED.as_u16(),
+        body: to_json(record),
+    }
+}
+
 async fn create_order<S: Store>(
     app: &App<S>,
     company: &Company,
@@ -558,7 +596,7 @@ async fn create_order<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let (seller_id, request) = parse::<CreateOrderBody>(body)?.into_request()?;
     let o = app
-        .create_order(company, &seller_id, request, idem)
+        .create_order(company, &seller_id, request, keyed(idem, order_created))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |rec| {
@@ -580,7 +618,7 @@ async fn cancel<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let request = parse::<CancelBody>(body)?.into_request()?;
     let o = app
-        .cancel(company, order_id, &request, source, idem)
+        .cancel(company, order_id, &request, source, keyed(idem, created))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |c| {
@@ -623,7 +661,7 @@ async fn fulfill<S: Store>(
         carrier: b.carrier,
     };
     let o = app
-        .fulfill(company, order_id, &request, idem)
+        .fulfill(company, order_id, &request, keyed(idem, created))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |f| {
@@ -640,7 +678,7 @@ async fn set_store_refs<S: Store>(
 ) -> Result<HttpResponse, Problem> {
     let request = parse::<StoreRefsBody>(body)?.into_request()?;
     let o = app
-        .set_store_refs(company, order_id, &request, idem)
+        .set_store_refs(company, order_id, &request, keyed(idem, refs_set))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::OK, |rec| {

@@ -2,8 +2,8 @@
 //! the HTTP handlers and the adapters they run on.
 
 pub mod api;
-pub mod app;
 pub use domain;
+pub use service::app;
 pub mod http;
 pub mod lambda;
 pub mod notify;

@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{
-    Cancellation, CancellationStatus, Fulfillment, FulfillmentStatus, Order, Role,
-};
+use crate::domain::{Cancellation, CancellationStatus, FulfillmentStatus, Order, Role};
 use crate::store::OrderRecord;
 use crate::store::ledger::{Channel, LedgerEntry, LedgerStatus, Outcome};
 
@@ -132,14 +130,6 @@ pub fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
 }
 
-pub fn cancellation_json(c: &Cancellation) -> String {
-    to_json(c)
-}
-
-pub fn fulfillment_json(f: &Fulfillment) -> String {
-    to_json(f)
-}
-
 /// Where one channel's notification of a cancellation stands.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct NotificationView<'a> {
@@ -244,7 +234,7 @@ impl Serialize for CancellationsView<'_> {
 #[cfg(test)]
 mod notification_tests {
     use super::*;
-    use crate::store::contract::fixtures;
+    use testkit::fixtures;
 
     #[test]
     fn summaries_show_status_to_both_and_detail_to_the_partner() {

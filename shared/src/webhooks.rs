@@ -15,10 +15,10 @@ use crate::http::{
     Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
     no_route,
 };
-use crate::platforms::{
-    self, Inbound, PlatformError, PlatformOrder, bigcommerce, shopify, woocommerce,
-};
+use crate::platforms::{self, Inbound, Platform, PlatformOrder, bigcommerce, shopify, woocommerce};
 use crate::store::Store;
+use service::intake::Fetched;
+use service::platform::ReadError;
 
 /// Largest webhook body accepted (platform payloads of large orders).
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -148,21 +148,32 @@ fn authenticate(
     }
 }
 
-enum Platform<'a> {
+/// A webhook route: the platform, and the company id in the path.
+enum Route<'a> {
     Shopify,
     WooCommerce(&'a str),
     BigCommerce(&'a str),
 }
 
-fn route(path: &str) -> Option<Platform<'_>> {
+impl Route<'_> {
+    fn platform(&self) -> Platform {
+        match self {
+            Route::Shopify => Platform::Shopify,
+            Route::WooCommerce(_) => Platform::WooCommerce,
+            Route::BigCommerce(_) => Platform::BigCommerce,
+        }
+    }
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
     let rest = path.strip_prefix("/webhooks/")?.trim_end_matches('/');
     match rest.split_once('/') {
-        None if rest == "shopify" => Some(Platform::Shopify),
+        None if rest == "shopify" => Some(Route::Shopify),
         Some(("woocommerce", id)) if !id.is_empty() && !id.contains('/') => {
-            Some(Platform::WooCommerce(id))
+            Some(Route::WooCommerce(id))
         }
         Some(("bigcommerce", id)) if !id.is_empty() && !id.contains('/') => {
-            Some(Platform::BigCommerce(id))
+            Some(Route::BigCommerce(id))
         }
         _ => None,
     }
@@ -186,9 +197,10 @@ async fn dispatch<S: Store>(
     company_id: &mut Option<String>,
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
-    let Some(platform) = route(path) else {
+    let Some(route) = route(path) else {
         return Err(no_route(path));
     };
+    let platform = route.platform();
     if req.method() != Method::POST {
         return Ok(method_not_allowed(
             "POST",
@@ -203,16 +215,14 @@ async fn dispatch<S: Store>(
         ));
     }
     let headers = req.headers();
-    let lookup = |r: Result<Option<Company>, crate::store::StoreError>| {
-        r.map_err(|e| crate::api::app_problem(&AppError::Store(e)))
-    };
-    let (company, source, delivery, inbound) = match platform {
-        Platform::Shopify => {
+    let lookup = |r: Result<Option<Company>, AppError>| r.map_err(|e| crate::api::app_problem(&e));
+    let (company, source, delivery, inbound) = match route {
+        Route::Shopify => {
             let domain = header_str(headers, "x-shopify-shop-domain")
                 .map(|d| d.trim().to_ascii_lowercase())
                 .filter(|d| !d.is_empty());
             let found = match &domain {
-                Some(d) => lookup(app.store.company_by_shop_domain(d).await)?,
+                Some(d) => lookup(app.company_by_shop_domain(d).await)?,
                 None => None,
             };
             let company = authenticate(
@@ -239,7 +249,7 @@ async fn dispatch<S: Store>(
                 inbound,
             )
         }
-        Platform::WooCommerce(id) => {
+        Route::WooCommerce(id) => {
             if woocommerce::is_ping(body) {
                 return Ok(answer(
                     Handled::Ignored,
@@ -247,7 +257,7 @@ async fn dispatch<S: Store>(
                     vec![],
                 ));
             }
-            let found = lookup(app.store.company(id).await)?;
+            let found = lookup(app.company(id).await)?;
             let company = authenticate(
                 "woocommerce",
                 Integration::Woocommerce,
@@ -266,8 +276,8 @@ async fn dispatch<S: Store>(
                 inbound,
             )
         }
-        Platform::BigCommerce(id) => {
-            let found = lookup(app.store.company(id).await)?;
+        Route::BigCommerce(id) => {
+            let found = lookup(app.company(id).await)?;
             let company = authenticate(
                 "bigcommerce",
                 Integration::Bigcommerce,
@@ -298,47 +308,37 @@ async fn dispatch<S: Store>(
         Inbound::Order(po) => return reconcile(app, &company, source, &po, &delivery).await,
         Inbound::Fetch { order_ref, change } => (order_ref, change),
     };
-    // Fetch only for orders we know.
-    let known = app
-        .store
-        .orders_by_ref(&company.id, company.role, &order_ref.to_string())
+    let fetched = app
+        .fetch_platform_order(&company, platform, order_ref, &change)
         .await
-        .map_err(|e| crate::api::app_problem(&AppError::Store(e)))?;
-    if known.is_empty() {
-        return Ok(answer(
+        .map_err(|e| crate::api::app_problem(&e))?;
+    match fetched {
+        Fetched::Order(po) => reconcile(app, &company, source, &po, &delivery).await,
+        Fetched::UnknownOrder => Ok(answer(
             Handled::Ignored,
             Some(format!("no order matches {order_ref}")),
             vec![],
-        ));
-    }
-    let conn = company.connection.clone().unwrap_or_default();
-    let http = app.platform_http();
-    let fetched = match source {
-        Source::Shopify => shopify::fetch_order(http, &conn, order_ref, &change).await,
-        _ => bigcommerce::fetch_order(http, &conn, order_ref).await,
-    };
-    match fetched {
-        Ok(Some(po)) => reconcile(app, &company, source, &po, &delivery).await,
-        Ok(None) => Ok(answer(
+        )),
+        Fetched::NotInStore => Ok(answer(
             Handled::Ignored,
             Some(format!("{order_ref} not found in the store")),
             vec![],
         )),
-        Err(e) if e.is_transient() => {
+        Fetched::Failed(ReadError::Transient(e)) => {
             tracing::warn!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform; asking for a retry");
-            Err(Problem::new(Code::Unavailable, e.to_string()))
+            Err(Problem::new(Code::Unavailable, e))
         }
-        Err(e) => {
+        Fetched::Failed(ReadError::Permanent(e)) => {
             // A retry cannot help (credentials, permissions): say so loudly,
             // but do not make the platform disable the webhook.
             tracing::error!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform");
-            Ok(answer(Handled::Failed, Some(fetch_failure(&e)), vec![]))
+            Ok(answer(
+                Handled::Failed,
+                Some(format!("could not read the order from the store: {e}")),
+                vec![],
+            ))
         }
     }
-}
-
-fn fetch_failure(e: &PlatformError) -> String {
-    format!("could not read the order from the store: {e}")
 }
 
 fn bad_payload(e: &serde_json::Error) -> Problem {
@@ -380,17 +380,14 @@ mod tests {
 
     #[test]
     fn routes_parse() {
-        assert!(matches!(
-            route("/webhooks/shopify"),
-            Some(Platform::Shopify)
-        ));
+        assert!(matches!(route("/webhooks/shopify"), Some(Route::Shopify)));
         assert!(matches!(
             route("/webhooks/woocommerce/seller-woo"),
-            Some(Platform::WooCommerce("seller-woo"))
+            Some(Route::WooCommerce("seller-woo"))
         ));
         assert!(matches!(
             route("/webhooks/bigcommerce/seller-bc/"),
-            Some(Platform::BigCommerce("seller-bc"))
+            Some(Route::BigCommerce("seller-bc"))
         ));
         assert!(route("/webhooks/woocommerce/").is_none());
         assert!(route("/webhooks/woocommerce/a/b").is_none());

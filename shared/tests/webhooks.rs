@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use shared::app::App;
+use shared::platforms::reader::HttpPlatformReader;
 use shared::platforms::{
     PlatformHttp, RetryPolicy, sign_hmac_sha256_base64, verify_hmac_sha256_base64,
 };
@@ -41,11 +42,11 @@ async fn app_with(base: Option<&str>) -> TestApp {
     let seed = SeedFile::parse(&v.to_string()).unwrap();
     let store = EmbeddedStore::in_memory().unwrap();
     seed::apply(&store, &seed).await.unwrap();
-    App::new(store).with_platform_http(PlatformHttp::new(RetryPolicy {
+    App::new(store).with_platform_reader(HttpPlatformReader::new(PlatformHttp::new(RetryPolicy {
         attempts: 3,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_secs(2),
-    }))
+    })))
 }
 
 /// A sample delivery: (path, headers, body).

@@ -9,6 +9,7 @@ use dropship::server::{Host, Limits, serve};
 use shared::app::App;
 use shared::notify::local::{OutboxWorker, local_notifier};
 use shared::platforms::PlatformHttp;
+use shared::platforms::reader::HttpPlatformReader;
 use shared::seed::{self, SeedFile};
 use shared::store::Store;
 use shared::store::dynamodb::DynamoStore;
@@ -167,7 +168,7 @@ async fn run<S: Store>(
         listener.local_addr()?
     );
     let host = Arc::new(Host {
-        app: App::new(store),
+        app: App::new(store).with_platform_reader(HttpPlatformReader::default()),
     });
     let (tx, rx) = tokio::sync::watch::channel(false);
     background(rx.clone());

@@ -2,9 +2,11 @@
 
 mod commands;
 mod error;
+pub mod inbound;
 mod model;
 pub mod refs;
 pub mod rules;
+pub mod sync;
 
 #[cfg(test)]
 mod proptests;

@@ -62,7 +62,7 @@ pub fn capabilities(integration: Integration, party: Role) -> Capabilities {
 
 /// How the partner of a cancelling party hears about it, besides email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreSync {
+pub enum SyncKind {
     /// Refund in Shopify (buyer: customer notified, full refund archives).
     ShopifyRefund,
     /// Status "Cancelled" for whole orders, new line quantities otherwise.
@@ -71,11 +71,11 @@ pub enum StoreSync {
     BigCommerceOrderUpdate,
 }
 
-pub fn outbound_sync(integration: Integration, party: Role) -> Option<StoreSync> {
+pub fn outbound_sync(integration: Integration, party: Role) -> Option<SyncKind> {
     match (integration, party) {
-        (Integration::Shopify, _) => Some(StoreSync::ShopifyRefund),
-        (Integration::Woocommerce, Role::Seller) => Some(StoreSync::WooCommerceOrderUpdate),
-        (Integration::Bigcommerce, Role::Seller) => Some(StoreSync::BigCommerceOrderUpdate),
+        (Integration::Shopify, _) => Some(SyncKind::ShopifyRefund),
+        (Integration::Woocommerce, Role::Seller) => Some(SyncKind::WooCommerceOrderUpdate),
+        (Integration::Bigcommerce, Role::Seller) => Some(SyncKind::BigCommerceOrderUpdate),
         _ => None,
     }
 }
@@ -169,15 +169,15 @@ mod tests {
     fn outbound_sync_matches_the_table() {
         assert_eq!(
             outbound_sync(Integration::Shopify, Role::Buyer),
-            Some(StoreSync::ShopifyRefund)
+            Some(SyncKind::ShopifyRefund)
         );
         assert_eq!(
             outbound_sync(Integration::Woocommerce, Role::Seller),
-            Some(StoreSync::WooCommerceOrderUpdate)
+            Some(SyncKind::WooCommerceOrderUpdate)
         );
         assert_eq!(
             outbound_sync(Integration::Bigcommerce, Role::Seller),
-            Some(StoreSync::BigCommerceOrderUpdate)
+            Some(SyncKind::BigCommerceOrderUpdate)
         );
         assert_eq!(outbound_sync(Integration::Edi, Role::Seller), None);
         assert_eq!(outbound_sync(Integration::Api, Role::Buyer), None);

@@ -4,6 +4,7 @@
 pub mod bigcommerce;
 pub mod http;
 pub mod outbound;
+pub mod reader;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -18,141 +19,7 @@ use url::{Host, Url};
 use crate::domain::{Connection, PlatformId};
 pub use http::{PlatformError, PlatformHttp, RetryPolicy};
 
-/// An order as a store platform reports it now: absolute quantities.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformOrder {
-    /// The platform's order id (matched against `*_order_ref`).
-    pub order_ref: String,
-    /// What the platform says of the order as a whole. Read from the signed
-    /// body or the platform's API only, never from a delivery header.
-    pub state: OrderState,
-    /// (platform line id, current quantity).
-    pub lines: Vec<(String, u32)>,
-    /// The payload lists every line, so a mapped line that is missing was
-    /// removed (quantity 0). Otherwise missing lines are left alone.
-    pub complete_line_list: bool,
-}
-
-impl PlatformOrder {
-    /// The platform reports the whole order cancelled (or refunded).
-    pub fn cancelled(&self) -> bool {
-        self.state.is_whole_order()
-    }
-
-    /// The reason recorded on the cancellation this state leads to.
-    pub fn reason(&self) -> String {
-        self.state.reason()
-    }
-}
-
-/// A store platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Shopify,
-    WooCommerce,
-    BigCommerce,
-}
-
-impl Platform {
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::Shopify => "Shopify",
-            Platform::WooCommerce => "WooCommerce",
-            Platform::BigCommerce => "BigCommerce",
-        }
-    }
-}
-
-/// The state of an order as its platform reports it, and so the reason of
-/// what we cancel. Whole-order cancellation is one of its variants, so the
-/// decision and its reason cannot disagree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderState {
-    /// The whole order is cancelled (Shopify `cancelled_at` set, WooCommerce
-    /// `cancelled`, BigCommerce status 5).
-    Cancelled(Platform, CancelCause),
-    /// The whole order is refunded (WooCommerce `refunded`, BigCommerce 4).
-    Refunded(Platform),
-    /// The order is open; some line quantities may have gone down.
-    Open(Platform, LineChange),
-}
-
-/// Why a platform says an order was cancelled (Shopify's `cancel_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelCause {
-    Customer,
-    Fraud,
-    Inventory,
-    Declined,
-    Staff,
-    /// `other`, a value we do not know, or none given.
-    Other,
-}
-
-impl CancelCause {
-    /// Shopify's `cancel_reason` (REST lower case, GraphQL upper case).
-    pub fn from_shopify(reason: Option<&str>) -> Self {
-        match reason.map(str::to_ascii_lowercase).as_deref() {
-            Some("customer") => CancelCause::Customer,
-            Some("fraud") => CancelCause::Fraud,
-            Some("inventory") => CancelCause::Inventory,
-            Some("declined") => CancelCause::Declined,
-            Some("staff") => CancelCause::Staff,
-            _ => CancelCause::Other,
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            CancelCause::Customer => "the customer cancelled",
-            CancelCause::Fraud => "fraudulent order",
-            CancelCause::Inventory => "items unavailable",
-            CancelCause::Declined => "payment declined",
-            CancelCause::Staff => "staff error",
-            CancelCause::Other => "other",
-        }
-    }
-}
-
-/// What changed on an open order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineChange {
-    /// Shopify `orders/updated`.
-    OrderUpdated,
-    /// Shopify `orders/edited`.
-    OrderEdited,
-    /// Shopify `refunds/create`, with the refund's note if any.
-    Refunded { note: Option<String> },
-    /// A WooCommerce or BigCommerce order change.
-    QuantityUpdated,
-}
-
-impl OrderState {
-    pub fn is_whole_order(&self) -> bool {
-        matches!(self, OrderState::Cancelled(..) | OrderState::Refunded(_))
-    }
-
-    pub fn reason(&self) -> String {
-        match self {
-            OrderState::Cancelled(Platform::Shopify, cause) => {
-                format!("Order cancelled in Shopify ({})", cause.text())
-            }
-            OrderState::Cancelled(p, _) => format!("Order cancelled in {}", p.name()),
-            OrderState::Refunded(p) => format!("Order refunded in {}", p.name()),
-            OrderState::Open(p, LineChange::OrderUpdated) => {
-                format!("Order updated in {}", p.name())
-            }
-            OrderState::Open(p, LineChange::OrderEdited) => format!("Order edited in {}", p.name()),
-            OrderState::Open(p, LineChange::Refunded { note }) => match note {
-                Some(n) => format!("Refunded in {}: {n}", p.name()),
-                None => format!("Refunded in {}", p.name()),
-            },
-            OrderState::Open(p, LineChange::QuantityUpdated) => {
-                format!("Quantity updated in {}", p.name())
-            }
-        }
-    }
-}
+pub use domain::inbound::{CancelCause, LineChange, OrderState, Platform, PlatformOrder};
 
 /// What a verified webhook delivery asks of us.
 #[derive(Debug, Clone, PartialEq, Eq)]

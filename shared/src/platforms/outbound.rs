@@ -19,14 +19,7 @@ use super::{
 };
 use crate::domain::{Connection, PlatformId};
 
-/// The change a WooCommerce or BigCommerce order gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderUpdate {
-    /// The whole order was cancelled: set its status.
-    CancelOrder,
-    /// Some units were cancelled: (platform line id, new quantity).
-    SetQuantities(Vec<(u64, u32)>),
-}
+pub use domain::sync::{OrderUpdate, RefundLine};
 
 /// WooCommerce REST v3 order update body.
 pub fn woocommerce_body(u: &OrderUpdate) -> Value {
@@ -177,17 +170,6 @@ pub const SHOPIFY_DOCUMENTS: [(&str, &str); 5] = [
     ("REFUND_CREATE_MUTATION", REFUND_CREATE_MUTATION),
     ("ORDER_CLOSE_MUTATION", ORDER_CLOSE_MUTATION),
 ];
-
-/// A line of ours on a Shopify order and what it should come to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundLine {
-    /// The Shopify line item id.
-    pub line_ref: PlatformId,
-    /// Units this cancellation cancelled: the most a refund may take.
-    pub cancelled: u32,
-    /// Our active quantity (`quantity - cancelled`): where Shopify should be.
-    pub target: u32,
-}
 
 /// `gid://shopify/Order/{id}`: built from a validated numeric id only.
 pub fn order_gid(order_ref: PlatformId) -> String {

@@ -712,7 +712,7 @@ pub async fn concurrent_deciders_each_commit_once<S: Store + Clone>(s: &S) {
 #[macro_export]
 macro_rules! store_contract_tests {
     ($make:expr) => {
-        $crate::store_contract_tests!(@tests $make;
+        $testkit::store_contract_tests!(@tests $make;
             companies_and_api_keys,
             create_and_read_orders,
             updates_check_the_version,
@@ -737,7 +737,7 @@ macro_rules! store_contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let store = $make;
-                    $crate::store::contract::$name(&store).await;
+                    $testkit::store_contract::$name(&store).await;
                 }
             )*
         }

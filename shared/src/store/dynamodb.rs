@@ -1347,9 +1347,9 @@ mod tests {
     use chrono::Duration as ChronoDuration;
 
     use super::*;
-    use crate::store::contract::fixtures;
+    use testkit::fixtures;
 
-    crate::store_contract_tests!(fresh_store().await);
+    testkit::store_contract_tests!(fresh_store().await);
 
     fn reason(code: &str, item: Option<Item>) -> CancellationReason {
         CancellationReason::builder()
@@ -1910,8 +1910,8 @@ mod race {
         self, Actor, CancelRequest, FulfillRequest, Integration, ItemRequest, Order, PlatformLine,
         PlatformState, Role, Source,
     };
-    use crate::store::contract::fixtures;
     use crate::store::{Commit, Store, StoreError};
+    use testkit::fixtures;
 
     const WRITERS: usize = 40;
     const MAX_ATTEMPTS: usize = 64;
@@ -2521,6 +2521,6 @@ mod ledger_impl {
         #[allow(unused_imports)]
         use super::*;
 
-        crate::ledger_contract_tests!(fresh_store().await);
+        testkit::ledger_contract_tests!(fresh_store().await);
     }
 }

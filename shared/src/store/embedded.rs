@@ -700,7 +700,7 @@ fn put_idempotency(
 mod tests {
     use super::*;
 
-    crate::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+    testkit::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
 
     /// Deciding under the write transaction: 32 deciders on one order
     /// never lose a race, on one handle or on two handles of one file (as
@@ -708,18 +708,18 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn deciders_never_lose_a_race() {
         let s = EmbeddedStore::in_memory().unwrap();
-        assert_eq!(crate::store::contract::deciders_on(&[s]).await, 0);
+        assert_eq!(testkit::store_contract::deciders_on(&[s]).await, 0);
         let dir = tempfile::tempdir().unwrap();
         let a = EmbeddedStore::open_dir(dir.path()).unwrap();
         let b = EmbeddedStore::open_dir(dir.path()).unwrap();
-        assert_eq!(crate::store::contract::deciders_on(&[a, b]).await, 0);
+        assert_eq!(testkit::store_contract::deciders_on(&[a, b]).await, 0);
     }
 
     /// A decision that panics fails its call only: the connection is not
     /// poisoned and nothing of it is written.
     #[tokio::test]
     async fn a_panicking_decision_leaves_the_store_usable() {
-        use crate::store::contract::fixtures;
+        use testkit::fixtures;
         let s = EmbeddedStore::in_memory().unwrap();
         let order = fixtures::order("o1", "b1", "s1", 0);
         s.commit(&Commit::create(order.clone())).await.unwrap();
@@ -735,7 +735,7 @@ mod tests {
     #[tokio::test]
     async fn data_persists_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let c = crate::store::contract::fixtures::company("b1", crate::domain::Role::Buyer);
+        let c = testkit::fixtures::company("b1", crate::domain::Role::Buyer);
         {
             let s = EmbeddedStore::open_dir(dir.path()).unwrap();
             s.put_company(&c).await.unwrap();
@@ -746,7 +746,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_cancellation_gets_one_outbox_entry() {
-        use crate::store::contract::fixtures;
+        use testkit::fixtures;
         let s = EmbeddedStore::in_memory().unwrap();
         let order = fixtures::order("o1", "b1", "s1", 0);
         s.commit(&Commit::create(order.clone())).await.unwrap();
@@ -1003,6 +1003,6 @@ CREATE INDEX IF NOT EXISTS notify_ledger_order ON notify_ledger (order_id);
     mod tests {
         use super::*;
 
-        crate::ledger_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+        testkit::ledger_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
     }
 }

@@ -11,16 +11,17 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::domain::{
-    self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
-    NewOrder, NotPermitted, Order, Role, Source, StoreRefs,
-};
-use crate::platforms::{PlatformHttp, PlatformOrder};
+use crate::ledger::LedgerEntry;
+use crate::platform::PlatformReader;
 use crate::store::{
     Commit, Decided, DeliveryRecord, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
     StatusFilter, Store, StoreError,
 };
-use crate::views;
+use domain::inbound::PlatformOrder;
+use domain::{
+    self, Actor, CancelRequest, Cancellation, Company, DomainError, FulfillRequest, Fulfillment,
+    NewOrder, NotPermitted, Order, Role, Source, StoreRefs,
+};
 
 /// Why a use case did not complete. The HTTP layer maps each to a status and
 /// a contract code.
@@ -59,6 +60,35 @@ impl From<StoreError> for AppError {
 pub enum Outcome<T> {
     Done(T),
     Replayed(IdempotencyRecord),
+}
+
+/// The response a result is answered with. Kept under the request's
+/// idempotency key in the same commit as the change, so a replay answers
+/// exactly the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A keyed request: its key, and how its result of type `T` is answered
+/// (the HTTP layer's rendering; the service never renders responses).
+pub struct Idempotent<'a, T> {
+    pub key: &'a Idempotency,
+    pub reply: fn(&T) -> Reply,
+}
+
+impl<T> Clone for Idempotent<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Idempotent<'_, T> {}
+
+/// The key of a keyed request, if any.
+fn key_of<T>(idem: Option<Idempotent<'_, T>>) -> Option<&Idempotency> {
+    idem.map(|i| i.key)
 }
 
 /// A client's `Idempotency-Key` and the fingerprint of its request.
@@ -151,9 +181,9 @@ impl Default for Config {
 pub struct App<S> {
     pub store: S,
     pub config: Config,
-    /// Created on first use: the API never calls a platform, so its cold
-    /// start does not pay for TLS set-up.
-    platform_http: std::sync::OnceLock<PlatformHttp>,
+    /// Reads orders from store platforms for webhook deliveries that name
+    /// an order without its state; hosts without webhooks have none.
+    pub(crate) platforms: Option<Box<dyn PlatformReader>>,
 }
 
 /// What reconciling one of our orders to a platform's state came to.
@@ -196,22 +226,16 @@ impl<S: Store> App<S> {
         App {
             store,
             config: Config::default(),
-            platform_http: std::sync::OnceLock::new(),
+            platforms: None,
         }
     }
 
-    /// Use this client for platform calls (tests: fast retries).
-    pub fn with_platform_http(self, http: PlatformHttp) -> Self {
-        let cell = std::sync::OnceLock::new();
-        let _ = cell.set(http);
+    /// Read platform orders through `reader` (webhook hosts).
+    pub fn with_platform_reader(self, reader: impl PlatformReader) -> Self {
         App {
-            platform_http: cell,
+            platforms: Some(Box::new(reader)),
             ..self
         }
-    }
-
-    pub fn platform_http(&self) -> &PlatformHttp {
-        self.platform_http.get_or_init(PlatformHttp::default)
     }
 
     pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
@@ -252,14 +276,8 @@ impl<S: Store> App<S> {
         self.replay(company, idem).await?.ok_or(AppError::Conflict)
     }
 
-    fn record(
-        &self,
-        company: &Company,
-        idem: &Idempotency,
-        status: u16,
-        body: String,
-    ) -> IdempotencyRecord {
-        idempotency_record(&company.id, idem, status, body, self.config.idempotency_ttl)
+    fn record(&self, company: &Company, idem: &Idempotency, reply: Reply) -> IdempotencyRecord {
+        idempotency_record(&company.id, idem, reply, self.config.idempotency_ttl)
     }
 
     /// Remember an error response for a key (4xx only; 5xx are not kept).
@@ -268,10 +286,9 @@ impl<S: Store> App<S> {
         &self,
         company: &Company,
         idem: &Idempotency,
-        status: u16,
-        body: String,
+        reply: Reply,
     ) -> Result<Option<IdempotencyRecord>, AppError> {
-        let rec = self.record(company, idem, status, body);
+        let rec = self.record(company, idem, reply);
         match self.store.put_idempotency_record(&rec).await {
             Ok(()) => Ok(None),
             Err(StoreError::IdempotencyKeyExists) => self.replay(company, Some(idem)).await,
@@ -284,8 +301,9 @@ impl<S: Store> App<S> {
         buyer: &Company,
         seller_id: &str,
         request: NewOrder,
-        idem: Option<&Idempotency>,
+        keyed: Option<Idempotent<'_, OrderRecord>>,
     ) -> Result<Outcome<OrderRecord>, AppError> {
+        let idem = key_of(keyed);
         if let Some(rec) = self.replay(buyer, idem).await? {
             return Ok(Outcome::Replayed(rec));
         }
@@ -303,14 +321,7 @@ impl<S: Store> App<S> {
             cancellations: Vec::new(),
         };
         let mut commit = Commit::create(record.order.clone());
-        commit.idempotency = idem.map(|i| {
-            self.record(
-                buyer,
-                i,
-                201,
-                views::to_json(&views::OrderView::of(&record)),
-            )
-        });
+        commit.idempotency = keyed.map(|k| self.record(buyer, k.key, (k.reply)(&record)));
         match self.store.commit(&commit).await {
             Ok(()) => Ok(Outcome::Done(record)),
             Err(StoreError::IdempotencyKeyExists) => Ok(Outcome::Replayed(
@@ -424,28 +435,29 @@ impl<S: Store> App<S> {
         &self,
         company: &Company,
         order_id: &str,
-        idem: Option<&Idempotency>,
+        keyed: Option<Idempotent<'_, T>>,
         decide: F,
     ) -> Result<Outcome<T>, AppError>
     where
         T: Send + 'static,
-        F: Fn(&Order, Role) -> Result<(Commit, T, String), AppError> + Send + Sync + 'static,
+        F: Fn(&Order, Role) -> Result<(Commit, T), AppError> + Send + Sync + 'static,
     {
+        let idem = key_of(keyed);
         if let Some(rec) = self.replay(company, idem).await? {
             return Ok(Outcome::Replayed(rec));
         }
         let company_id = company.id.clone();
-        let key = idem.cloned();
+        let key = keyed.map(|k| (k.key.clone(), k.reply));
         let ttl = self.config.idempotency_ttl;
         let id = order_id.to_owned();
         let decision = move |order: &Order| {
             let party = order
                 .party_of(&company_id)
                 .ok_or_else(|| AppError::OrderNotFound(id.clone()))?;
-            let (mut commit, created, json) = decide(order, party)?;
+            let (mut commit, created) = decide(order, party)?;
             commit.idempotency = key
                 .as_ref()
-                .map(|k| idempotency_record(&company_id, k, 201, json, ttl));
+                .map(|(k, reply)| idempotency_record(&company_id, k, reply(&created), ttl));
             Ok(Decided::Commit(Box::new(commit), created))
         };
         match self.decide_with_retries(order_id, decision).await {
@@ -466,8 +478,9 @@ impl<S: Store> App<S> {
         company: &Company,
         order_id: &str,
         request: &StoreRefs,
-        idem: Option<&Idempotency>,
+        keyed: Option<Idempotent<'_, OrderRecord>>,
     ) -> Result<Outcome<OrderRecord>, AppError> {
+        let idem = key_of(keyed);
         if let Some(rec) = self.replay(company, idem).await? {
             return Ok(Outcome::Replayed(rec));
         }
@@ -477,7 +490,7 @@ impl<S: Store> App<S> {
             let cancellations = Arc::new(read.cancellations);
             let (company_id, integration) = (company.id.clone(), company.integration);
             let (key, ttl, id) = (
-                idem.cloned(),
+                keyed.map(|k| (k.key.clone(), k.reply)),
                 self.config.idempotency_ttl,
                 order_id.to_owned(),
             );
@@ -495,10 +508,9 @@ impl<S: Store> App<S> {
                     cancellations: cancellations.to_vec(),
                 };
                 let mut commit = Commit::update(next).replacing_refs_of(order);
-                commit.idempotency = key.as_ref().map(|k| {
-                    let json = views::to_json(&views::OrderView::of(&updated));
-                    idempotency_record(&company_id, k, 200, json, ttl)
-                });
+                commit.idempotency = key
+                    .as_ref()
+                    .map(|(k, reply)| idempotency_record(&company_id, k, reply(&updated), ttl));
                 Ok(Decided::Commit(Box::new(commit), Some(updated)))
             };
             match self.decide_with_retries(order_id, decision).await {
@@ -523,22 +535,21 @@ impl<S: Store> App<S> {
         order_id: &str,
         request: &CancelRequest,
         source: Source,
-        idem: Option<&Idempotency>,
+        keyed: Option<Idempotent<'_, Cancellation>>,
     ) -> Result<Outcome<Cancellation>, AppError> {
         let id = new_id("can");
         let integration = company.integration;
         let request = request.clone();
-        self.decide_on_order(company, order_id, idem, move |order, party| {
+        self.decide_on_order(company, order_id, keyed, move |order, party| {
             let actor = Actor {
                 party,
                 integration,
                 source,
             };
             let d = domain::cancel(order, actor, &request, id.clone(), now())?;
-            let json = views::cancellation_json(&d.record);
             let mut commit = Commit::update(d.order);
             commit.cancellation = Some(d.record.clone());
-            Ok((commit, d.record, json))
+            Ok((commit, d.record))
         })
         .await
     }
@@ -565,16 +576,15 @@ impl<S: Store> App<S> {
         company: &Company,
         order_id: &str,
         request: &FulfillRequest,
-        idem: Option<&Idempotency>,
+        keyed: Option<Idempotent<'_, Fulfillment>>,
     ) -> Result<Outcome<Fulfillment>, AppError> {
         let id = new_id("ful");
         let request = request.clone();
-        self.decide_on_order(company, order_id, idem, move |order, party| {
+        self.decide_on_order(company, order_id, keyed, move |order, party| {
             let d = domain::fulfill(order, party, &request, id.clone(), now())?;
-            let json = views::fulfillment_json(&d.record);
             let mut commit = Commit::update(d.order);
             commit.fulfillment = Some(d.record.clone());
-            Ok((commit, d.record, json))
+            Ok((commit, d.record))
         })
         .await
     }
@@ -693,8 +703,7 @@ struct Reconciliation {
 fn idempotency_record(
     company_id: &str,
     idem: &Idempotency,
-    status: u16,
-    body: String,
+    reply: Reply,
     ttl: Duration,
 ) -> IdempotencyRecord {
     let created_at = now();
@@ -702,8 +711,8 @@ fn idempotency_record(
         company_id: company_id.to_owned(),
         key: idem.key.clone(),
         fingerprint: idem.fingerprint.clone(),
-        status,
-        body,
+        status: reply.status,
+        body: reply.body,
         created_at,
         expires_at: created_at + ttl,
     }
@@ -737,10 +746,7 @@ fn platform_lines(order: &Order, party: Role, po: &PlatformOrder) -> Vec<domain:
 impl<S: Store> App<S> {
     /// The notification ledger records of an order's cancellations, for the
     /// summaries clients see on them.
-    pub async fn notifications(
-        &self,
-        order_id: &str,
-    ) -> Result<Vec<crate::store::ledger::LedgerEntry>, AppError> {
+    pub async fn notifications(&self, order_id: &str) -> Result<Vec<LedgerEntry>, AppError> {
         Ok(self.store.notification_entries(order_id).await?)
     }
 }
@@ -754,8 +760,8 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::domain::{Integration, ItemRequest};
-    use crate::store::contract::fixtures;
+    use domain::{Integration, ItemRequest};
+    use testkit::fixtures;
 
     /// How the fake store's commits of order changes go.
     #[derive(Clone, Copy)]
@@ -970,9 +976,9 @@ mod tests {
         };
         let po = PlatformOrder {
             order_ref: "W-1".into(),
-            state: crate::platforms::OrderState::Cancelled(
-                crate::platforms::Platform::Shopify,
-                crate::platforms::CancelCause::Other,
+            state: domain::inbound::OrderState::Cancelled(
+                domain::inbound::Platform::Shopify,
+                domain::inbound::CancelCause::Other,
             ),
             lines: vec![],
             complete_line_list: false,

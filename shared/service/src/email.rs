@@ -1,5 +1,5 @@
 //! The cancellation email: what it says (askama templates under
-//! `shared/templates/`, HTML auto-escaped) and the port it is sent through.
+//! `templates/`, HTML auto-escaped) and the port it is sent through.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -7,9 +7,7 @@ use std::future::Future;
 use askama::Template;
 use thiserror::Error;
 
-use crate::domain::{
-    Cancellation, CancellationKind, Company, Integration, LineItem, Order, Role, Source,
-};
+use domain::{Cancellation, CancellationKind, Company, Integration, LineItem, Order, Role, Source};
 
 /// A message ready to send: one recipient, a text and an HTML part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +149,7 @@ impl Notice {
             Role::Buyer => order.buyer_order_ref.clone(),
             Role::Seller => order.seller_order_ref.clone(),
         };
-        let store_note = crate::domain::rules::outbound_sync(partner.integration, partner_party)
+        let store_note = domain::rules::outbound_sync(partner.integration, partner_party)
             .map(|_| match partner.integration {
                 Integration::Shopify => {
                     "These items are being refunded in your Shopify store; Shopify notifies your customer."
@@ -243,8 +241,8 @@ impl Notice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CancelledItem, Connection};
-    use crate::store::contract::fixtures;
+    use domain::{CancelledItem, Connection};
+    use testkit::fixtures;
 
     fn notice(kind: CancellationKind, reason: &str) -> (Notice, Company) {
         let mut order = fixtures::order("ord_1", "b1", "s1", 0);

@@ -1,0 +1,216 @@
+//! The store-sync plan: what the partner's store platform should be told of
+//! a cancellation (docs/domain.md, "when its partner cancels"), decided from
+//! the order's current state. Pure; the service's `StoreSync` port carries a
+//! plan out.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use crate::rules::{SyncKind, outbound_sync};
+use crate::{
+    Cancellation, CancellationKind, Company, Connection, LineItem, Order, PlatformId, Role,
+};
+
+/// Why a store sync cannot be planned: none of these gets better by
+/// retrying, so the sync is recorded failed and no call is made.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("company {company} has no {integration} connection")]
+    NoConnection {
+        company: String,
+        integration: &'static str,
+    },
+    #[error("order {order} has no {field}: the partner's store order is unknown")]
+    NoOrderRef { order: String, field: String },
+    #[error("{field} {value:?} of order {order} is not a {integration} id: no call made")]
+    InvalidRef {
+        field: String,
+        value: String,
+        order: String,
+        integration: &'static str,
+    },
+    #[error("no cancelled line of order {order} has a {party}_line_ref")]
+    NoMappedLine { order: String, party: &'static str },
+}
+
+/// The change a WooCommerce or BigCommerce order gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderUpdate {
+    /// The whole order was cancelled: set its status.
+    CancelOrder,
+    /// Some units were cancelled: (platform line id, new quantity).
+    SetQuantities(Vec<(u64, u32)>),
+}
+
+/// A line of ours on a Shopify order and what it should come to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundLine {
+    /// The Shopify line item id.
+    pub line_ref: PlatformId,
+    /// Units this cancellation cancelled: the most a refund may take.
+    pub cancelled: u32,
+    /// Our active quantity (`quantity - cancelled`): where Shopify should be.
+    pub target: u32,
+}
+
+/// What to do in the partner's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncAction {
+    ShopifyRefund {
+        lines: Vec<RefundLine>,
+        note: String,
+    },
+    WooCommerce(OrderUpdate),
+    BigCommerce(OrderUpdate),
+}
+
+impl SyncAction {
+    pub fn platform(&self) -> &'static str {
+        match self {
+            SyncAction::ShopifyRefund { .. } => "shopify",
+            SyncAction::WooCommerce(_) => "woocommerce",
+            SyncAction::BigCommerce(_) => "bigcommerce",
+        }
+    }
+}
+
+/// A planned store sync for one cancellation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncPlan {
+    pub order_id: String,
+    pub cancellation_id: String,
+    pub company_id: String,
+    pub connection: Connection,
+    /// The partner's own order id (`buyer_order_ref` / `seller_order_ref`).
+    pub order_ref: PlatformId,
+    pub action: SyncAction,
+    /// Our lines with no reference in the partner's store: left alone.
+    pub unmapped_lines: Vec<String>,
+}
+
+/// Does `partner`, playing `party` on the order, get a store sync at all?
+pub fn syncs(partner: &Company, party: Role) -> bool {
+    outbound_sync(partner.integration, party).is_some()
+}
+
+/// Plan the store sync of `cancellation` for `partner` (playing `party`),
+/// from the order's current state. `Ok(None)`: the partner gets no store
+/// sync. A partial sync sets each affected line to our active quantity
+/// (`quantity - cancelled`), an absolute value, so repeating it is harmless.
+pub fn plan(
+    partner: &Company,
+    party: Role,
+    order: &Order,
+    cancellation: &Cancellation,
+) -> Result<Option<SyncPlan>, PlanError> {
+    let Some(kind) = outbound_sync(partner.integration, party) else {
+        return Ok(None);
+    };
+    let integration = partner.integration.as_str();
+    let connection = partner
+        .connection
+        .clone()
+        .ok_or_else(|| PlanError::NoConnection {
+            company: partner.id.clone(),
+            integration,
+        })?;
+    // The stored references are checked again: an order may predate their
+    // validation, and only a platform id may name the store's resource.
+    let invalid = |field: String, r: &str| PlanError::InvalidRef {
+        field,
+        value: r.to_owned(),
+        order: order.id.clone(),
+        integration,
+    };
+    let order_field = format!("{}_order_ref", party.as_str());
+    let order_ref = match party {
+        Role::Buyer => order.buyer_order_ref.as_deref(),
+        Role::Seller => order.seller_order_ref.as_deref(),
+    }
+    .ok_or_else(|| PlanError::NoOrderRef {
+        order: order.id.clone(),
+        field: order_field.clone(),
+    })?;
+    let order_ref = PlatformId::parse(order_ref).ok_or_else(|| invalid(order_field, order_ref))?;
+    // (the partner's line id, cancelled now, new quantity)
+    let mut mapped = Vec::new();
+    let mut unmapped_lines = Vec::new();
+    // Indexed once: an order may have thousands of lines.
+    let by_id: HashMap<&str, &LineItem> = order
+        .line_items
+        .iter()
+        .map(|l| (l.id.as_str(), l))
+        .collect();
+    for item in &cancellation.items {
+        let Some(line) = by_id.get(item.line_item_id.as_str()) else {
+            unmapped_lines.push(item.line_item_id.clone());
+            continue;
+        };
+        let line_ref = match party {
+            Role::Buyer => line.buyer_line_ref.as_deref(),
+            Role::Seller => line.seller_line_ref.as_deref(),
+        };
+        match line_ref {
+            Some(r) => {
+                let field = format!("line item {}: {}_line_ref", line.id, party.as_str());
+                let id = PlatformId::parse(r).ok_or_else(|| invalid(field, r))?;
+                mapped.push((id, item.quantity, line.active()));
+            }
+            None => unmapped_lines.push(item.line_item_id.clone()),
+        }
+    }
+    let whole = cancellation.kind == CancellationKind::Order;
+    let no_mapped_line = || PlanError::NoMappedLine {
+        order: order.id.clone(),
+        party: party.as_str(),
+    };
+    let quantities = || -> Result<OrderUpdate, PlanError> {
+        if mapped.is_empty() {
+            return Err(no_mapped_line());
+        }
+        let lines = mapped
+            .iter()
+            .map(|(id, _, active)| (id.get(), *active))
+            .collect();
+        Ok(OrderUpdate::SetQuantities(lines))
+    };
+    let action = match kind {
+        SyncKind::ShopifyRefund => {
+            if mapped.is_empty() {
+                return Err(no_mapped_line());
+            }
+            SyncAction::ShopifyRefund {
+                lines: mapped
+                    .iter()
+                    .map(|(id, cancelled, active)| RefundLine {
+                        line_ref: *id,
+                        cancelled: *cancelled,
+                        target: *active,
+                    })
+                    .collect(),
+                note: format!(
+                    "Dropship order {} cancellation {}",
+                    order.id, cancellation.id
+                ),
+            }
+        }
+        SyncKind::WooCommerceOrderUpdate if whole => {
+            SyncAction::WooCommerce(OrderUpdate::CancelOrder)
+        }
+        SyncKind::WooCommerceOrderUpdate => SyncAction::WooCommerce(quantities()?),
+        SyncKind::BigCommerceOrderUpdate if whole => {
+            SyncAction::BigCommerce(OrderUpdate::CancelOrder)
+        }
+        SyncKind::BigCommerceOrderUpdate => SyncAction::BigCommerce(quantities()?),
+    };
+    Ok(Some(SyncPlan {
+        order_id: order.id.clone(),
+        cancellation_id: cancellation.id.clone(),
+        company_id: partner.id.clone(),
+        connection,
+        order_ref,
+        action,
+        unmapped_lines,
+    }))
+}

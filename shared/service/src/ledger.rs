@@ -1,0 +1,211 @@
+//! The notification ledger: one idempotency record per (cancellation,
+//! channel), Powertools style, so that each notification takes effect once
+//! however often a cancellation is delivered to the notifier.
+//!
+//! A worker *claims* a record before acting: a conditional write of
+//! `INPROGRESS` with a lock expiry (`expires_at`, epoch seconds) that
+//! succeeds only when there is no record yet, or an `INPROGRESS` one whose
+//! lock has expired (its worker crashed or gave up). After acting it
+//! *completes* the record (`COMPLETED`, outcome `sent` or `failed` + detail),
+//! or, after a failure a later attempt may fix, *releases* it (the lock is
+//! expired at once and the error kept), so the next delivery may claim it.
+//!
+//! Completing and releasing are conditioned on the claim's token: a worker
+//! whose lock expired and was taken over cannot overwrite the new holder.
+//! Completed records carry no expiry: they are kept, and clients see them as
+//! the cancellation's notification summary.
+
+use std::future::Future;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreError;
+
+/// How a partner hears of a cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The partner company's notification email.
+    Email,
+    /// The partner's store platform (refund, order status, line quantities).
+    StoreSync,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::StoreSync];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::StoreSync => "store_sync",
+        }
+    }
+}
+
+/// The record a notification is guarded by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LedgerKey {
+    pub order_id: String,
+    pub cancellation_id: String,
+    pub channel: Channel,
+}
+
+impl LedgerKey {
+    pub fn new(order_id: &str, cancellation_id: &str, channel: Channel) -> Self {
+        LedgerKey {
+            order_id: order_id.to_owned(),
+            cancellation_id: cancellation_id.to_owned(),
+            channel,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LedgerStatus {
+    #[serde(rename = "INPROGRESS")]
+    InProgress,
+    #[serde(rename = "COMPLETED")]
+    Completed,
+}
+
+impl LedgerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerStatus::InProgress => "INPROGRESS",
+            LedgerStatus::Completed => "COMPLETED",
+        }
+    }
+}
+
+/// What a completed notification came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Delivered (email accepted, store updated).
+    Sent,
+    /// Refused for good (a 4xx that will never succeed, a missing
+    /// connection detail, an invalid address): recorded, not retried.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One ledger record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub order_id: String,
+    pub cancellation_id: String,
+    pub channel: Channel,
+    pub status: LedgerStatus,
+    /// Set once completed.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// What was done or why it failed for good (completed records).
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// The error of the last attempt that failed in a way a retry may fix.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Claims so far (1 on the first).
+    pub attempts: u32,
+    /// Lock expiry of an `INPROGRESS` record, epoch seconds.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours to act on; pass `token` to `complete` or `release`.
+    Acquired { token: String, attempt: u32 },
+    /// Another worker holds an unexpired lock; try again after `expires_at`.
+    Busy { expires_at: i64 },
+    /// Done already: nothing to do.
+    Completed(LedgerEntry),
+}
+
+/// The ledger port. Both stores implement it (`embedded.rs`, `dynamodb.rs`);
+/// the suite in `ledger::contract` runs against each.
+pub trait Ledger: Send + Sync + 'static {
+    /// Claim the record for `lock_for` from `now`.
+    fn claim(
+        &self,
+        key: &LedgerKey,
+        now: DateTime<Utc>,
+        lock_for: Duration,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Record the outcome. `false` when the claim was lost (the lock
+    /// expired and someone else claimed or completed the record).
+    fn complete(
+        &self,
+        key: &LedgerKey,
+        token: &str,
+        outcome: Outcome,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Give the claim up after a failure a retry may fix: the record may be
+    /// claimed again at once. `false` when the claim was lost.
+    fn release(
+        &self,
+        key: &LedgerKey,
+        token: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every record of an order's cancellations.
+    fn ledger_entries(
+        &self,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+}
+
+/// A new claim token.
+pub fn new_token() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+/// Lock expiry in epoch seconds (rounded up: a lock never ends early).
+pub fn lock_expiry(now: DateTime<Utc>, lock_for: Duration) -> i64 {
+    let end = now + lock_for;
+    end.timestamp() + i64::from(end.timestamp_subsec_nanos() > 0)
+}
+
+/// A lock is expired when its expiry lies strictly before `now` (seconds).
+pub fn lock_expired(expires_at: Option<i64>, now: DateTime<Utc>) -> bool {
+    expires_at.is_none_or(|e| e < now.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_expiry_rounds_up_and_expires_strictly_after() {
+        let t = DateTime::from_timestamp(100, 500_000_000).unwrap();
+        assert_eq!(lock_expiry(t, Duration::seconds(10)), 111);
+        let whole = DateTime::from_timestamp(100, 0).unwrap();
+        assert_eq!(lock_expiry(whole, Duration::seconds(10)), 110);
+        assert!(!lock_expired(
+            Some(110),
+            DateTime::from_timestamp(110, 0).unwrap()
+        ));
+        assert!(lock_expired(
+            Some(110),
+            DateTime::from_timestamp(111, 0).unwrap()
+        ));
+        assert!(lock_expired(None, whole));
+    }
+}

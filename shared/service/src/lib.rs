@@ -1,0 +1,15 @@
+//! The application service: the use cases and the ports they run on (store
+//! and ledger, mailer, store sync, platform reader). It orchestrates the
+//! pure domain; adapters implement the ports, the HTTP layer calls the use
+//! cases.
+
+pub mod app;
+pub mod email;
+pub mod intake;
+pub mod ledger;
+pub mod notify;
+pub mod platform;
+pub mod store;
+pub mod sync;
+
+pub use app::{App, AppError, now};

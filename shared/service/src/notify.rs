@@ -1,0 +1,346 @@
+//! The notifier: for each new cancellation, tell the partner (never the
+//! initiator) by email and, where it is connected through a store platform,
+//! in its store. Each (cancellation, channel) runs under a ledger claim
+//! (`ledger`), so redelivery, retries and concurrent workers never
+//! repeat an effect; a worker that crashed mid-send is taken over after the
+//! lock expires.
+//!
+//! Hosts: the `notifier` Lambda (DynamoDB stream) and `dropship serve`
+//! (the local outbox worker over the embedded store's outbox).
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use chrono::Duration;
+use futures::FutureExt;
+use thiserror::Error;
+
+use domain::sync;
+use domain::{Cancellation, Company, Role};
+
+use crate::email::{MailError, Mailer, Notice};
+use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+use crate::store::{Store, StoreError};
+use crate::sync::{StoreSync, SyncError};
+
+/// The sender used when `SENDER_EMAIL` is not set (local runs only).
+pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
+
+#[derive(Debug, Clone)]
+pub struct NotifierConfig {
+    /// `From` of every email (`SENDER_EMAIL`).
+    pub sender: String,
+    /// How long a claim locks a notification against other workers; after
+    /// that a crashed attempt is retried. Longer than one attempt can take.
+    pub lock_for: Duration,
+}
+
+impl NotifierConfig {
+    pub fn new(sender: impl Into<String>) -> Self {
+        NotifierConfig {
+            sender: sender.into(),
+            lock_for: Duration::seconds(120),
+        }
+    }
+}
+
+/// Why a cancellation's notification did not finish; the host retries it
+/// later (stream redelivery, outbox backoff). Permanent refusals are not
+/// errors: they are recorded in the ledger as failed.
+#[derive(Debug, Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("order {0} of the cancellation does not exist")]
+    OrderMissing(String),
+    #[error("company {0} does not exist")]
+    CompanyMissing(String),
+    #[error("{channel} for cancellation {cancellation_id} is held by another worker until {until}")]
+    Busy {
+        channel: &'static str,
+        cancellation_id: String,
+        until: i64,
+    },
+    #[error("{channel} for cancellation {cancellation_id} failed, to be retried: {detail}")]
+    Retry {
+        channel: &'static str,
+        cancellation_id: String,
+        detail: String,
+    },
+}
+
+/// What happened on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelReport {
+    /// Done now; what was done.
+    Sent(String),
+    /// Refused for good now; recorded as a failed notification.
+    Failed(String),
+    /// The attempt panicked (a defect, not a refusal); recorded as a failed
+    /// notification with the panic message, not retried.
+    Crashed(String),
+    /// Done (or failed for good) earlier: nothing repeated.
+    AlreadyDone(Outcome),
+    /// This partner gets nothing on this channel.
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub email: ChannelReport,
+    pub store_sync: ChannelReport,
+}
+
+impl Report {
+    /// Did an attempt on either channel panic?
+    pub fn crashed(&self) -> bool {
+        [&self.email, &self.store_sync]
+            .iter()
+            .any(|r| matches!(r, ChannelReport::Crashed(_)))
+    }
+}
+
+/// The message a panic was raised with (`panic!` gives a `&str` or a
+/// `String`).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// What an attempt on a channel came to.
+enum Attempt {
+    Done(String),
+    Permanent(String),
+    Transient(String),
+    /// It panicked, with this message.
+    Crashed(String),
+}
+
+impl From<MailError> for Attempt {
+    fn from(e: MailError) -> Self {
+        match e {
+            MailError::Rejected(d) => Attempt::Permanent(d),
+            MailError::Unavailable(d) => Attempt::Transient(d),
+        }
+    }
+}
+
+impl From<SyncError> for Attempt {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Rejected(d) => Attempt::Permanent(d),
+            SyncError::Unavailable(d) => Attempt::Transient(d),
+        }
+    }
+}
+
+pub struct Notifier<S, M, Y> {
+    pub store: S,
+    pub mailer: M,
+    pub sync: Y,
+    pub config: NotifierConfig,
+}
+
+impl<S, M, Y> Notifier<S, M, Y>
+where
+    S: Store + Ledger,
+    M: Mailer,
+    Y: StoreSync,
+{
+    pub fn new(store: S, mailer: M, sync: Y, config: NotifierConfig) -> Self {
+        Notifier {
+            store,
+            mailer,
+            sync,
+            config,
+        }
+    }
+
+    /// Notify the partner of `c` on every channel it has. Both channels are
+    /// attempted even when one fails; an error means at least one must be
+    /// retried (the other, if done, is not repeated then).
+    pub async fn notify(&self, c: &Cancellation) -> Result<Report, NotifyError> {
+        let order = self
+            .store
+            .order(&c.order_id)
+            .await?
+            .ok_or_else(|| NotifyError::OrderMissing(c.order_id.clone()))?;
+        let initiator_id = match c.initiated_by {
+            Role::Buyer => &order.buyer_id,
+            Role::Seller => &order.seller_id,
+        };
+        let partner_party = match c.initiated_by {
+            Role::Buyer => Role::Seller,
+            Role::Seller => Role::Buyer,
+        };
+        let partner_id = order.partner_of(c.initiated_by);
+        let partner: Company = self
+            .store
+            .company(partner_id)
+            .await?
+            .ok_or_else(|| NotifyError::CompanyMissing(partner_id.to_owned()))?;
+        let initiator_name = match self.store.company(initiator_id).await? {
+            Some(i) => i.name,
+            None => initiator_id.clone(),
+        };
+
+        let (partner, order, initiator_name) = (&partner, &order, initiator_name.as_str());
+        let email = if partner.id == *initiator_id {
+            Ok(ChannelReport::NotApplicable)
+        } else {
+            self.run(c, Channel::Email, || async move {
+                if partner.email.trim().is_empty() {
+                    return Attempt::Permanent(format!("company {} has no email", partner.id));
+                }
+                let notice = Notice::new(order, c, partner, partner_party, initiator_name);
+                let mail = match notice.email(&self.config.sender, &partner.email) {
+                    Ok(m) => m,
+                    Err(e) => return e.into(),
+                };
+                match self.mailer.send(&mail).await {
+                    Ok(id) => Attempt::Done(format!("to {}: {id}", partner.email)),
+                    Err(e) => e.into(),
+                }
+            })
+            .await
+        };
+
+        let store_sync = if sync::syncs(partner, partner_party) {
+            self.run(c, Channel::StoreSync, || async move {
+                match sync::plan(partner, partner_party, order, c) {
+                    Ok(Some(plan)) => match self.sync.apply(&plan).await {
+                        Ok(detail) => Attempt::Done(detail),
+                        Err(e) => e.into(),
+                    },
+                    Ok(None) => Attempt::Done("no store sync for this partner".into()),
+                    Err(e) => SyncError::from(e).into(),
+                }
+            })
+            .await
+        } else {
+            Ok(ChannelReport::NotApplicable)
+        };
+
+        match (email, store_sync) {
+            (Ok(email), Ok(store_sync)) => Ok(Report { email, store_sync }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+
+    /// One channel under its ledger claim.
+    async fn run<F, Fut>(
+        &self,
+        c: &Cancellation,
+        channel: Channel,
+        act: F,
+    ) -> Result<ChannelReport, NotifyError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
+        let key = LedgerKey::new(&c.order_id, &c.id, channel);
+        let now = crate::app::now();
+        let token = match self.store.claim(&key, now, self.config.lock_for).await? {
+            Claim::Completed(e) => {
+                tracing::info!(cancellation_id = %c.id, channel = channel.as_str(), "already notified; skipped");
+                return Ok(ChannelReport::AlreadyDone(
+                    e.outcome.unwrap_or(Outcome::Sent),
+                ));
+            }
+            Claim::Busy { expires_at } => {
+                return Err(NotifyError::Busy {
+                    channel: channel.as_str(),
+                    cancellation_id: c.id.clone(),
+                    until: expires_at,
+                });
+            }
+            Claim::Acquired { token, attempt } => {
+                tracing::debug!(cancellation_id = %c.id, channel = channel.as_str(), attempt, "claimed");
+                token
+            }
+        };
+        let attempt = self.supervised(act).await;
+        let crashed = matches!(attempt, Attempt::Crashed(_));
+        let (outcome, detail) = match attempt {
+            Attempt::Done(d) => (Outcome::Sent, d),
+            Attempt::Permanent(d) | Attempt::Crashed(d) => (Outcome::Failed, d),
+            Attempt::Transient(d) => {
+                tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), error = %d, "notification failed; will be retried");
+                if let Err(e) = self
+                    .store
+                    .release(&key, &token, &d, crate::app::now())
+                    .await
+                {
+                    // The lock then expires by itself.
+                    tracing::warn!(cancellation_id = %c.id, error = %e, "could not release the claim");
+                }
+                return Err(NotifyError::Retry {
+                    channel: channel.as_str(),
+                    cancellation_id: c.id.clone(),
+                    detail: d,
+                });
+            }
+        };
+        let kept = self
+            .store
+            .complete(&key, &token, outcome, &detail, crate::app::now())
+            .await?;
+        if !kept {
+            tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), "claim expired and was taken over before completion");
+        }
+        match (outcome, crashed) {
+            (Outcome::Sent, _) => {
+                tracing::info!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notified");
+                Ok(ChannelReport::Sent(detail))
+            }
+            (Outcome::Failed, true) => {
+                tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification panicked; recorded as failed");
+                Ok(ChannelReport::Crashed(detail))
+            }
+            (Outcome::Failed, false) => {
+                tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification refused for good; recorded as failed");
+                Ok(ChannelReport::Failed(detail))
+            }
+        }
+    }
+
+    /// Run one attempt so that nothing it does stops the caller: a panic
+    /// becomes a permanent failure carrying the panic message, and an attempt
+    /// that outlives its claim's lock is given up for a retry (another
+    /// worker may hold the claim by then, and a platform that never answers
+    /// must not hold up the notifications behind this one).
+    ///
+    /// Under `panic = "abort"` (the release profile) a panic is not caught:
+    /// the process ends. The claim then expires and the notification is
+    /// retried after `lock_for`; on Lambda the invocation fails, the stream
+    /// retries and bisects the batch down to the record, and the ledger keeps
+    /// the channels that completed from repeating.
+    async fn supervised<F, Fut>(&self, act: F) -> Attempt
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
+        // Nothing shared is left half-changed by an unwinding attempt: it
+        // only reads the store and calls out; the ledger is written after.
+        let attempt = AssertUnwindSafe(async move { act().await }).catch_unwind();
+        match tokio::time::timeout(self.attempt_timeout(), attempt).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(panic)) => Attempt::Crashed(format!("panicked: {}", panic_message(&*panic))),
+            Err(_) => Attempt::Transient(format!(
+                "gave up after {} s, the claim's lock",
+                self.config.lock_for.num_seconds()
+            )),
+        }
+    }
+
+    fn attempt_timeout(&self) -> std::time::Duration {
+        self.config
+            .lock_for
+            .to_std()
+            .unwrap_or(std::time::Duration::ZERO)
+    }
+}

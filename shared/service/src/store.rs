@@ -1,0 +1,334 @@
+//! The store port: what the application needs from persistence, and nothing
+//! more. Implementations: the SQLite store (local) and the DynamoDB store (AWS).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use domain::{Cancellation, Company, Fulfillment, Order, Role};
+
+/// Why a store operation failed. Conditional-write outcomes are variants of
+/// their own, so callers decide on them without looking at messages.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The order's version is not the one the change was decided on.
+    #[error("the order changed since it was read")]
+    VersionConflict,
+    /// The order a change expects does not exist.
+    #[error("no such order")]
+    OrderMissing,
+    /// An order with this id exists already.
+    #[error("an order with this id exists already")]
+    OrderExists,
+    /// An idempotency record for this company and key exists already.
+    #[error("the idempotency key has been used already")]
+    IdempotencyKeyExists,
+    /// A webhook delivery with this key has been processed already.
+    #[error("the delivery has been processed already")]
+    DeliveryExists,
+    /// One of the company's API keys belongs to another company.
+    #[error("an API key of company {company_id} belongs to another company")]
+    ApiKeyTaken { company_id: String },
+    /// The company's shop domain belongs to another company.
+    #[error("the shop domain of company {company_id} belongs to another company")]
+    ShopDomainTaken { company_id: String },
+    /// More API keys than one atomic write can hold.
+    #[error("company {company_id} has too many API keys to store at once")]
+    TooManyApiKeys { company_id: String },
+    /// A defect on our side (data the store cannot read, a panicked
+    /// decision): retrying does not help.
+    #[error("internal store error: {0}")]
+    Internal(String),
+    /// The backend failed; the operation may be retried.
+    #[error("store backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// The shop domain a Shopify company is found by (lower case).
+pub fn shop_domain_of(c: &Company) -> Option<String> {
+    c.connection
+        .as_ref()
+        .and_then(|k| k.shop_domain.as_deref())
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+}
+
+/// A response stored under an `Idempotency-Key`, replayed on retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub company_id: String,
+    pub key: String,
+    /// SHA-256 (hex) over method, path and body of the first request.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A processed webhook delivery (platform de-duplication key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub key: String,
+    pub company_id: String,
+    pub received_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One atomic change: the new order state (with the version it was decided
+/// on) and the records that explain it. All of it commits, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub order: Order,
+    /// The version read before deciding; `None` creates the order.
+    pub expected_version: Option<u64>,
+    pub cancellation: Option<Cancellation>,
+    pub fulfillment: Option<Fulfillment>,
+    pub idempotency: Option<IdempotencyRecord>,
+    pub delivery: Option<DeliveryRecord>,
+    /// The order references this change replaces, when it may change them
+    /// (`replacing_refs_of`); `None`: they stay as they are. Carried rather
+    /// than re-read so that a store keeping look-up items by reference
+    /// (DynamoDB) can swap them in the same transaction; the version check
+    /// makes sure these are the stored ones.
+    pub replaced_refs: Option<OrderRefs>,
+}
+
+/// An order's references in its buyer's and its seller's stores.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderRefs {
+    pub buyer: Option<String>,
+    pub seller: Option<String>,
+}
+
+impl OrderRefs {
+    pub fn of(order: &Order) -> Self {
+        OrderRefs {
+            buyer: order.buyer_order_ref.clone(),
+            seller: order.seller_order_ref.clone(),
+        }
+    }
+}
+
+impl Commit {
+    /// This change may change the order references of `previous` (the
+    /// version it was decided on).
+    pub fn replacing_refs_of(mut self, previous: &Order) -> Self {
+        self.replaced_refs = Some(OrderRefs::of(previous));
+        self
+    }
+
+    /// A change to an existing order decided on version `order.version - 1`.
+    pub fn update(order: Order) -> Self {
+        let expected = order.version.saturating_sub(1);
+        Commit {
+            order,
+            expected_version: Some(expected),
+            cancellation: None,
+            fulfillment: None,
+            idempotency: None,
+            delivery: None,
+            replaced_refs: None,
+        }
+    }
+
+    pub fn create(order: Order) -> Self {
+        Commit {
+            order,
+            expected_version: None,
+            cancellation: None,
+            fulfillment: None,
+            idempotency: None,
+            delivery: None,
+            replaced_refs: None,
+        }
+    }
+}
+
+/// What a decision on an order's current state asks the store to do.
+#[derive(Debug)]
+pub enum Decided<T> {
+    /// Write this change (decided on the order as read) and answer `T`.
+    Commit(Box<Commit>, T),
+    /// Nothing to write; answer `T`.
+    Unchanged(T),
+}
+
+/// `Store::decide_and_commit` done optimistically: read the order, decide,
+/// commit conditioned on the version read. A change committed in between
+/// makes the commit fail with `VersionConflict`, for the caller to retry.
+pub async fn decide_optimistically<S, T, E, F>(
+    store: &S,
+    order_id: &str,
+    decide: F,
+) -> Result<Result<T, E>, StoreError>
+where
+    S: Store + ?Sized,
+    F: FnOnce(&Order) -> Result<Decided<T>, E>,
+{
+    let order = store
+        .order(order_id)
+        .await?
+        .ok_or(StoreError::OrderMissing)?;
+    match decide(&order) {
+        Err(e) => Ok(Err(e)),
+        Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
+        Ok(Decided::Commit(commit, t)) => {
+            store.commit(&commit).await?;
+            Ok(Ok(t))
+        }
+    }
+}
+
+/// An order as clients see it: its state and its cancellations, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub order: Order,
+    pub cancellations: Vec<Cancellation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Any,
+    Open,
+    Complete,
+}
+
+impl StatusFilter {
+    pub fn admits(self, order: &Order) -> bool {
+        match self {
+            StatusFilter::Any => true,
+            StatusFilter::Open => !order.is_complete(),
+            StatusFilter::Complete => order.is_complete(),
+        }
+    }
+}
+
+/// Position after the last order of a page (orders are newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<OrderRecord>,
+    pub next: Option<OrderCursor>,
+}
+
+impl OrderPage {
+    /// A page of `orders`; when `more` exist, the cursor is the last one's.
+    pub fn new(orders: Vec<OrderRecord>, more: bool) -> Self {
+        let next = more.then(|| orders.last()).flatten().map(|r| OrderCursor {
+            created_at: r.order.created_at,
+            id: r.order.id.clone(),
+        });
+        OrderPage { orders, next }
+    }
+}
+
+/// The persistence port. Every state change goes through `commit`, which
+/// checks the order's version and the uniqueness of every record atomically.
+pub trait Store: Send + Sync + 'static {
+    /// Create or replace a company and its API-key hashes.
+    fn put_company(&self, company: &Company)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn company(&self, id: &str)
+    -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// The Shopify company whose connection has this shop domain (lower case).
+    fn company_by_shop_domain(
+        &self,
+        shop_domain: &str,
+    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// Orders where the company is `party` and its order reference (the id
+    /// in its store platform) is `order_ref`. A buyer's store order may
+    /// span several of our orders, one per seller.
+    fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+
+    fn company_by_api_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
+
+    /// The order's current state and version, without its history.
+    fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+
+    /// The order with its cancellations, oldest first.
+    fn order_record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+
+    /// A company's orders (as buyer or seller), newest first.
+    fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
+
+    /// Apply a change atomically; see `StoreError` for the refusals.
+    fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Read the order, run `decide` on it and commit what it decided, as
+    /// one step: `decide` is pure (it may run again on a fresh read if the
+    /// caller retries). `Ok(Err(e))` is the decision's own refusal, with
+    /// nothing written. `OrderMissing` when there is no such order;
+    /// `VersionConflict` when the order changed between the read and the
+    /// commit (only stores that decide optimistically: the default).
+    fn decide_and_commit<T, E, F>(
+        &self,
+        order_id: &str,
+        decide: F,
+    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        decide_optimistically(self, order_id, decide)
+    }
+
+    /// An unexpired idempotency record.
+    fn idempotency_record(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
+
+    /// Store a record for a response that changed nothing (an error);
+    /// `IdempotencyKeyExists` when an unexpired one is there already.
+    fn put_idempotency_record(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The notification ledger records of an order's cancellations, for
+    /// clients (`views::CancellationView`). Stores that keep no ledger have
+    /// none.
+    fn notification_entries(
+        &self,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::ledger::LedgerEntry>, StoreError>> + Send {
+        let _ = order_id;
+        async { Ok(Vec::new()) }
+    }
+}
