@@ -179,7 +179,7 @@ pub fn demo_app() -> App<EmbeddedStore> {
             .await
             .expect("seeded");
         App::new(store)
-            .with_platform_reader(shared::platforms::reader::HttpPlatformReader::default())
+            .with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
     })
 }
 

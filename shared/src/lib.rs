@@ -7,7 +7,7 @@ pub use service::app;
 pub mod http;
 pub mod lambda;
 pub mod notify;
-pub mod platforms;
+pub use platforms;
 pub mod seed;
 pub mod store;
 pub mod views;

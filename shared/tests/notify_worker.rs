@@ -13,7 +13,7 @@ use shared::notify::email::{Email, MailError, Mailer};
 use shared::notify::local::{Drained, OutboxWorker, local_notifier};
 use shared::notify::outbox::EmlOutbox;
 use shared::notify::{Notifier, NotifierConfig};
-use shared::platforms::PlatformHttp;
+use shared::platforms::client::PlatformHttp;
 use shared::store::embedded::EmbeddedStore;
 use shared::store::ledger::{Channel, Ledger, LedgerStatus, Outcome};
 

@@ -328,7 +328,7 @@ async fn responses_match_the_documented_schemas() {
 #[tokio::test]
 async fn notification_summaries_match_the_documented_schema() {
     use shared::notify::local::{OutboxWorker, local_notifier};
-    use shared::platforms::PlatformHttp;
+    use shared::platforms::client::PlatformHttp;
     use shared::store::Store;
 
     let spec = spec();

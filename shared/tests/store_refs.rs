@@ -12,7 +12,7 @@ use common::*;
 use serde_json::{Value, json};
 use shared::app::App;
 use shared::notify::local::{OutboxWorker, local_notifier};
-use shared::platforms::{PlatformHttp, RetryPolicy};
+use shared::platforms::client::{PlatformHttp, RetryPolicy};
 use shared::store::Store;
 use shared::store::embedded::EmbeddedStore;
 use shared::store::ledger::{Channel, Ledger, Outcome};

@@ -11,10 +11,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use shared::app::App;
-use shared::platforms::reader::HttpPlatformReader;
-use shared::platforms::{
-    PlatformHttp, RetryPolicy, sign_hmac_sha256_base64, verify_hmac_sha256_base64,
-};
+use shared::platforms::client::{HttpPlatformReader, PlatformHttp, RetryPolicy};
+use shared::platforms::{sign_hmac_sha256_base64, verify_hmac_sha256_base64};
 use shared::seed::{self, SeedFile};
 use shared::store::Store;
 use shared::store::embedded::EmbeddedStore;

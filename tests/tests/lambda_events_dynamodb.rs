@@ -27,7 +27,7 @@ async fn demo_app() -> App<DynamoStore> {
     seed::apply(&store, &SeedFile::parse(dropship::DEMO_SEED).unwrap())
         .await
         .unwrap();
-    App::new(store).with_platform_reader(shared::platforms::reader::HttpPlatformReader::default())
+    App::new(store).with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
 }
 
 fn json_body(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {

@@ -70,7 +70,7 @@ pub async fn demo_app() -> App<EmbeddedStore> {
     seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
         .await
         .expect("seeded");
-    App::new(store).with_platform_reader(shared::platforms::reader::HttpPlatformReader::default())
+    App::new(store).with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
 }
 
 /// Seed one order of `LINES` lines (10 units each) between the given

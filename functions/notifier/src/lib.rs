@@ -17,7 +17,7 @@ use shared::domain::Cancellation;
 use shared::notify::email::Mailer;
 use shared::notify::sync::{HttpStoreSync, StoreSync};
 use shared::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
-use shared::platforms::PlatformHttp;
+use shared::platforms::client::PlatformHttp;
 use shared::store::Store;
 use shared::store::dynamodb::{DynamoStore, schema};
 use shared::store::ledger::Ledger;

@@ -19,7 +19,7 @@ use shared::domain::Cancellation;
 use shared::notify::email::{Email, MailError, Mailer};
 use shared::notify::sync::HttpStoreSync;
 use shared::notify::{Notifier, NotifierConfig};
-use shared::platforms::{PlatformHttp, RetryPolicy};
+use shared::platforms::client::{PlatformHttp, RetryPolicy};
 use shared::seed::{self, SeedFile};
 use shared::store::dynamodb::DynamoStore;
 use shared::store::ledger::{Channel, Claim, Ledger, LedgerKey, LedgerStatus, Outcome};

@@ -2,7 +2,7 @@
 //! over DynamoDB. Everything that can be done once is done at init.
 
 use lambda_http::{Error, Request, service_fn};
-use shared::platforms::reader::HttpPlatformReader;
+use shared::platforms::client::HttpPlatformReader;
 use shared::webhooks;
 
 #[tokio::main(flavor = "current_thread")]

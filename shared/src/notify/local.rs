@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::outbox::{EmlOutbox, RecordingStoreSync};
 use super::sync::{HttpStoreSync, LocalStoreSync, StoreSync};
 use super::{Notifier, NotifierConfig, email::Mailer, panic_message};
-use crate::platforms::PlatformHttp;
+use crate::platforms::client::PlatformHttp;
 use crate::store::StoreError;
 use crate::store::embedded::{EmbeddedStore, OutboxAttempt};
 
@@ -216,7 +216,7 @@ mod tests {
     }
 
     fn fast_http() -> PlatformHttp {
-        PlatformHttp::new(crate::platforms::RetryPolicy {
+        PlatformHttp::new(crate::platforms::client::RetryPolicy {
             attempts: 2,
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),

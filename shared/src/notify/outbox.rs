@@ -12,7 +12,8 @@ use lettre::message::{Mailbox, MultiPart};
 use serde_json::{Value, json};
 
 use super::email::{Email, MailError, Mailer};
-use super::sync::{StoreSync, SyncAction, SyncError, SyncPlan, describe_update};
+use super::sync::{StoreSync, SyncAction, SyncError, SyncPlan};
+use crate::platforms::outbound::describe_update;
 use crate::platforms::outbound::{
     self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
 };

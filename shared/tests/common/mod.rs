@@ -31,7 +31,7 @@ pub fn demo_seed() -> SeedFile {
 
 pub async fn seeded<S: Store>(store: S) -> App<S> {
     seed::apply(&store, &demo_seed()).await.unwrap();
-    App::new(store).with_platform_reader(shared::platforms::reader::HttpPlatformReader::default())
+    App::new(store).with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
 }
 
 pub async fn demo_app() -> App<EmbeddedStore> {

@@ -1,10 +1,13 @@
-//! Store platforms (Shopify, WooCommerce, BigCommerce): where their APIs
-//! are, and the shared HTTP client that calls them.
+//! Store platforms (Shopify, WooCommerce, BigCommerce): what their webhooks
+//! say and how they are verified, where their APIs are (every URL built
+//! here, one encoded segment per value), and what we send them. With the
+//! `client` feature, the calls themselves.
 
 pub mod bigcommerce;
-pub mod http;
+#[cfg(feature = "client")]
+pub mod client;
+mod error;
 pub mod outbound;
-pub mod reader;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -16,8 +19,8 @@ use sha2::Sha256;
 
 use url::{Host, Url};
 
-use crate::domain::{Connection, PlatformId};
-pub use http::{PlatformError, PlatformHttp, RetryPolicy};
+use domain::{Connection, PlatformId};
+pub use error::PlatformError;
 
 pub use domain::inbound::{CancelCause, LineChange, OrderState, Platform, PlatformOrder};
 
@@ -449,8 +452,8 @@ mod tests {
 #[cfg(test)]
 mod url_properties {
     use super::*;
-    use crate::domain::{Integration, valid_store_ref};
-    use crate::platforms::outbound::order_gid;
+    use domain::{Integration, valid_store_ref};
+    use crate::outbound::order_gid;
     use proptest::prelude::*;
 
     fn connection(base: Option<&str>) -> Connection {
@@ -493,7 +496,7 @@ mod url_properties {
     proptest! {
         #[test]
         fn a_valid_reference_names_exactly_the_platform_resource(
-            n in 1u64..=crate::domain::refs::MAX_PLATFORM_ID,
+            n in 1u64..=domain::refs::MAX_PLATFORM_ID,
             base in prop_oneof![Just(None), Just(Some("http://127.0.0.1:9")), Just(Some("https://fake.example/prefix/"))],
         ) {
             let r = n.to_string();

@@ -1,51 +1,16 @@
-//! Outbound store sync: telling a partner's store platform about a
-//! cancellation (docs/api.md, "Store sync and email"). Request shapes are built by pure
-//! functions, so the local outbox records exactly what would be sent.
-//!
-//! - Shopify: read the order's current line quantities, refund what is above
-//!   our target (`order.suggestedRefund` then `refundCreate`, restock
-//!   `CANCEL`, `notify: true`), refund shipping and close the order when it
-//!   is then fully refunded. Quantities are compared with our targets first,
-//!   so a retry after a refund that went through refunds nothing twice.
-//! - WooCommerce / BigCommerce: one `PUT` of absolute values (status, or new
-//!   line quantities), safe to repeat.
+//! Outbound store sync over the network: WooCommerce and BigCommerce
+//! updates, Shopify refunds (see `crate::outbound` for the shapes).
 
+use domain::sync::{OrderUpdate, RefundLine};
+use domain::{Connection, PlatformId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::shopify::{self, graphql, legacy_id};
-use super::{
-    PlatformError, PlatformHttp, access_token, bigcommerce_order_url, field, woocommerce_order_url,
-};
-use crate::domain::{Connection, PlatformId};
-
-pub use domain::sync::{OrderUpdate, RefundLine};
-
-/// WooCommerce REST v3 order update body.
-pub fn woocommerce_body(u: &OrderUpdate) -> Value {
-    match u {
-        OrderUpdate::CancelOrder => json!({ "status": "cancelled" }),
-        OrderUpdate::SetQuantities(lines) => json!({
-            "line_items": lines
-                .iter()
-                .map(|(id, q)| json!({ "id": id, "quantity": q }))
-                .collect::<Vec<_>>()
-        }),
-    }
-}
-
-/// BigCommerce V2 order update body (status 5 = Cancelled).
-pub fn bigcommerce_body(u: &OrderUpdate) -> Value {
-    match u {
-        OrderUpdate::CancelOrder => json!({ "status_id": super::bigcommerce::CANCELLED }),
-        OrderUpdate::SetQuantities(lines) => json!({
-            "products": lines
-                .iter()
-                .map(|(id, q)| json!({ "id": id, "quantity": q }))
-                .collect::<Vec<_>>()
-        }),
-    }
-}
+use super::PlatformHttp;
+use super::shopify::{graphql, order_with_lines};
+use crate::outbound::*;
+use crate::shopify::{self, legacy_id};
+use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
 
 /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
 pub async fn woocommerce_update(
@@ -54,7 +19,7 @@ pub async fn woocommerce_update(
     order_ref: PlatformId,
     update: &OrderUpdate,
 ) -> Result<(), PlatformError> {
-    let platform = super::woocommerce::PLATFORM;
+    let platform = crate::woocommerce::PLATFORM;
     let url = woocommerce_order_url(conn, &order_ref.to_string())?;
     let key = field(platform, "consumer_key", &conn.consumer_key)?;
     let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
@@ -76,7 +41,7 @@ pub async fn bigcommerce_update(
     order_ref: PlatformId,
     update: &OrderUpdate,
 ) -> Result<(), PlatformError> {
-    let platform = super::bigcommerce::PLATFORM;
+    let platform = crate::bigcommerce::PLATFORM;
     let url = bigcommerce_order_url(conn, &order_ref.to_string())?;
     let token = access_token(platform, conn)?;
     let body = bigcommerce_body(update);
@@ -88,97 +53,6 @@ pub async fn bigcommerce_update(
     })
     .await?;
     Ok(())
-}
-
-/// Reads what a refund decision needs: open state, currency and every
-/// line's current quantity (after edits and earlier refunds).
-pub const REFUND_STATE_QUERY: &str = r#"query DropshipRefundState($id: ID!, $after: String) {
-  order(id: $id) {
-    id
-    closed
-    presentmentCurrencyCode
-    lineItems(first: 250, after: $after) {
-      nodes {
-        id
-        currentQuantity
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-    }
-  }
-}"#;
-
-/// Shopify's suggestion for refunding these lines (and shipping).
-pub const SUGGESTED_REFUND_QUERY: &str = r#"query DropshipSuggestedRefund($id: ID!, $refundLineItems: [RefundLineItemInput!], $refundShipping: Boolean) {
-  order(id: $id) {
-    suggestedRefund(refundLineItems: $refundLineItems, refundShipping: $refundShipping) {
-      amountSet {
-        presentmentMoney {
-          amount
-          currencyCode
-        }
-      }
-      suggestedTransactions {
-        gateway
-        amountSet {
-          presentmentMoney {
-            amount
-            currencyCode
-          }
-        }
-        parentTransaction {
-          id
-        }
-      }
-    }
-  }
-}"#;
-
-pub const REFUND_CREATE_MUTATION: &str = r#"mutation DropshipRefundCreate($input: RefundInput!) {
-  refundCreate(input: $input) {
-    refund {
-      id
-    }
-    userErrors {
-      field
-      message
-    }
-  }
-}"#;
-
-pub const ORDER_CLOSE_MUTATION: &str = r#"mutation DropshipOrderClose($input: OrderCloseInput!) {
-  orderClose(input: $input) {
-    order {
-      id
-      closed
-    }
-    userErrors {
-      field
-      message
-    }
-  }
-}"#;
-
-/// Every GraphQL document the service sends to Shopify (checked against
-/// the Admin schema in tests).
-pub const SHOPIFY_DOCUMENTS: [(&str, &str); 5] = [
-    ("ORDER_LINES_QUERY", shopify::ORDER_LINES_QUERY),
-    ("REFUND_STATE_QUERY", REFUND_STATE_QUERY),
-    ("SUGGESTED_REFUND_QUERY", SUGGESTED_REFUND_QUERY),
-    ("REFUND_CREATE_MUTATION", REFUND_CREATE_MUTATION),
-    ("ORDER_CLOSE_MUTATION", ORDER_CLOSE_MUTATION),
-];
-
-/// `gid://shopify/Order/{id}`: built from a validated numeric id only.
-pub fn order_gid(order_ref: PlatformId) -> String {
-    format!("gid://shopify/Order/{order_ref}")
-}
-
-/// `gid://shopify/LineItem/{id}`: built from a validated numeric id only.
-pub fn line_gid(line_ref: PlatformId) -> String {
-    format!("gid://shopify/LineItem/{line_ref}")
 }
 
 #[derive(Deserialize)]
@@ -278,35 +152,6 @@ fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, Pl
     }
 }
 
-/// Variables of the `refundCreate` for these lines: used by the real call
-/// and by the local outbox record.
-pub fn refund_input(
-    order_gid: &str,
-    lines: &[(String, u32)],
-    full: bool,
-    currency: Option<&str>,
-    transactions: Value,
-    note: &str,
-) -> Value {
-    let mut input = json!({
-        "orderId": order_gid,
-        "notify": true,
-        "note": note,
-        "refundLineItems": lines
-            .iter()
-            .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
-            .collect::<Vec<_>>(),
-        "transactions": transactions,
-    });
-    if full {
-        input["shipping"] = json!({ "fullRefund": true });
-    }
-    if let Some(c) = currency {
-        input["currency"] = json!(c);
-    }
-    json!({ "input": input })
-}
-
 /// Refund the lines of a cancellation in a Shopify order; returns what was
 /// done, in words.
 pub async fn shopify_refund(
@@ -319,7 +164,7 @@ pub async fn shopify_refund(
     let id = order_gid(order_ref);
     // 1. The order as it is now.
     let Some((state, current)) =
-        shopify::order_with_lines::<RefundState>(http, conn, REFUND_STATE_QUERY, &id).await?
+        order_with_lines::<RefundState>(http, conn, REFUND_STATE_QUERY, &id).await?
     else {
         return Err(PlatformError::Rejected {
             platform: shopify::PLATFORM,
@@ -438,22 +283,6 @@ pub async fn shopify_refund(
 mod tests {
     use super::*;
 
-    #[test]
-    fn woocommerce_and_bigcommerce_bodies() {
-        let whole = OrderUpdate::CancelOrder;
-        let part = OrderUpdate::SetQuantities(vec![(41, 1), (42, 0)]);
-        assert_eq!(woocommerce_body(&whole), json!({"status": "cancelled"}));
-        assert_eq!(
-            woocommerce_body(&part),
-            json!({"line_items": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
-        );
-        assert_eq!(bigcommerce_body(&whole), json!({"status_id": 5}));
-        assert_eq!(
-            bigcommerce_body(&part),
-            json!({"products": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
-        );
-    }
-
     #[tokio::test]
     async fn a_refund_of_more_than_u32_max_units_is_counted_in_64_bits() {
         use wiremock::matchers::{body_string_contains, method};
@@ -522,26 +351,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn refund_input_shape() {
-        let v = refund_input(
-            "gid://shopify/Order/5001",
-            &[("gid://shopify/LineItem/13001".into(), 2)],
-            true,
-            Some("USD"),
-            json!([]),
-            "n",
-        );
-        assert_eq!(
-            v,
-            json!({"input": {
-                "orderId": "gid://shopify/Order/5001", "notify": true, "note": "n",
-                "refundLineItems": [{"lineItemId": "gid://shopify/LineItem/13001", "quantity": 2, "restockType": "CANCEL"}],
-                "transactions": [], "shipping": {"fullRefund": true}, "currency": "USD"
-            }})
-        );
-        let id = |s| PlatformId::parse(s).unwrap();
-        assert_eq!(line_gid(id("13001")), "gid://shopify/LineItem/13001");
-        assert_eq!(order_gid(id("1")), "gid://shopify/Order/1");
-    }
 }

@@ -4,8 +4,11 @@ use std::sync::OnceLock;
 
 use service::platform::{PlatformReader, ReadError, Reading};
 
-use super::{LineChange, Platform, PlatformError, PlatformHttp, bigcommerce, shopify};
-use crate::domain::{Connection, PlatformId};
+use domain::inbound::{LineChange, Platform};
+use domain::{Connection, PlatformId};
+
+use super::{PlatformHttp, bigcommerce, shopify};
+use crate::PlatformError;
 
 /// Reads orders through the shared retrying client, built on first use so
 /// a cold start that reads nothing pays no TLS set-up.

@@ -1,0 +1,88 @@
+//! BigCommerce, inbound: deliveries name the order; its state is fetched
+//! from the V2 API (order status and products).
+
+use serde::Deserialize;
+
+use domain::PlatformId;
+
+use super::{Inbound, LineChange, id_string};
+
+pub const PLATFORM: &str = "bigcommerce";
+
+/// Status ids that mean the whole order is off.
+pub const CANCELLED: u32 = 5;
+pub const REFUNDED: u32 = 4;
+
+
+
+#[derive(Deserialize)]
+struct Delivery {
+    scope: String,
+    data: DeliveryData,
+    #[serde(default)]
+    hash: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeliveryData {
+    #[serde(deserialize_with = "id_string")]
+    id: String,
+}
+
+/// Interpret a verified delivery. Returns the de-duplication hash too.
+pub fn parse(body: &[u8]) -> Result<(Inbound, Option<String>), serde_json::Error> {
+    let d: Delivery = serde_json::from_slice(body)?;
+    let inbound = match d.scope.as_str() {
+        "store/order/statusUpdated" | "store/order/updated" | "store/order/refund/created" => {
+            // The id is fetched by: a numeric one only.
+            let order_ref = PlatformId::parse(&d.data.id).ok_or_else(|| {
+                <serde_json::Error as serde::de::Error>::custom(format!(
+                    "data.id {:?} is not a numeric order id",
+                    d.data.id
+                ))
+            })?;
+            Inbound::Fetch {
+                order_ref,
+                change: LineChange::QuantityUpdated,
+            }
+        }
+        other => Inbound::Ignore(format!("scope {other} is not acted on")),
+    };
+    Ok((inbound, d.hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        let body = br#"{"scope": "store/order/statusUpdated", "store_id": "1", "producer": "stores/birch123",
+            "data": {"type": "order", "id": 120, "status": {"previous_status_id": 11, "new_status_id": 5}},
+            "hash": "3f1c", "created_at": 1795579200}"#;
+        let (i, hash) = parse(body).unwrap();
+        assert_eq!(
+            i,
+            Inbound::Fetch {
+                order_ref: PlatformId::parse("120").unwrap(),
+                change: LineChange::QuantityUpdated
+            }
+        );
+        assert_eq!(hash.as_deref(), Some("3f1c"));
+        let (i, _) =
+            parse(br#"{"scope": "store/product/updated", "data": {"type": "product", "id": 1}}"#)
+                .unwrap();
+        assert!(matches!(i, Inbound::Ignore(_)));
+        assert!(parse(br#"{"scope": "store/order/updated"}"#).is_err());
+        // An order id we would fetch by must be numeric.
+        for bad in [
+            r#""120/../../v3/catalog/products/77""#,
+            r#""0""#,
+            "-1",
+            r#""12?x=1""#,
+        ] {
+            let body = format!(r#"{{"scope": "store/order/updated", "data": {{"id": {bad}}}}}"#);
+            assert!(parse(body.as_bytes()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! BigCommerce over the network: the V2 order and products reads.
+
+use domain::inbound::{CancelCause, LineChange, OrderState, Platform, PlatformOrder};
+use domain::{Connection, PlatformId};
+use serde::Deserialize;
+
+use super::PlatformHttp;
+use crate::bigcommerce::{CANCELLED, PLATFORM, REFUNDED};
+
+/// Products fetched per page.
+const PAGE: usize = 250;
+use crate::{
+    PlatformError, access_token, bigcommerce_order_url, bigcommerce_products_url, id_string,
+    quantity,
+};
+
+#[derive(Deserialize)]
+struct OrderBody {
+    #[serde(deserialize_with = "quantity")]
+    status_id: u32,
+}
+
+#[derive(Deserialize)]
+struct ProductBody {
+    #[serde(deserialize_with = "id_string")]
+    id: String,
+    #[serde(deserialize_with = "quantity")]
+    quantity: u32,
+    #[serde(default, deserialize_with = "quantity")]
+    quantity_refunded: u32,
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &PlatformHttp,
+    url: &url::Url,
+    token: &str,
+) -> Result<Option<T>, PlatformError> {
+    let resp = match http
+        .send(PLATFORM, |c| {
+            c.get(url.clone())
+                .header("X-Auth-Token", token)
+                .header("Accept", "application/json")
+        })
+        .await
+    {
+        Ok(r) => r,
+        Err(PlatformError::Rejected { status: 404, .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // BigCommerce answers 204 with no body for an empty list.
+    let bytes = resp.bytes().await.map_err(|e| PlatformError::Unavailable {
+        platform: PLATFORM,
+        detail: e.to_string(),
+    })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| PlatformError::Decode {
+            platform: PLATFORM,
+            detail: e.to_string(),
+        })
+}
+
+/// Fetch the order's status and every product's current quantity
+/// (`quantity - quantity_refunded`).
+pub async fn fetch_order(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: PlatformId,
+) -> Result<Option<PlatformOrder>, PlatformError> {
+    let token = access_token(PLATFORM, conn)?;
+    let order_ref = order_ref.to_string();
+    let url = bigcommerce_order_url(conn, &order_ref)?;
+    let Some(order) = get_json::<OrderBody>(http, &url, token).await? else {
+        return Ok(None);
+    };
+    let mut lines = Vec::new();
+    for page in 1.. {
+        let products: Vec<ProductBody> = get_json(
+            http,
+            &bigcommerce_products_url(conn, &order_ref, PAGE, page)?,
+            token,
+        )
+        .await?
+        .unwrap_or_default();
+        let n = products.len();
+        lines.extend(
+            products
+                .into_iter()
+                .map(|p| (p.id, p.quantity.saturating_sub(p.quantity_refunded))),
+        );
+        if n < PAGE {
+            break;
+        }
+    }
+    let state = match order.status_id {
+        CANCELLED => OrderState::Cancelled(Platform::BigCommerce, CancelCause::Other),
+        REFUNDED => OrderState::Refunded(Platform::BigCommerce),
+        _ => OrderState::Open(Platform::BigCommerce, LineChange::QuantityUpdated),
+    };
+    Ok(Some(PlatformOrder {
+        order_ref,
+        state,
+        lines,
+        complete_line_list: true,
+    }))
+}
+

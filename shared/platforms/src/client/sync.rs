@@ -1,0 +1,58 @@
+//! The store-sync port over the platforms' APIs.
+
+use domain::sync::{SyncAction, SyncPlan};
+use service::sync::{StoreSync, SyncError};
+
+use super::outbound;
+use super::{PlatformError, PlatformHttp};
+use crate::outbound::describe_update;
+
+/// Platform failures as the sync port reports them.
+impl From<PlatformError> for SyncError {
+    fn from(e: PlatformError) -> Self {
+        if e.is_transient() {
+            SyncError::Unavailable(e.to_string())
+        } else {
+            SyncError::Rejected(e.to_string())
+        }
+    }
+}
+
+/// The platforms' APIs, through the shared retrying client.
+#[derive(Clone, Default)]
+pub struct HttpStoreSync {
+    http: PlatformHttp,
+}
+
+impl HttpStoreSync {
+    pub fn new(http: PlatformHttp) -> Self {
+        HttpStoreSync { http }
+    }
+}
+
+impl StoreSync for HttpStoreSync {
+    async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
+        let (conn, r) = (&plan.connection, plan.order_ref);
+        let mut detail = match &plan.action {
+            SyncAction::ShopifyRefund { lines, note } => {
+                outbound::shopify_refund(&self.http, conn, r, lines, note).await?
+            }
+            SyncAction::WooCommerce(u) => {
+                outbound::woocommerce_update(&self.http, conn, r, u).await?;
+                describe_update("WooCommerce", r, u)
+            }
+            SyncAction::BigCommerce(u) => {
+                outbound::bigcommerce_update(&self.http, conn, r, u).await?;
+                describe_update("BigCommerce", r, u)
+            }
+        };
+        if !plan.unmapped_lines.is_empty() {
+            detail.push_str(&format!(
+                "; lines without a store reference left alone: {}",
+                plan.unmapped_lines.join(", ")
+            ));
+        }
+        Ok(detail)
+    }
+}
+
