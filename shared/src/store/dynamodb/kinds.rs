@@ -1,0 +1,11 @@
+//! Item type names (`type` attribute).
+
+pub(super) const COMPANY: &str = "company";
+pub(super) const API_KEY: &str = "api_key";
+pub(super) const ORDER: &str = "order";
+pub(super) const CANCELLATION: &str = super::schema::CANCELLATION_TYPE;
+pub(super) const FULFILLMENT: &str = "fulfillment";
+pub(super) const IDEMPOTENCY: &str = "idempotency";
+pub(super) const DELIVERY: &str = "delivery";
+pub(super) const ORDER_REF: &str = "order_ref";
+pub(super) const SHOP: &str = "shop";

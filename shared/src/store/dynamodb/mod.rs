@@ -1,0 +1,57 @@
+//! The DynamoDB store: one table, string keys `pk`/`sk`, two GSIs for a
+//! company's orders (one per side of the order), TTL on `expires_at`, stream
+//! `NEW_IMAGE`. Every commit is one `TransactWriteItems`. See
+//! `docs/dynamodb.md` for the item layout and what a cancellation costs.
+//!
+//! Semantics mirror `embedded.rs` exactly; the contract suite in
+//! `contract.rs` runs against both.
+
+use aws_sdk_dynamodb::Client;
+
+mod commit;
+mod company;
+mod errors;
+mod items;
+mod keys;
+mod kinds;
+mod ledger;
+mod orders;
+mod provision;
+pub mod schema;
+mod store;
+pub mod testing;
+
+#[cfg(test)]
+mod race;
+#[cfg(test)]
+mod tests;
+
+/// DynamoDB-backed store. Cheap to clone (the client is shared).
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A store on the standard AWS environment (credentials, region, and
+    /// `AWS_ENDPOINT_URL` for a local stand-in).
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        Self::new(Client::new(&aws::sdk_config().await), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
