@@ -13,8 +13,6 @@ pub const PLATFORM: &str = "bigcommerce";
 pub const CANCELLED: u32 = 5;
 pub const REFUNDED: u32 = 4;
 
-
-
 #[derive(Deserialize)]
 struct Delivery {
     scope: String,

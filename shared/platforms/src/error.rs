@@ -51,4 +51,3 @@ impl PlatformError {
         matches!(self, PlatformError::Unavailable { .. })
     }
 }
-

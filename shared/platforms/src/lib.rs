@@ -452,8 +452,8 @@ mod tests {
 #[cfg(test)]
 mod url_properties {
     use super::*;
-    use domain::{Integration, valid_store_ref};
     use crate::outbound::order_gid;
+    use domain::{Integration, valid_store_ref};
     use proptest::prelude::*;
 
     fn connection(base: Option<&str>) -> Connection {

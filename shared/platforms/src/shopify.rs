@@ -253,5 +253,4 @@ mod tests {
         assert_eq!(legacy_id("gid://shopify/LineItem/13001"), "13001");
         assert_eq!(legacy_id("13001"), "13001");
     }
-
 }

@@ -107,4 +107,3 @@ pub async fn fetch_order(
         complete_line_list: true,
     }))
 }
-

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::PlatformError;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
-use crate::PlatformError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

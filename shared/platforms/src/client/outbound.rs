@@ -350,5 +350,4 @@ mod tests {
              (gid://shopify/Refund/1); order closed"
         );
     }
-
 }

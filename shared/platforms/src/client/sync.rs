@@ -55,4 +55,3 @@ impl StoreSync for HttpStoreSync {
         Ok(detail)
     }
 }
-

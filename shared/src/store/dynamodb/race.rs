@@ -12,8 +12,8 @@ use crate::domain::{
     self, Actor, CancelRequest, FulfillRequest, Integration, ItemRequest, Order, PlatformLine,
     PlatformState, Role, Source,
 };
-use testkit::fixtures;
 use crate::store::{Commit, OrderRecord, Store, StoreError};
+use testkit::fixtures;
 
 const WRITERS: usize = 40;
 const MAX_ATTEMPTS: usize = 64;

@@ -13,8 +13,8 @@ use super::items::{Item, key, order_item};
 use super::keys;
 use super::schema;
 use crate::domain::Order;
-use testkit::fixtures;
 use crate::store::{Commit, DeliveryRecord, StatusFilter, Store, StoreError};
+use testkit::fixtures;
 
 testkit::store_contract_tests!(fresh_store().await);
 
