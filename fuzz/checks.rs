@@ -6,11 +6,11 @@
 
 use lambda_http::Body;
 use lambda_http::request::LambdaRequest;
+use local::seed::{self, SeedFile};
+use platforms::{Inbound, OrderState, Platform, bigcommerce, shopify, woocommerce};
 use serde_json::{Value, json};
-use shared::app::App;
-use shared::platforms::{Inbound, OrderState, Platform, bigcommerce, shopify, woocommerce};
-use shared::seed::{self, SeedFile};
-use shared::store::embedded::EmbeddedStore;
+use service::app::App;
+use sqlite::EmbeddedStore;
 
 pub const DEMO_SEED: &str = include_str!("../events/demo-seed.json");
 
@@ -178,8 +178,7 @@ pub fn demo_app() -> App<EmbeddedStore> {
         seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
             .await
             .expect("seeded");
-        App::new(store)
-            .with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
+        App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
     })
 }
 
@@ -194,7 +193,7 @@ pub fn api_body(data: &[u8]) {
     let (method, path, key) = API_ROUTES[usize::from(pick) % API_ROUTES.len()];
     let idem = (pick & 0x80 != 0).then_some("fuzz-idempotency-key");
     let app = demo_app();
-    let r = runtime().block_on(shared::api::handle(
+    let r = runtime().block_on(handlers::api::handle(
         &app,
         api_event(method, path, key, body, idem),
     ));

@@ -211,7 +211,7 @@ def check_deployed(out: dict[str, str]) -> None:
     if ttl.get("TimeToLiveStatus") == "DISABLED":
         # ministack 1.5.33's CloudFormation creates the table without its
         # TimeToLiveSpecification (and PointInTimeRecoverySpecification);
-        # shared/tests/sam_template.rs checks that the template declares both.
+        # tests/tests/sam_template.rs checks that the template declares both.
         log("not checked here: TTL (ministack's CloudFormation does not apply TimeToLiveSpecification)")
     else:
         check(ttl.get("AttributeName") == "expires_at", "TTL on expires_at")

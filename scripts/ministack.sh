@@ -5,7 +5,7 @@
 #   scripts/ministack.sh start        start (or reuse a running one); prints `export ...` lines
 #   scripts/ministack.sh env          print the `export ...` lines of the running one
 #   scripts/ministack.sh stop         stop the one started by `start`
-#   scripts/ministack.sh test [CMD]   start, run CMD (default: cargo test -p shared) with the
+#   scripts/ministack.sh test [CMD]   start, run CMD (default: cargo test --workspace) with the
 #                                     environment set, stop; exits with CMD's status
 #
 # `eval "$(scripts/ministack.sh start)"` sets AWS_ENDPOINT_URL, dummy credentials
@@ -147,7 +147,7 @@ test)
         trap stop EXIT
     fi
     eval "$(start)"
-    if [[ $# -eq 0 ]]; then set -- cargo test -p shared; fi
+    if [[ $# -eq 0 ]]; then set -- cargo test --workspace; fi
     set +e
     "$@"
     status=$?

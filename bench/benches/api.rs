@@ -9,7 +9,7 @@ mod common;
 use std::cell::Cell;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use shared::api;
+use handlers::api;
 
 const BUYER: &str = "Bearer demo-buyer-api-key";
 

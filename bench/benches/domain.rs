@@ -8,11 +8,11 @@ use std::hint::black_box;
 
 use chrono::DateTime;
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::domain::{
+use domain::{
     Actor, CancelRequest, Integration, ItemRequest, PlatformLine, PlatformState, Role, Source,
     cancel, reconcile,
 };
-use shared::platforms::{self, shopify};
+use platforms::{self, shopify};
 
 const API_BUYER: Actor = Actor {
     party: Role::Buyer,

@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::store::dynamodb::DynamoStore;
+use dynamodb::DynamoStore;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 fn startup(c: &mut Criterion) {

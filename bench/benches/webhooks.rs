@@ -8,9 +8,8 @@ mod common;
 use std::cell::Cell;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use handlers::webhooks;
 use lambda_http::Body;
-use shared::platforms;
-use shared::webhooks;
 
 const SECRET: &str = "demo-shopify-seller-secret";
 const SHOP: &str = "pine-goods.myshopify.com";

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use dropship::server::{Host, Limits, serve};
+use local::seed::{self, SeedFile};
 use serde_json::Value;
-use shared::app::App;
-use shared::seed::{self, SeedFile};
-use shared::store::Store;
-use shared::store::embedded::EmbeddedStore;
+use service::app::App;
+use service::store::Store;
+use sqlite::EmbeddedStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
+use dynamodb::DynamoStore;
+use dynamodb::testing::fresh_store;
+use handlers::{api, webhooks};
 use lambda_http::request::LambdaRequest;
-use shared::app::App;
-use shared::seed::{self, SeedFile};
-use shared::store::Store;
-use shared::store::dynamodb::DynamoStore;
-use shared::store::dynamodb::testing::fresh_store;
-use shared::{api, webhooks};
+use local::seed::{self, SeedFile};
+use service::app::App;
+use service::store::Store;
 
 fn events() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"))
@@ -27,7 +27,7 @@ async fn demo_app() -> App<DynamoStore> {
     seed::apply(&store, &SeedFile::parse(dropship::DEMO_SEED).unwrap())
         .await
         .unwrap();
-    App::new(store).with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
+    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
 }
 
 fn json_body(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
@@ -80,7 +80,7 @@ async fn api_events_on_dynamodb() {
         2,
         "one partial, one whole; replays and refusals add none"
     );
-    assert_eq!(rec.cancellations[1].source, shared::domain::Source::App);
+    assert_eq!(rec.cancellations[1].source, domain::Source::App);
     for l in &o.line_items {
         assert!(l.fulfilled + l.cancelled <= l.quantity);
     }
@@ -96,7 +96,7 @@ async fn api_events_on_dynamodb() {
         let store = &app.store;
         async move {
             store
-                .orders_by_ref("seller-woo", shared::domain::Role::Seller, r)
+                .orders_by_ref("seller-woo", domain::Role::Seller, r)
                 .await
                 .unwrap()
                 .into_iter()
@@ -108,7 +108,7 @@ async fn api_events_on_dynamodb() {
     assert!(by_ref("731").await.is_empty());
     let listed = app
         .store
-        .list_orders("buyer-api", shared::store::StatusFilter::Any, 100, None)
+        .list_orders("buyer-api", service::store::StatusFilter::Any, 100, None)
         .await
         .unwrap();
     assert_eq!(listed.orders.len(), 3, "two seeded, one created once");

@@ -4,13 +4,13 @@
 #![allow(dead_code)]
 
 use chrono::DateTime;
+use domain::{self, Company, Integration, NewLine, NewOrder, Order, Role};
 use lambda_http::Request;
 use lambda_http::request::LambdaRequest;
+use local::seed::{self, SeedFile};
 use serde_json::{Value, json};
-use shared::app::App;
-use shared::domain::{self, Company, Integration, NewLine, NewOrder, Order, Role};
-use shared::seed::{self, SeedFile};
-use shared::store::embedded::EmbeddedStore;
+use service::app::App;
+use sqlite::EmbeddedStore;
 
 /// Lines per order in every benchmark: a 50-line order.
 pub const LINES: usize = 50;
@@ -70,7 +70,7 @@ pub async fn demo_app() -> App<EmbeddedStore> {
     seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
         .await
         .expect("seeded");
-    App::new(store).with_platform_reader(shared::platforms::client::HttpPlatformReader::default())
+    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
 }
 
 /// Seed one order of `LINES` lines (10 units each) between the given

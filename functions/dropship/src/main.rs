@@ -6,14 +6,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
 use dropship::server::{Host, Limits, serve};
-use shared::app::App;
-use shared::notify::local::{OutboxWorker, local_notifier};
-use shared::platforms::client::HttpPlatformReader;
-use shared::platforms::client::PlatformHttp;
-use shared::seed::{self, SeedFile};
-use shared::store::Store;
-use shared::store::dynamodb::DynamoStore;
-use shared::store::embedded::EmbeddedStore;
+use dynamodb::DynamoStore;
+use local::seed::{self, SeedFile};
+use local::worker::{OutboxWorker, local_notifier};
+use platforms::client::HttpPlatformReader;
+use platforms::client::PlatformHttp;
+use service::app::App;
+use service::store::Store;
+use sqlite::EmbeddedStore;
 use tokio::net::TcpListener;
 
 /// Local stand-in for the order-cancellation service.
@@ -40,7 +40,7 @@ enum Command {
         #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
         dynamodb_table: Option<String>,
         /// `From` of notification emails (written to <data-dir>/outbox/).
-        #[arg(long, env = "SENDER_EMAIL", default_value = shared::notify::DEFAULT_LOCAL_SENDER)]
+        #[arg(long, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
         #[command(flatten)]
         limits: LimitArgs,

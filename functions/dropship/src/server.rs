@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::assets;
+use handlers::api;
+use handlers::response::{Code, MAX_BODY_BYTES, Problem};
+use handlers::webhooks::{self, MAX_WEBHOOK_BYTES};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use shared::api;
-use shared::app::App;
-use shared::http::{Code, MAX_BODY_BYTES, Problem};
-use shared::store::Store;
-use shared::webhooks::{self, MAX_WEBHOOK_BYTES};
+use service::app::App;
+use service::store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 

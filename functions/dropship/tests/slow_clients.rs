@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dropship::server::{Host, Limits, serve};
-use shared::app::App;
-use shared::seed::{self, SeedFile};
-use shared::store::embedded::EmbeddedStore;
+use local::seed::{self, SeedFile};
+use service::app::App;
+use sqlite::EmbeddedStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

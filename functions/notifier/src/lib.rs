@@ -11,16 +11,17 @@ use std::panic::AssertUnwindSafe;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use domain::Cancellation;
+use dynamodb::{DynamoStore, schema};
 use futures::FutureExt;
+use platforms::client::HttpStoreSync;
+use platforms::client::PlatformHttp;
+use service::email::Mailer;
+use service::ledger::Ledger;
+use service::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
+use service::store::Store;
+use service::sync::StoreSync;
 use ses::SesMailer;
-use shared::domain::Cancellation;
-use shared::notify::email::Mailer;
-use shared::notify::sync::{HttpStoreSync, StoreSync};
-use shared::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
-use shared::platforms::client::PlatformHttp;
-use shared::store::Store;
-use shared::store::dynamodb::{DynamoStore, schema};
-use shared::store::ledger::Ledger;
 use thiserror::Error;
 
 /// The notifier as deployed: DynamoDB store and ledger, SES, platform APIs.

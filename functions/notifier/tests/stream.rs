@@ -12,18 +12,18 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use chrono::{Duration, Utc};
+use domain::Cancellation;
+use dynamodb::DynamoStore;
+use local::seed::{self, SeedFile};
 use notifier::{cancellation_of, handle};
+use platforms::client::HttpStoreSync;
+use platforms::client::{PlatformHttp, RetryPolicy};
 use serde_json::{Value, json};
+use service::email::{Email, MailError, Mailer};
+use service::ledger::{Channel, Claim, Ledger, LedgerKey, LedgerStatus, Outcome};
+use service::notify::{Notifier, NotifierConfig};
+use service::store::{Commit, Store};
 use ses::SesMailer;
-use shared::domain::Cancellation;
-use shared::notify::email::{Email, MailError, Mailer};
-use shared::notify::sync::HttpStoreSync;
-use shared::notify::{Notifier, NotifierConfig};
-use shared::platforms::client::{PlatformHttp, RetryPolicy};
-use shared::seed::{self, SeedFile};
-use shared::store::dynamodb::DynamoStore;
-use shared::store::ledger::{Channel, Claim, Ledger, LedgerKey, LedgerStatus, Outcome};
-use shared::store::{Commit, Store};
 use wiremock::matchers::{body_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -164,7 +164,7 @@ impl World {
         order_id: &str,
         cancellation_id: &str,
         channel: Channel,
-    ) -> Option<shared::store::ledger::LedgerEntry> {
+    ) -> Option<service::ledger::LedgerEntry> {
         self.store
             .ledger_entries(order_id)
             .await

@@ -5,6 +5,7 @@
 use aws_config::BehaviorVersion;
 
 mod http_client;
+pub mod lambda;
 
 pub use aws_config::SdkConfig;
 

@@ -10,7 +10,7 @@ use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ses::operation::send_email::SendEmailError;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
-use shared::notify::email::{Email, MailError, Mailer};
+use service::email::{Email, MailError, Mailer};
 
 /// Error codes SES answers when it is busy or failing, not refusing.
 const TRANSIENT_CODES: &[&str] = &[

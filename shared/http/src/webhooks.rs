@@ -1,0 +1,396 @@
+//! Webhook intake (docs/api.md): a store-connected company's own
+//! change becomes a cancellation here, exactly once. Authenticity first
+//! (nothing is read or written for a bad signature), then the platform's
+//! current absolute quantities are reconciled, so duplicates, stale
+//! snapshots and the echo of our own outbound change are no-ops.
+
+use lambda_http::Request;
+use lambda_http::http::{Method, StatusCode};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::response::{
+    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
+    no_route,
+};
+use domain::{Company, Integration, Source};
+use platforms::{self, Inbound, Platform, PlatformOrder, bigcommerce, shopify, woocommerce};
+use service::app::{App, AppError, ReconcileOutcome, ReconcileResult};
+use service::intake::Fetched;
+use service::platform::ReadError;
+use service::store::Store;
+
+/// Largest webhook body accepted (platform payloads of large orders).
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// The routes served, as (method, path template).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/webhooks/shopify"),
+    ("POST", "/webhooks/woocommerce/{company_id}"),
+    ("POST", "/webhooks/bigcommerce/{company_id}"),
+];
+
+/// How a delivery that was not refused ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Handled {
+    Processed,
+    Duplicate,
+    Ignored,
+    /// The order could not be read from the platform, for good.
+    Failed,
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    status: Handled,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    orders: Vec<ReconcileOutcome>,
+}
+
+fn answer(status: Handled, detail: Option<String>, orders: Vec<ReconcileOutcome>) -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &Answer {
+            status,
+            detail,
+            orders,
+        },
+    )
+}
+
+/// The one answer to every refused delivery: the same status, headers and
+/// body whatever the reason, so it does not tell which shops or companies
+/// exist or are connected.
+fn unauthorized() -> Problem {
+    Problem::new(
+        Code::Unauthorized,
+        "the delivery could not be authenticated",
+    )
+}
+
+/// Why a delivery was refused: logged, never answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("no company has this shop or id")]
+    UnknownCompany,
+    #[error("the company is not connected through this platform")]
+    WrongPlatform,
+    #[error("the company has no webhook secret")]
+    NoSecret,
+    #[error("the signature or token is missing")]
+    MissingCredential,
+    #[error("the signature or token does not match")]
+    BadCredential,
+}
+
+/// How a platform proves a delivery is its own.
+#[derive(Clone, Copy)]
+enum Credential<'a> {
+    /// `base64(HMAC-SHA256(secret, body))` (Shopify, WooCommerce).
+    Hmac(Option<&'a str>),
+    /// The secret itself, sent back in a header (BigCommerce).
+    Token(Option<&'a str>),
+}
+
+/// Stands in for the secret of a company that does not exist or has none,
+/// so that a refusal costs the same work as a real check. It never admits:
+/// the refusal is decided before the check's result is looked at.
+const NO_SECRET: &str = "dropship: no webhook secret for this delivery";
+
+/// The company a delivery claims to come from, if the credential proves it.
+/// The same work is done whether or not the company exists.
+fn authenticate(
+    platform: &'static str,
+    integration: Integration,
+    claimed: Option<&str>,
+    company: Option<Company>,
+    credential: Credential<'_>,
+    body: &[u8],
+) -> Result<Company, Problem> {
+    let mut refusal = match &company {
+        None => Some(Refusal::UnknownCompany),
+        Some(c) if c.integration != integration => Some(Refusal::WrongPlatform),
+        Some(_) => None,
+    };
+    let secret = company
+        .as_ref()
+        .and_then(|c| c.connection.as_ref())
+        .and_then(|c| platforms::webhook_secret(platform, c).ok());
+    if secret.is_none() {
+        refusal = refusal.or(Some(Refusal::NoSecret));
+    }
+    let secret = secret.unwrap_or(NO_SECRET);
+    let (given, matches) = match credential {
+        Credential::Hmac(sig) => (
+            sig,
+            platforms::verify_hmac_sha256_base64(secret, body, sig.unwrap_or_default()),
+        ),
+        Credential::Token(token) => (
+            token,
+            platforms::token_matches(secret, token.unwrap_or_default()),
+        ),
+    };
+    if given.is_none_or(str::is_empty) {
+        refusal = refusal.or(Some(Refusal::MissingCredential));
+    } else if !matches {
+        refusal = refusal.or(Some(Refusal::BadCredential));
+    }
+    match (refusal, company) {
+        (None, Some(company)) => Ok(company),
+        (refusal, _) => {
+            let reason = refusal.unwrap_or(Refusal::UnknownCompany);
+            tracing::warn!(platform, claimed = ?claimed, %reason, "webhook delivery refused");
+            Err(unauthorized())
+        }
+    }
+}
+
+/// A webhook route: the platform, and the company id in the path.
+enum Route<'a> {
+    Shopify,
+    WooCommerce(&'a str),
+    BigCommerce(&'a str),
+}
+
+impl Route<'_> {
+    fn platform(&self) -> Platform {
+        match self {
+            Route::Shopify => Platform::Shopify,
+            Route::WooCommerce(_) => Platform::WooCommerce,
+            Route::BigCommerce(_) => Platform::BigCommerce,
+        }
+    }
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/webhooks/")?.trim_end_matches('/');
+    match rest.split_once('/') {
+        None if rest == "shopify" => Some(Route::Shopify),
+        Some(("woocommerce", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(Route::WooCommerce(id))
+        }
+        Some(("bigcommerce", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(Route::BigCommerce(id))
+        }
+        _ => None,
+    }
+}
+
+fn sha256_hex(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// Handle one webhook delivery. Never fails: every error is a response.
+pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
+    answer_and_log("webhook", &req, async |company_id| {
+        dispatch(app, &req, company_id).await
+    })
+    .await
+}
+
+async fn dispatch<S: Store>(
+    app: &App<S>,
+    req: &Request,
+    company_id: &mut Option<String>,
+) -> Result<HttpResponse, Problem> {
+    let path = req.uri().path();
+    let Some(route) = route(path) else {
+        return Err(no_route(path));
+    };
+    let platform = route.platform();
+    if req.method() != Method::POST {
+        return Ok(method_not_allowed(
+            "POST",
+            "webhooks are delivered with POST".into(),
+        ));
+    }
+    let body = body_bytes(req.body());
+    if body.len() > MAX_WEBHOOK_BYTES {
+        return Err(Problem::new(
+            Code::PayloadTooLarge,
+            format!("the body is over {MAX_WEBHOOK_BYTES} bytes"),
+        ));
+    }
+    let headers = req.headers();
+    let lookup = |r: Result<Option<Company>, AppError>| r.map_err(|e| crate::api::app_problem(&e));
+    let (company, source, delivery, inbound) = match route {
+        Route::Shopify => {
+            let domain = header_str(headers, "x-shopify-shop-domain")
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty());
+            let found = match &domain {
+                Some(d) => lookup(app.company_by_shop_domain(d).await)?,
+                None => None,
+            };
+            let company = authenticate(
+                "shopify",
+                Integration::Shopify,
+                domain.as_deref(),
+                found,
+                Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
+                body,
+            )?;
+            // Routing only: the topic picks the payload's shape, the signed
+            // body decides what is cancelled.
+            let topic = header_str(headers, "x-shopify-topic")
+                .unwrap_or_default()
+                .to_owned();
+            let event = header_str(headers, "x-shopify-event-id")
+                .or_else(|| header_str(headers, "x-shopify-webhook-id"))
+                .map_or_else(|| sha256_hex(body), str::to_owned);
+            let inbound = shopify::parse(&topic, body).map_err(|e| bad_payload(&e))?;
+            (
+                company,
+                Source::Shopify,
+                format!("shopify:{topic}:{event}"),
+                inbound,
+            )
+        }
+        Route::WooCommerce(id) => {
+            if woocommerce::is_ping(body) {
+                return Ok(answer(
+                    Handled::Ignored,
+                    Some("webhook ping".into()),
+                    vec![],
+                ));
+            }
+            let found = lookup(app.company(id).await)?;
+            let company = authenticate(
+                "woocommerce",
+                Integration::Woocommerce,
+                Some(id),
+                found,
+                Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
+                body,
+            )?;
+            let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
+            let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
+            // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
+            (
+                company,
+                Source::Woocommerce,
+                format!("woocommerce:{}", sha256_hex(body)),
+                inbound,
+            )
+        }
+        Route::BigCommerce(id) => {
+            let found = lookup(app.company(id).await)?;
+            let company = authenticate(
+                "bigcommerce",
+                Integration::Bigcommerce,
+                Some(id),
+                found,
+                Credential::Token(header_str(headers, "x-webhook-token")),
+                body,
+            )?;
+            let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
+            let key = hash
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| sha256_hex(body));
+            (
+                company,
+                Source::Bigcommerce,
+                format!("bigcommerce:{key}"),
+                inbound,
+            )
+        }
+    };
+    *company_id = Some(company.id.clone());
+
+    let (order_ref, change) = match inbound {
+        Inbound::Ignore(why) => {
+            tracing::info!(company_id = %company.id, %why, "webhook ignored");
+            return Ok(answer(Handled::Ignored, Some(why), vec![]));
+        }
+        Inbound::Order(po) => return reconcile(app, &company, source, &po, &delivery).await,
+        Inbound::Fetch { order_ref, change } => (order_ref, change),
+    };
+    let fetched = app
+        .fetch_platform_order(&company, platform, order_ref, &change)
+        .await
+        .map_err(|e| crate::api::app_problem(&e))?;
+    match fetched {
+        Fetched::Order(po) => reconcile(app, &company, source, &po, &delivery).await,
+        Fetched::UnknownOrder => Ok(answer(
+            Handled::Ignored,
+            Some(format!("no order matches {order_ref}")),
+            vec![],
+        )),
+        Fetched::NotInStore => Ok(answer(
+            Handled::Ignored,
+            Some(format!("{order_ref} not found in the store")),
+            vec![],
+        )),
+        Fetched::Failed(ReadError::Transient(e)) => {
+            tracing::warn!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform; asking for a retry");
+            Err(Problem::new(Code::Unavailable, e))
+        }
+        Fetched::Failed(ReadError::Permanent(e)) => {
+            // A retry cannot help (credentials, permissions): say so loudly,
+            // but do not make the platform disable the webhook.
+            tracing::error!(company_id = %company.id, %order_ref, error = %e, "could not read the order from the platform");
+            Ok(answer(
+                Handled::Failed,
+                Some(format!("could not read the order from the store: {e}")),
+                vec![],
+            ))
+        }
+    }
+}
+
+fn bad_payload(e: &serde_json::Error) -> Problem {
+    Problem::new(Code::InvalidBody, format!("unreadable payload: {e}"))
+}
+
+async fn reconcile<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    source: Source,
+    po: &PlatformOrder,
+    delivery: &str,
+) -> Result<HttpResponse, Problem> {
+    let outcomes = app
+        .reconcile_platform_order(company, source, po, delivery)
+        .await
+        .map_err(|e| crate::api::app_problem(&e))?;
+    if outcomes.is_empty() {
+        return Ok(answer(
+            Handled::Ignored,
+            Some(format!("no order matches {}", po.order_ref)),
+            vec![],
+        ));
+    }
+    let status = if outcomes
+        .iter()
+        .all(|o| o.result == ReconcileResult::Duplicate)
+    {
+        Handled::Duplicate
+    } else {
+        Handled::Processed
+    };
+    Ok(answer(status, None, outcomes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse() {
+        assert!(matches!(route("/webhooks/shopify"), Some(Route::Shopify)));
+        assert!(matches!(
+            route("/webhooks/woocommerce/seller-woo"),
+            Some(Route::WooCommerce("seller-woo"))
+        ));
+        assert!(matches!(
+            route("/webhooks/bigcommerce/seller-bc/"),
+            Some(Route::BigCommerce("seller-bc"))
+        ));
+        assert!(route("/webhooks/woocommerce/").is_none());
+        assert!(route("/webhooks/woocommerce/a/b").is_none());
+        assert!(route("/webhooks/magento/x").is_none());
+    }
+}

@@ -1,0 +1,271 @@
+//! Local adapters that write files instead of calling out: emails as RFC
+//! 5322 `.eml` files (multipart/alternative, text + HTML) and store-sync
+//! requests as `.json` records (method, url, headers without secrets, body),
+//! both under `<data-dir>/outbox/`. Files are written whole (temp file, then
+//! rename) under names derived from the order and cancellation, so a retry
+//! rewrites the same file rather than adding one.
+
+use std::path::{Path, PathBuf};
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+use serde_json::{Value, json};
+
+use super::sync::{StoreSync, SyncAction, SyncError, SyncPlan};
+use platforms::outbound::describe_update;
+use platforms::outbound::{
+    self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
+};
+use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_url};
+use service::email::{Email, MailError, Mailer};
+
+/// A file name part: ids are ours, but keep names portable anyway.
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+async fn write_whole(dir: &Path, name: &str, bytes: Vec<u8>) -> std::io::Result<PathBuf> {
+    tokio::fs::create_dir_all(dir).await?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, &path).await?;
+    Ok(path)
+}
+
+/// Emails as `.eml` files in a directory.
+#[derive(Clone, Debug)]
+pub struct EmlOutbox {
+    dir: PathBuf,
+}
+
+impl EmlOutbox {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        EmlOutbox { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The RFC 5322 message for `email` (multipart/alternative).
+pub fn rfc5322(email: &Email) -> Result<Vec<u8>, MailError> {
+    let mailbox = |what: &str, a: &str| {
+        a.parse::<Mailbox>()
+            .map_err(|e| MailError::Rejected(format!("invalid {what} address {a:?}: {e}")))
+    };
+    let message = Message::builder()
+        .from(mailbox("From", &email.from)?)
+        .to(mailbox("To", &email.to)?)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<{}@dropship.local>", safe(&email.reference))))
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .map_err(|e| MailError::Rejected(format!("building the message: {e}")))?;
+    Ok(message.formatted())
+}
+
+impl Mailer for EmlOutbox {
+    async fn send(&self, email: &Email) -> Result<String, MailError> {
+        let bytes = rfc5322(email)?;
+        let name = format!("{}.eml", safe(&email.reference));
+        let path = write_whole(&self.dir, &name, bytes)
+            .await
+            .map_err(|e| MailError::Unavailable(format!("writing {name}: {e}")))?;
+        Ok(format!("written to {}", path.display()))
+    }
+}
+
+/// Store-sync requests as `.json` records in a directory.
+#[derive(Clone, Debug)]
+pub struct RecordingStoreSync {
+    dir: PathBuf,
+}
+
+impl RecordingStoreSync {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        RecordingStoreSync { dir: dir.into() }
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
+/// The requests a plan stands for, without secrets. Shopify's refund
+/// depends on the live order (current quantities, suggested transactions,
+/// whether shipping is refunded and the order closed), so its record shows
+/// the `refundCreate` for the cancelled quantities with the transactions
+/// left to `order.suggestedRefund` at send time.
+pub fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
+    let c = &plan.connection;
+    let order_ref = plan.order_ref.to_string();
+    let (requests, note) = match &plan.action {
+        SyncAction::WooCommerce(u) => (
+            vec![json!({
+                "method": "PUT",
+                "url": woocommerce_order_url(c, &order_ref)?.as_str(),
+                "headers": {"Authorization": format!("Basic {REDACTED}"), "Content-Type": "application/json"},
+                "body": woocommerce_body(u),
+            })],
+            describe_update("WooCommerce", plan.order_ref, u),
+        ),
+        SyncAction::BigCommerce(u) => (
+            vec![json!({
+                "method": "PUT",
+                "url": bigcommerce_order_url(c, &order_ref)?.as_str(),
+                "headers": {"X-Auth-Token": REDACTED, "Content-Type": "application/json"},
+                "body": bigcommerce_body(u),
+            })],
+            describe_update("BigCommerce", plan.order_ref, u),
+        ),
+        SyncAction::ShopifyRefund { lines, note } => {
+            let id = order_gid(plan.order_ref);
+            let refund: Vec<(String, u32)> = lines
+                .iter()
+                .map(|l| (line_gid(l.line_ref), l.cancelled))
+                .collect();
+            (
+                vec![json!({
+                    "method": "POST",
+                    "url": shopify_graphql_url(c)?.as_str(),
+                    "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
+                    "body": {
+                        "query": REFUND_CREATE_MUTATION,
+                        "variables": outbound::refund_input(&id, &refund, false, None, json!([]), note),
+                    },
+                })],
+                format!(
+                    "Shopify order {}: refund of the cancelled units; transactions, shipping and \
+                     closing the order are decided from the live order (order.suggestedRefund) when sent",
+                    plan.order_ref
+                ),
+            )
+        }
+    };
+    Ok(json!({
+        "order_id": plan.order_id,
+        "cancellation_id": plan.cancellation_id,
+        "company_id": plan.company_id,
+        "platform": plan.action.platform(),
+        "note": note,
+        "unmapped_lines": plan.unmapped_lines,
+        "requests": requests,
+    }))
+}
+
+impl StoreSync for RecordingStoreSync {
+    async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
+        let record = request_record(plan)?;
+        let bytes = serde_json::to_vec_pretty(&record)
+            .map_err(|e| SyncError::Rejected(format!("encoding the record: {e}")))?;
+        let name = format!(
+            "{}-{}.store-sync.json",
+            safe(&plan.order_id),
+            safe(&plan.cancellation_id)
+        );
+        let path = write_whole(&self.dir, &name, bytes)
+            .await
+            .map_err(|e| SyncError::Unavailable(format!("writing {name}: {e}")))?;
+        Ok(format!(
+            "{} request recorded in {} (no api_base_url)",
+            plan.action.platform(),
+            path.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::Connection;
+    use platforms::outbound::OrderUpdate;
+
+    fn email() -> Email {
+        Email {
+            from: "notifications@dropship.example".into(),
+            to: "Shop <shop@cedar-crafts.example>".into(),
+            subject: "Order ord_1 cancelled by Acme — 2 units".into(),
+            text: "Plain text\nReason: <none>\n".into(),
+            html: "<p>HTML &#60;none&#62;</p>".into(),
+            reference: "ord_1-can_1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn eml_files_are_multipart_alternative() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = EmlOutbox::new(dir.path().join("outbox"));
+        let said = outbox.send(&email()).await.unwrap();
+        assert!(said.contains("ord_1-can_1.eml"));
+        let text = std::fs::read_to_string(dir.path().join("outbox/ord_1-can_1.eml")).unwrap();
+        for needle in [
+            "From: notifications@dropship.example",
+            "To: Shop <shop@cedar-crafts.example>",
+            "Subject: ",
+            "Message-ID: <ord_1-can_1@dropship.local>",
+            "Content-Type: multipart/alternative",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Type: text/html; charset=utf-8",
+            "Date: ",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+        }
+        // Written again on a retry: still one file.
+        outbox.send(&email()).await.unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("outbox"))
+                .unwrap()
+                .count(),
+            1
+        );
+        let mut bad = email();
+        bad.to = "not an address".into();
+        assert!(matches!(
+            outbox.send(&bad).await,
+            Err(MailError::Rejected(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn store_sync_records_hold_no_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = RecordingStoreSync::new(dir.path());
+        let plan = SyncPlan {
+            order_id: "o1".into(),
+            cancellation_id: "can_1".into(),
+            company_id: "seller-woo".into(),
+            connection: Connection {
+                site_url: Some("https://cedar.example".into()),
+                consumer_key: Some("ck_secret".into()),
+                consumer_secret: Some("cs_secret".into()),
+                ..Connection::default()
+            },
+            order_ref: domain::PlatformId::parse("731").unwrap(),
+            action: SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)])),
+            unmapped_lines: vec![],
+        };
+        rec.apply(&plan).await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("o1-can_1.store-sync.json")).unwrap();
+        assert!(!text.contains("secret"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["requests"][0]["method"], "PUT");
+        assert_eq!(
+            v["requests"][0]["url"],
+            "https://cedar.example/wp-json/wc/v3/orders/731"
+        );
+        assert_eq!(
+            v["requests"][0]["body"],
+            json!({"line_items": [{"id": 41, "quantity": 1}]})
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Test helpers: a demo-seeded app and a way to call the API handler with
+//! the requests API Gateway would deliver.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use handlers::api;
+use lambda_http::http::{HeaderMap, Method};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Request};
+use local::seed::{self, SeedFile};
+use serde_json::Value;
+use service::app::App;
+use service::store::Store;
+use sqlite::EmbeddedStore;
+
+pub const BUYER: &str = "demo-buyer-api-key";
+pub const SELLER: &str = "demo-seller-api-key";
+pub const EDI_BUYER: &str = "demo-buyer-edi-key";
+pub const EDI_SELLER: &str = "demo-seller-edi-key";
+pub const BC_SELLER: &str = "demo-seller-bc-key";
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+pub fn demo_seed() -> SeedFile {
+    let text = std::fs::read_to_string(events_dir().join("demo-seed.json")).unwrap();
+    SeedFile::parse(&text).unwrap()
+}
+
+pub async fn seeded<S: Store>(store: S) -> App<S> {
+    seed::apply(&store, &demo_seed()).await.unwrap();
+    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
+}
+
+pub async fn demo_app() -> App<EmbeddedStore> {
+    seeded(EmbeddedStore::in_memory().unwrap()).await
+}
+
+/// A request as API Gateway would hand it to the Lambda (through the same
+/// event conversion lambda_http uses).
+pub fn event(
+    method: &str,
+    path_and_query: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let mut h = serde_json::Map::new();
+    h.insert("host".into(), "api.example.com".into());
+    if let Some(k) = key {
+        h.insert("authorization".into(), format!("Bearer {k}").into());
+    }
+    for (k, v) in headers {
+        h.insert(k.to_lowercase(), (*v).into());
+    }
+    let mut e = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "test", "domainName": "api.example.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "test", "routeKey": "$default", "stage": "$default",
+            "time": "26/Nov/2026:04:00:00 +0000", "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(b) = body {
+        e["body"] = b.into();
+    }
+    from_event(&e.to_string())
+}
+
+pub fn from_event(json: &str) -> Request {
+    let lr: LambdaRequest = serde_json::from_str(json).expect("a valid API Gateway v2 event");
+    lr.into()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn send<S: Store>(app: &App<S>, req: Request) -> Reply {
+    let r = api::handle(app, req).await;
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = match r.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    if status >= 400 {
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "errors are problem+json: {body}"
+        );
+        for field in ["type", "title", "status", "detail", "code"] {
+            assert!(body.get(field).is_some(), "problem without {field}: {body}");
+        }
+        assert_eq!(body["status"], status);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn call<S: Store>(
+    app: &App<S>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
+    send(app, event(method, path, key, body, &[])).await
+}
+
+pub fn method(m: &str) -> Method {
+    Method::from_bytes(m.as_bytes()).unwrap()
+}
