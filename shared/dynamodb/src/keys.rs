@@ -1,7 +1,7 @@
 //! Item keys. Every user-supplied part that is not the last part of a key
 //! is length-prefixed, so that no two (company, key) pairs share a key.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 pub(super) const COMPANY_SK: &str = "COMPANY";
 pub(super) const API_KEY_SK: &str = "APIKEY";
@@ -50,9 +50,7 @@ pub(super) fn shop(domain: &str) -> String {
 }
 
 /// Timestamps in keys are fixed-width, so that text order is time order.
-fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
+use service::store::timestamp as ts;
 
 /// The sort key of an order's entry in both listing GSIs.
 pub(super) fn listing_sk(created_at: &DateTime<Utc>, id: &str) -> String {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::DynamoStore;
 use super::errors::{backend, sdk};
@@ -51,7 +51,7 @@ fn ledger_key(k: &LedgerKey) -> Item {
 }
 
 fn stamp(t: &DateTime<Utc>) -> AttributeValue {
-    s(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    s(service::store::timestamp(t))
 }
 
 fn entry_of(item: Item) -> Result<LedgerEntry, StoreError> {

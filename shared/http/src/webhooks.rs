@@ -7,7 +7,7 @@
 use lambda_http::Request;
 use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use service::app::sha256_hex;
 
 use crate::response::{
     Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
@@ -177,10 +177,6 @@ fn route(path: &str) -> Option<Route<'_>> {
         }
         _ => None,
     }
-}
-
-fn sha256_hex(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
 }
 
 /// Handle one webhook delivery. Never fails: every error is a response.

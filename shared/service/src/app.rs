@@ -113,9 +113,14 @@ impl Idempotency {
     }
 }
 
+/// The lowercase hex SHA-256 digest of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
 /// The SHA-256 hex digest under which an API key is stored.
 pub fn hash_api_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    sha256_hex(key.as_bytes())
 }
 
 /// How a decision that lost a race on its order is tried again: after the

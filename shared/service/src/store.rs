@@ -9,6 +9,12 @@ use thiserror::Error;
 
 use domain::{Cancellation, Company, Fulfillment, Order, Role};
 
+/// How every store keeps a time: RFC 3339 in UTC to the microsecond, so
+/// stored times sort as strings and read back exactly.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// Why a store operation failed. Conditional-write outcomes are variants of
 /// their own, so callers decide on them without looking at messages.
 #[derive(Debug, Error)]
