@@ -11,6 +11,7 @@ use super::model::{
     Cancellation, CancellationKind, CancelledItem, Company, FulfilledItem, Fulfillment,
     Integration, LineItem, Order, Role, Source,
 };
+use super::model::{NewOrder, next_version};
 use super::rules::may_cancel;
 use super::{MAX_REASON_CHARS, trim_blank, validate_reason};
 
@@ -51,13 +52,6 @@ impl CancelRequest {
 pub struct Decision<R> {
     pub order: Order,
     pub record: R,
-}
-
-pub(crate) fn next_version(order: &Order, now: DateTime<Utc>) -> Order {
-    let mut next = order.clone();
-    next.version = order.version + 1;
-    next.updated_at = now;
-    next
 }
 
 fn line_mut<'a>(order: &'a mut Order, id: &str) -> Option<&'a mut LineItem> {
@@ -254,25 +248,6 @@ pub fn fulfill(
             created_at: now,
         },
     })
-}
-
-/// A line of a new order, as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLine {
-    pub id: String,
-    pub sku: String,
-    pub title: Option<String>,
-    pub quantity: i64,
-    pub unit_price: Option<String>,
-    pub buyer_line_ref: Option<String>,
-    pub seller_line_ref: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOrder {
-    pub buyer_order_ref: Option<String>,
-    pub seller_order_ref: Option<String>,
-    pub line_items: Vec<NewLine>,
 }
 
 /// Validate and build a new order between `buyer` and `seller`. Every

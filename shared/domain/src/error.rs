@@ -34,9 +34,9 @@ pub enum DomainError {
     EmptyItems,
     #[error("{0}")]
     NotPermitted(NotPermitted),
-    #[error("{field} must be {}", super::refs::ref_rule(*.integration))]
+    #[error("{field} must be {}", super::ids::ref_rule(*.integration))]
     InvalidStoreRef {
-        field: super::refs::RefField,
+        field: super::ids::RefField,
         /// The integration of the company the reference belongs to.
         integration: super::model::Integration,
     },

@@ -2,6 +2,7 @@
 
 mod commands;
 mod error;
+mod ids;
 pub mod inbound;
 mod model;
 pub mod refs;
@@ -11,10 +12,9 @@ pub mod sync;
 #[cfg(test)]
 mod proptests;
 
-pub(crate) use commands::next_version;
 pub use commands::{
-    Actor, CancelRequest, Decision, FulfillRequest, Increase, ItemRequest, NewLine, NewOrder,
-    PlatformLine, PlatformState, Reconciled, Shortfall, cancel, create_order, fulfill, reconcile,
+    Actor, CancelRequest, Decision, FulfillRequest, Increase, ItemRequest, PlatformLine,
+    PlatformState, Reconciled, Shortfall, cancel, create_order, fulfill, reconcile,
 };
 pub use error::{DomainError, NotPermitted};
 pub use model::*;

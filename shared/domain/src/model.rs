@@ -291,6 +291,33 @@ pub struct Fulfillment {
     pub created_at: DateTime<Utc>,
 }
 
+/// The order with its version bumped, as of `now`: the base of every change.
+pub(crate) fn next_version(order: &Order, now: DateTime<Utc>) -> Order {
+    let mut next = order.clone();
+    next.version = order.version + 1;
+    next.updated_at = now;
+    next
+}
+
+/// A line of a new order, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    pub id: String,
+    pub sku: String,
+    pub title: Option<String>,
+    pub quantity: i64,
+    pub unit_price: Option<String>,
+    pub buyer_line_ref: Option<String>,
+    pub seller_line_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub buyer_order_ref: Option<String>,
+    pub seller_order_ref: Option<String>,
+    pub line_items: Vec<NewLine>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

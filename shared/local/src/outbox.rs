@@ -11,13 +11,14 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use serde_json::{Value, json};
 
-use super::sync::{StoreSync, SyncAction, SyncError, SyncPlan};
+use domain::sync::{SyncAction, SyncPlan};
 use platforms::outbound::describe_update;
 use platforms::outbound::{
     self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
 };
 use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_url};
 use service::email::{Email, MailError, Mailer};
+use service::sync::{StoreSync, SyncError};
 
 /// A file name part: ids are ours, but keep names portable anyway.
 fn safe(s: &str) -> String {
