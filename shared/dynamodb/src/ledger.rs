@@ -1,4 +1,4 @@
-//! The notification ledger (`store::ledger`) on DynamoDB. One item per
+//! The notification ledger (`service::ledger`) on DynamoDB. One item per
 //! (cancellation, channel) in the order's partition, outside the `ORDER`
 //! sort-key prefix (so `order_record` never reads it):
 //!
