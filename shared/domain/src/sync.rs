@@ -115,67 +115,124 @@ pub fn plan(
             company: partner.id.clone(),
             integration,
         })?;
-    // The stored references are checked again: an order may predate their
-    // validation, and only a platform id may name the store's resource.
-    let invalid = |field: String, r: &str| PlanError::InvalidRef {
-        field,
-        value: r.to_owned(),
-        order: order.id.clone(),
+    let refs = Refs {
+        order,
+        party,
         integration,
     };
-    let order_field = format!("{}_order_ref", party.as_str());
-    let order_ref = match party {
-        Role::Buyer => order.buyer_order_ref.as_deref(),
-        Role::Seller => order.seller_order_ref.as_deref(),
-    }
-    .ok_or_else(|| PlanError::NoOrderRef {
-        order: order.id.clone(),
-        field: order_field.clone(),
-    })?;
-    let order_ref = PlatformId::parse(order_ref).ok_or_else(|| invalid(order_field, order_ref))?;
-    // (the partner's line id, cancelled now, new quantity)
-    let mut mapped = Vec::new();
-    let mut unmapped_lines = Vec::new();
-    // Indexed once: an order may have thousands of lines.
-    let by_id: HashMap<&str, &LineItem> = order
-        .line_items
-        .iter()
-        .map(|l| (l.id.as_str(), l))
-        .collect();
-    for item in &cancellation.items {
-        let Some(line) = by_id.get(item.line_item_id.as_str()) else {
-            unmapped_lines.push(item.line_item_id.clone());
-            continue;
-        };
-        let line_ref = match party {
-            Role::Buyer => line.buyer_line_ref.as_deref(),
-            Role::Seller => line.seller_line_ref.as_deref(),
-        };
-        match line_ref {
-            Some(r) => {
-                let field = format!("line item {}: {}_line_ref", line.id, party.as_str());
-                let id = PlatformId::parse(r).ok_or_else(|| invalid(field, r))?;
-                mapped.push((id, item.quantity, line.active()));
-            }
-            None => unmapped_lines.push(item.line_item_id.clone()),
+    let order_ref = refs.order_ref()?;
+    let (mapped, unmapped_lines) = refs.lines(cancellation)?;
+    let action = action(kind, &refs, cancellation, &mapped)?;
+    Ok(Some(SyncPlan {
+        order_id: order.id.clone(),
+        cancellation_id: cancellation.id.clone(),
+        company_id: partner.id.clone(),
+        connection,
+        order_ref,
+        action,
+        unmapped_lines,
+    }))
+}
+
+/// A cancelled line in the partner's store: its id there, the units
+/// cancelled now, and our active quantity after them.
+struct Mapped {
+    id: PlatformId,
+    cancelled: u32,
+    active: u32,
+}
+
+/// The partner's references on an order. They are checked again here: an
+/// order may predate their validation, and only a platform id may name the
+/// store's resource.
+struct Refs<'a> {
+    order: &'a Order,
+    party: Role,
+    integration: &'static str,
+}
+
+impl Refs<'_> {
+    fn invalid(&self, field: String, r: &str) -> PlanError {
+        PlanError::InvalidRef {
+            field,
+            value: r.to_owned(),
+            order: self.order.id.clone(),
+            integration: self.integration,
         }
     }
+
+    fn order_ref(&self) -> Result<PlatformId, PlanError> {
+        let field = format!("{}_order_ref", self.party.as_str());
+        let order_ref = match self.party {
+            Role::Buyer => self.order.buyer_order_ref.as_deref(),
+            Role::Seller => self.order.seller_order_ref.as_deref(),
+        }
+        .ok_or_else(|| PlanError::NoOrderRef {
+            order: self.order.id.clone(),
+            field: field.clone(),
+        })?;
+        PlatformId::parse(order_ref).ok_or_else(|| self.invalid(field, order_ref))
+    }
+
+    /// The cancelled lines the partner's store knows, and our ids of the
+    /// others (left alone).
+    fn lines(&self, cancellation: &Cancellation) -> Result<(Vec<Mapped>, Vec<String>), PlanError> {
+        let mut mapped = Vec::new();
+        let mut unmapped = Vec::new();
+        // Indexed once: an order may have thousands of lines.
+        let by_id: HashMap<&str, &LineItem> = self
+            .order
+            .line_items
+            .iter()
+            .map(|l| (l.id.as_str(), l))
+            .collect();
+        for item in &cancellation.items {
+            let Some(line) = by_id.get(item.line_item_id.as_str()) else {
+                unmapped.push(item.line_item_id.clone());
+                continue;
+            };
+            let line_ref = match self.party {
+                Role::Buyer => line.buyer_line_ref.as_deref(),
+                Role::Seller => line.seller_line_ref.as_deref(),
+            };
+            match line_ref {
+                Some(r) => {
+                    let field = format!("line item {}: {}_line_ref", line.id, self.party.as_str());
+                    let id = PlatformId::parse(r).ok_or_else(|| self.invalid(field, r))?;
+                    mapped.push(Mapped {
+                        id,
+                        cancelled: item.quantity,
+                        active: line.active(),
+                    });
+                }
+                None => unmapped.push(item.line_item_id.clone()),
+            }
+        }
+        Ok((mapped, unmapped))
+    }
+}
+
+/// What the partner's platform is asked to do.
+fn action(
+    kind: SyncKind,
+    refs: &Refs<'_>,
+    cancellation: &Cancellation,
+    mapped: &[Mapped],
+) -> Result<SyncAction, PlanError> {
     let whole = cancellation.kind == CancellationKind::Order;
     let no_mapped_line = || PlanError::NoMappedLine {
-        order: order.id.clone(),
-        party: party.as_str(),
+        order: refs.order.id.clone(),
+        party: refs.party.as_str(),
     };
     let quantities = || -> Result<OrderUpdate, PlanError> {
         if mapped.is_empty() {
             return Err(no_mapped_line());
         }
-        let lines = mapped
-            .iter()
-            .map(|(id, _, active)| (id.get(), *active))
-            .collect();
-        Ok(OrderUpdate::SetQuantities(lines))
+        Ok(OrderUpdate::SetQuantities(
+            mapped.iter().map(|m| (m.id.get(), m.active)).collect(),
+        ))
     };
-    let action = match kind {
+    Ok(match kind {
         SyncKind::ShopifyRefund => {
             if mapped.is_empty() {
                 return Err(no_mapped_line());
@@ -183,15 +240,15 @@ pub fn plan(
             SyncAction::ShopifyRefund {
                 lines: mapped
                     .iter()
-                    .map(|(id, cancelled, active)| RefundLine {
-                        line_ref: *id,
-                        cancelled: *cancelled,
-                        target: *active,
+                    .map(|m| RefundLine {
+                        line_ref: m.id,
+                        cancelled: m.cancelled,
+                        target: m.active,
                     })
                     .collect(),
                 note: format!(
                     "Dropship order {} cancellation {}",
-                    order.id, cancellation.id
+                    refs.order.id, cancellation.id
                 ),
             }
         }
@@ -203,14 +260,5 @@ pub fn plan(
             SyncAction::BigCommerce(OrderUpdate::CancelOrder)
         }
         SyncKind::BigCommerceOrderUpdate => SyncAction::BigCommerce(quantities()?),
-    };
-    Ok(Some(SyncPlan {
-        order_id: order.id.clone(),
-        cancellation_id: cancellation.id.clone(),
-        company_id: partner.id.clone(),
-        connection,
-        order_ref,
-        action,
-        unmapped_lines,
-    }))
+    })
 }
