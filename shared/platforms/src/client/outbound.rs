@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::PlatformHttp;
 use super::shopify::{graphql, order_with_lines};
 use crate::outbound::*;
-use crate::shopify::{self, legacy_id};
+use crate::shopify;
 use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
 
 /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
@@ -174,87 +174,15 @@ pub async fn shopify_refund(
     };
     let (closed, currency) = (state.closed, state.presentment_currency_code);
     // 2. What to refund: down to our target, never more than was cancelled.
-    let mut refund: Vec<(String, u32)> = Vec::new();
-    let mut unknown = Vec::new();
-    for l in lines {
-        let line_ref = l.line_ref.to_string();
-        match current.iter().find(|(id, _)| *id == line_ref) {
-            Some((_, now)) => {
-                let q = now.saturating_sub(l.target).min(l.cancelled);
-                if q > 0 {
-                    refund.push((line_gid(l.line_ref), q));
-                }
-            }
-            None => unknown.push(line_ref),
-        }
-    }
-    // Nothing left once every line is at most what is refunded now.
-    let full = current.iter().all(|(id, q)| {
-        let r = refund
-            .iter()
-            .find(|(gid, _)| legacy_id(gid) == id)
-            .map_or(0, |(_, r)| *r);
-        q.saturating_sub(r) == 0
-    });
+    let RefundPlan {
+        refund,
+        unknown,
+        full,
+    } = refund_plan(lines, &current);
     let mut done = Vec::new();
     // 3. Refund (with shipping when nothing is left), as Shopify suggests.
     if !refund.is_empty() {
-        let refund_items: Vec<Value> = refund
-            .iter()
-            .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
-            .collect();
-        let suggested: SuggestData = graphql(
-            http,
-            conn,
-            SUGGESTED_REFUND_QUERY,
-            json!({ "id": id, "refundLineItems": refund_items, "refundShipping": full }),
-        )
-        .await?;
-        let transactions: Vec<Value> = suggested
-            .order
-            .and_then(|o| o.suggested_refund)
-            .map(|s| s.suggested_transactions)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|t| {
-                let gateway = t.gateway?;
-                Some(json!({
-                    "orderId": id,
-                    "amount": t.amount_set.presentment_money.amount,
-                    "gateway": gateway,
-                    "kind": "REFUND",
-                    "parentId": t.parent_transaction.map(|p| p.id),
-                }))
-            })
-            .collect();
-        let vars = refund_input(
-            &id,
-            &refund,
-            full,
-            Some(&currency),
-            Value::Array(transactions),
-            note,
-        );
-        // Never repeated blindly: an ambiguous failure goes back to the
-        // ledger, whose retry re-reads the order's quantities first.
-        let created: RefundData = graphql(
-            &http.for_non_idempotent(),
-            conn,
-            REFUND_CREATE_MUTATION,
-            vars,
-        )
-        .await?;
-        let r = user_errors("refundCreate", created.refund_create)?;
-        // Each line may refund up to u32::MAX units: the sum needs 64 bits.
-        let units = refund
-            .iter()
-            .fold(0u64, |n, (_, q)| n.saturating_add(u64::from(*q)));
-        done.push(format!(
-            "refunded {units} unit(s) on {} line(s){}{}",
-            refund.len(),
-            if full { " and shipping" } else { "" },
-            r.refund.map(|r| format!(" ({})", r.id)).unwrap_or_default()
-        ));
+        done.push(create_refund(http, conn, &id, &refund, full, &currency, note).await?);
     } else {
         done.push("nothing left to refund (already at our quantities)".to_owned());
     }
@@ -277,6 +205,75 @@ pub async fn shopify_refund(
         ));
     }
     Ok(format!("Shopify order {order_ref}: {}", done.join("; ")))
+}
+
+/// Refund `refund` (line gid, units) as Shopify suggests, with shipping when
+/// nothing is left (`full`); returns what was done, in words.
+async fn create_refund(
+    http: &PlatformHttp,
+    conn: &Connection,
+    id: &str,
+    refund: &[(String, u32)],
+    full: bool,
+    currency: &str,
+    note: &str,
+) -> Result<String, PlatformError> {
+    let refund_items: Vec<Value> = refund
+        .iter()
+        .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
+        .collect();
+    let suggested: SuggestData = graphql(
+        http,
+        conn,
+        SUGGESTED_REFUND_QUERY,
+        json!({ "id": id, "refundLineItems": refund_items, "refundShipping": full }),
+    )
+    .await?;
+    let transactions: Vec<Value> = suggested
+        .order
+        .and_then(|o| o.suggested_refund)
+        .map(|s| s.suggested_transactions)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| {
+            let gateway = t.gateway?;
+            Some(json!({
+                "orderId": id,
+                "amount": t.amount_set.presentment_money.amount,
+                "gateway": gateway,
+                "kind": "REFUND",
+                "parentId": t.parent_transaction.map(|p| p.id),
+            }))
+        })
+        .collect();
+    let vars = refund_input(
+        id,
+        refund,
+        full,
+        Some(currency),
+        Value::Array(transactions),
+        note,
+    );
+    // Never repeated blindly: an ambiguous failure goes back to the
+    // ledger, whose retry re-reads the order's quantities first.
+    let created: RefundData = graphql(
+        &http.for_non_idempotent(),
+        conn,
+        REFUND_CREATE_MUTATION,
+        vars,
+    )
+    .await?;
+    let r = user_errors("refundCreate", created.refund_create)?;
+    // Each line may refund up to u32::MAX units: the sum needs 64 bits.
+    let units = refund
+        .iter()
+        .fold(0u64, |n, (_, q)| n.saturating_add(u64::from(*q)));
+    Ok(format!(
+        "refunded {units} unit(s) on {} line(s){}{}",
+        refund.len(),
+        if full { " and shipping" } else { "" },
+        r.refund.map(|r| format!(" ({})", r.id)).unwrap_or_default()
+    ))
 }
 
 #[cfg(test)]
