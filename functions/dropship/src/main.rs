@@ -181,6 +181,54 @@ async fn run<S: Store>(
     Ok(())
 }
 
+/// `dropship serve --dynamodb-table`: the handlers over a DynamoDB table.
+async fn serve_dynamodb(
+    table: &str,
+    port: u16,
+    limits: Limits,
+    seed: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = dynamodb(table).await?;
+    if seed.is_none() {
+        println!(
+            "using DynamoDB table {table}; seed it with --seed FILE or `dropship seed FILE --dynamodb-table {table}`"
+        );
+    }
+    // In AWS the notifier Lambda reads the table's stream; locally on
+    // DynamoDB there is no outbox to drain.
+    println!(
+        "notifications are not sent locally on DynamoDB: the notifier function reads the table's stream"
+    );
+    let data = format!("DynamoDB table {table}");
+    run(store, port, limits, seed, false, data, |_| {}).await
+}
+
+/// `dropship serve`: the handlers over the embedded store, with the
+/// notifier in-process over the store's outbox.
+async fn serve_embedded(
+    data_dir: &Path,
+    port: u16,
+    limits: Limits,
+    seed: Option<PathBuf>,
+    sender_email: &str,
+) -> anyhow::Result<()> {
+    let fresh = !data_dir.join("dropship.sqlite3").exists();
+    let store = EmbeddedStore::open_dir(data_dir)?;
+    let outbox = data_dir.join("outbox");
+    println!("notification emails are written to {}", outbox.display());
+    let worker = OutboxWorker::new(local_notifier(
+        store.clone(),
+        &outbox,
+        sender_email,
+        PlatformHttp::default(),
+    ));
+    let data = format!("data in {}", data_dir.display());
+    run(store, port, limits, seed, fresh, data, move |shutdown| {
+        tokio::spawn(worker.run(shutdown));
+    })
+    .await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -208,29 +256,7 @@ async fn main() -> anyhow::Result<()> {
             dynamodb_table: Some(table),
             limits,
             ..
-        } => {
-            let store = dynamodb(&table).await?;
-            if seed.is_none() {
-                println!(
-                    "using DynamoDB table {table}; seed it with --seed FILE or `dropship seed FILE --dynamodb-table {table}`"
-                );
-            }
-            // In AWS the notifier Lambda reads the table's stream; locally on
-            // DynamoDB there is no outbox to drain.
-            println!(
-                "notifications are not sent locally on DynamoDB: the notifier function reads the table's stream"
-            );
-            run(
-                store,
-                port,
-                limits.limits(),
-                seed,
-                false,
-                format!("DynamoDB table {table}"),
-                |_| {},
-            )
-            .await?;
-        }
+        } => serve_dynamodb(&table, port, limits.limits(), seed).await?,
         Command::Serve {
             port,
             data_dir,
@@ -238,31 +264,7 @@ async fn main() -> anyhow::Result<()> {
             dynamodb_table: None,
             sender_email,
             limits,
-        } => {
-            let fresh = !data_dir.join("dropship.sqlite3").exists();
-            let store = EmbeddedStore::open_dir(&data_dir)?;
-            let outbox = data_dir.join("outbox");
-            println!("notification emails are written to {}", outbox.display());
-            // The notifier, in-process over the store's outbox.
-            let worker = OutboxWorker::new(local_notifier(
-                store.clone(),
-                &outbox,
-                &sender_email,
-                PlatformHttp::default(),
-            ));
-            run(
-                store,
-                port,
-                limits.limits(),
-                seed,
-                fresh,
-                format!("data in {}", data_dir.display()),
-                move |shutdown| {
-                    tokio::spawn(worker.run(shutdown));
-                },
-            )
-            .await?;
-        }
+        } => serve_embedded(&data_dir, port, limits.limits(), seed, &sender_email).await?,
     }
     Ok(())
 }
