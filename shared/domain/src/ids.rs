@@ -8,7 +8,7 @@ use super::model::Integration;
 /// The largest id a store platform hands out (a positive signed 64-bit integer).
 pub const MAX_PLATFORM_ID: u64 = i64::MAX as u64;
 /// The longest reference of a company without a store platform.
-pub const MAX_REF_LEN: usize = 255;
+pub(crate) const MAX_REF_LEN: usize = 255;
 
 /// A store platform's numeric id: a decimal integer 1..=2^63-1 written
 /// without sign or leading zeros. Only such an id is ever put into a
@@ -44,7 +44,7 @@ impl fmt::Display for PlatformId {
 }
 
 /// Whether the integration's references are a store platform's ids.
-pub fn is_store_platform(integration: Integration) -> bool {
+pub(crate) fn is_store_platform(integration: Integration) -> bool {
     match integration {
         Integration::Shopify | Integration::Woocommerce | Integration::Bigcommerce => true,
         Integration::Edi | Integration::Api => false,
@@ -80,7 +80,7 @@ impl fmt::Display for RefField {
 }
 
 /// What a valid reference of `integration` looks like, in words.
-pub fn ref_rule(integration: Integration) -> String {
+pub(crate) fn ref_rule(integration: Integration) -> String {
     if is_store_platform(integration) {
         format!(
             "the {} id, a decimal integer from 1 to {MAX_PLATFORM_ID} without sign or leading zeros",

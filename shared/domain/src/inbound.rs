@@ -112,7 +112,7 @@ pub enum LineChange {
 }
 
 impl OrderState {
-    pub fn is_whole_order(&self) -> bool {
+    pub(crate) fn is_whole_order(&self) -> bool {
         matches!(self, OrderState::Cancelled(..) | OrderState::Refunded(_))
     }
 

@@ -21,11 +21,11 @@ pub use model::*;
 pub use refs::{PlatformId, StoreRefs, set_store_refs, valid_store_ref};
 
 /// The longest reason accepted, in characters.
-pub const MAX_REASON_CHARS: usize = 500;
+pub(crate) const MAX_REASON_CHARS: usize = 500;
 
 /// Characters that show nothing: Unicode White_Space and format (Cf)
 /// characters such as U+200B, U+2060 and U+FEFF.
-pub fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     c.is_whitespace() || c.general_category() == GeneralCategory::Format
 }
@@ -37,7 +37,7 @@ pub fn trim_blank(s: &str) -> &str {
 
 /// A reason must be present and non-blank after trimming, and at most
 /// `MAX_REASON_CHARS` characters. Returns the trimmed reason.
-pub fn validate_reason(
+pub(crate) fn validate_reason(
     reason: Option<&str>,
     line_item_id: Option<&str>,
 ) -> Result<String, DomainError> {

@@ -18,7 +18,7 @@ fn check(integration: Integration, field: RefField, r: &str) -> Result<(), Domai
 }
 
 /// Every reference of `order` checked against its owner's integration.
-pub fn validate_order_refs(
+pub(crate) fn validate_order_refs(
     order: &Order,
     buyer: Integration,
     seller: Integration,

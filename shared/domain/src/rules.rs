@@ -8,7 +8,7 @@ use super::model::{CancellationKind, Integration, Role, Source};
 ///
 /// App and API cancellations follow the "create in app/API" column; platform
 /// cancellations follow the "inbound sync from its store" column.
-pub fn may_cancel(
+pub(crate) fn may_cancel(
     integration: Integration,
     party: Role,
     kind: CancellationKind,
@@ -33,7 +33,7 @@ pub fn may_cancel(
 }
 
 /// Does the integration sync cancellations from the company's own store?
-pub fn syncs_inbound(integration: Integration, party: Role) -> bool {
+pub(crate) fn syncs_inbound(integration: Integration, party: Role) -> bool {
     matches!(
         (integration, party),
         (Integration::Shopify, _)

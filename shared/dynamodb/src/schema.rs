@@ -16,7 +16,7 @@ pub const TYPE_ATTRIBUTE: &str = "type";
 pub const CANCELLATION_TYPE: &str = "cancellation";
 /// Boolean on order items: no open units left. Projected into both GSIs
 /// so that the open/complete filter is applied on the index.
-pub const COMPLETE_ATTRIBUTE: &str = "complete";
+pub(crate) const COMPLETE_ATTRIBUTE: &str = "complete";
 
 /// A global secondary index: string hash and range keys, `INCLUDE`
 /// projection of `non_key_attributes`.
@@ -30,7 +30,7 @@ pub struct Gsi {
 }
 
 /// Orders by buyer: `gsi1pk = COMPANY#<buyer_id>`, `gsi1sk = <created_at>#<order id>`.
-pub const GSI_BUYER: Gsi = Gsi {
+pub(crate) const GSI_BUYER: Gsi = Gsi {
     name: "gsi1",
     pk: "gsi1pk",
     sk: "gsi1sk",
@@ -38,7 +38,7 @@ pub const GSI_BUYER: Gsi = Gsi {
     non_key_attributes: &[COMPLETE_ATTRIBUTE],
 };
 /// Orders by seller: `gsi2pk = COMPANY#<seller_id>`, `gsi2sk = <created_at>#<order id>`.
-pub const GSI_SELLER: Gsi = Gsi {
+pub(crate) const GSI_SELLER: Gsi = Gsi {
     name: "gsi2",
     pk: "gsi2pk",
     sk: "gsi2sk",

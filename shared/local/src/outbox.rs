@@ -59,7 +59,7 @@ impl EmlOutbox {
 }
 
 /// The RFC 5322 message for `email` (multipart/alternative).
-pub fn rfc5322(email: &Email) -> Result<Vec<u8>, MailError> {
+pub(crate) fn rfc5322(email: &Email) -> Result<Vec<u8>, MailError> {
     let mailbox = |what: &str, a: &str| {
         a.parse::<Mailbox>()
             .map_err(|e| MailError::Rejected(format!("invalid {what} address {a:?}: {e}")))
@@ -90,7 +90,7 @@ impl Mailer for EmlOutbox {
 
 /// Store-sync requests as `.json` records in a directory.
 #[derive(Clone, Debug)]
-pub struct RecordingStoreSync {
+pub(crate) struct RecordingStoreSync {
     dir: PathBuf,
 }
 
@@ -107,7 +107,7 @@ const REDACTED: &str = "<redacted>";
 /// whether shipping is refunded and the order closed), so its record shows
 /// the `refundCreate` for the cancelled quantities with the transactions
 /// left to `order.suggestedRefund` at send time.
-pub fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
+pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
     let c = &plan.connection;
     let order_ref = plan.order_ref.to_string();
     let (requests, note) = match &plan.action {

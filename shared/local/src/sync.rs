@@ -11,8 +11,8 @@ pub use service::sync::{StoreSync, SyncError};
 /// store), else a request record in the outbox.
 #[derive(Clone)]
 pub struct LocalStoreSync {
-    pub http: HttpStoreSync,
-    pub record: super::outbox::RecordingStoreSync,
+    pub(crate) http: HttpStoreSync,
+    pub(crate) record: super::outbox::RecordingStoreSync,
 }
 
 impl StoreSync for LocalStoreSync {

@@ -10,8 +10,9 @@ use super::{Inbound, LineChange, id_string};
 pub const PLATFORM: &str = "bigcommerce";
 
 /// Status ids that mean the whole order is off.
-pub const CANCELLED: u32 = 5;
-pub const REFUNDED: u32 = 4;
+pub(crate) const CANCELLED: u32 = 5;
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) const REFUNDED: u32 = 4;
 
 #[derive(Deserialize)]
 struct Delivery {

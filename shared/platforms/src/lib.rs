@@ -115,7 +115,7 @@ pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error>
 }
 
 /// The Shopify Admin API version every call and document targets.
-pub const SHOPIFY_API_VERSION: &str = "2025-10";
+pub(crate) const SHOPIFY_API_VERSION: &str = "2025-10";
 
 fn field<'a>(
     platform: &'static str,
@@ -183,7 +183,7 @@ fn shop_url(domain: &str) -> Result<Url, PlatformError> {
 /// themselves in a URL path (every client resolves them, encoded or not),
 /// and URL parsers drop tabs and newlines, so segments that are or hold
 /// them are refused.
-pub fn join_segments(
+pub(crate) fn join_segments(
     platform: &'static str,
     base: &Url,
     segments: &[&str],
@@ -256,7 +256,8 @@ pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, Plat
 }
 
 /// `{order url}/products?limit={limit}&page={page}`
-pub fn bigcommerce_products_url(
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) fn bigcommerce_products_url(
     c: &Connection,
     order_id: &str,
     limit: usize,

@@ -11,11 +11,9 @@
 //!   line quantities), safe to repeat.
 
 use domain::PlatformId;
-
-use crate::shopify::legacy_id;
 use serde_json::{Value, json};
 
-pub use domain::sync::{OrderUpdate, RefundLine};
+pub use domain::sync::OrderUpdate;
 
 /// WooCommerce REST v3 order update body.
 pub fn woocommerce_body(u: &OrderUpdate) -> Value {
@@ -45,7 +43,7 @@ pub fn bigcommerce_body(u: &OrderUpdate) -> Value {
 
 /// Reads what a refund decision needs: open state, currency and every
 /// line's current quantity (after edits and earlier refunds).
-pub const REFUND_STATE_QUERY: &str = r#"query DropshipRefundState($id: ID!, $after: String) {
+pub(crate) const REFUND_STATE_QUERY: &str = r#"query DropshipRefundState($id: ID!, $after: String) {
   order(id: $id) {
     id
     closed
@@ -64,7 +62,7 @@ pub const REFUND_STATE_QUERY: &str = r#"query DropshipRefundState($id: ID!, $aft
 }"#;
 
 /// Shopify's suggestion for refunding these lines (and shipping).
-pub const SUGGESTED_REFUND_QUERY: &str = r#"query DropshipSuggestedRefund($id: ID!, $refundLineItems: [RefundLineItemInput!], $refundShipping: Boolean) {
+pub(crate) const SUGGESTED_REFUND_QUERY: &str = r#"query DropshipSuggestedRefund($id: ID!, $refundLineItems: [RefundLineItemInput!], $refundShipping: Boolean) {
   order(id: $id) {
     suggestedRefund(refundLineItems: $refundLineItems, refundShipping: $refundShipping) {
       amountSet {
@@ -165,50 +163,6 @@ pub fn refund_input(
 
 /// Refund the lines of a cancellation in a Shopify order; returns what was
 /// done, in words.
-/// What a Shopify refund takes: each line down to our target, never more
-/// than the cancellation cancelled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundPlan {
-    /// (line gid, units to refund).
-    pub refund: Vec<(String, u32)>,
-    /// Our lines the Shopify order does not have.
-    pub unknown: Vec<String>,
-    /// Nothing is left on the order after this refund.
-    pub full: bool,
-}
-
-/// The refund of `lines` against the order's `current` (legacy line id,
-/// quantity now) line quantities.
-pub fn refund_plan(lines: &[RefundLine], current: &[(String, u32)]) -> RefundPlan {
-    let mut refund: Vec<(String, u32)> = Vec::new();
-    let mut unknown = Vec::new();
-    for l in lines {
-        let line_ref = l.line_ref.to_string();
-        match current.iter().find(|(id, _)| *id == line_ref) {
-            Some((_, now)) => {
-                let q = now.saturating_sub(l.target).min(l.cancelled);
-                if q > 0 {
-                    refund.push((line_gid(l.line_ref), q));
-                }
-            }
-            None => unknown.push(line_ref),
-        }
-    }
-    // Nothing left once every line is at most what is refunded now.
-    let full = current.iter().all(|(id, q)| {
-        let r = refund
-            .iter()
-            .find(|(gid, _)| legacy_id(gid) == id)
-            .map_or(0, |(_, r)| *r);
-        q.saturating_sub(r) == 0
-    });
-    RefundPlan {
-        refund,
-        unknown,
-        full,
-    }
-}
-
 /// What an order update did, in words (the ledger's detail).
 pub fn describe_update(platform: &str, order_ref: PlatformId, u: &OrderUpdate) -> String {
     match u {

@@ -134,7 +134,8 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
 }
 
 /// `gid://shopify/LineItem/123` -> `123`.
-pub fn legacy_id(gid: &str) -> &str {
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) fn legacy_id(gid: &str) -> &str {
     gid.rsplit('/').next().unwrap_or(gid)
 }
 

@@ -65,7 +65,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 
 /// Fetch the order's status and every product's current quantity
 /// (`quantity - quantity_refunded`).
-pub async fn fetch_order(
+pub(crate) async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,

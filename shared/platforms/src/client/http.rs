@@ -58,7 +58,7 @@ impl PlatformHttp {
     /// retries only refusals that prove nothing ran (429); an ambiguous
     /// failure is reported as transient at once, so the caller re-reads the
     /// platform's state before deciding to try again.
-    pub fn for_non_idempotent(&self) -> PlatformHttp {
+    pub(crate) fn for_non_idempotent(&self) -> PlatformHttp {
         PlatformHttp {
             repeat_ambiguous: false,
             ..self.clone()
@@ -144,7 +144,7 @@ fn backoff(p: RetryPolicy, attempt: u32) -> Duration {
 
 /// The wait a platform asks for: `Retry-After` (seconds, as Shopify and
 /// WooCommerce send it) or BigCommerce's `X-Rate-Limit-Time-Reset-Ms`.
-pub fn server_delay(h: &HeaderMap) -> Option<Duration> {
+pub(crate) fn server_delay(h: &HeaderMap) -> Option<Duration> {
     let num = |name: &str| {
         h.get(name)
             .and_then(|v| v.to_str().ok())

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use super::PlatformHttp;
 use super::shopify::{graphql, order_with_lines};
 use crate::outbound::*;
-use crate::shopify;
+use crate::shopify::{self, legacy_id};
 use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
 
 /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
-pub async fn woocommerce_update(
+pub(crate) async fn woocommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
@@ -35,7 +35,7 @@ pub async fn woocommerce_update(
 }
 
 /// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`.
-pub async fn bigcommerce_update(
+pub(crate) async fn bigcommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
@@ -154,7 +154,7 @@ fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, Pl
 
 /// Refund the lines of a cancellation in a Shopify order; returns what was
 /// done, in words.
-pub async fn shopify_refund(
+pub(crate) async fn shopify_refund(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
@@ -274,6 +274,50 @@ async fn create_refund(
         if full { " and shipping" } else { "" },
         r.refund.map(|r| format!(" ({})", r.id)).unwrap_or_default()
     ))
+}
+
+/// What a Shopify refund takes: each line down to our target, never more
+/// than the cancellation cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefundPlan {
+    /// (line gid, units to refund).
+    pub refund: Vec<(String, u32)>,
+    /// Our lines the Shopify order does not have.
+    pub unknown: Vec<String>,
+    /// Nothing is left on the order after this refund.
+    pub full: bool,
+}
+
+/// The refund of `lines` against the order's `current` (legacy line id,
+/// quantity now) line quantities.
+pub(crate) fn refund_plan(lines: &[RefundLine], current: &[(String, u32)]) -> RefundPlan {
+    let mut refund: Vec<(String, u32)> = Vec::new();
+    let mut unknown = Vec::new();
+    for l in lines {
+        let line_ref = l.line_ref.to_string();
+        match current.iter().find(|(id, _)| *id == line_ref) {
+            Some((_, now)) => {
+                let q = now.saturating_sub(l.target).min(l.cancelled);
+                if q > 0 {
+                    refund.push((line_gid(l.line_ref), q));
+                }
+            }
+            None => unknown.push(line_ref),
+        }
+    }
+    // Nothing left once every line is at most what is refunded now.
+    let full = current.iter().all(|(id, q)| {
+        let r = refund
+            .iter()
+            .find(|(gid, _)| legacy_id(gid) == id)
+            .map_or(0, |(_, r)| *r);
+        q.saturating_sub(r) == 0
+    });
+    RefundPlan {
+        refund,
+        unknown,
+        full,
+    }
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ pub(crate) async fn order_with_lines<O: serde::de::DeserializeOwned>(
 
 /// Fetch an order's current state (every page of its line items). `change`
 /// is what the delivery reported, used when the order is still open.
-pub async fn fetch_order(
+pub(crate) async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
