@@ -5,7 +5,7 @@
 //! snapshots and the echo of our own outbound change are no-ops.
 
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use service::app::sha256_hex;
 
@@ -13,8 +13,10 @@ use crate::response::{
     Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
     no_route,
 };
-use domain::{Company, Integration, Source};
-use platforms::{self, Inbound, Platform, PlatformOrder, bigcommerce, shopify, woocommerce};
+use domain::{Company, Integration, PlatformId, Source};
+use platforms::{
+    self, Inbound, LineChange, Platform, PlatformOrder, bigcommerce, shopify, woocommerce,
+};
 use service::app::{App, AppError, ReconcileOutcome, ReconcileResult};
 use service::intake::Fetched;
 use service::platform::ReadError;
@@ -196,7 +198,6 @@ async fn dispatch<S: Store>(
     let Some(route) = route(path) else {
         return Err(no_route(path));
     };
-    let platform = route.platform();
     if req.method() != Method::POST {
         return Ok(method_not_allowed(
             "POST",
@@ -211,105 +212,148 @@ async fn dispatch<S: Store>(
         ));
     }
     let headers = req.headers();
-    let lookup = |r: Result<Option<Company>, AppError>| r.map_err(|e| crate::api::app_problem(&e));
-    let (company, source, delivery, inbound) = match route {
-        Route::Shopify => {
-            let domain = header_str(headers, "x-shopify-shop-domain")
-                .map(|d| d.trim().to_ascii_lowercase())
-                .filter(|d| !d.is_empty());
-            let found = match &domain {
-                Some(d) => lookup(app.company_by_shop_domain(d).await)?,
-                None => None,
-            };
-            let company = authenticate(
-                "shopify",
-                Integration::Shopify,
-                domain.as_deref(),
-                found,
-                Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
-                body,
-            )?;
-            // Routing only: the topic picks the payload's shape, the signed
-            // body decides what is cancelled.
-            let topic = header_str(headers, "x-shopify-topic")
-                .unwrap_or_default()
-                .to_owned();
-            let event = header_str(headers, "x-shopify-event-id")
-                .or_else(|| header_str(headers, "x-shopify-webhook-id"))
-                .map_or_else(|| sha256_hex(body), str::to_owned);
-            let inbound = shopify::parse(&topic, body).map_err(|e| bad_payload(&e))?;
-            (
-                company,
-                Source::Shopify,
-                format!("shopify:{topic}:{event}"),
-                inbound,
-            )
+    let d = match route {
+        Route::Shopify => shopify_delivery(app, headers, body).await?,
+        Route::WooCommerce(_) if woocommerce::is_ping(body) => {
+            return Ok(answer(
+                Handled::Ignored,
+                Some("webhook ping".into()),
+                vec![],
+            ));
         }
-        Route::WooCommerce(id) => {
-            if woocommerce::is_ping(body) {
-                return Ok(answer(
-                    Handled::Ignored,
-                    Some("webhook ping".into()),
-                    vec![],
-                ));
-            }
-            let found = lookup(app.company(id).await)?;
-            let company = authenticate(
-                "woocommerce",
-                Integration::Woocommerce,
-                Some(id),
-                found,
-                Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
-                body,
-            )?;
-            let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
-            let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
-            // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
-            (
-                company,
-                Source::Woocommerce,
-                format!("woocommerce:{}", sha256_hex(body)),
-                inbound,
-            )
-        }
-        Route::BigCommerce(id) => {
-            let found = lookup(app.company(id).await)?;
-            let company = authenticate(
-                "bigcommerce",
-                Integration::Bigcommerce,
-                Some(id),
-                found,
-                Credential::Token(header_str(headers, "x-webhook-token")),
-                body,
-            )?;
-            let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
-            let key = hash
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| sha256_hex(body));
-            (
-                company,
-                Source::Bigcommerce,
-                format!("bigcommerce:{key}"),
-                inbound,
-            )
-        }
+        Route::WooCommerce(id) => woocommerce_delivery(app, id, headers, body).await?,
+        Route::BigCommerce(id) => bigcommerce_delivery(app, id, headers, body).await?,
     };
-    *company_id = Some(company.id.clone());
-
-    let (order_ref, change) = match inbound {
+    *company_id = Some(d.company.id.clone());
+    match &d.inbound {
         Inbound::Ignore(why) => {
-            tracing::info!(company_id = %company.id, %why, "webhook ignored");
-            return Ok(answer(Handled::Ignored, Some(why), vec![]));
+            tracing::info!(company_id = %d.company.id, %why, "webhook ignored");
+            Ok(answer(Handled::Ignored, Some(why.clone()), vec![]))
         }
-        Inbound::Order(po) => return reconcile(app, &company, source, &po, &delivery).await,
-        Inbound::Fetch { order_ref, change } => (order_ref, change),
+        Inbound::Order(po) => reconcile(app, &d.company, d.source, po, &d.key).await,
+        Inbound::Fetch { order_ref, change } => {
+            fetch_and_reconcile(app, &d, route.platform(), *order_ref, change).await
+        }
+    }
+}
+
+/// An authenticated delivery: whose it is, what it says, and the key that
+/// makes its processing happen once.
+struct Delivery {
+    company: Company,
+    source: Source,
+    key: String,
+    inbound: Inbound,
+}
+
+fn lookup(r: Result<Option<Company>, AppError>) -> Result<Option<Company>, Problem> {
+    r.map_err(|e| crate::api::app_problem(&e))
+}
+
+async fn shopify_delivery<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Delivery, Problem> {
+    let domain = header_str(headers, "x-shopify-shop-domain")
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty());
+    let found = match &domain {
+        Some(d) => lookup(app.company_by_shop_domain(d).await)?,
+        None => None,
     };
+    let company = authenticate(
+        "shopify",
+        Integration::Shopify,
+        domain.as_deref(),
+        found,
+        Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
+        body,
+    )?;
+    // Routing only: the topic picks the payload's shape, the signed
+    // body decides what is cancelled.
+    let topic = header_str(headers, "x-shopify-topic").unwrap_or_default();
+    let event = header_str(headers, "x-shopify-event-id")
+        .or_else(|| header_str(headers, "x-shopify-webhook-id"))
+        .map_or_else(|| sha256_hex(body), str::to_owned);
+    let inbound = shopify::parse(topic, body).map_err(|e| bad_payload(&e))?;
+    Ok(Delivery {
+        company,
+        source: Source::Shopify,
+        key: format!("shopify:{topic}:{event}"),
+        inbound,
+    })
+}
+
+async fn woocommerce_delivery<S: Store>(
+    app: &App<S>,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Delivery, Problem> {
+    let found = lookup(app.company(id).await)?;
+    let company = authenticate(
+        "woocommerce",
+        Integration::Woocommerce,
+        Some(id),
+        found,
+        Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
+        body,
+    )?;
+    let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
+    let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
+    // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
+    Ok(Delivery {
+        company,
+        source: Source::Woocommerce,
+        key: format!("woocommerce:{}", sha256_hex(body)),
+        inbound,
+    })
+}
+
+async fn bigcommerce_delivery<S: Store>(
+    app: &App<S>,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Delivery, Problem> {
+    let found = lookup(app.company(id).await)?;
+    let company = authenticate(
+        "bigcommerce",
+        Integration::Bigcommerce,
+        Some(id),
+        found,
+        Credential::Token(header_str(headers, "x-webhook-token")),
+        body,
+    )?;
+    let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
+    let key = hash
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| sha256_hex(body));
+    Ok(Delivery {
+        company,
+        source: Source::Bigcommerce,
+        key: format!("bigcommerce:{key}"),
+        inbound,
+    })
+}
+
+/// A delivery that names the order: read its state from the platform (for
+/// orders we know only), then reconcile.
+async fn fetch_and_reconcile<S: Store>(
+    app: &App<S>,
+    d: &Delivery,
+    platform: Platform,
+    order_ref: PlatformId,
+    change: &LineChange,
+) -> Result<HttpResponse, Problem> {
+    let company = &d.company;
     let fetched = app
-        .fetch_platform_order(&company, platform, order_ref, &change)
+        .fetch_platform_order(company, platform, order_ref, change)
         .await
         .map_err(|e| crate::api::app_problem(&e))?;
     match fetched {
-        Fetched::Order(po) => reconcile(app, &company, source, &po, &delivery).await,
+        Fetched::Order(po) => reconcile(app, company, d.source, &po, &d.key).await,
         Fetched::UnknownOrder => Ok(answer(
             Handled::Ignored,
             Some(format!("no order matches {order_ref}")),
