@@ -1,0 +1,425 @@
+//! The cancellation API (docs/api.md) as one function from a
+//! `lambda_http::Request` to a response, hosted by the Lambda and by
+//! `dropship serve` alike. Thin: parse, call the application, map the result.
+
+mod bodies;
+mod orders;
+
+use lambda_http::Request;
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::response::{
+    Code, HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str,
+    json, method_not_allowed, no_route, raw,
+};
+use crate::views::{CancellationList, CancellationsView, CompanyView, OrderView};
+use domain::{Company, DomainError, Source};
+use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, set_store_refs};
+pub use orders::{decode_cursor, encode_cursor};
+use service::app::{App, AppError, Idempotency, Outcome, Reply};
+use service::store::{IdempotencyRecord, Store, StoreError};
+
+/// Default and largest page size of `GET /v1/orders`.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 100;
+/// Longest identifier or reference accepted in a body.
+const MAX_ID_LEN: usize = 255;
+
+/// The routes served, as (method, path template): the source of truth the
+/// OpenAPI document and the SAM template are checked against.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/me"),
+    ("POST", "/v1/orders"),
+    ("GET", "/v1/orders"),
+    ("GET", "/v1/orders/{order_id}"),
+    ("POST", "/v1/orders/{order_id}/cancellations"),
+    ("GET", "/v1/orders/{order_id}/cancellations"),
+    ("POST", "/v1/orders/{order_id}/fulfillments"),
+    ("PUT", "/v1/orders/{order_id}/store-refs"),
+];
+
+enum Route<'a> {
+    Me,
+    Orders,
+    Order(&'a str),
+    Cancellations(&'a str),
+    Fulfillments(&'a str),
+    StoreRefs(&'a str),
+}
+
+impl Route<'_> {
+    fn allowed(&self) -> &'static str {
+        match self {
+            Route::Me | Route::Order(_) => "GET",
+            Route::Orders | Route::Cancellations(_) => "GET, POST",
+            Route::Fulfillments(_) => "POST",
+            Route::StoreRefs(_) => "PUT",
+        }
+    }
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/v1/")?;
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["me"] => Some(Route::Me),
+        ["orders"] => Some(Route::Orders),
+        ["orders", id] if !id.is_empty() => Some(Route::Order(id)),
+        ["orders", id, "cancellations"] if !id.is_empty() => Some(Route::Cancellations(id)),
+        ["orders", id, "fulfillments"] if !id.is_empty() => Some(Route::Fulfillments(id)),
+        ["orders", id, "store-refs"] if !id.is_empty() => Some(Route::StoreRefs(id)),
+        _ => None,
+    }
+}
+
+/// Handle one API request. Never fails: every error is a problem response.
+pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
+    answer_and_log("api", &req, async |company_id| {
+        dispatch(app, &req, company_id).await
+    })
+    .await
+}
+
+async fn dispatch<S: Store>(
+    app: &App<S>,
+    req: &Request,
+    company_id: &mut Option<String>,
+) -> Result<HttpResponse, Problem> {
+    let path = req.uri().path();
+    let Some(route) = route(path) else {
+        return Err(no_route(path));
+    };
+    let method = req.method();
+    let allowed = route.allowed();
+    if !allowed.split(", ").any(|m| m == method.as_str()) {
+        return Ok(method_not_allowed(
+            allowed,
+            format!("{method} is not allowed on {path}; allowed: {allowed}"),
+        ));
+    }
+    let body = body_bytes(req.body());
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Problem::new(
+            Code::PayloadTooLarge,
+            format!(
+                "the body is {} bytes; at most {MAX_BODY_BYTES} are accepted",
+                body.len()
+            ),
+        ));
+    }
+    let key = bearer(req.headers()).ok_or_else(|| app_problem(&AppError::Unauthorized))?;
+    let company = app.authenticate(key).await.map_err(|e| app_problem(&e))?;
+    *company_id = Some(company.id.clone());
+    let query = Query::parse(req.uri().query());
+
+    if *method == Method::GET {
+        return read(app, &company, route, &query, allowed, path).await;
+    }
+    write(app, &company, route, &query, req, body).await
+}
+
+/// `GET` routes.
+async fn read<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    route: Route<'_>,
+    query: &Query,
+    allowed: &'static str,
+    path: &str,
+) -> Result<HttpResponse, Problem> {
+    match route {
+        Route::Me => Ok(json(StatusCode::OK, &CompanyView::new(company))),
+        Route::Orders => list_orders(app, company, query).await,
+        Route::Order(id) => {
+            let rec = app.order(company, id).await.map_err(|e| app_problem(&e))?;
+            let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
+            let view = OrderView::of(&rec).with_notifications(&notes, Some(company.role));
+            Ok(json(StatusCode::OK, &view))
+        }
+        Route::Cancellations(id) => {
+            let list = app
+                .cancellations(company, id)
+                .await
+                .map_err(|e| app_problem(&e))?;
+            let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
+            Ok(json(
+                StatusCode::OK,
+                &CancellationList {
+                    cancellations: CancellationsView::new(&list)
+                        .with_notifications(&notes, Some(company.role)),
+                },
+            ))
+        }
+        Route::Fulfillments(_) | Route::StoreRefs(_) => Ok(method_not_allowed(
+            allowed,
+            format!("GET is not allowed on {path}; allowed: {allowed}"),
+        )),
+    }
+}
+
+/// `POST` and `PUT` routes, with the `Idempotency-Key` rule.
+async fn write<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    route: Route<'_>,
+    query: &Query,
+    req: &Request,
+    body: &[u8],
+) -> Result<HttpResponse, Problem> {
+    let (method, path) = (req.method(), req.uri().path());
+    // POST and PUT: previews are side-effect free and take no Idempotency-Key.
+    let preview = match query.get("preview") {
+        None | Some("false") => false,
+        Some("true") if matches!(route, Route::Cancellations(_)) => true,
+        Some(v) => {
+            return Err(Problem::new(
+                Code::InvalidQuery,
+                format!("preview must be true or false (on cancellations only), got {v:?}"),
+            ));
+        }
+    };
+    let idem = match idempotency_key(req.headers()) {
+        _ if preview => None,
+        Ok(None) => None,
+        Ok(Some(k)) => Some(Idempotency::new(k, method.as_str(), path, body)),
+        Err(p) => return Err(p),
+    };
+    let source = match header_str(req.headers(), "x-dropship-client") {
+        Some(c) if c.eq_ignore_ascii_case("app") => Source::App,
+        _ => Source::Api,
+    };
+
+    let result = match route {
+        Route::Orders => create_order(app, company, body, idem.as_ref()).await,
+        Route::Cancellations(id) if preview => preview_cancel(app, company, id, body, source).await,
+        Route::Cancellations(id) => cancel(app, company, id, body, source, idem.as_ref()).await,
+        Route::Fulfillments(id) => fulfill(app, company, id, body, idem.as_ref()).await,
+        Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
+        Route::Me | Route::Order(_) => Ok(method_not_allowed(
+            "GET",
+            format!("{method} is not allowed on {path}; allowed: GET"),
+        )),
+    };
+    match (result, idem) {
+        (Err(p), Some(idem)) if remembered(&p) => {
+            // The first answer to a key is kept, errors included (not 5xx).
+            match app
+                .remember_error(
+                    company,
+                    &idem,
+                    Reply {
+                        status: p.status,
+                        body: p.to_body(),
+                    },
+                )
+                .await
+            {
+                Ok(Some(earlier)) => Ok(replayed(&earlier)),
+                Ok(None) => Err(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record the error under its idempotency key");
+                    Err(p)
+                }
+            }
+        }
+        (result, _) => result,
+    }
+}
+
+/// Errors kept under an idempotency key: 4xx that depend on the request or
+/// the order, not on the key itself. A `409 conflict` (a lost race) is
+/// transient like a 5xx: the client's retry with the same key must act.
+fn remembered(p: &Problem) -> bool {
+    (400..500).contains(&p.status) && !matches!(p.code, Code::IdempotencyKeyReused | Code::Conflict)
+}
+
+/// The request's `Idempotency-Key`: absent, or 1 to 255 visible ASCII
+/// characters. Anything else (non-ASCII bytes, an empty value, the header
+/// twice) is refused rather than ignored, so a client never loses its
+/// protection against acting twice without being told.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = |detail: &'static str| Problem::new(Code::InvalidIdempotencyKey, detail);
+    if values.next().is_some() {
+        return Err(invalid("Idempotency-Key was sent more than once"));
+    }
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(k) if valid_idempotency_key(k) => Ok(Some(k)),
+        _ => Err(invalid(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+fn valid_idempotency_key(k: &str) -> bool {
+    (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn replayed(rec: &IdempotencyRecord) -> HttpResponse {
+    let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+    let ct = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    let mut r = raw(status, ct, rec.body.clone());
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+pub(super) fn outcome<T>(
+    o: Outcome<T>,
+    status: StatusCode,
+    render: impl FnOnce(&T) -> HttpResponse,
+) -> HttpResponse {
+    match o {
+        Outcome::Done(v) => {
+            let mut r = render(&v);
+            *r.status_mut() = status;
+            r
+        }
+        Outcome::Replayed(rec) => replayed(&rec),
+    }
+}
+
+/// Map an application error onto the contract's status and code.
+pub fn app_problem(e: &AppError) -> Problem {
+    let code = match e {
+        AppError::Unauthorized => Code::Unauthorized,
+        AppError::OrderNotFound(_) => Code::OrderNotFound,
+        AppError::UnknownSeller(_) => Code::UnknownSeller,
+        AppError::Conflict => Code::Conflict,
+        AppError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
+        AppError::Domain(d) => domain_code(d),
+        AppError::Store(s) => {
+            tracing::error!(error = %s, "store failure");
+            // Only a backend failure is worth a retry; any other store
+            // refusal reaching a client is a defect of ours.
+            return match s {
+                StoreError::Backend(_) => Problem::new(
+                    Code::Unavailable,
+                    "a transient failure on our side; retry with the same Idempotency-Key",
+                ),
+                _ => Problem::new(
+                    Code::InternalError,
+                    "an error on our side; it has been logged",
+                ),
+            };
+        }
+    };
+    Problem::new(code, e.to_string())
+}
+
+fn domain_code(e: &DomainError) -> Code {
+    match e {
+        DomainError::NotPermitted(_) => Code::NotPermitted,
+        DomainError::NothingToCancel => Code::NothingToCancel,
+        DomainError::QuantityExceedsOpen { .. } => Code::QuantityExceedsOpen,
+        DomainError::ReasonRequired { .. } => Code::ReasonRequired,
+        DomainError::ReasonTooLong { .. } => Code::ReasonTooLong,
+        DomainError::InvalidQuantity { .. } => Code::InvalidQuantity,
+        DomainError::UnknownLineItem { .. } => Code::UnknownLineItem,
+        DomainError::DuplicateLineItem { .. } => Code::DuplicateLineItem,
+        DomainError::EmptyItems => Code::EmptyItems,
+        DomainError::InvalidStoreRef { .. } => Code::InvalidStoreRef,
+    }
+}
+
+pub(super) fn invalid_body(detail: impl Into<String>) -> Problem {
+    Problem::new(Code::InvalidBody, detail)
+}
+
+pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.is_empty() {
+        return Err(invalid_body("the body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| invalid_body(format!("invalid JSON body: {e}")))
+}
+
+pub(super) fn check_id(field: &str, v: &str) -> Result<(), Problem> {
+    if v.trim().is_empty() || v.len() > MAX_ID_LEN {
+        return Err(invalid_body(format!(
+            "{field} must be 1 to {MAX_ID_LEN} characters, not blank"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn check_opt(field: &str, v: &Option<String>) -> Result<(), Problem> {
+    v.as_deref().map_or(Ok(()), |v| check_id(field, v))
+}
+
+/// A non-negative decimal string such as "12", "12.5" or "0.99".
+pub(super) fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && s.len() <= 32
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use service::store::OrderCursor;
+
+    #[test]
+    fn routes_parse() {
+        assert!(matches!(route("/v1/orders"), Some(Route::Orders)));
+        assert!(matches!(route("/v1/orders/"), Some(Route::Orders)));
+        assert!(matches!(route("/v1/orders/o1"), Some(Route::Order("o1"))));
+        assert!(matches!(
+            route("/v1/orders/o1/cancellations"),
+            Some(Route::Cancellations("o1"))
+        ));
+        assert!(matches!(
+            route("/v1/orders/o1/fulfillments"),
+            Some(Route::Fulfillments("o1"))
+        ));
+        assert!(matches!(
+            route("/v1/orders/o1/store-refs"),
+            Some(Route::StoreRefs("o1"))
+        ));
+        assert!(route("/v1/orders/o1/other").is_none());
+        assert!(route("/v2/orders").is_none());
+        assert!(route("/v1/orders//cancellations").is_none());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = OrderCursor {
+            created_at: "2026-01-02T03:04:05.678Z".parse().unwrap(),
+            id: "ord_1".into(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&c)), Some(c));
+        assert_eq!(decode_cursor("not-a-cursor"), None);
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("x|y")), None);
+    }
+
+    #[test]
+    fn decimals() {
+        for ok in ["0", "12", "12.50", "0.99"] {
+            assert!(is_decimal(ok), "{ok}");
+        }
+        for bad in ["", ".5", "5.", "-1", "1e3", "1.2.3", "abc"] {
+            assert!(!is_decimal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(valid_idempotency_key("a"));
+        assert!(valid_idempotency_key(&"k".repeat(255)));
+        assert!(!valid_idempotency_key(""));
+        assert!(!valid_idempotency_key(&"k".repeat(256)));
+        assert!(!valid_idempotency_key("has space"));
+    }
+}
