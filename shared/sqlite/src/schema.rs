@@ -1,0 +1,68 @@
+//! The embedded store's tables.
+
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS companies (
+    id  TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash   TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_company ON api_keys (company_id);
+CREATE TABLE IF NOT EXISTS shop_domains (
+    shop_domain TEXT PRIMARY KEY,
+    company_id  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS shop_domains_company ON shop_domains (company_id);
+CREATE TABLE IF NOT EXISTS orders (
+    id         TEXT PRIMARY KEY,
+    buyer_id   TEXT NOT NULL,
+    seller_id  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    complete   INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    buyer_order_ref  TEXT,
+    seller_order_ref TEXT,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_buyer_ref ON orders (buyer_id, buyer_order_ref);
+CREATE INDEX IF NOT EXISTS orders_seller_ref ON orders (seller_id, seller_order_ref);
+CREATE INDEX IF NOT EXISTS orders_buyer ON orders (buyer_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS orders_seller ON orders (seller_id, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS cancellations (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    doc      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cancellations_order ON cancellations (order_id, seq);
+CREATE TABLE IF NOT EXISTS fulfillments (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    doc      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    company_id TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (company_id, key)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key        TEXT PRIMARY KEY,
+    company_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    cancellation_id TEXT NOT NULL UNIQUE,
+    order_id        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    done_at         TEXT,
+    last_error      TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+"#;

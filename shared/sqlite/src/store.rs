@@ -1,0 +1,438 @@
+//! The store port on SQLite.
+
+use chrono::Utc;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use crate::{EmbeddedStore, db, from_json, to_json, ts};
+use domain::{Company, Order, Role};
+use service::store::{
+    Commit, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
+    StoreError, shop_domain_of,
+};
+
+impl Store for EmbeddedStore {
+    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
+        let company = company.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            for hash in &company.api_key_hashes {
+                let owner: Option<String> = tx
+                    .query_row(
+                        "SELECT company_id FROM api_keys WHERE key_hash = ?1",
+                        [hash],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if owner.is_some_and(|o| o != company.id) {
+                    return Err(StoreError::ApiKeyTaken {
+                        company_id: company.id.clone(),
+                    });
+                }
+            }
+            let domain = shop_domain_of(&company);
+            if let Some(d) = &domain {
+                let owner: Option<String> = tx
+                    .query_row(
+                        "SELECT company_id FROM shop_domains WHERE shop_domain = ?1",
+                        [d],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                if owner.is_some_and(|o| o != company.id) {
+                    return Err(StoreError::ShopDomainTaken {
+                        company_id: company.id.clone(),
+                    });
+                }
+            }
+            tx.execute(
+                "DELETE FROM shop_domains WHERE company_id = ?1",
+                [&company.id],
+            )
+            .map_err(db)?;
+            if let Some(d) = &domain {
+                tx.execute(
+                    "INSERT INTO shop_domains (shop_domain, company_id) VALUES (?1, ?2)",
+                    params![d, company.id],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO companies (id, doc) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                params![company.id, to_json(&company)?],
+            )
+            .map_err(db)?;
+            tx.execute("DELETE FROM api_keys WHERE company_id = ?1", [&company.id])
+                .map_err(db)?;
+            for hash in &company.api_key_hashes {
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, company_id) VALUES (?1, ?2)",
+                    params![hash, company.id],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
+        self.doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
+            .await
+    }
+
+    async fn company_by_shop_domain(
+        &self,
+        shop_domain: &str,
+    ) -> Result<Option<Company>, StoreError> {
+        self.doc_by_key(
+            "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
+             WHERE s.shop_domain = ?1",
+            shop_domain.to_ascii_lowercase(),
+        )
+        .await
+    }
+
+    async fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let (company_id, order_ref) = (company_id.to_owned(), order_ref.to_owned());
+        self.run(move |c| {
+            let sql = match party {
+                Role::Buyer => "SELECT doc FROM orders WHERE buyer_id = ?1 AND buyer_order_ref = ?2 ORDER BY id",
+                Role::Seller => "SELECT doc FROM orders WHERE seller_id = ?1 AND seller_order_ref = ?2 ORDER BY id",
+            };
+            let mut stmt = c.prepare_cached(sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params![company_id, order_ref], |r| r.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|r| from_json(&r.map_err(db)?)).collect()
+        })
+        .await
+    }
+
+    async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
+        self.doc_by_key(
+            "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
+             WHERE k.key_hash = ?1",
+            key_hash.to_owned(),
+        )
+        .await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| Self::order_of(c, &id)).await
+    }
+
+    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let Some(order) = Self::order_of(&tx, &id)? else {
+                return Ok(None);
+            };
+            let cancellations = Self::cancellations_of(&tx, &id)?;
+            Ok(Some(OrderRecord {
+                order,
+                cancellations,
+            }))
+        })
+        .await
+    }
+
+    async fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, StoreError> {
+        let company_id = company_id.to_owned();
+        // Past the cursor: a created_at/id pair below it. Without one, above
+        // every real key.
+        let (after_ts, after_id) = match after {
+            Some(c) => (ts(&c.created_at), c.id.clone()),
+            None => ("~".to_owned(), String::new()),
+        };
+        let complete: Option<bool> = match filter {
+            StatusFilter::Any => None,
+            StatusFilter::Open => Some(false),
+            StatusFilter::Complete => Some(true),
+        };
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let docs: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT doc FROM (
+                           SELECT created_at, id, doc FROM orders
+                           WHERE buyer_id = ?1 AND (?2 IS NULL OR complete = ?2)
+                             AND (?3 = '~' OR (created_at, id) < (?3, ?4))
+                           UNION ALL
+                           SELECT created_at, id, doc FROM orders
+                           WHERE seller_id = ?1 AND (?2 IS NULL OR complete = ?2)
+                             AND (?3 = '~' OR (created_at, id) < (?3, ?4))
+                         ) ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(
+                        params![company_id, complete, after_ts, after_id, (limit + 1) as i64],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)?
+            };
+            let mut orders = Vec::with_capacity(docs.len().min(limit));
+            for doc in docs.iter().take(limit) {
+                let order: Order = from_json(doc)?;
+                let cancellations = Self::cancellations_of(&tx, &order.id)?;
+                orders.push(OrderRecord {
+                    order,
+                    cancellations,
+                });
+            }
+            Ok(OrderPage::new(orders, docs.len() > limit))
+        })
+        .await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let commit = commit.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            apply(&tx, &commit)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    /// Read, decide and commit in one `BEGIN IMMEDIATE` transaction: no
+    /// other writer (thread or process) can change the order in between,
+    /// so this never answers `VersionConflict`.
+    async fn decide_and_commit<T, E, F>(
+        &self,
+        order_id: &str,
+        decide: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        let id = order_id.to_owned();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let order = Self::order_of(&tx, &id)?.ok_or(StoreError::OrderMissing)?;
+            // A panicking decision rolls back (the transaction drops) and
+            // fails this call only, instead of poisoning the connection.
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&order)))
+                .map_err(|_| StoreError::Internal("the decision on the order panicked".into()))?;
+            match decided {
+                Err(e) => Ok(Err(e)),
+                Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
+                Ok(Decided::Commit(commit, t)) => {
+                    apply(&tx, &commit)?;
+                    tx.commit().map_err(db)?;
+                    Ok(Ok(t))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn idempotency_record(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let (company_id, key) = (company_id.to_owned(), key.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+            )
+            .map_err(db)?
+            .query_row(params![company_id, key, Utc::now().timestamp()], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(db)?
+            .map(|d| from_json(&d))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+                    params![record.company_id, record.key, Utc::now().timestamp()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if exists.is_some() {
+                return Err(StoreError::IdempotencyKeyExists);
+            }
+            put_idempotency(&tx, &record)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn notification_entries(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<service::ledger::LedgerEntry>, StoreError> {
+        service::ledger::Ledger::ledger_entries(self, order_id).await
+    }
+}
+
+/// One commit inside an open write transaction: the version and uniqueness
+/// checks, then every row.
+fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
+    let now = Utc::now().timestamp();
+    if let Some(rec) = &commit.idempotency {
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+                params![rec.company_id, rec.key, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::IdempotencyKeyExists);
+        }
+    }
+    if let Some(d) = &commit.delivery {
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM deliveries WHERE key = ?1 AND expires_at > ?2",
+                params![d.key, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::DeliveryExists);
+        }
+    }
+    let o = &commit.order;
+    let doc = to_json(o)?;
+    match commit.expected_version {
+        Some(expected) => {
+            let n = tx
+                .execute(
+                    // The look-up columns follow the document on every change.
+                    "UPDATE orders SET doc = ?2, version = ?3, complete = ?4,
+                                       buyer_order_ref = ?6, seller_order_ref = ?7
+                     WHERE id = ?1 AND version = ?5",
+                    params![
+                        o.id,
+                        doc,
+                        o.version as i64,
+                        o.is_complete(),
+                        expected as i64,
+                        o.buyer_order_ref,
+                        o.seller_order_ref
+                    ],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                let exists: Option<i64> = tx
+                    .query_row("SELECT 1 FROM orders WHERE id = ?1", [&o.id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?;
+                return Err(if exists.is_some() {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::OrderMissing
+                });
+            }
+        }
+        None => {
+            let n = tx
+                .execute(
+                    "INSERT INTO orders (id, buyer_id, seller_id, created_at, complete, version,
+                                         buyer_order_ref, seller_order_ref, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+                    params![
+                        o.id,
+                        o.buyer_id,
+                        o.seller_id,
+                        ts(&o.created_at),
+                        o.is_complete(),
+                        o.version as i64,
+                        o.buyer_order_ref,
+                        o.seller_order_ref,
+                        doc
+                    ],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(StoreError::OrderExists);
+            }
+        }
+    }
+    if let Some(can) = &commit.cancellation {
+        tx.execute(
+            "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, to_json(can)?],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, ts(&can.created_at)],
+        )
+        .map_err(db)?;
+    }
+    if let Some(f) = &commit.fulfillment {
+        tx.execute(
+            "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![f.id, f.order_id, to_json(f)?],
+        )
+        .map_err(db)?;
+    }
+    if let Some(rec) = &commit.idempotency {
+        put_idempotency(tx, rec)?;
+    }
+    if let Some(d) = &commit.delivery {
+        tx.execute(
+            "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![d.key, d.company_id, d.expires_at.timestamp()],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn put_idempotency(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO idempotency (company_id, key, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![rec.company_id, rec.key, rec.expires_at.timestamp(), to_json(rec)?],
+    )
+    .map_err(db)?;
+    Ok(())
+}
