@@ -309,6 +309,42 @@ impl Store for EmbeddedStore {
 /// One commit inside an open write transaction: the version and uniqueness
 /// checks, then every row.
 fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
+    check_unused_keys(tx, commit)?;
+    write_order(tx, commit)?;
+    if let Some(can) = &commit.cancellation {
+        tx.execute(
+            "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, to_json(can)?],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
+            params![can.id, can.order_id, ts(&can.created_at)],
+        )
+        .map_err(db)?;
+    }
+    if let Some(f) = &commit.fulfillment {
+        tx.execute(
+            "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
+            params![f.id, f.order_id, to_json(f)?],
+        )
+        .map_err(db)?;
+    }
+    if let Some(rec) = &commit.idempotency {
+        put_idempotency(tx, rec)?;
+    }
+    if let Some(d) = &commit.delivery {
+        tx.execute(
+            "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![d.key, d.company_id, d.expires_at.timestamp()],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The commit's idempotency key and delivery key must be new (or expired).
+fn check_unused_keys(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     let now = Utc::now().timestamp();
     if let Some(rec) = &commit.idempotency {
         let exists: Option<i64> = tx
@@ -336,6 +372,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
             return Err(StoreError::DeliveryExists);
         }
     }
+    Ok(())
+}
+
+/// Update the order if it is still at the expected version, or insert it
+/// if it is new.
+fn write_order(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     let o = &commit.order;
     let doc = to_json(o)?;
     match commit.expected_version {
@@ -392,35 +434,6 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
                 return Err(StoreError::OrderExists);
             }
         }
-    }
-    if let Some(can) = &commit.cancellation {
-        tx.execute(
-            "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",
-            params![can.id, can.order_id, to_json(can)?],
-        )
-        .map_err(db)?;
-        tx.execute(
-            "INSERT INTO outbox (cancellation_id, order_id, created_at) VALUES (?1, ?2, ?3)",
-            params![can.id, can.order_id, ts(&can.created_at)],
-        )
-        .map_err(db)?;
-    }
-    if let Some(f) = &commit.fulfillment {
-        tx.execute(
-            "INSERT INTO fulfillments (id, order_id, doc) VALUES (?1, ?2, ?3)",
-            params![f.id, f.order_id, to_json(f)?],
-        )
-        .map_err(db)?;
-    }
-    if let Some(rec) = &commit.idempotency {
-        put_idempotency(tx, rec)?;
-    }
-    if let Some(d) = &commit.delivery {
-        tx.execute(
-            "INSERT OR REPLACE INTO deliveries (key, company_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![d.key, d.company_id, d.expires_at.timestamp()],
-        )
-        .map_err(db)?;
     }
     Ok(())
 }
