@@ -9,5 +9,5 @@
 
 pub mod api;
 pub mod response;
-pub mod views;
+pub(crate) mod views;
 pub mod webhooks;

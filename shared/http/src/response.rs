@@ -208,7 +208,7 @@ impl std::fmt::Display for Code {
 }
 
 /// `404 not_found` for a path no route serves.
-pub fn no_route(path: &str) -> Problem {
+pub(crate) fn no_route(path: &str) -> Problem {
     Problem::new(Code::NotFound, format!("no route for {path}"))
 }
 
@@ -223,7 +223,7 @@ pub fn method_not_allowed(allowed: &'static str, detail: String) -> HttpResponse
 /// Answer one request with what `dispatch` returns (an error as its problem
 /// response), then log it with the company `dispatch` identified, if any.
 /// Never fails.
-pub async fn answer_and_log(
+pub(crate) async fn answer_and_log(
     what: &'static str,
     req: &lambda_http::Request,
     dispatch: impl AsyncFnOnce(&mut Option<String>) -> Result<HttpResponse, Problem>,
@@ -292,12 +292,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A header's value as text, if present and visible ASCII.
-pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The body's bytes, whatever representation the host gave.
-pub fn body_bytes(body: &Body) -> &[u8] {
+pub(crate) fn body_bytes(body: &Body) -> &[u8] {
     match body {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),

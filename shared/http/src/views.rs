@@ -8,7 +8,7 @@ use service::ledger::{Channel, LedgerEntry, LedgerStatus, Outcome};
 use service::store::OrderRecord;
 
 #[derive(Debug, Serialize)]
-pub struct LineItemView<'a> {
+pub(crate) struct LineItemView<'a> {
     pub id: &'a str,
     pub sku: &'a str,
     pub title: Option<&'a str>,
@@ -29,7 +29,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 #[derive(Debug, Serialize)]
-pub struct OrderView<'a> {
+pub(crate) struct OrderView<'a> {
     pub id: &'a str,
     pub buyer_id: &'a str,
     pub seller_id: &'a str,
@@ -81,7 +81,11 @@ impl<'a> OrderView<'a> {
     }
 
     /// Show each cancellation's notification summary to `viewer`.
-    pub fn with_notifications(mut self, entries: &'a [LedgerEntry], viewer: Option<Role>) -> Self {
+    pub(crate) fn with_notifications(
+        mut self,
+        entries: &'a [LedgerEntry],
+        viewer: Option<Role>,
+    ) -> Self {
         self.cancellations = self.cancellations.with_notifications(entries, viewer);
         self
     }
@@ -92,19 +96,19 @@ impl<'a> OrderView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct OrderList<'a> {
+pub(crate) struct OrderList<'a> {
     pub orders: Vec<OrderView<'a>>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct CancellationList<'a> {
+pub(crate) struct CancellationList<'a> {
     pub cancellations: CancellationsView<'a>,
 }
 
 /// The calling company, and what it may do in the app or API.
 #[derive(Debug, Serialize)]
-pub struct CompanyView<'a> {
+pub(crate) struct CompanyView<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub role: Role,
@@ -132,7 +136,7 @@ pub fn to_json<T: Serialize>(v: &T) -> String {
 
 /// Where one channel's notification of a cancellation stands.
 #[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct NotificationView<'a> {
+pub(crate) struct NotificationView<'a> {
     /// `pending` (in progress or to be retried), `sent`, or `failed` (refused
     /// for good, not retried).
     pub status: &'static str,
@@ -147,7 +151,7 @@ pub struct NotificationView<'a> {
 /// A cancellation's notifications: `email` and `store_sync`, each present
 /// once attempted.
 #[derive(Debug, Serialize, PartialEq, Eq, Default)]
-pub struct NotificationsView<'a> {
+pub(crate) struct NotificationsView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<NotificationView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,7 +197,7 @@ pub struct CancellationView<'a> {
 
 /// An order's cancellations with their notification summaries.
 #[derive(Debug, Clone, Copy)]
-pub struct CancellationsView<'a> {
+pub(crate) struct CancellationsView<'a> {
     pub list: &'a [Cancellation],
     pub entries: &'a [LedgerEntry],
     pub viewer: Option<Role>,

@@ -16,13 +16,14 @@ use crate::response::{
 use crate::views::{CancellationList, CancellationsView, CompanyView, OrderView};
 use domain::{Company, DomainError, Source};
 use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, set_store_refs};
-pub use orders::{decode_cursor, encode_cursor};
+#[cfg(test)]
+use orders::{decode_cursor, encode_cursor};
 use service::app::{App, AppError, Idempotency, Outcome, Reply};
 use service::store::{IdempotencyRecord, Store, StoreError};
 
 /// Default and largest page size of `GET /v1/orders`.
-pub const DEFAULT_PAGE: usize = 20;
-pub const MAX_PAGE: usize = 100;
+pub(crate) const DEFAULT_PAGE: usize = 20;
+pub(crate) const MAX_PAGE: usize = 100;
 /// Longest identifier or reference accepted in a body.
 const MAX_ID_LEN: usize = 255;
 
@@ -288,7 +289,7 @@ pub(super) fn outcome<T>(
 }
 
 /// Map an application error onto the contract's status and code.
-pub fn app_problem(e: &AppError) -> Problem {
+pub(crate) fn app_problem(e: &AppError) -> Problem {
     let code = match e {
         AppError::Unauthorized => Code::Unauthorized,
         AppError::OrderNotFound(_) => Code::OrderNotFound,

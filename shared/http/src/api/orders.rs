@@ -183,7 +183,7 @@ pub(super) async fn list_orders<S: Store>(
 }
 
 /// Cursors are opaque to clients: base64url of `<created_at>|<order id>`.
-pub fn encode_cursor(c: &OrderCursor) -> String {
+pub(crate) fn encode_cursor(c: &OrderCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{}", c.created_at.to_rfc3339(), c.id))
 }
 
