@@ -4,11 +4,15 @@
 //! cases.
 
 pub mod app;
+mod changes;
 pub mod email;
 pub mod intake;
 pub mod ledger;
 pub mod notify;
+mod orders;
 pub mod platform;
+mod reconcile;
+mod retry;
 pub mod store;
 pub mod sync;
 
