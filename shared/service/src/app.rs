@@ -85,9 +85,9 @@ pub(crate) fn key_of<T>(idem: Option<Idempotent<'_, T>>) -> Option<&Idempotency>
 /// A client's `Idempotency-Key` and the fingerprint of its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
-    pub key: String,
+    pub(crate) key: String,
     /// SHA-256 hex of method, path and body.
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
 }
 
 impl Idempotency {
@@ -119,7 +119,7 @@ pub struct Config {
     /// Retrying decisions that lost a race on the order's version.
     pub race_retry: RaceRetry,
     /// How long idempotency records are kept (at least 24 h by contract).
-    pub idempotency_ttl: Duration,
+    pub(crate) idempotency_ttl: Duration,
 }
 
 impl Default for Config {

@@ -16,4 +16,4 @@ mod retry;
 pub mod store;
 pub mod sync;
 
-pub use app::{App, AppError, now};
+pub use app::{App, now};

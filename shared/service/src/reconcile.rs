@@ -27,12 +27,12 @@ pub enum ReconcileResult {
 /// What reconciling one of our orders to a platform's state did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReconcileOutcome {
-    pub order_id: String,
+    pub(crate) order_id: String,
     pub result: ReconcileResult,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cancellation_id: Option<String>,
+    pub(crate) cancellation_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub shortfalls: Vec<domain::Shortfall>,
+    pub(crate) shortfalls: Vec<domain::Shortfall>,
 }
 
 impl<S: Store> App<S> {

@@ -16,12 +16,12 @@ use domain::{Company, Order, Role};
 /// lock-step), for as long as `budget` lasts, at most `max_attempts` tries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaceRetry {
-    pub base: std::time::Duration,
-    pub cap: std::time::Duration,
+    pub(crate) base: std::time::Duration,
+    pub(crate) cap: std::time::Duration,
     /// Time from the first try after which no new try starts.
     pub budget: std::time::Duration,
     /// A safety net under the budget (a store answering conflicts at once).
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
 }
 
 impl Default for RaceRetry {
@@ -41,7 +41,7 @@ impl Default for RaceRetry {
 
 impl RaceRetry {
     /// The longest wait after the `lost`-th lost race (1-based).
-    pub fn ceiling(&self, lost: u32) -> std::time::Duration {
+    pub(crate) fn ceiling(&self, lost: u32) -> std::time::Duration {
         let factor = 1u32.checked_shl(lost.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
