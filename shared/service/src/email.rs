@@ -40,7 +40,7 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 /// How a cancellation source reads in a sentence ("through ...").
-pub fn source_label(s: Source) -> &'static str {
+pub(crate) fn source_label(s: Source) -> &'static str {
     match s {
         Source::App => "the Dropship app",
         Source::Api => "the Dropship API",
@@ -53,11 +53,11 @@ pub fn source_label(s: Source) -> &'static str {
 
 /// One cancelled line as the email lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailLine {
-    pub sku: String,
-    pub title: Option<String>,
-    pub quantity: u32,
-    pub reason: String,
+pub(crate) struct EmailLine {
+    pub(crate) sku: String,
+    pub(crate) title: Option<String>,
+    pub(crate) quantity: u32,
+    pub(crate) reason: String,
 }
 
 /// What both parts of the email say; each template reads it through
@@ -102,18 +102,18 @@ impl<'a> std::ops::Deref for HtmlBody<'a> {
 /// Everything the email says, derived from the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    pub order_id: String,
-    pub cancellation_id: String,
-    pub partner_name: String,
-    pub partner_order_ref: Option<String>,
-    pub initiator_name: String,
-    pub initiator_role: Role,
-    pub source: Source,
-    pub whole_order: bool,
-    pub cancelled_at: String,
-    pub lines: Vec<EmailLine>,
+    pub(crate) order_id: String,
+    pub(crate) cancellation_id: String,
+    pub(crate) partner_name: String,
+    pub(crate) partner_order_ref: Option<String>,
+    pub(crate) initiator_name: String,
+    pub(crate) initiator_role: Role,
+    pub(crate) source: Source,
+    pub(crate) whole_order: bool,
+    pub(crate) cancelled_at: String,
+    pub(crate) lines: Vec<EmailLine>,
     /// What happens in the partner's store, if it is connected to one.
-    pub store_note: Option<String>,
+    pub(crate) store_note: Option<String>,
 }
 
 impl Notice {
@@ -179,7 +179,7 @@ impl Notice {
     }
 
     /// Names the order id (and the partner's own order number, if any).
-    pub fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         let what = if self.whole_order {
             " cancelled".to_owned()
         } else {

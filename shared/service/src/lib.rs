@@ -4,12 +4,16 @@
 //! cases.
 
 pub mod app;
+mod changes;
 pub mod email;
 pub mod intake;
 pub mod ledger;
 pub mod notify;
+mod orders;
 pub mod platform;
+mod reconcile;
+mod retry;
 pub mod store;
 pub mod sync;
 
-pub use app::{App, AppError, now};
+pub use app::{App, now};

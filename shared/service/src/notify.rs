@@ -30,7 +30,7 @@ pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
     /// `From` of every email (`SENDER_EMAIL`).
-    pub sender: String,
+    pub(crate) sender: String,
     /// How long a claim locks a notification against other workers; after
     /// that a crashed attempt is retried. Longer than one attempt can take.
     pub lock_for: Duration,
@@ -72,7 +72,7 @@ pub enum NotifyError {
 
 /// What happened on one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChannelReport {
+pub(crate) enum ChannelReport {
     /// Done now; what was done.
     Sent(String),
     /// Refused for good now; recorded as a failed notification.
@@ -88,8 +88,8 @@ pub enum ChannelReport {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    pub email: ChannelReport,
-    pub store_sync: ChannelReport,
+    pub(crate) email: ChannelReport,
+    pub(crate) store_sync: ChannelReport,
 }
 
 impl Report {
@@ -140,9 +140,9 @@ impl From<SyncError> for Attempt {
 
 pub struct Notifier<S, M, Y> {
     pub store: S,
-    pub mailer: M,
+    pub(crate) mailer: M,
     pub sync: Y,
-    pub config: NotifierConfig,
+    pub(crate) config: NotifierConfig,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>

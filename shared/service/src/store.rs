@@ -116,7 +116,7 @@ pub struct OrderRefs {
 }
 
 impl OrderRefs {
-    pub fn of(order: &Order) -> Self {
+    pub(crate) fn of(order: &Order) -> Self {
         OrderRefs {
             buyer: order.buyer_order_ref.clone(),
             seller: order.seller_order_ref.clone(),
@@ -171,7 +171,7 @@ pub enum Decided<T> {
 /// `Store::decide_and_commit` done optimistically: read the order, decide,
 /// commit conditioned on the version read. A change committed in between
 /// makes the commit fail with `VersionConflict`, for the caller to retry.
-pub async fn decide_optimistically<S, T, E, F>(
+pub(crate) async fn decide_optimistically<S, T, E, F>(
     store: &S,
     order_id: &str,
     decide: F,

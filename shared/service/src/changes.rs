@@ -1,0 +1,84 @@
+//! Changes to an order from the app or the API: cancel (or preview it),
+//! fulfill; and what clients read back about them.
+
+use crate::app::{App, AppError, Idempotent, Outcome, new_id, now};
+use crate::ledger::LedgerEntry;
+use crate::store::{Commit, Store};
+use domain::{Actor, CancelRequest, Cancellation, Company, FulfillRequest, Fulfillment, Source};
+
+impl<S: Store> App<S> {
+    /// Create a cancellation from the app or the API, or preview it.
+    pub async fn cancel(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &CancelRequest,
+        source: Source,
+        keyed: Option<Idempotent<'_, Cancellation>>,
+    ) -> Result<Outcome<Cancellation>, AppError> {
+        let id = new_id("can");
+        let integration = company.integration;
+        let request = request.clone();
+        self.decide_on_order(company, order_id, keyed, move |order, party| {
+            let actor = Actor {
+                party,
+                integration,
+                source,
+            };
+            let d = domain::cancel(order, actor, &request, id.clone(), now())?;
+            let mut commit = Commit::update(d.order);
+            commit.cancellation = Some(d.record.clone());
+            Ok((commit, d.record))
+        })
+        .await
+    }
+
+    /// The cancellation that `cancel` would create now; nothing is written.
+    pub async fn preview_cancel(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &CancelRequest,
+        source: Source,
+    ) -> Result<Cancellation, AppError> {
+        let (order, party) = self.visible_order(company, order_id).await?;
+        let actor = Actor {
+            party,
+            integration: company.integration,
+            source,
+        };
+        Ok(domain::cancel(&order, actor, request, new_id("can"), now())?.record)
+    }
+
+    pub async fn fulfill(
+        &self,
+        company: &Company,
+        order_id: &str,
+        request: &FulfillRequest,
+        keyed: Option<Idempotent<'_, Fulfillment>>,
+    ) -> Result<Outcome<Fulfillment>, AppError> {
+        let id = new_id("ful");
+        let request = request.clone();
+        self.decide_on_order(company, order_id, keyed, move |order, party| {
+            let d = domain::fulfill(order, party, &request, id.clone(), now())?;
+            let mut commit = Commit::update(d.order);
+            commit.fulfillment = Some(d.record.clone());
+            Ok((commit, d.record))
+        })
+        .await
+    }
+
+    pub async fn cancellations(
+        &self,
+        company: &Company,
+        order_id: &str,
+    ) -> Result<Vec<Cancellation>, AppError> {
+        Ok(self.order(company, order_id).await?.cancellations)
+    }
+
+    /// The notification ledger records of an order's cancellations, for the
+    /// summaries clients see on them.
+    pub async fn notifications(&self, order_id: &str) -> Result<Vec<LedgerEntry>, AppError> {
+        Ok(self.store.notification_entries(order_id).await?)
+    }
+}
