@@ -17,10 +17,11 @@ use domain::{Company, Integration, PlatformId, Source};
 use platforms::{
     self, Inbound, LineChange, Platform, PlatformOrder, bigcommerce, shopify, woocommerce,
 };
-use service::app::{App, AppError, ReconcileOutcome, ReconcileResult};
+use service::app::{App, AppError};
 use service::intake::Fetched;
 use service::platform::ReadError;
 use service::store::Store;
+use service::{ReconcileOutcome, ReconcileResult};
 
 /// Largest webhook body accepted (platform payloads of large orders).
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;

@@ -11,8 +11,7 @@ use crate::platform::PlatformReader;
 use crate::store::{IdempotencyRecord, Store, StoreError};
 use domain::{Company, DomainError, NotPermitted};
 
-pub use crate::reconcile::{ReconcileOutcome, ReconcileResult};
-pub use crate::retry::RaceRetry;
+use crate::config::Config;
 
 /// Why a use case did not complete. The HTTP layer maps each to a status and
 /// a contract code.
@@ -112,23 +111,6 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// The SHA-256 hex digest under which an API key is stored.
 pub fn hash_api_key(key: &str) -> String {
     sha256_hex(key.as_bytes())
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Retrying decisions that lost a race on the order's version.
-    pub race_retry: RaceRetry,
-    /// How long idempotency records are kept (at least 24 h by contract).
-    pub(crate) idempotency_ttl: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            race_retry: RaceRetry::default(),
-            idempotency_ttl: Duration::hours(48),
-        }
-    }
 }
 
 pub struct App<S> {

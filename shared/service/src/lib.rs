@@ -5,7 +5,9 @@
 
 pub mod app;
 mod changes;
+mod config;
 pub mod email;
+mod error;
 pub mod intake;
 pub mod ledger;
 pub mod notify;
@@ -17,3 +19,5 @@ pub mod store;
 pub mod sync;
 
 pub use app::{App, now};
+pub use config::{Config, RaceRetry};
+pub use reconcile::{ReconcileOutcome, ReconcileResult};

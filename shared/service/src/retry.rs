@@ -10,49 +10,6 @@ use crate::app::{App, AppError, Idempotent, Outcome, idempotency_record, key_of}
 use crate::store::{Commit, Decided, Store, StoreError};
 use domain::{Company, Order, Role};
 
-/// How a decision that lost a race on its order is tried again: after the
-/// n-th lost race, a wait drawn uniformly from `[0, min(cap, base * 2^(n-1))]`
-/// ("full jitter": racing clients spread out instead of colliding again in
-/// lock-step), for as long as `budget` lasts, at most `max_attempts` tries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RaceRetry {
-    pub(crate) base: std::time::Duration,
-    pub(crate) cap: std::time::Duration,
-    /// Time from the first try after which no new try starts.
-    pub budget: std::time::Duration,
-    /// A safety net under the budget (a store answering conflicts at once).
-    pub(crate) max_attempts: u32,
-}
-
-impl Default for RaceRetry {
-    fn default() -> Self {
-        // Measured on one hot order (BENCHMARKS.md, "Hot orders"): a cap of
-        // 100 ms made 32 contenders overload the store with doomed tries; at
-        // 1 s more of them commit. The budget keeps a request well inside
-        // the functions' timeouts.
-        RaceRetry {
-            base: std::time::Duration::from_millis(5),
-            cap: std::time::Duration::from_secs(1),
-            budget: std::time::Duration::from_secs(5),
-            max_attempts: 200,
-        }
-    }
-}
-
-impl RaceRetry {
-    /// The longest wait after the `lost`-th lost race (1-based).
-    pub(crate) fn ceiling(&self, lost: u32) -> std::time::Duration {
-        let factor = 1u32.checked_shl(lost.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.cap)
-    }
-
-    /// A random wait after the `lost`-th lost race.
-    fn wait(&self, lost: u32) -> std::time::Duration {
-        let ceiling = u64::try_from(self.ceiling(lost).as_nanos()).unwrap_or(u64::MAX);
-        std::time::Duration::from_nanos(rand::random_range(0..=ceiling))
-    }
-}
-
 impl<S: Store> App<S> {
     /// The one decide-and-commit loop: the store decides on the order's
     /// current state and commits; a lost race (`VersionConflict`) waits a

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::app::{App, AppError, Outcome};
+use crate::config::RaceRetry;
 use crate::store::{IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter};
 use domain::inbound::PlatformOrder;
 use domain::{CancelRequest, Cancellation, FulfillRequest, Integration, ItemRequest, Source};
