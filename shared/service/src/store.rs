@@ -159,21 +159,12 @@ pub struct OrderRecord {
     pub cancellations: Vec<Cancellation>,
 }
 
+/// Which orders a listing shows (each store filters on its own index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
     Any,
     Open,
     Complete,
-}
-
-impl StatusFilter {
-    pub fn admits(self, order: &Order) -> bool {
-        match self {
-            StatusFilter::Any => true,
-            StatusFilter::Open => !order.is_complete(),
-            StatusFilter::Complete => order.is_complete(),
-        }
-    }
 }
 
 /// Position after the last order of a page (orders are newest first).
