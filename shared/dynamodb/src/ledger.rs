@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration, Utc};
@@ -56,6 +57,25 @@ fn stamp(t: &DateTime<Utc>) -> AttributeValue {
 
 fn entry_of(item: Item) -> Result<LedgerEntry, StoreError> {
     from_item(item)
+}
+
+/// Whether an update conditioned on holding the claim went through: a
+/// refused condition means the claim was taken over (or completed).
+fn held<T, R: std::fmt::Debug>(
+    result: Result<T, SdkError<UpdateItemError, R>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk("UpdateItem", e)),
+    }
 }
 
 /// A refused claim: the item as it was (`ALL_OLD`) says whether the work
@@ -176,18 +196,7 @@ impl Ledger for DynamoStore {
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk("UpdateItem", e)),
-        }
+        held(result)
     }
 
     async fn release(
@@ -218,18 +227,7 @@ impl Ledger for DynamoStore {
             .expression_attribute_values(":inprogress", s(LedgerStatus::InProgress.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk("UpdateItem", e)),
-        }
+        held(result)
     }
 
     async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
