@@ -19,6 +19,7 @@ mod orders;
 mod provision;
 pub mod schema;
 mod store;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! For tests: a fresh table on a local DynamoDB endpoint (ministack).
 //! Refuses any endpoint that is not on loopback, so it can never create
 //! tables in a real account.
-// A test fixture, compiled in so that integration tests of other crates reach it.
+// Behind the `testing` feature: other crates' tests enable it, no binary does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
