@@ -5,7 +5,7 @@ use chrono::DateTime;
 use proptest::prelude::*;
 
 use super::outbox::request_record;
-use super::sync::{SyncAction, plan};
+use domain::sync::{SyncAction, plan};
 use domain::{
     Cancellation, CancellationKind, CancelledItem, Company, Connection, Integration, LineItem,
     Order, Role, Source,

@@ -3,9 +3,9 @@
 //! `domain::sync`, the port `service::sync`, the platforms' client
 //! `platforms::client::HttpStoreSync`.
 
-pub use domain::sync::{OrderUpdate, PlanError, RefundLine, SyncAction, SyncPlan, plan, syncs};
-pub use platforms::client::HttpStoreSync;
-pub use service::sync::{StoreSync, SyncError};
+use domain::sync::SyncPlan;
+use platforms::client::HttpStoreSync;
+use service::sync::{StoreSync, SyncError};
 
 /// Local runs: the company's `api_base_url` when set (a fake or staging
 /// store), else a request record in the outbox.

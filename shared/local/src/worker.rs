@@ -14,11 +14,13 @@ use futures::FutureExt;
 use tokio::sync::watch;
 
 use super::outbox::{EmlOutbox, RecordingStoreSync};
-use super::sync::{HttpStoreSync, LocalStoreSync, StoreSync};
+use super::sync::LocalStoreSync;
+use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
 use service::email::Mailer;
 use service::notify::{Notifier, NotifierConfig, panic_message};
 use service::store::StoreError;
+use service::sync::StoreSync;
 use sqlite::{EmbeddedStore, OutboxAttempt};
 
 /// The local notifier: `.eml` files and store-sync records under
