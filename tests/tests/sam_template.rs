@@ -272,40 +272,15 @@ fn table_is_the_store_schema() {
             )
         })
         .collect();
-    let mut expected_attrs = BTreeMap::from([
+    let expected_attrs = BTreeMap::from([
         (schema::PK.to_owned(), "S".to_owned()),
         (schema::SK.to_owned(), "S".to_owned()),
     ]);
-    for g in schema::GSIS {
-        expected_attrs.insert(g.pk.into(), "S".into());
-        expected_attrs.insert(g.sk.into(), "S".into());
-    }
     assert_eq!(attrs, expected_attrs, "AttributeDefinitions");
-
-    let gsis = seq(&p["GlobalSecondaryIndexes"], "GlobalSecondaryIndexes");
-    assert_eq!(gsis.len(), schema::GSIS.len(), "GSIs");
-    for (g, want) in gsis.iter().zip(schema::GSIS) {
-        assert_eq!(g["IndexName"].as_str(), Some(want.name));
-        assert_eq!(
-            key_schema(&g["KeySchema"], want.name),
-            hash_range(want.pk, want.sk),
-            "{}",
-            want.name
-        );
-        assert_eq!(
-            g["Projection"]["ProjectionType"].as_str(),
-            Some(want.projection)
-        );
-        let non_key: Vec<&str> = seq(&g["Projection"]["NonKeyAttributes"], want.name)
-            .iter()
-            .map(|a| str_at(a, want.name))
-            .collect();
-        assert_eq!(non_key, want.non_key_attributes, "{}", want.name);
-        assert!(
-            g["ProvisionedThroughput"].is_null(),
-            "on-demand: no throughput"
-        );
-    }
+    assert!(
+        p["GlobalSecondaryIndexes"].is_null(),
+        "no secondary index: orders are listed from listing items"
+    );
 
     assert_eq!(
         p["StreamSpecification"]["StreamViewType"].as_str(),
@@ -361,15 +336,8 @@ fn notifier_stream_mapping_selects_new_cancellations() {
     assert_eq!(filters.len(), 1);
     let pattern: serde_json::Value =
         serde_json::from_str(str_at(&filters[0]["Pattern"], "Pattern")).unwrap();
-    let mut image = serde_json::Map::new();
-    image.insert(
-        schema::TYPE_ATTRIBUTE.to_owned(),
-        serde_json::json!({"S": [schema::CANCELLATION_TYPE]}),
-    );
-    assert_eq!(
-        pattern,
-        serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": image}})
-    );
+    let want: serde_json::Value = serde_json::from_str(schema::STREAM_FILTER).unwrap();
+    assert_eq!(pattern, want);
 
     assert_eq!(
         p["FunctionResponseTypes"],
@@ -567,10 +535,28 @@ const DELIBERATE: &[(&str, &str, Deliberate)] = &[
 ];
 
 /// The template's stream filter (`notifier_stream_mapping_selects_new_cancellations`
-/// pins its pattern): an INSERT whose new image has `type = cancellation`.
+/// pins its pattern to `schema::STREAM_FILTER`): a write of an order item
+/// that names a new cancellation.
 fn passes_stream_filter(r: &serde_json::Value) -> bool {
-    r["eventName"] == "INSERT"
-        && r["dynamodb"]["NewImage"][schema::TYPE_ATTRIBUTE]["S"] == schema::CANCELLATION_TYPE
+    let image = &r["dynamodb"]["NewImage"];
+    (r["eventName"] == "INSERT" || r["eventName"] == "MODIFY")
+        && image[schema::TYPE_ATTRIBUTE]["S"] == schema::ORDER_TYPE
+        && image[schema::NEW_CANCELLATION_ATTRIBUTE]["S"].is_string()
+}
+
+/// The cancellation an order image names as new, as plain JSON.
+fn named_cancellation(
+    what: &str,
+    image: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let id = &image[schema::NEW_CANCELLATION_ATTRIBUTE];
+    image[schema::CANCELLATIONS_ATTRIBUTE]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: cancellations"))
+        .iter()
+        .find(|c| &c["id"] == id)
+        .unwrap_or_else(|| panic!("{what}: the new cancellation is among the order's"))
+        .clone()
 }
 
 /// The new image as plain JSON.
@@ -583,38 +569,48 @@ fn new_image(what: &str, r: &serde_json::Value) -> serde_json::Map<String, serde
         .collect()
 }
 
-/// A record as the table's stream delivers a new cancellation item through
-/// the filter: laid out exactly as the store writes it, on an order and
-/// lines of the demo seed.
+/// A record as the table's stream delivers a new cancellation through the
+/// filter: the order item laid out exactly as the store writes it, on an
+/// order and lines of the demo seed.
 fn check_new_cancellation(what: &str, r: &serde_json::Value, seed: &serde_json::Value) {
     assert!(
         passes_stream_filter(r),
-        "{what}: an INSERT of a cancellation"
+        "{what}: a write of an order naming a new cancellation"
     );
     let d = &r["dynamodb"];
     let image = new_image(what, r);
-    let c: domain::Cancellation = serde_json::from_value(serde_json::Value::Object(image.clone()))
+    let order: domain::Order = serde_json::from_value(serde_json::Value::Object(image.clone()))
+        .unwrap_or_else(|e| panic!("{what}: an order: {e}"));
+    let c: domain::Cancellation = serde_json::from_value(named_cancellation(what, &image))
         .unwrap_or_else(|e| panic!("{what}: a cancellation: {e}"));
-    // Exactly the store's cancellation item: its fields + pk, sk, type.
-    let mut fields: BTreeSet<String> = serde_json::to_value(&c)
+    assert_eq!(c.order_id, order.id, "{what}");
+    // Exactly the store's order item: the order's fields + its keys, type,
+    // cancellations, the new one's id and the commit's token.
+    let mut fields: BTreeSet<String> = serde_json::to_value(&order)
         .unwrap()
         .as_object()
         .unwrap()
         .keys()
         .cloned()
         .collect();
-    fields.extend([schema::PK, schema::SK, schema::TYPE_ATTRIBUTE].map(String::from));
+    fields.extend(
+        [
+            schema::PK,
+            schema::SK,
+            schema::TYPE_ATTRIBUTE,
+            schema::CANCELLATIONS_ATTRIBUTE,
+            schema::NEW_CANCELLATION_ATTRIBUTE,
+            "commit_token",
+        ]
+        .map(String::from),
+    );
     assert_eq!(
         image.keys().cloned().collect::<BTreeSet<_>>(),
         fields,
         "{what}"
     );
     assert_eq!(image[schema::PK], format!("ORDER#{}", c.order_id), "{what}");
-    let sk = image[schema::SK].as_str().unwrap();
-    assert!(
-        sk.starts_with("ORDER#CANCEL#") && sk.ends_with(&format!("#{}", c.id)),
-        "{what}: {sk}"
-    );
+    assert_eq!(image[schema::SK], "ORDER", "{what}");
     assert!(
         d["SequenceNumber"].as_str().is_some_and(|s| !s.is_empty()),
         "{what}: a sequence number (the partial batch response names it)"
@@ -640,12 +636,12 @@ fn check_new_cancellation(what: &str, r: &serde_json::Value, seed: &serde_json::
 
 /// `events/notifier/*.json` (for `sam local invoke -e`, `cargo lambda
 /// invoke --data-file` and the notifier's tests) are stream batches as the
-/// table's stream delivers them through the filter: INSERTs of cancellation
-/// items laid out as the store writes them, on orders and lines of the demo
-/// seed. The only exceptions are the records listed in `DELIBERATE`, each
+/// table's stream delivers them through the filter: writes of order items
+/// naming a new cancellation, laid out as the store writes them, on orders
+/// and lines of the demo seed. The only exceptions are the records listed in `DELIBERATE`, each
 /// checked to be what it is listed as.
 #[test]
-fn notifier_sample_events_are_new_cancellation_items() {
+fn notifier_sample_events_are_writes_of_new_cancellations() {
     let dir = root().join("events/notifier");
     let seed: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("events/demo-seed.json")).unwrap(),
@@ -693,8 +689,8 @@ fn notifier_sample_events_are_new_cancellation_items() {
                     );
                     let image = new_image(&what, r);
                     assert!(
-                        serde_json::from_value::<domain::Cancellation>(serde_json::Value::Object(
-                            image
+                        serde_json::from_value::<domain::Cancellation>(named_cancellation(
+                            &what, &image
                         ))
                         .is_err(),
                         "{what}: listed as poison but decodes as a cancellation"

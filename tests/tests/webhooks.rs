@@ -1119,3 +1119,33 @@ async fn ids_we_fetch_by_must_be_numeric() {
         assert!(order(&app, id).await.cancellations.is_empty());
     }
 }
+
+/// Webhook intake keeps companies for a while in a warm process; a secret
+/// rotated meanwhile is honoured at once (a failed check reads the company
+/// again), and the old one stops working at once too.
+#[tokio::test]
+async fn a_rotated_webhook_secret_is_honoured_at_once() {
+    let app = app_with(None).await;
+    let r = deliver_sample(&app, "woocommerce-order-updated").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let mut company = app.store.company("seller-woo").await.unwrap().unwrap();
+    company.connection.as_mut().unwrap().webhook_secret = Some("rotated-woo-secret".into());
+    app.store.put_company(&company).await.unwrap();
+
+    let (p, mut h, _) = sample("woocommerce-order-updated");
+    let body = br#"{"id": 731, "status": "processing", "line_items": []}"#.to_vec();
+    let sign = |h: &mut Vec<(String, String)>, secret: &str| {
+        for (k, v) in h.iter_mut() {
+            if k == "X-WC-Webhook-Signature" {
+                *v = sign_hmac_sha256_base64(secret, &body);
+            }
+        }
+    };
+    sign(&mut h, "rotated-woo-secret");
+    let r = deliver(&app, &p, &h, &body).await;
+    assert_eq!(r.status, 200, "the new secret works at once: {}", r.body);
+    sign(&mut h, "demo-woo-secret");
+    let r = deliver(&app, &p, &h, &body).await;
+    assert_eq!(r.status, 401, "the old secret stops working at once");
+}

@@ -67,25 +67,37 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
 
 #[derive(Debug, Error)]
 pub enum RecordError {
-    #[error("the new image is not a cancellation: {0}")]
+    #[error("the new image does not hold the cancellation it names: {0}")]
     Decode(String),
 }
 
-/// The cancellation a stream record announces; `None` for anything else
-/// (modifications, removals, other item types).
+/// The cancellation a stream record announces: an order item written by a
+/// change that created one names it in `new_cancellation` and holds it in
+/// its `cancellations`. `None` for anything else (other writes, removals,
+/// other item types).
 pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, RecordError> {
-    if record.event_name != "INSERT" {
+    use serde_dynamo::AttributeValue as Av;
+    if !matches!(record.event_name.as_str(), "INSERT" | "MODIFY") {
         return Ok(None);
     }
     let image = &record.change.new_image;
-    let is_cancellation = matches!(
+    let is_order = matches!(
         image.get(schema::TYPE_ATTRIBUTE),
-        Some(serde_dynamo::AttributeValue::S(t)) if t == schema::CANCELLATION_TYPE
+        Some(Av::S(t)) if t == schema::ORDER_TYPE
     );
-    if !is_cancellation {
+    let Some(Av::S(id)) = image
+        .get(schema::NEW_CANCELLATION_ATTRIBUTE)
+        .filter(|_| is_order)
+    else {
         return Ok(None);
+    };
+    let named = |v: &&Av| matches!(v, Av::M(m) if matches!(m.get("id"), Some(Av::S(i)) if i == id));
+    let found = match image.get(schema::CANCELLATIONS_ATTRIBUTE) {
+        Some(Av::L(list)) => list.iter().find(named),
+        _ => None,
     }
-    serde_dynamo::from_item(image.clone())
+    .ok_or_else(|| RecordError::Decode(format!("{id} is not among its cancellations")))?;
+    serde_dynamo::from_attribute_value(found.clone())
         .map(Some)
         .map_err(|e| RecordError::Decode(e.to_string()))
 }

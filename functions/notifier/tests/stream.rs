@@ -4,6 +4,7 @@
 //! (wiremock) asserting the exact calls. Run through the test script:
 //! `scripts/ministack.sh test cargo test --workspace`.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
@@ -740,7 +741,7 @@ async fn a_busy_claim_defers_and_a_crashed_one_is_taken_over_after_expiry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_cancellation_items_decode_as_stream_records_do() {
+async fn stored_orders_decode_as_stream_records_do() {
     let w = World::new().await;
     let order = w.store.order("ord_demo_api").await.unwrap().unwrap();
     let c = cancellation_of(&event("partial.json").records[0])
@@ -753,35 +754,64 @@ async fn stored_cancellation_items_decode_as_stream_records_do() {
     commit.cancellation = Some(c.clone());
     w.store.commit(&commit).await.unwrap();
     // The item as DynamoDB holds it is what the stream's NEW_IMAGE carries.
-    let out = w
+    let item = w
         .store
         .client()
-        .query()
+        .get_item()
         .table_name(w.store.table())
-        .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("ORDER#ord_demo_api".into()),
-        )
-        .expression_attribute_values(
-            ":sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("ORDER#CANCEL#".into()),
-        )
+        .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
+        .key("sk", AttributeValue::S("ORDER".into()))
         .send()
         .await
+        .unwrap()
+        .item
         .unwrap();
-    let item = out.items().first().cloned().unwrap();
     let mut record = EventRecord::default();
-    record.event_name = "INSERT".into();
+    record.event_name = "MODIFY".into();
     record.change.new_image = serde_dynamo::Item::from(item);
     let decoded: Option<Cancellation> = cancellation_of(&record).unwrap();
     assert_eq!(decoded, Some(c));
-    // The sample event's sort key follows the store's layout.
+    // The sample event's keys and attributes follow the store's layout.
     let sample = &event("partial.json").records[0];
-    assert_eq!(
-        sample.change.new_image.get("sk"),
-        record.change.new_image.get("sk")
-    );
+    for name in ["pk", "sk", "type", "new_cancellation"] {
+        assert_eq!(
+            sample.change.new_image.get(name),
+            record.change.new_image.get(name),
+            "{name}"
+        );
+    }
+    let names = |r: &EventRecord| {
+        let mut n: Vec<String> = r.change.new_image.keys().cloned().collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(sample), names(&record));
+
+    // A later write that creates no cancellation names none: the stream
+    // filter lets it pass by, and the notifier would skip it.
+    let mut later = Commit::update({
+        let mut o = w.store.order("ord_demo_api").await.unwrap().unwrap();
+        o.version += 1;
+        o.line_items[1].fulfilled += 1;
+        o
+    });
+    later.cancellation = None;
+    w.store.commit(&later).await.unwrap();
+    let item = w
+        .store
+        .client()
+        .get_item()
+        .table_name(w.store.table())
+        .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
+        .key("sk", AttributeValue::S("ORDER".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(!item.contains_key("new_cancellation"));
+    record.change.new_image = serde_dynamo::Item::from(item);
+    assert_eq!(cancellation_of(&record).unwrap(), None);
 }
 
 /// SES, except for the emails of one order: the first call for it panics

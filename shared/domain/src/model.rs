@@ -116,27 +116,34 @@ pub struct Company {
     pub connection: Option<Connection>,
 }
 
+/// Absent and zero fields are left out when stored (a stored order is
+/// smaller, so a change to it is one write unit more often) and read back
+/// as their defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
     pub id: String,
     pub sku: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub quantity: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub fulfilled: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cancelled: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_price: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buyer_line_ref: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seller_line_ref: Option<String>,
     /// Units a store platform asked to cancel that were already fulfilled
     /// (absolute, from the latest reconciliation). Zero almost always.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub platform_shortfall: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LineItem {

@@ -1,19 +1,26 @@
-//! A commit as one `TransactWriteItems`: the order's put, its look-up items,
-//! the records, each member with the `Slot` that reads its refusal back.
+//! A commit as the fewest writes that keep it atomic. A change to an order
+//! that carries nothing else (the common case: a cancellation or a
+//! fulfillment without an idempotency key, a reconciliation) is one
+//! conditional `UpdateItem` of the order item, which holds its
+//! cancellations: one write unit for an item under 1 KB. Anything more (a
+//! new order and its listing items, a used-key or delivery check, look-up
+//! items by reference, a fulfillment record, the listing items of an order
+//! that became complete) is one `TransactWriteItems`, each member with the
+//! `Slot` that reads its refusal back.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as TxUpdate,
 };
-use chrono::Utc;
 
 use super::DynamoStore;
 use super::errors::{Slot, backend, describe_reasons, refusal, sdk};
 use super::items::{
-    cancellation_item, delivery_item, fulfillment_item, idempotency_item, key, n, order_item,
-    put_expiring, put_new, s,
+    COMMIT_TOKEN, Item, Update, delivery_item, fulfillment_item, idempotency_item, key,
+    listing_items, order_item, order_update, put_expiring, put_new, s,
 };
 use super::keys;
 use super::kinds;
@@ -22,32 +29,83 @@ use domain::{Order, Role};
 use service::store::{Commit, OrderRefs, StoreError};
 
 impl DynamoStore {
+    /// The previous refs whose look-up items this commit writes: all of a
+    /// new order's, or the ones a change replaces.
+    fn previous_refs(commit: &Commit) -> Option<OrderRefs> {
+        match (commit.expected_version, &commit.replaced_refs) {
+            (None, _) => Some(OrderRefs::default()),
+            (Some(_), Some(old)) => Some(old.clone()),
+            (Some(_), None) => None,
+        }
+    }
+
+    /// Whether the commit is one order update and nothing else.
+    fn is_single_update(commit: &Commit) -> bool {
+        commit.expected_version.is_some()
+            && commit.fulfillment.is_none()
+            && commit.idempotency.is_none()
+            && commit.delivery.is_none()
+            && !commit.order.is_complete()
+            && Self::previous_refs(commit).is_none_or(|old| {
+                old.buyer == commit.order.buyer_order_ref
+                    && old.seller == commit.order.seller_order_ref
+            })
+    }
+
     /// The `TransactWriteItems` members of a commit and what each one is.
     pub(super) fn commit_items(
         &self,
         commit: &Commit,
         now: i64,
+        token: &str,
     ) -> Result<(Vec<TransactWriteItem>, Vec<Slot>), StoreError> {
-        let mut items = Vec::with_capacity(5);
-        let mut slots = Vec::with_capacity(5);
+        let mut items = Vec::with_capacity(6);
+        let mut slots = Vec::with_capacity(6);
         let order = &commit.order;
-        let (order_put, slot) = self.order_put(commit)?;
-        items.push(TransactWriteItem::builder().put(order_put).build());
-        slots.push(slot);
-        // Look-up items by platform reference: written with a new order,
-        // and swapped (old deleted, new put) by a change that replaces them.
-        let previous = match (slot, &commit.replaced_refs) {
-            (Slot::OrderCreate, _) => Some(OrderRefs::default()),
-            (_, Some(old)) => Some(old.clone()),
-            (_, None) => None,
-        };
-        if let Some(previous) = previous {
-            self.push_ref_items(order, &previous, &mut items, &mut slots)?;
+        match commit.expected_version {
+            None => {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(order_item(order)?))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", schema::PK)
+                    .build()
+                    .map_err(StoreError::backend)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+                slots.push(Slot::OrderCreate);
+                for listing in listing_items(order) {
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(listing))
+                        .build()
+                        .map_err(StoreError::backend)?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                    slots.push(Slot::Listing);
+                }
+            }
+            Some(expected) => {
+                let u = order_update(order, commit.cancellation.as_ref(), expected, token)?;
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(self.tx_update(u, order)?)
+                        .build(),
+                );
+                slots.push(Slot::OrderUpdate);
+                // `complete` only ever turns true (nothing reopens units).
+                if order.is_complete() {
+                    for listing in listing_items(order) {
+                        items.push(
+                            TransactWriteItem::builder()
+                                .update(self.mark_complete(listing)?)
+                                .build(),
+                        );
+                        slots.push(Slot::Listing);
+                    }
+                }
+            }
         }
-        if let Some(c) = &commit.cancellation {
-            let put = put_new(&self.table, cancellation_item(order.version, c)?)?;
-            items.push(TransactWriteItem::builder().put(put).build());
-            slots.push(Slot::Cancellation);
+        if let Some(previous) = Self::previous_refs(commit) {
+            self.push_ref_items(order, &previous, &mut items, &mut slots)?;
         }
         if let Some(f) = &commit.fulfillment {
             let put = put_new(&self.table, fulfillment_item(order.version, f)?)?;
@@ -67,32 +125,35 @@ impl DynamoStore {
         Ok((items, slots))
     }
 
-    /// The order's put: a create refused when the order exists, or an
-    /// update refused unless the order is at the version the change read.
-    fn order_put(&self, commit: &Commit) -> Result<(Put, Slot), StoreError> {
-        let order = &commit.order;
-        let order_put = Put::builder()
+    fn tx_update(&self, u: Update, order: &Order) -> Result<TxUpdate, StoreError> {
+        TxUpdate::builder()
             .table_name(&self.table)
-            .set_item(Some(order_item(order)?));
-        let (order_put, slot) = match commit.expected_version {
-            None => (
-                order_put
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", schema::PK),
-                Slot::OrderCreate,
-            ),
-            Some(expected) => (
-                order_put
-                    .condition_expression("#version = :expected")
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":expected", n(expected))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    ),
-                Slot::OrderUpdate,
-            ),
-        };
-        Ok((order_put.build().map_err(StoreError::backend)?, slot))
+            .set_key(Some(key(keys::order(&order.id), keys::ORDER_SK)))
+            .update_expression(u.expression)
+            .set_condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::backend)
+    }
+
+    fn mark_complete(&self, listing: Item) -> Result<TxUpdate, StoreError> {
+        let key = listing
+            .into_iter()
+            .filter(|(k, _)| k == schema::PK || k == schema::SK)
+            .collect();
+        TxUpdate::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET #complete = :true")
+            .expression_attribute_names("#complete", schema::COMPLETE_ATTRIBUTE)
+            .expression_attribute_values(
+                ":true",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            )
+            .build()
+            .map_err(StoreError::backend)
     }
 
     /// The look-up items by platform reference whose reference changed:
@@ -153,21 +214,26 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One `TransactWriteItems` with this `ClientRequestToken`. The token is
-    /// new for every `commit` call and stays the same across the SDK's own
-    /// retries of that call: a retry of an attempt that did commit (lost
-    /// response, timeout) then replays its success instead of failing the
-    /// version check and making the caller decide the same change twice.
+    /// Commit with this token, new for every `commit` call and the same
+    /// across the SDK's own retries of it: a retry of an attempt that did
+    /// commit (lost response, timeout) then reports its success instead of
+    /// failing the version check and making the caller decide the same
+    /// change twice. A transaction carries it as its `ClientRequestToken`;
+    /// a single update writes it on the item and, refused, finds it there.
     /// A token derived from the commit's content would not be safe: a
-    /// deliberate second identical commit within 10 minutes would "succeed"
-    /// as a replay instead of being refused (`OrderExists`, ...).
+    /// deliberate second identical commit would "succeed" as a replay
+    /// instead of being refused (`OrderExists`, ...).
+    /// `now` (epoch seconds) decides which expiring records count as gone.
     pub(super) async fn commit_with_token(
         &self,
         commit: &Commit,
         token: &str,
+        now: i64,
     ) -> Result<(), StoreError> {
-        let now = Utc::now().timestamp();
-        let (items, slots) = self.commit_items(commit, now)?;
+        if Self::is_single_update(commit) {
+            return self.update_order(commit, token).await;
+        }
+        let (items, slots) = self.commit_items(commit, now, token)?;
         match self
             .client
             .transact_write_items()
@@ -192,6 +258,49 @@ impl DynamoStore {
                 }
                 Err(sdk("TransactWriteItems", e))
             }
+        }
+    }
+
+    /// One conditional UpdateItem of the order item.
+    async fn update_order(&self, commit: &Commit, token: &str) -> Result<(), StoreError> {
+        let order = &commit.order;
+        let expected = commit.expected_version.unwrap_or_default();
+        let u = order_update(order, commit.cancellation.as_ref(), expected, token)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::order(&order.id), keys::ORDER_SK)))
+            .update_expression(u.expression)
+            .set_condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    match c.item().filter(|i| !i.is_empty()) {
+                        None => Err(StoreError::OrderMissing),
+                        // Our own write, applied by an attempt whose answer was lost.
+                        Some(old)
+                            if old.get(COMMIT_TOKEN).and_then(|t| t.as_s().ok())
+                                == Some(&token.to_owned()) =>
+                        {
+                            Ok(())
+                        }
+                        Some(_) => Err(StoreError::VersionConflict),
+                    }
+                }
+                // A transaction on the same item at the same moment: the
+                // order is changing under us, as for a version conflict.
+                Some(UpdateItemError::TransactionConflictException(_)) => {
+                    Err(StoreError::VersionConflict)
+                }
+                _ => Err(sdk("UpdateItem", e)),
+            },
         }
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::CancellationReason;
 
+use super::items::stored_record;
 use service::store::StoreError;
 
 /// A backend failure described in words (the SDK's error chain flattened).
@@ -51,7 +52,7 @@ pub(super) enum Slot {
     OrderRef,
     OrderRefDelete,
     OrderUpdate,
-    Cancellation,
+    Listing,
     Fulfillment,
     Idempotency,
     Delivery,
@@ -73,8 +74,11 @@ pub(super) fn refusal(reasons: &[CancellationReason], slots: &[Slot]) -> Option<
             .find(|(slot, r)| **slot == wanted && r.code() == Some(code))
             .map(|(_, r)| r)
     };
-    if failed(Slot::Idempotency, CONDITIONAL_CHECK_FAILED).is_some() {
-        return Some(StoreError::IdempotencyKeyExists);
+    if let Some(r) = failed(Slot::Idempotency, CONDITIONAL_CHECK_FAILED) {
+        // ALL_OLD: the stored record comes back with the refusal.
+        return Some(StoreError::IdempotencyKeyExists {
+            stored: r.item().and_then(stored_record).map(Box::new),
+        });
     }
     if failed(Slot::Delivery, CONDITIONAL_CHECK_FAILED).is_some() {
         return Some(StoreError::DeliveryExists);

@@ -3,17 +3,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::errors::backend;
-use super::keys::{self, listing_sk};
+use super::keys;
 use super::kinds;
-use super::schema::{self, GSI_BUYER, GSI_SELLER};
+use super::schema;
 use domain::{Cancellation, Fulfillment, Order};
-use service::store::{DeliveryRecord, IdempotencyRecord, StoreError};
+use service::store::{DeliveryRecord, IdempotencyRecord, OrderRecord, StoreError};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -53,8 +53,8 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     ])
 }
 
+/// A new order's item: its fields, keys and type, and no cancellations yet.
 pub(super) fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let created = listing_sk(&order.created_at, &order.id);
     item_of(
         order,
         [
@@ -62,26 +62,128 @@ pub(super) fn order_item(order: &Order) -> Result<Item, StoreError> {
             (schema::SK, s(keys::ORDER_SK)),
             (schema::TYPE_ATTRIBUTE, s(kinds::ORDER)),
             (
-                schema::COMPLETE_ATTRIBUTE,
-                AttributeValue::Bool(order.is_complete()),
+                schema::CANCELLATIONS_ATTRIBUTE,
+                AttributeValue::L(Vec::new()),
             ),
-            (GSI_BUYER.pk, s(keys::company(&order.buyer_id))),
-            (GSI_BUYER.sk, s(created.clone())),
-            (GSI_SELLER.pk, s(keys::company(&order.seller_id))),
-            (GSI_SELLER.sk, s(created)),
         ],
     )
 }
 
-pub(super) fn cancellation_item(version: u64, c: &Cancellation) -> Result<Item, StoreError> {
-    item_of(
-        c,
-        [
-            (schema::PK, s(keys::order(&c.order_id))),
-            (schema::SK, s(keys::cancellation(version, &c.id))),
-            (schema::TYPE_ATTRIBUTE, s(kinds::CANCELLATION)),
-        ],
-    )
+/// An order as stored: the order and its cancellations, from its item.
+pub(super) fn record_of(mut item: Item) -> Result<OrderRecord, StoreError> {
+    let cancellations = match item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
+        Some(v) => serde_dynamo::from_attribute_value(v).map_err(StoreError::backend)?,
+        None => Vec::new(),
+    };
+    Ok(OrderRecord {
+        order: from_item(item)?,
+        cancellations,
+    })
+}
+
+/// An UpdateItem (or transaction Update) of an order item, as its parts.
+#[derive(Debug, Default)]
+pub(super) struct Update {
+    pub(super) expression: String,
+    pub(super) condition: Option<String>,
+    pub(super) names: HashMap<String, String>,
+    pub(super) values: Item,
+}
+
+/// A change to an existing order: every field of the order set, and the
+/// change's cancellation, if any, appended to the item's list and named in
+/// `new_cancellation` (removed otherwise), so that exactly the writes that
+/// created a cancellation reach the notifier. `token` marks the write as
+/// this commit's (see `commit`). Refused unless the item is at `expected`.
+pub(super) fn order_update(
+    order: &Order,
+    cancellation: Option<&Cancellation>,
+    expected: u64,
+    token: &str,
+) -> Result<Update, StoreError> {
+    let fields: Item = serde_dynamo::to_item(order).map_err(StoreError::backend)?;
+    // In name order, so the same change always sends the same request.
+    let fields: std::collections::BTreeMap<String, AttributeValue> = fields.into_iter().collect();
+    let mut u = Update::default();
+    let mut set = Vec::with_capacity(fields.len() + 3);
+    for (i, (name, value)) in fields.into_iter().enumerate() {
+        if reserved(&name) {
+            return Err(backend(format!(
+                "attribute {name} is both a field and a store attribute"
+            )));
+        }
+        set.push(format!("#f{i} = :f{i}"));
+        u.names.insert(format!("#f{i}"), name);
+        u.values.insert(format!(":f{i}"), value);
+    }
+    set.push("#token = :token".into());
+    u.names.insert("#token".into(), COMMIT_TOKEN.into());
+    u.values.insert(":token".into(), s(token));
+    u.names
+        .insert("#new".into(), schema::NEW_CANCELLATION_ATTRIBUTE.into());
+    let remove = match cancellation {
+        Some(c) => {
+            set.push("#cs = list_append(if_not_exists(#cs, :none), :c)".into());
+            set.push("#new = :new".into());
+            u.names
+                .insert("#cs".into(), schema::CANCELLATIONS_ATTRIBUTE.into());
+            u.values.insert(":new".into(), s(&c.id));
+            let c = serde_dynamo::to_attribute_value(c).map_err(StoreError::backend)?;
+            u.values.insert(":c".into(), AttributeValue::L(vec![c]));
+            u.values
+                .insert(":none".into(), AttributeValue::L(Vec::new()));
+            ""
+        }
+        None => " REMOVE #new",
+    };
+    u.expression = format!("SET {}{remove}", set.join(", "));
+    u.condition = Some("#version = :expected".into());
+    u.names.insert("#version".into(), "version".into());
+    u.values.insert(":expected".into(), n(expected));
+    Ok(u)
+}
+
+/// Marks which commit last wrote an order item: a retried UpdateItem whose
+/// first attempt did commit finds its own token and succeeds.
+pub(super) const COMMIT_TOKEN: &str = "commit_token";
+
+/// Names the store keeps on order items beside the order's fields.
+fn reserved(name: &str) -> bool {
+    [
+        schema::PK,
+        schema::SK,
+        schema::TYPE_ATTRIBUTE,
+        schema::CANCELLATIONS_ATTRIBUTE,
+        schema::NEW_CANCELLATION_ATTRIBUTE,
+        COMMIT_TOKEN,
+    ]
+    .contains(&name)
+}
+
+/// The listing items of an order: one per party, in the party's partition.
+pub(super) fn listing_items(order: &Order) -> Vec<Item> {
+    let mut parties = vec![&order.buyer_id];
+    if order.seller_id != order.buyer_id {
+        parties.push(&order.seller_id);
+    }
+    parties
+        .into_iter()
+        .map(|company| {
+            HashMap::from([
+                (schema::PK.to_owned(), s(keys::company(company))),
+                (
+                    schema::SK.to_owned(),
+                    s(keys::listing(&order.created_at, &order.id)),
+                ),
+                (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::LISTING)),
+                ("order_id".to_owned(), s(&order.id)),
+                (
+                    schema::COMPLETE_ATTRIBUTE.to_owned(),
+                    AttributeValue::Bool(order.is_complete()),
+                ),
+            ])
+        })
+        .collect()
 }
 
 pub(super) fn fulfillment_item(version: u64, f: &Fulfillment) -> Result<Item, StoreError> {
@@ -126,6 +228,12 @@ pub(super) fn idempotency_item(r: &IdempotencyRecord) -> Result<Item, StoreError
     )
 }
 
+/// The record an idempotency item holds (as a refused write returns it).
+pub(super) fn stored_record(item: &Item) -> Option<IdempotencyRecord> {
+    item.get("record")
+        .and_then(|r| serde_dynamo::from_attribute_value(r.clone()).ok())
+}
+
 pub(super) fn delivery_item(d: &DeliveryRecord) -> Result<Item, StoreError> {
     expiring_item(
         keys::delivery(&d.key),
@@ -145,11 +253,13 @@ pub(super) fn unexpired(item: &Item, now: i64) -> bool {
     }
 }
 
-/// A put that succeeds when no unexpired record has this key.
+/// A put that succeeds when no unexpired record has this key; refused, it
+/// returns the record there.
 pub(super) fn put_expiring(table: &str, item: Item, now: i64) -> Result<Put, StoreError> {
     Put::builder()
         .table_name(table)
         .set_item(Some(item))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
         .expression_attribute_names("#pk", schema::PK)
         .expression_attribute_names("#exp", schema::TTL_ATTRIBUTE)

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 
 pub(super) const COMPANY_SK: &str = "COMPANY";
 pub(super) const API_KEY_SK: &str = "APIKEY";
+/// The order item's sort key. Its notification ledger items sort just
+/// before it (`NOTIFY#...`), its fulfillments before those (`FULFIL#...`):
+/// one Query `sk BETWEEN "NOTIFY#" AND "ORDER"` reads the order with its
+/// notifications.
 pub(super) const ORDER_SK: &str = "ORDER";
-/// Prefix of the order item and its cancellations: one Query
-/// (`begins_with(sk, "ORDER")`) reads an order with its history.
-pub(super) const ORDER_PREFIX: &str = "ORDER";
+pub(super) const NOTIFY_PREFIX: &str = "NOTIFY#";
 pub(super) const IDEM_SK: &str = "IDEM";
 pub(super) const DELIVERY_SK: &str = "DELIVERY";
 
@@ -20,11 +22,6 @@ pub(super) fn api_key(hash: &str) -> String {
 }
 pub(super) fn order(id: &str) -> String {
     format!("ORDER#{id}")
-}
-/// Cancellations sort by the order version they created, i.e. in commit
-/// order (the embedded store's `seq`), whatever the clocks said.
-pub(super) fn cancellation(version: u64, id: &str) -> String {
-    format!("ORDER#CANCEL#{version:020}#{id}")
 }
 pub(super) fn fulfillment(version: u64, id: &str) -> String {
     format!("FULFIL#{version:020}#{id}")
@@ -52,7 +49,9 @@ pub(super) fn shop(domain: &str) -> String {
 /// Timestamps in keys are fixed-width, so that text order is time order.
 use service::store::timestamp as ts;
 
-/// The sort key of an order's entry in both listing GSIs.
-pub(super) fn listing_sk(created_at: &DateTime<Utc>, id: &str) -> String {
-    format!("{}#{id}", ts(created_at))
+/// A company's listing items live in its own partition (`company(id)`),
+/// one per order it is party to, newest last in key order.
+pub(super) const LISTING_PREFIX: &str = "LISTING#";
+pub(super) fn listing(created_at: &DateTime<Utc>, id: &str) -> String {
+    format!("{LISTING_PREFIX}{}#{id}", ts(created_at))
 }

@@ -2,8 +2,8 @@
 
 pub(super) const COMPANY: &str = "company";
 pub(super) const API_KEY: &str = "api_key";
-pub(super) const ORDER: &str = "order";
-pub(super) const CANCELLATION: &str = super::schema::CANCELLATION_TYPE;
+pub(super) const ORDER: &str = super::schema::ORDER_TYPE;
+pub(super) const LISTING: &str = "listing";
 pub(super) const FULFILLMENT: &str = "fulfillment";
 pub(super) const IDEMPOTENCY: &str = "idempotency";
 pub(super) const DELIVERY: &str = "delivery";

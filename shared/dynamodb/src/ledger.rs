@@ -34,8 +34,8 @@ use service::ledger::{
 };
 use service::store::StoreError;
 
-const NOTIFY_PREFIX: &str = "NOTIFY#";
-const NOTIFICATION_TYPE: &str = "notification";
+use super::keys::NOTIFY_PREFIX;
+pub(super) const NOTIFICATION_TYPE: &str = "notification";
 
 fn ledger_key(k: &LedgerKey) -> Item {
     HashMap::from([
@@ -55,7 +55,7 @@ fn stamp(t: &DateTime<Utc>) -> AttributeValue {
     s(service::store::timestamp(t))
 }
 
-fn entry_of(item: Item) -> Result<LedgerEntry, StoreError> {
+pub(super) fn entry_of(item: Item) -> Result<LedgerEntry, StoreError> {
     from_item(item)
 }
 

@@ -1,10 +1,11 @@
-//! The DynamoDB store: one table, string keys `pk`/`sk`, two GSIs for a
-//! company's orders (one per side of the order), TTL on `expires_at`, stream
-//! `NEW_IMAGE`. Every commit is one `TransactWriteItems`. See
-//! `docs/dynamodb.md` for the item layout and what a cancellation costs.
+//! The DynamoDB store: one table, string keys `pk`/`sk`, no secondary index,
+//! TTL on `expires_at`, stream `NEW_IMAGE`. An order is one item holding its
+//! cancellations; a commit is one conditional UpdateItem or one
+//! `TransactWriteItems`. See `docs/dynamodb.md` for the item layout, each
+//! request's calls and what a cancellation costs.
 //!
-//! Semantics mirror `embedded.rs` exactly; the contract suite in
-//! `contract.rs` runs against both.
+//! Semantics mirror the embedded store (`sqlite`) exactly; the contract
+//! suite in `testkit` runs against both.
 
 use aws_sdk_dynamodb::Client;
 

@@ -1,15 +1,14 @@
 //! Creating the table as `schema` describes it (local endpoints and tests;
 //! in AWS the table comes from the stack).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableDescription, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 
 use super::DynamoStore;
@@ -19,7 +18,7 @@ use service::store::StoreError;
 
 impl DynamoStore {
     /// Create the table as `schema` describes it, unless it exists, and wait
-    /// until it and its indexes are ACTIVE and TTL is on. For local
+    /// until it is ACTIVE and TTL is on. For local
     /// endpoints; in AWS the table comes from the stack.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         match self.describe().await? {
@@ -61,7 +60,7 @@ impl DynamoStore {
                 .build()
                 .map_err(StoreError::backend)
         };
-        let mut request = self
+        let request = self
             .client
             .create_table()
             .table_name(&self.table)
@@ -77,30 +76,6 @@ impl DynamoStore {
                     .build()
                     .map_err(StoreError::backend)?,
             );
-        for gsi in schema::GSIS {
-            request = request
-                .attribute_definitions(string_attr(gsi.pk)?)
-                .attribute_definitions(string_attr(gsi.sk)?)
-                .global_secondary_indexes(
-                    GlobalSecondaryIndex::builder()
-                        .index_name(gsi.name)
-                        .key_schema(key_elem(gsi.pk, KeyType::Hash)?)
-                        .key_schema(key_elem(gsi.sk, KeyType::Range)?)
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::from(gsi.projection))
-                                .set_non_key_attributes(Some(
-                                    gsi.non_key_attributes
-                                        .iter()
-                                        .map(|a| (*a).to_owned())
-                                        .collect(),
-                                ))
-                                .build(),
-                        )
-                        .build()
-                        .map_err(StoreError::backend)?,
-                );
-        }
         match request.send().await {
             Ok(_) => Ok(()),
             // Created meanwhile by someone else: fine, we wait for it.
@@ -118,26 +93,10 @@ impl DynamoStore {
 
     async fn wait_active(&self) -> Result<(), StoreError> {
         for _ in 0..600 {
-            if let Some(t) = self.describe().await? {
-                let table_active = t.table_status() == Some(&TableStatus::Active);
-                let indexes_active = t
-                    .global_secondary_indexes()
-                    .iter()
-                    .all(|i| i.index_status().is_none_or(|s| *s == IndexStatus::Active));
-                if table_active && indexes_active {
-                    let names: HashSet<&str> = t
-                        .global_secondary_indexes()
-                        .iter()
-                        .filter_map(|i| i.index_name())
-                        .collect();
-                    if let Some(missing) = schema::GSIS.iter().find(|g| !names.contains(g.name)) {
-                        return Err(backend(format!(
-                            "table {} exists without index {}: not the schema this store needs",
-                            self.table, missing.name
-                        )));
-                    }
-                    return Ok(());
-                }
+            if let Some(t) = self.describe().await?
+                && t.table_status() == Some(&TableStatus::Active)
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -1,5 +1,7 @@
 //! The table's shape, written down once: `ensure_table` creates exactly this,
-//! and `template.yaml` must declare the same.
+//! and `template.yaml` must declare the same. There is no secondary index:
+//! a company's orders are listed from listing items in its own partition
+//! (`keys::listing`), so a change to an order writes one item and no index.
 
 /// Partition key (string) of the table.
 pub const PK: &str = "pk";
@@ -10,39 +12,18 @@ pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
 pub const STREAM_VIEW_TYPE: &str = "NEW_IMAGE";
 /// TTL attribute: epoch seconds, on idempotency and delivery items only.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// Every item says what it is; the notifier's stream `FilterCriteria`
-/// selects `{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["cancellation"]}}}}`.
+/// Every item says what it is.
 pub const TYPE_ATTRIBUTE: &str = "type";
-pub const CANCELLATION_TYPE: &str = "cancellation";
-/// Boolean on order items: no open units left. Projected into both GSIs
-/// so that the open/complete filter is applied on the index.
+pub const ORDER_TYPE: &str = "order";
+/// On an order item written by a change that created a cancellation: that
+/// cancellation's id (absent otherwise). The notifier's stream
+/// `FilterCriteria` selects exactly these writes: `STREAM_FILTER`.
+pub const NEW_CANCELLATION_ATTRIBUTE: &str = "new_cancellation";
+/// The order's cancellations, oldest first, on the order item itself: an
+/// order with its history is one item, so a page of orders needs no read
+/// per order.
+pub const CANCELLATIONS_ATTRIBUTE: &str = "cancellations";
+/// Boolean on listing items: the order has no open units left.
 pub(crate) const COMPLETE_ATTRIBUTE: &str = "complete";
-
-/// A global secondary index: string hash and range keys, `INCLUDE`
-/// projection of `non_key_attributes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gsi {
-    pub name: &'static str,
-    pub pk: &'static str,
-    pub sk: &'static str,
-    pub projection: &'static str,
-    pub non_key_attributes: &'static [&'static str],
-}
-
-/// Orders by buyer: `gsi1pk = COMPANY#<buyer_id>`, `gsi1sk = <created_at>#<order id>`.
-pub(crate) const GSI_BUYER: Gsi = Gsi {
-    name: "gsi1",
-    pk: "gsi1pk",
-    sk: "gsi1sk",
-    projection: "INCLUDE",
-    non_key_attributes: &[COMPLETE_ATTRIBUTE],
-};
-/// Orders by seller: `gsi2pk = COMPANY#<seller_id>`, `gsi2sk = <created_at>#<order id>`.
-pub(crate) const GSI_SELLER: Gsi = Gsi {
-    name: "gsi2",
-    pk: "gsi2pk",
-    sk: "gsi2sk",
-    projection: "INCLUDE",
-    non_key_attributes: &[COMPLETE_ATTRIBUTE],
-};
-pub const GSIS: [Gsi; 2] = [GSI_BUYER, GSI_SELLER];
+/// The notifier's event filter (the template declares the same).
+pub const STREAM_FILTER: &str = r#"{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"type": {"S": ["order"]}, "new_cancellation": {"S": [{"exists": true}]}}}}"#;

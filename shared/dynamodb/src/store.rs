@@ -6,11 +6,13 @@ use chrono::Utc;
 
 use super::DynamoStore;
 use super::errors::{backend, sdk};
-use super::items::{Item, from_item, idempotency_item, key, put_expiring, s, unexpired};
-use super::keys::{self, listing_sk};
-use super::orders::{Side, read_order_record};
-use super::schema::{self, GSI_BUYER, GSI_SELLER};
+use super::items::{
+    Item, from_item, idempotency_item, key, put_expiring, record_of, s, stored_record, unexpired,
+};
+use super::keys;
+use super::schema;
 use domain::{Company, Order, Role};
+use service::ledger::LedgerEntry;
 use service::store::{
     Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
@@ -29,6 +31,14 @@ impl DynamoStore {
             .map_err(|e| sdk("GetItem", e))?;
         Ok(out.item)
     }
+}
+
+/// The company an API-key item carries a copy of.
+fn key_owner(mut item: Item) -> Result<Company, StoreError> {
+    let copy = item
+        .remove("company")
+        .ok_or_else(|| backend("an API-key item without its company"))?;
+    serde_dynamo::from_attribute_value(copy).map_err(StoreError::backend)
 }
 
 impl Store for DynamoStore {
@@ -98,47 +108,72 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let mut orders = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(o) = self.order(&id).await? {
-                orders.push(o);
-            }
-        }
-        orders.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(orders)
+        ids.sort();
+        Ok(self
+            .records(&ids)
+            .await?
+            .into_iter()
+            .map(|r| r.order)
+            .collect())
     }
 
     async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
-        let Some(mut item) = self
-            .get(key(keys::api_key(key_hash), keys::API_KEY_SK))
+        self.get(key(keys::api_key(key_hash), keys::API_KEY_SK))
             .await?
-        else {
-            return Ok(None);
-        };
-        let copy = item
-            .remove("company")
-            .ok_or_else(|| backend("an API-key item without its company"))?;
-        serde_dynamo::from_attribute_value(copy)
-            .map(Some)
-            .map_err(StoreError::backend)
+            .map(key_owner)
+            .transpose()
+    }
+
+    /// The API-key item (it carries a copy of its company) and the order
+    /// item in one BatchGetItem.
+    async fn company_and_order(
+        &self,
+        key_hash: &str,
+        order_id: &str,
+    ) -> Result<(Option<Company>, Option<Order>), StoreError> {
+        let key_pk = keys::api_key(key_hash);
+        let items = self
+            .batch_get(vec![
+                key(key_pk.clone(), keys::API_KEY_SK),
+                key(keys::order(order_id), keys::ORDER_SK),
+            ])
+            .await?;
+        let (mut company, mut order) = (None, None);
+        for item in items {
+            if item.get(schema::PK).and_then(|v| v.as_s().ok()) == Some(&key_pk) {
+                company = Some(key_owner(item)?);
+            } else {
+                order = Some(from_item(item)?);
+            }
+        }
+        let order = order.filter(|_| company.is_some());
+        Ok((company, order))
     }
 
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         self.get(key(keys::order(id), keys::ORDER_SK))
             .await?
-            .map(from_item)
+            .map(|i| record_of(i).map(|r| r.order))
             .transpose()
     }
 
     async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        read_order_record(&self.client, &self.table, id).await
+        self.get(key(keys::order(id), keys::ORDER_SK))
+            .await?
+            .map(record_of)
+            .transpose()
     }
 
-    /// Both GSIs (the company as buyer, as seller) read newest first and
-    /// merged; the status filter is applied on the index (`complete` is
-    /// projected) and queries repeat until `limit + 1` entries are found or
-    /// both sides are exhausted, so a page has `limit` orders whenever more
-    /// exist. The records are then read concurrently, one Query each.
+    async fn order_with_notifications(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OrderRecord, Vec<LedgerEntry>)>, StoreError> {
+        self.order_and_notifications(id).await
+    }
+
+    /// The company's listing items, newest first and filtered on the
+    /// status in the Query, then the orders (with their cancellations) in
+    /// one BatchGetItem: two calls for any page.
     async fn list_orders(
         &self,
         company_id: &str,
@@ -152,62 +187,21 @@ impl Store for DynamoStore {
                 next: None,
             });
         }
-        let company_pk = keys::company(company_id);
-        let after = after.map(|c| listing_sk(&c.created_at, &c.id));
-        let want = limit.saturating_add(1);
-        let page = i32::try_from(want).unwrap_or(i32::MAX).min(1000);
-        let mut sides = [Side::new(GSI_BUYER, page), Side::new(GSI_SELLER, page)];
-        let mut ids: Vec<String> = Vec::with_capacity(want.min(1000));
-        let mut last: Option<String> = None;
-        while ids.len() < want {
-            for side in &mut sides {
-                self.fill(side, &company_pk, filter, after.as_deref())
-                    .await?;
-            }
-            let [buyer, seller] = &mut sides;
-            let newest = match (buyer.buffer.front(), seller.buffer.front()) {
-                (None, None) => break,
-                (Some(_), None) => buyer.buffer.pop_front(),
-                (None, Some(_)) => seller.buffer.pop_front(),
-                (Some(b), Some(s)) => {
-                    if b.0 >= s.0 {
-                        buyer.buffer.pop_front()
-                    } else {
-                        seller.buffer.pop_front()
-                    }
-                }
-            };
-            let Some((sk, id)) = newest else { break };
-            // An order on both sides (buyer == seller) is listed once.
-            if last.as_deref() == Some(sk.as_str()) {
-                continue;
-            }
-            last = Some(sk);
-            ids.push(id);
-        }
+        let mut ids = self
+            .listed(company_id, filter, limit.saturating_add(1), after)
+            .await?;
         let more = ids.len() > limit;
         ids.truncate(limit);
-
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, id) in ids.into_iter().enumerate() {
-            let (client, table) = (self.client.clone(), self.table.clone());
-            tasks.spawn(async move { (i, read_order_record(&client, &table, &id).await) });
-        }
-        let mut found: Vec<(usize, OrderRecord)> = Vec::with_capacity(tasks.len());
-        while let Some(joined) = tasks.join_next().await {
-            let (i, record) = joined.map_err(StoreError::backend)?;
-            if let Some(r) = record? {
-                found.push((i, r));
-            }
-        }
-        found.sort_by_key(|(i, _)| *i);
-        let orders: Vec<OrderRecord> = found.into_iter().map(|(_, r)| r).collect();
-        Ok(OrderPage::new(orders, more))
+        Ok(OrderPage::new(self.records(&ids).await?, more))
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        self.commit_with_token(commit, &ulid::Ulid::generate().to_string())
-            .await
+        self.commit_with_token(
+            commit,
+            &ulid::Ulid::generate().to_string(),
+            Utc::now().timestamp(),
+        )
+        .await
     }
 
     async fn idempotency_record(
@@ -246,19 +240,21 @@ impl Store for DynamoStore {
             .set_condition_expression(put.condition_expression)
             .set_expression_attribute_names(put.expression_attribute_names)
             .set_expression_attribute_values(put.expression_attribute_values)
+            .set_return_values_on_condition_check_failure(
+                put.return_values_on_condition_check_failure,
+            )
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(StoreError::IdempotencyKeyExists)
-            }
-            Err(e) => Err(sdk("PutItem", e)),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    Err(StoreError::IdempotencyKeyExists {
+                        stored: c.item().and_then(stored_record).map(Box::new),
+                    })
+                }
+                _ => Err(sdk("PutItem", e)),
+            },
         }
     }
 

@@ -54,11 +54,13 @@ pub async fn counted_store() -> (DynamoStore, Counter) {
 }
 
 /// One operation as sent: its name (`GetItem`, ...) and the capacity units
-/// the table reported (read or write, indexes included; 0 when refused).
+/// the table reported (read or write, indexes included; 0 when refused),
+/// `None` when the answer carried none (ministack reports none for
+/// BatchGetItem).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub op: String,
-    pub units: f64,
+    pub units: Option<f64>,
 }
 
 /// Records the operations of one client, for tests that count round trips.
@@ -99,12 +101,12 @@ mod intercept {
 
     use super::{Call, Counter};
 
-    fn total(c: Option<&ConsumedCapacity>) -> f64 {
-        c.and_then(|c| c.capacity_units()).unwrap_or(0.0)
+    fn total(c: Option<&ConsumedCapacity>) -> Option<f64> {
+        c.and_then(|c| c.capacity_units())
     }
 
-    fn sum(cs: &[ConsumedCapacity]) -> f64 {
-        cs.iter().map(|c| total(Some(c))).sum()
+    fn sum(cs: &[ConsumedCapacity]) -> Option<f64> {
+        (!cs.is_empty()).then(|| cs.iter().filter_map(|c| c.capacity_units()).sum())
     }
 
     impl Intercept for Counter {
@@ -151,7 +153,7 @@ mod intercept {
             let op = cfg
                 .load::<Metadata>()
                 .map_or_else(|| "?".to_owned(), |m| m.name().to_owned());
-            let mut units = 0.0;
+            let mut units = Some(0.0);
             if let Some(Ok(out)) = ctx.output_or_error() {
                 if let Some(o) = out.downcast_ref::<GetItemOutput>() {
                     units = total(o.consumed_capacity());

@@ -1,15 +1,13 @@
 pub(super) use super::testing::fresh_store;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeyType, ReturnConsumedCapacity, TimeToLiveStatus,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeyType, TimeToLiveStatus};
 use chrono::{Duration as ChronoDuration, Utc};
 
 use super::DynamoStore;
 use super::errors::{
     CONDITIONAL_CHECK_FAILED, Slot, TRANSACTION_CONFLICT, describe_reasons, refusal,
 };
-use super::items::{Item, key, order_item};
+use super::items::{Item, key};
 use super::keys;
 use super::schema;
 use domain::Order;
@@ -36,7 +34,7 @@ fn ccf() -> CancellationReason {
 #[test]
 fn refusals_are_read_by_index_with_priority() {
     use Slot::*;
-    let all = [OrderUpdate, Cancellation, Idempotency, Delivery];
+    let all = [OrderUpdate, Listing, Idempotency, Delivery];
     let old = Some(key("ORDER#o1".into(), "ORDER"));
     let cases: Vec<(Vec<CancellationReason>, &str)> = vec![
         (
@@ -49,7 +47,10 @@ fn refusals_are_read_by_index_with_priority() {
             "VersionConflict",
         ),
         (vec![ccf(), none(), none(), none()], "OrderMissing"),
-        (vec![none(), none(), ccf(), none()], "IdempotencyKeyExists"),
+        (
+            vec![none(), none(), ccf(), none()],
+            "IdempotencyKeyExists { stored: None }",
+        ),
         (vec![none(), none(), none(), ccf()], "DeliveryExists"),
         (
             vec![
@@ -58,7 +59,7 @@ fn refusals_are_read_by_index_with_priority() {
                 ccf(),
                 ccf(),
             ],
-            "IdempotencyKeyExists",
+            "IdempotencyKeyExists { stored: None }",
         ),
         (
             vec![reason(CONDITIONAL_CHECK_FAILED, old), none(), none(), ccf()],
@@ -90,7 +91,7 @@ fn refusals_are_read_by_index_with_priority() {
     ));
     assert!(matches!(
         refusal(&[ccf(), ccf()], &create),
-        Some(StoreError::IdempotencyKeyExists)
+        Some(StoreError::IdempotencyKeyExists { stored: None })
     ));
 }
 
@@ -113,21 +114,7 @@ async fn ensure_table_creates_the_declared_schema() {
         keys,
         [(schema::PK, &KeyType::Hash), (schema::SK, &KeyType::Range)]
     );
-    for gsi in schema::GSIS {
-        let d = t
-            .global_secondary_indexes()
-            .iter()
-            .find(|i| i.index_name() == Some(gsi.name))
-            .expect("index");
-        let k: Vec<&str> = d.key_schema().iter().map(|k| k.attribute_name()).collect();
-        assert_eq!(k, [gsi.pk, gsi.sk]);
-        let p = d.projection().expect("projection");
-        assert_eq!(
-            p.projection_type().map(|p| p.as_str()),
-            Some(gsi.projection)
-        );
-        assert_eq!(p.non_key_attributes(), gsi.non_key_attributes);
-    }
+    assert!(t.global_secondary_indexes().is_empty(), "no index");
     let stream = t.stream_specification().expect("stream");
     assert!(stream.stream_enabled());
     assert_eq!(
@@ -245,7 +232,7 @@ async fn transaction_cancellations_map_to_refusals() {
     idem.idempotency = Some(fixtures::idem("b1", "used", ChronoDuration::hours(1)));
     assert!(matches!(
         s.commit(&idem).await,
-        Err(StoreError::IdempotencyKeyExists)
+        Err(StoreError::IdempotencyKeyExists { .. })
     ));
     // DeliveryExists
     let (_, mut del) = cancel_commit(&v2, "li_1", "can_z");
@@ -260,7 +247,7 @@ async fn transaction_cancellations_map_to_refusals() {
     all.delivery = Some(delivery("used", ChronoDuration::hours(1)));
     assert!(matches!(
         s.commit(&all).await,
-        Err(StoreError::IdempotencyKeyExists)
+        Err(StoreError::IdempotencyKeyExists { .. })
     ));
     // ... then the delivery, then the order.
     all.idempotency = Some(fixtures::idem("b1", "fresh", ChronoDuration::hours(1)));
@@ -278,7 +265,7 @@ async fn transaction_cancellations_map_to_refusals() {
     ghost_used.idempotency = Some(fixtures::idem("b1", "used", ChronoDuration::hours(1)));
     assert!(matches!(
         s.commit(&ghost_used).await,
-        Err(StoreError::IdempotencyKeyExists)
+        Err(StoreError::IdempotencyKeyExists { .. })
     ));
 
     // None of the refused commits wrote anything.
@@ -289,9 +276,10 @@ async fn transaction_cancellations_map_to_refusals() {
     assert_eq!(s.order("ghost").await.unwrap(), None);
 }
 
-/// The SDK retries a commit with the same `ClientRequestToken`: a retry of
-/// an attempt that did commit is a replay (success, nothing written
-/// twice), not a version conflict.
+/// The SDK retries a commit with the same token: a retry of an attempt
+/// that did commit is a replay (success, nothing written twice), not a
+/// version conflict. A single update finds its token on the item; a
+/// transaction is replayed by its `ClientRequestToken`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_commit_with_its_token_is_a_replay() {
     let s = fresh_store().await;
@@ -299,9 +287,10 @@ async fn a_retried_commit_with_its_token_is_a_replay() {
     s.commit(&Commit::create(o.clone())).await.unwrap();
     // Tokens are scoped to the account, not the table: one per run.
     let token = ulid::Ulid::generate().to_string();
+    let now = Utc::now().timestamp();
     let (next, c) = cancel_commit(&o, "li_1", "can_1");
-    s.commit_with_token(&c, &token).await.unwrap();
-    s.commit_with_token(&c, &token).await.unwrap();
+    s.commit_with_token(&c, &token, now).await.unwrap();
+    s.commit_with_token(&c, &token, now).await.unwrap();
     let rec = s.order_record("o1").await.unwrap().unwrap();
     assert_eq!(rec.order, next);
     assert_eq!(rec.cancellations.len(), 1);
@@ -311,10 +300,21 @@ async fn a_retried_commit_with_its_token_is_a_replay() {
         s.commit(&c).await,
         Err(StoreError::VersionConflict)
     ));
-    // Another change under a used token is an error, never a success.
-    let (_, other) = cancel_commit(&next, "li_1", "can_2");
+
+    // The same through a transaction (a delivery record makes it one).
+    let token = ulid::Ulid::generate().to_string();
+    let (third, mut c) = cancel_commit(&next, "li_1", "can_2");
+    c.delivery = Some(delivery("d1", ChronoDuration::days(1)));
+    s.commit_with_token(&c, &token, now).await.unwrap();
+    s.commit_with_token(&c, &token, now).await.unwrap();
+    let rec = s.order_record("o1").await.unwrap().unwrap();
+    assert_eq!(rec.order, third);
+    assert_eq!(rec.cancellations.len(), 2);
+    // Another transaction under a used token is an error, never a success.
+    let (_, mut other) = cancel_commit(&third, "li_2", "can_3");
+    other.delivery = Some(delivery("d2", ChronoDuration::days(1)));
     assert!(matches!(
-        s.commit_with_token(&other, &token).await,
+        s.commit_with_token(&other, &token, now).await,
         Err(StoreError::Backend(_))
     ));
 }
@@ -429,48 +429,37 @@ fn size_of(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + size_of_value(v)).sum()
 }
 
-/// Sends a commit's transaction asking for its consumed capacity: the
-/// item sizes, and the table's and the indexes' write units.
-async fn measure(s: &DynamoStore, commit: Commit) -> (Vec<usize>, f64, f64) {
-    let (items, _) = s.commit_items(&commit, Utc::now().timestamp()).unwrap();
-    let sizes: Vec<usize> = items
-        .iter()
-        .map(|i| size_of(&i.put().unwrap().item))
-        .collect();
-    let out = s
-        .client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-        .send()
+/// The order item as stored.
+async fn raw_order_item(s: &DynamoStore, id: &str) -> Item {
+    s.get(key(keys::order(id), keys::ORDER_SK))
         .await
-        .unwrap();
-    let cc = &out.consumed_capacity()[0];
-    let gsi: f64 = cc
-        .global_secondary_indexes()
-        .map(|m| m.values().filter_map(|c| c.capacity_units()).sum())
-        .unwrap_or(0.0);
-    let table = cc.capacity_units().unwrap_or(0.0) - gsi;
-    (sizes, table, gsi)
+        .unwrap()
+        .expect("order item")
 }
 
-/// The write units the rule predicts for items of these sizes: 2 per
-/// started KB each (a transaction writes twice).
-fn rule_units(sizes: &[usize]) -> f64 {
-    sizes
-        .iter()
-        .map(|s| 2.0 * s.div_ceil(1024).max(1) as f64)
-        .sum()
+/// What a commit sends and costs: the operations and their write units.
+async fn cost(
+    s: &DynamoStore,
+    counter: &super::testing::Counter,
+    c: &Commit,
+) -> (Vec<String>, f64) {
+    counter.take();
+    s.commit(c).await.unwrap();
+    let calls = counter.take();
+    (
+        calls.iter().map(|c| c.op.clone()).collect(),
+        calls.iter().filter_map(|c| c.units).sum(),
+    )
 }
 
-/// What one cancellation costs, measured: the commit's transaction sent
-/// with `ReturnConsumedCapacity = INDEXES`. Prints the item sizes and
-/// units (see docs/dynamodb.md) and checks them against the rule:
-/// 2 WCU per started KB per item, plus 1 per started KB of index entry
-/// written (only when `complete` flips).
+/// What one cancellation costs, measured by `ReturnConsumedCapacity`
+/// (see docs/dynamodb.md): a partial one without a key is one UpdateItem
+/// of the order item (1 WCU under 1 KB); with a key or a delivery record,
+/// a transaction of two items (2 WCU each); one that completes the order
+/// also marks both listing items.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_units_of_one_cancellation() {
-    let s = fresh_store().await;
+    let (s, counter) = super::testing::counted_store().await;
     let mut o = fixtures::order(
         "ord_01JZ8Q4K3M5N6P7R8S9T0V1W2X",
         "buyer_acme",
@@ -479,73 +468,73 @@ async fn write_units_of_one_cancellation() {
     );
     o.line_items.push(LineItemExt::third(&o));
     s.commit(&Commit::create(o.clone())).await.unwrap();
+    let created = size_of(&raw_order_item(&s, &o.id).await);
 
-    // A partial cancellation with an Idempotency-Key (the API's usual case).
     let (next, can) = fixtures::cancel_one(&o, "li_1", "can_01JZ8Q4K3M5N6P7R8S9T0V1W2Y");
     let mut c = Commit::update(next.clone());
-    let body = serde_json::json!({
-        "id": can.id, "order_id": can.order_id, "initiated_by": "buyer", "source": "api",
-        "kind": "items", "items": can.items.iter().map(|i| serde_json::json!({
-            "line_item_id": i.line_item_id, "quantity": i.quantity, "reason": i.reason,
-        })).collect::<Vec<_>>(), "created_at": can.created_at,
-    });
+    c.cancellation = Some(can);
+    let (ops, units) = cost(&s, &counter, &c).await;
+    let after = size_of(&raw_order_item(&s, &o.id).await);
+    eprintln!(
+        "3-line order item: {created} bytes, {after} after a partial cancellation; {ops:?} {units} WCU"
+    );
+    assert!(after <= 1024, "{after} bytes: over one write unit");
+    assert_eq!((ops, units), (vec!["UpdateItem".to_owned()], 1.0));
+
+    // The same on another order with an Idempotency-Key (the record holds
+    // the response): two items of under 1 KB in a transaction.
+    let mut o2 = o.clone();
+    o2.id = "ord_01JZ8Q4K3M5N6P7R8S9T0V1W2W".into();
+    s.commit(&Commit::create(o2.clone())).await.unwrap();
+    let (keyed, can) = fixtures::cancel_one(&o2, "li_2", "can_01JZ8Q4K3M5N6P7R8S9T0V1W2Z");
+    let mut c = Commit::update(keyed);
     let mut idem = fixtures::idem(
         "buyer_acme",
         "8b1d2c43-5f0e-4a57-9a51-2f7de4c0a9e1",
         ChronoDuration::hours(24),
     );
-    idem.body = body.to_string();
+    idem.body = serde_json::to_string(&can).unwrap();
     c.cancellation = Some(can);
     c.idempotency = Some(idem);
-    let (sizes, table, gsi) = measure(&s, c).await;
-    let rule = rule_units(&sizes);
-    eprintln!(
-        "partial cancellation: item sizes {sizes:?} bytes, table {table} WCU, indexes {gsi} WCU"
-    );
-    assert_eq!(table, rule);
-    assert_eq!(gsi, 0.0, "complete did not change: no index write");
+    let (ops, units) = cost(&s, &counter, &c).await;
+    eprintln!("the same with a key: {ops:?} {units} WCU");
+    assert_eq!((ops, units), (vec!["TransactWriteItems".to_owned()], 4.0));
 
-    // The same from a platform webhook: a delivery record instead.
-    let (next2, can) = fixtures::cancel_one(&next, "li_2", "can_01JZ8Q4K3M5N6P7R8S9T0V1W3A");
-    let mut c = Commit::update(next2.clone());
+    // From a platform webhook, the order's second cancellation: a delivery
+    // record instead, and the order item is now over 1 KB.
+    let (next3, can) = fixtures::cancel_one(&next, "li_3", "can_01JZ8Q4K3M5N6P7R8S9T0V1W3A");
+    let mut c = Commit::update(next3.clone());
     c.cancellation = Some(can);
     c.delivery = Some(delivery(
         "shopify:b6a1f0c2-6f3e-4f0e-9d55-0d7c0a6a9c11",
         ChronoDuration::days(7),
     ));
-    let (sizes, table, gsi) = measure(&s, c).await;
-    eprintln!(
-        "partial cancellation from a webhook: item sizes {sizes:?} bytes, table {table} WCU, indexes {gsi} WCU"
-    );
-    let next = next2;
-    let one_line = {
-        let mut o = o.clone();
-        o.line_items.truncate(1);
-        size_of(&order_item(&o).unwrap())
-    };
-    eprintln!(
-        "order item: 1 line {one_line} bytes, 3 lines {} bytes",
-        size_of(&order_item(&o).unwrap())
-    );
+    let (ops, units) = cost(&s, &counter, &c).await;
+    let after = size_of(&raw_order_item(&s, &o.id).await);
+    eprintln!("from a webhook: {ops:?} {units} WCU; the item is now {after} bytes");
+    assert_eq!(ops, ["TransactWriteItems"]);
 
-    // A whole-order cancellation completes the order: both index entries
-    // are rewritten (1 WCU each).
-    let mut done = next.clone();
+    // A whole-order cancellation completes the order: its listing items
+    // are marked too.
+    let mut done = next3.clone();
     done.version += 1;
     for l in &mut done.line_items {
         l.cancelled = l.quantity - l.fulfilled;
     }
-    let (_, mut whole) = fixtures::cancel_one(&next, "li_1", "can_01JZ8Q4K3M5N6P7R8S9T0V1W2Z");
+    let (_, mut whole) = fixtures::cancel_one(&next3, "li_1", "can_01JZ8Q4K3M5N6P7R8S9T0V1W3B");
     whole.kind = domain::CancellationKind::Order;
     let mut c = Commit::update(done);
     c.cancellation = Some(whole);
-    let (sizes, table, gsi) = measure(&s, c).await;
-    let rule = rule_units(&sizes);
-    eprintln!(
-        "whole-order cancellation (no key): item sizes {sizes:?} bytes, table {table} WCU, indexes {gsi} WCU"
-    );
-    assert_eq!(table, rule);
-    assert_eq!(gsi, 2.0);
+    let (ops, units) = cost(&s, &counter, &c).await;
+    eprintln!("whole-order cancellation (no key): {ops:?} {units} WCU");
+    assert_eq!(ops, ["TransactWriteItems"]);
+    let rec = s.order_record(&o.id).await.unwrap().unwrap();
+    assert_eq!(rec.cancellations.len(), 3);
+    let listed = s
+        .list_orders("seller_globex", StatusFilter::Complete, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.orders.len(), 1);
 }
 
 /// A third line for the cost test's order, a bit bigger than the fixtures.

@@ -17,8 +17,8 @@ use domain::{Company, Integration, PlatformId, Source};
 use platforms::{
     self, Inbound, LineChange, Platform, PlatformOrder, bigcommerce, shopify, woocommerce,
 };
-use service::app::{App, AppError};
-use service::intake::Fetched;
+use service::app::App;
+use service::intake::{Fetched, Found, Lookup};
 use service::platform::ReadError;
 use service::store::Store;
 use service::{ReconcileOutcome, ReconcileResult};
@@ -103,16 +103,15 @@ enum Credential<'a> {
 /// the refusal is decided before the check's result is looked at.
 const NO_SECRET: &str = "dropship: no webhook secret for this delivery";
 
-/// The company a delivery claims to come from, if the credential proves it.
-/// The same work is done whether or not the company exists.
-fn authenticate(
+/// Whether `company` sent this delivery: `Err` with why not. The same work
+/// is done whether or not the company exists.
+fn check(
     platform: &'static str,
     integration: Integration,
-    claimed: Option<&str>,
     company: Option<Company>,
     credential: Credential<'_>,
     body: &[u8],
-) -> Result<Company, Problem> {
+) -> Result<Company, Refusal> {
     let mut refusal = match &company {
         None => Some(Refusal::UnknownCompany),
         Some(c) if c.integration != integration => Some(Refusal::WrongPlatform),
@@ -143,12 +142,70 @@ fn authenticate(
     }
     match (refusal, company) {
         (None, Some(company)) => Ok(company),
-        (refusal, _) => {
-            let reason = refusal.unwrap_or(Refusal::UnknownCompany);
-            tracing::warn!(platform, claimed = ?claimed, %reason, "webhook delivery refused");
-            Err(unauthorized())
-        }
+        (refusal, _) => Err(refusal.unwrap_or(Refusal::UnknownCompany)),
     }
+}
+
+/// Who a delivery claims to come from.
+struct Claim<'a> {
+    platform: &'static str,
+    integration: Integration,
+    who: Who<'a>,
+    credential: Credential<'a>,
+}
+
+/// How a delivery names its company.
+#[derive(Clone, Copy, Debug)]
+enum Who<'a> {
+    /// Shopify's shop-domain header (lower case), if sent.
+    Shop(Option<&'a str>),
+    /// The company id in the route.
+    Id(&'a str),
+}
+
+async fn look_up<S: Store>(app: &App<S>, who: Who<'_>, lookup: Lookup) -> Result<Found, Problem> {
+    match who {
+        Who::Shop(Some(d)) => app.company_by_shop_domain(d, lookup).await,
+        Who::Shop(None) => Ok(Found {
+            company: None,
+            cached: false,
+        }),
+        Who::Id(id) => app.company(id, lookup).await,
+    }
+    .map_err(|e| crate::api::app_problem(&e))
+}
+
+/// The company a delivery comes from, if its credential proves it. The
+/// company may come from the in-process cache; a cached company that fails
+/// the check is read again and checked once more, so a secret rotated since
+/// it was cached is honoured at once.
+async fn authenticate<S: Store>(
+    app: &App<S>,
+    claim: Claim<'_>,
+    body: &[u8],
+) -> Result<Company, Problem> {
+    let found = look_up(app, claim.who, Lookup::Cached).await?;
+    let mut result = check(
+        claim.platform,
+        claim.integration,
+        found.company,
+        claim.credential,
+        body,
+    );
+    if result.is_err() && found.cached {
+        let fresh = look_up(app, claim.who, Lookup::Fresh).await?;
+        result = check(
+            claim.platform,
+            claim.integration,
+            fresh.company,
+            claim.credential,
+            body,
+        );
+    }
+    result.map_err(|reason| {
+        tracing::warn!(platform = claim.platform, claimed = ?claim.who, %reason, "webhook delivery refused");
+        unauthorized()
+    })
 }
 
 /// A webhook route: the platform, and the company id in the path.
@@ -247,10 +304,6 @@ struct Delivery {
     inbound: Inbound,
 }
 
-fn lookup(r: Result<Option<Company>, AppError>) -> Result<Option<Company>, Problem> {
-    r.map_err(|e| crate::api::app_problem(&e))
-}
-
 async fn shopify_delivery<S: Store>(
     app: &App<S>,
     headers: &HeaderMap,
@@ -259,18 +312,13 @@ async fn shopify_delivery<S: Store>(
     let domain = header_str(headers, "x-shopify-shop-domain")
         .map(|d| d.trim().to_ascii_lowercase())
         .filter(|d| !d.is_empty());
-    let found = match &domain {
-        Some(d) => lookup(app.company_by_shop_domain(d).await)?,
-        None => None,
+    let claim = Claim {
+        platform: "shopify",
+        integration: Integration::Shopify,
+        who: Who::Shop(domain.as_deref()),
+        credential: Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
     };
-    let company = authenticate(
-        "shopify",
-        Integration::Shopify,
-        domain.as_deref(),
-        found,
-        Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
-        body,
-    )?;
+    let company = authenticate(app, claim, body).await?;
     // Routing only: the topic picks the payload's shape, the signed
     // body decides what is cancelled.
     let topic = header_str(headers, "x-shopify-topic").unwrap_or_default();
@@ -292,15 +340,13 @@ async fn woocommerce_delivery<S: Store>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Delivery, Problem> {
-    let found = lookup(app.company(id).await)?;
-    let company = authenticate(
-        "woocommerce",
-        Integration::Woocommerce,
-        Some(id),
-        found,
-        Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
-        body,
-    )?;
+    let claim = Claim {
+        platform: "woocommerce",
+        integration: Integration::Woocommerce,
+        who: Who::Id(id),
+        credential: Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
+    };
+    let company = authenticate(app, claim, body).await?;
     let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
     let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
     // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
@@ -318,15 +364,13 @@ async fn bigcommerce_delivery<S: Store>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Delivery, Problem> {
-    let found = lookup(app.company(id).await)?;
-    let company = authenticate(
-        "bigcommerce",
-        Integration::Bigcommerce,
-        Some(id),
-        found,
-        Credential::Token(header_str(headers, "x-webhook-token")),
-        body,
-    )?;
+    let claim = Claim {
+        platform: "bigcommerce",
+        integration: Integration::Bigcommerce,
+        who: Who::Id(id),
+        credential: Credential::Token(header_str(headers, "x-webhook-token")),
+    };
+    let company = authenticate(app, claim, body).await?;
     let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
     let key = hash
         .filter(|h| !h.is_empty())
@@ -354,7 +398,13 @@ async fn fetch_and_reconcile<S: Store>(
         .await
         .map_err(|e| crate::api::app_problem(&e))?;
     match fetched {
-        Fetched::Order(po) => reconcile(app, company, d.source, &po, &d.key).await,
+        Fetched::Order(po, ours) => {
+            let outcomes = app
+                .reconcile_fetched(company, d.source, &po, &d.key, ours)
+                .await
+                .map_err(|e| crate::api::app_problem(&e))?;
+            Ok(reconciled(&po, outcomes))
+        }
         Fetched::UnknownOrder => Ok(answer(
             Handled::Ignored,
             Some(format!("no order matches {order_ref}")),
@@ -397,12 +447,17 @@ async fn reconcile<S: Store>(
         .reconcile_platform_order(company, source, po, delivery)
         .await
         .map_err(|e| crate::api::app_problem(&e))?;
+    Ok(reconciled(po, outcomes))
+}
+
+/// The answer to a reconciled delivery.
+fn reconciled(po: &PlatformOrder, outcomes: Vec<ReconcileOutcome>) -> HttpResponse {
     if outcomes.is_empty() {
-        return Ok(answer(
+        return answer(
             Handled::Ignored,
             Some(format!("no order matches {}", po.order_ref)),
             vec![],
-        ));
+        );
     }
     let status = if outcomes
         .iter()
@@ -412,7 +467,7 @@ async fn reconcile<S: Store>(
     } else {
         Handled::Processed
     };
-    Ok(answer(status, None, outcomes))
+    answer(status, None, outcomes)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::cache::CompanyCache;
 use crate::platform::PlatformReader;
 use crate::store::{IdempotencyRecord, Store, StoreError};
-use domain::{Company, DomainError, NotPermitted};
+use domain::{Company, DomainError, NotPermitted, Order};
 
 use crate::config::Config;
 
@@ -119,6 +120,47 @@ pub struct App<S> {
     /// Reads orders from store platforms for webhook deliveries that name
     /// an order without its state; hosts without webhooks have none.
     pub(crate) platforms: Option<Box<dyn PlatformReader>>,
+    /// Companies as webhook intake last read them (see `cache`).
+    pub(crate) companies: CompanyCache,
+}
+
+/// The order a request acts on: its id, and the order itself when it was
+/// read already (with the caller's credentials, in one round trip).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub(crate) id: String,
+    pub(crate) read: Read,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    /// Not read yet.
+    No,
+    /// Read: there is no such order.
+    Missing,
+    Found(Box<Order>),
+}
+
+impl Target {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn found(order: Order) -> Self {
+        Target {
+            id: order.id.clone(),
+            read: Read::Found(Box::new(order)),
+        }
+    }
+}
+
+impl From<&str> for Target {
+    fn from(id: &str) -> Self {
+        Target {
+            id: id.to_owned(),
+            read: Read::No,
+        }
+    }
 }
 
 pub(crate) fn new_id(prefix: &str) -> String {
@@ -133,9 +175,14 @@ pub fn now() -> DateTime<Utc> {
 
 impl<S: Store> App<S> {
     pub fn new(store: S) -> Self {
+        Self::with_config(store, Config::default())
+    }
+
+    pub fn with_config(store: S, config: Config) -> Self {
         App {
             store,
-            config: Config::default(),
+            companies: CompanyCache::new(config.company_cache),
+            config,
             platforms: None,
         }
     }
@@ -158,32 +205,61 @@ impl<S: Store> App<S> {
             .ok_or(AppError::Unauthorized)
     }
 
-    /// A stored response for this key, if any; a key reused with another
-    /// request is refused.
-    pub(crate) async fn replay(
+    /// The company of `api_key` and the order its request acts on, read in
+    /// one round trip; whether the company may see the order is decided by
+    /// the use case, in memory.
+    pub async fn authenticate_on(
         &self,
-        company: &Company,
-        idem: Option<&Idempotency>,
-    ) -> Result<Option<IdempotencyRecord>, AppError> {
-        let Some(idem) = idem else { return Ok(None) };
-        match self
-            .store
-            .idempotency_record(&company.id, &idem.key)
-            .await?
-        {
-            Some(rec) if rec.fingerprint == idem.fingerprint => Ok(Some(rec)),
-            Some(_) => Err(AppError::IdempotencyKeyReused),
-            None => Ok(None),
+        api_key: &str,
+        order_id: &str,
+    ) -> Result<(Company, Target), AppError> {
+        if api_key.is_empty() {
+            return Err(AppError::Unauthorized);
         }
+        let (company, order) = self
+            .store
+            .company_and_order(&hash_api_key(api_key), order_id)
+            .await?;
+        let company = company.ok_or(AppError::Unauthorized)?;
+        let read = match order {
+            Some(o) if o.id == order_id => Read::Found(Box::new(o)),
+            _ => Read::Missing,
+        };
+        Ok((
+            company,
+            Target {
+                id: order_id.to_owned(),
+                read,
+            },
+        ))
     }
 
-    /// After a commit lost to the same key: the winner's response.
-    pub(crate) async fn replay_after_race(
+    /// The response stored under `idem`, after a write was refused because
+    /// the key is taken: the record the refusal carried, else read. A key
+    /// taken by another request is refused.
+    pub(crate) async fn stored_reply(
         &self,
         company: &Company,
         idem: Option<&Idempotency>,
+        stored: Option<Box<IdempotencyRecord>>,
     ) -> Result<IdempotencyRecord, AppError> {
-        self.replay(company, idem).await?.ok_or(AppError::Conflict)
+        let Some(idem) = idem else {
+            return Err(AppError::Conflict);
+        };
+        let rec = match stored {
+            Some(r) => Some(*r),
+            None => {
+                self.store
+                    .idempotency_record(&company.id, &idem.key)
+                    .await?
+            }
+        };
+        match rec {
+            Some(rec) if rec.fingerprint == idem.fingerprint => Ok(rec),
+            Some(_) => Err(AppError::IdempotencyKeyReused),
+            // Expired in between: the caller's retry acts anew.
+            None => Err(AppError::Conflict),
+        }
     }
 
     pub(crate) fn record(
@@ -196,7 +272,8 @@ impl<S: Store> App<S> {
     }
 
     /// Remember an error response for a key (4xx only; 5xx are not kept).
-    /// Returns the response to send: this one, or one stored meanwhile.
+    /// Returns the response to send instead, when the key has one already;
+    /// `IdempotencyKeyReused` when it was used for another request.
     pub async fn remember_error(
         &self,
         company: &Company,
@@ -206,7 +283,10 @@ impl<S: Store> App<S> {
         let rec = self.record(company, idem, reply);
         match self.store.put_idempotency_record(&rec).await {
             Ok(()) => Ok(None),
-            Err(StoreError::IdempotencyKeyExists) => self.replay(company, Some(idem)).await,
+            Err(StoreError::IdempotencyKeyExists { stored }) => self
+                .stored_reply(company, Some(idem), stored)
+                .await
+                .map(Some),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,7 +1,7 @@
 //! Changes to an order from the app or the API: cancel (or preview it),
 //! fulfill; and what clients read back about them.
 
-use crate::app::{App, AppError, Idempotent, Outcome, new_id, now};
+use crate::app::{App, AppError, Idempotent, Outcome, Target, new_id, now};
 use crate::ledger::LedgerEntry;
 use crate::store::{Commit, Store};
 use domain::{Actor, CancelRequest, Cancellation, Company, FulfillRequest, Fulfillment, Source};
@@ -11,7 +11,7 @@ impl<S: Store> App<S> {
     pub async fn cancel(
         &self,
         company: &Company,
-        order_id: &str,
+        order: impl Into<Target>,
         request: &CancelRequest,
         source: Source,
         keyed: Option<Idempotent<'_, Cancellation>>,
@@ -19,7 +19,7 @@ impl<S: Store> App<S> {
         let id = new_id("can");
         let integration = company.integration;
         let request = request.clone();
-        self.decide_on_order(company, order_id, keyed, move |order, party| {
+        self.decide_on_order(company, order.into(), keyed, move |order, party| {
             let actor = Actor {
                 party,
                 integration,
@@ -37,11 +37,11 @@ impl<S: Store> App<S> {
     pub async fn preview_cancel(
         &self,
         company: &Company,
-        order_id: &str,
+        order: impl Into<Target>,
         request: &CancelRequest,
         source: Source,
     ) -> Result<Cancellation, AppError> {
-        let (order, party) = self.visible_order(company, order_id).await?;
+        let (order, party) = self.visible_order(company, order.into()).await?;
         let actor = Actor {
             party,
             integration: company.integration,
@@ -53,13 +53,13 @@ impl<S: Store> App<S> {
     pub async fn fulfill(
         &self,
         company: &Company,
-        order_id: &str,
+        order: impl Into<Target>,
         request: &FulfillRequest,
         keyed: Option<Idempotent<'_, Fulfillment>>,
     ) -> Result<Outcome<Fulfillment>, AppError> {
         let id = new_id("ful");
         let request = request.clone();
-        self.decide_on_order(company, order_id, keyed, move |order, party| {
+        self.decide_on_order(company, order.into(), keyed, move |order, party| {
             let d = domain::fulfill(order, party, &request, id.clone(), now())?;
             let mut commit = Commit::update(d.order);
             commit.fulfillment = Some(d.record.clone());
@@ -68,17 +68,13 @@ impl<S: Store> App<S> {
         .await
     }
 
+    /// The order's cancellations, with their notification ledger records.
     pub async fn cancellations(
         &self,
         company: &Company,
         order_id: &str,
-    ) -> Result<Vec<Cancellation>, AppError> {
-        Ok(self.order(company, order_id).await?.cancellations)
-    }
-
-    /// The notification ledger records of an order's cancellations, for the
-    /// summaries clients see on them.
-    pub async fn notifications(&self, order_id: &str) -> Result<Vec<LedgerEntry>, AppError> {
-        Ok(self.store.notification_entries(order_id).await?)
+    ) -> Result<(Vec<Cancellation>, Vec<LedgerEntry>), AppError> {
+        let (record, entries) = self.order_with_notifications(company, order_id).await?;
+        Ok((record.cancellations, entries))
     }
 }

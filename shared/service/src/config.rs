@@ -52,6 +52,8 @@ pub struct Config {
     pub race_retry: RaceRetry,
     /// How long idempotency records are kept (at least 24 h by contract).
     pub(crate) idempotency_ttl: Duration,
+    /// Companies kept for webhook intake (`cache`).
+    pub company_cache: crate::cache::CacheLimits,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
         Config {
             race_retry: RaceRetry::default(),
             idempotency_ttl: Duration::hours(48),
+            company_cache: crate::cache::CacheLimits::default(),
         }
     }
 }

@@ -15,9 +15,13 @@ pub enum StoreError {
     /// An order with this id exists already.
     #[error("an order with this id exists already")]
     OrderExists,
-    /// An idempotency record for this company and key exists already.
+    /// An idempotency record for this company and key exists already;
+    /// `stored` is that record when the refused write returned it (saving
+    /// the caller a read).
     #[error("the idempotency key has been used already")]
-    IdempotencyKeyExists,
+    IdempotencyKeyExists {
+        stored: Option<Box<crate::store::IdempotencyRecord>>,
+    },
     /// A webhook delivery with this key has been processed already.
     #[error("the delivery has been processed already")]
     DeliveryExists,

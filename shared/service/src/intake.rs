@@ -2,9 +2,10 @@
 //! order's state read from its platform when the delivery only names it.
 
 use domain::inbound::{LineChange, Platform, PlatformOrder};
-use domain::{Company, PlatformId};
+use domain::{Company, Order, PlatformId};
 
 use crate::app::{App, AppError};
+use crate::cache::CompanyKey;
 use crate::platform::ReadError;
 use crate::store::Store;
 
@@ -15,19 +16,71 @@ pub enum Fetched {
     UnknownOrder,
     /// The platform has no such order.
     NotInStore,
-    Order(PlatformOrder),
+    /// The platform's state, and our orders that carry its reference.
+    Order(PlatformOrder, Ours),
     Failed(ReadError),
+}
+
+/// Our orders carrying a platform reference, as read before the platform
+/// was asked (reconciling decides on them first, then on fresh reads).
+#[derive(Debug)]
+pub struct Ours(pub(crate) Vec<Order>);
+
+/// Whether a company look-up may be answered from the in-process cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Cached,
+    /// From the store (after a cached company failed a signature check).
+    Fresh,
+}
+
+/// A company a delivery claims to come from.
+#[derive(Debug)]
+pub struct Found {
+    pub company: Option<Company>,
+    /// Served from the cache, so possibly up to its TTL old.
+    pub cached: bool,
 }
 
 impl<S: Store> App<S> {
     /// The company a delivery names by its id.
-    pub async fn company(&self, id: &str) -> Result<Option<Company>, AppError> {
-        Ok(self.store.company(id).await?)
+    pub async fn company(&self, id: &str, lookup: Lookup) -> Result<Found, AppError> {
+        self.cached_company(CompanyKey::Id(id.to_owned()), lookup)
+            .await
     }
 
     /// The company connected to the Shopify store `domain`.
-    pub async fn company_by_shop_domain(&self, domain: &str) -> Result<Option<Company>, AppError> {
-        Ok(self.store.company_by_shop_domain(domain).await?)
+    pub async fn company_by_shop_domain(
+        &self,
+        domain: &str,
+        lookup: Lookup,
+    ) -> Result<Found, AppError> {
+        self.cached_company(CompanyKey::ShopDomain(domain.to_owned()), lookup)
+            .await
+    }
+
+    /// Unknown companies are not cached: a flood of made-up shops costs a
+    /// read each, as without a cache, and a new company is found at once.
+    async fn cached_company(&self, key: CompanyKey, lookup: Lookup) -> Result<Found, AppError> {
+        if lookup == Lookup::Cached
+            && let Some(company) = self.companies.get(&key)
+        {
+            return Ok(Found {
+                company: Some(company),
+                cached: true,
+            });
+        }
+        let company = match &key {
+            CompanyKey::Id(id) => self.store.company(id).await?,
+            CompanyKey::ShopDomain(d) => self.store.company_by_shop_domain(d).await?,
+        };
+        if let Some(c) = &company {
+            self.companies.put(key, c);
+        }
+        Ok(Found {
+            company,
+            cached: false,
+        })
     }
 
     /// The platform's current state of `order_ref`, read with the company's
@@ -54,7 +107,7 @@ impl<S: Store> App<S> {
         let conn = company.connection.clone().unwrap_or_default();
         Ok(
             match reader.order(platform, &conn, order_ref, change).await {
-                Ok(Some(po)) => Fetched::Order(po),
+                Ok(Some(po)) => Fetched::Order(po, Ours(known)),
                 Ok(None) => Fetched::NotInStore,
                 Err(e) => Fetched::Failed(e),
             },

@@ -4,6 +4,7 @@
 //! cases.
 
 pub mod app;
+mod cache;
 mod changes;
 mod config;
 pub mod email;
@@ -18,6 +19,7 @@ mod retry;
 pub mod store;
 pub mod sync;
 
-pub use app::{App, now};
+pub use app::{App, Target, now};
+pub use cache::CacheLimits;
 pub use config::{Config, RaceRetry};
 pub use reconcile::{ReconcileOutcome, ReconcileResult};

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::app::{App, AppError, Idempotent, Outcome, idempotency_record, key_of, new_id, now};
+use crate::app::{
+    App, AppError, Idempotent, Outcome, Read, Target, idempotency_record, key_of, new_id, now,
+};
+use crate::ledger::LedgerEntry;
 use crate::store::{
     Commit, Decided, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
 };
@@ -17,9 +20,6 @@ impl<S: Store> App<S> {
         keyed: Option<Idempotent<'_, OrderRecord>>,
     ) -> Result<Outcome<OrderRecord>, AppError> {
         let idem = key_of(keyed);
-        if let Some(rec) = self.replay(buyer, idem).await? {
-            return Ok(Outcome::Replayed(rec));
-        }
         if buyer.role != Role::Buyer {
             return Err(NotPermitted::OnlyBuyersCreateOrders.into());
         }
@@ -37,8 +37,8 @@ impl<S: Store> App<S> {
         commit.idempotency = keyed.map(|k| self.record(buyer, k.key, (k.reply)(&record)));
         match self.store.commit(&commit).await {
             Ok(()) => Ok(Outcome::Done(record)),
-            Err(StoreError::IdempotencyKeyExists) => Ok(Outcome::Replayed(
-                self.replay_after_race(buyer, idem).await?,
+            Err(StoreError::IdempotencyKeyExists { stored }) => Ok(Outcome::Replayed(
+                self.stored_reply(buyer, idem, stored).await?,
             )),
             Err(e) => Err(e.into()),
         }
@@ -48,17 +48,29 @@ impl<S: Store> App<S> {
     pub(crate) async fn visible_order(
         &self,
         company: &Company,
-        order_id: &str,
+        target: Target,
     ) -> Result<(Order, Role), AppError> {
-        let order = self
-            .store
-            .order(order_id)
-            .await?
-            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
-        let party = order
-            .party_of(&company.id)
-            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))?;
+        let missing = || AppError::OrderNotFound(target.id.clone());
+        let order = match target.read {
+            Read::Found(o) => *o,
+            Read::Missing => return Err(missing()),
+            Read::No => self.store.order(&target.id).await?.ok_or_else(missing)?,
+        };
+        let party = order.party_of(&company.id).ok_or_else(missing)?;
         Ok((order, party))
+    }
+
+    /// An order the company is party to, with its notification records.
+    pub async fn order_with_notifications(
+        &self,
+        company: &Company,
+        order_id: &str,
+    ) -> Result<(OrderRecord, Vec<LedgerEntry>), AppError> {
+        self.store
+            .order_with_notifications(order_id)
+            .await?
+            .filter(|(r, _)| r.order.party_of(&company.id).is_some())
+            .ok_or_else(|| AppError::OrderNotFound(order_id.to_owned()))
     }
 
     pub async fn order(&self, company: &Company, order_id: &str) -> Result<OrderRecord, AppError> {
@@ -96,9 +108,6 @@ impl<S: Store> App<S> {
         keyed: Option<Idempotent<'_, OrderRecord>>,
     ) -> Result<Outcome<OrderRecord>, AppError> {
         let idem = key_of(keyed);
-        if let Some(rec) = self.replay(company, idem).await? {
-            return Ok(Outcome::Replayed(rec));
-        }
         for _ in 0..self.config.race_retry.max_attempts {
             let read = self.order(company, order_id).await?;
             let read_version = read.order.version;
@@ -128,13 +137,14 @@ impl<S: Store> App<S> {
                     .map(|(k, reply)| idempotency_record(&company_id, k, reply(&updated), ttl));
                 Ok(Decided::Commit(Box::new(commit), Some(updated)))
             };
-            match self.decide_with_retries(order_id, decision).await {
+            let target = Target::found(read.order);
+            match self.decide_with_retries(target, decision).await {
                 Ok(Some(updated)) => return Ok(Outcome::Done(updated)),
                 // A cancellation landed after the read: read again.
                 Ok(None) => continue,
-                Err(AppError::Store(StoreError::IdempotencyKeyExists)) => {
+                Err(AppError::Store(StoreError::IdempotencyKeyExists { stored })) => {
                     return Ok(Outcome::Replayed(
-                        self.replay_after_race(company, idem).await?,
+                        self.stored_reply(company, idem, stored).await?,
                     ));
                 }
                 Err(e) => return Err(e),

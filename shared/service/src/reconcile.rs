@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::app::{App, AppError, new_id, now};
+use crate::app::{App, AppError, Target, new_id, now};
+use crate::intake::Ours;
 use crate::store::{Commit, Decided, DeliveryRecord, Store, StoreError};
 use domain::inbound::PlatformOrder;
 use domain::{Actor, Company, Order, Role, Source};
@@ -46,15 +47,41 @@ impl<S: Store> App<S> {
         po: &PlatformOrder,
         delivery: &str,
     ) -> Result<Vec<ReconcileOutcome>, AppError> {
-        let party = company.role;
         let orders = self
             .store
-            .orders_by_ref(&company.id, party, &po.order_ref)
+            .orders_by_ref(&company.id, company.role, &po.order_ref)
             .await?;
+        self.reconcile_orders(company, source, po, delivery, orders)
+            .await
+    }
+
+    /// `reconcile_platform_order` for a state read from the platform, on
+    /// the orders found before reading it.
+    pub async fn reconcile_fetched(
+        &self,
+        company: &Company,
+        source: Source,
+        po: &PlatformOrder,
+        delivery: &str,
+        ours: Ours,
+    ) -> Result<Vec<ReconcileOutcome>, AppError> {
+        self.reconcile_orders(company, source, po, delivery, ours.0)
+            .await
+    }
+
+    async fn reconcile_orders(
+        &self,
+        company: &Company,
+        source: Source,
+        po: &PlatformOrder,
+        delivery: &str,
+        orders: Vec<Order>,
+    ) -> Result<Vec<ReconcileOutcome>, AppError> {
+        let party = company.role;
         let po = Arc::new(po.clone());
         let mut outcomes = Vec::with_capacity(orders.len());
         for found in orders {
-            let order_id = found.id;
+            let order_id = found.id.clone();
             let actor = Actor {
                 party,
                 integration: company.integration,
@@ -62,7 +89,8 @@ impl<S: Store> App<S> {
             };
             let delivery_key = format!("{delivery}:{order_id}");
             let decision = reconciliation(actor, Arc::clone(&po), company.id.clone(), delivery_key);
-            let (changed, done) = match self.decide_with_retries(&order_id, decision).await {
+            let target = Target::found(found);
+            let (changed, done) = match self.decide_with_retries(target, decision).await {
                 Ok(r) => r,
                 Err(AppError::Store(StoreError::DeliveryExists)) => {
                     outcomes.push(ReconcileOutcome {

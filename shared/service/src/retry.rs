@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::app::{App, AppError, Idempotent, Outcome, idempotency_record, key_of};
+use crate::app::{App, AppError, Idempotent, Outcome, Read, Target, idempotency_record, key_of};
 use crate::store::{Commit, Decided, Store, StoreError};
 use domain::{Company, Order, Role};
 
@@ -17,9 +17,11 @@ impl<S: Store> App<S> {
     /// `config.race_retry`, then answers `Conflict`. `OrderMissing` is
     /// `OrderNotFound`; the other store refusals are `AppError::Store` for
     /// the caller to read.
+    /// The first decision is taken on the order in `target` when it was
+    /// read already; every later one on a fresh read.
     pub(crate) async fn decide_with_retries<T, F>(
         &self,
-        order_id: &str,
+        target: Target,
         decide: F,
     ) -> Result<T, AppError>
     where
@@ -29,15 +31,26 @@ impl<S: Store> App<S> {
         let policy = &self.config.race_retry;
         let decide = Arc::new(decide);
         let started = tokio::time::Instant::now();
+        let order_id = target.id.as_str();
+        let mut first = Some(target.read);
         let mut attempt: u32 = 0;
         loop {
             attempt = attempt.saturating_add(1);
             let d = Arc::clone(&decide);
-            match self
-                .store
-                .decide_and_commit(order_id, move |o: &Order| d(o))
-                .await
-            {
+            let decided = match first.take() {
+                Some(Read::Found(order)) => {
+                    self.store
+                        .decide_and_commit_on(*order, move |o: &Order| d(o))
+                        .await
+                }
+                Some(Read::Missing) => Err(StoreError::OrderMissing),
+                Some(Read::No) | None => {
+                    self.store
+                        .decide_and_commit(order_id, move |o: &Order| d(o))
+                        .await
+                }
+            };
+            match decided {
                 Ok(decided) => return decided,
                 Err(StoreError::VersionConflict) => {}
                 Err(StoreError::OrderMissing) => {
@@ -75,10 +88,14 @@ impl<S: Store> App<S> {
     /// created record (kept under the idempotency key, if any, in the same
     /// commit). `decide` gets the order and the company's party on it, and
     /// returns the commit, the record and the record's JSON.
+    /// A used key is not looked up first: the commit's condition refuses
+    /// it, and only then is the stored response read (or taken from the
+    /// refusal). A refusal decided before the commit is kept or replayed by
+    /// the caller (`remember_error`).
     pub(crate) async fn decide_on_order<T, F>(
         &self,
         company: &Company,
-        order_id: &str,
+        target: Target,
         keyed: Option<Idempotent<'_, T>>,
         decide: F,
     ) -> Result<Outcome<T>, AppError>
@@ -87,13 +104,11 @@ impl<S: Store> App<S> {
         F: Fn(&Order, Role) -> Result<(Commit, T), AppError> + Send + Sync + 'static,
     {
         let idem = key_of(keyed);
-        if let Some(rec) = self.replay(company, idem).await? {
-            return Ok(Outcome::Replayed(rec));
-        }
+        let order_id = target.id.clone();
         let company_id = company.id.clone();
         let key = keyed.map(|k| (k.key.clone(), k.reply));
         let ttl = self.config.idempotency_ttl;
-        let id = order_id.to_owned();
+        let id = order_id.clone();
         let decision = move |order: &Order| {
             let party = order
                 .party_of(&company_id)
@@ -104,11 +119,11 @@ impl<S: Store> App<S> {
                 .map(|(k, reply)| idempotency_record(&company_id, k, reply(&created), ttl));
             Ok(Decided::Commit(Box::new(commit), created))
         };
-        match self.decide_with_retries(order_id, decision).await {
+        match self.decide_with_retries(target, decision).await {
             Ok(created) => Ok(Outcome::Done(created)),
-            Err(AppError::Store(StoreError::IdempotencyKeyExists)) => Ok(Outcome::Replayed(
-                self.replay_after_race(company, idem).await?,
-            )),
+            Err(AppError::Store(StoreError::IdempotencyKeyExists { stored })) => Ok(
+                Outcome::Replayed(self.stored_reply(company, idem, stored).await?),
+            ),
             Err(e) => Err(e),
         }
     }

@@ -262,6 +262,65 @@ pub trait Store: Send + Sync + 'static {
         decide_optimistically(self, order_id, decide)
     }
 
+    /// `decide_and_commit` on an order the caller has read already (in the
+    /// same round trip as its credentials): a store that decides
+    /// optimistically decides on `read` and commits conditioned on its
+    /// version (the default); one that decides under a lock reads again.
+    fn decide_and_commit_on<T, E, F>(
+        &self,
+        read: Order,
+        decide: F,
+    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        async move {
+            match decide(&read) {
+                Err(e) => Ok(Err(e)),
+                Ok(Decided::Unchanged(t)) => Ok(Ok(t)),
+                Ok(Decided::Commit(commit, t)) => {
+                    self.commit(&commit).await?;
+                    Ok(Ok(t))
+                }
+            }
+        }
+    }
+
+    /// The company owning an API key and an order, read together (one
+    /// round trip where the store can): authorising is then done in memory.
+    /// The order is `None` when there is no company.
+    fn company_and_order(
+        &self,
+        key_hash: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<(Option<Company>, Option<Order>), StoreError>> + Send {
+        async move {
+            let Some(company) = self.company_by_api_key_hash(key_hash).await? else {
+                return Ok((None, None));
+            };
+            Ok((Some(company), self.order(order_id).await?))
+        }
+    }
+
+    /// The order with its cancellations and their notification ledger
+    /// records (one round trip where the store can).
+    fn order_with_notifications(
+        &self,
+        id: &str,
+    ) -> impl Future<
+        Output = Result<Option<(OrderRecord, Vec<crate::ledger::LedgerEntry>)>, StoreError>,
+    > + Send {
+        async move {
+            let Some(record) = self.order_record(id).await? else {
+                return Ok(None);
+            };
+            let entries = self.notification_entries(id).await?;
+            Ok(Some((record, entries)))
+        }
+    }
+
     /// An unexpired idempotency record.
     fn idempotency_record(
         &self,
@@ -270,7 +329,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
 
     /// Store a record for a response that changed nothing (an error);
-    /// `IdempotencyKeyExists` when an unexpired one is there already.
+    /// `IdempotencyKeyExists` (with the stored record, where the store can)
+    /// when an unexpired one is there already.
     fn put_idempotency_record(
         &self,
         record: &IdempotencyRecord,

@@ -253,6 +253,21 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    /// Decided under the lock on a fresh read: an order read before the
+    /// lock may be stale, and here reading again costs no round trip.
+    async fn decide_and_commit_on<T, E, F>(
+        &self,
+        read: Order,
+        decide: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        self.decide_and_commit(&read.id, decide).await
+    }
+
     async fn idempotency_record(
         &self,
         company_id: &str,
@@ -281,17 +296,7 @@ impl Store for EmbeddedStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            let exists: Option<i64> = tx
-                .query_row(
-                    "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-                    params![record.company_id, record.key, Utc::now().timestamp()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            if exists.is_some() {
-                return Err(StoreError::IdempotencyKeyExists);
-            }
+            key_unused(&tx, &record.company_id, &record.key)?;
             put_idempotency(&tx, &record)?;
             tx.commit().map_err(db)
         })
@@ -343,21 +348,34 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
     Ok(())
 }
 
+/// `IdempotencyKeyExists`, with the record, when the company has an
+/// unexpired one under `key`.
+fn key_unused(
+    tx: &rusqlite::Transaction<'_>,
+    company_id: &str,
+    key: &str,
+) -> Result<(), StoreError> {
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
+            params![company_id, key, Utc::now().timestamp()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    match stored {
+        None => Ok(()),
+        Some(doc) => Err(StoreError::IdempotencyKeyExists {
+            stored: Some(Box::new(from_json(&doc)?)),
+        }),
+    }
+}
+
 /// The commit's idempotency key and delivery key must be new (or expired).
 fn check_unused_keys(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     let now = Utc::now().timestamp();
     if let Some(rec) = &commit.idempotency {
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-                params![rec.company_id, rec.key, now],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        if exists.is_some() {
-            return Err(StoreError::IdempotencyKeyExists);
-        }
+        key_unused(tx, &rec.company_id, &rec.key)?;
     }
     if let Some(d) = &commit.delivery {
         let exists: Option<i64> = tx

@@ -123,10 +123,13 @@ pub async fn idempotency_key_commits_atomically<S: Store>(s: &S) {
     let mut c = Commit::update(next);
     c.cancellation = Some(can);
     c.idempotency = Some(idem("b1", "k1", Duration::hours(24)));
-    assert!(matches!(
-        s.commit(&c).await,
-        Err(StoreError::IdempotencyKeyExists)
-    ));
+    // The refusal hands back the stored record, for the replay.
+    match s.commit(&c).await {
+        Err(StoreError::IdempotencyKeyExists { stored: Some(r) }) => {
+            assert_eq!(Some(*r), create.idempotency)
+        }
+        other => panic!("a used key must be refused with its record: {other:?}"),
+    }
     let rec = s.order_record("o1").await.unwrap().unwrap();
     assert_eq!(rec.order, o);
     assert!(rec.cancellations.is_empty());
@@ -148,10 +151,14 @@ pub async fn idempotency_key_commits_atomically<S: Store>(s: &S) {
 pub async fn standalone_idempotency_records<S: Store>(s: &S) {
     let r = idem("b1", "k2", Duration::hours(24));
     s.put_idempotency_record(&r).await.unwrap();
-    assert!(matches!(
-        s.put_idempotency_record(&r).await,
-        Err(StoreError::IdempotencyKeyExists)
-    ));
+    let mut again = r.clone();
+    again.body = "another answer".into();
+    match s.put_idempotency_record(&again).await {
+        Err(StoreError::IdempotencyKeyExists {
+            stored: Some(stored),
+        }) => assert_eq!(*stored, r),
+        other => panic!("a used key must be refused with its record: {other:?}"),
+    }
     assert_eq!(s.idempotency_record("b1", "k2").await.unwrap(), Some(r));
 
     // An expired record is gone: not returned, and the key may be used again.
@@ -550,7 +557,7 @@ pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
         })
         .await;
     assert!(
-        matches!(reused, Err(StoreError::IdempotencyKeyExists)),
+        matches!(reused, Err(StoreError::IdempotencyKeyExists { .. })),
         "{reused:?}"
     );
     assert_eq!(s.order_record("o1").await.unwrap().unwrap(), rec);

@@ -18,7 +18,7 @@ use domain::{Company, DomainError, Source};
 use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, set_store_refs};
 #[cfg(test)]
 use orders::{decode_cursor, encode_cursor};
-use service::app::{App, AppError, Idempotency, Outcome, Reply};
+use service::app::{App, AppError, Idempotency, Outcome, Reply, Target};
 use service::store::{IdempotencyRecord, Store, StoreError};
 
 /// Default and largest page size of `GET /v1/orders`.
@@ -110,14 +110,27 @@ async fn dispatch<S: Store>(
         ));
     }
     let key = bearer(req.headers()).ok_or_else(|| app_problem(&AppError::Unauthorized))?;
-    let company = app.authenticate(key).await.map_err(|e| app_problem(&e))?;
+    // A change to an order reads the key and the order in one round trip.
+    let (company, target) = match route {
+        Route::Cancellations(id) | Route::Fulfillments(id) if *method == Method::POST => {
+            let (company, target) = app
+                .authenticate_on(key, id)
+                .await
+                .map_err(|e| app_problem(&e))?;
+            (company, Some(target))
+        }
+        _ => (
+            app.authenticate(key).await.map_err(|e| app_problem(&e))?,
+            None,
+        ),
+    };
     *company_id = Some(company.id.clone());
     let query = Query::parse(req.uri().query());
 
     if *method == Method::GET {
         return read(app, &company, route, &query, allowed, path).await;
     }
-    write(app, &company, route, &query, req, body).await
+    write(app, &company, route, target, &query, req, body).await
 }
 
 /// `GET` routes.
@@ -133,17 +146,18 @@ async fn read<S: Store>(
         Route::Me => Ok(json(StatusCode::OK, &CompanyView::new(company))),
         Route::Orders => list_orders(app, company, query).await,
         Route::Order(id) => {
-            let rec = app.order(company, id).await.map_err(|e| app_problem(&e))?;
-            let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
+            let (rec, notes) = app
+                .order_with_notifications(company, id)
+                .await
+                .map_err(|e| app_problem(&e))?;
             let view = OrderView::of(&rec).with_notifications(&notes, Some(company.role));
             Ok(json(StatusCode::OK, &view))
         }
         Route::Cancellations(id) => {
-            let list = app
+            let (list, notes) = app
                 .cancellations(company, id)
                 .await
                 .map_err(|e| app_problem(&e))?;
-            let notes = app.notifications(id).await.map_err(|e| app_problem(&e))?;
             Ok(json(
                 StatusCode::OK,
                 &CancellationList {
@@ -164,6 +178,7 @@ async fn write<S: Store>(
     app: &App<S>,
     company: &Company,
     route: Route<'_>,
+    target: Option<Target>,
     query: &Query,
     req: &Request,
     body: &[u8],
@@ -191,11 +206,14 @@ async fn write<S: Store>(
         _ => Source::Api,
     };
 
+    let on = |id: &str| target.unwrap_or_else(|| Target::from(id));
     let result = match route {
         Route::Orders => create_order(app, company, body, idem.as_ref()).await,
-        Route::Cancellations(id) if preview => preview_cancel(app, company, id, body, source).await,
-        Route::Cancellations(id) => cancel(app, company, id, body, source, idem.as_ref()).await,
-        Route::Fulfillments(id) => fulfill(app, company, id, body, idem.as_ref()).await,
+        Route::Cancellations(id) if preview => {
+            preview_cancel(app, company, on(id), body, source).await
+        }
+        Route::Cancellations(id) => cancel(app, company, on(id), body, source, idem.as_ref()).await,
+        Route::Fulfillments(id) => fulfill(app, company, on(id), body, idem.as_ref()).await,
         Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
         Route::Me | Route::Order(_) => Ok(method_not_allowed(
             "GET",
@@ -218,6 +236,7 @@ async fn write<S: Store>(
             {
                 Ok(Some(earlier)) => Ok(replayed(&earlier)),
                 Ok(None) => Err(p),
+                Err(e @ AppError::IdempotencyKeyReused) => Err(app_problem(&e)),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not record the error under its idempotency key");
                     Err(p)

@@ -10,7 +10,7 @@ use super::{DEFAULT_PAGE, MAX_PAGE, app_problem, check_opt, outcome, parse};
 use crate::response::{Code, HttpResponse, Problem, json};
 use crate::views::{OrderList, OrderView, to_json};
 use domain::{Company, FulfillRequest, Source};
-use service::app::{App, Idempotency, Idempotent, Reply};
+use service::app::{App, Idempotency, Idempotent, Reply, Target};
 use service::store::{OrderCursor, OrderRecord, StatusFilter, Store};
 
 /// A keyed request whose result is answered by `reply`.
@@ -65,14 +65,14 @@ pub(super) async fn create_order<S: Store>(
 pub(super) async fn cancel<S: Store>(
     app: &App<S>,
     company: &Company,
-    order_id: &str,
+    order: Target,
     body: &[u8],
     source: Source,
     idem: Option<&Idempotency>,
 ) -> Result<HttpResponse, Problem> {
     let request = parse::<CancelBody>(body)?.into_request()?;
     let o = app
-        .cancel(company, order_id, &request, source, keyed(idem, created))
+        .cancel(company, order, &request, source, keyed(idem, created))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |c| {
@@ -83,13 +83,13 @@ pub(super) async fn cancel<S: Store>(
 pub(super) async fn preview_cancel<S: Store>(
     app: &App<S>,
     company: &Company,
-    order_id: &str,
+    order: Target,
     body: &[u8],
     source: Source,
 ) -> Result<HttpResponse, Problem> {
     let request = parse::<CancelBody>(body)?.into_request()?;
     let c = app
-        .preview_cancel(company, order_id, &request, source)
+        .preview_cancel(company, order, &request, source)
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(json(StatusCode::OK, &c))
@@ -98,7 +98,7 @@ pub(super) async fn preview_cancel<S: Store>(
 pub(super) async fn fulfill<S: Store>(
     app: &App<S>,
     company: &Company,
-    order_id: &str,
+    order: Target,
     body: &[u8],
     idem: Option<&Idempotency>,
 ) -> Result<HttpResponse, Problem> {
@@ -115,7 +115,7 @@ pub(super) async fn fulfill<S: Store>(
         carrier: b.carrier,
     };
     let o = app
-        .fulfill(company, order_id, &request, keyed(idem, created))
+        .fulfill(company, order, &request, keyed(idem, created))
         .await
         .map_err(|e| app_problem(&e))?;
     Ok(outcome(o, StatusCode::CREATED, |f| {

@@ -25,7 +25,8 @@ enum Commits {
 /// One order in memory; decides optimistically (the trait's default).
 struct Fake {
     order: Mutex<Option<Order>>,
-    /// `orders_by_ref` still finds the order when `order` is gone.
+    /// What `orders_by_ref` finds: the order as read, even when `order`
+    /// is gone by the time of the commit.
     listed: Order,
     commits: Commits,
     refused: AtomicU32,
@@ -82,6 +83,10 @@ impl Store for Fake {
     }
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.tries.lock().unwrap().push(Instant::now());
+        // As a store's conditional write: no item, no update.
+        if self.order.lock().unwrap().is_none() {
+            return Err(StoreError::OrderMissing);
+        }
         let refuse = match self.commits {
             Commits::OrderGone => return Err(StoreError::OrderMissing),
             Commits::AlwaysRefuse => true,

@@ -1,0 +1,380 @@
+//! Round trips and capacity units per request on the DynamoDB store,
+//! counted by an SDK interceptor on ministack. Counts are deterministic, so
+//! the goals are asserted; the table is printed for docs/dynamodb.md.
+
+mod common;
+
+use common::*;
+use dynamodb::testing::{Call, Counter, counted_store};
+use handlers::webhooks;
+use platforms::sign_hmac_sha256_base64;
+use serde_json::{Value, json};
+use service::app::App;
+
+struct Row {
+    what: &'static str,
+    calls: Vec<Call>,
+    at_most: Option<usize>,
+}
+
+/// Read and write units of a request, as reported; a `+` marks reads the
+/// local DynamoDB does not report (BatchGetItem: by DynamoDB's rule, one
+/// read unit per item of up to 4 KB, read consistently).
+fn units(calls: &[Call]) -> (String, f64) {
+    let read = |op: &str| {
+        matches!(
+            op,
+            "GetItem" | "BatchGetItem" | "Query" | "Scan" | "TransactGetItems"
+        )
+    };
+    let r: f64 = calls
+        .iter()
+        .filter(|c| read(&c.op))
+        .filter_map(|c| c.units)
+        .sum();
+    let w: f64 = calls
+        .iter()
+        .filter(|c| !read(&c.op))
+        .filter_map(|c| c.units)
+        .sum();
+    let unreported = calls.iter().any(|c| c.units.is_none());
+    (
+        format!("{}{}", r + 0.0, if unreported { " +" } else { "" }),
+        w + 0.0,
+    )
+}
+
+/// `GetItem, Query ×30`: the operations in order, runs folded.
+fn ops(calls: &[Call]) -> String {
+    let mut runs: Vec<(&str, usize)> = Vec::new();
+    for c in calls {
+        match runs.last_mut() {
+            Some((op, n)) if *op == c.op => *n += 1,
+            _ => runs.push((&c.op, 1)),
+        }
+    }
+    runs.iter()
+        .map(|(op, n)| {
+            if *n == 1 {
+                (*op).to_owned()
+            } else {
+                format!("{op} ×{n}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Bench {
+    app: App<dynamodb::DynamoStore>,
+    counter: Counter,
+    rows: Vec<Row>,
+}
+
+impl Bench {
+    /// Count what `f` sends, as one row of the table.
+    async fn row<T>(
+        &mut self,
+        what: &'static str,
+        at_most: Option<usize>,
+        f: impl AsyncFnOnce(&App<dynamodb::DynamoStore>) -> T,
+    ) -> T {
+        self.counter.take();
+        let out = f(&self.app).await;
+        let calls = self.counter.take();
+        self.rows.push(Row {
+            what,
+            calls,
+            at_most,
+        });
+        out
+    }
+}
+
+fn three_lines() -> String {
+    json!({
+        "seller_id": "seller-api",
+        "buyer_order_ref": "PO-88412",
+        "line_items": [
+            {"id": "li_1", "sku": "MUG-BLUE-12OZ", "title": "Blue stoneware mug, 12 oz", "quantity": 4, "unit_price": "12.50"},
+            {"id": "li_2", "sku": "PLATE-WHITE-10IN", "title": "White dinner plate, 10 in", "quantity": 6, "unit_price": "9.00"},
+            {"id": "li_3", "sku": "BOWL-OAK-6IN", "title": "Oak salad bowl, 6 in", "quantity": 2, "unit_price": "24.00"}
+        ]
+    })
+    .to_string()
+}
+
+const PARTIAL: &str = r#"{"items": [{"line_item_id": "li_2", "quantity": 1, "reason": "One plate arrived chipped"}]}"#;
+
+async fn create(app: &App<dynamodb::DynamoStore>) -> String {
+    let r = call(app, "POST", "/v1/orders", Some(BUYER), Some(&three_lines())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn post_keyed(
+    app: &App<dynamodb::DynamoStore>,
+    path: &str,
+    key: &str,
+    who: &str,
+    body: &str,
+) -> Reply {
+    send(
+        app,
+        event(
+            "POST",
+            path,
+            Some(who),
+            Some(body),
+            &[("idempotency-key", key)],
+        ),
+    )
+    .await
+}
+
+/// A Shopify `orders/updated` of the seller's order 9101 (one of ours,
+/// five units of one line) with `current` units left, signed.
+fn shopify_seller_update(current: u32, event_id: &str) -> Vec<(String, String)> {
+    let body = json!({"id": 9101, "name": "#9101", "cancelled_at": null, "cancel_reason": null,
+        "line_items": [{"id": 77001, "sku": "CANDLE-PINE", "quantity": 5, "current_quantity": current}]})
+    .to_string();
+    vec![
+        ("body".into(), body.clone()),
+        ("content-type".into(), "application/json".into()),
+        ("x-shopify-topic".into(), "orders/updated".into()),
+        (
+            "x-shopify-hmac-sha256".into(),
+            sign_hmac_sha256_base64("demo-shopify-seller-secret", body.as_bytes()),
+        ),
+        (
+            "x-shopify-shop-domain".into(),
+            "pine-goods.myshopify.com".into(),
+        ),
+        ("x-shopify-event-id".into(), event_id.into()),
+    ]
+}
+
+async fn deliver(app: &App<dynamodb::DynamoStore>, d: &[(String, String)]) -> Value {
+    let body = d[0].1.as_str();
+    let headers: Vec<(&str, &str)> = d[1..]
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = webhooks::handle(
+        app,
+        event("POST", "/webhooks/shopify", None, Some(body), &headers),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    match r.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        _ => Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn round_trips_and_units_per_request() {
+    let (store, counter) = counted_store().await;
+    let app = seeded(store).await;
+    let mut b = Bench {
+        app,
+        counter,
+        rows: Vec::new(),
+    };
+
+    let id = b
+        .row("POST /v1/orders (3 lines)", None, async |app| {
+            create(app).await
+        })
+        .await;
+    let path = format!("/v1/orders/{id}/cancellations");
+    let r = b
+        .row(
+            "POST .../cancellations (items), partial, 3-line order",
+            Some(2),
+            async |app| call(app, "POST", &path, Some(BUYER), Some(PARTIAL)).await,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let keyed_id = create(&b.app).await;
+    let keyed_path = format!("/v1/orders/{keyed_id}/cancellations");
+    let r = b
+        .row("the same with Idempotency-Key", Some(2), async |app| {
+            post_keyed(app, &keyed_path, "k-partial", BUYER, PARTIAL).await
+        })
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = b
+        .row("its retry (replayed)", None, async |app| {
+            post_keyed(app, &keyed_path, "k-partial", BUYER, PARTIAL).await
+        })
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.headers["idempotent-replayed"], "true");
+
+    let whole = create(&b.app).await;
+    let whole_path = format!("/v1/orders/{whole}/cancellations");
+    let r = b
+        .row(
+            "POST .../cancellations (whole order), with Idempotency-Key",
+            Some(2),
+            async |app| {
+                post_keyed(
+                    app,
+                    &whole_path,
+                    "k-whole",
+                    BUYER,
+                    r#"{"reason": "Ordered by mistake"}"#,
+                )
+                .await
+            },
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = b
+        .row(
+            "a refused cancellation (nothing open), with Idempotency-Key",
+            None,
+            async |app| {
+                post_keyed(
+                    app,
+                    &whole_path,
+                    "k-refused",
+                    BUYER,
+                    r#"{"reason": "Again"}"#,
+                )
+                .await
+            },
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    let shipped = create(&b.app).await;
+    let ful_path = format!("/v1/orders/{shipped}/fulfillments");
+    let r = b
+        .row("POST .../fulfillments", Some(2), async |app| {
+            call(
+                app,
+                "POST",
+                &ful_path,
+                Some(SELLER),
+                Some(r#"{"items": [{"line_item_id": "li_1", "quantity": 2}], "carrier": "UPS"}"#),
+            )
+            .await
+        })
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let order_path = format!("/v1/orders/{id}");
+    let r = b
+        .row("GET /v1/orders/{id}", Some(2), async |app| {
+            call(app, "GET", &order_path, Some(BUYER), None).await
+        })
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["cancellations"].as_array().unwrap().len(), 1);
+    let r = b
+        .row("GET /v1/orders/{id}/cancellations", Some(2), async |app| {
+            call(app, "GET", &path, Some(BUYER), None).await
+        })
+        .await;
+    assert_eq!(r.status, 200);
+
+    // 30 orders of the buyer in all.
+    let mut have = 4 + 2; // the four above and the seed's two
+    while have < 30 {
+        create(&b.app).await;
+        have += 1;
+    }
+    let r = b
+        .row(
+            "GET /v1/orders?limit=50 (30 orders)",
+            Some(3),
+            async |app| call(app, "GET", "/v1/orders?limit=50", Some(BUYER), None).await,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 30);
+    let r = b
+        .row(
+            "GET /v1/orders?limit=10 (a page of 30)",
+            Some(3),
+            async |app| call(app, "GET", "/v1/orders?limit=10", Some(BUYER), None).await,
+        )
+        .await;
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 10);
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+    let next = format!("/v1/orders?limit=10&cursor={cursor}");
+    let r = b
+        .row("the next page", Some(3), async |app| {
+            call(app, "GET", &next, Some(BUYER), None).await
+        })
+        .await;
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 10);
+
+    let cold = shopify_seller_update(5, "evt-noop-0");
+    let v = b
+        .row(
+            "Shopify orders/updated, no-op, first of the process",
+            None,
+            async |app| deliver(app, &cold).await,
+        )
+        .await;
+    assert_eq!(v["orders"][0]["result"], "unchanged", "{v}");
+    let noop = shopify_seller_update(5, "evt-noop-1");
+    let v = b
+        .row("Shopify orders/updated, no-op", Some(2), async |app| {
+            deliver(app, &noop).await
+        })
+        .await;
+    assert_eq!(v["orders"][0]["result"], "unchanged", "{v}");
+    let cancels = shopify_seller_update(3, "evt-cancel");
+    let v = b
+        .row(
+            "Shopify orders/updated that cancels",
+            Some(3),
+            async |app| deliver(app, &cancels).await,
+        )
+        .await;
+    assert_eq!(v["orders"][0]["result"], "cancelled", "{v}");
+    let v = b
+        .row("the same delivery again", Some(2), async |app| {
+            deliver(app, &cancels).await
+        })
+        .await;
+    assert!(
+        ["duplicate", "unchanged"].contains(&v["orders"][0]["result"].as_str().unwrap()),
+        "{v}"
+    );
+
+    println!("| request | calls | of which | read units | write units |");
+    println!("|---|---|---|---|---|");
+    let mut over = Vec::new();
+    for row in &b.rows {
+        let (r, w) = units(&row.calls);
+        println!(
+            "| {} | {} | {} | {r} | {w} |",
+            row.what,
+            row.calls.len(),
+            ops(&row.calls),
+        );
+        if row.at_most.is_some_and(|n| row.calls.len() > n) {
+            over.push(format!(
+                "{}: {} calls ({})",
+                row.what,
+                row.calls.len(),
+                ops(&row.calls)
+            ));
+        }
+    }
+    assert!(over.is_empty(), "over the goal: {over:#?}");
+    // Write units of a partial cancellation of a 3-line order: below the
+    // 4 (no key) and 6 (with a key) of one transaction of separate items.
+    let written = |what: &str| {
+        let row = b.rows.iter().find(|r| r.what == what).unwrap();
+        units(&row.calls).1
+    };
+    assert!(written("POST .../cancellations (items), partial, 3-line order") < 4.0);
+    assert!(written("the same with Idempotency-Key") < 6.0);
+}
