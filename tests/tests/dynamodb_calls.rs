@@ -250,6 +250,26 @@ async fn round_trips_and_units_per_request() {
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
 
+    let whole_unkeyed = create(&b.app).await;
+    let whole_unkeyed_path = format!("/v1/orders/{whole_unkeyed}/cancellations");
+    let r = b
+        .row(
+            "POST .../cancellations (whole order), no key",
+            Some(2),
+            async |app| {
+                call(
+                    app,
+                    "POST",
+                    &whole_unkeyed_path,
+                    Some(SELLER),
+                    Some(r#"{"reason": "Discontinued"}"#),
+                )
+                .await
+            },
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
     let shipped = create(&b.app).await;
     let ful_path = format!("/v1/orders/{shipped}/fulfillments");
     let r = b
@@ -282,7 +302,7 @@ async fn round_trips_and_units_per_request() {
     assert_eq!(r.status, 200);
 
     // 30 orders of the buyer in all.
-    let mut have = 4 + 2; // the four above and the seed's two
+    let mut have = 5 + 2; // the five above and the seed's two
     while have < 30 {
         create(&b.app).await;
         have += 1;
@@ -312,6 +332,31 @@ async fn round_trips_and_units_per_request() {
         })
         .await;
     assert_eq!(r.body["orders"].as_array().unwrap().len(), 10);
+
+    let r = b
+        .row(
+            "GET /v1/orders?status=open&limit=20",
+            Some(3),
+            async |app| {
+                call(
+                    app,
+                    "GET",
+                    "/v1/orders?status=open&limit=20",
+                    Some(BUYER),
+                    None,
+                )
+                .await
+            },
+        )
+        .await;
+    assert_eq!(r.body["orders"].as_array().unwrap().len(), 20);
+    assert!(
+        r.body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["complete"] == false)
+    );
 
     let cold = shopify_seller_update(5, "evt-noop-0");
     let v = b

@@ -549,3 +549,76 @@ impl LineItemExt {
         l
     }
 }
+
+/// Any order, and any cancellation of it, reads back exactly as written:
+/// through the single UpdateItem (every field set from data, the list
+/// appended) and through a transaction, with absent and zero fields left
+/// out of the item and names or texts of any characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_order_and_cancellation_round_trip() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let text = || proptest::option::of("\\PC{0,24}");
+    let line = (
+        "\\PC{1,12}",
+        "\\PC{1,24}",
+        text(),
+        1u32..5000,
+        text(),
+        text(),
+        text(),
+    );
+    let case = (
+        proptest::collection::vec(line, 1..6),
+        text(),
+        text(),
+        "\\PC{0,60}",
+        any::<bool>(),
+    );
+    let mut runner = TestRunner::deterministic();
+    let s = fresh_store().await;
+    for n in 0..24 {
+        let (lines, buyer_ref, seller_ref, reason, keyed) =
+            case.new_tree(&mut runner).unwrap().current();
+        let mut o = fixtures::order(&format!("prop-{n}"), "b1", "s1", n);
+        o.buyer_order_ref = buyer_ref;
+        o.seller_order_ref = seller_ref;
+        o.line_items = lines
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, (id, sku, title, quantity, price, b, sl))| domain::LineItem {
+                    id: format!("{i}-{id}"),
+                    sku,
+                    title,
+                    quantity,
+                    fulfilled: quantity / 3,
+                    cancelled: 0,
+                    unit_price: price,
+                    buyer_line_ref: b,
+                    seller_line_ref: sl,
+                    platform_shortfall: u32::from(quantity % 2 == 0),
+                },
+            )
+            .collect();
+        s.commit(&Commit::create(o.clone())).await.unwrap();
+        let line = o.line_items[0].id.clone();
+        let (next, mut can) = fixtures::cancel_one(&o, &line, &format!("can-{n}"));
+        can.items[0].reason = reason;
+        let mut c = Commit::update(next.clone());
+        c.cancellation = Some(can.clone());
+        if keyed {
+            c.idempotency = Some(fixtures::idem(
+                "b1",
+                &format!("k{n}"),
+                ChronoDuration::hours(1),
+            ));
+        }
+        s.commit(&c).await.unwrap();
+        let rec = s.order_record(&o.id).await.unwrap().unwrap();
+        assert_eq!(rec.order, next, "case {n}");
+        assert_eq!(rec.cancellations, vec![can], "case {n}");
+    }
+}
