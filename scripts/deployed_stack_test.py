@@ -29,6 +29,9 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.server
 import ipaddress
 import json
@@ -336,10 +339,52 @@ def drive(out: dict[str, str], endpoint: str) -> dict:
     status, _ = api.call("POST", "/webhooks/woocommerce/seller-woo", forged, wbody)
     check(status == 401, "a forged delivery: 401")
 
+    # A secret rotated in Secrets Manager is honoured at once by the warm
+    # function (a failed check reads the company's secrets again), and the
+    # old one is refused at once.
+    sm = boto3.client("secretsmanager")
+    name = out["SecretsPrefix"] + "seller-woo"
+    current = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps(dict(current, webhook_secret="rotated-woo-secret")))
+    rotated = dict(hdrs, **{"X-WC-Webhook-Signature": base64.b64encode(
+        hmac.new(b"rotated-woo-secret", wbody, hashlib.sha256).digest()).decode()})
+    status, body = api.call("POST", "/webhooks/woocommerce/seller-woo", rotated, wbody)
+    check(status == 200, f"a delivery signed with the rotated secret: {status} {body[:200]!r}")
+    status, _ = api.call("POST", "/webhooks/woocommerce/seller-woo", hdrs, wbody)
+    check(status == 401, "a delivery signed with the secret rotated away: 401")
+
     # Only the contract's routes exist (API Gateway answers the rest itself).
     status, _ = api.call("DELETE", f"/v1/orders/{order['id']}", {"authorization": "Bearer demo-buyer-api-key"}, None)
     check(status == 404, "a route not in the template: 404 from API Gateway")
     return seen
+
+
+def check_no_secret_in_table(out: dict[str, str], seed: dict) -> None:
+    """Every item of the table, scanned: none holds a secret value of the
+    seed; each store-connected company has its secret in Secrets Manager,
+    written once however often the seed ran."""
+    secrets = [v for c in seed["companies"] for k, v in (c.get("connection") or {}).items()
+               if k in ("webhook_secret", "access_token", "consumer_key", "consumer_secret") and v]
+    check(len(secrets) >= 6, f"the seed has secrets ({len(secrets)})")
+    items, start = [], None
+    ddb = boto3.client("dynamodb")
+    while True:
+        page = ddb.scan(TableName=out["TableName"], **({"ExclusiveStartKey": start} if start else {}))
+        items += [json.dumps(i) for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    leaked = [s for s in secrets for i in items if s in i]
+    check(len(items) > 20 and not leaked, f"no secret in any of the table's {len(items)} items")
+    sm = boto3.client("secretsmanager")
+    for c in seed["companies"]:
+        if not c.get("connection"):
+            continue
+        name = out["SecretsPrefix"] + c["id"]
+        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+        versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
+        check(value.get("webhook_secret") == c["connection"].get("webhook_secret") and len(versions) == 1,
+              f"{name}: the company's secrets, one version after two seeds")
 
 
 def ses_messages(endpoint: str) -> list[dict]:
@@ -410,8 +455,12 @@ def main() -> int:
         routes_from_openapi_body(STACK, out["HttpApiId"])
     with Step("seed, verify the SES sender, drive the HttpApi"):
         stub = StoreStub()
-        run([str(ROOT / "target/debug/dropship"), "seed", str(stub.seed_file()),
-             "--dynamodb-table", out["TableName"]], stdout=subprocess.DEVNULL)
+        seed = stub.seed_file()
+        for _ in range(2):  # the second run changes nothing
+            run([str(ROOT / "target/debug/dropship"), "seed", str(seed),
+                 "--dynamodb-table", out["TableName"], "--secrets-prefix", out["SecretsPrefix"]],
+                stdout=subprocess.DEVNULL)
+        check_no_secret_in_table(out, json.loads(seed.read_text()))
         ses = boto3.client("ses")
         ses.verify_email_identity(EmailAddress=SENDER)
         attrs = ses.get_identity_verification_attributes(Identities=[SENDER])["VerificationAttributes"]

@@ -9,7 +9,9 @@ use dynamodb::testing::fresh_store;
 use handlers::{api, webhooks};
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
+use secretsmanager::SecretsManager;
 use service::app::App;
+use service::secrets::{SecretStore, WithSecrets};
 use service::store::Store;
 
 fn events() -> PathBuf {
@@ -22,12 +24,24 @@ fn load(rel: &str) -> lambda_http::Request {
     lr.into()
 }
 
-async fn demo_app() -> App<DynamoStore> {
-    let store = fresh_store().await;
+type Deployed = WithSecrets<DynamoStore, SecretsManager>;
+
+/// As the functions run: the table, and the companies' secrets in
+/// (ministack's) Secrets Manager under a prefix of this table's own.
+async fn demo_store() -> Deployed {
+    let table = fresh_store().await;
+    let prefix = format!("dropship/{}/companies/", table.table());
+    let secrets = SecretsManager::on_first_use(&aws::sdk_config().await, prefix);
+    let store = WithSecrets::new(table, secrets);
     seed::apply(&store, &SeedFile::parse(dropship::DEMO_SEED).unwrap())
         .await
         .unwrap();
-    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
+    store
+}
+
+async fn demo_app() -> App<Deployed> {
+    App::new(demo_store().await)
+        .with_platform_reader(platforms::client::HttpPlatformReader::default())
 }
 
 fn json_body(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
@@ -157,4 +171,74 @@ async fn webhook_events_on_dynamodb() {
         .headers_mut()
         .insert("x-wc-webhook-signature", "AAAA".parse().unwrap());
     assert_eq!(webhooks::handle(&app, forged).await.status(), 401);
+}
+
+/// After seeding, no item of the table holds any of the seed's secret
+/// values (webhook secrets, access tokens, consumer keys and secrets):
+/// they are in Secrets Manager, one secret per company, and seeding again
+/// writes none anew.
+#[tokio::test]
+async fn the_table_holds_no_secret() {
+    let store = demo_store().await;
+    let seed = SeedFile::parse(dropship::DEMO_SEED).unwrap();
+    let mut secrets = Vec::new();
+    for c in &seed.companies {
+        let company = c.to_company();
+        let (_, s) = company.split_secrets();
+        for v in [
+            &s.webhook_secret,
+            &s.access_token,
+            &s.consumer_key,
+            &s.consumer_secret,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secrets.push(v.clone());
+        }
+        if company.connection.is_some() {
+            assert_eq!(store.secrets.get(&company.id).await.unwrap(), Some(s));
+        }
+    }
+    assert!(
+        secrets.len() >= 6,
+        "the demo seed has secrets: {}",
+        secrets.len()
+    );
+
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .inner
+            .client()
+            .scan()
+            .table_name(store.inner.table())
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items().iter().map(|i| format!("{i:?}")));
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert!(items.len() > 20, "{} items", items.len());
+    for item in &items {
+        for secret in &secrets {
+            assert!(!item.contains(secret.as_str()), "a secret in {item}");
+        }
+    }
+
+    // Seeding again changes no secret.
+    for c in &seed.companies {
+        let (_, s) = c.to_company().split_secrets();
+        if c.to_company().connection.is_some() {
+            assert_eq!(
+                store.secrets.put(&c.id, &s).await.unwrap(),
+                service::secrets::Put::Unchanged
+            );
+        }
+    }
 }

@@ -420,6 +420,58 @@ fn actions(s: &Value) -> BTreeSet<&str> {
     }
 }
 
+/// Secrets: webhook intake and the notifier may read the stack's company
+/// secrets (`GetSecretValue` on the stack's prefix, nothing else, and the
+/// same prefix as their `SECRETS_PREFIX`); the API function may not.
+#[test]
+fn only_intake_and_the_notifier_read_the_companies_secrets() {
+    let t = template();
+    let prefix = "dropship/${AWS::StackName}/companies/";
+    for (binary, reads) in [
+        ("webhook-intake", true),
+        ("notifier", true),
+        ("cancellation-api", false),
+    ] {
+        let (id, f) = function_by_binary(&t, binary);
+        let role_id = tagged(&f["Properties"]["Role"], "GetAtt")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_suffix(".Arn"))
+            .unwrap_or_else(|| panic!("{id}: Role"));
+        let role = resources(&t)[role_id];
+        let policies = seq(&role["Properties"]["Policies"], role_id);
+        let granted: Vec<&Value> = policies
+            .iter()
+            .flat_map(|p| seq(&p["PolicyDocument"]["Statement"], role_id))
+            .filter(|s| actions(s).iter().any(|a| a.starts_with("secretsmanager:")))
+            .collect();
+        let env = tagged(
+            &f["Properties"]["Environment"]["Variables"]["SECRETS_PREFIX"],
+            "Sub",
+        )
+        .and_then(Value::as_str);
+        if !reads {
+            assert!(granted.is_empty(), "{id}: no secret access");
+            assert_eq!(env, None, "{id}: no SECRETS_PREFIX");
+            continue;
+        }
+        assert_eq!(env, Some(prefix), "{id}: SECRETS_PREFIX");
+        assert_eq!(granted.len(), 1, "{id}: one secrets statement");
+        assert_eq!(
+            actions(granted[0]),
+            BTreeSet::from(["secretsmanager:GetSecretValue"]),
+            "{id}: read only"
+        );
+        let arn = tagged(&granted[0]["Resource"], "Sub").and_then(Value::as_str);
+        assert_eq!(
+            arn,
+            Some(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:dropship/${AWS::StackName}/companies/*"
+            ),
+            "{id}: the stack's company secrets only"
+        );
+    }
+}
+
 /// The notifier's role grants on the table exactly what the notifier does
 /// there (`Notifier::notify` on `DynamoStore`: `Store::order` and
 /// `Store::company` are GetItems; `Ledger::claim`, `complete` and `release`

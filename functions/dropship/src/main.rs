@@ -11,7 +11,9 @@ use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::HttpPlatformReader;
 use platforms::client::PlatformHttp;
+use secretsmanager::SecretsManager;
 use service::app::App;
+use service::secrets::WithSecrets;
 use service::store::Store;
 use sqlite::EmbeddedStore;
 use tokio::net::TcpListener;
@@ -39,6 +41,10 @@ enum Command {
         /// included) instead of the embedded store.
         #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
         dynamodb_table: Option<String>,
+        /// With --dynamodb-table: the companies' secrets are the Secrets
+        /// Manager secrets named by this prefix and the company id.
+        #[arg(long, env = "SECRETS_PREFIX", default_value = LOCAL_SECRETS_PREFIX)]
+        secrets_prefix: String,
         /// `From` of notification emails (written to <data-dir>/outbox/).
         #[arg(long, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
@@ -50,11 +56,19 @@ enum Command {
         file: PathBuf,
         #[arg(long, default_value = ".dropship")]
         data_dir: PathBuf,
-        /// Seed this DynamoDB table instead of the embedded store.
+        /// Seed this DynamoDB table instead of the embedded store; the
+        /// companies' secrets go to Secrets Manager, never to the table.
         #[arg(long, env = "DROPSHIP_DYNAMODB_TABLE")]
         dynamodb_table: Option<String>,
+        /// With --dynamodb-table: the secrets' name prefix (a stack's is its
+        /// `SecretsPrefix` output, `dropship/<stack name>/companies/`).
+        #[arg(long, env = "SECRETS_PREFIX", default_value = LOCAL_SECRETS_PREFIX)]
+        secrets_prefix: String,
     },
 }
+
+/// The secrets' name prefix when none is given (a local endpoint).
+const LOCAL_SECRETS_PREFIX: &str = "dropship/local/companies/";
 
 /// Limits on slow or many clients (see `server::Limits`).
 #[derive(clap::Args)]
@@ -108,17 +122,23 @@ fn print_keys(seed: &SeedFile) {
     }
 }
 
-/// The DynamoDB store; against a local endpoint a missing table is created
-/// with the stack's schema, against real AWS it must exist (the stack owns it).
-async fn dynamodb(table: &str) -> anyhow::Result<DynamoStore> {
-    let store = DynamoStore::from_env(table).await;
+/// The DynamoDB store with the companies' secrets in Secrets Manager;
+/// against a local endpoint a missing table is created with the stack's
+/// schema, against real AWS it must exist (the stack owns it).
+async fn dynamodb(
+    table: &str,
+    secrets_prefix: &str,
+) -> anyhow::Result<WithSecrets<DynamoStore, SecretsManager>> {
+    let sdk = aws::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|e| !e.is_empty()) {
         store
             .ensure_table()
             .await
             .with_context(|| format!("creating table {table} at the local endpoint"))?;
     }
-    Ok(store)
+    let secrets = SecretsManager::on_first_use(&sdk, secrets_prefix);
+    Ok(WithSecrets::new(store, secrets))
 }
 
 async fn seed_into<S: Store>(store: &S, file: &Path) -> anyhow::Result<()> {
@@ -184,11 +204,12 @@ async fn run<S: Store>(
 /// `dropship serve --dynamodb-table`: the handlers over a DynamoDB table.
 async fn serve_dynamodb(
     table: &str,
+    secrets_prefix: &str,
     port: u16,
     limits: Limits,
     seed: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let store = dynamodb(table).await?;
+    let store = dynamodb(table, secrets_prefix).await?;
     if seed.is_none() {
         println!(
             "using DynamoDB table {table}; seed it with --seed FILE or `dropship seed FILE --dynamodb-table {table}`"
@@ -239,14 +260,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Seed {
             file,
             dynamodb_table: Some(table),
+            secrets_prefix,
             ..
         } => {
-            seed_into(&dynamodb(&table).await?, &file).await?;
+            seed_into(&dynamodb(&table, &secrets_prefix).await?, &file).await?;
         }
         Command::Seed {
             file,
             data_dir,
             dynamodb_table: None,
+            ..
         } => {
             seed_into(&EmbeddedStore::open_dir(&data_dir)?, &file).await?;
         }
@@ -254,9 +277,10 @@ async fn main() -> anyhow::Result<()> {
             port,
             seed,
             dynamodb_table: Some(table),
+            secrets_prefix,
             limits,
             ..
-        } => serve_dynamodb(&table, port, limits.limits(), seed).await?,
+        } => serve_dynamodb(&table, &secrets_prefix, port, limits.limits(), seed).await?,
         Command::Serve {
             port,
             data_dir,
@@ -264,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
             dynamodb_table: None,
             sender_email,
             limits,
+            ..
         } => serve_embedded(&data_dir, port, limits.limits(), seed, &sender_email).await?,
     }
     Ok(())

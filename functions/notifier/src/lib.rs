@@ -16,16 +16,28 @@ use dynamodb::{DynamoStore, schema};
 use futures::FutureExt;
 use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
+use secretsmanager::SecretsManager;
+use service::CacheLimits;
 use service::email::Mailer;
 use service::ledger::Ledger;
 use service::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
+use service::secrets::WithSecrets;
 use service::store::Store;
 use service::sync::StoreSync;
 use ses::SesMailer;
 use thiserror::Error;
 
-/// The notifier as deployed: DynamoDB store and ledger, SES, platform APIs.
-pub type LambdaNotifier = Notifier<DynamoStore, SesMailer, HttpStoreSync>;
+/// The notifier as deployed: DynamoDB store and ledger, the companies'
+/// secrets from Secrets Manager, SES, platform APIs.
+pub type LambdaNotifier =
+    Notifier<WithSecrets<DynamoStore, SecretsManager>, SesMailer, HttpStoreSync>;
+
+/// How long the notifier keeps a company's secrets: a rotated secret is
+/// used for store sync at the latest this much later.
+pub const SECRET_CACHE: CacheLimits = CacheLimits {
+    ttl: std::time::Duration::from_secs(60),
+    capacity: 1024,
+};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -33,11 +45,12 @@ pub enum ConfigError {
     Missing(&'static str),
 }
 
-/// `TABLE_NAME` and `SENDER_EMAIL`.
+/// `TABLE_NAME`, `SENDER_EMAIL` and `SECRETS_PREFIX`.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: String,
     pub sender: String,
+    pub secrets_prefix: String,
 }
 
 impl Config {
@@ -51,6 +64,7 @@ impl Config {
         Ok(Config {
             table: var("TABLE_NAME")?,
             sender: var("SENDER_EMAIL")?,
+            secrets_prefix: var("SECRETS_PREFIX")?,
         })
     }
 }
@@ -58,7 +72,11 @@ impl Config {
 /// Build the clients once per execution environment.
 pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
     Notifier::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+        WithSecrets::cached(
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+            SecretsManager::on_first_use(sdk, &config.secrets_prefix),
+            SECRET_CACHE,
+        ),
         SesMailer::on_first_use(sdk),
         HttpStoreSync::new(PlatformHttp::default()),
         NotifierConfig::new(&config.sender),

@@ -19,16 +19,20 @@ use local::seed::{self, SeedFile};
 use notifier::{cancellation_of, handle};
 use platforms::client::HttpStoreSync;
 use platforms::client::{PlatformHttp, RetryPolicy};
+use secretsmanager::SecretsManager;
 use serde_json::{Value, json};
 use service::email::{Email, MailError, Mailer};
 use service::ledger::{Channel, Claim, Ledger, LedgerKey, LedgerStatus, Outcome};
 use service::notify::{Notifier, NotifierConfig};
+use service::secrets::WithSecrets;
 use service::store::{Commit, Store};
 use ses::SesMailer;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-type TestNotifier = Notifier<DynamoStore, SesMailer, HttpStoreSync>;
+/// As deployed: the companies' secrets in (ministack's) Secrets Manager.
+type TestStore = WithSecrets<DynamoStore, SecretsManager>;
+type TestNotifier = Notifier<TestStore, SesMailer, HttpStoreSync>;
 
 const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");
 
@@ -50,7 +54,7 @@ fn endpoint() -> String {
 /// the fake platform), its own verified sender, its own fake platform.
 struct World {
     sdk: SdkConfig,
-    store: DynamoStore,
+    store: TestStore,
     sender: String,
     platform: MockServer,
 }
@@ -66,11 +70,13 @@ impl World {
             SEQ.fetch_add(1, Ordering::Relaxed),
             ulid::Ulid::generate().to_string().to_lowercase()
         );
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), format!("n-{unique}"));
-        store
+        let table = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), format!("n-{unique}"));
+        table
             .ensure_table()
             .await
             .unwrap_or_else(|e| panic!("creating a table at {endpoint}: {e}"));
+        let secrets = SecretsManager::on_first_use(&sdk, format!("dropship/n-{unique}/companies/"));
+        let store = WithSecrets::cached(table, secrets, notifier::SECRET_CACHE);
         seed::apply(&store, &SeedFile::parse(DEMO_SEED).unwrap())
             .await
             .unwrap();
@@ -756,9 +762,10 @@ async fn stored_orders_decode_as_stream_records_do() {
     // The item as DynamoDB holds it is what the stream's NEW_IMAGE carries.
     let item = w
         .store
+        .inner
         .client()
         .get_item()
-        .table_name(w.store.table())
+        .table_name(w.store.inner.table())
         .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
         .key("sk", AttributeValue::S("ORDER".into()))
         .send()
@@ -799,9 +806,10 @@ async fn stored_orders_decode_as_stream_records_do() {
     w.store.commit(&later).await.unwrap();
     let item = w
         .store
+        .inner
         .client()
         .get_item()
-        .table_name(w.store.table())
+        .table_name(w.store.inner.table())
         .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
         .key("sk", AttributeValue::S("ORDER".into()))
         .send()

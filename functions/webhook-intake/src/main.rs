@@ -1,17 +1,25 @@
 //! Lambda `webhook-intake`: signed store-platform webhooks to cancellations,
-//! over DynamoDB. Everything that can be done once is done at init.
+//! over DynamoDB, with the companies' secrets from Secrets Manager.
+//! Everything that can be done once is done at init.
 
 use dynamodb::DynamoStore;
 use handlers::webhooks;
 use lambda_http::{Error, Request, service_fn};
 use platforms::client::HttpPlatformReader;
+use secretsmanager::SecretsManager;
 use service::App;
+use service::secrets::WithSecrets;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let store = DynamoStore::from_env(aws::lambda::table_name()?).await;
-    let app = App::new(store).with_platform_reader(HttpPlatformReader::default());
+    let (table, prefix) = (aws::lambda::table_name()?, aws::lambda::secrets_prefix()?);
+    let store = DynamoStore::from_env(table).await;
+    // No secret cache here: the companies themselves are kept (with their
+    // secrets) for a while, and read again when a signature fails.
+    let secrets = SecretsManager::on_first_use(&aws::sdk_config().await, prefix);
+    let app = App::new(WithSecrets::new(store, secrets))
+        .with_platform_reader(HttpPlatformReader::default());
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(webhooks::handle(app, req).await)

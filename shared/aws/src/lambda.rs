@@ -16,3 +16,12 @@ pub fn table_name() -> Result<String, InitError> {
         .filter(|t| !t.trim().is_empty())
         .ok_or(InitError::Missing("TABLE_NAME"))
 }
+
+/// The name prefix of the companies' secrets (`SECRETS_PREFIX`, in the
+/// stack `dropship/<stack name>/companies/`).
+pub fn secrets_prefix() -> Result<String, InitError> {
+    std::env::var("SECRETS_PREFIX")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(InitError::Missing("SECRETS_PREFIX"))
+}

@@ -79,8 +79,9 @@ impl Source {
     }
 }
 
-/// Connection details of a store-connected company. Secrets live here only in
-/// the local stand-in; in AWS they come from a secret store.
+/// Connection details of a store-connected company. The secret fields are
+/// filled in memory from the secret store; stored company records hold none
+/// (`Company::split_secrets`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Connection {
@@ -100,6 +101,76 @@ pub struct Connection {
     pub consumer_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<String>,
+}
+
+/// The secret fields of a connection, kept apart from the company's record
+/// (AWS Secrets Manager on AWS, a file of their own locally).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSecrets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_secret: Option<String>,
+}
+
+impl ConnectionSecrets {
+    pub fn is_empty(&self) -> bool {
+        *self == ConnectionSecrets::default()
+    }
+}
+
+impl Connection {
+    /// The secret fields.
+    pub fn secrets(&self) -> ConnectionSecrets {
+        ConnectionSecrets {
+            webhook_secret: self.webhook_secret.clone(),
+            access_token: self.access_token.clone(),
+            consumer_key: self.consumer_key.clone(),
+            consumer_secret: self.consumer_secret.clone(),
+        }
+    }
+
+    /// The connection with its secret fields set to `s`.
+    pub fn with_secrets(self, s: ConnectionSecrets) -> Self {
+        Connection {
+            webhook_secret: s.webhook_secret,
+            access_token: s.access_token,
+            consumer_key: s.consumer_key,
+            consumer_secret: s.consumer_secret,
+            ..self
+        }
+    }
+}
+
+impl Company {
+    /// The company without its secrets, and the secrets (empty when it has
+    /// no connection or no secret).
+    pub fn split_secrets(&self) -> (Company, ConnectionSecrets) {
+        let mut public = self.clone();
+        let secrets = match public.connection.take() {
+            Some(conn) => {
+                let secrets = conn.secrets();
+                public.connection = Some(conn.with_secrets(ConnectionSecrets::default()));
+                secrets
+            }
+            None => ConnectionSecrets::default(),
+        };
+        (public, secrets)
+    }
+
+    /// The company with its connection's secrets set to `s` (nothing to set
+    /// on a company without a connection).
+    pub fn with_secrets(mut self, s: ConnectionSecrets) -> Self {
+        if let Some(conn) = self.connection.take() {
+            self.connection = Some(conn.with_secrets(s));
+        }
+        self
+    }
 }
 
 /// A buyer or a seller. API keys are kept only as SHA-256 hex digests.
@@ -388,5 +459,38 @@ mod tests {
         let l = line(5, 2, 1);
         assert_eq!(l.open(), 2);
         assert_eq!(l.active(), 4);
+    }
+
+    #[test]
+    fn secrets_split_off_and_back() {
+        let c = Company {
+            id: "s1".into(),
+            name: "S".into(),
+            role: Role::Seller,
+            integration: Integration::Woocommerce,
+            email: "s@example.com".into(),
+            api_key_hashes: vec![],
+            connection: Some(Connection {
+                site_url: Some("https://shop.example".into()),
+                webhook_secret: Some("whsec".into()),
+                consumer_key: Some("ck".into()),
+                consumer_secret: Some("cs".into()),
+                ..Connection::default()
+            }),
+        };
+        let (public, secrets) = c.split_secrets();
+        let conn = public.connection.as_ref().unwrap();
+        assert_eq!(conn.site_url.as_deref(), Some("https://shop.example"));
+        assert!(conn.secrets().is_empty());
+        assert_eq!(secrets.consumer_secret.as_deref(), Some("cs"));
+        assert_eq!(public.with_secrets(secrets), c);
+        let plain = Company {
+            connection: None,
+            ..c
+        };
+        assert_eq!(
+            plain.split_secrets(),
+            (plain.clone(), ConnectionSecrets::default())
+        );
     }
 }

@@ -23,6 +23,18 @@ const PUT_COMPANY_ATTEMPTS: usize = 5;
 impl DynamoStore {
     /// `Store::put_company`: see there.
     pub(super) async fn write_company(&self, company: &Company) -> Result<(), StoreError> {
+        // The table never holds a platform secret: they go to the secret
+        // store (`service::secrets::WithSecrets`), never here by mistake.
+        if company
+            .connection
+            .as_ref()
+            .is_some_and(|c| !c.secrets().is_empty())
+        {
+            return Err(StoreError::Internal(format!(
+                "company {} carries secrets; they belong in the secret store, not the table",
+                company.id
+            )));
+        }
         let mut hashes: Vec<&str> = Vec::new();
         for h in &company.api_key_hashes {
             if !hashes.contains(&h.as_str()) {

@@ -14,7 +14,34 @@ use domain::Order;
 use service::store::{Commit, DeliveryRecord, StatusFilter, Store, StoreError};
 use testkit::fixtures;
 
-testkit::store_contract_tests!(fresh_store().await);
+/// The table holds no secrets: the suite runs on the store behind the
+/// secret-store decorator, as the functions use it.
+mod with_secrets {
+    use super::fresh_store;
+    use service::secrets::{MemorySecrets, WithSecrets};
+    testkit::store_contract_tests!(WithSecrets::new(
+        fresh_store().await,
+        MemorySecrets::default()
+    ));
+}
+
+/// A company that carries secrets is refused: they never reach the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_with_secrets_is_refused() {
+    let s = fresh_store().await;
+    let mut c = fixtures::company("w1", domain::Role::Seller);
+    c.connection = Some(domain::Connection {
+        site_url: Some("https://shop.example".into()),
+        webhook_secret: Some("whsec".into()),
+        ..domain::Connection::default()
+    });
+    assert!(matches!(
+        s.put_company(&c).await,
+        Err(StoreError::Internal(_))
+    ));
+    assert_eq!(s.company("w1").await.unwrap(), None);
+    s.put_company(&c.split_secrets().0).await.unwrap();
+}
 
 fn reason(code: &str, item: Option<Item>) -> CancellationReason {
     CancellationReason::builder()

@@ -90,7 +90,7 @@ impl SeedFile {
 }
 
 impl SeedCompany {
-    pub(crate) fn to_company(&self) -> Company {
+    pub fn to_company(&self) -> Company {
         Company {
             id: self.id.clone(),
             name: self.name.clone(),

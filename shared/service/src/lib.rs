@@ -16,6 +16,7 @@ mod orders;
 pub mod platform;
 mod reconcile;
 mod retry;
+pub mod secrets;
 pub mod store;
 pub mod sync;
 

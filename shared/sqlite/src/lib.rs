@@ -16,6 +16,7 @@ use service::store::StoreError;
 mod ledger;
 mod outbox;
 mod schema;
+mod secrets;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,8 @@ use schema::SCHEMA;
 #[derive(Clone)]
 pub struct EmbeddedStore {
     conn: Arc<Mutex<Connection>>,
+    /// Platform secrets, apart from the database (`secrets`).
+    secrets: Arc<secrets::SecretFile>,
 }
 
 /// Timestamps are stored fixed-width so that text order is time order.
@@ -51,17 +54,21 @@ impl EmbeddedStore {
         Self::open(&dir.join("dropship.sqlite3"))
     }
 
+    /// The database at `path`; its secrets in `<path stem>.secrets.json`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(db)?;
-        Self::init(conn)
+        Self::init(conn, secrets::SecretFile::beside(path))
     }
 
     /// A private in-memory store, for tests and benchmarks.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(db)?)
+        Self::init(
+            Connection::open_in_memory().map_err(db)?,
+            secrets::SecretFile::memory(),
+        )
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(conn: Connection, secrets: secrets::SecretFile) -> Result<Self, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -71,6 +78,7 @@ impl EmbeddedStore {
         conn.execute_batch(SCHEMA).map_err(db)?;
         Ok(EmbeddedStore {
             conn: Arc::new(Mutex::new(conn)),
+            secrets: Arc::new(secrets),
         })
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use std::sync::Arc;
 
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 use domain::{Company, Order, Role};
@@ -10,9 +11,28 @@ use service::store::{
     StoreError, shop_domain_of,
 };
 
+impl EmbeddedStore {
+    /// A company read by id or shop domain, with its secrets (as the
+    /// secret-store decorator does on AWS; companies found by API key carry
+    /// none).
+    fn with_secrets(&self, c: Option<Company>) -> Result<Option<Company>, StoreError> {
+        match c {
+            Some(c) if c.connection.is_some() => {
+                let s = self.secrets.get(&c.id)?;
+                Ok(Some(c.with_secrets(s)))
+            }
+            other => Ok(other),
+        }
+    }
+}
+
 impl Store for EmbeddedStore {
+    /// The record without its secrets; the secrets to their own file, in
+    /// the same write transaction.
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
-        let company = company.clone();
+        let (company, secrets) = company.split_secrets();
+        let has_connection = company.connection.is_some();
+        let secret_file = Arc::clone(&self.secrets);
         self.run(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -75,26 +95,33 @@ impl Store for EmbeddedStore {
                 )
                 .map_err(db)?;
             }
+            if has_connection {
+                secret_file.put(&company.id, &secrets)?;
+            }
             tx.commit().map_err(db)
         })
         .await
     }
 
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        self.doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
-            .await
+        let found = self
+            .doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
+            .await?;
+        self.with_secrets(found)
     }
 
     async fn company_by_shop_domain(
         &self,
         shop_domain: &str,
     ) -> Result<Option<Company>, StoreError> {
-        self.doc_by_key(
-            "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
+        let found = self
+            .doc_by_key(
+                "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
              WHERE s.shop_domain = ?1",
-            shop_domain.to_ascii_lowercase(),
-        )
-        .await
+                shop_domain.to_ascii_lowercase(),
+            )
+            .await?;
+        self.with_secrets(found)
     }
 
     async fn orders_by_ref(

@@ -74,3 +74,50 @@ async fn every_cancellation_gets_one_outbox_entry() {
         .unwrap();
     assert!(s.pending_outbox(10).await.unwrap().is_empty());
 }
+
+/// On disk, secrets are kept in a file of their own, readable by its owner
+/// only; the database holds none of them, and another handle (another
+/// process) reads them back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_live_in_their_own_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+    let mut c = testkit::fixtures::company("woo1", domain::Role::Seller);
+    c.connection = Some(domain::Connection {
+        site_url: Some("https://shop.example".into()),
+        webhook_secret: Some("whsec-very-secret".into()),
+        consumer_key: Some("ck_very_secret".into()),
+        consumer_secret: Some("cs_very_secret".into()),
+        ..domain::Connection::default()
+    });
+    s.put_company(&c).await.unwrap();
+    drop(s);
+
+    let file = dir.path().join("dropship.secrets.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("cs_very_secret")
+    );
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path != file {
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in ["whsec-very-secret", "ck_very_secret", "cs_very_secret"] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{secret} in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    let again = EmbeddedStore::open_dir(dir.path()).unwrap();
+    assert_eq!(again.company("woo1").await.unwrap(), Some(c));
+}

@@ -630,6 +630,41 @@ pub async fn concurrent_deciders_each_commit_once<S: Store + Clone>(s: &S) {
     eprintln!("concurrent deciders: {lost} lost races");
 }
 
+/// A company's secrets are kept apart from its record but read back with it
+/// by id and by shop domain; a company found by API key carries none.
+pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
+    let mut c = crate::fixtures::company("shop1", Role::Seller);
+    c.integration = domain::Integration::Shopify;
+    c.connection = Some(domain::Connection {
+        shop_domain: Some("shop1.myshopify.com".into()),
+        webhook_secret: Some("whsec-1".into()),
+        access_token: Some("shpat-1".into()),
+        ..domain::Connection::default()
+    });
+    s.put_company(&c).await.unwrap();
+    assert_eq!(s.company("shop1").await.unwrap().as_ref(), Some(&c));
+    assert_eq!(
+        s.company_by_shop_domain("shop1.myshopify.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&c)
+    );
+    let by_key = s
+        .company_by_api_key_hash("hash-of-shop1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key, c.split_secrets().0);
+
+    // A rotated secret replaces the old one; one removed is gone.
+    let mut rotated = c.clone();
+    rotated.connection.as_mut().unwrap().webhook_secret = Some("whsec-2".into());
+    rotated.connection.as_mut().unwrap().access_token = None;
+    s.put_company(&rotated).await.unwrap();
+    assert_eq!(s.company("shop1").await.unwrap(), Some(rotated));
+}
+
 /// Generates the contract suite for a store built by `$make` (an expression,
 /// evaluated once per test inside a multi-threaded Tokio runtime).
 #[macro_export]
@@ -637,6 +672,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@tests $make;
             companies_and_api_keys,
+            company_secrets_are_kept_apart,
             create_and_read_orders,
             updates_check_the_version,
             cancellations_are_listed_oldest_first,

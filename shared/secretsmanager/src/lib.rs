@@ -1,0 +1,212 @@
+//! The secret store port over AWS Secrets Manager: one secret per company,
+//! named `<prefix><company id>` (the stack's prefix is
+//! `dropship/<stack name>/companies/`), its value the JSON of the company's
+//! `ConnectionSecrets`. The client is built with the first read, so a
+//! process that never needs a secret never pays for it.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+use domain::ConnectionSecrets;
+use service::secrets::{Put, SecretError, SecretStore};
+
+#[derive(Clone, Debug)]
+pub struct SecretsManager {
+    client: Arc<OnceLock<Client>>,
+    config: Option<SdkConfig>,
+    prefix: String,
+}
+
+impl SecretsManager {
+    pub fn new(client: Client, prefix: impl Into<String>) -> Self {
+        SecretsManager {
+            client: Arc::new(OnceLock::from(client)),
+            config: None,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// A store whose client is built from `sdk` on first use.
+    pub fn on_first_use(sdk: &SdkConfig, prefix: impl Into<String>) -> Self {
+        SecretsManager {
+            client: Arc::new(OnceLock::new()),
+            config: Some(sdk.clone()),
+            prefix: prefix.into(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        // `config` is `None` only when `new` was given the client already.
+        self.client.get_or_init(|| {
+            Client::new(
+                self.config
+                    .as_ref()
+                    .unwrap_or(&SdkConfig::builder().build()),
+            )
+        })
+    }
+
+    /// The secret's name. Secrets Manager names allow ASCII letters,
+    /// digits and `/_+=.@-`; any other id is refused, not mangled (two ids
+    /// must never share a secret).
+    pub fn name(&self, company_id: &str) -> Result<String, SecretError> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b);
+        if company_id.is_empty()
+            || company_id.len() > 256
+            || company_id.contains('/')
+            || !company_id.bytes().all(allowed)
+        {
+            return Err(SecretError::InvalidName(company_id.to_owned()));
+        }
+        Ok(format!("{}{company_id}", self.prefix))
+    }
+}
+
+fn backend<E, R>(op: &str, e: SdkError<E, R>) -> SecretError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        // The code and the service's message only: they never hold a value.
+        Some(se) => SecretError::Backend(format!(
+            "Secrets Manager {op}: {}: {}",
+            se.code().unwrap_or("unknown error"),
+            se.message().unwrap_or("")
+        )),
+        None => SecretError::Backend(format!("Secrets Manager {op}: {}", DisplayErrorContext(&e))),
+    }
+}
+
+impl SecretStore for SecretsManager {
+    async fn get(&self, company_id: &str) -> Result<Option<ConnectionSecrets>, SecretError> {
+        let name = self.name(company_id)?;
+        match self
+            .client()
+            .get_secret_value()
+            .secret_id(&name)
+            .send()
+            .await
+        {
+            Ok(out) => match out.secret_string() {
+                Some(text) => serde_json::from_str(text)
+                    .map(Some)
+                    .map_err(|_| SecretError::Unreadable(company_id.to_owned())),
+                None => Err(SecretError::Unreadable(company_id.to_owned())),
+            },
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(GetSecretValueError::ResourceNotFoundException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(backend("GetSecretValue", e)),
+        }
+    }
+
+    /// Read first, write only a change: re-seeding the same companies
+    /// creates no new secret version.
+    async fn put(&self, company_id: &str, secrets: &ConnectionSecrets) -> Result<Put, SecretError> {
+        if self.get(company_id).await?.as_ref() == Some(secrets) {
+            return Ok(Put::Unchanged);
+        }
+        let name = self.name(company_id)?;
+        let value = serde_json::to_string(secrets)
+            .map_err(|_| SecretError::Unreadable(company_id.to_owned()))?;
+        let created = self
+            .client()
+            .create_secret()
+            .name(&name)
+            .description("Dropship: a company's store-platform secrets")
+            .secret_string(&value)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(Put::Written),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(CreateSecretError::ResourceExistsException(_))
+                ) =>
+            {
+                self.client()
+                    .put_secret_value()
+                    .secret_id(&name)
+                    .secret_string(&value)
+                    .send()
+                    .await
+                    .map_err(|e| backend("PutSecretValue", e))?;
+                Ok(Put::Written)
+            }
+            Err(e) => Err(backend("CreateSecret", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Option<String> {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| e.starts_with("http://127.0.0.1:") || e.starts_with("http://localhost:"))
+    }
+
+    #[test]
+    fn names_are_the_prefix_and_a_plain_id() {
+        let sm = SecretsManager::new(
+            Client::from_conf(
+                aws_sdk_secretsmanager::Config::builder()
+                    .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            "dropship/prod/companies/",
+        );
+        assert_eq!(
+            sm.name("seller-woo").unwrap(),
+            "dropship/prod/companies/seller-woo"
+        );
+        for bad in ["", "a/b", "a b", "é", "x\n"] {
+            assert!(
+                matches!(sm.name(bad), Err(SecretError::InvalidName(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Against ministack's Secrets Manager: absent, created, unchanged on
+    /// the same value, a new version on a change.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn put_is_idempotent_and_get_reads_it_back() {
+        let Some(endpoint) = local() else {
+            panic!(
+                "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
+            );
+        };
+        let sdk = aws::sdk_config().await;
+        let prefix = format!("dropship/t-{}/companies/", ulid::Ulid::generate());
+        let sm = SecretsManager::on_first_use(&sdk, prefix);
+        assert_eq!(sm.get("c1").await.unwrap(), None, "{endpoint}");
+        let s = ConnectionSecrets {
+            webhook_secret: Some("whsec".into()),
+            ..ConnectionSecrets::default()
+        };
+        assert_eq!(sm.put("c1", &s).await.unwrap(), Put::Written);
+        assert_eq!(sm.put("c1", &s).await.unwrap(), Put::Unchanged);
+        assert_eq!(sm.get("c1").await.unwrap(), Some(s.clone()));
+        let rotated = ConnectionSecrets {
+            webhook_secret: Some("whsec-2".into()),
+            ..s
+        };
+        assert_eq!(sm.put("c1", &rotated).await.unwrap(), Put::Written);
+        assert_eq!(sm.get("c1").await.unwrap(), Some(rotated));
+    }
+}

@@ -1,0 +1,372 @@
+//! Companies' platform secrets, kept apart from their records: the secret
+//! store port, and `WithSecrets`, a store that writes a company's record
+//! without its secrets and fills them back in when a company is read by id
+//! or shop domain (the two look-ups of the hosts that use secrets: webhook
+//! intake and the notifier). Companies found by API key carry none: the API
+//! never needs them, and its host has no access to the secret store.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use thiserror::Error;
+
+use crate::cache::CacheLimits;
+use crate::ledger::{Claim, Ledger, LedgerEntry, LedgerKey, Outcome};
+use crate::store::{
+    Commit, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
+    StoreError,
+};
+use domain::{Company, ConnectionSecrets, Order, Role};
+
+#[derive(Debug, Error)]
+pub enum SecretError {
+    /// The company id cannot name a secret (outside the secret store's
+    /// alphabet): refused rather than mangled.
+    #[error("company id {0:?} cannot name a secret")]
+    InvalidName(String),
+    /// The secret exists but is not the JSON of connection secrets.
+    #[error("the secret of company {0} is unreadable")]
+    Unreadable(String),
+    /// The secret store failed; the operation may be retried.
+    #[error("secret store failed: {0}")]
+    Backend(String),
+}
+
+impl From<SecretError> for StoreError {
+    fn from(e: SecretError) -> Self {
+        match e {
+            SecretError::Backend(m) => StoreError::backend(BackendText(m)),
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BackendText(String);
+
+impl std::fmt::Display for BackendText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendText {}
+
+/// Whether a put changed what the secret store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    Unchanged,
+}
+
+/// One secret per company, its value the JSON of `ConnectionSecrets`.
+pub trait SecretStore: Send + Sync + 'static {
+    fn get(
+        &self,
+        company_id: &str,
+    ) -> impl Future<Output = Result<Option<ConnectionSecrets>, SecretError>> + Send;
+
+    /// Store the company's secrets; writes nothing when they are the ones
+    /// stored already (so re-seeding changes nothing).
+    fn put(
+        &self,
+        company_id: &str,
+        secrets: &ConnectionSecrets,
+    ) -> impl Future<Output = Result<Put, SecretError>> + Send;
+}
+
+/// A store whose company records hold no secrets: they go to `secrets`.
+/// Cheap to clone when `S` is (clones share the secret store and cache).
+pub struct WithSecrets<S, K> {
+    pub inner: S,
+    pub secrets: Arc<K>,
+    cache: Option<Arc<SecretCache>>,
+}
+
+impl<S: Clone, K> Clone for WithSecrets<S, K> {
+    fn clone(&self) -> Self {
+        WithSecrets {
+            inner: self.inner.clone(),
+            secrets: Arc::clone(&self.secrets),
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+impl<S, K> WithSecrets<S, K> {
+    /// Every company read reads its secrets (webhook intake, which keeps
+    /// the companies themselves for a while and reads again on a failed
+    /// signature check).
+    pub fn new(inner: S, secrets: K) -> Self {
+        WithSecrets {
+            inner,
+            secrets: Arc::new(secrets),
+            cache: None,
+        }
+    }
+
+    /// Secrets kept within `limits` (the notifier): a rotated secret is
+    /// used at the latest `limits.ttl` later.
+    pub fn cached(inner: S, secrets: K, limits: CacheLimits) -> Self {
+        WithSecrets {
+            inner,
+            secrets: Arc::new(secrets),
+            cache: Some(Arc::new(SecretCache::new(limits))),
+        }
+    }
+}
+
+impl<S: Store, K: SecretStore> WithSecrets<S, K> {
+    async fn hydrate(&self, company: Option<Company>) -> Result<Option<Company>, StoreError> {
+        let Some(c) = company else { return Ok(None) };
+        if c.connection.is_none() {
+            return Ok(Some(c));
+        }
+        if let Some(s) = self.cache.as_ref().and_then(|k| k.get(&c.id)) {
+            return Ok(Some(c.with_secrets(s)));
+        }
+        let s = self.secrets.get(&c.id).await?.unwrap_or_default();
+        if let Some(k) = &self.cache {
+            k.put(&c.id, &s);
+        }
+        Ok(Some(c.with_secrets(s)))
+    }
+}
+
+/// Secrets by company id with when they were read, and the ids in the
+/// order they came in.
+type Entries = (
+    HashMap<String, (ConnectionSecrets, Instant)>,
+    VecDeque<String>,
+);
+
+/// Secrets by company id, bounded in age and size (oldest out first).
+struct SecretCache {
+    limits: CacheLimits,
+    entries: Mutex<Entries>,
+}
+
+impl SecretCache {
+    fn new(limits: CacheLimits) -> Self {
+        SecretCache {
+            limits,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<ConnectionSecrets> {
+        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        e.0.get(id)
+            .filter(|(_, at)| at.elapsed() < self.limits.ttl)
+            .map(|(s, _)| s.clone())
+    }
+
+    fn put(&self, id: &str, s: &ConnectionSecrets) {
+        if self.limits.capacity == 0 || self.limits.ttl.is_zero() {
+            return;
+        }
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *e;
+        if map
+            .insert(id.to_owned(), (s.clone(), Instant::now()))
+            .is_none()
+        {
+            order.push_back(id.to_owned());
+        }
+        while map.len() > self.limits.capacity {
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+    }
+}
+
+impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
+    /// The secrets first: a company whose record is written is never left
+    /// without the secrets it names.
+    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
+        let (public, secrets) = company.split_secrets();
+        if company.connection.is_some() {
+            self.secrets.put(&company.id, &secrets).await?;
+        }
+        self.inner.put_company(&public).await
+    }
+
+    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
+        let c = self.inner.company(id).await?;
+        self.hydrate(c).await
+    }
+
+    async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
+        let c = self.inner.company_by_shop_domain(d).await?;
+        self.hydrate(c).await
+    }
+
+    async fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.inner.orders_by_ref(company_id, party, order_ref).await
+    }
+
+    async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
+        self.inner.company_by_api_key_hash(h).await
+    }
+
+    async fn company_and_order(
+        &self,
+        key_hash: &str,
+        order_id: &str,
+    ) -> Result<(Option<Company>, Option<Order>), StoreError> {
+        self.inner.company_and_order(key_hash, order_id).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        self.inner.order(id).await
+    }
+
+    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.order_record(id).await
+    }
+
+    async fn order_with_notifications(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OrderRecord, Vec<LedgerEntry>)>, StoreError> {
+        self.inner.order_with_notifications(id).await
+    }
+
+    async fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, StoreError> {
+        self.inner
+            .list_orders(company_id, filter, limit, after)
+            .await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.inner.commit(commit).await
+    }
+
+    async fn decide_and_commit<T, E, F>(
+        &self,
+        order_id: &str,
+        decide: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        self.inner.decide_and_commit(order_id, decide).await
+    }
+
+    async fn decide_and_commit_on<T, E, F>(
+        &self,
+        read: Order,
+        decide: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
+    {
+        self.inner.decide_and_commit_on(read, decide).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(company_id, key).await
+    }
+
+    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.inner.put_idempotency_record(record).await
+    }
+
+    async fn notification_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.inner.notification_entries(order_id).await
+    }
+}
+
+impl<S: Ledger, K: SecretStore> Ledger for WithSecrets<S, K> {
+    async fn claim(
+        &self,
+        key: &LedgerKey,
+        now: chrono::DateTime<chrono::Utc>,
+        lock_for: chrono::Duration,
+    ) -> Result<Claim, StoreError> {
+        self.inner.claim(key, now, lock_for).await
+    }
+
+    async fn complete(
+        &self,
+        key: &LedgerKey,
+        token: &str,
+        outcome: Outcome,
+        detail: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.complete(key, token, outcome, detail, now).await
+    }
+
+    async fn release(
+        &self,
+        key: &LedgerKey,
+        token: &str,
+        error: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.release(key, token, error, now).await
+    }
+
+    async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.inner.ledger_entries(order_id).await
+    }
+}
+
+/// Secrets in memory, for tests and hosts without a secret store.
+#[derive(Debug, Default)]
+pub struct MemorySecrets(Mutex<HashMap<String, ConnectionSecrets>>);
+
+impl MemorySecrets {
+    /// How many companies have secrets here.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SecretStore for MemorySecrets {
+    async fn get(&self, company_id: &str) -> Result<Option<ConnectionSecrets>, SecretError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(company_id)
+            .cloned())
+    }
+
+    async fn put(&self, company_id: &str, secrets: &ConnectionSecrets) -> Result<Put, SecretError> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.get(company_id) == Some(secrets) {
+            return Ok(Put::Unchanged);
+        }
+        m.insert(company_id.to_owned(), secrets.clone());
+        Ok(Put::Written)
+    }
+}
