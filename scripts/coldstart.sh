@@ -56,6 +56,7 @@ if [[ $ministack -eq 1 ]]; then
     trap 'scripts/ministack.sh stop' EXIT
     eval "$(scripts/ministack.sh start)"
     export TABLE_NAME=$table
+    export SECRETS_PREFIX=dropship/$table/companies/
     # Only to seed the table: any dropship build will do (the debug one the tests built).
     dropship=target/debug/dropship
     [[ -x "$dropship" ]] || { cargo build --locked -p dropship; }

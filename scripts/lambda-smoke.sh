@@ -29,7 +29,7 @@ log "building ${functions[*]} and dropship (host, debug), seeding table $table"
 packages=(-p dropship)
 for f in "${functions[@]}"; do packages+=(-p "$f"); done
 cargo build --locked --bins "${packages[@]}" 2>&1 | tail -n 1 >&2
-target/debug/dropship seed events/demo-seed.json --dynamodb-table "$table" >/dev/null
+target/debug/dropship seed events/demo-seed.json --dynamodb-table "$table" --secrets-prefix "dropship/$table/companies/" >/dev/null
 scripts/sam.sh run python3 -c "import boto3; boto3.client('ses').verify_email_identity(EmailAddress='$sender')"
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
@@ -38,6 +38,7 @@ log "cargo lambda watch on 127.0.0.1:$port"
 # ended as a whole, and nothing else.
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ignore-changes \
     --env-var "TABLE_NAME=$table" --env-var "SENDER_EMAIL=$sender" \
+    --env-var "SECRETS_PREFIX=dropship/$table/companies/" \
     >"$state/watch.log" 2>&1 </dev/null &
 watch_pid=$!
 stop_watch() {

@@ -217,6 +217,8 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
         ("TABLE_NAME", "coldstart"),
         // The notifier's sender (it refuses to start without one).
         ("SENDER_EMAIL", "notifications@dropship.example"),
+        // Webhook intake and the notifier name their secrets with it.
+        ("SECRETS_PREFIX", "dropship/coldstart/companies/"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -228,6 +230,7 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
     for (k, v) in std::env::vars() {
         let passed = (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_RUNTIME"))
             || k == "TABLE_NAME"
+            || k == "SECRETS_PREFIX"
             || k == "RUST_LOG";
         if passed {
             set(k, v);
