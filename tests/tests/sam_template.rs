@@ -768,3 +768,42 @@ fn notifier_sample_events_are_writes_of_new_cancellations() {
         "every listed record is in its sample"
     );
 }
+
+/// Limits: the HttpApi's throttling comes from parameters, every webhook
+/// route has its own (lower) limit, and the API and webhook functions have
+/// reserved concurrency unless a parameter turns it off.
+#[test]
+fn throttling_and_concurrency_limits() {
+    let t = template();
+    let api = resources(&t)["HttpApi"];
+    let d = &api["Properties"]["DefaultRouteSettings"];
+    assert!(is_ref(&d["ThrottlingRateLimit"], "ApiRateLimit"));
+    assert!(is_ref(&d["ThrottlingBurstLimit"], "ApiBurstLimit"));
+    let routes = &api["Properties"]["RouteSettings"];
+    for (m, p) in webhooks::ROUTES {
+        let r = &routes[format!("{m} {p}").as_str()];
+        assert!(
+            is_ref(&r["ThrottlingRateLimit"], "WebhookRateLimit"),
+            "{m} {p}"
+        );
+        assert!(
+            is_ref(&r["ThrottlingBurstLimit"], "WebhookBurstLimit"),
+            "{m} {p}"
+        );
+    }
+    let params = &t["Parameters"];
+    let default = |name: &str| params[name]["Default"].as_i64().unwrap();
+    assert!(default("WebhookRateLimit") <= default("ApiRateLimit"));
+    for (binary, condition, parameter) in [
+        ("cancellation-api", "ReserveApi", "ApiConcurrency"),
+        ("webhook-intake", "ReserveWebhooks", "WebhookConcurrency"),
+    ] {
+        let (id, f) = function_by_binary(&t, binary);
+        let reserved = tagged(&f["Properties"]["ReservedConcurrentExecutions"], "If")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{id}: reserved concurrency"));
+        assert_eq!(reserved[0].as_str(), Some(condition), "{id}");
+        assert!(is_ref(&reserved[1], parameter), "{id}");
+        assert!(default(parameter) > 0, "{id}: reserved by default");
+    }
+}
