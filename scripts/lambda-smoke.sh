@@ -95,13 +95,15 @@ ses_messages() {
 with urllib.request.urlopen(sys.argv[1] + "/_ministack/ses/messages", timeout=10) as r:
     print(json.dumps([m for ms in json.load(r)["messages"].values() for m in ms]))' "$AWS_ENDPOINT_URL"
 }
-before="$(ses_messages)"
+# In files, not arguments: a long-running ministack may hold many messages.
+ses_messages >"$state/ses-before.json"
 invoke notifier events/notifier/cancellation-from-api.json 'r == {"batchItemFailures": []}'
 invoke notifier events/notifier/cancellation-from-api.json 'r == {"batchItemFailures": []}'
-if python3 - "$before" "$(ses_messages)" "$sender" <<'EOF'; then
+ses_messages >"$state/ses-after.json"
+if python3 - "$state/ses-before.json" "$state/ses-after.json" "$sender" <<'EOF'; then
 import json, re, sys
-before = {m["MessageId"] for m in json.loads(sys.argv[1])}
-new = [m for m in json.loads(sys.argv[2]) if m["MessageId"] not in before]
+before = {m["MessageId"] for m in json.load(open(sys.argv[1]))}
+new = [m for m in json.load(open(sys.argv[2])) if m["MessageId"] not in before]
 ok = (len(new) == 1 and new[0]["Source"] == sys.argv[3]
       and new[0]["To"] == ["ops@sunrise-supply.example"]
       and re.match(r"Order ord_demo_api\b", new[0]["Subject"]))
@@ -113,6 +115,38 @@ EOF
     passed=$((passed + 1))
 else
     log "FAIL notifier: wanted one email from $sender to ops@sunrise-supply.example about ord_demo_api (above: the new ones)"
+    failed=$((failed + 1))
+fi
+
+# The functions' counts: embedded metric documents among their log lines
+# (stdout), one per event, as CloudWatch Logs reads them.
+if python3 - "$state/watch.log" <<'EOF'; then
+import json, sys
+docs = []
+for line in open(sys.argv[1], errors="replace"):
+    start = line.find("{")
+    if start >= 0 and '"_aws"' in line:
+        try:
+            docs.append(json.loads(line[start:]))
+        except ValueError:
+            pass
+def has(metric, **dims):
+    return any(d.get(metric) == 1 and d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Dropship"
+               and all(d.get(k) == v for k, v in dims.items()) for d in docs)
+ok = (has("CancellationsCreated", Source="api", Kind="items")
+      and has("CancellationsCreated", Source="woocommerce")
+      and has("WebhookDeliveries", Platform="woocommerce", Outcome="processed")
+      and has("WebhookDeliveries", Platform="woocommerce", Outcome="ignored")
+      and has("Notifications", Channel="email", Result="sent")
+      and has("Notifications", Channel="email", Result="already_done"))
+if not ok:
+    print(json.dumps(docs, indent=1)[:3000])
+sys.exit(0 if ok else 1)
+EOF
+    log "ok   metric documents (EMF) in the functions' output: cancellations, deliveries, notifications"
+    passed=$((passed + 1))
+else
+    log "FAIL wanted EMF documents for the cancellations, deliveries and notifications above in $state/watch.log"
     failed=$((failed + 1))
 fi
 

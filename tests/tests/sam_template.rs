@@ -807,3 +807,98 @@ fn throttling_and_concurrency_limits() {
         assert!(default(parameter) > 0, "{id}: reserved by default");
     }
 }
+
+/// The alarms an operator needs, each on a metric the code emits with the
+/// dimension set it declares (or on Lambda's own), each telling the
+/// alarm topic.
+#[test]
+fn alarms_watch_what_the_functions_count() {
+    use service::metrics::{Event, NAMESPACE, document};
+    let t = template();
+    let alarms: Vec<(String, &Value)> = resources(&t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    let dims = |a: &Value| -> Vec<String> {
+        a["Properties"]["Dimensions"]
+            .as_sequence()
+            .map(|d| {
+                d.iter()
+                    .map(|x| str_at(&x["Name"], "Name").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let find = |ns: &str, metric: &str| -> Vec<&Value> {
+        alarms
+            .iter()
+            .map(|(_, a)| *a)
+            .filter(|a| {
+                a["Properties"]["Namespace"].as_str() == Some(ns)
+                    && a["Properties"]["MetricName"].as_str() == Some(metric)
+            })
+            .collect()
+    };
+    // Our metrics: the alarm's dimensions are a set the document declares,
+    // with the value the code emits.
+    for (event, metric, name, value) in [
+        (
+            Event::Notification {
+                channel: "email",
+                result: "failed",
+            },
+            "Notifications",
+            "Result",
+            "failed",
+        ),
+        (
+            Event::WebhookDelivery {
+                platform: "shopify",
+                outcome: "unauthorized",
+            },
+            "WebhookDeliveries",
+            "Outcome",
+            "unauthorized",
+        ),
+    ] {
+        let doc = document(event, 0);
+        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], NAMESPACE);
+        assert_eq!(declared["Metrics"][0]["Name"], metric);
+        assert!(
+            declared["Dimensions"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!([name])),
+            "{metric}: a rollup by {name}"
+        );
+        let found = find(NAMESPACE, metric);
+        assert_eq!(found.len(), 1, "an alarm on {metric}");
+        assert_eq!(dims(found[0]), [name]);
+        assert_eq!(
+            found[0]["Properties"]["Dimensions"][0]["Value"].as_str(),
+            Some(value)
+        );
+        assert_eq!(doc[name], value);
+    }
+    assert_eq!(
+        find("AWS/SQS", "ApproximateNumberOfMessagesVisible").len(),
+        1
+    );
+    for binary in ["cancellation-api", "webhook-intake", "notifier"] {
+        let (id, _) = function_by_binary(&t, binary);
+        for metric in ["Errors", "Throttles"] {
+            let watching: Vec<&Value> = find("AWS/Lambda", metric)
+                .into_iter()
+                .filter(|a| is_ref(&a["Properties"]["Dimensions"][0]["Value"], &id))
+                .collect();
+            assert_eq!(watching.len(), 1, "{id}: an alarm on its {metric}");
+        }
+    }
+    for (id, a) in &alarms {
+        let actions = tagged(&a["Properties"]["AlarmActions"], "If")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{id}: AlarmActions"));
+        assert_eq!(actions[0].as_str(), Some("HasAlarmTopic"), "{id}");
+    }
+}

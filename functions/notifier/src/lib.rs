@@ -81,6 +81,7 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
         HttpStoreSync::new(PlatformHttp::default()),
         NotifierConfig::new(&config.sender),
     )
+    .with_metrics(service::metrics::Metrics::emf())
 }
 
 #[derive(Debug, Error)]

@@ -8,6 +8,7 @@ use lambda_http::{Error, Request, service_fn};
 use platforms::client::HttpPlatformReader;
 use secretsmanager::SecretsManager;
 use service::App;
+use service::metrics::Metrics;
 use service::secrets::WithSecrets;
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,6 +20,7 @@ async fn main() -> Result<(), Error> {
     // secrets) for a while, and read again when a signature fails.
     let secrets = SecretsManager::on_first_use(&aws::sdk_config().await, prefix);
     let app = App::new(WithSecrets::new(store, secrets))
+        .with_metrics(Metrics::emf())
         .with_platform_reader(HttpPlatformReader::default());
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

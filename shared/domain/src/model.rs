@@ -335,6 +335,15 @@ pub enum CancellationKind {
     Items,
 }
 
+impl CancellationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancellationKind::Order => "order",
+            CancellationKind::Items => "items",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelledItem {
     pub line_item_id: String,

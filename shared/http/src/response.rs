@@ -49,6 +49,8 @@ impl Problem {
                 HeaderValue::from_static("Bearer realm=\"dropship\""),
             );
         }
+        // For the host's counts: which refusal this was, read as a value.
+        r.extensions_mut().insert(self.code);
         r
     }
 }

@@ -53,15 +53,43 @@ struct Answer {
     orders: Vec<ReconcileOutcome>,
 }
 
+/// The answer to a delivery that was not refused; it carries its `Handled`
+/// (an extension) for the delivery's count.
 fn answer(status: Handled, detail: Option<String>, orders: Vec<ReconcileOutcome>) -> HttpResponse {
-    json(
+    let mut r = json(
         StatusCode::OK,
         &Answer {
             status,
             detail,
             orders,
         },
-    )
+    );
+    r.extensions_mut().insert(status);
+    r
+}
+
+impl Handled {
+    fn as_str(self) -> &'static str {
+        match self {
+            Handled::Processed => "processed",
+            Handled::Duplicate => "duplicate",
+            Handled::Ignored => "ignored",
+            Handled::Failed => "failed",
+        }
+    }
+}
+
+/// How a delivery ended, for its count: as handled, refused (`401`), or
+/// failed (a bad payload, a platform or store failure asking for a retry).
+fn outcome(r: &HttpResponse) -> &'static str {
+    match (
+        r.extensions().get::<Handled>(),
+        r.extensions().get::<Code>(),
+    ) {
+        (Some(h), _) => h.as_str(),
+        (None, Some(Code::Unauthorized)) => "unauthorized",
+        _ => "failed",
+    }
 }
 
 /// The one answer to every refused delivery: the same status, headers and
@@ -241,10 +269,20 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Handle one webhook delivery. Never fails: every error is a response.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
-    answer_and_log("webhook", &req, async |company_id| {
+    let r = answer_and_log("webhook", &req, async |company_id| {
         dispatch(app, &req, company_id).await
     })
-    .await
+    .await;
+    let platform = route(req.uri().path()).map_or("unknown", |r| match r.platform() {
+        Platform::Shopify => "shopify",
+        Platform::WooCommerce => "woocommerce",
+        Platform::BigCommerce => "bigcommerce",
+    });
+    app.metrics.count(service::metrics::Event::WebhookDelivery {
+        platform,
+        outcome: outcome(&r),
+    });
+    r
 }
 
 async fn dispatch<S: Store>(

@@ -122,6 +122,8 @@ pub struct App<S> {
     pub(crate) platforms: Option<Box<dyn PlatformReader>>,
     /// Companies as webhook intake last read them (see `cache`).
     pub(crate) companies: CompanyCache,
+    /// Where counts of what happens go (off unless the host says).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -184,7 +186,13 @@ impl<S: Store> App<S> {
             companies: CompanyCache::new(config.company_cache),
             config,
             platforms: None,
+            metrics: crate::metrics::Metrics::off(),
         }
+    }
+
+    /// Count what happens into `metrics` (the Lambda functions: EMF).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        App { metrics, ..self }
     }
 
     /// Read platform orders through `reader` (webhook hosts).

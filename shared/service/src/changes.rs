@@ -3,6 +3,7 @@
 
 use crate::app::{App, AppError, Idempotent, Outcome, Target, new_id, now};
 use crate::ledger::LedgerEntry;
+use crate::metrics::Event;
 use crate::store::{Commit, Store};
 use domain::{Actor, CancelRequest, Cancellation, Company, FulfillRequest, Fulfillment, Source};
 
@@ -19,18 +20,30 @@ impl<S: Store> App<S> {
         let id = new_id("can");
         let integration = company.integration;
         let request = request.clone();
-        self.decide_on_order(company, order.into(), keyed, move |order, party| {
-            let actor = Actor {
-                party,
-                integration,
-                source,
-            };
-            let d = domain::cancel(order, actor, &request, id.clone(), now())?;
-            let mut commit = Commit::update(d.order);
-            commit.cancellation = Some(d.record.clone());
-            Ok((commit, d.record))
-        })
-        .await
+        let outcome = self
+            .decide_on_order(company, order.into(), keyed, move |order, party| {
+                let actor = Actor {
+                    party,
+                    integration,
+                    source,
+                };
+                let d = domain::cancel(order, actor, &request, id.clone(), now())?;
+                let mut commit = Commit::update(d.order);
+                commit.cancellation = Some(d.record.clone());
+                Ok((commit, d.record))
+            })
+            .await?;
+        if let Outcome::Done(c) = &outcome {
+            self.count_cancellation(c);
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) fn count_cancellation(&self, c: &Cancellation) {
+        self.metrics.count(Event::CancellationCreated {
+            source: c.source.as_str(),
+            kind: c.kind.as_str(),
+        });
     }
 
     /// The cancellation that `cancel` would create now; nothing is written.

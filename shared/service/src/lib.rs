@@ -11,6 +11,7 @@ pub mod email;
 mod error;
 pub mod intake;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 mod orders;
 pub mod platform;

@@ -143,6 +143,8 @@ pub struct Notifier<S, M, Y> {
     pub(crate) mailer: M,
     pub sync: Y,
     pub(crate) config: NotifierConfig,
+    /// Where counts of notifications go (off unless the host says).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
@@ -157,7 +159,20 @@ where
             mailer,
             sync,
             config,
+            metrics: crate::metrics::Metrics::off(),
         }
+    }
+
+    /// Count notifications into `metrics` (the Lambda: EMF).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        Notifier { metrics, ..self }
+    }
+
+    fn count(&self, channel: Channel, result: &'static str) {
+        self.metrics.count(crate::metrics::Event::Notification {
+            channel: channel.as_str(),
+            result,
+        });
     }
 
     /// Notify the partner of `c` on every channel it has. Both channels are
@@ -246,6 +261,7 @@ where
         let now = crate::app::now();
         let token = match self.store.claim(&key, now, self.config.lock_for).await? {
             Claim::Completed(e) => {
+                self.count(channel, "already_done");
                 tracing::info!(cancellation_id = %c.id, channel = channel.as_str(), "already notified; skipped");
                 return Ok(ChannelReport::AlreadyDone(
                     e.outcome.unwrap_or(Outcome::Sent),
@@ -269,6 +285,7 @@ where
             Attempt::Done(d) => (Outcome::Sent, d),
             Attempt::Permanent(d) | Attempt::Crashed(d) => (Outcome::Failed, d),
             Attempt::Transient(d) => {
+                self.count(channel, "retry");
                 tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), error = %d, "notification failed; will be retried");
                 if let Err(e) = self
                     .store
@@ -292,6 +309,13 @@ where
         if !kept {
             tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), "claim expired and was taken over before completion");
         }
+        self.count(
+            channel,
+            match outcome {
+                Outcome::Sent => "sent",
+                Outcome::Failed => "failed",
+            },
+        );
         match (outcome, crashed) {
             (Outcome::Sent, _) => {
                 tracing::info!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notified");

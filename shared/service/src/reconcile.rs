@@ -103,6 +103,13 @@ impl<S: Store> App<S> {
                 }
                 Err(e) => return Err(e),
             };
+            if let (true, Some(kind)) = (changed, done.kind) {
+                self.metrics
+                    .count(crate::metrics::Event::CancellationCreated {
+                        source: source.as_str(),
+                        kind: kind.as_str(),
+                    });
+            }
             outcomes.push(reconciled(order_id, delivery, changed, done));
         }
         Ok(outcomes)
@@ -112,6 +119,7 @@ impl<S: Store> App<S> {
 /// What one reconciliation decided, for its outcome and its log lines.
 struct Reconciliation {
     cancellation_id: Option<String>,
+    kind: Option<domain::CancellationKind>,
     shortfalls: Vec<domain::Shortfall>,
     increases: Vec<domain::Increase>,
 }
@@ -134,6 +142,7 @@ fn reconciliation(
         let r = domain::reconcile(order, actor, &state, new_id("can"), now())?;
         let done = Reconciliation {
             cancellation_id: r.cancellation.as_ref().map(|c| c.id.clone()),
+            kind: r.cancellation.as_ref().map(|c| c.kind),
             shortfalls: r.shortfalls,
             increases: r.increases,
         };

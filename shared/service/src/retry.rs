@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::app::{App, AppError, Idempotent, Outcome, Read, Target, idempotency_record, key_of};
+use crate::metrics::Event;
 use crate::store::{Commit, Decided, Store, StoreError};
 use domain::{Company, Order, Role};
 
@@ -52,7 +53,7 @@ impl<S: Store> App<S> {
             };
             match decided {
                 Ok(decided) => return decided,
-                Err(StoreError::VersionConflict) => {}
+                Err(StoreError::VersionConflict) => self.metrics.count(Event::CommitConflict),
                 Err(StoreError::OrderMissing) => {
                     return Err(AppError::OrderNotFound(order_id.to_owned()));
                 }
@@ -70,6 +71,7 @@ impl<S: Store> App<S> {
                     ?elapsed,
                     "giving up after repeated version conflicts"
                 );
+                self.metrics.count(Event::CommitGaveUp);
                 return Err(AppError::Conflict);
             };
             let wait = policy.wait(attempt).min(left);

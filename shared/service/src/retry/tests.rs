@@ -282,3 +282,28 @@ async fn every_path_commits_through_the_decision() {
         assert!(r.is_ok(), "{path}: {r:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn lost_races_and_give_ups_are_counted() {
+    let (metrics, seen) = crate::metrics::Metrics::capture();
+    let app = app(Commits::RefuseThenAccept(3), policy(5, 1000, 60_000, 200)).with_metrics(metrics);
+    cancel_one(&app).await.unwrap();
+    let docs = seen.documents();
+    assert_eq!(docs.iter().filter(|d| d["CommitConflicts"] == 1).count(), 3);
+    assert_eq!(docs.iter().filter(|d| d["CommitsGivenUp"] == 1).count(), 0);
+
+    let (metrics, seen) = crate::metrics::Metrics::capture();
+    let app = app_always_refusing().with_metrics(metrics);
+    assert!(matches!(cancel_one(&app).await, Err(AppError::Conflict)));
+    assert_eq!(
+        seen.documents()
+            .iter()
+            .filter(|d| d["CommitsGivenUp"] == 1)
+            .count(),
+        1
+    );
+}
+
+fn app_always_refusing() -> App<Fake> {
+    app(Commits::AlwaysRefuse, policy(0, 0, 60_000, 7))
+}
