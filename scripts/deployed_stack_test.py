@@ -387,6 +387,39 @@ def check_no_secret_in_table(out: dict[str, str], seed: dict) -> None:
               f"{name}: the company's secrets, one version after two seeds")
 
 
+def check_metrics() -> None:
+    """The deployed functions' counts reached their log groups as embedded
+    metric documents (namespace Dropship), as CloudWatch turns into metrics."""
+    logs = boto3.client("logs")
+    wanted = {
+        "cancellation-api": ("CancellationsCreated", {"Source": "api"}),
+        "webhook-intake": ("WebhookDeliveries", {"Outcome": "unauthorized"}),
+        "notifier": ("Notifications", {"Channel": "email", "Result": "sent"}),
+    }
+    for fn, (metric, dims) in wanted.items():
+        group = f"/aws/lambda/{STACK}/{fn}"
+        docs = []
+        for _ in range(20):
+            try:
+                events = logs.filter_log_events(logGroupName=group)["events"]
+            except logs.exceptions.ResourceNotFoundException:
+                events = []
+            for e in events:
+                text = e["message"]
+                start = text.find("{")
+                if start >= 0 and '"_aws"' in text:
+                    try:
+                        docs.append(json.loads(text[start:]))
+                    except ValueError:
+                        pass
+            if any(d.get(metric) == 1 and all(d.get(k) == v for k, v in dims.items()) for d in docs):
+                break
+            time.sleep(0.5)
+        check(any(d.get(metric) == 1 and d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Dropship"
+                  and all(d.get(k) == v for k, v in dims.items()) for d in docs),
+              f"{fn}: a {metric} {dims} metric document in {group}")
+
+
 def ses_messages(endpoint: str) -> list[dict]:
     """Every message ministack's SES has accepted, oldest first."""
     with urllib.request.urlopen(f"{endpoint}/_ministack/ses/messages", timeout=10) as r:
@@ -472,6 +505,8 @@ def main() -> int:
         seen["ses_before"] = ses_before
     with Step("the stream: new cancellations -> notifier -> SES"):
         check_stream(seen, endpoint, stub)
+    with Step("metric documents in the functions' logs"):
+        check_metrics()
     total = time.monotonic() - started
     for name, secs in timings:
         log(f"{secs:6.1f} s  {name}")
