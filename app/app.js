@@ -1,6 +1,8 @@
 // The app shell: sign-in, the Orders page, and routing (#/orders, #/orders/ID).
 import { api, session, ApiError } from './api.js';
-import { h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, INTEGRATION } from './ui.js';
+import {
+  h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, INTEGRATION, partyName,
+} from './ui.js';
 import { renderOrder } from './order.js';
 
 const PAGE_SIZE = 20;
@@ -70,8 +72,9 @@ function showWho() {
   who.hidden = false;
 }
 
+/** The partner company, by name. */
 function partnerOf(order) {
-  return me.id === order.buyer_id ? order.seller_id : order.buyer_id;
+  return partyName(order, me.id === order.buyer_id ? 'seller' : 'buyer');
 }
 
 function orderRow(order) {

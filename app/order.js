@@ -1,7 +1,9 @@
 // The Order page: line items, the Order Summary with its cancellations, and
 // the two cancellation flows (whole order; chosen items).
 import { api, newIdempotencyKey, STALE_CODES } from './api.js';
-import { h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence } from './ui.js';
+import {
+  h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, partyId, partyName,
+} from './ui.js';
 
 const SOURCE = {
   app: 'the app', api: 'the API', shopify: 'Shopify', woocommerce: 'WooCommerce',
@@ -342,8 +344,7 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
   // ----- page --------------------------------------------------------------
 
   function party(role) {
-    const company = role === 'buyer' ? s.order.buyer_id : s.order.seller_id;
-    return `the ${role}, ${company}${company === me.id ? ' (you)' : ''}`;
+    return `the ${role}, ${partyName(s.order, role)}${partyId(s.order, role) === me.id ? ' (you)' : ''}`;
   }
 
   function cancellations() {
@@ -412,8 +413,8 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
           h('p', { class: 'sub' }, refs ? `${refs} · ` : '', 'Created ', time(o.created_at))),
         cancelOrderControl()),
       h('dl', { class: 'facts' },
-        h('div', {}, h('dt', {}, 'Buyer'), h('dd', {}, o.buyer_id, o.buyer_id === me.id ? ' (you)' : '')),
-        h('div', {}, h('dt', {}, 'Seller'), h('dd', {}, o.seller_id, o.seller_id === me.id ? ' (you)' : '')),
+        h('div', {}, h('dt', {}, 'Buyer'), h('dd', {}, partyName(o, 'buyer'), o.buyer_id === me.id ? ' (you)' : '')),
+        h('div', {}, h('dt', {}, 'Seller'), h('dd', {}, partyName(o, 'seller'), o.seller_id === me.id ? ' (you)' : '')),
         h('div', {}, h('dt', {}, 'Status'), h('dd', { class: 'badges', id: 'order-status' }, statusBadges(o))),
         h('div', {}, h('dt', {}, 'Updated'), h('dd', {}, time(o.updated_at)))),
       explanation(),
