@@ -17,7 +17,8 @@ const itemName = (line) => line?.title || line?.sku || 'Unknown item';
 const itemLabel = (line) => (line?.title ? `${line.title} (${line.sku})` : line?.sku ?? 'Unknown item');
 const units = (n) => `${n} unit${n === 1 ? '' : 's'}`;
 
-export async function renderOrder(main, { id, me, onUnauthorized }) {
+/** `current()` is false once the user has signed out or moved on: answers for this page are then dropped. */
+export async function renderOrder(main, { id, me, current = () => true, onUnauthorized }) {
   const s = {
     order: null,
     pending: new Map(), // line id -> quantity to cancel
@@ -49,9 +50,12 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
 
   async function load() {
     try {
-      s.order = await api.order(id);
+      const order = await api.order(id);
+      if (!current()) return false;
+      s.order = order;
       return true;
     } catch (e) {
+      if (!current()) return false;
       if (e.status === 401) {
         onUnauthorized();
         return false;
