@@ -1,11 +1,16 @@
 // The app shell: sign-in, the Orders page, and routing (#/orders, #/orders/ID).
 import { api, session, ApiError } from './api.js';
-import { h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, INTEGRATION } from './ui.js';
+import {
+  h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, INTEGRATION, partyName,
+} from './ui.js';
 import { renderOrder } from './order.js';
 
 const PAGE_SIZE = 20;
 const main = document.getElementById('main');
 let me = null;
+// Bumped by every route and sign-out: an answer that arrives for an earlier
+// page (the user signed out or moved on meanwhile) is dropped.
+let view = 0;
 
 function show(...nodes) {
   main.replaceChildren(...nodes);
@@ -14,6 +19,7 @@ function show(...nodes) {
 
 /** A 401 anywhere: the key is no longer good; back to sign-in. */
 export function signOut(message) {
+  view += 1;
   session.clear();
   me = null;
   document.getElementById('who').hidden = true;
@@ -70,8 +76,9 @@ function showWho() {
   who.hidden = false;
 }
 
+/** The partner company, by name. */
 function partnerOf(order) {
-  return me.id === order.buyer_id ? order.seller_id : order.buyer_id;
+  return partyName(order, me.id === order.buyer_id ? 'seller' : 'buyer');
 }
 
 function orderRow(order) {
@@ -84,7 +91,7 @@ function orderRow(order) {
     h('td', { 'data-label': 'Status' }, h('span', { class: 'badges' }, statusBadges(order))));
 }
 
-async function ordersPage(params) {
+async function ordersPage(params, current) {
   const status = ['open', 'complete'].includes(params.get('status')) ? params.get('status') : '';
   const limit = Math.min(Math.max(Number.parseInt(params.get('limit') ?? '', 10) || PAGE_SIZE, 1), 100);
   const tbody = h('tbody');
@@ -127,6 +134,7 @@ async function ordersPage(params) {
     more.disabled = true;
     try {
       const page = await api.orders({ status, cursor, limit });
+      if (!current()) return 0;
       for (const o of page.orders) tbody.append(orderRow(o));
       shown += page.orders.length;
       cursor = page.next_cursor;
@@ -136,6 +144,7 @@ async function ordersPage(params) {
       count.textContent = shown ? `Showing ${shown} order${shown === 1 ? '' : 's'}${cursor ? '' : ' (all)'}.` : '';
       return page.orders.length;
     } catch (e) {
+      if (!current()) return 0;
       if (e instanceof ApiError && e.status === 401) return signOut('Your API key is no longer accepted. Sign in again.');
       warn(`Could not load orders: ${sentence(e.message)}`);
       return 0;
@@ -153,15 +162,22 @@ async function ordersPage(params) {
 }
 
 async function route() {
+  view += 1;
+  const token = view;
+  const current = () => token === view;
   if (!session.key()) return signInPage();
   if (!me) {
+    let who;
     try {
-      me = await api.me();
+      who = await api.me();
     } catch (e) {
+      if (!current()) return undefined;
       if (e.status === 401) return signOut('Your API key is no longer accepted. Sign in again.');
       main.replaceChildren(h('p', {}, 'The service could not be reached.'));
       return warn(sentence(e.message));
     }
+    if (!current()) return undefined;
+    me = who;
   }
   showWho();
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
@@ -173,12 +189,14 @@ async function route() {
     } catch {
       id = order[1];
     }
-    return renderOrder(main, { id, me, onUnauthorized: () => signOut('Your API key is no longer accepted. Sign in again.') });
+    return renderOrder(main, {
+      id, me, current, onUnauthorized: () => signOut('Your API key is no longer accepted. Sign in again.'),
+    });
   }
   if (path !== '/orders') {
     history.replaceState(null, '', '#/orders');
   }
-  return ordersPage(new URLSearchParams(query));
+  return ordersPage(new URLSearchParams(query), current);
 }
 
 window.addEventListener('hashchange', () => {

@@ -1,7 +1,9 @@
 // The Order page: line items, the Order Summary with its cancellations, and
 // the two cancellation flows (whole order; chosen items).
 import { api, newIdempotencyKey, STALE_CODES } from './api.js';
-import { h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence } from './ui.js';
+import {
+  h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, partyId, partyName,
+} from './ui.js';
 
 const SOURCE = {
   app: 'the app', api: 'the API', shopify: 'Shopify', woocommerce: 'WooCommerce',
@@ -15,7 +17,8 @@ const itemName = (line) => line?.title || line?.sku || 'Unknown item';
 const itemLabel = (line) => (line?.title ? `${line.title} (${line.sku})` : line?.sku ?? 'Unknown item');
 const units = (n) => `${n} unit${n === 1 ? '' : 's'}`;
 
-export async function renderOrder(main, { id, me, onUnauthorized }) {
+/** `current()` is false once the user has signed out or moved on: answers for this page are then dropped. */
+export async function renderOrder(main, { id, me, current = () => true, onUnauthorized }) {
   const s = {
     order: null,
     pending: new Map(), // line id -> quantity to cancel
@@ -47,9 +50,12 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
 
   async function load() {
     try {
-      s.order = await api.order(id);
+      const order = await api.order(id);
+      if (!current()) return false;
+      s.order = order;
       return true;
     } catch (e) {
+      if (!current()) return false;
       if (e.status === 401) {
         onUnauthorized();
         return false;
@@ -342,8 +348,7 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
   // ----- page --------------------------------------------------------------
 
   function party(role) {
-    const company = role === 'buyer' ? s.order.buyer_id : s.order.seller_id;
-    return `the ${role}, ${company}${company === me.id ? ' (you)' : ''}`;
+    return `the ${role}, ${partyName(s.order, role)}${partyId(s.order, role) === me.id ? ' (you)' : ''}`;
   }
 
   function cancellations() {
@@ -412,8 +417,8 @@ export async function renderOrder(main, { id, me, onUnauthorized }) {
           h('p', { class: 'sub' }, refs ? `${refs} · ` : '', 'Created ', time(o.created_at))),
         cancelOrderControl()),
       h('dl', { class: 'facts' },
-        h('div', {}, h('dt', {}, 'Buyer'), h('dd', {}, o.buyer_id, o.buyer_id === me.id ? ' (you)' : '')),
-        h('div', {}, h('dt', {}, 'Seller'), h('dd', {}, o.seller_id, o.seller_id === me.id ? ' (you)' : '')),
+        h('div', {}, h('dt', {}, 'Buyer'), h('dd', {}, partyName(o, 'buyer'), o.buyer_id === me.id ? ' (you)' : '')),
+        h('div', {}, h('dt', {}, 'Seller'), h('dd', {}, partyName(o, 'seller'), o.seller_id === me.id ? ' (you)' : '')),
         h('div', {}, h('dt', {}, 'Status'), h('dd', { class: 'badges', id: 'order-status' }, statusBadges(o))),
         h('div', {}, h('dt', {}, 'Updated'), h('dd', {}, time(o.updated_at)))),
       explanation(),

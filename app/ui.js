@@ -59,6 +59,15 @@ export function time(iso) {
 const FULFILLMENT = { unfulfilled: 'Unfulfilled', partial: 'Partially fulfilled', fulfilled: 'Fulfilled' };
 const CANCELLATION = { none: 'Not cancelled', partial: 'Partially cancelled', cancelled: 'Cancelled' };
 
+/** The company id of the order's `role` ('buyer' or 'seller'). */
+export const partyId = (order, role) => (role === 'buyer' ? order.buyer_id : order.seller_id);
+
+/** The company name of the order's `role`; its id where none was given. */
+export function partyName(order, role) {
+  const name = role === 'buyer' ? order.buyer_name : order.seller_name;
+  return typeof name === 'string' && name.trim() ? name : partyId(order, role);
+}
+
 export function statusBadges(order) {
   return [
     h('span', { class: `badge ${order.complete ? 'done' : 'open'}` }, order.complete ? 'Complete' : 'Open'),

@@ -1,23 +1,31 @@
 // The app in a real browser: sign-in, Orders, and the cancellation flows for
-// an API buyer, an API seller, an EDI seller and an EDI buyer.
+// an API buyer, an API seller, an EDI seller and an EDI buyer. Against a
+// deployed stack (DROPSHIP_APP_URL, see harness.mjs) a few run once more:
+// sign-in, the Orders page and a whole-order cancellation; the rest are
+// marked `serveOnly`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  KEYS, call, createOrder, launchBrowser, newPage, screenshot, signIn, startServer,
+  APP, KEYS, ON_STACK, call, createOrder, launchBrowser, newPage, screenshot, signIn, startTarget,
 } from './harness.mjs';
 
-let server;
+let target;
 let browser;
-let url;
+// The origin the browser loads the app from, and where the tests' own API calls go.
+let appUrl;
+let apiUrl;
 const pages = [];
+const serveOnly = { skip: ON_STACK && 'run against dropship serve only' };
+// Screenshots of a stack run do not overwrite those of `dropship serve`.
+const shot = (p, name) => screenshot(p, ON_STACK ? `stack-${name}` : name);
 
 before(async () => {
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  url = server.url;
+  [target, browser] = await Promise.all([startTarget(), launchBrowser()]);
+  ({ appUrl, apiUrl } = target);
 });
 after(async () => {
   await browser?.close();
-  await server?.stop();
+  await target?.stop();
 });
 
 async function page(opts) {
@@ -31,7 +39,7 @@ async function clean(p) {
   assert.doesNotMatch(await p.locator('body').innerText(), /\b(null|undefined|NaN)\b/);
 }
 async function openOrder(p, id) {
-  await p.goto(`${url}/app/#/orders/${id}`);
+  await p.goto(`${appUrl}${APP}#/orders/${id}`);
   await p.getByRole('heading', { level: 1, name: `Order ${id}` }).waitFor();
 }
 const row = (p, title) => p.locator('#line-items tbody tr', { hasText: title });
@@ -41,7 +49,7 @@ async function quantities(p, title) {
   return { ordered, fulfilled, cancelled, open };
 }
 async function apiOrder(key, id) {
-  const r = await call(url, key, 'GET', `/v1/orders/${id}`);
+  const r = await call(apiUrl, key, 'GET', `/v1/orders/${id}`);
   assert.equal(r.status, 200);
   return r.body;
 }
@@ -56,8 +64,8 @@ async function allLabelled(p) {
 describe('serving and signing in', () => {
   it('redirects / to the app, rejects a bad key, keeps the key for the tab only', async () => {
     const p = await page();
-    const res = await p.goto(`${url}/`);
-    assert.equal(new URL(p.url()).pathname, '/app/');
+    const res = await p.goto(`${appUrl}/`);
+    assert.equal(new URL(p.url()).pathname, APP);
     assert.match(res.headers()['content-security-policy'], /default-src 'none'/);
     await p.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     await allLabelled(p);
@@ -85,19 +93,19 @@ describe('serving and signing in', () => {
 
 describe('Orders page', () => {
   it('lists the company orders newest first, page by page', async () => {
-    for (let i = 0; i < 3; i++) await createOrder(url, KEYS.buyerApi, 'seller-api');
+    for (let i = 0; i < 3; i++) await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const all = [];
     let cursor = null;
     do {
-      const r = await call(url, KEYS.buyerApi, 'GET', `/v1/orders?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const r = await call(apiUrl, KEYS.buyerApi, 'GET', `/v1/orders?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       all.push(...r.body.orders.map((o) => o.id));
       cursor = r.body.next_cursor;
     } while (cursor);
     assert.ok(all.length >= 5);
 
     const p = await page();
-    await signIn(p, url, KEYS.buyerApi);
-    await p.goto(`${url}/app/#/orders?limit=2`);
+    await signIn(p, appUrl, KEYS.buyerApi);
+    await p.goto(`${appUrl}${APP}#/orders?limit=2`);
     const links = p.locator('table.orders tbody th a');
     await links.nth(1).waitFor();
     assert.equal(await links.count(), 2);
@@ -108,10 +116,15 @@ describe('Orders page', () => {
       await links.nth(n).waitFor();
     }
     assert.deepEqual(await links.allInnerTexts(), all);
+    // Partners by name, not by id.
+    const sellerOf = (id) => p.locator('table.orders tbody tr', { has: p.getByRole('link', { name: id, exact: true }) })
+      .locator('td[data-label="Seller"]');
+    assert.equal(await sellerOf('ord_demo_api').innerText(), 'Sunrise Supply (API seller)');
+    assert.equal(await sellerOf('ord_demo_api_bc').innerText(), 'Birch Supply (BigCommerce seller)');
     const created = await p.locator('table.orders tbody time').evaluateAll((ts) => ts.map((t) => t.dateTime));
     assert.deepEqual([...created].sort().reverse(), created);
     await p.getByText(`Showing ${all.length} orders (all).`).waitFor();
-    await screenshot(p, 'orders-page');
+    await shot(p, 'orders-page');
 
     await p.getByLabel('Show').selectOption('complete');
     await p.getByText('No complete orders.').waitFor();
@@ -134,8 +147,8 @@ describe('Orders page', () => {
 
 describe('API buyer', () => {
   it('cancels the whole order: preview list, reason required, summary after', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
-    const shipped = await call(url, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/fulfillments`,
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
+    const shipped = await call(apiUrl, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/fulfillments`,
       { items: [{ line_item_id: 'li_1', quantity: 1 }] });
     assert.equal(shipped.status, 201);
 
@@ -144,12 +157,14 @@ describe('API buyer', () => {
     p.on('request', (r) => {
       if (r.method() === 'POST') posts.push({ url: r.url(), headers: r.headers() });
     });
-    await signIn(p, url, KEYS.buyerApi);
+    await signIn(p, appUrl, KEYS.buyerApi);
     await openOrder(p, order.id);
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 1, cancelled: 0, open: 2 });
     assert.deepEqual(await quantities(p, 'White plate'), { ordered: 2, fulfilled: 0, cancelled: 0, open: 2 });
     await p.getByText('No cancellations.').waitFor();
-    await screenshot(p, 'api-buyer-order-before');
+    const facts = p.locator('dl.facts');
+    assert.match(await facts.innerText(), /Buyer\s+Acme Home \(API buyer\) \(you\)\s+Seller\s+Sunrise Supply \(API seller\)\s/);
+    await shot(p, 'api-buyer-order-before');
 
     await p.getByRole('button', { name: 'Cancel Order' }).click();
     const dialog = p.getByRole('dialog', { name: `Cancel order ${order.id}` });
@@ -165,7 +180,7 @@ describe('API buyer', () => {
     await reason.fill('   ');
     assert.equal(await confirm.isDisabled(), true);
     await allLabelled(p);
-    await screenshot(p, 'api-buyer-cancel-order-dialog');
+    await shot(p, 'api-buyer-cancel-order-dialog');
     await reason.fill('Items are out of stock');
     assert.equal(await confirm.isEnabled(), true);
     await confirm.click();
@@ -173,12 +188,12 @@ describe('API buyer', () => {
     await dialog.waitFor({ state: 'detached' });
     await p.getByRole('status').filter({ hasText: `Order ${order.id} cancelled: 2 × Blue enamel mug, 2 × White plate.` }).waitFor();
     const summary = p.locator('#order-summary');
-    await summary.getByText('Order cancelled by the buyer, buyer-api (you) via the app').waitFor();
+    await summary.getByText('Order cancelled by the buyer, Acme Home (API buyer) (you) via the app').waitFor();
     assert.match(await summary.locator('#cancellations').innerText(), /2 × Blue enamel mug \(MUG-BLUE\): Items are out of stock/);
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 1, cancelled: 2, open: 0 });
     assert.equal(await p.getByRole('button', { name: 'Cancel Order' }).count(), 0);
     await p.locator('#order-status').getByText('Complete').waitFor();
-    await screenshot(p, 'api-buyer-order-after');
+    await shot(p, 'api-buyer-order-after');
 
     const cancel = posts.find((r) => r.url.endsWith(`/v1/orders/${order.id}/cancellations`));
     assert.equal(cancel.headers['x-dropship-client'], 'app');
@@ -190,10 +205,10 @@ describe('API buyer', () => {
     await clean(p);
   });
 
-  it('a retry after a lost answer reuses the Idempotency-Key and cancels once', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
+  it('a retry after a lost answer reuses the Idempotency-Key and cancels once', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const p = await page();
-    await signIn(p, url, KEYS.buyerApi);
+    await signIn(p, appUrl, KEYS.buyerApi);
     await openOrder(p, order.id);
     const keys = [];
     let first = true;
@@ -223,10 +238,10 @@ describe('API buyer', () => {
     await clean(p);
   });
 
-  it('shows API errors, and reloads when someone else changed the order', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
+  it('shows API errors, and reloads when someone else changed the order', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const p = await page();
-    await signIn(p, url, KEYS.buyerApi);
+    await signIn(p, appUrl, KEYS.buyerApi);
     await openOrder(p, order.id);
 
     // A transient server error: its detail is shown and the dialog stays.
@@ -249,17 +264,17 @@ describe('API buyer', () => {
     await p.getByLabel('Quantity to cancel of Blue enamel mug').fill('3');
     await p.getByRole('button', { name: 'Update Order' }).click();
     await p.getByLabel('Reason for cancelling Blue enamel mug').fill('Wrong colour');
-    const bySeller = await call(url, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/cancellations`,
+    const bySeller = await call(apiUrl, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/cancellations`,
       { items: [{ line_item_id: 'li_1', quantity: 2, reason: 'Item is out of stock' }] });
     assert.equal(bySeller.status, 201);
     await p.getByRole('button', { name: 'Update Order' }).click();
     await p.getByRole('alert').filter({ hasText: 'The order was changed elsewhere; it now shows its current state.' }).waitFor();
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 0, cancelled: 2, open: 1 });
-    await p.locator('#cancellations').getByText('Items cancelled by the seller, seller-api via the API').waitFor();
+    await p.locator('#cancellations').getByText('Items cancelled by the seller, Sunrise Supply (API seller) via the API').waitFor();
     assert.equal(await p.getByLabel(/Reason for cancelling/).count(), 0);
 
     // Whole order: the seller cancels the rest meanwhile; the preview is 409 nothing_to_cancel.
-    const rest = await call(url, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/cancellations`, { reason: 'Discontinued' });
+    const rest = await call(apiUrl, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/cancellations`, { reason: 'Discontinued' });
     assert.equal(rest.status, 201);
     await p.getByRole('button', { name: 'Cancel Order' }).click();
     await p.getByRole('alert').filter({ hasText: 'The order has no open units to cancel. The order was changed elsewhere' }).waitFor();
@@ -271,12 +286,12 @@ describe('API buyer', () => {
 });
 
 describe('API seller', () => {
-  it('cancels chosen items: quantities, Cancel Update, a reason for each', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
+  it('cancels chosen items: quantities, Cancel Update, a reason for each', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const p = await page();
-    await signIn(p, url, KEYS.sellerApi);
+    await signIn(p, appUrl, KEYS.sellerApi);
     await openOrder(p, order.id);
-    await screenshot(p, 'api-seller-order-before');
+    await shot(p, 'api-seller-order-before');
     assert.equal(await p.getByRole('button', { name: 'Cancel Order' }).count(), 1);
     const mug = row(p, 'Blue enamel mug');
 
@@ -326,12 +341,12 @@ describe('API seller', () => {
     await p.getByLabel('Reason for cancelling White plate').fill('  ');
     assert.equal(await confirm.isDisabled(), true);
     await p.getByLabel('Reason for cancelling White plate').fill('Discontinued');
-    await screenshot(p, 'api-seller-items-reasons');
+    await shot(p, 'api-seller-items-reasons');
     await confirm.click();
 
     await p.getByRole('status').filter({ hasText: 'Order updated: cancelled 1 × Blue enamel mug, 2 × White plate.' }).waitFor();
     const list = p.locator('#cancellations');
-    await list.getByText('Items cancelled by the seller, seller-api (you) via the app').waitFor();
+    await list.getByText('Items cancelled by the seller, Sunrise Supply (API seller) (you) via the app').waitFor();
     assert.match(await list.innerText(), /1 × Blue enamel mug \(MUG-BLUE\): Item is out of stock/);
     assert.match(await list.innerText(), /2 × White plate \(PLATE-WHT\): Discontinued/);
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 0, cancelled: 1, open: 2 });
@@ -339,7 +354,7 @@ describe('API seller', () => {
     // Only items with open units keep a cancel control.
     assert.equal(await row(p, 'White plate').getByRole('button').count(), 0);
     assert.equal(await mug.getByRole('button', { name: 'Cancel Blue enamel mug' }).count(), 1);
-    await screenshot(p, 'api-seller-order-after');
+    await shot(p, 'api-seller-order-after');
 
     const saved = await apiOrder(KEYS.buyerApi, order.id);
     assert.equal(saved.cancellations.length, 1);
@@ -349,10 +364,10 @@ describe('API seller', () => {
     await clean(p);
   });
 
-  it('works with the keyboard alone', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
+  it('works with the keyboard alone', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const p = await page();
-    await signIn(p, url, KEYS.sellerApi);
+    await signIn(p, appUrl, KEYS.sellerApi);
     await openOrder(p, order.id);
     const focused = () => p.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent);
     let guard = 0;
@@ -376,12 +391,12 @@ describe('API seller', () => {
 });
 
 describe('EDI seller', () => {
-  it('cancels whole orders through Actions > Cancel Order, never items', async () => {
-    const order = await createOrder(url, KEYS.buyerEdi, 'seller-edi');
+  it('cancels whole orders through Actions > Cancel Order, never items', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerEdi, 'seller-edi');
     const p = await page();
-    await signIn(p, url, KEYS.sellerEdi);
+    await signIn(p, appUrl, KEYS.sellerEdi);
     await openOrder(p, order.id);
-    await screenshot(p, 'edi-seller-order-before');
+    await shot(p, 'edi-seller-order-before');
     assert.equal(await p.locator('#line-items').getByRole('button').count(), 0);
     assert.equal(await p.getByRole('button', { name: 'Cancel Order' }).count(), 0);
     const actions = p.getByRole('button', { name: 'Actions' });
@@ -409,9 +424,9 @@ describe('EDI seller', () => {
     await dialog.getByLabel('Reason for cancellation').fill('Items are out of stock');
     await confirm.click();
     await dialog.waitFor({ state: 'detached' });
-    await p.locator('#cancellations').getByText('Order cancelled by the seller, seller-edi (you) via the app').waitFor();
+    await p.locator('#cancellations').getByText('Order cancelled by the seller, Northwind Wholesale (EDI seller) (you) via the app').waitFor();
     assert.equal(await p.getByRole('button', { name: 'Actions' }).count(), 0);
-    await screenshot(p, 'edi-seller-order-after');
+    await shot(p, 'edi-seller-order-after');
     const saved = await apiOrder(KEYS.buyerEdi, order.id);
     assert.equal(saved.cancellation_status, 'cancelled');
     assert.equal(saved.cancellations[0].source, 'app');
@@ -420,43 +435,43 @@ describe('EDI seller', () => {
 });
 
 describe('EDI buyer', () => {
-  it('sees orders and cancellations but has no cancellation controls', async () => {
-    const order = await createOrder(url, KEYS.buyerEdi, 'seller-edi');
-    const partial = await call(url, KEYS.sellerEdi, 'POST', `/v1/orders/${order.id}/cancellations`,
+  it('sees orders and cancellations but has no cancellation controls', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerEdi, 'seller-edi');
+    const partial = await call(apiUrl, KEYS.sellerEdi, 'POST', `/v1/orders/${order.id}/cancellations`,
       { reason: 'Warehouse closed' });
     assert.equal(partial.status, 201);
     const p = await page();
-    await signIn(p, url, KEYS.buyerEdi);
+    await signIn(p, appUrl, KEYS.buyerEdi);
     await p.getByRole('link', { name: 'ord_demo_edi', exact: true }).click();
     await p.getByRole('heading', { level: 1, name: 'Order ord_demo_edi' }).waitFor();
     assert.equal(await p.locator('main').getByRole('button').count(), 0);
     await p.getByText('EDI buyers cannot create cancellations in the app yet.').waitFor();
     assert.deepEqual(await quantities(p, 'Grey bath towel'), { ordered: 12, fulfilled: 0, cancelled: 0, open: 12 });
-    await screenshot(p, 'edi-buyer-order');
+    await shot(p, 'edi-buyer-order');
 
     await openOrder(p, order.id);
     assert.equal(await p.locator('main').getByRole('button').count(), 0);
-    await p.locator('#cancellations').getByText('Order cancelled by the seller, seller-edi via the API').waitFor();
+    await p.locator('#cancellations').getByText('Order cancelled by the seller, Northwind Wholesale (EDI seller) via the API').waitFor();
     assert.match(await p.locator('#cancellations').innerText(), /Warehouse closed/);
     await clean(p);
   });
 });
 
 describe('phone-sized screen', () => {
-  it('shows the order page without sideways scrolling', async () => {
-    const order = await createOrder(url, KEYS.buyerApi, 'seller-api');
+  it('shows the order page without sideways scrolling', serveOnly, async () => {
+    const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const p = await page({ viewport: { width: 375, height: 740 } });
-    await signIn(p, url, KEYS.buyerApi);
+    await signIn(p, appUrl, KEYS.buyerApi);
     assert.equal(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true);
     await openOrder(p, order.id);
     await row(p, 'Blue enamel mug').getByRole('button', { name: 'Cancel Blue enamel mug' }).click();
     assert.equal(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true);
-    await screenshot(p, 'phone-order-items');
+    await shot(p, 'phone-order-items');
     await p.getByRole('button', { name: 'Cancel Update' }).click();
     await p.getByRole('button', { name: 'Cancel Order' }).click();
     await p.getByRole('dialog').waitFor();
     assert.equal(await p.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true);
-    await screenshot(p, 'phone-cancel-order-dialog');
+    await shot(p, 'phone-cancel-order-dialog');
     await clean(p);
   });
 });

@@ -1,5 +1,6 @@
 // Shared by the browser tests: a fresh `dropship serve` on a free port with
-// the demo seed, Debian Chromium driven by playwright-core, and API helpers.
+// the demo seed (or, with DROPSHIP_APP_URL set, a deployed stack), Debian
+// Chromium driven by playwright-core, and API helpers.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -23,6 +24,29 @@ export const KEYS = {
   buyerEdi: 'demo-buyer-edi-key',
   sellerEdi: 'demo-seller-edi-key',
 };
+
+/** The app's entry page, under the origin that serves the app and the API. */
+export const APP = '/app/index.html';
+
+/**
+ * Where the tests run. With DROPSHIP_APP_URL set, against a deployed stack
+ * seeded with the demo seed: the browser loads the app from that origin and
+ * the tests' own API calls go to DROPSHIP_API_URL (the same API, addressed so
+ * that node can reach it); `stack` is true. Otherwise a fresh `dropship serve`
+ * is both.
+ */
+export async function startTarget() {
+  const appUrl = process.env.DROPSHIP_APP_URL;
+  if (appUrl) {
+    const apiUrl = process.env.DROPSHIP_API_URL ?? appUrl;
+    return { appUrl: appUrl.replace(/\/+$/, ''), apiUrl: apiUrl.replace(/\/+$/, ''), stack: true, async stop() {} };
+  }
+  const server = await startServer();
+  return { appUrl: server.url, apiUrl: server.url, stack: false, stop: () => server.stop() };
+}
+
+/** True when the tests run against a deployed stack (see startTarget). */
+export const ON_STACK = Boolean(process.env.DROPSHIP_APP_URL);
 
 /** `dropship serve --port 0` on an empty data dir (so the demo seed is loaded). */
 export async function startServer() {
@@ -83,7 +107,7 @@ export async function newPage(browser, { viewport = { width: 1200, height: 900 }
 }
 
 export async function signIn(page, url, key) {
-  await page.goto(`${url}/app/`);
+  await page.goto(url + APP);
   await page.getByLabel('Company API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Orders' }).waitFor();

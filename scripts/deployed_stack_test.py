@@ -19,12 +19,20 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    sync leaves the machine), verifies the sender in SES, then drives the
    stack: create an order and cancel an item through the HttpApi routes
    (cancellation-api), a signed WooCommerce delivery through its route
-   (webhook-intake), and the create-order sample event invoked directly.
+   (webhook-intake), and the create-order sample event invoked directly;
+   the web app's routes (cancellation-api: `/` redirects to the app, its
+   files with their security headers).
 5. The stream: each new cancellation reaches the notifier through the
    FilterCriteria; the partners' emails are read back from ministack's SES
    (`GET /_ministack/ses/messages`): exactly one per new cancellation, from
    SENDER_EMAIL to the partner, and nothing else, even after a grace period
    for duplicates. The Shopify partner's store sync reached the stub.
+6. The app's browser tests (scripts/browser-tests.sh, those of
+   browser-tests/ that run against a stack: sign-in, the Orders page, a
+   whole-order cancellation) with Chromium loading the app from the HttpApi's
+   own endpoint (`ApiEndpoint`, `http://<api id>.execute-api.localhost:<port>`,
+   the API at the origin's root as on AWS), the tests' own API calls through
+   the path-style URL below (node cannot resolve `*.localhost`).
 """
 
 from __future__ import annotations
@@ -274,19 +282,31 @@ def routes_from_openapi_body(stack: str, api_id: str) -> None:
     log(f"made the {made} routes of the HttpApi's OpenAPI body (ministack does not import it)")
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 class Api:
     """The HttpApi through ministack's path-style execute-api URL."""
 
     def __init__(self, endpoint: str, api_id: str):
         self.base = f"{endpoint}/_aws/execute-api/{api_id}"
+        # A redirect's Location is on the API's origin, not under this base.
+        self.opener = urllib.request.build_opener(NoRedirect)
 
-    def call(self, method: str, path: str, headers: dict[str, str], body: bytes | None):
+    def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None):
+        """(status, headers, body), redirects not followed."""
         req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.read()
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.read()
+            return e.code, e.headers, e.read()
+
+    def call(self, method: str, path: str, headers: dict[str, str], body: bytes | None):
+        status, _, body = self.request(method, path, headers, body)
+        return status, body
 
 
 def sample(name: str) -> dict:
@@ -356,6 +376,8 @@ def drive(out: dict[str, str], endpoint: str) -> dict:
     # Only the contract's routes exist (API Gateway answers the rest itself).
     status, _ = api.call("DELETE", f"/v1/orders/{order['id']}", {"authorization": "Bearer demo-buyer-api-key"}, None)
     check(status == 404, "a route not in the template: 404 from API Gateway")
+
+    check_app_routes(api)
     return seen
 
 
@@ -418,6 +440,49 @@ def check_metrics() -> None:
         check(any(d.get(metric) == 1 and d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Dropship"
                   and all(d.get(k) == v for k, v in dims.items()) for d in docs),
               f"{fn}: a {metric} {dims} metric document in {group}")
+
+
+CSP_START = "default-src 'none'; script-src 'self';"
+
+
+def check_app_routes(api: Api) -> None:
+    """The web app through its routes: cancellation-api serves the files
+    embedded in it, with the same headers as `dropship serve`."""
+    for path in ("/", "/app"):
+        status, headers, _ = api.request("GET", path, {}, None)
+        check(status == 302 and headers.get("location") == "/app/index.html",
+              f"GET {path}: 302 to /app/index.html ({status} {headers.get('location')})")
+    for path, content_type, marker in (("/app/index.html", "text/html; charset=utf-8", b"<!doctype html>"),
+                                       ("/app/app.js", "text/javascript; charset=utf-8", b"import "),
+                                       ("/app/favicon.svg", "image/svg+xml", b"<svg")):
+        status, headers, body = api.request("GET", path, {}, None)
+        check(status == 200 and headers.get("content-type") == content_type and marker in body
+              and (headers.get("content-security-policy") or "").startswith(CSP_START)
+              and headers.get("x-content-type-options") == "nosniff"
+              and headers.get("x-frame-options") == "DENY"
+              and headers.get("referrer-policy") == "no-referrer"
+              and headers.get("cache-control") == "no-cache" and headers.get("etag"),
+              f"GET {path}: {content_type}, the app's security headers, an ETag ({status} {dict(headers)})")
+        status, _, body = api.request("GET", path, {"if-none-match": headers.get("etag") or ""}, None)
+        check(status == 304 and not body, f"GET {path} with its ETag: 304 ({status})")
+    status, headers, _ = api.request("GET", "/app/nope.js", {}, None)
+    check(status == 404 and (headers.get("content-security-policy") or "").startswith(CSP_START),
+          f"GET /app/nope.js: 404 from the app's handler, its headers too ({status})")
+
+
+def browser_tests(out: dict[str, str], endpoint: str) -> None:
+    """The app's browser tests, the app loaded from the stack's own URL."""
+    api = boto3.client("apigatewayv2").get_api(ApiId=out["HttpApiId"])
+    app_origin = api["ApiEndpoint"].rstrip("/")
+    host = urllib.parse.urlparse(app_origin).hostname or ""
+    check(host.startswith(f"{out['HttpApiId']}.execute-api.") and host.endswith(".localhost"),
+          f"the HttpApi's endpoint is on loopback (Chromium resolves *.localhost itself): {app_origin}")
+    check(out["AppUrl"] == out["ApiUrl"] + "app/index.html", f"AppUrl is the app on the API's origin: {out['AppUrl']}")
+    env = dict(os.environ,
+               DROPSHIP_APP_URL=app_origin,
+               DROPSHIP_API_URL=f"{endpoint}/_aws/execute-api/{out['HttpApiId']}")
+    done = run([str(ROOT / "scripts" / "browser-tests.sh")], env=env, check=False)
+    check(done.returncode == 0, f"the browser tests against the stack ({app_origin}/app/index.html)")
 
 
 def ses_messages(endpoint: str) -> list[dict]:
@@ -507,6 +572,9 @@ def main() -> int:
         check_stream(seen, endpoint, stub)
     with Step("metric documents in the functions' logs"):
         check_metrics()
+    # After the stream's exact count of emails: the app's cancellations mail too.
+    with Step("browser tests: the app loaded from the stack"):
+        browser_tests(out, endpoint)
     total = time.monotonic() - started
     for name, secs in timings:
         log(f"{secs:6.1f} s  {name}")

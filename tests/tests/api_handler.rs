@@ -396,3 +396,54 @@ async fn whole_numbers_written_as_json_decimals_are_quantities() {
     assert_eq!(o.status, 201, "{}", o.body);
     assert_eq!(o.body["line_items"][0]["quantity"], 3);
 }
+
+/// Every Order shows its parties by name: kept on the order when it is
+/// created (from the buyer and the seller it reads anyway), so no view reads
+/// a company. An order stored before names were kept shows the ids instead.
+#[tokio::test]
+async fn orders_name_their_parties() {
+    use service::store::{Commit, Store};
+
+    let app = demo_app().await;
+    let names = |o: &Value| (o["buyer_name"].clone(), o["seller_name"].clone());
+    let acme = (
+        Value::from("Acme Home (API buyer)"),
+        Value::from("Sunrise Supply (API seller)"),
+    );
+    let created = run(&app, "create-order.json").await;
+    assert_eq!(created.status, 201);
+    assert_eq!(names(&created.body), acme);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let read = call(&app, "GET", &format!("/v1/orders/{id}"), Some(SELLER), None).await;
+    assert_eq!(names(&read.body), acme);
+    // Seeded orders carry them too.
+    let list = call(&app, "GET", "/v1/orders?limit=100", Some(BUYER), None).await;
+    let orders = list.body["orders"].as_array().unwrap();
+    assert!(orders.len() >= 3);
+    for o in orders {
+        assert!(
+            o["buyer_name"] == "Acme Home (API buyer)" && o["seller_name"].as_str().is_some(),
+            "{o}"
+        );
+    }
+
+    // An order stored without names.
+    let mut old = app.store.order(&id).await.unwrap().unwrap();
+    old.id = "ord_stored_without_names".into();
+    old.buyer_name.clear();
+    old.seller_name.clear();
+    app.store.commit(&Commit::create(old)).await.unwrap();
+    let r = call(
+        &app,
+        "GET",
+        "/v1/orders/ord_stored_without_names",
+        Some(BUYER),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        names(&r.body),
+        (Value::from("buyer-api"), Value::from("seller-api"))
+    );
+}

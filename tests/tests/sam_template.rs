@@ -1,5 +1,6 @@
-//! `template.yaml` against the code: every route of `api::ROUTES` and
-//! `webhooks::ROUTES` (and no other) on the HttpApi, each to its function;
+//! `template.yaml` against the code: every route of `api::ROUTES`,
+//! `assets::ROUTES` (the web app) and `webhooks::ROUTES` (and no other) on
+//! the HttpApi, each to its function;
 //! the functions' binaries are the workspace's Lambda binaries; the table is
 //! `dynamodb::schema`; the notifier's stream mapping selects new
 //! cancellation items with partial batch responses and a DLQ; no policy
@@ -10,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dynamodb::schema;
-use handlers::{api, webhooks};
+use handlers::{api, assets, webhooks};
 use serde_norway::Value;
 
 fn root() -> PathBuf {
@@ -222,6 +223,14 @@ fn routes_are_the_handlers_routes_each_to_its_function() {
     let mut expected: BTreeMap<(String, String), String> = BTreeMap::new();
     for (m, p) in api::ROUTES {
         expected.insert(((*m).into(), (*p).into()), "cancellation-api".into());
+    }
+    // The app on the API's origin: the same function serves its files.
+    for (m, p) in assets::ROUTES {
+        let before = expected.insert(((*m).into(), (*p).into()), "cancellation-api".into());
+        assert!(
+            before.is_none(),
+            "{m} {p}: an app route is an API route too"
+        );
     }
     for (m, p) in webhooks::ROUTES {
         expected.insert(((*m).into(), (*p).into()), "webhook-intake".into());
@@ -901,4 +910,23 @@ fn alarms_watch_what_the_functions_count() {
             .unwrap_or_else(|| panic!("{id}: AlarmActions"));
         assert_eq!(actions[0].as_str(), Some("HasAlarmTopic"), "{id}");
     }
+}
+
+#[test]
+fn app_url_is_the_app_entry_on_the_api_origin() {
+    let t = template();
+    let sub = |output: &str| {
+        let v = &t["Outputs"][output]["Value"];
+        str_at(
+            tagged(v, "Sub").unwrap_or_else(|| panic!("{output}: a !Sub")),
+            output,
+        )
+        .to_owned()
+    };
+    let api = sub("ApiUrl");
+    assert!(api.ends_with('/'), "{api}");
+    assert_eq!(
+        sub("AppUrl"),
+        format!("{api}{}", assets::ENTRY.trim_start_matches('/'))
+    );
 }

@@ -1,8 +1,11 @@
 //! Lambda `cancellation-api`: API Gateway HTTP API events to the shared
-//! handler, over DynamoDB. Everything that can be done once is done at init.
+//! handlers, over DynamoDB: the API's routes to `handlers::api`, and the web
+//! app's (`handlers::assets::ROUTES`) to its embedded files, so the app is
+//! served from the API's own origin. Everything that can be done once is
+//! done at init.
 
 use dynamodb::DynamoStore;
-use handlers::api;
+use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
 use service::App;
 use service::metrics::Metrics;
@@ -15,7 +18,12 @@ async fn main() -> Result<(), Error> {
         .with_metrics(Metrics::emf());
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(api::handle(app, req).await)
+        let reply = if assets::serves(req.uri().path()) {
+            assets::handle(&req)
+        } else {
+            api::handle(app, req).await
+        };
+        Ok::<_, std::convert::Infallible>(reply)
     }))
     .await
 }

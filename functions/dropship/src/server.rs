@@ -1,16 +1,16 @@
 //! The local host: a small HTTP/1 server on loopback that turns each request
 //! into the same `lambda_http::Request` API Gateway would hand the Lambda, and
-//! calls the same handler function. `/v1/*` goes to the API handler; `/` and
-//! `/app/...` serve the web app embedded in the binary (see `assets`).
+//! calls the same handler function. `/v1/*` goes to the API handler,
+//! `/webhooks/*` to the webhook handler, and `/`, `/app` and `/app/...` to
+//! the web app's (`handlers::assets`), as on the stack's HttpApi.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::assets;
-use handlers::api;
 use handlers::response::{Code, MAX_BODY_BYTES, Problem};
 use handlers::webhooks::{self, MAX_WEBHOOK_BYTES};
+use handlers::{api, assets};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -124,8 +124,11 @@ async fn route<S: Store>(
     if path == "/healthz" {
         return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
     }
-    if let Some(reply) = assets::respond(req.method(), &path, req.headers()) {
-        return Ok(reply);
+    if assets::serves(&path) {
+        // The app's files read no body: it is left unread.
+        let (parts, _) = req.into_parts();
+        let req = lambda_http::Request::from_parts(parts, lambda_http::Body::Empty);
+        return Ok(to_hyper(assets::handle(&req)));
     }
     let webhook = path.starts_with("/webhooks/");
     if !webhook && !path.starts_with("/v1/") {

@@ -1,6 +1,6 @@
 //! The web app as `dropship serve` hosts it: `/app/` is the embedded
-//! index.html with strict headers, `/` redirects there, and nothing outside
-//! the embedded files is served.
+//! index.html with strict headers, `/` redirects to `/app/index.html`, and
+//! nothing outside the embedded files is served.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -141,7 +141,7 @@ fn app_is_served_with_strict_headers_and_nothing_else() {
     for path in ["/", "/app"] {
         let r = get(&s, path);
         assert_eq!(r.status, 302, "{path}");
-        assert_eq!(r.header("location"), Some("/app/"), "{path}");
+        assert_eq!(r.header("location"), Some("/app/index.html"), "{path}");
     }
 
     for path in [

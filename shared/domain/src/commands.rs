@@ -295,6 +295,8 @@ pub fn create_order(
         id,
         buyer_id: buyer.id.clone(),
         seller_id: seller.id.clone(),
+        buyer_name: buyer.name.clone(),
+        seller_name: seller.name.clone(),
         buyer_order_ref: request.buyer_order_ref,
         seller_order_ref: request.seller_order_ref,
         version: 1,

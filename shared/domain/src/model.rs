@@ -252,6 +252,13 @@ pub struct Order {
     pub id: String,
     pub buyer_id: String,
     pub seller_id: String,
+    /// The parties' company names as at the order's creation, kept on the
+    /// order so that showing it reads no company. Empty on orders stored
+    /// before names were kept (shown as the id).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub buyer_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub seller_name: String,
     #[serde(default)]
     pub buyer_order_ref: Option<String>,
     #[serde(default)]
@@ -429,6 +436,8 @@ mod tests {
             id: "o".into(),
             buyer_id: "b".into(),
             seller_id: "s".into(),
+            buyer_name: String::new(),
+            seller_name: String::new(),
             buyer_order_ref: None,
             seller_order_ref: None,
             version: 1,

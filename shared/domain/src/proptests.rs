@@ -37,6 +37,8 @@ fn initial(quantities: &[u32]) -> Order {
         id: "ord".into(),
         buyer_id: "b".into(),
         seller_id: "s".into(),
+        buyer_name: String::new(),
+        seller_name: String::new(),
         buyer_order_ref: None,
         seller_order_ref: None,
         version: 1,

@@ -204,6 +204,8 @@ mod tests {
             id: "o1".into(),
             buyer_id: "b".into(),
             seller_id: "s".into(),
+            buyer_name: String::new(),
+            seller_name: String::new(),
             buyer_order_ref: Some("B-o1".into()),
             seller_order_ref: None,
             version: 1,

@@ -603,15 +603,18 @@ async fn any_order_and_cancellation_round_trip() {
         text(),
         "\\PC{0,60}",
         any::<bool>(),
+        ("\\PC{0,24}", "\\PC{0,24}"),
     );
     let mut runner = TestRunner::deterministic();
     let s = fresh_store().await;
     for n in 0..24 {
-        let (lines, buyer_ref, seller_ref, reason, keyed) =
+        let (lines, buyer_ref, seller_ref, reason, keyed, (buyer_name, seller_name)) =
             case.new_tree(&mut runner).unwrap().current();
         let mut o = fixtures::order(&format!("prop-{n}"), "b1", "s1", n);
         o.buyer_order_ref = buyer_ref;
         o.seller_order_ref = seller_ref;
+        o.buyer_name = buyer_name;
+        o.seller_name = seller_name;
         o.line_items = lines
             .into_iter()
             .enumerate()

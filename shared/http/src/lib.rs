@@ -1,5 +1,5 @@
-//! The HTTP layer: the API and webhook handlers, each a function from a
-//! `lambda_http::Request` to a response, so the Lambda functions and
+//! The HTTP layer: the API, webhook and web-app handlers, each a function
+//! from a `lambda_http::Request` to a response, so the Lambda functions and
 //! `dropship serve` host the same code. Problems are RFC 9457
 //! problem+json; views are what clients see of orders; replies kept under
 //! idempotency keys are rendered here, never in the service.
@@ -8,6 +8,7 @@
 //! here depends on.)
 
 pub mod api;
+pub mod assets;
 pub mod response;
 pub(crate) mod views;
 pub mod webhooks;

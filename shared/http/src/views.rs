@@ -33,6 +33,10 @@ pub(crate) struct OrderView<'a> {
     pub id: &'a str,
     pub buyer_id: &'a str,
     pub seller_id: &'a str,
+    /// The parties' names as kept on the order at its creation; the id for
+    /// an order stored without them.
+    pub buyer_name: &'a str,
+    pub seller_name: &'a str,
     pub buyer_order_ref: Option<&'a str>,
     pub seller_order_ref: Option<&'a str>,
     pub version: u64,
@@ -51,6 +55,8 @@ impl<'a> OrderView<'a> {
             id: &order.id,
             buyer_id: &order.buyer_id,
             seller_id: &order.seller_id,
+            buyer_name: name_or_id(&order.buyer_name, &order.buyer_id),
+            seller_name: name_or_id(&order.seller_name, &order.seller_id),
             buyer_order_ref: order.buyer_order_ref.as_deref(),
             seller_order_ref: order.seller_order_ref.as_deref(),
             version: order.version,
@@ -93,6 +99,12 @@ impl<'a> OrderView<'a> {
     pub fn of(record: &'a OrderRecord) -> Self {
         Self::new(&record.order, &record.cancellations)
     }
+}
+
+/// A name as shown: a blank one (an order stored before names were kept)
+/// is shown as the company's id.
+fn name_or_id<'a>(name: &'a str, id: &'a str) -> &'a str {
+    if name.trim().is_empty() { id } else { name }
 }
 
 #[derive(Debug, Serialize)]

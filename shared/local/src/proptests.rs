@@ -190,6 +190,8 @@ fn committed(case: &Case) -> Option<(Order, Cancellation)> {
         id: "ord_p".into(),
         buyer_id: "b".into(),
         seller_id: "s".into(),
+        buyer_name: case.name.clone(),
+        seller_name: String::new(),
         buyer_order_ref: case.buyer_order_ref.clone(),
         seller_order_ref: case.seller_order_ref.clone(),
         version: 2,

@@ -37,6 +37,8 @@ pub fn order(id: &str, buyer: &str, seller: &str, minute: i64) -> Order {
         id: id.into(),
         buyer_id: buyer.into(),
         seller_id: seller.into(),
+        buyer_name: format!("Company {buyer}"),
+        seller_name: format!("Company {seller}"),
         buyer_order_ref: Some(format!("B-{id}")),
         seller_order_ref: None,
         version: 1,

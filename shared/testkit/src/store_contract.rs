@@ -52,6 +52,15 @@ pub async fn create_and_read_orders<S: Store>(s: &S) {
         s.commit(&Commit::create(o.clone())).await,
         Err(StoreError::OrderExists)
     ));
+
+    // The parties' names are kept with the order; one stored without them
+    // (as before names were kept) reads back with none.
+    assert!(!o.buyer_name.is_empty() && !o.seller_name.is_empty());
+    let mut unnamed = order("o3", "b1", "s1", 1);
+    unnamed.buyer_name.clear();
+    unnamed.seller_name.clear();
+    s.commit(&Commit::create(unnamed.clone())).await.unwrap();
+    assert_eq!(s.order("o3").await.unwrap(), Some(unnamed));
 }
 
 pub async fn updates_check_the_version<S: Store>(s: &S) {
