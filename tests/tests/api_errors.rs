@@ -380,6 +380,9 @@ impl Store for Faulty {
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company(id).await
     }
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        self.inner.companies().await
+    }
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_shop_domain(d).await
     }

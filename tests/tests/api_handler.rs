@@ -356,7 +356,7 @@ async fn me_describes_the_caller() {
         serde_json::json!({"cancel_order": true, "cancel_items": false, "record_fulfillment": true})
     );
     assert!(
-        r.body.get("api_key_hashes").is_none(),
+        r.body.get("api_keys").is_none() && r.body.get("api_key_hashes").is_none(),
         "never exposes key hashes"
     );
 }

@@ -931,7 +931,7 @@ async fn every_refusal_reads_the_same() {
                 role: domain::Role::Seller,
                 integration,
                 email: format!("{id}@example.com"),
-                api_key_hashes: vec![],
+                api_keys: vec![],
                 connection: Some(conn),
             })
             .await

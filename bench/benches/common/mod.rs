@@ -24,7 +24,7 @@ pub fn company(id: &str, role: Role) -> Company {
         role,
         integration: Integration::Api,
         email: format!("{id}@example.com"),
-        api_key_hashes: vec![],
+        api_keys: vec![],
         connection: None,
     }
 }

@@ -65,6 +65,96 @@ enum Command {
         #[arg(long, env = "SECRETS_PREFIX", default_value = LOCAL_SECRETS_PREFIX)]
         secrets_prefix: String,
     },
+    /// Companies: add, update, list, show (secrets never printed).
+    Companies {
+        #[command(subcommand)]
+        cmd: CompaniesCmd,
+        #[command(flatten)]
+        target: StoreArgs,
+    },
+    /// API keys: create (printed once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+        #[command(flatten)]
+        target: StoreArgs,
+    },
+}
+
+/// Which store an operator command works on: the embedded one under
+/// `--data-dir`, or a DynamoDB table with its secrets in Secrets Manager.
+#[derive(clap::Args)]
+struct StoreArgs {
+    #[arg(long, global = true, default_value = ".dropship")]
+    data_dir: PathBuf,
+    #[arg(long, global = true, env = "DROPSHIP_DYNAMODB_TABLE")]
+    dynamodb_table: Option<String>,
+    #[arg(long, global = true, env = "SECRETS_PREFIX", default_value = LOCAL_SECRETS_PREFIX)]
+    secrets_prefix: String,
+    /// One JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum CompaniesCmd {
+    /// Add the company in FILE (one Company object as in a seed file).
+    Add {
+        file: PathBuf,
+    },
+    /// Update a company from FILE; its API keys are kept, listed ones added.
+    Update {
+        file: PathBuf,
+    },
+    List,
+    Show {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// A new API key for COMPANY, printed once.
+    Create { company: String },
+    /// The company's keys: ids and creation times.
+    List { company: String },
+    /// Refuse the key from now on.
+    Revoke { company: String, key_id: String },
+}
+
+enum Ops {
+    Companies(CompaniesCmd),
+    Keys(KeysCmd),
+}
+
+async fn run_ops<S: Store>(app: App<S>, ops: Ops, json: bool) -> anyhow::Result<()> {
+    use dropship::ops;
+    let report = match ops {
+        Ops::Companies(CompaniesCmd::Add { file }) => ops::add(&app, &file).await?,
+        Ops::Companies(CompaniesCmd::Update { file }) => ops::update(&app, &file).await?,
+        Ops::Companies(CompaniesCmd::List) => ops::list(&app).await?,
+        Ops::Companies(CompaniesCmd::Show { id }) => ops::show(&app, &id).await?,
+        Ops::Keys(KeysCmd::Create { company }) => ops::create_key(&app, &company).await?,
+        Ops::Keys(KeysCmd::List { company }) => ops::list_keys(&app, &company).await?,
+        Ops::Keys(KeysCmd::Revoke { company, key_id }) => {
+            ops::revoke_key(&app, &company, &key_id).await?
+        }
+    };
+    report.print(json);
+    Ok(())
+}
+
+async fn operate(target: StoreArgs, ops: Ops) -> anyhow::Result<()> {
+    match &target.dynamodb_table {
+        Some(table) => {
+            let store = dynamodb(table, &target.secrets_prefix).await?;
+            run_ops(App::new(store), ops, target.json).await
+        }
+        None => {
+            let store = EmbeddedStore::open_dir(&target.data_dir)?;
+            run_ops(App::new(store), ops, target.json).await
+        }
+    }
 }
 
 /// The secrets' name prefix when none is given (a local endpoint).
@@ -257,6 +347,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Companies { cmd, target } => operate(target, Ops::Companies(cmd)).await?,
+        Command::Keys { cmd, target } => operate(target, Ops::Keys(cmd)).await?,
         Command::Seed {
             file,
             dynamodb_table: Some(table),

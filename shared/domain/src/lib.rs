@@ -69,7 +69,7 @@ mod tests {
             role,
             integration,
             email: format!("{id}@example.com"),
-            api_key_hashes: vec![],
+            api_keys: vec![],
             connection: None,
         }
     }

@@ -173,6 +173,34 @@ impl Company {
     }
 }
 
+/// One of a company's API keys: kept only as its SHA-256 hex digest, named
+/// by an id derived from it (the same key always has the same id, so a seed
+/// applied twice changes nothing).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub hash: String,
+    /// When `dropship keys create` made it; `None` for a key from a seed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ApiKey {
+    pub fn from_hash(
+        hash: impl Into<String>,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
+        let hash = hash.into();
+        // 48 bits of a digest of a 160-bit key: names it, reveals nothing.
+        let id = format!("key_{}", hash.get(..12).unwrap_or(&hash));
+        ApiKey {
+            id,
+            hash,
+            created_at,
+        }
+    }
+}
+
 /// A buyer or a seller. API keys are kept only as SHA-256 hex digests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Company {
@@ -182,9 +210,16 @@ pub struct Company {
     pub integration: Integration,
     pub email: String,
     #[serde(default)]
-    pub api_key_hashes: Vec<String>,
+    pub api_keys: Vec<ApiKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<Connection>,
+}
+
+impl Company {
+    /// The digests the company's requests authenticate with.
+    pub fn key_hashes(&self) -> impl Iterator<Item = &str> {
+        self.api_keys.iter().map(|k| k.hash.as_str())
+    }
 }
 
 /// Absent and zero fields are left out when stored (a stored order is
@@ -487,7 +522,7 @@ mod tests {
             role: Role::Seller,
             integration: Integration::Woocommerce,
             email: "s@example.com".into(),
-            api_key_hashes: vec![],
+            api_keys: vec![],
             connection: Some(Connection {
                 site_url: Some("https://shop.example".into()),
                 webhook_secret: Some("whsec".into()),

@@ -36,8 +36,8 @@ impl DynamoStore {
             )));
         }
         let mut hashes: Vec<&str> = Vec::new();
-        for h in &company.api_key_hashes {
-            if !hashes.contains(&h.as_str()) {
+        for h in company.key_hashes() {
+            if !hashes.contains(&h) {
                 hashes.push(h);
             }
         }
@@ -114,7 +114,8 @@ impl DynamoStore {
                         .unwrap_or(0);
                     let old: Company = from_item(item)?;
                     let domain = shop_domain_of(&old);
-                    (Some(rev), old.api_key_hashes, domain)
+                    let hashes = old.key_hashes().map(str::to_owned).collect();
+                    (Some(rev), hashes, domain)
                 }
                 None => (None, Vec::new(), None),
             };

@@ -58,6 +58,38 @@ impl Store for DynamoStore {
             .transpose()
     }
 
+    /// A Scan of the company items: an operator's command, not a request's
+    /// path (it reads the whole table).
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        let mut found: Vec<Company> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("#type = :company AND #sk = :sk")
+                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                .expression_attribute_names("#sk", schema::SK)
+                .expression_attribute_values(":company", s(super::kinds::COMPANY))
+                .expression_attribute_values(":sk", s(keys::COMPANY_SK))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                found.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
+
     async fn company_by_shop_domain(
         &self,
         shop_domain: &str,

@@ -225,7 +225,7 @@ fn partner(integration: Integration, role: Role, name: &str) -> Company {
         role,
         integration,
         email: "partner@example.com".into(),
-        api_key_hashes: vec![],
+        api_keys: vec![],
         connection: Some(Connection {
             shop_domain: Some("shop.myshopify.com".into()),
             site_url: Some("https://shop.example".into()),

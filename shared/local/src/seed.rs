@@ -97,7 +97,11 @@ impl SeedCompany {
             role: self.role,
             integration: self.integration,
             email: self.email.clone(),
-            api_key_hashes: self.api_keys.iter().map(|k| hash_api_key(k)).collect(),
+            api_keys: self
+                .api_keys
+                .iter()
+                .map(|k| domain::ApiKey::from_hash(hash_api_key(k), None))
+                .collect(),
             connection: self.connection.clone(),
         }
     }

@@ -114,7 +114,7 @@ mod tests {
             role: Role::Buyer,
             integration: domain::Integration::Api,
             email: format!("{id}@example.com"),
-            api_key_hashes: Vec::new(),
+            api_keys: Vec::new(),
             connection: None,
         }
     }

@@ -3,6 +3,7 @@
 //! pure domain; adapters implement the ports, the HTTP layer calls the use
 //! cases.
 
+pub mod admin;
 pub mod app;
 mod cache;
 mod changes;

@@ -200,6 +200,10 @@ impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
         self.hydrate(c).await
     }
 
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        self.inner.companies().await
+    }
+
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         let c = self.inner.company_by_shop_domain(d).await?;
         self.hydrate(c).await

@@ -201,6 +201,10 @@ pub trait Store: Send + Sync + 'static {
     fn company(&self, id: &str)
     -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
 
+    /// Every company, by id, without secrets (operator commands: a full
+    /// read of the companies, never on a request's path).
+    fn companies(&self) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
+
     /// The Shopify company whose connection has this shop domain (lower case).
     fn company_by_shop_domain(
         &self,

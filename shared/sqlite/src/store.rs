@@ -37,7 +37,7 @@ impl Store for EmbeddedStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            for hash in &company.api_key_hashes {
+            for hash in company.key_hashes() {
                 let owner: Option<String> = tx
                     .query_row(
                         "SELECT company_id FROM api_keys WHERE key_hash = ?1",
@@ -88,7 +88,7 @@ impl Store for EmbeddedStore {
             .map_err(db)?;
             tx.execute("DELETE FROM api_keys WHERE company_id = ?1", [&company.id])
                 .map_err(db)?;
-            for hash in &company.api_key_hashes {
+            for hash in company.key_hashes() {
                 tx.execute(
                     "INSERT INTO api_keys (key_hash, company_id) VALUES (?1, ?2)",
                     params![hash, company.id],
@@ -108,6 +108,17 @@ impl Store for EmbeddedStore {
             .doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
             .await?;
         self.with_secrets(found)
+    }
+
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        self.run(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM companies ORDER BY id")
+                .map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+            rows.map(|r| from_json(&r.map_err(db)?)).collect()
+        })
+        .await
     }
 
     async fn company_by_shop_domain(

@@ -13,7 +13,7 @@ pub fn company(id: &str, role: Role) -> Company {
         role,
         integration: Integration::Api,
         email: format!("{id}@example.com"),
-        api_key_hashes: vec![format!("hash-of-{id}")],
+        api_keys: vec![domain::ApiKey::from_hash(format!("hash-of-{id}"), None)],
         connection: None,
     }
 }

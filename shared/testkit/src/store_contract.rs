@@ -20,7 +20,7 @@ pub async fn companies_and_api_keys<S: Store>(s: &S) {
     assert_eq!(s.company_by_api_key_hash("nope").await.unwrap(), None);
 
     // Replacing a company replaces its keys; putting it again changes nothing.
-    c.api_key_hashes = vec!["rotated".into()];
+    c.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
     s.put_company(&c).await.unwrap();
     s.put_company(&c).await.unwrap();
     assert_eq!(s.company_by_api_key_hash("hash-of-b1").await.unwrap(), None);
@@ -31,7 +31,7 @@ pub async fn companies_and_api_keys<S: Store>(s: &S) {
 
     // A key cannot be taken over by another company.
     let mut thief = company("s1", Role::Seller);
-    thief.api_key_hashes = vec!["rotated".into()];
+    thief.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
     assert!(matches!(
         s.put_company(&thief).await,
         Err(StoreError::ApiKeyTaken { company_id }) if company_id == "s1"
@@ -338,7 +338,7 @@ pub async fn platform_lookups<S: Store>(s: &S) {
     );
     // A domain cannot be taken over by another company.
     let mut thief = company("shop2", Role::Seller);
-    thief.api_key_hashes.clear();
+    thief.api_keys.clear();
     thief.connection = shop.connection.clone();
     assert!(matches!(
         s.put_company(&thief).await,
@@ -671,7 +671,15 @@ pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
     rotated.connection.as_mut().unwrap().webhook_secret = Some("whsec-2".into());
     rotated.connection.as_mut().unwrap().access_token = None;
     s.put_company(&rotated).await.unwrap();
-    assert_eq!(s.company("shop1").await.unwrap(), Some(rotated));
+    assert_eq!(s.company("shop1").await.unwrap(), Some(rotated.clone()));
+
+    // The full listing (operator commands) carries no secrets.
+    let all = s.companies().await.unwrap();
+    let listed = all.iter().find(|x| x.id == "shop1").unwrap();
+    assert_eq!(*listed, rotated.split_secrets().0);
+    let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "each company once");
 }
 
 /// Generates the contract suite for a store built by `$make` (an expression,

@@ -60,6 +60,9 @@ impl Store for Fake {
     async fn company_by_shop_domain(&self, _: &str) -> Result<Option<Company>, StoreError> {
         Ok(None)
     }
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        Ok(vec![])
+    }
     async fn orders_by_ref(&self, _: &str, _: Role, _: &str) -> Result<Vec<Order>, StoreError> {
         Ok(vec![self.listed.clone()])
     }

@@ -1,0 +1,177 @@
+//! Operator commands on companies and API keys: `dropship companies` and
+//! `dropship keys`. Each answers with one JSON document (`--json`) or the
+//! same in lines of text. Secrets and keys are never printed, except a new
+//! key, once.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use domain::{ApiKey, Company};
+use local::seed::SeedCompany;
+use service::app::App;
+use service::store::Store;
+
+/// What a command prints.
+#[derive(Debug)]
+pub struct Report {
+    pub json: Value,
+    pub text: String,
+}
+
+impl Report {
+    pub fn print(&self, as_json: bool) {
+        if as_json {
+            println!("{}", self.json);
+        } else {
+            println!("{}", self.text.trim_end());
+        }
+    }
+}
+
+/// One Company object as in a seed file, with its id checked: an id names
+/// the company's secret and appears in webhook URLs, so it is kept to a
+/// plain alphabet.
+pub fn read_company(path: &Path) -> anyhow::Result<Company> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let c: SeedCompany =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"_.-@+=".contains(&b);
+    if c.id.is_empty() || c.id.len() > 128 || !c.id.bytes().all(plain) {
+        anyhow::bail!("company id {:?}: 1 to 128 of A-Z a-z 0-9 _ . - @ + =", c.id);
+    }
+    if c.name.trim().is_empty() || c.email.trim().is_empty() {
+        anyhow::bail!("company {}: name and email must not be blank", c.id);
+    }
+    Ok(c.to_company())
+}
+
+fn key_json(k: &ApiKey) -> Value {
+    json!({"id": k.id, "created_at": k.created_at})
+}
+
+/// A company as an operator sees it: no secret, no key digest; which
+/// secret fields are set, by name.
+pub fn company_json(c: &Company) -> Value {
+    let (public, secrets) = c.split_secrets();
+    let set: Vec<&str> = [
+        ("webhook_secret", &secrets.webhook_secret),
+        ("access_token", &secrets.access_token),
+        ("consumer_key", &secrets.consumer_key),
+        ("consumer_secret", &secrets.consumer_secret),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(n, _)| n)
+    .collect();
+    json!({
+        "id": public.id,
+        "name": public.name,
+        "role": public.role,
+        "integration": public.integration,
+        "email": public.email,
+        "connection": public.connection,
+        "secrets": set,
+        "api_keys": public.api_keys.iter().map(key_json).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn add<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Report> {
+    let c = read_company(file)?;
+    app.add_company(&c).await?;
+    Ok(Report {
+        json: json!({"id": c.id, "added": true}),
+        text: format!("added company {}", c.id),
+    })
+}
+
+pub async fn update<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Report> {
+    let c = read_company(file)?;
+    app.update_company(&c).await?;
+    Ok(Report {
+        json: json!({"id": c.id, "updated": true}),
+        text: format!("updated company {} (its API keys are kept)", c.id),
+    })
+}
+
+pub async fn list<S: Store>(app: &App<S>) -> anyhow::Result<Report> {
+    let all = app.companies().await?;
+    let mut text = String::new();
+    for c in &all {
+        text.push_str(&format!(
+            "{:<20} {:<7} {:<12} {:<32} {} key(s){}\n",
+            c.id,
+            c.role.as_str(),
+            c.integration.as_str(),
+            c.name,
+            c.api_keys.len(),
+            if c.connection.is_some() {
+                ", store connected"
+            } else {
+                ""
+            }
+        ));
+    }
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|c| {
+            json!({"id": c.id, "name": c.name, "role": c.role, "integration": c.integration,
+                   "email": c.email, "connected": c.connection.is_some(), "keys": c.api_keys.len()})
+        })
+        .collect();
+    Ok(Report {
+        json: json!({ "companies": rows }),
+        text,
+    })
+}
+
+pub async fn show<S: Store>(app: &App<S>, id: &str) -> anyhow::Result<Report> {
+    let c = app.company_record(id).await?;
+    let json = company_json(&c);
+    let text = serde_json::to_string_pretty(&json)?;
+    Ok(Report { json, text })
+}
+
+pub async fn create_key<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Result<Report> {
+    let new = app.create_key(company_id).await?;
+    Ok(Report {
+        json: json!({"id": new.key.id, "key": new.secret, "company_id": company_id}),
+        text: format!(
+            "created {} for {company_id}; the key (shown this once, only its SHA-256 is kept):\n{}",
+            new.key.id, new.secret
+        ),
+    })
+}
+
+pub async fn list_keys<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Result<Report> {
+    let c = app.company_record(company_id).await?;
+    let mut text = String::new();
+    for k in &c.api_keys {
+        let when = k
+            .created_at
+            .map_or_else(|| "from a seed file".to_owned(), |t| t.to_rfc3339());
+        text.push_str(&format!("{}  {when}\n", k.id));
+    }
+    Ok(Report {
+        json: json!({"company_id": company_id,
+                     "keys": c.api_keys.iter().map(key_json).collect::<Vec<_>>()}),
+        text,
+    })
+}
+
+pub async fn revoke_key<S: Store>(
+    app: &App<S>,
+    company_id: &str,
+    key_id: &str,
+) -> anyhow::Result<Report> {
+    let k = app.revoke_key(company_id, key_id).await?;
+    Ok(Report {
+        json: json!({"company_id": company_id, "id": k.id, "revoked": true}),
+        text: format!(
+            "revoked {} of {company_id}: it is refused from now on",
+            k.id
+        ),
+    })
+}

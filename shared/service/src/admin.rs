@@ -1,0 +1,100 @@
+//! The operator's use cases on companies and their API keys (`dropship
+//! companies`, `dropship keys`). Never on a request's path.
+
+use rand::RngExt;
+use thiserror::Error;
+
+use crate::app::{App, hash_api_key, now};
+use crate::store::{Store, StoreError};
+use domain::{ApiKey, Company};
+
+/// What new API keys start with, so that one found in a log, a ticket or a
+/// repository is recognised (and can be revoked) at a glance.
+pub const KEY_PREFIX: &str = "dsk_";
+/// Random bytes in a new key: 160 bits.
+const KEY_BYTES: usize = 20;
+
+#[derive(Debug, Error)]
+pub enum AdminError {
+    #[error("company {0} exists already")]
+    CompanyExists(String),
+    #[error("no company {0}")]
+    NoCompany(String),
+    #[error("company {company_id} has no key {key_id}")]
+    NoKey { company_id: String, key_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key made by `create_key`: shown once, never stored.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl<S: Store> App<S> {
+    /// A new company; refused when one has its id.
+    pub async fn add_company(&self, company: &Company) -> Result<(), AdminError> {
+        if self.store.company(&company.id).await?.is_some() {
+            return Err(AdminError::CompanyExists(company.id.clone()));
+        }
+        Ok(self.store.put_company(company).await?)
+    }
+
+    /// A company's new details. Its keys are kept (revoke one with
+    /// `revoke_key`); keys the update lists are added.
+    pub async fn update_company(&self, company: &Company) -> Result<(), AdminError> {
+        let stored = self
+            .store
+            .company(&company.id)
+            .await?
+            .ok_or_else(|| AdminError::NoCompany(company.id.clone()))?;
+        let mut next = company.clone();
+        next.api_keys = stored.api_keys;
+        for k in &company.api_keys {
+            if !next.api_keys.iter().any(|e| e.hash == k.hash) {
+                next.api_keys.push(k.clone());
+            }
+        }
+        Ok(self.store.put_company(&next).await?)
+    }
+
+    pub async fn companies(&self) -> Result<Vec<Company>, AdminError> {
+        Ok(self.store.companies().await?)
+    }
+
+    pub async fn company_record(&self, id: &str) -> Result<Company, AdminError> {
+        self.store
+            .company(id)
+            .await?
+            .ok_or_else(|| AdminError::NoCompany(id.to_owned()))
+    }
+
+    /// A new key for the company: `dsk_` and 160 random bits, stored as its
+    /// SHA-256 only.
+    pub async fn create_key(&self, company_id: &str) -> Result<NewKey, AdminError> {
+        let mut company = self.company_record(company_id).await?;
+        let bytes: [u8; KEY_BYTES] = rand::rng().random();
+        let secret = format!("{KEY_PREFIX}{}", hex::encode(bytes));
+        let key = ApiKey::from_hash(hash_api_key(&secret), Some(now()));
+        company.api_keys.push(key.clone());
+        self.store.put_company(&company).await?;
+        Ok(NewKey { key, secret })
+    }
+
+    /// Remove a key: requests with it are refused from the next one on (the
+    /// store deletes its look-up item in the same write).
+    pub async fn revoke_key(&self, company_id: &str, key_id: &str) -> Result<ApiKey, AdminError> {
+        let mut company = self.company_record(company_id).await?;
+        let Some(at) = company.api_keys.iter().position(|k| k.id == key_id) else {
+            return Err(AdminError::NoKey {
+                company_id: company_id.to_owned(),
+                key_id: key_id.to_owned(),
+            });
+        };
+        let key = company.api_keys.remove(at);
+        self.store.put_company(&company).await?;
+        Ok(key)
+    }
+}
