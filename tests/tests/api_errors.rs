@@ -383,6 +383,12 @@ impl Store for Faulty {
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
         self.inner.companies().await
     }
+    async fn cancellations_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        self.inner.cancellations_since(since).await
+    }
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_shop_domain(d).await
     }

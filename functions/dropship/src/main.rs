@@ -13,6 +13,7 @@ use platforms::client::HttpPlatformReader;
 use platforms::client::PlatformHttp;
 use secretsmanager::SecretsManager;
 use service::app::App;
+use service::notify::Notifier;
 use service::secrets::WithSecrets;
 use service::store::Store;
 use sqlite::EmbeddedStore;
@@ -79,6 +80,16 @@ enum Command {
         #[command(flatten)]
         target: StoreArgs,
     },
+    /// Notifications: list (the failed ones), retry one, sweep since a time.
+    Notifications {
+        #[command(subcommand)]
+        cmd: NotificationsCmd,
+        #[command(flatten)]
+        target: StoreArgs,
+        /// `From` of the emails sent (on a stack: its SenderEmail).
+        #[arg(long, global = true, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
+        sender_email: String,
+    },
 }
 
 /// Which store an operator command works on: the embedded one under
@@ -122,9 +133,95 @@ enum KeysCmd {
     Revoke { company: String, key_id: String },
 }
 
+#[derive(Subcommand)]
+enum NotificationsCmd {
+    /// Notification records, newest last: all, or only those failed for good.
+    List {
+        #[arg(long)]
+        failed: bool,
+        #[arg(long, value_name = "RFC3339")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Send a cancellation's failed notifications again (sent ones never).
+    Retry {
+        cancellation_id: String,
+        #[arg(long, value_parser = channel)]
+        channel: Option<service::ledger::Channel>,
+    },
+    /// Notify every cancellation since T on each channel not done yet.
+    Sweep {
+        #[arg(long, value_name = "RFC3339")]
+        since: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+fn channel(s: &str) -> Result<service::ledger::Channel, String> {
+    service::ledger::Channel::ALL
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| format!("{s:?}: email or store_sync"))
+}
+
 enum Ops {
     Companies(CompaniesCmd),
     Keys(KeysCmd),
+}
+
+async fn run_notifications<S, M, Y>(
+    n: Notifier<S, M, Y>,
+    cmd: NotificationsCmd,
+    json: bool,
+) -> anyhow::Result<()>
+where
+    S: Store + service::ledger::Ledger,
+    M: service::email::Mailer,
+    Y: service::sync::StoreSync,
+{
+    use dropship::ops;
+    let report = match cmd {
+        NotificationsCmd::List { failed, since } => {
+            ops::list_notifications(&n.store, failed, since).await?
+        }
+        NotificationsCmd::Retry {
+            cancellation_id,
+            channel,
+        } => ops::retry(&n, &cancellation_id, channel).await?,
+        NotificationsCmd::Sweep { since } => ops::sweep(&n, since).await?,
+    };
+    report.print(json);
+    Ok(())
+}
+
+/// The notifier an operator's re-drive runs: on a stack's table SES and the
+/// platforms, as the notifier function does; locally the outbox.
+async fn notifications(
+    target: StoreArgs,
+    sender_email: String,
+    cmd: NotificationsCmd,
+) -> anyhow::Result<()> {
+    match &target.dynamodb_table {
+        Some(table) => {
+            let sdk = aws::sdk_config().await;
+            let store = WithSecrets::cached(
+                DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+                SecretsManager::on_first_use(&sdk, &target.secrets_prefix),
+                service::CacheLimits::default(),
+            );
+            let n = Notifier::new(
+                store,
+                ses::SesMailer::on_first_use(&sdk),
+                platforms::client::HttpStoreSync::new(PlatformHttp::default()),
+                service::notify::NotifierConfig::new(&sender_email),
+            );
+            run_notifications(n, cmd, target.json).await
+        }
+        None => {
+            let store = EmbeddedStore::open_dir(&target.data_dir)?;
+            let outbox = target.data_dir.join("outbox");
+            let n = local_notifier(store, &outbox, &sender_email, PlatformHttp::default());
+            run_notifications(n, cmd, target.json).await
+        }
+    }
 }
 
 async fn run_ops<S: Store>(app: App<S>, ops: Ops, json: bool) -> anyhow::Result<()> {
@@ -349,6 +446,11 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Companies { cmd, target } => operate(target, Ops::Companies(cmd)).await?,
         Command::Keys { cmd, target } => operate(target, Ops::Keys(cmd)).await?,
+        Command::Notifications {
+            cmd,
+            target,
+            sender_email,
+        } => notifications(target, sender_email, cmd).await?,
         Command::Seed {
             file,
             dynamodb_table: Some(table),

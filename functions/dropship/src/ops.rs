@@ -175,3 +175,116 @@ pub async fn revoke_key<S: Store>(
         ),
     })
 }
+
+/// A ledger record as an operator reads it.
+fn entry_json(e: &service::ledger::LedgerEntry) -> Value {
+    use service::ledger::{LedgerStatus, Outcome};
+    let status = match (e.status, e.outcome) {
+        (LedgerStatus::Completed, Some(Outcome::Failed)) => "failed",
+        (LedgerStatus::Completed, _) => "sent",
+        (LedgerStatus::InProgress, _) => "pending",
+    };
+    let reason = match status {
+        "failed" => e.detail.as_deref(),
+        "pending" => e.last_error.as_deref(),
+        _ => None,
+    };
+    json!({"cancellation_id": e.cancellation_id, "order_id": e.order_id,
+           "channel": e.channel.as_str(), "status": status, "attempts": e.attempts,
+           "updated_at": e.updated_at, "reason": reason})
+}
+
+fn is_failed(e: &service::ledger::LedgerEntry) -> bool {
+    e.status == service::ledger::LedgerStatus::Completed
+        && e.outcome == Some(service::ledger::Outcome::Failed)
+}
+
+/// `dropship notifications list [--failed] [--since T]`.
+pub async fn list_notifications<L: service::ledger::Ledger>(
+    ledger: &L,
+    failed_only: bool,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<Report> {
+    let since = since.unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+    let entries: Vec<_> = ledger
+        .entries_since(since)
+        .await?
+        .into_iter()
+        .filter(|e| !failed_only || is_failed(e))
+        .collect();
+    let rows: Vec<Value> = entries.iter().map(entry_json).collect();
+    let mut text = String::new();
+    for r in &rows {
+        text.push_str(&format!(
+            "{} {:<10} {:<8} {} attempt(s)  {}  {}\n",
+            r["cancellation_id"].as_str().unwrap_or_default(),
+            r["channel"].as_str().unwrap_or_default(),
+            r["status"].as_str().unwrap_or_default(),
+            r["attempts"],
+            r["updated_at"].as_str().unwrap_or_default(),
+            r["reason"].as_str().unwrap_or_default(),
+        ));
+    }
+    Ok(Report {
+        json: json!({ "notifications": rows }),
+        text,
+    })
+}
+
+fn report_json(cancellation_id: &str, r: &service::notify::Report) -> Value {
+    let mut channels = serde_json::Map::new();
+    for (ch, result) in r.summary() {
+        channels.insert(ch.as_str().into(), result.into());
+    }
+    json!({"cancellation_id": cancellation_id, "channels": channels})
+}
+
+/// `dropship notifications retry CANCELLATION_ID [--channel NAME]`.
+pub async fn retry<S, M, Y>(
+    n: &service::notify::Notifier<S, M, Y>,
+    cancellation_id: &str,
+    channel: Option<service::ledger::Channel>,
+) -> anyhow::Result<Report>
+where
+    S: Store + service::ledger::Ledger,
+    M: service::email::Mailer,
+    Y: service::sync::StoreSync,
+{
+    let r = n.retry(cancellation_id, channel).await?;
+    let json = report_json(cancellation_id, &r);
+    let text = format!("{cancellation_id}: {}", json["channels"]);
+    Ok(Report { json, text })
+}
+
+/// `dropship notifications sweep --since T`.
+pub async fn sweep<S, M, Y>(
+    n: &service::notify::Notifier<S, M, Y>,
+    since: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Report>
+where
+    S: Store + service::ledger::Ledger,
+    M: service::email::Mailer,
+    Y: service::sync::StoreSync,
+{
+    let mut rows = Vec::new();
+    let mut text = String::new();
+    for (c, r) in n.sweep(since).await? {
+        let row = match &r {
+            Ok(report) => report_json(&c.id, report),
+            Err(e) => json!({"cancellation_id": c.id, "error": e.to_string()}),
+        };
+        text.push_str(&format!(
+            "{}: {}\n",
+            c.id,
+            match &r {
+                Ok(_) => row["channels"].to_string(),
+                Err(e) => format!("not done, run the sweep again: {e}"),
+            }
+        ));
+        rows.push(row);
+    }
+    Ok(Report {
+        json: json!({"since": since, "cancellations": rows}),
+        text,
+    })
+}

@@ -178,3 +178,191 @@ async fn companies_and_keys_on_dynamodb() {
         assert!(!all.contains(s), "{s} in the table");
     }
 }
+
+/// `dropship seed` of the demo seed onto the store.
+fn seed(store: &[String]) {
+    let file = format!("{}/../../events/demo-seed.json", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(BIN)
+        .arg("seed")
+        .arg(file)
+        .args(store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn cancel_demo_api<S: Store>(store: S) -> domain::Cancellation {
+    let app = App::new(store);
+    let buyer = app.authenticate("demo-buyer-api-key").await.unwrap();
+    let request = domain::CancelRequest::Items(vec![domain::ItemRequest {
+        line_item_id: "li_1".into(),
+        quantity: 1,
+        reason: Some("Found a cheaper one".into()),
+    }]);
+    match app
+        .cancel(&buyer, "ord_demo_api", &request, domain::Source::Api, None)
+        .await
+        .unwrap()
+    {
+        service::app::Outcome::Done(c) => c,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn emails_about(outbox: &Path, cancellation_id: &str) -> usize {
+    std::fs::read_dir(outbox)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    name.contains(cancellation_id) && name.ends_with(".eml")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A cancellation nobody notified (the worker was not running, as a lost
+/// stream batch): a sweep sends its one email; a second sends none. A
+/// notification failed for good is listed, and a retry sends it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_sweep_list_and_retry_on_the_embedded_store() {
+    use service::ledger::{Channel, Ledger, LedgerKey, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = vec!["--data-dir".to_owned(), data.to_str().unwrap().to_owned()];
+    seed(&store);
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let c = cancel_demo_api(sqlite::EmbeddedStore::open_dir(&data).unwrap()).await;
+    let outbox = data.join("outbox");
+    assert_eq!(emails_about(&outbox, &c.id), 0);
+
+    let since_arg = since.to_rfc3339();
+    let (ok, v, err) = run(&["notifications", "sweep", "--since", &since_arg], &store);
+    assert!(ok, "{err}");
+    assert_eq!(v["cancellations"][0]["cancellation_id"], c.id.as_str());
+    assert_eq!(v["cancellations"][0]["channels"]["email"], "sent");
+    assert_eq!(emails_about(&outbox, &c.id), 1);
+    let (ok, v, _) = run(&["notifications", "sweep", "--since", &since_arg], &store);
+    assert!(ok);
+    assert_eq!(v["cancellations"][0]["channels"]["email"], "already_done");
+    assert_eq!(
+        emails_about(&outbox, &c.id),
+        1,
+        "a second sweep sends nothing"
+    );
+
+    // A second cancellation whose email failed for good.
+    let c2 = cancel_demo_api(sqlite::EmbeddedStore::open_dir(&data).unwrap()).await;
+    let ledger = sqlite::EmbeddedStore::open_dir(&data).unwrap();
+    let key = LedgerKey::new("ord_demo_api", &c2.id, Channel::Email);
+    let token = match ledger
+        .claim(&key, chrono::Utc::now(), chrono::Duration::minutes(2))
+        .await
+        .unwrap()
+    {
+        service::ledger::Claim::Acquired { token, .. } => token,
+        other => panic!("{other:?}"),
+    };
+    ledger
+        .complete(
+            &key,
+            &token,
+            Outcome::Failed,
+            "mailbox full",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (ok, v, _) = run(&["notifications", "list", "--failed"], &store);
+    assert!(ok);
+    let failed = v["notifications"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{v}");
+    assert_eq!(failed[0]["cancellation_id"], c2.id.as_str());
+    assert_eq!(failed[0]["reason"], "mailbox full");
+    let (ok, v, err) = run(
+        &["notifications", "retry", &c2.id, "--channel", "email"],
+        &store,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(v["channels"]["email"], "sent");
+    assert_eq!(emails_about(&outbox, &c2.id), 1);
+    let (ok, v, _) = run(&["notifications", "retry", &c2.id], &store);
+    assert!(ok);
+    assert_eq!(v["channels"]["email"], "already_done", "sent once only");
+    assert_eq!(emails_about(&outbox, &c2.id), 1);
+    let (_, v, _) = run(&["notifications", "list", "--failed"], &store);
+    assert_eq!(v["notifications"], json!([]));
+    let (ok, _, err) = run(&["notifications", "retry", "can_nope"], &store);
+    assert!(!ok && err.contains("no cancellation"), "{err}");
+}
+
+/// On a stack's table, a cancellation whose stream batch was lost: the
+/// sweep sends exactly one email through SES (ministack's), and again none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_on_dynamodb_sends_exactly_one_email() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "needs ministack: run through scripts/ministack.sh test"
+    );
+    let table = format!(
+        "sweep-{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    let prefix = format!("dropship/{table}/companies/");
+    let sender = format!("sweep-{table}@dropship.test");
+    let store = vec![
+        "--dynamodb-table".to_owned(),
+        table.clone(),
+        "--secrets-prefix".to_owned(),
+        prefix.clone(),
+        "--sender-email".to_owned(),
+        sender.clone(),
+    ];
+    seed(&store[..4]);
+    let sdk = aws::sdk_config().await;
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(&sender)
+        .send()
+        .await
+        .unwrap();
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let c = cancel_demo_api(service::secrets::WithSecrets::new(
+        dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
+        secretsmanager::SecretsManager::on_first_use(&sdk, &prefix),
+    ))
+    .await;
+    let sent_by_us = || async {
+        let body: Value = reqwest::get(format!("{endpoint}/_ministack/ses/messages"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["messages"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                    .filter(|m| m["Source"] == sender.as_str())
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(sent_by_us().await, 0);
+    let since_arg = since.to_rfc3339();
+    for expected in ["sent", "already_done"] {
+        let (ok, v, err) = run(&["notifications", "sweep", "--since", &since_arg], &store);
+        assert!(ok, "{err}");
+        let mine: Vec<&Value> = v["cancellations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["cancellation_id"] == c.id.as_str())
+            .collect();
+        assert_eq!(mine[0]["channels"]["email"], expected, "{v}");
+        assert_eq!(sent_by_us().await, 1);
+    }
+}

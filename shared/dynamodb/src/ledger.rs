@@ -230,6 +230,70 @@ impl Ledger for DynamoStore {
         held(result)
     }
 
+    /// A Scan of the notification items: an operator's command only.
+    async fn entries_since(&self, since: DateTime<Utc>) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("#type = :type AND #updated >= :since")
+                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                .expression_attribute_names("#updated", "updated_at")
+                .expression_attribute_values(":type", s(NOTIFICATION_TYPE))
+                .expression_attribute_values(":since", stamp(&since))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                entries.push(entry_of(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        entries.sort_by(|a, b| {
+            (a.updated_at, &a.cancellation_id, a.channel.as_str()).cmp(&(
+                b.updated_at,
+                &b.cancellation_id,
+                b.channel.as_str(),
+            ))
+        });
+        Ok(entries)
+    }
+
+    /// In progress with its lock long expired: the next claim takes it.
+    async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression(
+                "SET #status = :inprogress, #exp = :expired, #error = #detail \
+                 REMOVE #outcome, #detail, #token",
+            )
+            .condition_expression("#status = :completed AND #outcome = :failed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#exp", schema::TTL_ATTRIBUTE)
+            .expression_attribute_names("#error", "last_error")
+            .expression_attribute_names("#detail", "detail")
+            .expression_attribute_names("#outcome", "outcome")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":inprogress", s(LedgerStatus::InProgress.as_str()))
+            .expression_attribute_values(":completed", s(LedgerStatus::Completed.as_str()))
+            .expression_attribute_values(":failed", s(Outcome::Failed.as_str()))
+            .expression_attribute_values(":expired", n(0))
+            .send()
+            .await;
+        held(result)
+    }
+
     async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         let mut entries = Vec::new();
         let mut start = None;

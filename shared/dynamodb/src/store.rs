@@ -58,6 +58,44 @@ impl Store for DynamoStore {
             .transpose()
     }
 
+    /// A Scan of the order items' cancellations: an operator's command.
+    async fn cancellations_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        let mut found: Vec<domain::Cancellation> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("#type = :order")
+                .projection_expression("#cs")
+                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                .expression_attribute_names("#cs", schema::CANCELLATIONS_ATTRIBUTE)
+                .expression_attribute_values(":order", s(super::kinds::ORDER))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk("Scan", e))?;
+            for mut item in out.items.unwrap_or_default() {
+                if let Some(list) = item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
+                    let all: Vec<domain::Cancellation> =
+                        serde_dynamo::from_attribute_value(list).map_err(StoreError::backend)?;
+                    found.extend(all.into_iter().filter(|c| c.created_at >= since));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by_key(|c| c.created_at);
+        Ok(found)
+    }
+
     /// A Scan of the company items: an operator's command, not a request's
     /// path (it reads the whole table).
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {

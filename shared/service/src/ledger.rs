@@ -170,6 +170,21 @@ pub trait Ledger: Send + Sync + 'static {
         &self,
         order_id: &str,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// Every record updated at or after `since` (operator commands: a full
+    /// read, never on a request's path).
+    fn entries_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// Make a record that completed as failed claimable again, for an
+    /// operator's retry; `false` when it is not such a record (a sent one
+    /// is never sent again).
+    fn reopen_failed(
+        &self,
+        key: &LedgerKey,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A new claim token.

@@ -56,6 +56,8 @@ pub enum NotifyError {
     OrderMissing(String),
     #[error("company {0} does not exist")]
     CompanyMissing(String),
+    #[error("no cancellation {0}")]
+    NoCancellation(String),
     #[error("{channel} for cancellation {cancellation_id} is held by another worker until {until}")]
     Busy {
         channel: &'static str,
@@ -92,7 +94,27 @@ pub struct Report {
     pub(crate) store_sync: ChannelReport,
 }
 
+impl ChannelReport {
+    /// In a word, for operators: sent, failed, already_done, not_applicable.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChannelReport::Sent(_) => "sent",
+            ChannelReport::Failed(_) | ChannelReport::Crashed(_) => "failed",
+            ChannelReport::AlreadyDone(_) => "already_done",
+            ChannelReport::NotApplicable => "not_applicable",
+        }
+    }
+}
+
 impl Report {
+    /// Each channel's result in a word (`ChannelReport::as_str`).
+    pub fn summary(&self) -> [(Channel, &'static str); 2] {
+        [
+            (Channel::Email, self.email.as_str()),
+            (Channel::StoreSync, self.store_sync.as_str()),
+        ]
+    }
+
     /// Did an attempt on either channel panic?
     pub fn crashed(&self) -> bool {
         [&self.email, &self.store_sync]
@@ -244,6 +266,48 @@ where
             (Ok(email), Ok(store_sync)) => Ok(Report { email, store_sync }),
             (Err(e), _) | (_, Err(e)) => Err(e),
         }
+    }
+
+    /// An operator's retry of one cancellation: its failed records (on
+    /// `channel`, or every channel) are reopened, then it is notified as the
+    /// stream would: what was sent is not sent again.
+    pub async fn retry(
+        &self,
+        cancellation_id: &str,
+        channel: Option<Channel>,
+    ) -> Result<Report, NotifyError> {
+        let c = self
+            .store
+            .cancellations_since(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)
+            .await?
+            .into_iter()
+            .find(|c| c.id == cancellation_id)
+            .ok_or_else(|| NotifyError::NoCancellation(cancellation_id.to_owned()))?;
+        for ch in Channel::ALL {
+            if channel.is_none_or(|only| only == ch) {
+                let key = LedgerKey::new(&c.order_id, &c.id, ch);
+                if self.store.reopen_failed(&key).await? {
+                    tracing::info!(cancellation_id = %c.id, channel = ch.as_str(), "failed notification reopened for a retry");
+                }
+            }
+        }
+        self.notify(&c).await
+    }
+
+    /// Every cancellation made since `since` notified on each channel it
+    /// has no completed record for (a stream batch that went to the DLQ, a
+    /// crash): what is done is skipped, so a sweep may run any number of
+    /// times. One cancellation's failure does not stop the others.
+    pub async fn sweep(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(Cancellation, Result<Report, NotifyError>)>, NotifyError> {
+        let mut done = Vec::new();
+        for c in self.store.cancellations_since(since).await? {
+            let r = self.notify(&c).await;
+            done.push((c, r));
+        }
+        Ok(done)
     }
 
     /// One channel under its ledger claim.

@@ -204,6 +204,13 @@ impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
         self.inner.companies().await
     }
 
+    async fn cancellations_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        self.inner.cancellations_since(since).await
+    }
+
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         let c = self.inner.company_by_shop_domain(d).await?;
         self.hydrate(c).await
@@ -337,6 +344,17 @@ impl<S: Ledger, K: SecretStore> Ledger for WithSecrets<S, K> {
 
     async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         self.inner.ledger_entries(order_id).await
+    }
+
+    async fn entries_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.inner.entries_since(since).await
+    }
+
+    async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
+        self.inner.reopen_failed(key).await
     }
 }
 

@@ -201,6 +201,13 @@ pub trait Store: Send + Sync + 'static {
     fn company(&self, id: &str)
     -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
 
+    /// Every cancellation created at or after `since`, oldest first
+    /// (operator commands: a full read, never on a request's path).
+    fn cancellations_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Cancellation>, StoreError>> + Send;
+
     /// Every company, by id, without secrets (operator commands: a full
     /// read of the companies, never on a request's path).
     fn companies(&self) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;

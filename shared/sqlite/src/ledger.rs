@@ -204,6 +204,46 @@ impl Ledger for EmbeddedStore {
         .await
     }
 
+    async fn entries_since(&self, since: DateTime<Utc>) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.run(move |c| {
+            ensure(c)?;
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM notify_ledger WHERE updated_at >= ?1
+                     ORDER BY updated_at, cancellation_id, channel"
+                ))
+                .map_err(db)?;
+            let rows = stmt.query_map([ts(&since)], entry).map_err(db)?;
+            rows.map(|r| r.map_err(db)?).collect()
+        })
+        .await
+    }
+
+    async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.run(move |c| {
+            ensure(c)?;
+            // Claimable at once: in progress, its lock long expired.
+            let n = c
+                .execute(
+                    "UPDATE notify_ledger SET status = ?3, expires_at = 0, token = NULL,
+                     outcome = NULL, last_error = detail, detail = NULL
+                     WHERE cancellation_id = ?1 AND channel = ?2
+                       AND status = ?4 AND outcome = ?5",
+                    params![
+                        key.cancellation_id,
+                        key.channel.as_str(),
+                        LedgerStatus::InProgress.as_str(),
+                        LedgerStatus::Completed.as_str(),
+                        Outcome::Failed.as_str()
+                    ],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
         let order_id = order_id.to_owned();
         self.run(move |c| {

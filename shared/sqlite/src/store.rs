@@ -110,6 +110,28 @@ impl Store for EmbeddedStore {
         self.with_secrets(found)
     }
 
+    async fn cancellations_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM cancellations ORDER BY seq")
+                .map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+            let mut found: Vec<domain::Cancellation> = Vec::new();
+            for r in rows {
+                let c: domain::Cancellation = from_json(&r.map_err(db)?)?;
+                if c.created_at >= since {
+                    found.push(c);
+                }
+            }
+            found.sort_by_key(|c| c.created_at);
+            Ok(found)
+        })
+        .await
+    }
+
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
         self.run(|c| {
             let mut stmt = c

@@ -174,6 +174,53 @@ pub async fn racing_claims_one_wins<L: Ledger + Clone>(l: &L) {
     assert_eq!(won, 1);
 }
 
+/// An operator sees failed records (by time) and may reopen one for a
+/// retry; a sent record is never reopened.
+pub async fn failed_records_are_listed_and_reopened<L: Ledger>(l: &L) {
+    let t0 = Utc::now() - Duration::seconds(5);
+    let now = Utc::now();
+    let failed = key("can_f", Channel::Email);
+    let sent = key("can_f", Channel::StoreSync);
+    for (k, outcome) in [(&failed, Outcome::Failed), (&sent, Outcome::Sent)] {
+        let (token, _) = acquired(l.claim(k, now, Duration::minutes(2)).await.unwrap());
+        assert!(
+            l.complete(k, &token, outcome, "the reason", now)
+                .await
+                .unwrap()
+        );
+    }
+    let listed = l.entries_since(t0).await.unwrap();
+    let mine: Vec<&LedgerEntry> = listed
+        .iter()
+        .filter(|e| e.cancellation_id == "can_f")
+        .collect();
+    assert_eq!(mine.len(), 2, "{listed:?}");
+    assert!(
+        l.entries_since(now + Duration::seconds(5))
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.cancellation_id != "can_f")
+    );
+
+    assert!(
+        !l.reopen_failed(&sent).await.unwrap(),
+        "a sent record stays sent"
+    );
+    assert!(l.reopen_failed(&failed).await.unwrap());
+    assert!(!l.reopen_failed(&failed).await.unwrap(), "reopened once");
+    let (token, _) = acquired(l.claim(&failed, now, Duration::minutes(2)).await.unwrap());
+    assert!(
+        l.complete(&failed, &token, Outcome::Sent, "sent on retry", now)
+            .await
+            .unwrap()
+    );
+    match l.claim(&sent, now, Duration::minutes(2)).await.unwrap() {
+        Claim::Completed(e) => assert_eq!(e.outcome, Some(Outcome::Sent)),
+        other => panic!("expected completed, got {other:?}"),
+    }
+}
+
 /// Generates the ledger contract suite for a store built by `$make`.
 #[macro_export]
 macro_rules! ledger_contract_tests {
@@ -184,6 +231,7 @@ macro_rules! ledger_contract_tests {
             released_claim_is_retried_at_once,
             channels_and_cancellations_are_independent,
             racing_claims_one_wins,
+            failed_records_are_listed_and_reopened,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

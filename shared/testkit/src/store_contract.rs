@@ -682,6 +682,43 @@ pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
     assert_eq!(ids.len(), all.len(), "each company once");
 }
 
+/// The cancellations made since a time, oldest first (operator sweeps).
+pub async fn cancellations_since_a_time<S: Store>(s: &S) {
+    let o = crate::fixtures::order("o-since", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let (next, first) = cancel_one(&o, "li_1", "can-s1");
+    let mut c = Commit::update(next.clone());
+    c.cancellation = Some(first.clone());
+    s.commit(&c).await.unwrap();
+    let (_, mut second) = cancel_one(&next, "li_2", "can-s2");
+    second.created_at = first.created_at + Duration::minutes(10);
+    let mut later = next.clone();
+    later.version += 1;
+    later.line_items[1].cancelled += 1;
+    let mut c = Commit::update(later);
+    c.cancellation = Some(second.clone());
+    s.commit(&c).await.unwrap();
+
+    let all = s.cancellations_since(first.created_at).await.unwrap();
+    let mine: Vec<&str> = all
+        .iter()
+        .filter(|c| c.order_id == "o-since")
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(mine, ["can-s1", "can-s2"]);
+    let recent = s
+        .cancellations_since(first.created_at + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .filter(|c| c.order_id == "o-since")
+            .collect::<Vec<_>>(),
+        [&second]
+    );
+}
+
 /// Generates the contract suite for a store built by `$make` (an expression,
 /// evaluated once per test inside a multi-threaded Tokio runtime).
 #[macro_export]
@@ -690,6 +727,7 @@ macro_rules! store_contract_tests {
         $crate::store_contract_tests!(@tests $make;
             companies_and_api_keys,
             company_secrets_are_kept_apart,
+            cancellations_since_a_time,
             create_and_read_orders,
             updates_check_the_version,
             cancellations_are_listed_oldest_first,

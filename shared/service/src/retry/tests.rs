@@ -63,6 +63,12 @@ impl Store for Fake {
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
         Ok(vec![])
     }
+    async fn cancellations_since(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Cancellation>, StoreError> {
+        Ok(vec![])
+    }
     async fn orders_by_ref(&self, _: &str, _: Role, _: &str) -> Result<Vec<Order>, StoreError> {
         Ok(vec![self.listed.clone()])
     }
