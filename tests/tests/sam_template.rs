@@ -512,8 +512,8 @@ fn notifier_role_is_what_the_notifier_uses() {
     assert_eq!(email.len(), 1, "{role_id}: one email statement");
     assert_eq!(
         actions(&email[0]),
-        BTreeSet::from(["ses:SendEmail"]),
-        "{role_id}: SesMailer calls SendEmail only"
+        BTreeSet::from(["ses:SendRawEmail"]),
+        "{role_id}: SesMailer calls SendRawEmail only"
     );
     // Source is SENDER_EMAIL as is (no display name): ses:FromAddress.
     assert!(

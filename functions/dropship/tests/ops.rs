@@ -188,7 +188,11 @@ fn seed(store: &[String]) {
         .args(store)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn cancel_demo_api<S: Store>(store: S) -> domain::Cancellation {

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
 use serde_json::{Value, json};
 
 use domain::sync::{SyncAction, SyncPlan};
@@ -17,21 +15,8 @@ use platforms::outbound::{
     self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
 };
 use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_url};
-use service::email::{Email, MailError, Mailer};
+use service::email::{Email, MailError, Mailer, rfc5322, safe};
 use service::sync::{StoreSync, SyncError};
-
-/// A file name part: ids are ours, but keep names portable anyway.
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 async fn write_whole(dir: &Path, name: &str, bytes: Vec<u8>) -> std::io::Result<PathBuf> {
     tokio::fs::create_dir_all(dir).await?;
@@ -56,25 +41,6 @@ impl EmlOutbox {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-/// The RFC 5322 message for `email` (multipart/alternative).
-pub(crate) fn rfc5322(email: &Email) -> Result<Vec<u8>, MailError> {
-    let mailbox = |what: &str, a: &str| {
-        a.parse::<Mailbox>()
-            .map_err(|e| MailError::Rejected(format!("invalid {what} address {a:?}: {e}")))
-    };
-    let message = Message::builder()
-        .from(mailbox("From", &email.from)?)
-        .to(mailbox("To", &email.to)?)
-        .subject(email.subject.clone())
-        .message_id(Some(format!("<{}@dropship.local>", safe(&email.reference))))
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
-        .map_err(|e| MailError::Rejected(format!("building the message: {e}")))?;
-    Ok(message.formatted())
 }
 
 impl Mailer for EmlOutbox {

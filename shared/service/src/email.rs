@@ -18,8 +18,76 @@ pub struct Email {
     pub text: String,
     pub html: String,
     /// What the message is about (`<order id>-<cancellation id>`): names
-    /// outbox files and the `Message-ID`.
+    /// outbox files, and the stable reference of this (cancellation, email)
+    /// notification: every send of it, a duplicate after a crash included,
+    /// carries the same `X-Dropship-Notification` and `References`, so it
+    /// is recognised and mail clients thread it with the first.
     pub reference: String,
+}
+
+impl Email {
+    /// The (cancellation, channel) this message notifies, as a message id.
+    pub fn thread_id(&self) -> String {
+        format!("<{}.email@notifications.dropship>", safe(&self.reference))
+    }
+}
+
+/// `s` kept to characters that are safe in file names and message ids.
+pub fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `X-Dropship-Notification: <order id>-<cancellation id>/email`.
+#[derive(Clone)]
+struct NotificationHeader(String);
+
+impl lettre::message::header::Header for NotificationHeader {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("X-Dropship-Notification")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(NotificationHeader(s.to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The RFC 5322 message for `email` (multipart/alternative), as sent
+/// through SES and written to the local outbox alike.
+pub fn rfc5322(email: &Email) -> Result<Vec<u8>, MailError> {
+    use lettre::message::header::References;
+    use lettre::message::{Mailbox, MultiPart};
+    let mailbox = |what: &str, a: &str| {
+        a.parse::<Mailbox>()
+            .map_err(|e| MailError::Rejected(format!("invalid {what} address {a:?}: {e}")))
+    };
+    let message = lettre::Message::builder()
+        .from(mailbox("From", &email.from)?)
+        .to(mailbox("To", &email.to)?)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<{}@dropship.local>", safe(&email.reference))))
+        .header(References::from(email.thread_id()))
+        .header(NotificationHeader(format!(
+            "{}/email",
+            safe(&email.reference)
+        )))
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .map_err(|e| MailError::Rejected(format!("building the message: {e}")))?;
+    Ok(message.formatted())
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -300,6 +368,25 @@ mod tests {
         );
         let e = n.email("a@b.example", &partner.email).unwrap();
         assert!(e.text.contains("Quantity cancelled: 4294967295"));
+    }
+
+    /// Every send of a notification, a duplicate after a crash included,
+    /// carries the same reference: in a header of ours and in `References`.
+    #[test]
+    fn the_message_carries_its_stable_reference() {
+        let (n, partner) = notice(CancellationKind::Items, "Out of stock");
+        let e = n.email("a@b.example", &partner.email).unwrap();
+        let once = String::from_utf8(rfc5322(&e).unwrap()).unwrap();
+        let again = String::from_utf8(rfc5322(&e).unwrap()).unwrap();
+        for text in [&once, &again] {
+            assert!(
+                text.contains("\r\nReferences: <ord_1-can_1.email@notifications.dropship>\r\n"),
+                "{text}"
+            );
+            assert!(text.contains("\r\nX-Dropship-Notification: ord_1-can_1/email\r\n"));
+            assert!(text.contains("\r\nMessage-ID: <ord_1-can_1@dropship.local>\r\n"));
+        }
+        assert_eq!(e.thread_id(), "<ord_1-can_1.email@notifications.dropship>");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The mail port over Amazon SES (`SendEmail`, v1 API): one client per
-//! process, built when the first email is sent.
+//! The mail port over Amazon SES (`SendRawEmail`, v1 API): one client per
+//! process, built when the first email is sent. The message is the same
+//! RFC 5322 document the local outbox writes (`service::email::rfc5322`), so
+//! every send of a notification carries its stable reference headers.
 
 use std::sync::{Arc, OnceLock};
 
@@ -7,10 +9,11 @@ use aws_config::SdkConfig;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::config::http::HttpResponse;
 use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_ses::operation::send_email::SendEmailError;
-use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_ses::operation::send_raw_email::SendRawEmailError;
+use aws_sdk_ses::primitives::Blob;
+use aws_sdk_ses::types::RawMessage;
 
-use service::email::{Email, MailError, Mailer};
+use service::email::{Email, MailError, Mailer, rfc5322};
 
 /// Error codes SES answers when it is busy or failing, not refusing.
 const TRANSIENT_CODES: &[&str] = &[
@@ -61,29 +64,21 @@ impl SesMailer {
     }
 }
 
-fn content(data: &str) -> Result<Content, MailError> {
-    Content::builder()
-        .data(data)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| MailError::Rejected(e.to_string()))
-}
-
 /// Permanent refusals versus failures a later attempt may fix. Sending is
 /// paused account- or configuration-set-wide by an operator, and resumed:
 /// that is worth retrying. An SES answer without a known code is judged by
 /// its HTTP status (4xx: refused; anything else: retry).
-fn classify(e: SdkError<SendEmailError, HttpResponse>) -> MailError {
+fn classify(e: SdkError<SendRawEmailError, HttpResponse>) -> MailError {
     let status = e.raw_response().map(|r| r.status().as_u16());
     match e.as_service_error() {
         Some(
-            SendEmailError::MessageRejected(_)
-            | SendEmailError::MailFromDomainNotVerifiedException(_)
-            | SendEmailError::ConfigurationSetDoesNotExistException(_),
+            SendRawEmailError::MessageRejected(_)
+            | SendRawEmailError::MailFromDomainNotVerifiedException(_)
+            | SendRawEmailError::ConfigurationSetDoesNotExistException(_),
         ) => MailError::Rejected(describe(&e)),
         Some(
-            SendEmailError::AccountSendingPausedException(_)
-            | SendEmailError::ConfigurationSetSendingPausedException(_),
+            SendRawEmailError::AccountSendingPausedException(_)
+            | SendRawEmailError::ConfigurationSetSendingPausedException(_),
         ) => MailError::Unavailable(describe(&e)),
         Some(se) => {
             let code = se.code().unwrap_or("");
@@ -105,31 +100,28 @@ where
 {
     match e.as_service_error() {
         Some(se) => format!(
-            "SES SendEmail: {}: {}",
+            "SES SendRawEmail: {}: {}",
             se.code().unwrap_or("error"),
             se.message().unwrap_or("")
         ),
-        None => format!("SES SendEmail: {}", DisplayErrorContext(e)),
+        None => format!("SES SendRawEmail: {}", DisplayErrorContext(e)),
     }
 }
 
 impl Mailer for SesMailer {
+    /// The ledger keeps the answer's SES message id, so a duplicate sent
+    /// after a crash can be traced to the original.
     async fn send(&self, email: &Email) -> Result<String, MailError> {
-        let message = Message::builder()
-            .subject(content(&email.subject)?)
-            .body(
-                Body::builder()
-                    .text(content(&email.text)?)
-                    .html(content(&email.html)?)
-                    .build(),
-            )
-            .build();
+        let raw = RawMessage::builder()
+            .data(Blob::new(rfc5322(email)?))
+            .build()
+            .map_err(|e| MailError::Rejected(e.to_string()))?;
         let out = self
             .client()
-            .send_email()
+            .send_raw_email()
             .source(&email.from)
-            .destination(Destination::builder().to_addresses(&email.to).build())
-            .message(message)
+            .destinations(&email.to)
+            .raw_message(raw)
             .send()
             .await
             .map_err(classify)?;
