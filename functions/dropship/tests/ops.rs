@@ -91,8 +91,10 @@ async fn story<S: Store, F: AsyncFn() -> S>(dir: &Path, store: &[String], open: 
         "the key is printed once only"
     );
 
-    // An update keeps the key.
-    std::fs::write(&file, company("Seller Ops Renamed").to_string()).unwrap();
+    // An update keeps the key, and the secrets it leaves out.
+    let mut renamed = company("Seller Ops Renamed");
+    renamed["connection"] = json!({"site_url": "https://seller.example"});
+    std::fs::write(&file, renamed.to_string()).unwrap();
     let (ok, _, err) = run(&["companies", "update", f], store);
     assert!(ok, "{err}");
     let c = open().await.company("seller-ops").await.unwrap().unwrap();

@@ -43,7 +43,9 @@ impl<S: Store> App<S> {
     }
 
     /// A company's new details. Its keys are kept (revoke one with
-    /// `revoke_key`); keys the update lists are added.
+    /// `revoke_key`); keys the update lists are added. A secret the update
+    /// leaves out keeps its stored value, so a file without secrets can
+    /// change the rest.
     pub async fn update_company(&self, company: &Company) -> Result<(), AdminError> {
         let stored = self
             .store
@@ -51,6 +53,17 @@ impl<S: Store> App<S> {
             .await?
             .ok_or_else(|| AdminError::NoCompany(company.id.clone()))?;
         let mut next = company.clone();
+        if let (Some(new), Some(old)) = (next.connection.as_mut(), stored.connection.as_ref()) {
+            let keep = |n: &mut Option<String>, o: &Option<String>| {
+                if n.is_none() {
+                    n.clone_from(o);
+                }
+            };
+            keep(&mut new.webhook_secret, &old.webhook_secret);
+            keep(&mut new.access_token, &old.access_token);
+            keep(&mut new.consumer_key, &old.consumer_key);
+            keep(&mut new.consumer_secret, &old.consumer_secret);
+        }
         next.api_keys = stored.api_keys;
         for k in &company.api_keys {
             if !next.api_keys.iter().any(|e| e.hash == k.hash) {
