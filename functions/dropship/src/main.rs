@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
+use dropship::connect;
 use dropship::server::{Host, Limits, serve};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
@@ -65,6 +66,10 @@ enum Command {
         #[arg(long, env = "SECRETS_PREFIX", default_value = LOCAL_SECRETS_PREFIX)]
         secrets_prefix: String,
     },
+    /// Register the company's store webhooks pointing at BASE_URL (idempotent).
+    Connect(connect::ConnectArgs),
+    /// Remove our webhooks (those under BASE_URL) from the company's store.
+    Disconnect(connect::DisconnectArgs),
 }
 
 /// The secrets' name prefix when none is given (a local endpoint).
@@ -257,6 +262,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Connect(args) => connect::connect(args).await?,
+        Command::Disconnect(args) => connect::disconnect(args).await?,
         Command::Seed {
             file,
             dynamodb_table: Some(table),
