@@ -75,3 +75,117 @@ fn an_unknown_field_or_argument_is_refused() {
     let ok = "query Q($id: ID!) { order(id: $id) { id closed } }";
     assert!(validate("ok", ok).is_ok());
 }
+
+/// The fields a document selects and the arguments it passes that the
+/// schema marks `@deprecated`, as `Type.field` or `Type.field(arg)`.
+fn deprecated_uses(name: &str, doc: &str) -> Vec<String> {
+    use apollo_compiler::executable::{Selection, SelectionSet};
+    fn walk(doc: &ExecutableDocument, set: &SelectionSet, out: &mut Vec<String>) {
+        for s in &set.selections {
+            match s {
+                Selection::Field(f) => {
+                    let at = format!("{}.{}", set.ty, f.name);
+                    if f.definition.directives.get("deprecated").is_some() {
+                        out.push(at.clone());
+                    }
+                    for a in &f.arguments {
+                        let def = f.definition.arguments.iter().find(|d| d.name == a.name);
+                        if def.is_some_and(|d| d.directives.get("deprecated").is_some()) {
+                            out.push(format!("{at}({})", a.name));
+                        }
+                    }
+                    walk(doc, &f.selection_set, out);
+                }
+                Selection::InlineFragment(i) => walk(doc, &i.selection_set, out),
+                Selection::FragmentSpread(s) => {
+                    if let Some(frag) = doc.fragments.get(&s.fragment_name) {
+                        walk(doc, &frag.selection_set, out);
+                    }
+                }
+            }
+        }
+    }
+    let valid = ExecutableDocument::parse_and_validate(schema(), doc, format!("{name}.graphql"))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut out = Vec::new();
+    for op in valid.operations.iter() {
+        walk(&valid, &op.selection_set, &mut out);
+    }
+    out
+}
+
+#[test]
+fn no_document_uses_anything_deprecated() {
+    use platforms::registration::{
+        SHOPIFY_CREATE_MUTATION, SHOPIFY_DELETE_MUTATION, SHOPIFY_LIST_QUERY,
+    };
+    for (name, doc) in [
+        ("SHOPIFY_LIST_QUERY", SHOPIFY_LIST_QUERY),
+        ("SHOPIFY_CREATE_MUTATION", SHOPIFY_CREATE_MUTATION),
+        ("SHOPIFY_DELETE_MUTATION", SHOPIFY_DELETE_MUTATION),
+    ] {
+        assert!(
+            SHOPIFY_DOCUMENTS.contains(&(name, doc)),
+            "{name} is among the documents checked"
+        );
+    }
+    // For example, in 2025-10 a webhook subscription's address is `uri`;
+    // `callbackUrl` and `endpoint` are deprecated.
+    for (name, doc) in SHOPIFY_DOCUMENTS {
+        assert_eq!(deprecated_uses(name, doc), Vec::<String>::new(), "{name}");
+    }
+    let with_callback = SHOPIFY_LIST_QUERY.replace("uri", "callbackUrl");
+    assert_eq!(
+        deprecated_uses("with_callback", &with_callback),
+        ["WebhookSubscription.callbackUrl"],
+        "the check sees a deprecated field"
+    );
+}
+
+#[test]
+fn the_subscription_topics_and_inputs_are_the_schemas() {
+    use platforms::registration::{SHOPIFY_TOPICS, shopify_create_variables};
+    let s = schema();
+    let topics = s
+        .get_enum("WebhookSubscriptionTopic")
+        .expect("WebhookSubscriptionTopic");
+    for t in SHOPIFY_TOPICS {
+        let v = topics
+            .values
+            .get(t)
+            .unwrap_or_else(|| panic!("{t} is no WebhookSubscriptionTopic"));
+        assert!(
+            v.directives.get("deprecated").is_none(),
+            "{t} is deprecated"
+        );
+    }
+    let vars = shopify_create_variables("ORDERS_UPDATED", "https://api.example/webhooks/shopify");
+    let input = s
+        .get_input_object("WebhookSubscriptionInput")
+        .expect("WebhookSubscriptionInput");
+    let sent = vars["webhookSubscription"].as_object().unwrap();
+    for key in sent.keys() {
+        let field = input
+            .fields
+            .get(key.as_str())
+            .unwrap_or_else(|| panic!("WebhookSubscriptionInput has no {key}"));
+        assert!(
+            field.directives.get("deprecated").is_none(),
+            "WebhookSubscriptionInput.{key} is deprecated"
+        );
+    }
+    assert!(sent.contains_key("uri"));
+    let formats = s.get_enum("WebhookSubscriptionFormat").unwrap();
+    assert!(
+        formats
+            .values
+            .contains_key(sent["format"].as_str().unwrap())
+    );
+    assert!(
+        input
+            .fields
+            .get("callbackUrl")
+            .is_some_and(|f| f.directives.get("deprecated").is_some()),
+        "the check sees a deprecated input field"
+    );
+}

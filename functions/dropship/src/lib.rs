@@ -1,6 +1,7 @@
 //! `dropship`: the local stand-in for the AWS deployment. It hosts the same
 //! handler functions as the Lambdas over an embedded store.
 
+pub mod connect;
 pub mod ops;
 pub mod server;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dropship::DEMO_SEED;
+use dropship::connect;
 use dropship::server::{Host, Limits, serve};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
@@ -90,6 +91,10 @@ enum Command {
         #[arg(long, global = true, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
     },
+    /// Register the company's store webhooks pointing at BASE_URL (idempotent).
+    Connect(connect::ConnectArgs),
+    /// Remove our webhooks (those under BASE_URL) from the company's store.
+    Disconnect(connect::DisconnectArgs),
 }
 
 /// Which store an operator command works on: the embedded one under
@@ -451,6 +456,8 @@ async fn main() -> anyhow::Result<()> {
             target,
             sender_email,
         } => notifications(target, sender_email, cmd).await?,
+        Command::Connect(args) => connect::connect(args).await?,
+        Command::Disconnect(args) => connect::disconnect(args).await?,
         Command::Seed {
             file,
             dynamodb_table: Some(table),

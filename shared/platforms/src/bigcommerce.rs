@@ -9,6 +9,13 @@ use super::{Inbound, LineChange, id_string};
 
 pub const PLATFORM: &str = "bigcommerce";
 
+/// The order scopes the intake acts on (and `dropship connect` registers).
+pub const ORDER_SCOPES: [&str; 3] = [
+    "store/order/statusUpdated",
+    "store/order/updated",
+    "store/order/refund/created",
+];
+
 /// Status ids that mean the whole order is off.
 pub(crate) const CANCELLED: u32 = 5;
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
@@ -32,7 +39,7 @@ struct DeliveryData {
 pub fn parse(body: &[u8]) -> Result<(Inbound, Option<String>), serde_json::Error> {
     let d: Delivery = serde_json::from_slice(body)?;
     let inbound = match d.scope.as_str() {
-        "store/order/statusUpdated" | "store/order/updated" | "store/order/refund/created" => {
+        scope if ORDER_SCOPES.contains(&scope) => {
             // The id is fetched by: a numeric one only.
             let order_ref = PlatformId::parse(&d.data.id).ok_or_else(|| {
                 <serde_json::Error as serde::de::Error>::custom(format!(

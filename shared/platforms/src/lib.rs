@@ -8,6 +8,7 @@ pub mod bigcommerce;
 pub mod client;
 mod error;
 pub mod outbound;
+pub mod registration;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -221,8 +222,8 @@ pub fn shopify_graphql_url(c: &Connection) -> Result<Url, PlatformError> {
     )
 }
 
-/// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}`
-pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+/// `{api_base_url or site_url}/wp-json/wc/v3/{segments}`
+fn woocommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
     let base = match &c.api_base_url {
         Some(b) => base_url("woocommerce", "api_base_url", b)?,
         None => base_url(
@@ -231,15 +232,29 @@ pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, Plat
             field("woocommerce", "site_url", &c.site_url)?,
         )?,
     };
-    join_segments(
-        "woocommerce",
-        &base,
-        &["wp-json", "wc", "v3", "orders", order_id],
-    )
+    let path: Vec<&str> = ["wp-json", "wc", "v3"]
+        .iter()
+        .chain(segments)
+        .copied()
+        .collect();
+    join_segments("woocommerce", &base, &path)
 }
 
-/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v2/orders/{id}`
-pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+/// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}`
+pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+    woocommerce_url(c, &["orders", order_id])
+}
+
+/// `{api_base_url or site_url}/wp-json/wc/v3/webhooks[/{id}]`
+pub fn woocommerce_webhooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
+    match id {
+        Some(id) => woocommerce_url(c, &["webhooks", id]),
+        None => woocommerce_url(c, &["webhooks"]),
+    }
+}
+
+/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/{segments}`
+fn bigcommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
     let base = base_url(
         "bigcommerce",
         "api_base_url",
@@ -248,11 +263,21 @@ pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, Plat
             .unwrap_or("https://api.bigcommerce.com"),
     )?;
     let hash = field("bigcommerce", "store_hash", &c.store_hash)?;
-    join_segments(
-        "bigcommerce",
-        &base,
-        &["stores", hash, "v2", "orders", order_id],
-    )
+    let path: Vec<&str> = ["stores", hash].iter().chain(segments).copied().collect();
+    join_segments("bigcommerce", &base, &path)
+}
+
+/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v2/orders/{id}`
+pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+    bigcommerce_url(c, &["v2", "orders", order_id])
+}
+
+/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v3/hooks[/{id}]`
+pub fn bigcommerce_hooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
+    match id {
+        Some(id) => bigcommerce_url(c, &["v3", "hooks", id]),
+        None => bigcommerce_url(c, &["v3", "hooks"]),
+    }
 }
 
 /// `{order url}/products?limit={limit}&page={page}`
@@ -328,6 +353,24 @@ mod tests {
         assert_eq!(
             bigcommerce_order_url(&c, "9").unwrap().as_str(),
             "https://api.bigcommerce.com/stores/abc/v2/orders/9"
+        );
+        assert_eq!(
+            woocommerce_webhooks_url(&c, None).unwrap().as_str(),
+            "https://cedar.example/wp-json/wc/v3/webhooks"
+        );
+        assert_eq!(
+            woocommerce_webhooks_url(&c, Some("12")).unwrap().as_str(),
+            "https://cedar.example/wp-json/wc/v3/webhooks/12"
+        );
+        assert_eq!(
+            bigcommerce_hooks_url(&c, None).unwrap().as_str(),
+            "https://api.bigcommerce.com/stores/abc/v3/hooks"
+        );
+        assert_eq!(
+            bigcommerce_hooks_url(&c, Some("18048287"))
+                .unwrap()
+                .as_str(),
+            "https://api.bigcommerce.com/stores/abc/v3/hooks/18048287"
         );
         assert_eq!(
             bigcommerce_products_url(&c, "9", 250, 2).unwrap().as_str(),

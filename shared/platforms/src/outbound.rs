@@ -114,12 +114,24 @@ pub const ORDER_CLOSE_MUTATION: &str = r#"mutation DropshipOrderClose($input: Or
 
 /// Every GraphQL document the service sends to Shopify (checked against
 /// the Admin schema in tests).
-pub const SHOPIFY_DOCUMENTS: [(&str, &str); 5] = [
+pub const SHOPIFY_DOCUMENTS: [(&str, &str); 8] = [
     ("ORDER_LINES_QUERY", crate::shopify::ORDER_LINES_QUERY),
     ("REFUND_STATE_QUERY", REFUND_STATE_QUERY),
     ("SUGGESTED_REFUND_QUERY", SUGGESTED_REFUND_QUERY),
     ("REFUND_CREATE_MUTATION", REFUND_CREATE_MUTATION),
     ("ORDER_CLOSE_MUTATION", ORDER_CLOSE_MUTATION),
+    (
+        "SHOPIFY_LIST_QUERY",
+        crate::registration::SHOPIFY_LIST_QUERY,
+    ),
+    (
+        "SHOPIFY_CREATE_MUTATION",
+        crate::registration::SHOPIFY_CREATE_MUTATION,
+    ),
+    (
+        "SHOPIFY_DELETE_MUTATION",
+        crate::registration::SHOPIFY_DELETE_MUTATION,
+    ),
 ];
 
 /// `gid://shopify/Order/{id}`: built from a validated numeric id only.

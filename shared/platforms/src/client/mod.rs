@@ -7,6 +7,7 @@ pub mod bigcommerce;
 pub mod http;
 pub mod outbound;
 pub mod reader;
+pub mod registration;
 pub mod shopify;
 pub mod sync;
 
