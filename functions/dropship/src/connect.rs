@@ -17,8 +17,7 @@ use service::secrets::WithSecrets;
 use service::store::Store;
 use sqlite::EmbeddedStore;
 
-/// The secrets' name prefix when none is given (as `seed` has it).
-const LOCAL_SECRETS_PREFIX: &str = "dropship/local/companies/";
+use crate::LOCAL_SECRETS_PREFIX;
 
 /// Where the company is read from: as `dropship seed` writes it.
 #[derive(clap::Args, Debug)]

@@ -5,5 +5,9 @@ pub mod connect;
 pub mod ops;
 pub mod server;
 
+/// The secrets' name prefix on a local endpoint when none is given (a
+/// stack's is its `SecretsPrefix` output).
+pub const LOCAL_SECRETS_PREFIX: &str = "dropship/local/companies/";
+
 /// The demo seed loaded into an empty data directory.
 pub const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dropship::DEMO_SEED;
 use dropship::connect;
 use dropship::server::{Host, Limits, serve};
+use dropship::{DEMO_SEED, LOCAL_SECRETS_PREFIX};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
@@ -258,9 +258,6 @@ async fn operate(target: StoreArgs, ops: Ops) -> anyhow::Result<()> {
         }
     }
 }
-
-/// The secrets' name prefix when none is given (a local endpoint).
-const LOCAL_SECRETS_PREFIX: &str = "dropship/local/companies/";
 
 /// Limits on slow or many clients (see `server::Limits`).
 #[derive(clap::Args)]
