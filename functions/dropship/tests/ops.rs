@@ -304,9 +304,10 @@ async fn notifications_sweep_list_and_retry_on_the_embedded_store() {
 }
 
 /// On a stack's table, a cancellation whose stream batch was lost: the
-/// sweep sends exactly one email through SES (ministack's), and again none.
+/// sweep sends exactly one email through SES (ministack's), and again none;
+/// a failed notification is listed and retried once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sweep_on_dynamodb_sends_exactly_one_email() {
+async fn notifications_on_dynamodb_sweep_list_and_retry() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
@@ -371,4 +372,44 @@ async fn a_sweep_on_dynamodb_sends_exactly_one_email() {
         assert_eq!(mine[0]["channels"]["email"], expected, "{v}");
         assert_eq!(sent_by_us().await, 1);
     }
+
+    // A notification failed for good is listed, and a retry sends it once.
+    use service::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+    let table_store = service::secrets::WithSecrets::new(
+        dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
+        secretsmanager::SecretsManager::on_first_use(&sdk, &prefix),
+    );
+    let c2 = cancel_demo_api(table_store.clone()).await;
+    let key = LedgerKey::new("ord_demo_api", &c2.id, Channel::Email);
+    let now = chrono::Utc::now();
+    let Claim::Acquired { token, .. } = table_store
+        .claim(&key, now, chrono::Duration::minutes(2))
+        .await
+        .unwrap()
+    else {
+        panic!("claimed")
+    };
+    table_store
+        .complete(&key, &token, Outcome::Failed, "mailbox full", now)
+        .await
+        .unwrap();
+    let (ok, v, err) = run(
+        &["notifications", "list", "--failed", "--since", &since_arg],
+        &store,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        v["notifications"][0]["cancellation_id"],
+        c2.id.as_str(),
+        "{v}"
+    );
+    assert_eq!(v["notifications"][0]["reason"], "mailbox full");
+    let (ok, v, err) = run(&["notifications", "retry", &c2.id], &store);
+    assert!(ok, "{err}");
+    assert_eq!(v["channels"]["email"], "sent");
+    assert_eq!(sent_by_us().await, 2);
+    let (ok, v, _) = run(&["notifications", "retry", &c2.id], &store);
+    assert!(ok);
+    assert_eq!(v["channels"]["email"], "already_done");
+    assert_eq!(sent_by_us().await, 2, "sent once");
 }
