@@ -232,31 +232,21 @@ impl Ledger for DynamoStore {
 
     /// A Scan of the notification items: an operator's command only.
     async fn entries_since(&self, since: DateTime<Utc>) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("#type = :type AND #updated >= :since")
-                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
-                .expression_attribute_names("#updated", "updated_at")
-                .expression_attribute_values(":type", s(NOTIFICATION_TYPE))
-                .expression_attribute_values(":since", stamp(&since))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk("Scan", e))?;
-            for item in out.items.unwrap_or_default() {
-                entries.push(entry_of(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .scan_all(
+                self.client
+                    .scan()
+                    .filter_expression("#type = :type AND #updated >= :since")
+                    .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                    .expression_attribute_names("#updated", "updated_at")
+                    .expression_attribute_values(":type", s(NOTIFICATION_TYPE))
+                    .expression_attribute_values(":since", stamp(&since)),
+            )
+            .await?;
+        let mut entries = items
+            .into_iter()
+            .map(entry_of)
+            .collect::<Result<Vec<_>, _>>()?;
         entries.sort_by(|a, b| {
             (a.updated_at, &a.cancellation_id, a.channel.as_str()).cmp(&(
                 b.updated_at,

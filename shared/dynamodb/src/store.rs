@@ -18,6 +18,22 @@ use service::store::{
 };
 
 impl DynamoStore {
+    /// Every item a Scan selects, read consistently, page after page (the
+    /// SDK's paginator): operator commands only, never a request's path.
+    pub(super) async fn scan_all(
+        &self,
+        scan: aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        scan.table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| sdk("Scan", e))
+    }
+
     /// One item by its key, read consistently.
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -63,33 +79,23 @@ impl Store for DynamoStore {
         &self,
         since: chrono::DateTime<Utc>,
     ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        let items = self
+            .scan_all(
+                self.client
+                    .scan()
+                    .filter_expression("#type = :order")
+                    .projection_expression("#cs")
+                    .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                    .expression_attribute_names("#cs", schema::CANCELLATIONS_ATTRIBUTE)
+                    .expression_attribute_values(":order", s(super::kinds::ORDER)),
+            )
+            .await?;
         let mut found: Vec<domain::Cancellation> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("#type = :order")
-                .projection_expression("#cs")
-                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
-                .expression_attribute_names("#cs", schema::CANCELLATIONS_ATTRIBUTE)
-                .expression_attribute_values(":order", s(super::kinds::ORDER))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk("Scan", e))?;
-            for mut item in out.items.unwrap_or_default() {
-                if let Some(list) = item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
-                    let all: Vec<domain::Cancellation> =
-                        serde_dynamo::from_attribute_value(list).map_err(StoreError::backend)?;
-                    found.extend(all.into_iter().filter(|c| c.created_at >= since));
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for mut item in items {
+            if let Some(list) = item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
+                let all: Vec<domain::Cancellation> =
+                    serde_dynamo::from_attribute_value(list).map_err(StoreError::backend)?;
+                found.extend(all.into_iter().filter(|c| c.created_at >= since));
             }
         }
         found.sort_by_key(|c| c.created_at);
@@ -99,31 +105,21 @@ impl Store for DynamoStore {
     /// A Scan of the company items: an operator's command, not a request's
     /// path (it reads the whole table).
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
-        let mut found: Vec<Company> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("#type = :company AND #sk = :sk")
-                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
-                .expression_attribute_names("#sk", schema::SK)
-                .expression_attribute_values(":company", s(super::kinds::COMPANY))
-                .expression_attribute_values(":sk", s(keys::COMPANY_SK))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk("Scan", e))?;
-            for item in out.items.unwrap_or_default() {
-                found.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .scan_all(
+                self.client
+                    .scan()
+                    .filter_expression("#type = :company AND #sk = :sk")
+                    .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                    .expression_attribute_names("#sk", schema::SK)
+                    .expression_attribute_values(":company", s(super::kinds::COMPANY))
+                    .expression_attribute_values(":sk", s(keys::COMPANY_SK)),
+            )
+            .await?;
+        let mut found = items
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Company>, _>>()?;
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
     }
