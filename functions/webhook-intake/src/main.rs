@@ -15,10 +15,12 @@ use service::secrets::WithSecrets;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let (table, prefix) = (aws::lambda::table_name()?, aws::lambda::secrets_prefix()?);
-    let store = DynamoStore::from_env(table).await;
+    // One SDK configuration for both clients: init pays for it once.
+    let sdk = aws::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     // No secret cache here: the companies themselves are kept (with their
     // secrets) for a while, and read again when a signature fails.
-    let secrets = SecretsManager::on_first_use(&aws::sdk_config().await, prefix);
+    let secrets = SecretsManager::on_first_use(&sdk, prefix);
     let app = App::new(WithSecrets::new(store, secrets))
         .with_metrics(Metrics::emf())
         .with_platform_reader(HttpPlatformReader::default());
