@@ -373,6 +373,18 @@ where
         if !kept {
             tracing::warn!(cancellation_id = %c.id, channel = channel.as_str(), "claim expired and was taken over before completion");
         }
+        Ok(self.finished(c, channel, outcome, crashed, detail))
+    }
+
+    /// A completed attempt: counted, logged, reported.
+    fn finished(
+        &self,
+        c: &Cancellation,
+        channel: Channel,
+        outcome: Outcome,
+        crashed: bool,
+        detail: String,
+    ) -> ChannelReport {
         self.count(
             channel,
             match outcome {
@@ -383,15 +395,15 @@ where
         match (outcome, crashed) {
             (Outcome::Sent, _) => {
                 tracing::info!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notified");
-                Ok(ChannelReport::Sent(detail))
+                ChannelReport::Sent(detail)
             }
             (Outcome::Failed, true) => {
                 tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification panicked; recorded as failed");
-                Ok(ChannelReport::Crashed(detail))
+                ChannelReport::Crashed(detail)
             }
             (Outcome::Failed, false) => {
                 tracing::error!(cancellation_id = %c.id, order_id = %c.order_id, channel = channel.as_str(), %detail, "notification refused for good; recorded as failed");
-                Ok(ChannelReport::Failed(detail))
+                ChannelReport::Failed(detail)
             }
         }
     }
