@@ -145,6 +145,23 @@ impl World {
         }
     }
 
+    /// An order's item as DynamoDB holds it (what the stream's NEW_IMAGE
+    /// carries).
+    async fn order_item(&self, id: &str) -> std::collections::HashMap<String, AttributeValue> {
+        self.store
+            .inner
+            .client()
+            .get_item()
+            .table_name(self.store.inner.table())
+            .key("pk", AttributeValue::S(format!("ORDER#{id}")))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    }
+
     /// Emails SES accepted from this world's sender.
     async fn emails(&self) -> Vec<Value> {
         let body: Value = reqwest::get(format!("{}/_ministack/ses/messages", endpoint()))
@@ -760,19 +777,7 @@ async fn stored_orders_decode_as_stream_records_do() {
     commit.cancellation = Some(c.clone());
     w.store.commit(&commit).await.unwrap();
     // The item as DynamoDB holds it is what the stream's NEW_IMAGE carries.
-    let item = w
-        .store
-        .inner
-        .client()
-        .get_item()
-        .table_name(w.store.inner.table())
-        .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
-        .key("sk", AttributeValue::S("ORDER".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = w.order_item("ord_demo_api").await;
     let mut record = EventRecord::default();
     record.event_name = "MODIFY".into();
     record.change.new_image = serde_dynamo::Item::from(item);
@@ -804,19 +809,7 @@ async fn stored_orders_decode_as_stream_records_do() {
     });
     later.cancellation = None;
     w.store.commit(&later).await.unwrap();
-    let item = w
-        .store
-        .inner
-        .client()
-        .get_item()
-        .table_name(w.store.inner.table())
-        .key("pk", AttributeValue::S("ORDER#ord_demo_api".into()))
-        .key("sk", AttributeValue::S("ORDER".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = w.order_item("ord_demo_api").await;
     assert!(!item.contains_key("new_cancellation"));
     record.change.new_image = serde_dynamo::Item::from(item);
     assert_eq!(cancellation_of(&record).unwrap(), None);

@@ -517,11 +517,13 @@ mod url_properties {
             .unwrap_or_default()
     }
 
-    /// Strings an attacker would try, mixed with arbitrary ones.
-    fn hostile() -> impl Strategy<Value = String> {
+    /// Strings an attacker would try, mixed with arbitrary ones (every
+    /// property test here that turns data into a URL takes them).
+    pub(crate) fn hostile() -> impl Strategy<Value = String> {
         let piece = prop_oneof![
             Just("../".to_owned()),
             Just("..".to_owned()),
+            Just(".".to_owned()),
             Just("?".to_owned()),
             Just("#".to_owned()),
             Just("%2e%2e".to_owned()),
@@ -529,9 +531,12 @@ mod url_properties {
             Just("/".to_owned()),
             Just("\\".to_owned()),
             Just("&".to_owned()),
+            Just("@".to_owned()),
+            Just(":".to_owned()),
+            Just("\n".to_owned()),
             Just("é".to_owned()),
             Just("\u{202e}".to_owned()),
-            "[0-9]{1,4}",
+            "[a-z0-9-]{1,8}",
             "\\PC{0,6}",
         ];
         proptest::collection::vec(piece, 0..8).prop_map(|v| v.concat())

@@ -578,28 +578,8 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::url_properties::hostile;
     use proptest::prelude::*;
-
-    fn hostile() -> impl Strategy<Value = String> {
-        let piece = prop_oneof![
-            Just("../".to_owned()),
-            Just("..".to_owned()),
-            Just(".".to_owned()),
-            Just("?".to_owned()),
-            Just("#".to_owned()),
-            Just("%2e%2e".to_owned()),
-            Just("%2F".to_owned()),
-            Just("/".to_owned()),
-            Just("\\".to_owned()),
-            Just("@".to_owned()),
-            Just(":".to_owned()),
-            Just("\n".to_owned()),
-            Just("é".to_owned()),
-            "[a-z0-9-]{1,8}",
-            "\\PC{0,6}",
-        ];
-        proptest::collection::vec(piece, 0..6).prop_map(|v| v.concat())
-    }
 
     fn bases() -> impl Strategy<Value = String> {
         prop_oneof![
