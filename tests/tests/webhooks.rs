@@ -933,6 +933,7 @@ async fn every_refusal_reads_the_same() {
                 email: format!("{id}@example.com"),
                 api_keys: vec![],
                 connection: Some(conn),
+                webhook_endpoints: Vec::new(),
             })
             .await
             .unwrap();

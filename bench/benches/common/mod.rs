@@ -26,6 +26,7 @@ pub fn company(id: &str, role: Role) -> Company {
         email: format!("{id}@example.com"),
         api_keys: vec![],
         connection: None,
+        webhook_endpoints: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ mod model;
 pub mod refs;
 pub mod rules;
 pub mod sync;
+pub mod webhooks;
 
 #[cfg(test)]
 mod proptests;
@@ -71,6 +72,7 @@ mod tests {
             email: format!("{id}@example.com"),
             api_keys: vec![],
             connection: None,
+            webhook_endpoints: Vec::new(),
         }
     }
 

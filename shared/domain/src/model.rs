@@ -213,6 +213,10 @@ pub struct Company {
     pub api_keys: Vec<ApiKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<Connection>,
+    /// Where its events are pushed (`webhooks`). Changed only through the
+    /// store's endpoint changes, never by replacing the company.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_endpoints: Vec<crate::webhooks::WebhookEndpoint>,
 }
 
 impl Company {
@@ -530,6 +534,7 @@ mod tests {
                 consumer_secret: Some("cs".into()),
                 ..Connection::default()
             }),
+            webhook_endpoints: Vec::new(),
         };
         let (public, secrets) = c.split_secrets();
         let conn = public.connection.as_ref().unwrap();

@@ -236,6 +236,7 @@ fn partner(integration: Integration, role: Role, name: &str) -> Company {
             consumer_secret: Some("cs".into()),
             api_base_url: None,
         }),
+        webhook_endpoints: Vec::new(),
     }
 }
 

@@ -103,6 +103,7 @@ impl SeedCompany {
                 .map(|k| domain::ApiKey::from_hash(hash_api_key(k), None))
                 .collect(),
             connection: self.connection.clone(),
+            webhook_endpoints: Vec::new(),
         }
     }
 }

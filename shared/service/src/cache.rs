@@ -116,6 +116,7 @@ mod tests {
             email: format!("{id}@example.com"),
             api_keys: Vec::new(),
             connection: None,
+            webhook_endpoints: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ pub fn company(id: &str, role: Role) -> Company {
         email: format!("{id}@example.com"),
         api_keys: vec![domain::ApiKey::from_hash(format!("hash-of-{id}"), None)],
         connection: None,
+        webhook_endpoints: Vec::new(),
     }
 }
 
