@@ -210,10 +210,10 @@ pub fn check_url(raw: &str, policy: UrlPolicy) -> Result<CheckedUrl, UrlRefusal>
             UrlHost::Name(name)
         }
     };
-    if let UrlHost::Address(a) = host {
-        if !address_allowed(a, policy) {
-            return Err(UrlRefusal::NotPublic(a.to_string()));
-        }
+    if let UrlHost::Address(a) = host
+        && !address_allowed(a, policy)
+    {
+        return Err(UrlRefusal::NotPublic(a.to_string()));
     }
     Ok(CheckedUrl {
         url: url.to_string(),
