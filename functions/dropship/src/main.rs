@@ -178,7 +178,7 @@ async fn run_notifications<S, M, Y>(
     json: bool,
 ) -> anyhow::Result<()>
 where
-    S: Store + service::ledger::Ledger,
+    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {

@@ -190,7 +190,8 @@ fn entry_json(e: &service::ledger::LedgerEntry) -> Value {
         _ => None,
     };
     json!({"cancellation_id": e.cancellation_id, "order_id": e.order_id,
-           "channel": e.channel.as_str(), "status": status, "attempts": e.attempts,
+           "channel": e.channel.as_str(), "endpoint_id": e.endpoint_id,
+           "status": status, "attempts": e.attempts,
            "updated_at": e.updated_at, "reason": reason})
 }
 
@@ -246,7 +247,7 @@ pub async fn retry<S, M, Y>(
     channel: Option<service::ledger::Channel>,
 ) -> anyhow::Result<Report>
 where
-    S: Store + service::ledger::Ledger,
+    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {
@@ -262,7 +263,7 @@ pub async fn sweep<S, M, Y>(
     since: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report>
 where
-    S: Store + service::ledger::Ledger,
+    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {

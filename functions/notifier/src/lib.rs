@@ -124,7 +124,7 @@ pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, Rec
 /// Handle one batch; never fails as a whole.
 pub async fn handle<S, M, Y>(notifier: &Notifier<S, M, Y>, event: Event) -> DynamoDbEventResponse
 where
-    S: Store + Ledger,
+    S: Store + Ledger + service::webhooks::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -191,7 +191,7 @@ async fn handle_record<S, M, Y>(
     record: &EventRecord,
 ) -> Result<Option<Report>, RecordFailure>
 where
-    S: Store + Ledger,
+    S: Store + Ledger + service::webhooks::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {

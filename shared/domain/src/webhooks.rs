@@ -77,6 +77,9 @@ pub struct WebhookEndpoint {
     /// a retried creation finds it instead of adding another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by_key: Option<String>,
+    /// The fingerprint of that request (a retry must match it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<String>,
     /// The first failed delivery since the last success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<DateTime<Utc>>,
@@ -435,6 +438,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH,
             salt: "s".into(),
             created_by_key: None,
+            request_fingerprint: None,
             failing_since: None,
             disabled_at: None,
         }

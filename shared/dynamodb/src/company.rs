@@ -15,6 +15,14 @@ use super::schema;
 use domain::Company;
 use service::store::{StoreError, shop_domain_of};
 
+/// A stored company's revision, API-key hashes, shop domain, endpoints.
+type StoredCompany = (
+    Option<u64>,
+    Vec<String>,
+    Option<String>,
+    Vec<domain::webhooks::WebhookEndpoint>,
+);
+
 /// The most items one `TransactWriteItems` may carry.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 /// How often `put_company` retries after a concurrent change of the same company.
@@ -42,7 +50,14 @@ impl DynamoStore {
             }
         }
         for _ in 0..PUT_COMPANY_ATTEMPTS {
-            let (old_rev, old_hashes, old_domain) = self.stored_company(&company.id).await?;
+            let (old_rev, old_hashes, old_domain, endpoints) =
+                self.stored_company(&company.id).await?;
+            // Endpoints change only through `change_endpoints`: kept (the
+            // revision check sees a change to them meanwhile).
+            let company = &Company {
+                webhook_endpoints: endpoints,
+                ..company.clone()
+            };
             let domain = shop_domain_of(company);
             let stale: Vec<&String> = old_hashes
                 .iter()
@@ -98,28 +113,25 @@ impl DynamoStore {
         )))
     }
 
-    /// The stored company's revision, API-key hashes and shop domain.
-    async fn stored_company(
-        &self,
-        id: &str,
-    ) -> Result<(Option<u64>, Vec<String>, Option<String>), StoreError> {
+    /// The stored company's revision, API-key hashes, shop domain and
+    /// webhook endpoints.
+    async fn stored_company(&self, id: &str) -> Result<StoredCompany, StoreError> {
         let old = self.get(key(keys::company(id), keys::COMPANY_SK)).await?;
-        let (old_rev, old_hashes, old_domain): (Option<u64>, Vec<String>, Option<String>) =
-            match old {
-                Some(item) => {
-                    let rev = item
-                        .get("rev")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    let old: Company = from_item(item)?;
-                    let domain = shop_domain_of(&old);
-                    let hashes = old.key_hashes().map(str::to_owned).collect();
-                    (Some(rev), hashes, domain)
-                }
-                None => (None, Vec::new(), None),
-            };
-        Ok((old_rev, old_hashes, old_domain))
+        let (old_rev, old_hashes, old_domain, endpoints): StoredCompany = match old {
+            Some(item) => {
+                let rev = item
+                    .get("rev")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let old: Company = from_item(item)?;
+                let domain = shop_domain_of(&old);
+                let hashes = old.key_hashes().map(str::to_owned).collect();
+                (Some(rev), hashes, domain, old.webhook_endpoints)
+            }
+            None => (None, Vec::new(), None, Vec::new()),
+        };
+        Ok((old_rev, old_hashes, old_domain, endpoints))
     }
 
     /// The transaction's members, and the index of the shop-domain put.
@@ -133,7 +145,13 @@ impl DynamoStore {
         domain: Option<&str>,
     ) -> Result<(Vec<TransactWriteItem>, Option<usize>), StoreError> {
         let mut items = vec![self.company_put(company, old_rev)?];
-        let copy = serde_dynamo::to_attribute_value::<_, AttributeValue>(company)
+        // Copies authenticate and route; endpoints are read from the
+        // company item alone, so copies never hold stale ones.
+        let bare = Company {
+            webhook_endpoints: Vec::new(),
+            ..company.clone()
+        };
+        let copy = serde_dynamo::to_attribute_value::<_, AttributeValue>(&bare)
             .map_err(StoreError::backend)?;
         // A look-up item holding a copy of the company, refused when
         // another company owns it.

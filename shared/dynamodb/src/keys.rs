@@ -55,3 +55,13 @@ pub(super) const LISTING_PREFIX: &str = "LISTING#";
 pub(super) fn listing(created_at: &DateTime<Utc>, id: &str) -> String {
     format!("{LISTING_PREFIX}{}#{id}", ts(created_at))
 }
+
+/// A company's events live in its partition, in id (= time) order.
+pub(super) const EVENT_PREFIX: &str = "EVENT#";
+pub(super) fn event(id: &str) -> String {
+    format!("{EVENT_PREFIX}{id}")
+}
+/// The item that makes an event's recording happen once per subject.
+pub(super) fn event_key(dedupe: &str) -> String {
+    format!("EVENTKEY#{dedupe}")
+}

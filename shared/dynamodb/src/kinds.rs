@@ -9,3 +9,5 @@ pub(super) const IDEMPOTENCY: &str = "idempotency";
 pub(super) const DELIVERY: &str = "delivery";
 pub(super) const ORDER_REF: &str = "order_ref";
 pub(super) const SHOP: &str = "shop";
+pub(super) const EVENT: &str = "event";
+pub(super) const EVENT_KEY: &str = "event_key";

@@ -42,11 +42,7 @@ fn ledger_key(k: &LedgerKey) -> Item {
         (schema::PK.to_owned(), s(format!("ORDER#{}", k.order_id))),
         (
             schema::SK.to_owned(),
-            s(format!(
-                "{NOTIFY_PREFIX}{}#{}",
-                k.cancellation_id,
-                k.channel.as_str()
-            )),
+            s(format!("{NOTIFY_PREFIX}{}#{}", k.cancellation_id, k.slot())),
         ),
     ])
 }
@@ -116,7 +112,7 @@ impl Ledger for DynamoStore {
             .update_expression(
                 "SET #type = :type, #status = :inprogress, #exp = :exp, #token = :token, \
                  #attempts = if_not_exists(#attempts, :zero) + :one, #oid = :oid, \
-                 #cid = :cid, #channel = :channel, #updated = :updated",
+                 #cid = :cid, #channel = :channel, #endpoint = :endpoint, #updated = :updated",
             )
             .condition_expression(
                 "attribute_not_exists(#pk) OR (#status = :inprogress AND #exp < :now)",
@@ -130,6 +126,7 @@ impl Ledger for DynamoStore {
             .expression_attribute_names("#oid", "order_id")
             .expression_attribute_names("#cid", "cancellation_id")
             .expression_attribute_names("#channel", "channel")
+            .expression_attribute_names("#endpoint", "endpoint_id")
             .expression_attribute_names("#updated", "updated_at")
             .expression_attribute_values(":type", s(NOTIFICATION_TYPE))
             .expression_attribute_values(":inprogress", s(LedgerStatus::InProgress.as_str()))
@@ -141,6 +138,12 @@ impl Ledger for DynamoStore {
             .expression_attribute_values(":oid", s(&key.order_id))
             .expression_attribute_values(":cid", s(&key.cancellation_id))
             .expression_attribute_values(":channel", s(key.channel.as_str()))
+            .expression_attribute_values(
+                ":endpoint",
+                key.endpoint_id
+                    .as_deref()
+                    .map_or(AttributeValue::Null(true), s),
+            )
             .expression_attribute_values(":updated", stamp(&now))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -248,10 +251,11 @@ impl Ledger for DynamoStore {
             .map(entry_of)
             .collect::<Result<Vec<_>, _>>()?;
         entries.sort_by(|a, b| {
-            (a.updated_at, &a.cancellation_id, a.channel.as_str()).cmp(&(
+            (a.updated_at, &a.cancellation_id, a.channel, &a.endpoint_id).cmp(&(
                 b.updated_at,
                 &b.cancellation_id,
-                b.channel.as_str(),
+                b.channel,
+                &b.endpoint_id,
             ))
         });
         Ok(entries)

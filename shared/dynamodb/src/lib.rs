@@ -22,6 +22,7 @@ pub mod schema;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod webhooks;
 
 #[cfg(test)]
 mod race;

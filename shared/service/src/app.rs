@@ -124,6 +124,8 @@ pub struct App<S> {
     pub(crate) companies: CompanyCache,
     /// Where counts of what happens go (off unless the host says).
     pub metrics: crate::metrics::Metrics,
+    /// Event webhooks: URL policy, resolver, signing key, ping queue.
+    pub(crate) webhooks: Option<crate::webhooks::WebhookPorts>,
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -187,6 +189,15 @@ impl<S: Store> App<S> {
             config,
             platforms: None,
             metrics: crate::metrics::Metrics::off(),
+            webhooks: None,
+        }
+    }
+
+    /// Serve the webhook endpoints and event log with `ports`.
+    pub fn with_webhooks(self, ports: crate::webhooks::WebhookPorts) -> Self {
+        App {
+            webhooks: Some(ports),
+            ..self
         }
     }
 

@@ -30,25 +30,47 @@ pub enum Channel {
     Email,
     /// The partner's store platform (refund, order status, line quantities).
     StoreSync,
+    /// An event pushed to one of the partner's webhook endpoints.
+    Webhook,
 }
 
 impl Channel {
+    /// The channels a cancellation is notified on directly; webhook
+    /// deliveries are keyed by event and endpoint instead.
     pub const ALL: [Channel; 2] = [Channel::Email, Channel::StoreSync];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::StoreSync => "store_sync",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    /// The channel and endpoint of a stored slot (`LedgerKey::slot`).
+    pub fn of_slot(slot: &str) -> Option<(Channel, Option<String>)> {
+        match slot.split_once(':') {
+            Some(("webhook", endpoint)) if !endpoint.is_empty() => {
+                Some((Channel::Webhook, Some(endpoint.to_owned())))
+            }
+            Some(_) => None,
+            None => [Channel::Email, Channel::StoreSync]
+                .into_iter()
+                .find(|c| c.as_str() == slot)
+                .map(|c| (c, None)),
         }
     }
 }
 
-/// The record a notification is guarded by.
+/// The record a notification is guarded by: a cancellation on a channel,
+/// or an event (its id in `cancellation_id`) to one webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LedgerKey {
     pub order_id: String,
     pub cancellation_id: String,
     pub channel: Channel,
+    /// The webhook endpoint (`Channel::Webhook` only).
+    pub endpoint_id: Option<String>,
 }
 
 impl LedgerKey {
@@ -57,6 +79,25 @@ impl LedgerKey {
             order_id: order_id.to_owned(),
             cancellation_id: cancellation_id.to_owned(),
             channel,
+            endpoint_id: None,
+        }
+    }
+
+    /// The delivery of event `event_id` (about order `order_id`) to one
+    /// webhook endpoint.
+    pub fn webhook(order_id: &str, event_id: &str, endpoint_id: &str) -> Self {
+        LedgerKey {
+            endpoint_id: Some(endpoint_id.to_owned()),
+            ..LedgerKey::new(order_id, event_id, Channel::Webhook)
+        }
+    }
+
+    /// The channel as stores key it: `email`, `store_sync`, or
+    /// `webhook:<endpoint id>`.
+    pub fn slot(&self) -> String {
+        match (&self.channel, &self.endpoint_id) {
+            (Channel::Webhook, Some(e)) => format!("webhook:{e}"),
+            (c, _) => c.as_str().to_owned(),
         }
     }
 }
@@ -102,8 +143,12 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub order_id: String,
+    /// The cancellation, or for a webhook delivery the event.
     pub cancellation_id: String,
     pub channel: Channel,
+    /// The webhook endpoint (`Channel::Webhook` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
     pub status: LedgerStatus,
     /// Set once completed.
     #[serde(default)]
@@ -206,6 +251,24 @@ pub fn lock_expired(expires_at: Option<i64>, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_name_channels_and_endpoints() {
+        let k = LedgerKey::webhook("o1", "evt_1", "we_1");
+        assert_eq!(k.slot(), "webhook:we_1");
+        assert_eq!(
+            Channel::of_slot(&k.slot()),
+            Some((Channel::Webhook, Some("we_1".into())))
+        );
+        assert_eq!(
+            LedgerKey::new("o1", "c1", Channel::StoreSync).slot(),
+            "store_sync"
+        );
+        assert_eq!(Channel::of_slot("email"), Some((Channel::Email, None)));
+        for bad in ["webhook", "webhook:", "sms", "email:x"] {
+            assert_eq!(Channel::of_slot(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn lock_expiry_rounds_up_and_expires_strictly_after() {

@@ -21,6 +21,8 @@ mod retry;
 pub mod secrets;
 pub mod store;
 pub mod sync;
+pub mod views;
+pub mod webhooks;
 
 pub use app::{App, Target, now};
 pub use cache::CacheLimits;

@@ -23,6 +23,7 @@ use crate::email::{MailError, Mailer, Notice};
 use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
 use crate::store::{Store, StoreError};
 use crate::sync::{StoreSync, SyncError};
+use crate::webhooks::{DeliveryPorts, WebhookStore};
 
 /// The sender used when `SENDER_EMAIL` is not set (local runs only).
 pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
@@ -92,6 +93,8 @@ pub(crate) enum ChannelReport {
 pub struct Report {
     pub(crate) email: ChannelReport,
     pub(crate) store_sync: ChannelReport,
+    /// Events recorded for the partner and pushed to its endpoints.
+    pub(crate) webhooks: ChannelReport,
 }
 
 impl ChannelReport {
@@ -108,16 +111,17 @@ impl ChannelReport {
 
 impl Report {
     /// Each channel's result in a word (`ChannelReport::as_str`).
-    pub fn summary(&self) -> [(Channel, &'static str); 2] {
+    pub fn summary(&self) -> [(Channel, &'static str); 3] {
         [
             (Channel::Email, self.email.as_str()),
             (Channel::StoreSync, self.store_sync.as_str()),
+            (Channel::Webhook, self.webhooks.as_str()),
         ]
     }
 
     /// Did an attempt on either channel panic?
     pub fn crashed(&self) -> bool {
-        [&self.email, &self.store_sync]
+        [&self.email, &self.store_sync, &self.webhooks]
             .iter()
             .any(|r| matches!(r, ChannelReport::Crashed(_)))
     }
@@ -167,11 +171,13 @@ pub struct Notifier<S, M, Y> {
     pub(crate) config: NotifierConfig,
     /// Where counts of notifications go (off unless the host says).
     pub metrics: crate::metrics::Metrics,
+    /// Event webhooks (off unless the host sets them up).
+    pub(crate) webhooks: Option<DeliveryPorts>,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
 where
-    S: Store + Ledger,
+    S: Store + Ledger + WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -182,6 +188,15 @@ where
             sync,
             config,
             metrics: crate::metrics::Metrics::off(),
+            webhooks: None,
+        }
+    }
+
+    /// Record events and push them to partners' endpoints through `ports`.
+    pub fn with_webhooks(self, ports: DeliveryPorts) -> Self {
+        Notifier {
+            webhooks: Some(ports),
+            ..self
         }
     }
 
@@ -190,7 +205,7 @@ where
         Notifier { metrics, ..self }
     }
 
-    fn count(&self, channel: Channel, result: &'static str) {
+    pub(crate) fn count(&self, channel: Channel, result: &'static str) {
         self.metrics.count(crate::metrics::Event::Notification {
             channel: channel.as_str(),
             result,
@@ -201,11 +216,12 @@ where
     /// attempted even when one fails; an error means at least one must be
     /// retried (the other, if done, is not repeated then).
     pub async fn notify(&self, c: &Cancellation) -> Result<Report, NotifyError> {
-        let order = self
+        let record = self
             .store
-            .order(&c.order_id)
+            .order_record(&c.order_id)
             .await?
             .ok_or_else(|| NotifyError::OrderMissing(c.order_id.clone()))?;
+        let order = &record.order;
         let initiator_id = match c.initiated_by {
             Role::Buyer => &order.buyer_id,
             Role::Seller => &order.seller_id,
@@ -225,7 +241,7 @@ where
             None => initiator_id.clone(),
         };
 
-        let (partner, order, initiator_name) = (&partner, &order, initiator_name.as_str());
+        let (partner, initiator_name) = (&partner, initiator_name.as_str());
         let email = if partner.id == *initiator_id {
             Ok(ChannelReport::NotApplicable)
         } else {
@@ -262,9 +278,19 @@ where
             Ok(ChannelReport::NotApplicable)
         };
 
-        match (email, store_sync) {
-            (Ok(email), Ok(store_sync)) => Ok(Report { email, store_sync }),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        let webhooks = if partner.id == *initiator_id {
+            Ok(ChannelReport::NotApplicable)
+        } else {
+            self.push_events(c, &record, partner).await
+        };
+
+        match (email, store_sync, webhooks) {
+            (Ok(email), Ok(store_sync), Ok(webhooks)) => Ok(Report {
+                email,
+                store_sync,
+                webhooks,
+            }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
         }
     }
 

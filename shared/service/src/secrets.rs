@@ -392,3 +392,44 @@ impl SecretStore for MemorySecrets {
         Ok(Put::Written)
     }
 }
+
+impl<S: crate::webhooks::WebhookStore, K: SecretStore> crate::webhooks::WebhookStore
+    for WithSecrets<S, K>
+{
+    async fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &domain::webhooks::EndpointChange,
+    ) -> Result<
+        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
+        StoreError,
+    > {
+        self.inner.change_endpoints(company_id, change).await
+    }
+
+    async fn record_event(
+        &self,
+        event: &crate::webhooks::EventRecord,
+        dedupe: &str,
+        keep_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::webhooks::Recorded, StoreError> {
+        self.inner.record_event(event, dedupe, keep_until).await
+    }
+
+    async fn event(
+        &self,
+        company_id: &str,
+        event_id: &str,
+    ) -> Result<Option<crate::webhooks::EventRecord>, StoreError> {
+        self.inner.event(company_id, event_id).await
+    }
+
+    async fn events_after(
+        &self,
+        company_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<crate::webhooks::EventRecord>, bool), StoreError> {
+        self.inner.events_after(company_id, after, limit).await
+    }
+}

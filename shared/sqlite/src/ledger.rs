@@ -32,11 +32,9 @@ CREATE INDEX IF NOT EXISTS notify_ledger_order ON notify_ledger (order_id);
 const COLUMNS: &str = "order_id, cancellation_id, channel, status, outcome, detail, \
                        last_error, attempts, expires_at, updated_at";
 
-fn channel_of(s: &str) -> Result<Channel, StoreError> {
-    Channel::ALL
-        .into_iter()
-        .find(|c| c.as_str() == s)
-        .ok_or_else(|| StoreError::Internal(format!("unknown ledger channel {s:?}")))
+/// The `channel` column holds the key's slot (`LedgerKey::slot`).
+fn channel_of(s: &str) -> Result<(Channel, Option<String>), StoreError> {
+    Channel::of_slot(s).ok_or_else(|| StoreError::Internal(format!("unknown ledger channel {s:?}")))
 }
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerEntry, StoreError>> {
@@ -48,10 +46,12 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LedgerEntry, StoreErr
     let (order_id, cancellation_id) = (r.get(0)?, r.get(1)?);
     let (detail, last_error, expires_at) = (r.get(5)?, r.get(6)?, r.get(8)?);
     Ok((|| {
+        let (channel, endpoint_id) = channel_of(&channel)?;
         Ok(LedgerEntry {
             order_id,
             cancellation_id,
-            channel: channel_of(&channel)?,
+            channel,
+            endpoint_id,
             status: if status == LedgerStatus::Completed.as_str() {
                 LedgerStatus::Completed
             } else {
@@ -96,7 +96,7 @@ impl Ledger for EmbeddedStore {
                         "SELECT {COLUMNS} FROM notify_ledger
                          WHERE cancellation_id = ?1 AND channel = ?2"
                     ),
-                    params![key.cancellation_id, key.channel.as_str()],
+                    params![key.cancellation_id, key.slot()],
                     entry,
                 )
                 .optional()
@@ -125,7 +125,7 @@ impl Ledger for EmbeddedStore {
                      updated_at = excluded.updated_at",
                 params![
                     key.cancellation_id,
-                    key.channel.as_str(),
+                    key.slot(),
                     key.order_id,
                     LedgerStatus::InProgress.as_str(),
                     lock_expiry(now, lock_for),
@@ -159,7 +159,7 @@ impl Ledger for EmbeddedStore {
                      WHERE cancellation_id = ?1 AND channel = ?2 AND token = ?3",
                     params![
                         key.cancellation_id,
-                        key.channel.as_str(),
+                        key.slot(),
                         token,
                         LedgerStatus::Completed.as_str(),
                         outcome.as_str(),
@@ -191,7 +191,7 @@ impl Ledger for EmbeddedStore {
                        AND status = 'INPROGRESS'",
                     params![
                         key.cancellation_id,
-                        key.channel.as_str(),
+                        key.slot(),
                         token,
                         now.timestamp() - 1,
                         error,
@@ -232,7 +232,7 @@ impl Ledger for EmbeddedStore {
                        AND status = ?4 AND outcome = ?5",
                     params![
                         key.cancellation_id,
-                        key.channel.as_str(),
+                        key.slot(),
                         LedgerStatus::InProgress.as_str(),
                         LedgerStatus::Completed.as_str(),
                         Outcome::Failed.as_str()

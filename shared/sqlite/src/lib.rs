@@ -20,6 +20,7 @@ mod secrets;
 mod store;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 pub use outbox::{OutboxAttempt, OutboxEntry};
 use schema::SCHEMA;

@@ -65,4 +65,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error      TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE done_at IS NULL;
+CREATE TABLE IF NOT EXISTS events (
+    company_id TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    dedupe     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (company_id, id),
+    UNIQUE (company_id, dedupe)
+);
+CREATE TABLE IF NOT EXISTS delivery_queue (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    due_at TEXT NOT NULL,
+    task   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_queue_due ON delivery_queue (due_at);
 "#;

@@ -1,0 +1,357 @@
+//! Recording and delivering events, on the `Notifier`: each (event,
+//! endpoint) delivery runs under a ledger claim like the other channels, so
+//! it succeeds at most once however often it is tried; a failed attempt is
+//! retried from the delivery queue on `domain::webhooks::retry_delay`'s
+//! schedule, never by holding up the stream.
+
+use chrono::Duration;
+
+use domain::webhooks::{EndpointChange, EndpointChanged, EventType, WebhookEndpoint, retry_delay};
+use domain::{Cancellation, Company};
+
+use super::{
+    Delivery, DeliveryPorts, DeliveryTask, EVENT_RETENTION_DAYS, EventRecord, SendError,
+    WebhookStore, cancellation_created, endpoint_secret, new_event_id, order_completed, signature,
+};
+use crate::email::{Email, Mailer};
+use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+use crate::notify::{ChannelReport, Notifier, NotifyError};
+use crate::store::{OrderRecord, Store};
+use crate::sync::StoreSync;
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryReport {
+    Delivered(u16),
+    /// Delivered earlier: nothing sent.
+    AlreadyDone,
+    /// Failed; the next attempt is queued for later.
+    Scheduled {
+        attempt: u32,
+        error: String,
+    },
+    /// Failed, and no more attempts: spent schedule, disabled endpoint.
+    GaveUp(String),
+}
+
+/// What a queued task came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Not due yet: queued again for the rest of its wait.
+    Waiting,
+    Attempted(DeliveryReport),
+    /// A ping, sent once whatever its answer.
+    Pinged(Result<u16, String>),
+    /// Nothing to deliver any more (the event expired, the endpoint was
+    /// deleted or disabled).
+    Dropped(String),
+}
+
+impl<S, M, Y> Notifier<S, M, Y>
+where
+    S: Store + Ledger + WebhookStore,
+    M: Mailer,
+    Y: StoreSync,
+{
+    fn ports(&self) -> Option<&DeliveryPorts> {
+        self.webhooks.as_ref()
+    }
+
+    /// Record the partner's events for `c` (and `order.completed` when the
+    /// order is complete) and deliver each to the partner's endpoints.
+    pub(crate) async fn push_events(
+        &self,
+        c: &Cancellation,
+        record: &OrderRecord,
+        partner: &Company,
+    ) -> Result<ChannelReport, NotifyError> {
+        if self.ports().is_none() {
+            return Ok(ChannelReport::NotApplicable);
+        }
+        let order = &record.order;
+        let mut wanted = vec![(
+            EventType::CancellationCreated,
+            format!("cancellation.created:{}", c.id),
+        )];
+        if order.is_complete() {
+            wanted.push((
+                EventType::OrderCompleted,
+                format!("order.completed:{}", order.id),
+            ));
+        }
+        let mut reports = Vec::new();
+        for (t, dedupe) in wanted {
+            let now = crate::app::now();
+            let id = new_event_id();
+            let body = match t {
+                EventType::OrderCompleted => {
+                    order_completed(&id, now, order, &record.cancellations)
+                }
+                _ => cancellation_created(&id, now, order, &record.cancellations, c),
+            };
+            let event = EventRecord {
+                id,
+                company_id: partner.id.clone(),
+                event_type: t,
+                created_at: now,
+                order_id: order.id.clone(),
+                body,
+            };
+            let stored = self
+                .store
+                .record_event(&event, &dedupe, now + Duration::days(EVENT_RETENTION_DAYS))
+                .await?;
+            let event = stored.event();
+            tracing::info!(event_id = %event.id, event_type = t.as_str(), company_id = %partner.id, new = matches!(stored, super::Recorded::New(_)), "event recorded");
+            for e in partner
+                .webhook_endpoints
+                .iter()
+                .filter(|e| e.enabled() && e.subscribes(t))
+            {
+                let r = self.attempt(partner, e, event, 1).await?;
+                reports.push(format!("{} {}: {r:?}", t.as_str(), e.id));
+            }
+        }
+        Ok(if reports.is_empty() {
+            ChannelReport::NotApplicable
+        } else {
+            ChannelReport::Sent(reports.join("; "))
+        })
+    }
+
+    /// Run a queued delivery task.
+    pub async fn run_task(&self, task: &DeliveryTask) -> Result<TaskOutcome, NotifyError> {
+        let Some(ports) = self.ports() else {
+            return Ok(TaskOutcome::Dropped("webhooks are not set up here".into()));
+        };
+        let now = crate::app::now();
+        if task.due_at > now + Duration::seconds(1) {
+            ports
+                .queue
+                .schedule(task)
+                .await
+                .map_err(|e| NotifyError::Retry {
+                    channel: Channel::Webhook.as_str(),
+                    cancellation_id: task.event_id.clone(),
+                    detail: e.to_string(),
+                })?;
+            return Ok(TaskOutcome::Waiting);
+        }
+        let Some(company) = self.store.company(&task.company_id).await? else {
+            return Ok(TaskOutcome::Dropped(format!(
+                "no company {}",
+                task.company_id
+            )));
+        };
+        let endpoint = company
+            .webhook_endpoints
+            .iter()
+            .find(|e| e.id == task.endpoint_id);
+        if let Some(body) = &task.ping {
+            let Some(e) = endpoint else {
+                return Ok(TaskOutcome::Dropped(format!(
+                    "no endpoint {}",
+                    task.endpoint_id
+                )));
+            };
+            let r = self.send(&company, e, &task.event_id, body).await;
+            tracing::info!(endpoint_id = %e.id, event_id = %task.event_id, result = ?r, "ping sent");
+            return Ok(TaskOutcome::Pinged(r.map_err(|e| e.to_string())));
+        }
+        let Some(event) = self.store.event(&task.company_id, &task.event_id).await? else {
+            return Ok(TaskOutcome::Dropped(format!(
+                "event {} is no longer kept",
+                task.event_id
+            )));
+        };
+        match endpoint.filter(|e| e.enabled()) {
+            Some(e) => Ok(TaskOutcome::Attempted(
+                self.attempt(&company, e, &event, task.attempt).await?,
+            )),
+            None => {
+                let why = format!("endpoint {} was deleted or disabled", task.endpoint_id);
+                let key = LedgerKey::webhook(&event.order_id, &event.id, &task.endpoint_id);
+                if let Claim::Acquired { token, .. } =
+                    self.store.claim(&key, now, self.config.lock_for).await?
+                {
+                    self.store
+                        .complete(&key, &token, Outcome::Failed, &why, crate::app::now())
+                        .await?;
+                }
+                Ok(TaskOutcome::Dropped(why))
+            }
+        }
+    }
+
+    /// Sign and POST `body` to `e`; the status of a 2xx answer.
+    async fn send(
+        &self,
+        company: &Company,
+        e: &WebhookEndpoint,
+        event_id: &str,
+        body: &str,
+    ) -> Result<u16, SendError> {
+        let Some(ports) = self.ports() else {
+            return Err(SendError::Refused("webhooks are not set up here".into()));
+        };
+        let key = ports.keys.key().await.map_err(SendError::Failed)?;
+        let secret = endpoint_secret(&key, &company.id, &e.id, &e.salt);
+        let delivery = Delivery {
+            url: e.url.clone(),
+            event_id: event_id.to_owned(),
+            signature: signature(&secret, chrono::Utc::now(), body),
+            body: body.to_owned(),
+        };
+        match ports.sender.send(&delivery).await? {
+            s if (200..300).contains(&s) => Ok(s),
+            s => Err(SendError::Failed(format!("answered HTTP {s}"))),
+        }
+    }
+
+    /// One attempt of `event` to `e` under its ledger claim.
+    async fn attempt(
+        &self,
+        company: &Company,
+        e: &WebhookEndpoint,
+        event: &EventRecord,
+        attempt: u32,
+    ) -> Result<DeliveryReport, NotifyError> {
+        let key = LedgerKey::webhook(&event.order_id, &event.id, &e.id);
+        let now = crate::app::now();
+        let token = match self.store.claim(&key, now, self.config.lock_for).await? {
+            Claim::Completed(_) => {
+                self.count(Channel::Webhook, "already_done");
+                return Ok(DeliveryReport::AlreadyDone);
+            }
+            Claim::Busy { expires_at } => {
+                return Err(NotifyError::Busy {
+                    channel: Channel::Webhook.as_str(),
+                    cancellation_id: event.id.clone(),
+                    until: expires_at,
+                });
+            }
+            Claim::Acquired { token, .. } => token,
+        };
+        let sent = self.send(company, e, &event.id, &event.body).await;
+        let error = match sent {
+            Ok(status) => {
+                let detail = format!("{} answered HTTP {status}", e.url);
+                self.finish(&key, &token, Outcome::Sent, &detail).await?;
+                self.count(Channel::Webhook, "sent");
+                tracing::info!(event_id = %event.id, endpoint_id = %e.id, attempt, status, "event delivered");
+                if e.failing_since.is_some() {
+                    self.store
+                        .change_endpoints(
+                            &company.id,
+                            &EndpointChange::DeliverySucceeded { id: e.id.clone() },
+                        )
+                        .await?
+                        .ok();
+                }
+                return Ok(DeliveryReport::Delivered(status));
+            }
+            Err(err) => err.to_string(),
+        };
+        tracing::warn!(event_id = %event.id, endpoint_id = %e.id, attempt, %error, "event delivery failed");
+        let failed = EndpointChange::DeliveryFailed {
+            id: e.id.clone(),
+            at: crate::app::now(),
+        };
+        if let Ok(EndpointChanged::Disabled(disabled)) =
+            self.store.change_endpoints(&company.id, &failed).await?
+        {
+            self.endpoint_disabled(company, &disabled, &error).await;
+            let why = format!("endpoint disabled after failing for days: {error}");
+            self.finish(&key, &token, Outcome::Failed, &why).await?;
+            self.count(Channel::Webhook, "failed");
+            return Ok(DeliveryReport::GaveUp(why));
+        }
+        let Some(wait) = retry_delay(attempt) else {
+            let why = format!("gave up after {attempt} attempts: {error}");
+            self.finish(&key, &token, Outcome::Failed, &why).await?;
+            self.count(Channel::Webhook, "failed");
+            return Ok(DeliveryReport::GaveUp(why));
+        };
+        // Claimable again at once: the queued task, or an operator, takes it.
+        self.store
+            .release(&key, &token, &error, crate::app::now())
+            .await?;
+        let next = DeliveryTask {
+            company_id: company.id.clone(),
+            endpoint_id: e.id.clone(),
+            event_id: event.id.clone(),
+            attempt: attempt.saturating_add(1),
+            due_at: crate::app::now() + wait,
+            ping: None,
+        };
+        if let Some(ports) = self.ports() {
+            ports
+                .queue
+                .schedule(&next)
+                .await
+                .map_err(|q| NotifyError::Retry {
+                    channel: Channel::Webhook.as_str(),
+                    cancellation_id: event.id.clone(),
+                    detail: q.to_string(),
+                })?;
+        }
+        self.count(Channel::Webhook, "retry");
+        tracing::info!(event_id = %event.id, endpoint_id = %e.id, next_attempt = next.attempt, due_at = %next.due_at, "event delivery retry queued");
+        Ok(DeliveryReport::Scheduled {
+            attempt: next.attempt,
+            error,
+        })
+    }
+
+    async fn finish(
+        &self,
+        key: &LedgerKey,
+        token: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<(), NotifyError> {
+        if !self
+            .store
+            .complete(key, token, outcome, detail, crate::app::now())
+            .await?
+        {
+            tracing::warn!(event_id = %key.cancellation_id, endpoint_id = ?key.endpoint_id, "claim expired and was taken over before completion");
+        }
+        Ok(())
+    }
+
+    /// Tell the owner its endpoint was disabled (best effort: the endpoint
+    /// list says so too).
+    async fn endpoint_disabled(&self, company: &Company, e: &WebhookEndpoint, error: &str) {
+        tracing::error!(company_id = %company.id, endpoint_id = %e.id, url = %e.url, %error, "webhook endpoint disabled");
+        if company.email.trim().is_empty() {
+            return;
+        }
+        let text = format!(
+            "Your webhook endpoint {url} ({id}) has failed every delivery for {h} hours and is now disabled.\n\
+             The last error: {error}\n\n\
+             Events are still kept: read what you missed with GET /v1/events, then register the endpoint again \
+             (POST /v1/webhook-endpoints) once it answers.\n",
+            url = e.url,
+            id = e.id,
+            h = domain::webhooks::DISABLE_AFTER_HOURS,
+        );
+        let email = Email {
+            from: self.config.sender.clone(),
+            to: company.email.clone(),
+            subject: format!("Webhook endpoint disabled: {}", e.url),
+            html: format!("<pre>{}</pre>", html_escape(&text)),
+            text,
+            reference: format!("webhook-{}-disabled", e.id),
+        };
+        if let Err(err) = self.mailer.send(&email).await {
+            tracing::warn!(company_id = %company.id, endpoint_id = %e.id, error = %err, "could not email the owner of a disabled endpoint");
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

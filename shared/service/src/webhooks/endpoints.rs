@@ -1,0 +1,257 @@
+//! The endpoint use cases on `App`: register, list, delete and test a
+//! company's endpoints, and read its event log.
+
+use thiserror::Error;
+
+use domain::Company;
+use domain::webhooks::{
+    CheckedUrl, EndpointChange, EndpointChanged, EndpointRefusal, EndpointStatus, EventsRefusal,
+    UrlHost, UrlRefusal, WebhookEndpoint, address_allowed, check_url, normalize_events,
+};
+
+use super::{
+    DeliveryTask, EventRecord, MAX_EVENT_PAGE, WebhookPorts, WebhookStore, endpoint_secret,
+    new_event_id, ping,
+};
+use crate::app::{App, Idempotency, sha256_hex};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Url(#[from] UrlRefusal),
+    #[error(transparent)]
+    Events(#[from] EventsRefusal),
+    #[error(transparent)]
+    Endpoints(#[from] EndpointRefusal),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the event cursor is not one this service gave out")]
+    BadCursor,
+    #[error("webhooks are not set up on this host")]
+    NotConfigured,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A registration request, as parsed by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct EndpointRequest {
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+/// A registered endpoint with its secret (shown to its creator only).
+#[derive(Debug, Clone)]
+pub struct CreatedEndpoint {
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+    /// An earlier request with the same `Idempotency-Key` created it.
+    pub replayed: bool,
+}
+
+/// A page of the event log.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<EventRecord>,
+    /// The last event's id when more follow.
+    pub next: Option<String>,
+}
+
+fn random_salt() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+impl<S: Store + WebhookStore> App<S> {
+    fn webhook_ports(&self) -> Result<&WebhookPorts, WebhookError> {
+        self.webhooks.as_ref().ok_or(WebhookError::NotConfigured)
+    }
+
+    /// Is `url` one deliveries may go to? Its form, then (for a name)
+    /// every address it resolves to now; delivery checks again.
+    async fn check_endpoint_url(&self, url: &str) -> Result<CheckedUrl, WebhookError> {
+        let ports = self.webhook_ports()?;
+        let checked = check_url(url, ports.policy)?;
+        if let UrlHost::Name(name) = &checked.host {
+            let addrs = ports
+                .resolver
+                .resolve(name, checked.port)
+                .await
+                .map_err(|_| UrlRefusal::Unresolved(name.clone()))?;
+            if addrs.is_empty() {
+                return Err(UrlRefusal::Unresolved(name.clone()).into());
+            }
+            if let Some(bad) = addrs.iter().find(|a| !address_allowed(**a, ports.policy)) {
+                tracing::info!(host = %name, address = %bad, "webhook URL refused: a non-public address");
+                return Err(UrlRefusal::NotPublic(name.clone()).into());
+            }
+        }
+        Ok(checked)
+    }
+
+    async fn secret_of(&self, company: &str, e: &WebhookEndpoint) -> Result<String, WebhookError> {
+        let key = self
+            .webhook_ports()?
+            .keys
+            .key()
+            .await
+            .map_err(WebhookError::Unavailable)?;
+        Ok(endpoint_secret(&key, company, &e.id, &e.salt))
+    }
+
+    /// Register an endpoint. With an `Idempotency-Key`, a retry of the
+    /// same request answers the endpoint it created (secret included),
+    /// and the key with another request is refused.
+    pub async fn create_endpoint(
+        &self,
+        company: &Company,
+        req: EndpointRequest,
+        idem: Option<&Idempotency>,
+    ) -> Result<CreatedEndpoint, WebhookError> {
+        let key_digest = idem.map(|i| sha256_hex(i.key.as_bytes()));
+        let replay = |e: &WebhookEndpoint| match (idem, &e.request_fingerprint) {
+            (Some(i), Some(f)) if *f == i.fingerprint => Ok(()),
+            _ => Err(WebhookError::IdempotencyKeyReused),
+        };
+        if let Some(d) = &key_digest
+            && let Some(e) = company
+                .webhook_endpoints
+                .iter()
+                .find(|e| e.created_by_key.as_ref() == Some(d))
+        {
+            replay(e)?;
+            let secret = self.secret_of(&company.id, e).await?;
+            return Ok(CreatedEndpoint {
+                endpoint: e.clone(),
+                secret,
+                replayed: true,
+            });
+        }
+        let events = normalize_events(&req.events)?;
+        let checked = self.check_endpoint_url(&req.url).await?;
+        let endpoint = WebhookEndpoint {
+            id: crate::app::new_id("we"),
+            url: checked.url,
+            events,
+            status: EndpointStatus::Enabled,
+            created_at: crate::app::now(),
+            salt: random_salt(),
+            created_by_key: key_digest,
+            request_fingerprint: idem.map(|i| i.fingerprint.clone()),
+            failing_since: None,
+            disabled_at: None,
+        };
+        let (endpoint, replayed) = match self
+            .store
+            .change_endpoints(&company.id, &EndpointChange::Add(endpoint))
+            .await??
+        {
+            EndpointChanged::Added(e) => (e, false),
+            EndpointChanged::Existing(e) => {
+                replay(&e)?;
+                (e, true)
+            }
+            other => {
+                return Err(
+                    StoreError::Internal(format!("adding an endpoint answered {other:?}")).into(),
+                );
+            }
+        };
+        let secret = self.secret_of(&company.id, &endpoint).await?;
+        tracing::info!(company_id = %company.id, endpoint_id = %endpoint.id, url = %endpoint.url, "webhook endpoint registered");
+        Ok(CreatedEndpoint {
+            endpoint,
+            secret,
+            replayed,
+        })
+    }
+
+    /// The company's endpoints as stored now.
+    pub async fn endpoints(&self, company: &Company) -> Result<Vec<WebhookEndpoint>, WebhookError> {
+        Ok(self
+            .store
+            .company(&company.id)
+            .await?
+            .map(|c| c.webhook_endpoints)
+            .unwrap_or_default())
+    }
+
+    pub async fn delete_endpoint(&self, company: &Company, id: &str) -> Result<(), WebhookError> {
+        self.store
+            .change_endpoints(&company.id, &EndpointChange::Remove(id.to_owned()))
+            .await??;
+        tracing::info!(company_id = %company.id, endpoint_id = %id, "webhook endpoint deleted");
+        Ok(())
+    }
+
+    /// Queue a `ping` to one of the company's endpoints; its event id.
+    pub async fn ping_endpoint(&self, company: &Company, id: &str) -> Result<String, WebhookError> {
+        let ports = self.webhook_ports()?;
+        let endpoint = self
+            .endpoints(company)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| EndpointRefusal::NotFound(id.to_owned()))?;
+        let event_id = new_event_id();
+        let now = crate::app::now();
+        let task = DeliveryTask {
+            company_id: company.id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            event_id: event_id.clone(),
+            attempt: 1,
+            due_at: now,
+            ping: Some(ping(&event_id, now, &endpoint.id, &endpoint.url)),
+        };
+        ports
+            .queue
+            .schedule(&task)
+            .await
+            .map_err(|e| WebhookError::Unavailable(e.to_string()))?;
+        tracing::info!(company_id = %company.id, endpoint_id = %id, %event_id, "ping queued");
+        Ok(event_id)
+    }
+
+    /// The company's events after the cursor (an event id it was given).
+    pub async fn events(
+        &self,
+        company: &Company,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<EventPage, WebhookError> {
+        if let Some(a) = after
+            && !valid_event_id(a)
+        {
+            return Err(WebhookError::BadCursor);
+        }
+        let limit = limit.clamp(1, MAX_EVENT_PAGE);
+        let (events, more) = self.store.events_after(&company.id, after, limit).await?;
+        let next = more.then(|| events.last().map(|e| e.id.clone())).flatten();
+        Ok(EventPage { events, next })
+    }
+}
+
+/// `evt_` and a ULID.
+fn valid_event_id(s: &str) -> bool {
+    s.strip_prefix("evt_")
+        .is_some_and(|u| u.len() == 26 && u.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_ids_are_checked_before_they_reach_a_store() {
+        assert!(super::valid_event_id(&super::new_event_id()));
+        for bad in [
+            "",
+            "evt_",
+            "evt_x",
+            "EVENT#x",
+            "evt_01HZZZZZZZZZZZZZZZZZZZZZZ#",
+        ] {
+            assert!(!super::valid_event_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! Event webhooks for API partners: the event log, signing, and the ports
+//! deliveries go through. The use cases are beside it: registering
+//! endpoints and reading the log (`endpoints`, on `App`), recording and
+//! delivering events (`deliver`, on `Notifier`).
+//!
+//! An event is rendered once, when it is recorded, and kept with its exact
+//! body: every delivery and every read of the log sends those bytes, so
+//! the same event never arrives with different content. Recording is
+//! keyed by what the event is about (`dedupe`), so a redelivered stream
+//! record finds the event it recorded before instead of making another.
+
+mod deliver;
+mod endpoints;
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use domain::webhooks::{
+    API_VERSION, EndpointChange, EndpointChanged, EndpointRefusal, EventType, UrlPolicy,
+};
+use domain::{Cancellation, Order};
+
+pub use deliver::{DeliveryReport, TaskOutcome};
+pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
+
+use crate::store::StoreError;
+use crate::views::OrderView;
+
+/// How long events stay readable in the log (at least 30 days by contract).
+pub const EVENT_RETENTION_DAYS: i64 = 35;
+/// Largest page of `GET /v1/events`.
+pub const MAX_EVENT_PAGE: usize = 100;
+
+/// An event as recorded: its exact body is what is delivered and listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: String,
+    pub company_id: String,
+    pub event_type: EventType,
+    pub created_at: DateTime<Utc>,
+    /// The order it is about (its ledger records live there).
+    pub order_id: String,
+    /// The JSON delivered, byte for byte.
+    pub body: String,
+}
+
+/// The answer to `record_event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    New(EventRecord),
+    /// Recorded earlier under the same key: that one is the event.
+    Existing(EventRecord),
+}
+
+impl Recorded {
+    pub fn event(&self) -> &EventRecord {
+        match self {
+            Recorded::New(e) | Recorded::Existing(e) => e,
+        }
+    }
+}
+
+/// The store port for endpoints and the event log.
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Apply `change` to the company's endpoints atomically (read, apply
+    /// `domain::webhooks::change_endpoints`, write only if nothing changed
+    /// meanwhile). `Ok(Err(NotFound))` also when there is no such company.
+    fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &EndpointChange,
+    ) -> impl Future<Output = Result<Result<EndpointChanged, EndpointRefusal>, StoreError>> + Send;
+
+    /// Record `event` unless an event was recorded under `dedupe` for the
+    /// same company already, in which case that one is returned. Kept
+    /// until `keep_until` at least.
+    fn record_event(
+        &self,
+        event: &EventRecord,
+        dedupe: &str,
+        keep_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    fn event(
+        &self,
+        company_id: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<EventRecord>, StoreError>> + Send;
+
+    /// The company's events after `after` (an event id), oldest first, at
+    /// most `limit`; `true` when more follow.
+    fn events_after(
+        &self,
+        company_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<EventRecord>, bool), StoreError>> + Send;
+}
+
+/// A delivery to make: the first attempt of a ping, or a later attempt of
+/// an event whose earlier one failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryTask {
+    pub company_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    /// The attempt this task makes (2 = the first retry).
+    pub attempt: u32,
+    /// Not before this time.
+    pub due_at: DateTime<Utc>,
+    /// A ping's body (pings are not kept in the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<String>,
+}
+
+#[derive(Debug, Error)]
+#[error("the delivery queue failed: {0}")]
+pub struct QueueError(pub String);
+
+pub type Pending<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
+
+/// Where delivery tasks wait until due. Adapters: an SQS queue (AWS; delays
+/// past its 15-minute limit are waited out in hops), a table of the
+/// embedded store (local).
+pub trait DeliveryQueue: Send + Sync + 'static {
+    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError>;
+}
+
+/// One signed POST to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub url: String,
+    pub event_id: String,
+    /// `Dropship-Signature`.
+    pub signature: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SendError {
+    /// The URL may not be called now (its name resolves to a non-public
+    /// address, or not at all).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// No answer, a timeout, a connection refused.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The HTTP side of deliveries. Adapter: `hooks::HttpSender` (public
+/// addresses only, checked again on every connection; a short timeout; no
+/// redirects; a response read only as far as a small limit).
+pub trait WebhookSender: Send + Sync + 'static {
+    /// POST the delivery; the status it was answered with.
+    fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError>;
+}
+
+/// Resolves an endpoint's host name at registration.
+pub trait Resolver: Send + Sync + 'static {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String>;
+}
+
+/// The key endpoint secrets are derived from (`endpoint_secret`).
+pub trait SigningKeys: Send + Sync + 'static {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, String>;
+}
+
+/// A fixed signing key (local runs read it from the data dir; tests).
+pub struct StaticKey(pub Arc<[u8]>);
+
+impl SigningKeys for StaticKey {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
+        let k = Arc::clone(&self.0);
+        Box::pin(async move { Ok(k) })
+    }
+}
+
+/// What the API needs for webhooks: where URLs may point, how names
+/// resolve, the signing key, and the queue pings go to.
+#[derive(Clone)]
+pub struct WebhookPorts {
+    pub policy: UrlPolicy,
+    pub resolver: Arc<dyn Resolver>,
+    pub keys: Arc<dyn SigningKeys>,
+    pub queue: Arc<dyn DeliveryQueue>,
+}
+
+/// What the notifier needs to deliver: the same, and the HTTP sender.
+#[derive(Clone)]
+pub struct DeliveryPorts {
+    pub policy: UrlPolicy,
+    pub sender: Arc<dyn WebhookSender>,
+    pub keys: Arc<dyn SigningKeys>,
+    pub queue: Arc<dyn DeliveryQueue>,
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// An endpoint's signing secret: derived from the service's key, the
+/// company, the endpoint and its salt, so the table holds nothing that
+/// signs, and the secret can be shown again to the request that created it.
+pub fn endpoint_secret(key: &[u8], company_id: &str, endpoint_id: &str, salt: &str) -> String {
+    let secret = hmac_hex(
+        key,
+        &[
+            b"dropship webhook endpoint\0",
+            company_id.as_bytes(),
+            b"\0",
+            endpoint_id.as_bytes(),
+            b"\0",
+            salt.as_bytes(),
+        ],
+    );
+    format!("whsec_{secret}")
+}
+
+/// `Dropship-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+/// "<t>.<body>")>`, Stripe's scheme.
+pub fn signature(secret: &str, at: DateTime<Utc>, body: &str) -> String {
+    let t = at.timestamp();
+    let v1 = hmac_hex(
+        secret.as_bytes(),
+        &[t.to_string().as_bytes(), b".", body.as_bytes()],
+    );
+    format!("t={t},v1={v1}")
+}
+
+/// Check a `Dropship-Signature` as a receiver does: the timestamp within
+/// `tolerance` of `now`, and a `v1` that matches in constant time.
+pub fn verify_signature(
+    secret: &str,
+    header: &str,
+    body: &str,
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> bool {
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => sigs.push(v),
+            _ => {}
+        }
+    }
+    let Some(t) = t else { return false };
+    if (now.timestamp() - t).abs() > tolerance.num_seconds() {
+        return false;
+    }
+    sigs.iter().any(|s| {
+        let Ok(given) = hex::decode(s) else {
+            return false;
+        };
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(t.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body.as_bytes());
+        mac.verify_slice(&given).is_ok()
+    })
+}
+
+/// A new event id (`evt_` and a ULID: ids sort by creation).
+pub fn new_event_id() -> String {
+    crate::app::new_id("evt")
+}
+
+#[derive(Serialize)]
+struct EventBody<'a, D: Serialize> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    created_at: DateTime<Utc>,
+    api_version: &'static str,
+    data: D,
+}
+
+fn render<D: Serialize>(id: &str, t: EventType, at: DateTime<Utc>, data: D) -> String {
+    crate::views::to_json(&EventBody {
+        id,
+        event_type: t,
+        created_at: at,
+        api_version: API_VERSION,
+        data,
+    })
+}
+
+#[derive(Serialize)]
+struct CancellationData<'a> {
+    order: OrderView<'a>,
+    cancellation: &'a Cancellation,
+}
+
+#[derive(Serialize)]
+struct OrderData<'a> {
+    order: OrderView<'a>,
+}
+
+/// The body of a `cancellation.created` event: the order after it, and
+/// the cancellation, in the API's shapes.
+pub fn cancellation_created(
+    id: &str,
+    at: DateTime<Utc>,
+    order: &Order,
+    cancellations: &[Cancellation],
+    c: &Cancellation,
+) -> String {
+    render(
+        id,
+        EventType::CancellationCreated,
+        at,
+        CancellationData {
+            order: OrderView::new(order, cancellations),
+            cancellation: c,
+        },
+    )
+}
+
+/// The body of an `order.completed` event.
+pub fn order_completed(
+    id: &str,
+    at: DateTime<Utc>,
+    order: &Order,
+    cancellations: &[Cancellation],
+) -> String {
+    render(
+        id,
+        EventType::OrderCompleted,
+        at,
+        OrderData {
+            order: OrderView::new(order, cancellations),
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct PingData<'a> {
+    webhook_endpoint: PingEndpoint<'a>,
+}
+
+#[derive(Serialize)]
+struct PingEndpoint<'a> {
+    id: &'a str,
+    url: &'a str,
+}
+
+/// The body of a `ping` event for an endpoint.
+pub fn ping(id: &str, at: DateTime<Utc>, endpoint_id: &str, url: &str) -> String {
+    render(
+        id,
+        EventType::Ping,
+        at,
+        PingData {
+            webhook_endpoint: PingEndpoint {
+                id: endpoint_id,
+                url,
+            },
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_refuse_tampering() {
+        let at = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let sig = signature("whsec_x", at, r#"{"id":"evt_1"}"#);
+        assert!(sig.starts_with("t=1780000000,v1="));
+        let ok = |secret, header: &str, body| {
+            verify_signature(secret, header, body, at, Duration::minutes(5))
+        };
+        assert!(ok("whsec_x", &sig, r#"{"id":"evt_1"}"#));
+        assert!(!ok("whsec_y", &sig, r#"{"id":"evt_1"}"#));
+        assert!(!ok("whsec_x", &sig, r#"{"id":"evt_2"}"#));
+        let late = at + Duration::minutes(6);
+        assert!(!verify_signature(
+            "whsec_x",
+            &sig,
+            r#"{"id":"evt_1"}"#,
+            late,
+            Duration::minutes(5)
+        ));
+        assert!(!ok("whsec_x", "v1=00", "{}"));
+        assert!(!ok("whsec_x", "t=1780000000,v1=zz", "{}"));
+        // The receiver's computation, spelled out (docs/webhooks.md).
+        let expected = hmac_hex(b"whsec_x", &[b"1780000000.{\"id\":\"evt_1\"}"]);
+        assert_eq!(sig, format!("t=1780000000,v1={expected}"));
+    }
+
+    #[test]
+    fn secrets_are_derived_per_endpoint() {
+        let a = endpoint_secret(b"key", "c1", "we_1", "salt");
+        assert!(a.starts_with("whsec_") && a.len() == 6 + 64);
+        assert_eq!(a, endpoint_secret(b"key", "c1", "we_1", "salt"));
+        for other in [
+            endpoint_secret(b"key2", "c1", "we_1", "salt"),
+            endpoint_secret(b"key", "c2", "we_1", "salt"),
+            endpoint_secret(b"key", "c1", "we_2", "salt"),
+            endpoint_secret(b"key", "c1", "we_1", "salt2"),
+            // Parts cannot run into each other.
+            endpoint_secret(b"key", "c1\0we_1", "", "salt"),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+
+    #[test]
+    fn event_bodies_have_the_contract_fields() {
+        let at = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ping("evt_1", at, "we_1", "https://h.example/x")).unwrap();
+        assert_eq!(v["id"], "evt_1");
+        assert_eq!(v["type"], "ping");
+        assert_eq!(v["api_version"], API_VERSION);
+        assert_eq!(v["created_at"], "2026-05-28T20:26:40Z");
+        assert_eq!(v["data"]["webhook_endpoint"]["id"], "we_1");
+    }
+}

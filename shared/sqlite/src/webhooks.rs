@@ -1,0 +1,234 @@
+//! Endpoints and the event log in the embedded store, and the local
+//! delivery queue (a table the local worker drains when tasks fall due).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use domain::Company;
+use domain::webhooks::{
+    EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint, change_endpoints,
+};
+use service::store::StoreError;
+use service::webhooks::{
+    DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
+};
+
+use crate::{EmbeddedStore, db, from_json, to_json, ts};
+
+/// The endpoints stored on a company (none when there is no such company).
+pub(crate) fn stored_endpoints(
+    tx: &Transaction<'_>,
+    company_id: &str,
+) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    let doc: Option<String> = tx
+        .query_row(
+            "SELECT doc FROM companies WHERE id = ?1",
+            [company_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    match doc {
+        Some(d) => Ok(from_json::<Company>(&d)?.webhook_endpoints),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn epoch(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+impl WebhookStore for EmbeddedStore {
+    async fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &EndpointChange,
+    ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
+        let (company_id, change) = (company_id.to_owned(), change.clone());
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let doc: Option<String> = tx
+                .query_row(
+                    "SELECT doc FROM companies WHERE id = ?1",
+                    [&company_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some(doc) = doc else {
+                return Ok(Err(EndpointRefusal::NotFound(company_id)));
+            };
+            let mut company: Company = from_json(&doc)?;
+            let result = change_endpoints(&mut company.webhook_endpoints, &change);
+            if matches!(
+                result,
+                Ok(EndpointChanged::Unchanged | EndpointChanged::Existing(_)) | Err(_)
+            ) {
+                return Ok(result);
+            }
+            tx.execute(
+                "UPDATE companies SET doc = ?2 WHERE id = ?1",
+                params![company_id, to_json(&company)?],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn record_event(
+        &self,
+        event: &EventRecord,
+        dedupe: &str,
+        keep_until: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        let (event, dedupe) = (event.clone(), dedupe.to_owned());
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let earlier: Option<String> = tx
+                .query_row(
+                    "SELECT doc FROM events WHERE company_id = ?1 AND dedupe = ?2",
+                    params![event.company_id, dedupe],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(doc) = earlier {
+                return Ok(Recorded::Existing(from_json(&doc)?));
+            }
+            tx.execute(
+                "INSERT INTO events (company_id, id, dedupe, expires_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    event.company_id,
+                    event.id,
+                    dedupe,
+                    epoch(keep_until),
+                    to_json(&event)?
+                ],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(Recorded::New(event))
+        })
+        .await
+    }
+
+    async fn event(
+        &self,
+        company_id: &str,
+        event_id: &str,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let (company_id, event_id) = (company_id.to_owned(), event_id.to_owned());
+        self.run(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached(
+                    "SELECT doc FROM events WHERE company_id = ?1 AND id = ?2 AND expires_at > ?3",
+                )
+                .map_err(db)?
+                .query_row(params![company_id, event_id, epoch(Utc::now())], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db)?;
+            doc.map(|d| from_json(&d)).transpose()
+        })
+        .await
+    }
+
+    async fn events_after(
+        &self,
+        company_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<EventRecord>, bool), StoreError> {
+        let (company_id, after) = (company_id.to_owned(), after.unwrap_or("").to_owned());
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc FROM events WHERE company_id = ?1 AND id > ?2 AND expires_at > ?3
+                     ORDER BY id LIMIT ?4",
+                )
+                .map_err(db)?;
+            let take = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+            let rows = stmt
+                .query_map(params![company_id, after, epoch(Utc::now()), take], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db)?;
+            let mut events = rows
+                .map(|r| from_json::<EventRecord>(&r.map_err(db)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = events.len() > limit;
+            events.truncate(limit);
+            Ok((events, more))
+        })
+        .await
+    }
+}
+
+impl DeliveryQueue for EmbeddedStore {
+    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError> {
+        Box::pin(async move {
+            let (due, doc) = (
+                ts(&task.due_at),
+                to_json(task).map_err(|e| QueueError(e.to_string()))?,
+            );
+            self.run(move |c| {
+                c.execute(
+                    "INSERT INTO delivery_queue (due_at, task) VALUES (?1, ?2)",
+                    params![due, doc],
+                )
+                .map_err(db)?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| QueueError(e.to_string()))
+        })
+    }
+}
+
+impl EmbeddedStore {
+    /// Queued deliveries due at `now`, oldest first, with their sequence
+    /// numbers (to `finish_delivery_task` once run).
+    pub async fn due_delivery_tasks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(i64, DeliveryTask)>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, task FROM delivery_queue WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(
+                    params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                )
+                .map_err(db)?;
+            rows.map(|r| {
+                let (seq, doc) = r.map_err(db)?;
+                Ok((seq, from_json(&doc)?))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Remove a task that ran (a retry it needed is queued as a new task).
+    pub async fn finish_delivery_task(&self, seq: i64) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute("DELETE FROM delivery_queue WHERE seq = ?1", [seq])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
