@@ -931,3 +931,42 @@ async fn invisible_reasons_422() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["items"][0]["reason"], "Out of stock");
 }
+
+impl service::webhooks::WebhookStore for Faulty {
+    async fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &domain::webhooks::EndpointChange,
+    ) -> Result<
+        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
+        StoreError,
+    > {
+        self.inner.change_endpoints(company_id, change).await
+    }
+
+    async fn record_event(
+        &self,
+        event: &service::webhooks::EventRecord,
+        dedupe: &str,
+        keep_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<service::webhooks::Recorded, StoreError> {
+        self.inner.record_event(event, dedupe, keep_until).await
+    }
+
+    async fn event(
+        &self,
+        company_id: &str,
+        event_id: &str,
+    ) -> Result<Option<service::webhooks::EventRecord>, StoreError> {
+        self.inner.event(company_id, event_id).await
+    }
+
+    async fn events_after(
+        &self,
+        company_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<service::webhooks::EventRecord>, bool), StoreError> {
+        self.inner.events_after(company_id, after, limit).await
+    }
+}

@@ -36,14 +36,17 @@ fn create_body(seller: &str, extra: Value, line_extra: Value) -> String {
     body.to_string()
 }
 
-async fn order_count<S: Store>(app: &App<S>, key: &str) -> usize {
+async fn order_count<S: Store + service::webhooks::WebhookStore>(app: &App<S>, key: &str) -> usize {
     let r = call(app, "GET", "/v1/orders?limit=100", Some(key), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["orders"].as_array().unwrap().len()
 }
 
 /// A new order of the API buyer with `seller`, as the API creates it.
-async fn new_order<S: Store>(app: &App<S>, seller: &str) -> String {
+async fn new_order<S: Store + service::webhooks::WebhookStore>(
+    app: &App<S>,
+    seller: &str,
+) -> String {
     let r = call(
         app,
         "POST",
@@ -56,7 +59,12 @@ async fn new_order<S: Store>(app: &App<S>, seller: &str) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn put_refs<S: Store>(app: &App<S>, key: &str, order: &str, body: &str) -> Reply {
+async fn put_refs<S: Store + service::webhooks::WebhookStore>(
+    app: &App<S>,
+    key: &str,
+    order: &str,
+    body: &str,
+) -> Reply {
     let path = format!("/v1/orders/{order}/store-refs");
     call(app, "PUT", &path, Some(key), Some(body)).await
 }

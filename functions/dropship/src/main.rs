@@ -50,6 +50,15 @@ enum Command {
         /// `From` of notification emails (written to <data-dir>/outbox/).
         #[arg(long, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
+        /// Let webhook endpoints use `http` and loopback addresses (local
+        /// receivers and tests only; a deployed stack never allows them).
+        #[arg(
+            long,
+            env = "DROPSHIP_ALLOW_INSECURE_WEBHOOK_URLS",
+            action = clap::ArgAction::SetTrue,
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        allow_insecure_webhook_urls: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -341,13 +350,15 @@ async fn seed_into<S: Store>(store: &S, file: &Path) -> anyhow::Result<()> {
 }
 
 /// Apply the given seed, or the demo seed to a fresh store; then serve.
-async fn run<S: Store>(
+#[allow(clippy::too_many_arguments)]
+async fn run<S: Store + service::webhooks::WebhookStore>(
     store: S,
     port: u16,
     limits: Limits,
     seed: Option<PathBuf>,
     fresh: bool,
     data: String,
+    webhooks: Option<service::webhooks::WebhookPorts>,
     background: impl FnOnce(tokio::sync::watch::Receiver<bool>),
 ) -> anyhow::Result<()> {
     match seed {
@@ -376,9 +387,11 @@ async fn run<S: Store>(
         "dropship serving http://{} ({data})",
         listener.local_addr()?
     );
-    let host = Arc::new(Host {
-        app: App::new(store).with_platform_reader(HttpPlatformReader::default()),
-    });
+    let mut app = App::new(store).with_platform_reader(HttpPlatformReader::default());
+    if let Some(w) = webhooks {
+        app = app.with_webhooks(w);
+    }
+    let host = Arc::new(Host { app });
     let (tx, rx) = tokio::sync::watch::channel(false);
     background(rx.clone());
     tokio::spawn(async move {
@@ -410,7 +423,9 @@ async fn serve_dynamodb(
         "notifications are not sent locally on DynamoDB: the notifier function reads the table's stream"
     );
     let data = format!("DynamoDB table {table}");
-    run(store, port, limits, seed, false, data, |_| {}).await
+    // Webhook endpoints need the delivery queue of a notifier: the
+    // stack's (SQS) on AWS, the embedded store's locally.
+    run(store, port, limits, seed, false, data, None, |_| {}).await
 }
 
 /// `dropship serve`: the handlers over the embedded store, with the
@@ -421,21 +436,46 @@ async fn serve_embedded(
     limits: Limits,
     seed: Option<PathBuf>,
     sender_email: &str,
+    allow_insecure_webhook_urls: bool,
 ) -> anyhow::Result<()> {
     let fresh = !data_dir.join("dropship.sqlite3").exists();
     let store = EmbeddedStore::open_dir(data_dir)?;
     let outbox = data_dir.join("outbox");
     println!("notification emails are written to {}", outbox.display());
-    let worker = OutboxWorker::new(local_notifier(
-        store.clone(),
-        &outbox,
-        sender_email,
-        PlatformHttp::default(),
-    ));
+    let policy = domain::webhooks::UrlPolicy {
+        allow_insecure: allow_insecure_webhook_urls,
+    };
+    if policy.allow_insecure {
+        println!(
+            "webhook endpoints may use http and loopback addresses (--allow-insecure-webhook-urls)"
+        );
+    }
+    let key = local::webhooks::signing_key(data_dir)
+        .with_context(|| format!("reading the webhook signing key in {}", data_dir.display()))?;
+    let (api_hooks, delivery) =
+        local::webhooks::ports(&store, key, policy).map_err(anyhow::Error::msg)?;
+    let worker = OutboxWorker::new(
+        local_notifier(
+            store.clone(),
+            &outbox,
+            sender_email,
+            PlatformHttp::default(),
+        )
+        .with_webhooks(delivery),
+    );
     let data = format!("data in {}", data_dir.display());
-    run(store, port, limits, seed, fresh, data, move |shutdown| {
-        tokio::spawn(worker.run(shutdown));
-    })
+    run(
+        store,
+        port,
+        limits,
+        seed,
+        fresh,
+        data,
+        Some(api_hooks),
+        move |shutdown| {
+            tokio::spawn(worker.run(shutdown));
+        },
+    )
     .await
 }
 
@@ -485,9 +525,20 @@ async fn main() -> anyhow::Result<()> {
             seed,
             dynamodb_table: None,
             sender_email,
+            allow_insecure_webhook_urls,
             limits,
             ..
-        } => serve_embedded(&data_dir, port, limits.limits(), seed, &sender_email).await?,
+        } => {
+            serve_embedded(
+                &data_dir,
+                port,
+                limits.limits(),
+                seed,
+                &sender_email,
+                allow_insecure_webhook_urls,
+            )
+            .await?
+        }
     }
     Ok(())
 }

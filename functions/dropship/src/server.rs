@@ -115,7 +115,7 @@ async fn to_lambda(
     Ok(lambda_http::Request::from_parts(parts, body))
 }
 
-async fn route<S: Store>(
+async fn route<S: Store + service::webhooks::WebhookStore>(
     host: Arc<Host<S>>,
     limits: Limits,
     req: Request<Incoming>,
@@ -155,7 +155,7 @@ async fn route<S: Store>(
 }
 
 /// Serve until `shutdown` turns true; connections in flight are finished.
-pub async fn serve<S: Store>(
+pub async fn serve<S: Store + service::webhooks::WebhookStore>(
     listener: TcpListener,
     host: Arc<Host<S>>,
     limits: Limits,

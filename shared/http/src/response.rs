@@ -83,12 +83,16 @@ pub enum Code {
     UnknownSeller,
     IdempotencyKeyReused,
     InvalidStoreRef,
+    InvalidWebhookUrl,
+    InvalidWebhookEvents,
+    TooManyWebhookEndpoints,
+    WebhookEndpointNotFound,
     InternalError,
     Unavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 28] = [
         Code::InvalidBody,
         Code::InvalidQuery,
         Code::InvalidIdempotencyKey,
@@ -111,6 +115,10 @@ impl Code {
         Code::UnknownSeller,
         Code::IdempotencyKeyReused,
         Code::InvalidStoreRef,
+        Code::InvalidWebhookUrl,
+        Code::InvalidWebhookEvents,
+        Code::TooManyWebhookEndpoints,
+        Code::WebhookEndpointNotFound,
         Code::InternalError,
         Code::Unavailable,
     ];
@@ -139,6 +147,10 @@ impl Code {
             Code::UnknownSeller => "unknown_seller",
             Code::IdempotencyKeyReused => "idempotency_key_reused",
             Code::InvalidStoreRef => "invalid_store_ref",
+            Code::InvalidWebhookUrl => "invalid_webhook_url",
+            Code::InvalidWebhookEvents => "invalid_webhook_events",
+            Code::TooManyWebhookEndpoints => "too_many_webhook_endpoints",
+            Code::WebhookEndpointNotFound => "webhook_endpoint_not_found",
             Code::InternalError => "internal_error",
             Code::Unavailable => "unavailable",
         }
@@ -168,6 +180,10 @@ impl Code {
             Code::UnknownSeller => "Unknown seller",
             Code::IdempotencyKeyReused => "Idempotency key reused",
             Code::InvalidStoreRef => "Invalid store reference",
+            Code::InvalidWebhookUrl => "Invalid webhook URL",
+            Code::InvalidWebhookEvents => "Invalid webhook events",
+            Code::TooManyWebhookEndpoints => "Too many webhook endpoints",
+            Code::WebhookEndpointNotFound => "Webhook endpoint not found",
             Code::InternalError => "Internal error",
             Code::Unavailable => "Temporarily unavailable",
         }
@@ -197,6 +213,10 @@ impl Code {
             Code::UnknownSeller => StatusCode::UNPROCESSABLE_ENTITY,
             Code::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Code::InvalidStoreRef => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidWebhookUrl => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidWebhookEvents => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::TooManyWebhookEndpoints => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::WebhookEndpointNotFound => StatusCode::NOT_FOUND,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -8,4 +8,5 @@ pub mod outbox;
 mod proptests;
 pub mod seed;
 pub mod sync;
+pub mod webhooks;
 pub mod worker;

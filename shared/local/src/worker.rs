@@ -49,6 +49,8 @@ pub struct Drained {
     pub failed: usize,
     /// Entries still waiting for their backoff to pass.
     pub waiting: usize,
+    /// Webhook delivery tasks run (retries, pings).
+    pub deliveries: usize,
 }
 
 pub struct OutboxWorker<M, Y> {
@@ -142,7 +144,44 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                 tracing::warn!(seq = entry.seq, error = %e, "could not update the outbox entry");
             }
         }
+        done.deliveries = self.run_due_tasks().await?;
         Ok(done)
+    }
+
+    /// Run the webhook deliveries that are due (retries and pings); a task
+    /// that fails on our side is queued again a little later.
+    async fn run_due_tasks(&self) -> Result<usize, StoreError> {
+        use service::webhooks::DeliveryQueue;
+        let store = &self.notifier.store;
+        let due = store.due_delivery_tasks(service::now(), self.batch).await?;
+        let ran = due.len();
+        for (seq, task) in due {
+            let result = AssertUnwindSafe(self.notifier.run_task(&task))
+                .catch_unwind()
+                .await
+                .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            match result {
+                Ok(outcome) => {
+                    tracing::debug!(seq, ?outcome, "delivery task ran");
+                }
+                Err(e) => {
+                    tracing::warn!(seq, event_id = %task.event_id, error = %e, "delivery task failed; queued again");
+                    let again = service::webhooks::DeliveryTask {
+                        due_at: service::now() + chrono::Duration::seconds(30),
+                        ..task.clone()
+                    };
+                    if let Err(q) = store.schedule(&again).await {
+                        tracing::warn!(seq, error = %q, "could not queue the task again; it stays");
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = store.finish_delivery_task(seq).await {
+                tracing::warn!(seq, error = %e, "could not remove a delivery task that ran");
+            }
+        }
+        Ok(ran)
     }
 
     /// Drain now (crash recovery) and every `poll` until `shutdown` is true.

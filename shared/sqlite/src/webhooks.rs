@@ -232,3 +232,39 @@ impl EmbeddedStore {
         .await
     }
 }
+
+impl EmbeddedStore {
+    /// Make every queued delivery due `by` earlier (an operator's "retry
+    /// now", and tests that cannot wait out the backoff).
+    pub async fn bring_deliveries_forward(
+        &self,
+        by: chrono::Duration,
+    ) -> Result<usize, StoreError> {
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let rows: Vec<(i64, String)> = {
+                let mut stmt = tx
+                    .prepare("SELECT seq, task FROM delivery_queue")
+                    .map_err(db)?;
+                let r = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(db)?;
+                r.collect::<Result<_, _>>().map_err(db)?
+            };
+            for (seq, doc) in &rows {
+                let mut task: DeliveryTask = from_json(doc)?;
+                task.due_at -= by;
+                tx.execute(
+                    "UPDATE delivery_queue SET due_at = ?2, task = ?3 WHERE seq = ?1",
+                    params![seq, ts(&task.due_at), to_json(&task)?],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(rows.len())
+        })
+        .await
+    }
+}

@@ -3,6 +3,7 @@
 //! `dropship serve` alike. Thin: parse, call the application, map the result.
 
 mod bodies;
+mod hooks;
 mod orders;
 
 use lambda_http::Request;
@@ -20,6 +21,7 @@ use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, 
 use orders::{decode_cursor, encode_cursor};
 use service::app::{App, AppError, Idempotency, Outcome, Reply, Target};
 use service::store::{IdempotencyRecord, Store, StoreError};
+use service::webhooks::WebhookStore;
 
 /// Default and largest page size of `GET /v1/orders`.
 pub(crate) const DEFAULT_PAGE: usize = 20;
@@ -38,6 +40,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/orders/{order_id}/cancellations"),
     ("POST", "/v1/orders/{order_id}/fulfillments"),
     ("PUT", "/v1/orders/{order_id}/store-refs"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints"),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/test"),
+    ("GET", "/v1/events"),
 ];
 
 enum Route<'a> {
@@ -47,15 +54,20 @@ enum Route<'a> {
     Cancellations(&'a str),
     Fulfillments(&'a str),
     StoreRefs(&'a str),
+    WebhookEndpoints,
+    WebhookEndpoint(&'a str),
+    WebhookTest(&'a str),
+    Events,
 }
 
 impl Route<'_> {
     fn allowed(&self) -> &'static str {
         match self {
-            Route::Me | Route::Order(_) => "GET",
-            Route::Orders | Route::Cancellations(_) => "GET, POST",
-            Route::Fulfillments(_) => "POST",
+            Route::Me | Route::Order(_) | Route::Events => "GET",
+            Route::Orders | Route::Cancellations(_) | Route::WebhookEndpoints => "GET, POST",
+            Route::Fulfillments(_) | Route::WebhookTest(_) => "POST",
             Route::StoreRefs(_) => "PUT",
+            Route::WebhookEndpoint(_) => "DELETE",
         }
     }
 }
@@ -70,19 +82,23 @@ fn route(path: &str) -> Option<Route<'_>> {
         ["orders", id, "cancellations"] if !id.is_empty() => Some(Route::Cancellations(id)),
         ["orders", id, "fulfillments"] if !id.is_empty() => Some(Route::Fulfillments(id)),
         ["orders", id, "store-refs"] if !id.is_empty() => Some(Route::StoreRefs(id)),
+        ["webhook-endpoints"] => Some(Route::WebhookEndpoints),
+        ["webhook-endpoints", id] if !id.is_empty() => Some(Route::WebhookEndpoint(id)),
+        ["webhook-endpoints", id, "test"] if !id.is_empty() => Some(Route::WebhookTest(id)),
+        ["events"] => Some(Route::Events),
         _ => None,
     }
 }
 
 /// Handle one API request. Never fails: every error is a problem response.
-pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
+pub async fn handle<S: Store + WebhookStore>(app: &App<S>, req: Request) -> HttpResponse {
     answer_and_log("api", &req, async |company_id| {
         dispatch(app, &req, company_id).await
     })
     .await
 }
 
-async fn dispatch<S: Store>(
+async fn dispatch<S: Store + WebhookStore>(
     app: &App<S>,
     req: &Request,
     company_id: &mut Option<String>,
@@ -127,6 +143,21 @@ async fn dispatch<S: Store>(
     *company_id = Some(company.id.clone());
     let query = Query::parse(req.uri().query());
 
+    match route {
+        Route::WebhookEndpoints if *method == Method::GET => {
+            return hooks::list(app, &company).await;
+        }
+        Route::WebhookEndpoints => {
+            let idem = idempotency_key(req.headers())?
+                .map(|k| Idempotency::new(k, method.as_str(), path, body));
+            return hooks::create(app, &company, body, idem.as_ref()).await;
+        }
+        Route::WebhookEndpoint(id) => return hooks::delete(app, &company, id).await,
+        Route::WebhookTest(id) => return hooks::test(app, &company, id).await,
+        Route::Events => return hooks::events(app, &company, &query).await,
+        _ => {}
+    }
+
     if *method == Method::GET {
         return read(app, &company, route, &query, allowed, path).await;
     }
@@ -166,7 +197,12 @@ async fn read<S: Store>(
                 },
             ))
         }
-        Route::Fulfillments(_) | Route::StoreRefs(_) => Ok(method_not_allowed(
+        Route::Fulfillments(_)
+        | Route::StoreRefs(_)
+        | Route::WebhookEndpoints
+        | Route::WebhookEndpoint(_)
+        | Route::WebhookTest(_)
+        | Route::Events => Ok(method_not_allowed(
             allowed,
             format!("GET is not allowed on {path}; allowed: {allowed}"),
         )),
@@ -215,7 +251,12 @@ async fn write<S: Store>(
         Route::Cancellations(id) => cancel(app, company, on(id), body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, company, on(id), body, idem.as_ref()).await,
         Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
-        Route::Me | Route::Order(_) => Ok(method_not_allowed(
+        Route::Me
+        | Route::Order(_)
+        | Route::WebhookEndpoints
+        | Route::WebhookEndpoint(_)
+        | Route::WebhookTest(_)
+        | Route::Events => Ok(method_not_allowed(
             "GET",
             format!("{method} is not allowed on {path}; allowed: GET"),
         )),
@@ -316,23 +357,25 @@ pub(crate) fn app_problem(e: &AppError) -> Problem {
         AppError::Conflict => Code::Conflict,
         AppError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
         AppError::Domain(d) => domain_code(d),
-        AppError::Store(s) => {
-            tracing::error!(error = %s, "store failure");
-            // Only a backend failure is worth a retry; any other store
-            // refusal reaching a client is a defect of ours.
-            return match s {
-                StoreError::Backend(_) => Problem::new(
-                    Code::Unavailable,
-                    "a transient failure on our side; retry with the same Idempotency-Key",
-                ),
-                _ => Problem::new(
-                    Code::InternalError,
-                    "an error on our side; it has been logged",
-                ),
-            };
-        }
+        AppError::Store(s) => return store_problem(s),
     };
     Problem::new(code, e.to_string())
+}
+
+/// A store failure reaching a client: only a backend failure is worth a
+/// retry; any other store refusal here is a defect of ours.
+pub(crate) fn store_problem(s: &StoreError) -> Problem {
+    tracing::error!(error = %s, "store failure");
+    match s {
+        StoreError::Backend(_) => Problem::new(
+            Code::Unavailable,
+            "a transient failure on our side; retry with the same Idempotency-Key",
+        ),
+        _ => Problem::new(
+            Code::InternalError,
+            "an error on our side; it has been logged",
+        ),
+    }
 }
 
 fn domain_code(e: &DomainError) -> Code {

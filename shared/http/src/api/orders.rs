@@ -198,7 +198,7 @@ pub fn decode_cursor(s: &str) -> Option<OrderCursor> {
     })
 }
 
-pub(super) struct Query(Vec<(String, String)>);
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     pub(super) fn parse(q: Option<&str>) -> Self {

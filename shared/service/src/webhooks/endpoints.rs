@@ -61,7 +61,7 @@ pub struct EventPage {
 }
 
 fn random_salt() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
+    hex::encode(super::random_bytes::<16>())
 }
 
 impl<S: Store + WebhookStore> App<S> {

@@ -277,9 +277,22 @@ pub fn verify_signature(
     })
 }
 
-/// A new event id (`evt_` and a ULID: ids sort by creation).
+/// Random bytes from the service's generator (salts, local keys).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    rand::random()
+}
+
+/// A new event id (`evt_` and a ULID: ids sort by creation). Monotonic
+/// within the process, so events recorded in the same millisecond keep
+/// their order in the log.
 pub fn new_event_id() -> String {
-    crate::app::new_id("evt")
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let id = IDS
+        .lock()
+        .ok()
+        .and_then(|mut g| g.generate().ok())
+        .unwrap_or_else(ulid::Ulid::generate);
+    format!("evt_{id}")
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,246 @@
+//! The HTTP side of event webhooks (`service::webhooks::WebhookSender` and
+//! `Resolver`). A delivery goes to a partner-chosen URL from inside our
+//! network, so every connection is checked, not only the registration:
+//!
+//! - names resolve through `PublicResolver`, which refuses a name if any of
+//!   its addresses is not public (`domain::webhooks::address_allowed`), so
+//!   a DNS answer that changed to 169.254.169.254 or 10.x after
+//!   registration reaches nothing; literal addresses are checked before the
+//!   request (the resolver is not asked for them);
+//! - no proxy from the environment, no redirects followed (a 3xx is a
+//!   failed delivery), a connect timeout of 3 s and 10 s in all;
+//! - the response body is read no further than `MAX_RESPONSE_BYTES`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::webhooks::{UrlHost, UrlPolicy, address_allowed, check_url};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use service::webhooks::{Delivery, Pending, Resolver, SendError, WebhookSender};
+
+/// How much of an endpoint's answer is read (for the log only).
+pub const MAX_RESPONSE_BYTES: usize = 4096;
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Resolves names with the system resolver and refuses any name with an
+/// address deliveries may not reach.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicResolver {
+    pub policy: UrlPolicy,
+}
+
+impl PublicResolver {
+    async fn lookup(self, host: String, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("{host} does not resolve: {e}"))?
+            .collect();
+        if found.is_empty() {
+            return Err(format!("{host} has no address"));
+        }
+        if let Some(bad) = found.iter().find(|a| !address_allowed(a.ip(), self.policy)) {
+            return Err(format!(
+                "{host} resolves to {}, not a public address",
+                bad.ip()
+            ));
+        }
+        Ok(found)
+    }
+}
+
+impl Resolve for PublicResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let this = *self;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = this.lookup(host, 0).await?;
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl Resolver for PublicResolver {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String> {
+        let host = host.to_owned();
+        Box::pin(async move {
+            // Every address, so the caller can say which one is refused.
+            let found = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| format!("{host} does not resolve: {e}"))?;
+            Ok(found.map(|a| a.ip()).collect())
+        })
+    }
+}
+
+/// Sends deliveries; cheap to clone (one connection pool).
+#[derive(Clone)]
+pub struct HttpSender {
+    client: reqwest::Client,
+    policy: UrlPolicy,
+}
+
+impl HttpSender {
+    pub fn new(policy: UrlPolicy) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(PublicResolver { policy }))
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TIMEOUT)
+            .https_only(!policy.allow_insecure)
+            .user_agent(concat!("dropship-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("building the webhook HTTP client: {e}"))?;
+        Ok(HttpSender { client, policy })
+    }
+
+    async fn post(&self, d: &Delivery) -> Result<u16, SendError> {
+        // The URL as stored passed these checks; they are repeated because
+        // the policy may have changed, and a literal address never reaches
+        // the resolver.
+        let checked =
+            check_url(&d.url, self.policy).map_err(|e| SendError::Refused(e.to_string()))?;
+        if let UrlHost::Address(a) = checked.host
+            && !address_allowed(a, self.policy)
+        {
+            return Err(SendError::Refused(format!("{a} is not a public address")));
+        }
+        let mut response = self
+            .client
+            .post(&checked.url)
+            .header("content-type", "application/json")
+            .header("dropship-event-id", &d.event_id)
+            .header("dropship-signature", &d.signature)
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                // The resolver's refusal arrives as a connect error.
+                let text = error_chain(&e);
+                if text.contains("not a public address") {
+                    SendError::Refused(text)
+                } else {
+                    SendError::Failed(text)
+                }
+            })?;
+        let status = response.status().as_u16();
+        let mut read = 0usize;
+        while read < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(c)) => read = read.saturating_add(c.len()),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(status)
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl WebhookSender for HttpSender {
+    fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError> {
+        Box::pin(self.post(delivery))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::{header, header_regex, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const INSECURE: UrlPolicy = UrlPolicy {
+        allow_insecure: true,
+    };
+
+    fn delivery(url: String) -> Delivery {
+        Delivery {
+            url,
+            event_id: "evt_1".into(),
+            signature: "t=1,v1=00".into(),
+            body: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_with_the_headers_and_follows_no_redirect() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/hook"))
+            .and(header("dropship-event-id", "evt_1"))
+            .and(header_regex("dropship-signature", "^t=1,v1=00$"))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(100_000)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/moved"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{}/hook", server.uri())),
+            )
+            .mount(&server)
+            .await;
+        let sender = HttpSender::new(INSECURE).unwrap();
+        assert_eq!(
+            sender
+                .send(&delivery(format!("{}/hook", server.uri())))
+                .await,
+            Ok(200)
+        );
+        assert_eq!(
+            sender
+                .send(&delivery(format!("{}/moved", server.uri())))
+                .await,
+            Ok(302),
+            "the redirect is answered, not followed"
+        );
+    }
+
+    #[tokio::test]
+    async fn private_and_metadata_addresses_are_never_called() {
+        let secure = HttpSender::new(UrlPolicy::default()).unwrap();
+        let insecure = HttpSender::new(INSECURE).unwrap();
+        for url in [
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.1/",
+            "https://127.0.0.1/",
+            "https://[::1]/",
+        ] {
+            let r = secure.send(&delivery(url.into())).await;
+            assert!(matches!(r, Err(SendError::Refused(_))), "{url}: {r:?}");
+        }
+        for url in ["http://169.254.169.254/", "http://192.168.1.1/"] {
+            let r = insecure.send(&delivery(url.into())).await;
+            assert!(matches!(r, Err(SendError::Refused(_))), "{url}: {r:?}");
+        }
+        // A name that resolves to loopback is refused at connection time.
+        let r = secure.send(&delivery("https://localhost.:9/".into())).await;
+        assert!(matches!(r, Err(SendError::Refused(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_with_a_non_public_address() {
+        let r = PublicResolver::default()
+            .lookup("localhost".into(), 443)
+            .await;
+        assert!(r.unwrap_err().contains("not a public address"));
+        let ok = PublicResolver { policy: INSECURE }
+            .lookup("localhost".into(), 443)
+            .await
+            .unwrap();
+        assert!(ok.iter().all(|a| a.ip().is_loopback()));
+    }
+}
