@@ -286,7 +286,8 @@ fn included(g: &Group) -> u32 {
         .map_or(to_u32(g.sets.len()), to_u32)
 }
 
-fn rejected_group(g: &Group, errors: Vec<GroupErrorCode>) -> GroupAck {
+fn rejected_group(g: &Group, mut errors: Vec<GroupErrorCode>) -> GroupAck {
+    errors.truncate(MAX_CODES);
     GroupAck {
         functional_id: g.functional_id().to_owned(),
         control_number: g.control_number().to_owned(),
