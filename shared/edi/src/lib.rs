@@ -19,7 +19,7 @@
 //! - [`document`]: [`read_change`] turns one 860, 855 or 865 into a
 //!   [`ChangeDocument`]: the PO number, whether the whole order is
 //!   cancelled, and per line what to do with its open units.
-//! - [`write`]: [`write_997`], [`write_860`] and [`write_865`] produce whole
+//! - [`write`](mod@write): [`write_997`], [`write_860`] and [`write_865`] produce whole
 //!   interchanges with `*` elements, `>` components, `^` repetitions and
 //!   `~` + newline after each segment. Every data value goes through
 //!   [`sanitize`], so text typed by a user cannot break the structure.
@@ -29,9 +29,10 @@
 //!
 //! The maintained X12 crates do not fit: `x12-types` binds 004010 only for
 //! transport sets, 810 and 997 (no 860, 855 or 865), and does not check
-//! envelope counts or control numbers; `edi` parses without writing and
-//! panics on misplaced segments. The subset needed here is small: a segment
-//! splitter, the envelope rules and five transaction sets.
+//! envelope counts or control numbers; the `edi` crate of crates.io parses
+//! without writing and panics on misplaced segments. The subset needed here
+//! is small: a segment splitter, the envelope rules and five transaction
+//! sets.
 
 pub mod ack;
 pub mod codes;
