@@ -1,9 +1,10 @@
 //! The fuzzing oracles, one per target: each takes raw bytes and panics on a
 //! failure. Shared by the libFuzzer targets (`fuzz/fuzz_targets/`, long runs
 //! with `cargo fuzz`) and the stable short run in the test suite
-//! (`shared/tests/fuzz.rs`), which includes this file with `#[path]`.
+//! (`tests/tests/fuzz.rs`), which includes this file with `#[path]`.
 #![allow(dead_code)]
 
+use edi::{GroupAck, GroupStatus, IsaId, LineAction, SetStatus};
 use lambda_http::Body;
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
@@ -214,5 +215,248 @@ pub fn api_body(data: &[u8]) {
         assert_eq!(ct, Some("application/problem+json"), "{status} {text}");
         assert!(doc["code"].is_string(), "problem without a code: {text}");
         assert_eq!(doc["status"], status, "{text}");
+    }
+}
+
+/// The 997 `ack` as it reads back from what we write: every id sanitized,
+/// AK404 cut to 99 characters.
+fn as_written(ack: &GroupAck) -> GroupAck {
+    let mut a = ack.clone();
+    a.functional_id = edi::sanitize(&a.functional_id);
+    a.control_number = edi::sanitize(&a.control_number);
+    for s in &mut a.sets {
+        s.set_id = edi::sanitize(&s.set_id);
+        s.control_number = edi::sanitize(&s.control_number);
+        for n in &mut s.notes {
+            n.segment = edi::sanitize(&n.segment);
+            for e in &mut n.elements {
+                e.value = e
+                    .value
+                    .as_deref()
+                    .map(|v| edi::sanitize(&edi::sanitize(v).chars().take(99).collect::<String>()))
+                    .filter(|v| !v.is_empty());
+            }
+        }
+    }
+    a
+}
+
+fn ack_is_consistent(ack: &GroupAck, sets: usize, rejected_whole: bool) {
+    assert_eq!(ack.received as usize, sets, "AK903 counts the sets");
+    assert!(ack.accepted <= ack.received);
+    if ack.sets.is_empty() {
+        assert_eq!(ack.accepted, 0, "{ack:?}");
+    } else {
+        assert_eq!(ack.sets.len(), sets, "one AK2 per set");
+        let accepted = ack
+            .sets
+            .iter()
+            .filter(|s| s.status == SetStatus::Accepted)
+            .count();
+        assert_eq!(
+            accepted, ack.accepted as usize,
+            "AK904 counts the accepted AK5s"
+        );
+    }
+    for s in &ack.sets {
+        assert_eq!(
+            s.status == SetStatus::Accepted,
+            s.errors.is_empty(),
+            "{s:?}"
+        );
+        assert!(s.errors.len() <= 5 && (s.notes.is_empty() || !s.errors.is_empty()));
+    }
+    let expected =
+        if rejected_whole || !ack.errors.is_empty() || (ack.accepted == 0 && ack.received > 0) {
+            GroupStatus::Rejected
+        } else if ack.accepted == ack.received {
+            GroupStatus::Accepted
+        } else {
+            GroupStatus::Partial
+        };
+    assert_eq!(ack.status, expected, "{ack:?}");
+}
+
+fn edi_time() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 3, 15)
+        .and_then(|d| d.and_hms_opt(12, 0, 0))
+        .expect("a date")
+}
+
+/// EDI: an interchange from a partner. Parsing never panics and is
+/// deterministic; what it accepts is consistent (sets start at ST, positions
+/// count from 1, the acknowledgment's counts agree with its sets, nothing is
+/// accepted from another sender); the 997 for it is written, parses and
+/// reads back as sent; and each change document, written out again as an
+/// 860 or 865, reads back the same, sanitized.
+pub fn edi_parse(data: &[u8]) {
+    let first = edi::parse_interchange(data);
+    assert_eq!(
+        first,
+        edi::parse_interchange(data),
+        "parse is deterministic"
+    );
+    let Ok(ic) = first else {
+        return;
+    };
+    for s in ic.groups.iter().flat_map(|g| &g.sets) {
+        assert_eq!(s.segments[0].id, "ST");
+        for (i, seg) in s.segments.iter().enumerate() {
+            assert_eq!(seg.position as usize, i + 1, "positions count from ST");
+            let envelope = matches!(seg.id.as_str(), "ISA" | "GS" | "ST" | "GE" | "IEA");
+            assert!(i == 0 || !envelope, "{} inside a set", seg.id);
+            assert!(
+                seg.id != "SE" || i + 1 == s.segments.len(),
+                "SE ends its set"
+            );
+        }
+    }
+
+    let partner = ic.header.sender.clone();
+    let stranger = IsaId::new("ZZ", "NOTTHEPARTNER").expect("an id");
+    if partner != stranger {
+        let other = edi::validate(&ic, &stranger);
+        assert!(other.ack.error.is_some() && other.changes.is_empty());
+        assert!(
+            other
+                .ack
+                .groups
+                .iter()
+                .all(|g| g.status == GroupStatus::Rejected && g.accepted == 0)
+        );
+    }
+    let v = edi::validate(&ic, &partner);
+    assert_eq!(v.ack.groups.len(), ic.groups.len());
+    for (g, ack) in ic.groups.iter().zip(&v.ack.groups) {
+        ack_is_consistent(ack, g.sets.len(), v.ack.error.is_some());
+    }
+    let accepted_changes: u32 = v
+        .ack
+        .groups
+        .iter()
+        .filter(|g| g.functional_id != "FA")
+        .map(|g| g.accepted)
+        .sum();
+    if v.ack.error.is_none() {
+        assert_eq!(v.changes.len() as u32, accepted_changes);
+    } else {
+        assert!(v.changes.is_empty());
+    }
+    for doc in &v.changes {
+        assert!(!doc.po_number.is_empty());
+        assert!(!doc.default_reason().is_empty());
+        assert!(doc.reason.as_deref().is_none_or(|r| !r.is_empty()));
+        for (l, next) in doc.lines.iter().zip(doc.lines.iter().skip(1)) {
+            assert!(l.position < next.position, "lines in document order");
+        }
+        assert!(
+            doc.lines
+                .iter()
+                .all(|l| !l.line_id.is_empty() && !doc.line_reason(l).is_empty())
+        );
+    }
+
+    // Our 997 for it.
+    let acme = IsaId::new("ZZ", "ACMEEDI").expect("an id");
+    let env = edi::Envelope::new(IsaId::dropship(), acme.clone(), 7, edi_time());
+    let answered: Vec<&GroupAck> = v.ack.to_answer().collect();
+    match edi::write_997(&env, &v.ack).expect("a 997 can always be written") {
+        None => assert!(answered.is_empty()),
+        Some(bytes) => {
+            let back = match edi::parse_interchange(&bytes) {
+                Ok(back) => back,
+                // Only an input near the limits answers with more than them.
+                Err(
+                    edi::EnvelopeError::TooManySegments { .. }
+                    | edi::EnvelopeError::TooLarge { .. },
+                ) => return,
+                Err(e) => panic!("our 997 does not parse: {e}"),
+            };
+            let checked = edi::validate(&back, &IsaId::dropship());
+            assert_eq!(checked.ack.error, None);
+            assert!(
+                checked
+                    .ack
+                    .groups
+                    .iter()
+                    .all(|g| g.status == GroupStatus::Accepted),
+                "{:?}",
+                checked.ack
+            );
+            let sent: Vec<GroupAck> = answered.into_iter().map(as_written).collect();
+            assert_eq!(checked.acknowledgments, sent, "the 997 reads back as sent");
+        }
+    }
+
+    // Each change, echoed out as an 860/865.
+    for doc in &v.changes {
+        let lines: Vec<edi::OutboundLine> = doc
+            .lines
+            .iter()
+            .filter_map(|l| {
+                let (quantity, cancelled) = match l.action {
+                    LineAction::CancelOpen => (1, 1),
+                    LineAction::SetTotal(n) => (n, 0),
+                    LineAction::NoChange => return None,
+                };
+                Some(edi::OutboundLine {
+                    line_id: l.line_id.clone(),
+                    quantity,
+                    cancelled,
+                    open: 0,
+                    product_ids: l.product_ids.clone(),
+                })
+            })
+            .collect();
+        let scope = if doc.whole_order {
+            edi::OutboundScope::WholeOrder
+        } else if lines.is_empty() {
+            continue;
+        } else {
+            edi::OutboundScope::Lines(lines.clone())
+        };
+        let change = edi::OutboundChange {
+            po_number: doc.po_number.clone(),
+            po_date: edi_time().date(),
+            scope,
+            reason: doc.reason.clone().unwrap_or_default(),
+        };
+        let bytes = match edi::write_860(&env, &change) {
+            Ok(bytes) => bytes,
+            Err(edi::WriteError::Empty { .. }) => {
+                assert!(
+                    edi::sanitize(&doc.po_number).is_empty()
+                        || lines.iter().any(|l| edi::sanitize(&l.line_id).is_empty())
+                );
+                continue;
+            }
+            Err(e) => panic!("cannot echo {doc:?}: {e}"),
+        };
+        let back = edi::parse_interchange(&bytes).expect("our 860 parses");
+        let read = edi::validate(&back, &IsaId::dropship());
+        assert_eq!(read.changes.len(), 1, "{:?}", read.ack);
+        let echo = &read.changes[0];
+        assert_eq!(echo.po_number, edi::sanitize(&doc.po_number));
+        assert_eq!(echo.whole_order, doc.whole_order);
+        let reason = edi::sanitize(doc.reason.as_deref().unwrap_or_default());
+        let echoed = echo.reason.clone().unwrap_or_default();
+        assert!(reason.starts_with(&echoed) && (echoed.is_empty() == reason.is_empty()));
+        if reason.chars().count() <= edi::MSG_MAX_CHARS {
+            assert_eq!(echoed, reason);
+        }
+        if !doc.whole_order {
+            let ids: Vec<String> = lines.iter().map(|l| edi::sanitize(&l.line_id)).collect();
+            let echoed: Vec<String> = echo.lines.iter().map(|l| l.line_id.clone()).collect();
+            assert_eq!(echoed, ids);
+            let actions: Vec<LineAction> = lines
+                .iter()
+                .map(|l| match l.quantity - l.cancelled {
+                    0 => LineAction::CancelOpen,
+                    n => LineAction::SetTotal(n),
+                })
+                .collect();
+            let echoed: Vec<LineAction> = echo.lines.iter().map(|l| l.action).collect();
+            assert_eq!(echoed, actions);
+        }
     }
 }

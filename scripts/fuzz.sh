@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET=300] [TARGET...]
 #
-# Targets: shopify_parse woocommerce_parse bigcommerce_parse api_body.
+# Targets: shopify_parse woocommerce_parse bigcommerce_parse edi_parse api_body.
 # cargo-fuzz is installed (pinned) into target/tools when missing. New corpus
 # entries go to target/fuzz-corpus/TARGET (seeds: fuzz/seeds/TARGET); a crash
 # leaves its input in fuzz/artifacts/TARGET/: copy it to
@@ -17,7 +17,7 @@ CARGO_FUZZ_VERSION="0.13.2"
 secs="${1:-300}"
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(shopify_parse woocommerce_parse bigcommerce_parse api_body)
+[[ ${#targets[@]} -gt 0 ]] || targets=(shopify_parse woocommerce_parse bigcommerce_parse edi_parse api_body)
 
 tools="$PWD/target/tools"
 if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then

@@ -4,7 +4,9 @@
 //! - every seed in `fuzz/seeds/<target>/` and every past crash in
 //!   `fuzz/regressions/<target>/` (replayed as they are);
 //! - proptest-generated inputs: seeds with random byte edits, seeds with a
-//!   random JSON value put in place of one of their values, and raw bytes.
+//!   random JSON value put in place of one of their values (for X12: a
+//!   random value in place of one element, or a segment dropped or
+//!   repeated), and raw bytes.
 //!
 //! `FUZZ_CASES` sets the generated cases per target (default 1000 for the
 //! parsers, 200 for the API, whose every case seeds a fresh store). The long
@@ -193,14 +195,129 @@ fn count_values(doc: &Value, n: &mut usize) {
     }
 }
 
+/// An X12 element value: codes and numbers the readers branch on, and
+/// delimiters, line ends and other bytes they must survive.
+fn x12_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            "01",
+            "04",
+            "05",
+            "DI",
+            "QD",
+            "CA",
+            "QI",
+            "IR",
+            "ID",
+            "IQ",
+            "IA",
+            "IB",
+            "PC",
+            "PR",
+            "FA",
+            "860",
+            "855",
+            "865",
+            "997",
+            "004010",
+            "0",
+            "1",
+            "2",
+            "999999999",
+            "4294967296",
+            "3.0",
+            "1.5",
+            "-1",
+        ])
+        .prop_map(str::to_owned),
+        "[0-9]{0,10}",
+        "[*~^>|:\r\n a-zA-Z0-9\u{0}\u{85}é]{0,12}",
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum SegmentEdit {
+    /// Put a value in place of element `n` of segment `i` (or add it).
+    Element(usize, usize, String),
+    Drop(usize),
+    Repeat(usize),
+}
+
+/// The seed edited segment by segment (segments end with `~`).
+fn edit_segments(seed: &[u8], edits: &[SegmentEdit]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(seed);
+    let mut segments: Vec<String> = text.split_inclusive('~').map(str::to_owned).collect();
+    for e in edits {
+        let len = segments.len().max(1);
+        match e {
+            // The fixed-width ISA is left alone: byte edits cover it.
+            SegmentEdit::Element(i, n, v) if i % len != 0 && !segments.is_empty() => {
+                let seg = &mut segments[i % len];
+                let body = seg.trim_end_matches(['~', '\r', '\n']);
+                let tail = seg[body.len()..].to_owned();
+                let mut parts: Vec<String> = body.split('*').map(str::to_owned).collect();
+                let at = 1 + n % parts.len();
+                if at < parts.len() {
+                    parts[at] = v.clone();
+                } else {
+                    parts.push(v.clone());
+                }
+                *seg = parts.join("*") + &tail;
+            }
+            SegmentEdit::Drop(i) if segments.len() > 1 => {
+                segments.remove(1 + i % (segments.len() - 1));
+            }
+            SegmentEdit::Repeat(i) if !segments.is_empty() => {
+                let seg = segments[i % len].clone();
+                segments.insert(i % len, seg);
+            }
+            _ => {}
+        }
+    }
+    segments.concat().into_bytes()
+}
+
+/// Inputs for the X12 target: seeds edited by segment or by byte, and raw
+/// bytes.
+fn x12_inputs(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    let n = seeds.len();
+    let pick = seeds.clone();
+    let byte_edits = (0..n, prop::collection::vec(edit(), 1..6))
+        .prop_map(move |(i, edits)| apply(pick[i].clone(), &edits));
+    let segment_edit = prop_oneof![
+        4 => (any::<usize>(), any::<usize>(), x12_value())
+            .prop_map(|(i, n, v)| SegmentEdit::Element(i, n, v)),
+        1 => any::<usize>().prop_map(SegmentEdit::Drop),
+        1 => any::<usize>().prop_map(SegmentEdit::Repeat),
+    ];
+    let pick = seeds;
+    let segment_edits = (0..n, prop::collection::vec(segment_edit, 1..4))
+        .prop_map(move |(i, edits)| edit_segments(&pick[i], &edits));
+    prop_oneof![
+        4 => segment_edits,
+        3 => byte_edits,
+        1 => prop::collection::vec(any::<u8>(), 0..256),
+    ]
+}
+
 fn run(target: &str, prefix: usize, default_cases: u32, check: fn(&[u8])) {
+    run_with(target, inputs(seeds(target), prefix), default_cases, check);
+}
+
+fn run_with(
+    target: &str,
+    inputs: impl Strategy<Value = Vec<u8>>,
+    default_cases: u32,
+    check: fn(&[u8]),
+) {
     replay(target, check);
     let mut runner = TestRunner::new(Config {
         cases: cases(default_cases),
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&inputs(seeds(target), prefix), |data| {
+    let result = runner.run(&inputs, |data| {
         check(&data);
         Ok(())
     });
@@ -227,4 +344,14 @@ fn bigcommerce_parse() {
 #[test]
 fn api_bodies() {
     run("api_body", 1, 200, checks::api_body);
+}
+
+#[test]
+fn edi_parse() {
+    run_with(
+        "edi_parse",
+        x12_inputs(seeds("edi_parse")),
+        1000,
+        checks::edi_parse,
+    );
 }

@@ -1,0 +1,756 @@
+//! Splitting an interchange into segments, groups and transaction sets.
+//!
+//! The ISA is fixed-width (106 bytes with its terminator) and defines the
+//! delimiters: the element separator is its 4th byte, ISA11 the repetition
+//! separator (when it is not a letter: in 004010 it is usually `U`, the
+//! standards identifier), ISA16 the component separator and the byte after
+//! it the segment terminator. CR and LF after a terminator are skipped.
+//!
+//! Structure is enforced only as far as it is needed to tell sets apart: a
+//! missing SE or GE is recorded (the 997 reports it) and the set or group
+//! ends at the next header; anything else out of place is an error.
+
+use chrono::{NaiveDate, NaiveTime};
+use thiserror::Error;
+
+use crate::IsaId;
+
+/// The largest interchange accepted, in bytes.
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// The most segments accepted in one interchange (ISA and IEA included).
+pub const MAX_SEGMENTS: usize = 100_000;
+
+const ISA_LEN: usize = 106;
+/// Byte offsets of the element separators inside the ISA.
+const ISA_SEPARATORS: [usize; 16] = [
+    3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103,
+];
+
+/// The delimiters of an interchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiters {
+    pub element: u8,
+    /// `None` when ISA11 is a code (`U`) rather than a separator.
+    pub repetition: Option<u8>,
+    pub component: u8,
+    pub segment: u8,
+}
+
+impl Delimiters {
+    /// What we write: `*`, `^`, `>`, `~`.
+    pub const OUTBOUND: Delimiters = Delimiters {
+        element: b'*',
+        repetition: Some(b'^'),
+        component: b'>',
+        segment: b'~',
+    };
+
+    fn check(&self) -> Result<(), EnvelopeError> {
+        let mut all = vec![self.element, self.component, self.segment];
+        all.extend(self.repetition);
+        let usable = |b: u8| b.is_ascii() && !b.is_ascii_alphanumeric() && b != b' ';
+        let not_line_end = |b: u8| b != b'\r' && b != b'\n';
+        let mut distinct = all.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let ok = all.iter().all(|&b| usable(b))
+            && distinct.len() == all.len()
+            && [self.element, self.component]
+                .into_iter()
+                .chain(self.repetition)
+                .all(not_line_end);
+        if ok {
+            Ok(())
+        } else {
+            Err(EnvelopeError::Delimiters(*self))
+        }
+    }
+}
+
+/// ISA15.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    Production,
+    Test,
+}
+
+impl Usage {
+    pub fn code(self) -> char {
+        match self {
+            Usage::Production => 'P',
+            Usage::Test => 'T',
+        }
+    }
+}
+
+/// The interchange control header (ISA), checked for form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsaHeader {
+    /// ISA05/ISA06.
+    pub sender: IsaId,
+    /// ISA07/ISA08.
+    pub receiver: IsaId,
+    /// ISA09 (YYMMDD, read as 20YY).
+    pub date: NaiveDate,
+    /// ISA10.
+    pub time: NaiveTime,
+    /// ISA12, e.g. `00401`.
+    pub version: String,
+    /// ISA13.
+    pub control_number: u32,
+    /// ISA14 = `1`.
+    pub ack_requested: bool,
+    /// ISA15.
+    pub usage: Usage,
+}
+
+/// One segment: its id and elements (`elements[0]` is element 01).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: String,
+    pub elements: Vec<String>,
+    /// 1-based index in the interchange (ISA = 1), for error messages.
+    pub index: u32,
+    /// 1-based position in its transaction set (ST = 1), as a 997 counts
+    /// it; 0 for envelope segments.
+    pub position: u32,
+}
+
+impl Segment {
+    /// Element `n` (1-based), trimmed; empty when absent.
+    pub fn element(&self, n: usize) -> &str {
+        n.checked_sub(1)
+            .and_then(|i| self.elements.get(i))
+            .map_or("", |e| e.trim())
+    }
+}
+
+/// A transaction set: its segments from ST to SE (when SE is there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionSet {
+    pub segments: Vec<Segment>,
+    /// Those of the interchange, for composite elements.
+    pub delimiters: Delimiters,
+}
+
+impl TransactionSet {
+    fn st(&self) -> Option<&Segment> {
+        self.segments.first()
+    }
+
+    /// ST01.
+    pub fn id(&self) -> &str {
+        self.st().map_or("", |s| s.element(1))
+    }
+
+    /// ST02.
+    pub fn control_number(&self) -> &str {
+        self.st().map_or("", |s| s.element(2))
+    }
+
+    /// The SE segment, when the set has one.
+    pub fn trailer(&self) -> Option<&Segment> {
+        self.segments
+            .last()
+            .filter(|s| s.id == "SE" && self.segments.len() > 1)
+    }
+
+    /// The segments between ST and SE.
+    pub fn body(&self) -> &[Segment] {
+        let end = self.segments.len() - usize::from(self.trailer().is_some());
+        self.segments.get(1..end).unwrap_or(&[])
+    }
+}
+
+/// A functional group: GS, its sets, and GE when it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub header: Segment,
+    pub sets: Vec<TransactionSet>,
+    pub trailer: Option<Segment>,
+}
+
+impl Group {
+    /// GS01.
+    pub fn functional_id(&self) -> &str {
+        self.header.element(1)
+    }
+
+    /// GS02.
+    pub fn sender_code(&self) -> &str {
+        self.header.element(2)
+    }
+
+    /// GS03.
+    pub fn receiver_code(&self) -> &str {
+        self.header.element(3)
+    }
+
+    /// GS06.
+    pub fn control_number(&self) -> &str {
+        self.header.element(6)
+    }
+
+    /// GS08, e.g. `004010`.
+    pub fn version(&self) -> &str {
+        self.header.element(8)
+    }
+}
+
+/// A parsed interchange. Counts and control numbers in the trailers are kept
+/// as sent; [`crate::validate`] compares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interchange {
+    pub delimiters: Delimiters,
+    pub header: IsaHeader,
+    pub groups: Vec<Group>,
+    /// The IEA segment.
+    pub trailer: Segment,
+}
+
+/// Why bytes are not an interchange we can read at all.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EnvelopeError {
+    #[error("the interchange has {bytes} bytes; at most {limit} are accepted")]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("the interchange has more than {limit} segments")]
+    TooManySegments { limit: usize },
+    #[error("not an X12 interchange: it does not start with ISA")]
+    NotX12,
+    #[error("the ISA segment is not fixed-width: byte {offset} should be the element separator")]
+    IsaLayout { offset: usize },
+    #[error("ISA{element:02}: {problem}")]
+    Isa { element: u8, problem: IsaProblem },
+    #[error("the delimiters are not distinct non-alphanumeric ASCII characters: {0:?}")]
+    Delimiters(Delimiters),
+    #[error("segment {index} (byte {offset}) has no segment terminator")]
+    Unterminated { index: u32, offset: usize },
+    #[error("segment {index} (byte {offset}) has no valid segment id")]
+    InvalidSegmentId { index: u32, offset: usize },
+    #[error("segment {index} ({id}, byte {offset}) is not where the envelope allows it")]
+    Misplaced {
+        index: u32,
+        offset: usize,
+        id: String,
+    },
+    #[error("the interchange ends without IEA")]
+    MissingIea,
+    #[error("data after IEA at byte {offset}")]
+    TrailingData { offset: usize },
+}
+
+/// What is wrong with an ISA element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum IsaProblem {
+    #[error("blank")]
+    Blank,
+    #[error("not digits")]
+    NotDigits,
+    #[error("not a valid date")]
+    Date,
+    #[error("not a valid time")]
+    Time,
+    #[error("not a valid code")]
+    Code,
+}
+
+fn isa_field(isa: &[u8], element: u8) -> &[u8] {
+    let i = usize::from(element);
+    let start = ISA_SEPARATORS[i - 1] + 1;
+    let end = ISA_SEPARATORS.get(i).copied().unwrap_or(ISA_LEN - 1);
+    &isa[start..end]
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || bytes.len() > 9 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    bytes.iter().try_fold(0u32, |n, &b| {
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
+fn isa_digits(isa: &[u8], element: u8) -> Result<u32, EnvelopeError> {
+    digits(isa_field(isa, element)).ok_or(EnvelopeError::Isa {
+        element,
+        problem: IsaProblem::NotDigits,
+    })
+}
+
+fn isa_text(isa: &[u8], element: u8) -> Result<String, EnvelopeError> {
+    let text = String::from_utf8_lossy(isa_field(isa, element))
+        .trim()
+        .to_owned();
+    if text.is_empty() {
+        return Err(EnvelopeError::Isa {
+            element,
+            problem: IsaProblem::Blank,
+        });
+    }
+    Ok(text)
+}
+
+fn parse_isa(bytes: &[u8]) -> Result<(IsaHeader, Delimiters), EnvelopeError> {
+    if !bytes.starts_with(b"ISA") {
+        return Err(EnvelopeError::NotX12);
+    }
+    let Some(isa) = bytes.get(..ISA_LEN) else {
+        return Err(EnvelopeError::IsaLayout {
+            offset: bytes.len(),
+        });
+    };
+    let element = isa[3];
+    for (offset, &b) in isa.iter().enumerate().take(ISA_LEN - 2) {
+        if (b == element) != ISA_SEPARATORS.contains(&offset) {
+            return Err(EnvelopeError::IsaLayout { offset });
+        }
+    }
+    let repetition = isa[82];
+    let delimiters = Delimiters {
+        element,
+        repetition: (!repetition.is_ascii_alphanumeric()).then_some(repetition),
+        component: isa[104],
+        segment: isa[105],
+    };
+    delimiters.check()?;
+
+    let ymd = isa_digits(isa, 9)?;
+    let year = i32::try_from(ymd / 10_000)
+        .ok()
+        .and_then(|y| y.checked_add(2000));
+    let date = year
+        .and_then(|y| NaiveDate::from_ymd_opt(y, ymd / 100 % 100, ymd % 100))
+        .ok_or(EnvelopeError::Isa {
+            element: 9,
+            problem: IsaProblem::Date,
+        })?;
+    let hhmm = isa_digits(isa, 10)?;
+    let time = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or(EnvelopeError::Isa {
+        element: 10,
+        problem: IsaProblem::Time,
+    })?;
+    let code = |element: u8| EnvelopeError::Isa {
+        element,
+        problem: IsaProblem::Code,
+    };
+    let ack_requested = match isa_field(isa, 14) {
+        b"0" => false,
+        b"1" => true,
+        _ => return Err(code(14)),
+    };
+    let usage = match isa_field(isa, 15) {
+        b"P" => Usage::Production,
+        b"T" => Usage::Test,
+        _ => return Err(code(15)),
+    };
+    let header = IsaHeader {
+        sender: IsaId::received(&isa_text(isa, 5)?, &isa_text(isa, 6)?),
+        receiver: IsaId::received(&isa_text(isa, 7)?, &isa_text(isa, 8)?),
+        date,
+        time,
+        version: isa_text(isa, 12)?,
+        control_number: isa_digits(isa, 13)?,
+        ack_requested,
+        usage,
+    };
+    Ok((header, delimiters))
+}
+
+/// One raw segment and where it starts.
+struct Raw {
+    segment: Segment,
+    offset: usize,
+}
+
+/// Splits what follows the ISA into segments.
+struct Splitter<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    index: u32,
+    delimiters: Delimiters,
+}
+
+impl Splitter<'_> {
+    fn skip_line_ends(&mut self) {
+        while self
+            .bytes
+            .get(self.pos)
+            .is_some_and(|&b| b == b'\r' || b == b'\n')
+        {
+            self.pos += 1;
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<Raw>, EnvelopeError> {
+        self.skip_line_ends();
+        let offset = self.pos;
+        if offset >= self.bytes.len() {
+            return Ok(None);
+        }
+        self.index = self.index.saturating_add(1);
+        let index = self.index;
+        if usize::try_from(index).map_or(true, |i| i > MAX_SEGMENTS) {
+            return Err(EnvelopeError::TooManySegments {
+                limit: MAX_SEGMENTS,
+            });
+        }
+        let rest = &self.bytes[offset..];
+        let Some(len) = rest.iter().position(|&b| b == self.delimiters.segment) else {
+            return Err(EnvelopeError::Unterminated { index, offset });
+        };
+        self.pos = offset + len + 1;
+        let mut parts = rest[..len].split(|&b| b == self.delimiters.element);
+        let id = parts.next().unwrap_or_default();
+        let valid_id = (2..=3).contains(&id.len())
+            && id[0].is_ascii_uppercase()
+            && id
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !valid_id {
+            return Err(EnvelopeError::InvalidSegmentId { index, offset });
+        }
+        let segment = Segment {
+            id: String::from_utf8_lossy(id).into_owned(),
+            elements: parts
+                .map(|e| String::from_utf8_lossy(e).into_owned())
+                .collect(),
+            index,
+            position: 0,
+        };
+        Ok(Some(Raw { segment, offset }))
+    }
+}
+
+/// Parses one interchange. Never panics; the work is linear in the input,
+/// which is refused beyond [`MAX_BYTES`] or [`MAX_SEGMENTS`].
+pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(EnvelopeError::TooLarge {
+            bytes: bytes.len(),
+            limit: MAX_BYTES,
+        });
+    }
+    let (header, delimiters) = parse_isa(bytes)?;
+    let mut split = Splitter {
+        bytes,
+        pos: ISA_LEN,
+        index: 1,
+        delimiters,
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut group: Option<Group> = None;
+    let mut set: Option<TransactionSet> = None;
+
+    // Closes the open set (and group) when a header or trailer arrives
+    // without their own trailer.
+    fn close_set(set: &mut Option<TransactionSet>, group: &mut Option<Group>) {
+        if let (Some(s), Some(g)) = (set.take(), group.as_mut()) {
+            g.sets.push(s);
+        }
+    }
+
+    loop {
+        let Some(Raw {
+            mut segment,
+            offset,
+        }) = split.next()?
+        else {
+            return Err(EnvelopeError::MissingIea);
+        };
+        let misplaced = |segment: Segment| EnvelopeError::Misplaced {
+            index: segment.index,
+            offset,
+            id: segment.id,
+        };
+        match segment.id.as_str() {
+            "ISA" => return Err(misplaced(segment)),
+            "GS" => {
+                close_set(&mut set, &mut group);
+                groups.extend(group.take());
+                group = Some(Group {
+                    header: segment,
+                    sets: Vec::new(),
+                    trailer: None,
+                });
+            }
+            "ST" => {
+                if group.is_none() {
+                    return Err(misplaced(segment));
+                }
+                close_set(&mut set, &mut group);
+                segment.position = 1;
+                set = Some(TransactionSet {
+                    segments: vec![segment],
+                    delimiters,
+                });
+            }
+            "GE" => {
+                close_set(&mut set, &mut group);
+                let Some(mut g) = group.take() else {
+                    return Err(misplaced(segment));
+                };
+                g.trailer = Some(segment);
+                groups.push(g);
+            }
+            "IEA" => {
+                close_set(&mut set, &mut group);
+                groups.extend(group.take());
+                let rest = bytes.get(split.pos..).unwrap_or_default();
+                if let Some(extra) = rest.iter().position(|b| !b.is_ascii_whitespace()) {
+                    return Err(EnvelopeError::TrailingData {
+                        offset: split.pos + extra,
+                    });
+                }
+                return Ok(Interchange {
+                    delimiters,
+                    header,
+                    groups,
+                    trailer: segment,
+                });
+            }
+            _ => {
+                let Some(s) = set.as_mut() else {
+                    return Err(misplaced(segment));
+                };
+                segment.position = u32::try_from(s.segments.len() + 1).unwrap_or(u32::MAX);
+                let is_trailer = segment.id == "SE";
+                s.segments.push(segment);
+                if is_trailer {
+                    close_set(&mut set, &mut group);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn isa(sender: &str, control: u32, rep: char) -> String {
+        format!(
+            "ISA*00*          *00*          *ZZ*{sender:<15}*ZZ*{:<15}*260310*0930*{rep}*00401*{control:09}*0*P*>~",
+            "DROPSHIP"
+        )
+    }
+
+    fn body() -> String {
+        "GS*PC*ACMEEDI*DROPSHIP*20260310*0930*7*X*004010~ST*860*0001~BCH*01*SA*PO-1**20260301~SE*3*0001~GE*1*7~IEA*1*000000007~".to_owned()
+    }
+
+    #[test]
+    fn the_isa_is_106_bytes() {
+        assert_eq!(isa("ACMEEDI", 7, 'U').len(), ISA_LEN);
+    }
+
+    #[test]
+    fn parses_delimiters_and_header() {
+        let text = format!("{}{}", isa("ACMEEDI", 7, 'U'), body());
+        let ic = parse_interchange(text.as_bytes()).unwrap();
+        assert_eq!(
+            ic.delimiters,
+            Delimiters {
+                element: b'*',
+                repetition: None,
+                component: b'>',
+                segment: b'~'
+            }
+        );
+        assert_eq!(ic.header.sender, IsaId::new("ZZ", "ACMEEDI").unwrap());
+        assert_eq!(ic.header.receiver, IsaId::dropship());
+        assert_eq!(ic.header.control_number, 7);
+        assert_eq!(
+            ic.header.date,
+            NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()
+        );
+        assert_eq!(ic.header.time, NaiveTime::from_hms_opt(9, 30, 0).unwrap());
+        assert_eq!(ic.header.version, "00401");
+        assert_eq!(ic.header.usage, Usage::Production);
+        assert!(!ic.header.ack_requested);
+        assert_eq!(ic.groups.len(), 1);
+        let g = &ic.groups[0];
+        assert_eq!(
+            (g.functional_id(), g.control_number(), g.version()),
+            ("PC", "7", "004010")
+        );
+        assert_eq!(
+            (g.sender_code(), g.receiver_code()),
+            ("ACMEEDI", "DROPSHIP")
+        );
+        let s = &g.sets[0];
+        assert_eq!((s.id(), s.control_number()), ("860", "0001"));
+        let positions: Vec<_> = s
+            .segments
+            .iter()
+            .map(|x| (x.id.as_str(), x.position))
+            .collect();
+        assert_eq!(positions, [("ST", 1), ("BCH", 2), ("SE", 3)]);
+        assert_eq!(s.body().len(), 1);
+        assert_eq!(s.segments[1].index, 4);
+        assert_eq!(ic.trailer.element(2), "000000007");
+    }
+
+    #[test]
+    fn other_delimiters_and_line_ends() {
+        let text = format!("{}{}", isa("ACMEEDI", 7, '^'), body())
+            .replace('*', "|")
+            .replace('>', ":")
+            .replace('~', "\n");
+        let ic = parse_interchange(text.as_bytes()).unwrap();
+        assert_eq!(ic.delimiters.element, b'|');
+        assert_eq!(ic.delimiters.repetition, Some(b'^'));
+        assert_eq!(ic.delimiters.segment, b'\n');
+        assert_eq!(ic.groups[0].sets[0].segments[1].element(3), "PO-1");
+
+        let crlf = format!("{}{}", isa("ACMEEDI", 7, '^'), body()).replace('~', "~\r\n");
+        let ic = parse_interchange(crlf.as_bytes()).unwrap();
+        assert_eq!(ic.groups[0].sets[0].segments.len(), 3);
+    }
+
+    #[test]
+    fn missing_trailers_are_kept_for_the_997() {
+        let text = format!(
+            "{}GS*PC*A*B*20260310*0930*7*X*004010~ST*860*0001~BCH*01~ST*860*0002~BCH*01~SE*3*0002~IEA*1*000000007~",
+            isa("ACMEEDI", 7, 'U')
+        );
+        let ic = parse_interchange(text.as_bytes()).unwrap();
+        let g = &ic.groups[0];
+        assert!(g.trailer.is_none());
+        assert_eq!(g.sets.len(), 2);
+        assert!(g.sets[0].trailer().is_none());
+        assert_eq!(g.sets[0].body().len(), 1);
+        assert!(g.sets[1].trailer().is_some());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read() {
+        let ok = format!("{}{}", isa("ACMEEDI", 7, 'U'), body());
+        let cases: Vec<(String, EnvelopeError)> = vec![
+            ("".into(), EnvelopeError::NotX12),
+            ("GS*PC~".into(), EnvelopeError::NotX12),
+            (ok[..50].into(), EnvelopeError::IsaLayout { offset: 50 }),
+            (
+                ok.replacen("*00*", "*000*", 1),
+                EnvelopeError::IsaLayout { offset: 6 },
+            ),
+            (
+                ok.replacen("260310", "26031X", 1),
+                EnvelopeError::Isa {
+                    element: 9,
+                    problem: IsaProblem::NotDigits,
+                },
+            ),
+            (
+                ok.replacen("260310", "261310", 1),
+                EnvelopeError::Isa {
+                    element: 9,
+                    problem: IsaProblem::Date,
+                },
+            ),
+            (
+                ok.replacen("*0930*", "*2460*", 1),
+                EnvelopeError::Isa {
+                    element: 10,
+                    problem: IsaProblem::Time,
+                },
+            ),
+            (
+                ok.replacen("*0*P*", "*0*X*", 1),
+                EnvelopeError::Isa {
+                    element: 15,
+                    problem: IsaProblem::Code,
+                },
+            ),
+            (
+                ok.replacen("ACMEEDI        ", "               ", 1),
+                EnvelopeError::Isa {
+                    element: 6,
+                    problem: IsaProblem::Blank,
+                },
+            ),
+            (
+                ok.replacen("*P*>~", "*P*~~", 1),
+                EnvelopeError::Delimiters(Delimiters {
+                    element: b'*',
+                    repetition: None,
+                    component: b'~',
+                    segment: b'~',
+                }),
+            ),
+            (
+                ok.replace("IEA*1*000000007~", ""),
+                EnvelopeError::MissingIea,
+            ),
+            (
+                ok.replace("IEA*1*000000007~", "IEA*1*000000007"),
+                EnvelopeError::Unterminated {
+                    index: 7,
+                    offset: 208,
+                },
+            ),
+            (
+                format!("{ok}\r\nX"),
+                EnvelopeError::TrailingData {
+                    offset: ok.len() + 2,
+                },
+            ),
+            (
+                ok.replace("BCH", "bch"),
+                EnvelopeError::InvalidSegmentId {
+                    index: 4,
+                    offset: 166,
+                },
+            ),
+            (
+                ok.replace("BCH*01", "~BCH*01"),
+                EnvelopeError::InvalidSegmentId {
+                    index: 4,
+                    offset: 166,
+                },
+            ),
+            (
+                ok.replace("SE*3*0001~", "SE*3*0001~N1*ST~"),
+                EnvelopeError::Misplaced {
+                    index: 6,
+                    offset: 201,
+                    id: "N1".into(),
+                },
+            ),
+            (
+                ok.replacen("GS*", "ST*860*1~GS*", 1),
+                EnvelopeError::Misplaced {
+                    index: 2,
+                    offset: 106,
+                    id: "ST".into(),
+                },
+            ),
+            (
+                format!("{ok}{ok}"),
+                EnvelopeError::TrailingData { offset: ok.len() },
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_interchange(text.as_bytes()), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn bounded() {
+        let big = vec![b'A'; MAX_BYTES + 1];
+        assert!(matches!(
+            parse_interchange(&big),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+        let mut many = format!(
+            "{}GS*PC*A*B*20260310*0930*7*X*004010~ST*860*0001~",
+            isa("A", 1, 'U')
+        );
+        many.push_str(&"N9*L1~".repeat(MAX_SEGMENTS));
+        assert_eq!(
+            parse_interchange(many.as_bytes()),
+            Err(EnvelopeError::TooManySegments {
+                limit: MAX_SEGMENTS
+            })
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! Writing 997, 860 and 865 interchanges.
+//!
+//! One interchange holds one group. Delimiters are [`Delimiters::OUTBOUND`];
+//! each segment ends with `~` and a newline. Every data value passes through
+//! [`sanitize`]: delimiters and control characters become spaces, runs of
+//! whitespace one space, and the ends are trimmed, so no value can end an
+//! element or a segment early. Trailing empty elements are left out.
+//!
+//! An 860 (to an EDI seller) or 865 (to an EDI buyer) says `01` for a
+//! whole-order cancellation, else `04` with one `POC` per changed line:
+//! `DI` when nothing remains, else `QD` with the new total in `POC03` and
+//! the units still open in `POC04`. The reason goes into an `N9` loop as
+//! `MSG` lines of at most 264 characters; a reader that takes the first
+//! `MSG01` (as ours does) gets its first line.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use thiserror::Error;
+
+use crate::ack::{GroupAck, InterchangeAck};
+use crate::document::ProductId;
+use crate::envelope::{Delimiters, Usage};
+use crate::{IsaId, IsaIdError, SetKind};
+
+/// The delimiters we write, which no data value may contain.
+pub(crate) const DELIMITER_BYTES: [u8; 4] = [
+    Delimiters::OUTBOUND.element,
+    b'^',
+    Delimiters::OUTBOUND.component,
+    Delimiters::OUTBOUND.segment,
+];
+
+/// The longest `MSG01` (element 933 in 004010).
+pub const MSG_MAX_CHARS: usize = 264;
+/// The longest AK404 (copy of a bad data element).
+const AK404_MAX_CHARS: usize = 99;
+/// The most product id pairs in a `POC` (`POC08` to `POC27`).
+const POC_PRODUCT_IDS: usize = 10;
+const MAX_CONTROL_NUMBER: u32 = 999_999_999;
+
+/// A value made safe for an element: delimiters and control characters
+/// become spaces, whitespace runs collapse to one space, the ends are
+/// trimmed.
+pub fn sanitize(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut pending_space = false;
+    for c in value.chars() {
+        let is_delimiter = u8::try_from(c).is_ok_and(|b| DELIMITER_BYTES.contains(&b));
+        if c.is_whitespace() || c.is_control() || is_delimiter {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Who an interchange is from and to, and its control numbers and time,
+/// all chosen by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// ISA05/06, and GS02 (the id): us.
+    pub sender: IsaId,
+    /// ISA07/08, and GS03: the partner.
+    pub receiver: IsaId,
+    /// ISA13 and IEA02, unique per partner (1 to 999999999).
+    pub control_number: u32,
+    /// GS06 and GE02.
+    pub group_control_number: u32,
+    /// ISA09/10 and GS04/05.
+    pub at: NaiveDateTime,
+    pub usage: Usage,
+}
+
+impl Envelope {
+    /// A production envelope whose group control number is the
+    /// interchange's.
+    pub fn new(sender: IsaId, receiver: IsaId, control_number: u32, at: NaiveDateTime) -> Self {
+        Self {
+            sender,
+            receiver,
+            control_number,
+            group_control_number: control_number,
+            at,
+            usage: Usage::Production,
+        }
+    }
+}
+
+/// An outbound 860 or 865.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundChange {
+    /// The buyer's order ref, or our order id if none (`BCH03`/`BCA03`).
+    pub po_number: String,
+    /// The order's date (`BCH06`/`BCA06`).
+    pub po_date: NaiveDate,
+    pub scope: OutboundScope,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundScope {
+    WholeOrder,
+    Lines(Vec<OutboundLine>),
+}
+
+/// One changed line, as it stands after the cancellation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundLine {
+    /// The buyer's line ref, else our line id (`POC01`).
+    pub line_id: String,
+    /// Ordered.
+    pub quantity: u32,
+    /// Cancelled in all, this cancellation included.
+    pub cancelled: u32,
+    /// Still to ship (`POC04`).
+    pub open: u32,
+    pub product_ids: Vec<ProductId>,
+}
+
+/// Why an interchange cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    #[error("control number {0} is not between 1 and 999999999")]
+    ControlNumber(u32),
+    #[error("{0}")]
+    IsaId(#[from] IsaIdError),
+    #[error("the date {0} has no four-digit year")]
+    Date(NaiveDate),
+    #[error("{element} is empty once delimiters and control characters are removed")]
+    Empty { element: &'static str },
+    #[error("line {line_id}: {cancelled} cancelled of {quantity} ordered")]
+    CancelledExceedsQuantity {
+        line_id: String,
+        quantity: u32,
+        cancelled: u32,
+    },
+    #[error("line {line_id}: {open} open but only {remaining} remain")]
+    OpenExceedsRemaining {
+        line_id: String,
+        remaining: u32,
+        open: u32,
+    },
+    #[error("a line change lists no lines")]
+    NoLines,
+}
+
+fn date(d: NaiveDate) -> Result<(u32, u32, u32), WriteError> {
+    match u32::try_from(d.year()) {
+        Ok(y) if (1..=9999).contains(&y) => Ok((y, d.month(), d.day())),
+        _ => Err(WriteError::Date(d)),
+    }
+}
+
+fn ccyymmdd(d: NaiveDate) -> Result<String, WriteError> {
+    let (y, m, d) = date(d)?;
+    Ok(format!("{y:04}{m:02}{d:02}"))
+}
+
+/// An interchange being written.
+struct Out {
+    text: String,
+    /// Segments of the open set, ST included.
+    in_set: u32,
+    sets: u32,
+}
+
+impl Out {
+    /// Writes one segment of already clean elements.
+    fn push(&mut self, id: &str, mut elements: Vec<String>) {
+        while elements.last().is_some_and(String::is_empty) {
+            elements.pop();
+        }
+        self.text.push_str(id);
+        for e in &elements {
+            self.text.push('*');
+            self.text.push_str(e);
+        }
+        self.text.push_str("~\n");
+        self.in_set = self.in_set.saturating_add(1);
+    }
+
+    /// Writes one segment of data values.
+    fn seg(&mut self, id: &str, values: &[&str]) {
+        self.push(id, values.iter().map(|v| sanitize(v)).collect());
+    }
+
+    fn begin(env: &Envelope, kind: SetKind) -> Result<Self, WriteError> {
+        for n in [env.control_number, env.group_control_number] {
+            if !(1..=MAX_CONTROL_NUMBER).contains(&n) {
+                return Err(WriteError::ControlNumber(n));
+            }
+        }
+        let sender = IsaId::new(env.sender.qualifier(), env.sender.id())?;
+        let receiver = IsaId::new(env.receiver.qualifier(), env.receiver.id())?;
+        let (y, m, d) = date(env.at.date())?;
+        let (hh, mm) = (env.at.hour(), env.at.minute());
+        let mut out = Out {
+            text: String::new(),
+            in_set: 0,
+            sets: 0,
+        };
+        out.text.push_str(&format!(
+            "ISA*00*{:10}*00*{:10}*{}*{:<15}*{}*{:<15}*{:02}{m:02}{d:02}*{hh:02}{mm:02}*^*00401*{:09}*0*{}*>~\n",
+            "",
+            "",
+            sender.qualifier(),
+            sender.id(),
+            receiver.qualifier(),
+            receiver.id(),
+            y % 100,
+            env.control_number,
+            env.usage.code(),
+        ));
+        out.seg(
+            "GS",
+            &[
+                kind.functional_id(),
+                sender.id(),
+                receiver.id(),
+                &format!("{y:04}{m:02}{d:02}"),
+                &format!("{hh:02}{mm:02}"),
+                &env.group_control_number.to_string(),
+                "X",
+                "004010",
+            ],
+        );
+        Ok(out)
+    }
+
+    /// Opens a set; its control number is its 1-based place in the group.
+    fn st(&mut self, kind: SetKind) -> String {
+        self.sets = self.sets.saturating_add(1);
+        let control = format!("{:04}", self.sets);
+        self.in_set = 0;
+        self.seg("ST", &[kind.id(), &control]);
+        control
+    }
+
+    fn se(&mut self, control: &str) {
+        let count = self.in_set.saturating_add(1);
+        self.seg("SE", &[&count.to_string(), control]);
+    }
+
+    fn end(mut self, env: &Envelope) -> Vec<u8> {
+        self.seg(
+            "GE",
+            &[
+                &self.sets.to_string(),
+                &env.group_control_number.to_string(),
+            ],
+        );
+        self.seg("IEA", &["1", &format!("{:09}", env.control_number)]);
+        self.text.into_bytes()
+    }
+}
+
+/// The 997 answering `ack`, one set per answered group; `None` when there
+/// is nothing to answer (no groups, or only 997s).
+pub fn write_997(env: &Envelope, ack: &InterchangeAck) -> Result<Option<Vec<u8>>, WriteError> {
+    let groups: Vec<&GroupAck> = ack.to_answer().collect();
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Out::begin(env, SetKind::FunctionalAck997)?;
+    for g in groups {
+        let control = out.st(SetKind::FunctionalAck997);
+        out.seg("AK1", &[&g.functional_id, &g.control_number]);
+        for s in &g.sets {
+            out.seg("AK2", &[&s.set_id, &s.control_number]);
+            for note in &s.notes {
+                let code = note.code.map(|c| c.code().to_string()).unwrap_or_default();
+                out.seg(
+                    "AK3",
+                    &[&note.segment, &note.position.to_string(), "", &code],
+                );
+                for e in &note.elements {
+                    let at = match e.component {
+                        Some(c) => format!("{}>{c}", e.position),
+                        None => e.position.to_string(),
+                    };
+                    let value: String = e
+                        .value
+                        .as_deref()
+                        .map(sanitize)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(AK404_MAX_CHARS)
+                        .collect();
+                    out.push(
+                        "AK4",
+                        vec![
+                            at,
+                            String::new(),
+                            e.code.code().to_string(),
+                            sanitize(&value),
+                        ],
+                    );
+                }
+            }
+            let mut ak5 = vec![s.status.code().to_owned()];
+            ak5.extend(s.errors.iter().take(5).map(|c| c.code().to_string()));
+            out.push("AK5", ak5);
+        }
+        let mut ak9 = vec![
+            g.status.code().to_owned(),
+            g.included.to_string(),
+            g.received.to_string(),
+            g.accepted.to_string(),
+        ];
+        ak9.extend(g.errors.iter().take(5).map(|c| c.code().to_string()));
+        out.push("AK9", ak9);
+        out.se(&control);
+    }
+    Ok(Some(out.end(env)))
+}
+
+/// An 860 to an EDI seller whose buyer cancelled.
+pub fn write_860(env: &Envelope, change: &OutboundChange) -> Result<Vec<u8>, WriteError> {
+    write_change(env, change, SetKind::PoChange860)
+}
+
+/// An 865 to an EDI buyer whose seller cancelled.
+pub fn write_865(env: &Envelope, change: &OutboundChange) -> Result<Vec<u8>, WriteError> {
+    write_change(env, change, SetKind::SellerChange865)
+}
+
+/// A line's POC elements, checked.
+fn poc(line: &OutboundLine) -> Result<Vec<String>, WriteError> {
+    let line_id = sanitize(&line.line_id);
+    if line_id.is_empty() {
+        return Err(WriteError::Empty { element: "POC01" });
+    }
+    let remaining = line.quantity.checked_sub(line.cancelled).ok_or_else(|| {
+        WriteError::CancelledExceedsQuantity {
+            line_id: line_id.clone(),
+            quantity: line.quantity,
+            cancelled: line.cancelled,
+        }
+    })?;
+    if line.open > remaining {
+        return Err(WriteError::OpenExceedsRemaining {
+            line_id,
+            remaining,
+            open: line.open,
+        });
+    }
+    let code = if remaining == 0 { "DI" } else { "QD" };
+    let mut elements = vec![
+        line_id,
+        code.to_owned(),
+        remaining.to_string(),
+        line.open.to_string(),
+        "EA".to_owned(),
+        String::new(),
+        String::new(),
+    ];
+    let pairs = line
+        .product_ids
+        .iter()
+        .map(|p| (sanitize(p.qualifier.code()), sanitize(&p.id)))
+        .filter(|(q, id)| !q.is_empty() && !id.is_empty())
+        .take(POC_PRODUCT_IDS);
+    for (q, id) in pairs {
+        elements.push(q);
+        elements.push(id);
+    }
+    Ok(elements)
+}
+
+/// Splits a sanitized text into `MSG01` lines, at spaces where it can.
+fn msg_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let Some((cut, _)) = rest.char_indices().nth(MSG_MAX_CHARS) else {
+            lines.push(rest);
+            break;
+        };
+        let (line, next) = if rest[cut..].starts_with(' ') {
+            (&rest[..cut], &rest[cut + 1..])
+        } else {
+            match rest[..cut].rfind(' ') {
+                Some(space) if space > 0 => (&rest[..space], &rest[space + 1..]),
+                _ => (&rest[..cut], &rest[cut..]),
+            }
+        };
+        lines.push(line);
+        rest = next;
+    }
+    lines
+}
+
+fn write_change(
+    env: &Envelope,
+    change: &OutboundChange,
+    kind: SetKind,
+) -> Result<Vec<u8>, WriteError> {
+    let (header, po_element) = match kind {
+        SetKind::SellerChange865 => ("BCA", "BCA03"),
+        _ => ("BCH", "BCH03"),
+    };
+    let po = sanitize(&change.po_number);
+    if po.is_empty() {
+        return Err(WriteError::Empty {
+            element: po_element,
+        });
+    }
+    let po_date = ccyymmdd(change.po_date)?;
+    let lines = match &change.scope {
+        OutboundScope::WholeOrder => Vec::new(),
+        OutboundScope::Lines(lines) if lines.is_empty() => return Err(WriteError::NoLines),
+        OutboundScope::Lines(lines) => lines.iter().map(poc).collect::<Result<_, _>>()?,
+    };
+    let whole = change.scope == OutboundScope::WholeOrder;
+    let purpose = if whole { "01" } else { "04" };
+    // BCH02: a stand-alone order; BCA02: rejected (whole) or changed.
+    let second = match (kind, whole) {
+        (SetKind::SellerChange865, true) => "RJ",
+        (SetKind::SellerChange865, false) => "AC",
+        _ => "SA",
+    };
+
+    let mut out = Out::begin(env, kind)?;
+    let control = out.st(kind);
+    out.seg(header, &[purpose, second, &po, "", "", &po_date]);
+    let reason = sanitize(&change.reason);
+    if !reason.is_empty() {
+        out.seg("N9", &["L1", "REASON"]);
+        for line in msg_lines(&reason) {
+            out.seg("MSG", &[line]);
+        }
+    }
+    let count = lines.len();
+    for poc in lines {
+        out.push("POC", poc);
+    }
+    if count > 0 {
+        out.seg("CTT", &[&count.to_string()]);
+    }
+    out.se(&control);
+    Ok(out.end(env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_removes_structure() {
+        assert_eq!(
+            sanitize("  a*b~c^d>e\r\nf\u{0}g\u{2028}h  "),
+            "a b c d e f g h"
+        );
+        assert_eq!(sanitize("PO-1001"), "PO-1001");
+        assert_eq!(sanitize("~*~"), "");
+        assert_eq!(sanitize("Ünïcode ok"), "Ünïcode ok");
+    }
+
+    #[test]
+    fn msg_lines_break_at_spaces() {
+        let word = "x".repeat(200);
+        let text = format!("{word} {word}");
+        assert_eq!(msg_lines(&text), [word.as_str(), word.as_str()]);
+        let long = "y".repeat(MSG_MAX_CHARS + 10);
+        assert_eq!(
+            msg_lines(&long),
+            [&long[..MSG_MAX_CHARS], &long[MSG_MAX_CHARS..]]
+        );
+        let exact = "z".repeat(MSG_MAX_CHARS);
+        assert_eq!(msg_lines(&exact), [exact.as_str()]);
+        let at_cut = format!("{} tail", "w".repeat(MSG_MAX_CHARS));
+        assert_eq!(msg_lines(&at_cut), [&at_cut[..MSG_MAX_CHARS], "tail"]);
+        assert!(msg_lines("").is_empty());
+    }
+}
