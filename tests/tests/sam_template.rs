@@ -431,7 +431,8 @@ fn actions(s: &Value) -> BTreeSet<&str> {
 
 /// Secrets: webhook intake and the notifier may read the stack's company
 /// secrets (`GetSecretValue` on the stack's prefix, nothing else, and the
-/// same prefix as their `SECRETS_PREFIX`); the API function may not.
+/// same prefix as their `SECRETS_PREFIX`); the API function may not. The
+/// API and the notifier read the webhook signing key, intake does not.
 #[test]
 fn only_intake_and_the_notifier_read_the_companies_secrets() {
     let t = template();
@@ -448,11 +449,32 @@ fn only_intake_and_the_notifier_read_the_companies_secrets() {
             .unwrap_or_else(|| panic!("{id}: Role"));
         let role = resources(&t)[role_id];
         let policies = seq(&role["Properties"]["Policies"], role_id);
-        let granted: Vec<&Value> = policies
+        let secret_statements: Vec<&Value> = policies
             .iter()
             .flat_map(|p| seq(&p["PolicyDocument"]["Statement"], role_id))
             .filter(|s| actions(s).iter().any(|a| a.starts_with("secretsmanager:")))
             .collect();
+        // The webhook signing key is its own statement (checked below).
+        let (signing, granted): (Vec<&Value>, Vec<&Value>) = secret_statements
+            .into_iter()
+            .partition(|s| is_ref(&s["Resource"], "WebhookSigningKey"));
+        let signs = binary != "webhook-intake";
+        assert_eq!(signing.len(), usize::from(signs), "{id}: the signing key");
+        for s in &signing {
+            assert_eq!(
+                actions(s),
+                BTreeSet::from(["secretsmanager:GetSecretValue"]),
+                "{id}: the signing key, read only"
+            );
+        }
+        assert_eq!(
+            is_ref(
+                &f["Properties"]["Environment"]["Variables"]["WEBHOOK_SIGNING_KEY"],
+                "WebhookSigningKey"
+            ),
+            signs,
+            "{id}: WEBHOOK_SIGNING_KEY"
+        );
         let env = tagged(
             &f["Properties"]["Environment"]["Variables"]["SECRETS_PREFIX"],
             "Sub",
@@ -482,9 +504,11 @@ fn only_intake_and_the_notifier_read_the_companies_secrets() {
 }
 
 /// The notifier's role grants on the table exactly what the notifier does
-/// there (`Notifier::notify` on `DynamoStore`: `Store::order` and
-/// `Store::company` are GetItems; `Ledger::claim`, `complete` and `release`
-/// are UpdateItems), and SES sending as the sender only.
+/// there (`Notifier::notify` on `DynamoStore`: `Store::order_record`,
+/// `Store::company` and `WebhookStore::event` are GetItems; `Ledger::claim`,
+/// `complete` and `release` and endpoint changes are UpdateItems; recording
+/// an event is a transaction of two Puts), and SES sending as the sender
+/// only.
 #[test]
 fn notifier_role_is_what_the_notifier_uses() {
     let t = template();
@@ -499,7 +523,11 @@ fn notifier_role_is_what_the_notifier_uses() {
     assert_eq!(table.len(), 1, "{role_id}: one table statement");
     assert_eq!(
         actions(&table[0]),
-        BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        BTreeSet::from([
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]),
         "{role_id}: table actions"
     );
     assert_eq!(
@@ -890,10 +918,19 @@ fn alarms_watch_what_the_functions_count() {
         );
         assert_eq!(doc[name], value);
     }
-    assert_eq!(
-        find("AWS/SQS", "ApproximateNumberOfMessagesVisible").len(),
-        1
-    );
+    // One alarm per dead-letter queue, on that queue.
+    let dlq_alarms = find("AWS/SQS", "ApproximateNumberOfMessagesVisible");
+    for dlq in ["NotifierDlq", "WebhookDeliveryDlq"] {
+        let on: Vec<&&Value> = dlq_alarms
+            .iter()
+            .filter(|a| {
+                tagged(&a["Properties"]["Dimensions"][0]["Value"], "GetAtt").and_then(Value::as_str)
+                    == Some(&format!("{dlq}.QueueName"))
+            })
+            .collect();
+        assert_eq!(on.len(), 1, "an alarm on {dlq}");
+    }
+    assert_eq!(dlq_alarms.len(), 2);
     for binary in ["cancellation-api", "webhook-intake", "notifier"] {
         let (id, _) = function_by_binary(&t, binary);
         for metric in ["Errors", "Throttles"] {

@@ -4,18 +4,37 @@
 //! served from the API's own origin. Everything that can be done once is
 //! done at init.
 
+use std::sync::Arc;
+
 use dynamodb::DynamoStore;
 use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
+use secretsmanager::SigningKeySecret;
 use service::App;
 use service::metrics::Metrics;
+use service::webhooks::WebhookPorts;
+use sqs::SqsQueue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     // Counts as CloudWatch embedded metrics, one JSON line on stdout each.
-    let app = App::new(DynamoStore::from_env(aws::lambda::table_name()?).await)
-        .with_metrics(Metrics::emf());
+    let sdk = aws::sdk_config().await;
+    let hooks = aws::lambda::webhook_settings()?;
+    let policy = domain::webhooks::UrlPolicy {
+        allow_insecure: hooks.allow_insecure,
+    };
+    let app = App::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws::lambda::table_name()?,
+    ))
+    .with_metrics(Metrics::emf())
+    .with_webhooks(WebhookPorts {
+        policy,
+        resolver: Arc::new(hooks::PublicResolver { policy }),
+        keys: Arc::new(SigningKeySecret::on_first_use(&sdk, &hooks.signing_key)),
+        queue: Arc::new(SqsQueue::on_first_use(&sdk, &hooks.queue_url)),
+    });
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         let reply = if assets::serves(req.uri().path()) {

@@ -9,7 +9,10 @@
 use std::panic::AssertUnwindSafe;
 
 use aws_config::SdkConfig;
+use std::sync::Arc;
+
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use domain::Cancellation;
 use dynamodb::{DynamoStore, schema};
@@ -17,6 +20,7 @@ use futures::FutureExt;
 use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
 use secretsmanager::SecretsManager;
+use secretsmanager::SigningKeySecret;
 use service::CacheLimits;
 use service::email::Mailer;
 use service::ledger::Ledger;
@@ -24,7 +28,9 @@ use service::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_messa
 use service::secrets::WithSecrets;
 use service::store::Store;
 use service::sync::StoreSync;
+use service::webhooks::{DeliveryPorts, DeliveryTask};
 use ses::SesMailer;
+use sqs::SqsQueue;
 use thiserror::Error;
 
 /// The notifier as deployed: DynamoDB store and ledger, the companies'
@@ -43,14 +49,18 @@ pub const SECRET_CACHE: CacheLimits = CacheLimits {
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
+    #[error("{0}")]
+    Client(String),
 }
 
-/// `TABLE_NAME`, `SENDER_EMAIL` and `SECRETS_PREFIX`.
+/// `TABLE_NAME`, `SENDER_EMAIL`, `SECRETS_PREFIX` and the webhook settings
+/// (`aws::lambda::webhook_settings`).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: String,
     pub sender: String,
     pub secrets_prefix: String,
+    pub webhooks: aws::lambda::WebhookSettings,
 }
 
 impl Config {
@@ -65,13 +75,28 @@ impl Config {
             table: var("TABLE_NAME")?,
             sender: var("SENDER_EMAIL")?,
             secrets_prefix: var("SECRETS_PREFIX")?,
+            webhooks: aws::lambda::webhook_settings()
+                .map_err(|aws::lambda::InitError::Missing(name)| ConfigError::Missing(name))?,
         })
     }
 }
 
 /// Build the clients once per execution environment.
-pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
-    Notifier::new(
+pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigError> {
+    let policy = domain::webhooks::UrlPolicy {
+        allow_insecure: config.webhooks.allow_insecure,
+    };
+    let sender = hooks::HttpSender::new(policy).map_err(ConfigError::Client)?;
+    let webhooks = DeliveryPorts {
+        policy,
+        sender: Arc::new(sender),
+        keys: Arc::new(SigningKeySecret::on_first_use(
+            sdk,
+            &config.webhooks.signing_key,
+        )),
+        queue: Arc::new(SqsQueue::on_first_use(sdk, &config.webhooks.queue_url)),
+    };
+    Ok(Notifier::new(
         WithSecrets::cached(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
             SecretsManager::on_first_use(sdk, &config.secrets_prefix),
@@ -82,6 +107,7 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> LambdaNotifier {
         NotifierConfig::new(&config.sender),
     )
     .with_metrics(service::metrics::Metrics::emf())
+    .with_webhooks(webhooks))
 }
 
 #[derive(Debug, Error)]
@@ -119,6 +145,102 @@ pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, Rec
     serde_dynamo::from_attribute_value(found.clone())
         .map(Some)
         .map_err(|e| RecordError::Decode(e.to_string()))
+}
+
+/// An invocation's event: a stream batch, or a batch of queued webhook
+/// deliveries (the function's two event sources).
+pub enum Invocation {
+    Stream(Event),
+    Deliveries(SqsEvent),
+}
+
+impl Invocation {
+    /// Tell the two apart by their records' `eventSource`.
+    pub fn parse(v: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let source = v
+            .pointer("/Records/0/eventSource")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        if source == "aws:sqs" {
+            serde_json::from_value(v).map(Invocation::Deliveries)
+        } else {
+            serde_json::from_value(v).map(Invocation::Stream)
+        }
+    }
+}
+
+/// Handle an invocation of either kind; the partial batch response (the
+/// same shape for both sources).
+pub async fn handle_invocation<S, M, Y>(
+    notifier: &Notifier<S, M, Y>,
+    invocation: Invocation,
+) -> serde_json::Value
+where
+    S: Store + Ledger + service::webhooks::WebhookStore,
+    M: Mailer,
+    Y: StoreSync,
+{
+    let response = match invocation {
+        Invocation::Stream(e) => serde_json::to_value(handle(notifier, e).await),
+        Invocation::Deliveries(e) => serde_json::to_value(handle_deliveries(notifier, e).await),
+    };
+    response.unwrap_or_else(|_| serde_json::json!({"batchItemFailures": []}))
+}
+
+/// Run each queued delivery task; the ids of messages to retry (a task
+/// that failed on our side). A task that is not due yet was queued again
+/// for the rest of its wait and counts as done.
+pub async fn handle_deliveries<S, M, Y>(
+    notifier: &Notifier<S, M, Y>,
+    event: SqsEvent,
+) -> SqsBatchResponse
+where
+    S: Store + Ledger + service::webhooks::WebhookStore,
+    M: Mailer,
+    Y: StoreSync,
+{
+    let mut failures = Vec::new();
+    for m in &event.records {
+        let id = m.message_id.clone().unwrap_or_default();
+        let task: Result<DeliveryTask, String> = m
+            .body
+            .as_deref()
+            .ok_or_else(|| "a message without a body".to_owned())
+            .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()));
+        let task = match task {
+            Ok(t) => t,
+            Err(error) => {
+                // Never becomes readable: dropped (the DLQ would keep it
+                // forever for nothing), logged.
+                tracing::error!(message_id = %id, %error, "an undecodable delivery task; dropped");
+                continue;
+            }
+        };
+        let outcome = AssertUnwindSafe(notifier.run_task(&task))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(NotifyError::Retry {
+                    channel: "webhook",
+                    cancellation_id: task.event_id.clone(),
+                    detail: format!("panicked: {}", panic_message(&*panic)),
+                })
+            });
+        match outcome {
+            Ok(o) => {
+                tracing::info!(message_id = %id, event_id = %task.event_id, endpoint_id = %task.endpoint_id, outcome = ?o, "delivery task ran");
+            }
+            Err(error) => {
+                tracing::error!(message_id = %id, event_id = %task.event_id, %error, "delivery task failed; SQS will retry it");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                failures.push(f);
+            }
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
 }
 
 /// Handle one batch; never fails as a whole.
@@ -249,6 +371,29 @@ mod tests {
             kinds,
             ["cancellation", "skip", "poison", "skip", "cancellation"]
         );
+    }
+
+    #[test]
+    fn a_delivery_queue_batch_is_told_from_a_stream_batch() {
+        let read = |rel: &str| -> serde_json::Value {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../events")
+                .join(rel);
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+        };
+        match Invocation::parse(read("deliveries/ping.json")).unwrap() {
+            Invocation::Deliveries(e) => {
+                let task: DeliveryTask =
+                    serde_json::from_str(e.records[0].body.as_deref().unwrap()).unwrap();
+                assert_eq!(task.endpoint_id, "we_sample");
+                assert!(task.ping.is_some());
+            }
+            Invocation::Stream(_) => panic!("an SQS batch read as a stream batch"),
+        }
+        assert!(matches!(
+            Invocation::parse(read("notifier/partial.json")).unwrap(),
+            Invocation::Stream(_)
+        ));
     }
 
     #[test]

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use notifier::{Config, build, handle};
+use notifier::{Config, Invocation, build, handle_invocation};
 
 // One thread, as the other functions: a batch is handled record by record,
 // and a multi-thread runtime costs worker threads and cgroup reads at init.
@@ -19,10 +18,14 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk = aws::sdk_config().await;
-    let notifier = Arc::new(build(&sdk, &config));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+    let notifier = Arc::new(build(&sdk, &config)?);
+    // Two event sources: the table's stream and the webhook delivery queue.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let notifier = Arc::clone(&notifier);
-        async move { Ok::<_, Error>(handle(&notifier, event.payload).await) }
+        async move {
+            let invocation = Invocation::parse(event.payload)?;
+            Ok::<_, Error>(handle_invocation(&notifier, invocation).await)
+        }
     }))
     .await
 }

@@ -25,3 +25,29 @@ pub fn secrets_prefix() -> Result<String, InitError> {
         .filter(|t| !t.trim().is_empty())
         .ok_or(InitError::Missing("SECRETS_PREFIX"))
 }
+
+/// Where webhook deliveries wait (`WEBHOOK_QUEUE_URL`), the secret holding
+/// the signing key endpoint secrets derive from (`WEBHOOK_SIGNING_KEY`), and
+/// whether endpoints may be `http` or loopback (`ALLOW_INSECURE_WEBHOOK_URLS`,
+/// `true` only in test stacks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub queue_url: String,
+    pub signing_key: String,
+    pub allow_insecure: bool,
+}
+
+pub fn webhook_settings() -> Result<WebhookSettings, InitError> {
+    let var = |name: &'static str| {
+        std::env::var(name)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(InitError::Missing(name))
+    };
+    Ok(WebhookSettings {
+        queue_url: var("WEBHOOK_QUEUE_URL")?,
+        signing_key: var("WEBHOOK_SIGNING_KEY")?,
+        allow_insecure: std::env::var("ALLOW_INSECURE_WEBHOOK_URLS")
+            .is_ok_and(|v| matches!(v.trim(), "true" | "1")),
+    })
+}

@@ -254,3 +254,12 @@ impl WebhookStore for DynamoStore {
         Ok((events, more))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::fresh_store;
+    #[allow(unused_imports)]
+    use super::*;
+
+    testkit::webhook_contract_tests!(fresh_store().await);
+}

@@ -12,12 +12,12 @@
 //! - the response body is read no further than `MAX_RESPONSE_BYTES`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use domain::webhooks::{UrlHost, UrlPolicy, address_allowed, check_url};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use service::webhooks::{Delivery, Pending, Resolver, SendError, WebhookSender};
+use domain::webhooks::{UrlPolicy, address_allowed};
+#[cfg(feature = "sender")]
+pub use sender::HttpSender;
+use service::webhooks::{Pending, Resolver};
 
 /// How much of an endpoint's answer is read (for the log only).
 pub const MAX_RESPONSE_BYTES: usize = 4096;
@@ -32,7 +32,8 @@ pub struct PublicResolver {
 }
 
 impl PublicResolver {
-    async fn lookup(self, host: String, port: u16) -> Result<Vec<SocketAddr>, String> {
+    #[cfg_attr(not(feature = "sender"), allow(dead_code))]
+    pub(crate) async fn lookup(self, host: String, port: u16) -> Result<Vec<SocketAddr>, String> {
         let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
             .map_err(|e| format!("{host} does not resolve: {e}"))?
@@ -50,17 +51,6 @@ impl PublicResolver {
     }
 }
 
-impl Resolve for PublicResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let this = *self;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs = this.lookup(host, 0).await?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
 impl Resolver for PublicResolver {
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String> {
         let host = host.to_owned();
@@ -74,89 +64,112 @@ impl Resolver for PublicResolver {
     }
 }
 
-/// Sends deliveries; cheap to clone (one connection pool).
-#[derive(Clone)]
-pub struct HttpSender {
-    client: reqwest::Client,
-    policy: UrlPolicy,
-}
+#[cfg(feature = "sender")]
+mod sender {
+    use std::sync::Arc;
 
-impl HttpSender {
-    pub fn new(policy: UrlPolicy) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(PublicResolver { policy }))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TIMEOUT)
-            .https_only(!policy.allow_insecure)
-            .user_agent(concat!("dropship-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("building the webhook HTTP client: {e}"))?;
-        Ok(HttpSender { client, policy })
+    use domain::webhooks::{UrlHost, UrlPolicy, address_allowed, check_url};
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+    use service::webhooks::{Delivery, Pending, SendError, WebhookSender};
+
+    use super::{CONNECT_TIMEOUT, MAX_RESPONSE_BYTES, PublicResolver, TIMEOUT};
+
+    impl Resolve for PublicResolver {
+        fn resolve(&self, name: Name) -> Resolving {
+            let this = *self;
+            let host = name.as_str().to_owned();
+            Box::pin(async move {
+                let addrs = this.lookup(host, 0).await?;
+                Ok(Box::new(addrs.into_iter()) as Addrs)
+            })
+        }
     }
 
-    async fn post(&self, d: &Delivery) -> Result<u16, SendError> {
-        // The URL as stored passed these checks; they are repeated because
-        // the policy may have changed, and a literal address never reaches
-        // the resolver.
-        let checked =
-            check_url(&d.url, self.policy).map_err(|e| SendError::Refused(e.to_string()))?;
-        if let UrlHost::Address(a) = checked.host
-            && !address_allowed(a, self.policy)
-        {
-            return Err(SendError::Refused(format!("{a} is not a public address")));
+    /// Sends deliveries; cheap to clone (one connection pool).
+    #[derive(Clone)]
+    pub struct HttpSender {
+        client: reqwest::Client,
+        policy: UrlPolicy,
+    }
+
+    impl HttpSender {
+        pub fn new(policy: UrlPolicy) -> Result<Self, String> {
+            let client = reqwest::Client::builder()
+                .dns_resolver(Arc::new(PublicResolver { policy }))
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(TIMEOUT)
+                .https_only(!policy.allow_insecure)
+                .user_agent(concat!("dropship-webhooks/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("building the webhook HTTP client: {e}"))?;
+            Ok(HttpSender { client, policy })
         }
-        let mut response = self
-            .client
-            .post(&checked.url)
-            .header("content-type", "application/json")
-            .header("dropship-event-id", &d.event_id)
-            .header("dropship-signature", &d.signature)
-            .body(d.body.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                // The resolver's refusal arrives as a connect error.
-                let text = error_chain(&e);
-                if text.contains("not a public address") {
-                    SendError::Refused(text)
-                } else {
-                    SendError::Failed(text)
-                }
-            })?;
-        let status = response.status().as_u16();
-        let mut read = 0usize;
-        while read < MAX_RESPONSE_BYTES {
-            match response.chunk().await {
-                Ok(Some(c)) => read = read.saturating_add(c.len()),
-                Ok(None) | Err(_) => break,
+
+        async fn post(&self, d: &Delivery) -> Result<u16, SendError> {
+            // The URL as stored passed these checks; they are repeated because
+            // the policy may have changed, and a literal address never reaches
+            // the resolver.
+            let checked =
+                check_url(&d.url, self.policy).map_err(|e| SendError::Refused(e.to_string()))?;
+            if let UrlHost::Address(a) = checked.host
+                && !address_allowed(a, self.policy)
+            {
+                return Err(SendError::Refused(format!("{a} is not a public address")));
             }
+            let mut response = self
+                .client
+                .post(&checked.url)
+                .header("content-type", "application/json")
+                .header("dropship-event-id", &d.event_id)
+                .header("dropship-signature", &d.signature)
+                .body(d.body.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    // The resolver's refusal arrives as a connect error.
+                    let text = error_chain(&e);
+                    if text.contains("not a public address") {
+                        SendError::Refused(text)
+                    } else {
+                        SendError::Failed(text)
+                    }
+                })?;
+            let status = response.status().as_u16();
+            let mut read = 0usize;
+            while read < MAX_RESPONSE_BYTES {
+                match response.chunk().await {
+                    Ok(Some(c)) => read = read.saturating_add(c.len()),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            Ok(status)
         }
-        Ok(status)
+    }
+
+    fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+
+    impl WebhookSender for HttpSender {
+        fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError> {
+            Box::pin(self.post(delivery))
+        }
     }
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-impl WebhookSender for HttpSender {
-    fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError> {
-        Box::pin(self.post(delivery))
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "sender"))]
 mod tests {
     use super::*;
+    use service::webhooks::{Delivery, SendError, WebhookSender};
     use wiremock::matchers::{header, header_regex, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

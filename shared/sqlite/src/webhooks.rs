@@ -268,3 +268,11 @@ impl EmbeddedStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use super::*;
+
+    testkit::webhook_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+}

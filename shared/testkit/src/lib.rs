@@ -1,7 +1,8 @@
 //! What the tests of every crate share: fixtures, and the contract suites
 //! each store and ledger implementation runs (`store_contract_tests!`,
-//! `ledger_contract_tests!`). A dev-dependency only.
+//! `ledger_contract_tests!`, `webhook_contract_tests!`). A dev-dependency only.
 
 pub mod fixtures;
 pub mod ledger_contract;
 pub mod store_contract;
+pub mod webhook_contract;

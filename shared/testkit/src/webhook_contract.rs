@@ -1,0 +1,265 @@
+//! The webhook store contract (endpoints and the event log), run against
+//! every store through `webhook_contract_tests!`.
+use chrono::{Duration, Utc};
+use domain::webhooks::{
+    EndpointChange, EndpointChanged, EndpointRefusal, EndpointStatus, EventType, MAX_ENDPOINTS,
+    WebhookEndpoint,
+};
+use domain::{Company, Role};
+use service::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+use service::store::Store;
+use service::webhooks::{EventRecord, Recorded, WebhookStore, new_event_id};
+
+use crate::fixtures;
+
+fn endpoint(id: &str) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.into(),
+        url: "https://hooks.example.com/in".into(),
+        events: vec!["*".into()],
+        status: EndpointStatus::Enabled,
+        created_at: service::now(),
+        salt: "00ff".into(),
+        created_by_key: None,
+        request_fingerprint: None,
+        failing_since: None,
+        disabled_at: None,
+    }
+}
+
+fn event(company: &str, order: &str) -> EventRecord {
+    EventRecord {
+        id: new_event_id(),
+        company_id: company.into(),
+        event_type: EventType::CancellationCreated,
+        created_at: service::now(),
+        order_id: order.into(),
+        body: format!(r#"{{"id":"x","order":"{order}","quote":"\"","u":"é"}}"#),
+    }
+}
+
+async fn endpoints<S: Store>(s: &S, company: &str) -> Vec<WebhookEndpoint> {
+    s.company(company).await.unwrap().unwrap().webhook_endpoints
+}
+
+pub async fn endpoints_are_added_limited_and_removed<S: Store + WebhookStore>(s: &S) {
+    s.put_company(&fixtures::company("c1", Role::Seller))
+        .await
+        .unwrap();
+    for i in 0..MAX_ENDPOINTS {
+        let r = s
+            .change_endpoints("c1", &EndpointChange::Add(endpoint(&format!("we_{i}"))))
+            .await
+            .unwrap();
+        assert!(matches!(r, Ok(EndpointChanged::Added(_))), "{r:?}");
+    }
+    assert_eq!(
+        s.change_endpoints("c1", &EndpointChange::Add(endpoint("we_x")))
+            .await
+            .unwrap(),
+        Err(EndpointRefusal::TooMany)
+    );
+    assert_eq!(endpoints(s, "c1").await.len(), MAX_ENDPOINTS);
+    assert_eq!(
+        s.change_endpoints("c1", &EndpointChange::Remove("we_0".into()))
+            .await
+            .unwrap(),
+        Ok(EndpointChanged::Removed)
+    );
+    let ids: Vec<String> = endpoints(s, "c1").await.into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["we_1", "we_2", "we_3", "we_4"]);
+    assert_eq!(
+        s.change_endpoints("nobody", &EndpointChange::Remove("we_1".into()))
+            .await
+            .unwrap(),
+        Err(EndpointRefusal::NotFound("nobody".into()))
+    );
+}
+
+/// Replacing a company (an operator's update, a re-seed) keeps its
+/// endpoints: they change only through `change_endpoints`.
+pub async fn replacing_a_company_keeps_its_endpoints<S: Store + WebhookStore>(s: &S) {
+    let c: Company = fixtures::company("c2", Role::Buyer);
+    s.put_company(&c).await.unwrap();
+    s.change_endpoints("c2", &EndpointChange::Add(endpoint("we_1")))
+        .await
+        .unwrap()
+        .unwrap();
+    let renamed = Company {
+        name: "Renamed".into(),
+        ..c.clone()
+    };
+    s.put_company(&renamed).await.unwrap();
+    let stored = s.company("c2").await.unwrap().unwrap();
+    assert_eq!(stored.name, "Renamed");
+    assert_eq!(stored.webhook_endpoints.len(), 1);
+    // The company found by its key authenticates as before.
+    let key = c.key_hashes().next().unwrap().to_owned();
+    let by_key = s.company_by_api_key_hash(&key).await.unwrap().unwrap();
+    assert_eq!(by_key.id, "c2");
+}
+
+pub async fn failing_for_days_disables_an_endpoint<S: Store + WebhookStore>(s: &S) {
+    s.put_company(&fixtures::company("c3", Role::Seller))
+        .await
+        .unwrap();
+    s.change_endpoints("c3", &EndpointChange::Add(endpoint("we_1")))
+        .await
+        .unwrap()
+        .unwrap();
+    let at = service::now() - Duration::hours(80);
+    let failed = |at| EndpointChange::DeliveryFailed {
+        id: "we_1".into(),
+        at,
+    };
+    assert_eq!(
+        s.change_endpoints("c3", &failed(at)).await.unwrap(),
+        Ok(EndpointChanged::NowFailing)
+    );
+    assert_eq!(endpoints(s, "c3").await[0].failing_since, Some(at));
+    let r = s
+        .change_endpoints("c3", &failed(service::now()))
+        .await
+        .unwrap();
+    assert!(matches!(r, Ok(EndpointChanged::Disabled(_))), "{r:?}");
+    assert_eq!(endpoints(s, "c3").await[0].status, EndpointStatus::Disabled);
+}
+
+pub async fn concurrent_additions_are_all_kept<S: Store + WebhookStore>(s: &S) {
+    s.put_company(&fixtures::company("c4", Role::Seller))
+        .await
+        .unwrap();
+    let adds = (0..4).map(|i| async move {
+        s.change_endpoints("c4", &EndpointChange::Add(endpoint(&format!("we_{i}"))))
+            .await
+    });
+    for r in futures::future::join_all(adds).await {
+        assert!(matches!(r, Ok(Ok(EndpointChanged::Added(_)))), "{r:?}");
+    }
+    assert_eq!(endpoints(s, "c4").await.len(), 4);
+}
+
+pub async fn events_are_recorded_once_per_subject<S: Store + WebhookStore>(s: &S) {
+    let first = event("c5", "o1");
+    let keep = Utc::now() + Duration::days(35);
+    let r = s
+        .record_event(&first, "cancellation.created:can_1", keep)
+        .await
+        .unwrap();
+    assert_eq!(r, Recorded::New(first.clone()));
+    // The same subject again (a redelivered stream record) with a new id.
+    let again = event("c5", "o1");
+    let r = s
+        .record_event(&again, "cancellation.created:can_1", keep)
+        .await
+        .unwrap();
+    assert_eq!(r, Recorded::Existing(first.clone()));
+    assert_eq!(s.event("c5", &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(s.event("c5", &again.id).await.unwrap(), None);
+    // The same subject for another company is another event.
+    let other = event("c6", "o1");
+    let r = s
+        .record_event(&other, "cancellation.created:can_1", keep)
+        .await
+        .unwrap();
+    assert_eq!(r, Recorded::New(other));
+    assert_eq!(
+        s.event("c6", &first.id).await.unwrap(),
+        None,
+        "the company's own log"
+    );
+}
+
+pub async fn the_log_pages_in_order<S: Store + WebhookStore>(s: &S) {
+    let keep = Utc::now() + Duration::days(35);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let e = event("c7", "o1");
+        ids.push(e.id.clone());
+        s.record_event(&e, &format!("k{i}"), keep).await.unwrap();
+    }
+    // An expired one is not listed.
+    let old = event("c7", "o1");
+    s.record_event(&old, "old", Utc::now() - Duration::seconds(1))
+        .await
+        .unwrap();
+    let (page, more) = s.events_after("c7", None, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        [&ids[0], &ids[1]]
+    );
+    assert!(more);
+    let (page, more) = s.events_after("c7", Some(&ids[1]), 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        [&ids[2], &ids[3], &ids[4]]
+    );
+    assert!(!more);
+    let (page, more) = s.events_after("c7", Some(&ids[4]), 10).await.unwrap();
+    assert!(page.is_empty() && !more);
+    let (page, _) = s.events_after("nobody", None, 10).await.unwrap();
+    assert!(page.is_empty());
+}
+
+/// Deliveries are ledger records per (event, endpoint).
+pub async fn deliveries_are_ledgered_per_endpoint<S: Ledger>(s: &S) {
+    let now = Utc::now();
+    let a = LedgerKey::webhook("o9", "evt_1", "we_a");
+    let b = LedgerKey::webhook("o9", "evt_1", "we_b");
+    let Claim::Acquired { token, .. } = s.claim(&a, now, Duration::minutes(2)).await.unwrap()
+    else {
+        panic!("a");
+    };
+    assert!(matches!(
+        s.claim(&b, now, Duration::minutes(2)).await.unwrap(),
+        Claim::Acquired { .. }
+    ));
+    assert!(
+        s.complete(&a, &token, Outcome::Sent, "HTTP 200", now)
+            .await
+            .unwrap()
+    );
+    let entries = s.ledger_entries("o9").await.unwrap();
+    let done = entries
+        .iter()
+        .find(|e| e.endpoint_id.as_deref() == Some("we_a"))
+        .unwrap();
+    assert_eq!(
+        (done.channel, done.outcome),
+        (Channel::Webhook, Some(Outcome::Sent))
+    );
+    assert_eq!(done.cancellation_id, "evt_1");
+    assert!(matches!(
+        s.claim(&a, now, Duration::minutes(2)).await.unwrap(),
+        Claim::Completed(_)
+    ));
+}
+
+/// Generates the webhook store contract suite for a store built by `$make`.
+#[macro_export]
+macro_rules! webhook_contract_tests {
+    ($make:expr) => {
+        $crate::webhook_contract_tests!(@tests $make;
+            endpoints_are_added_limited_and_removed,
+            replacing_a_company_keeps_its_endpoints,
+            failing_for_days_disables_an_endpoint,
+            concurrent_additions_are_all_kept,
+            events_are_recorded_once_per_subject,
+            the_log_pages_in_order,
+            deliveries_are_ledgered_per_endpoint,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        mod webhook_contract {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = $make;
+                    $crate::webhook_contract::$name(&store).await;
+                }
+            )*
+        }
+    };
+}
