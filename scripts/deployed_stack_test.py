@@ -27,7 +27,13 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    (`GET /_ministack/ses/messages`): exactly one per new cancellation, from
    SENDER_EMAIL to the partner, and nothing else, even after a grace period
    for duplicates. The Shopify partner's store sync reached the stub.
-6. The app's browser tests (scripts/browser-tests.sh, those of
+6. Event webhooks: the buyer registers an endpoint on a loopback receiver
+   (the stack deployed with AllowInsecureWebhookUrls=true) and asks for a
+   ping; the seller's cancellation reaches it once through the stream and
+   the notifier, the ping through the delivery queue (SQS event source),
+   each signed as docs/webhooks.md says; `GET /v1/events` holds the event
+   as delivered.
+7. The app's browser tests (scripts/browser-tests.sh, those of
    browser-tests/ that run against a stack: sign-in, the Orders page, a
    whole-order cancellation) with Chromium loading the app from the HttpApi's
    own endpoint (`ApiEndpoint`, `http://<api id>.execute-api.localhost:<port>`,
@@ -185,6 +191,41 @@ class StoreStub:
         return path
 
 
+class Receiver:
+    """A partner's webhook endpoint on loopback: records every POST (path,
+    headers, raw body) and answers 200."""
+
+    def __init__(self):
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n) if n else b""
+                rec.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def verify_signature(secret: str, header: str, raw_body: bytes, tolerance: int = 300) -> bool:
+    """A receiver's check, as docs/webhooks.md gives it."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    t, v1 = parts.get("t", ""), parts.get("v1", "")
+    if not t.isdigit() or abs(time.time() - int(t)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, v1)
+
+
 def deploy() -> dict[str, str]:
     s3 = boto3.client("s3")
     try:
@@ -235,8 +276,13 @@ def check_deployed(out: dict[str, str]) -> None:
               and cfg["LoggingConfig"]["LogFormat"] == "JSON",
               f"{key}: provided.al2023, arm64, TABLE_NAME, JSON logs")
     esms = lam.list_event_source_mappings(FunctionName=out["NotifierFunctionName"])["EventSourceMappings"]
-    check(len(esms) == 1, "one event source mapping on the notifier")
-    esm = esms[0]
+    streams = [e for e in esms if ":dynamodb:" in e["EventSourceArn"]]
+    queues = [e for e in esms if ":sqs:" in e["EventSourceArn"]]
+    check(len(streams) == 1 and len(queues) == 1 and len(esms) == 2,
+          "the notifier's two event sources: the table's stream and the webhook delivery queue")
+    check(queues[0].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
+          "the delivery queue: partial batch responses")
+    esm = streams[0]
     pattern = json.loads(esm["FilterCriteria"]["Filters"][0]["Pattern"])
     check(pattern == {"eventName": ["INSERT", "MODIFY"],
                       "dynamodb": {"NewImage": {"type": {"S": ["order"]},
@@ -313,9 +359,31 @@ def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def drive(out: dict[str, str], endpoint: str) -> dict:
+def drive(out: dict[str, str], endpoint: str, receiver: Receiver) -> dict:
     api = Api(endpoint, out["HttpApiId"])
     seen: dict = {}
+
+    # The buyer registers a webhook endpoint (its partner's cancellations
+    # reach it) and asks for a test ping (through the delivery queue).
+    buyer = {"authorization": "Bearer demo-buyer-api-key", "content-type": "application/json"}
+    status, body = api.call("POST", "/v1/webhook-endpoints", buyer,
+                            json.dumps({"url": f"{receiver.url}/hooks", "events": ["*"]}).encode())
+    check(status == 201, f"POST /v1/webhook-endpoints: {status} {body[:300]!r}")
+    hook = json.loads(body)
+    check(hook["secret"].startswith("whsec_") and hook["status"] == "enabled", "the endpoint, with its secret")
+    seen["hook"] = hook
+    status, body = api.call("GET", "/v1/webhook-endpoints", buyer, None)
+    listed = json.loads(body)["webhook_endpoints"]
+    check(status == 200 and [e["id"] for e in listed] == [hook["id"]] and "secret" not in listed[0],
+          "GET /v1/webhook-endpoints: the endpoint, without its secret")
+    status, body = api.call("POST", "/v1/webhook-endpoints",
+                            buyer, json.dumps({"url": "https://169.254.169.254/latest/meta-data/",
+                                               "events": ["*"]}).encode())
+    check(status == 422 and json.loads(body)["code"] == "invalid_webhook_url",
+          "the metadata address is refused, even with insecure URLs allowed")
+    status, body = api.call("POST", f"/v1/webhook-endpoints/{hook['id']}/test", buyer, None)
+    check(status == 202, f"POST /v1/webhook-endpoints/{{id}}/test: {status} {body[:200]!r}")
+    seen["ping_id"] = json.loads(body)["event_id"]
 
     # cancellation-api: the create-order sample event's request, through the route.
     create = sample("api/create-order.json")
@@ -341,6 +409,7 @@ def drive(out: dict[str, str], endpoint: str) -> dict:
     check(status == 201, f"POST /v1/orders/{{id}}/cancellations: {status} {body[:300]!r}")
     c = json.loads(body)
     check(c["initiated_by"] == "seller" and c["source"] == "api", "the seller's cancellation, source api")
+    seen["cancellation_id"] = c["id"]
 
     status, body = api.call("GET", f"/v1/orders/{order['id']}", {"authorization": "Bearer demo-buyer-api-key"}, None)
     check(status == 200 and json.loads(body)["cancellation_status"] == "partial", "GET the order: partially cancelled")
@@ -538,6 +607,39 @@ def check_stream(seen: dict, endpoint: str, stub: StoreStub) -> None:
           f"buyer-shopify's store sync went to its (stub) store: {[(m, p) for m, p, _ in stub.requests]}")
 
 
+def check_event_webhooks(seen: dict, endpoint: str, out: dict[str, str], receiver: Receiver) -> None:
+    """The seller's cancellation reaches the buyer's endpoint once (stream,
+    notifier, signed POST), the ping through the delivery queue (SQS,
+    notifier), and the buyer's event log holds the event as delivered."""
+    secret = seen["hook"]["secret"]
+
+    def events() -> list[tuple[dict[str, str], bytes, dict]]:
+        return [(h, b, json.loads(b)) for p, h, b in receiver.posts if p == "/hooks"]
+
+    deadline = time.monotonic() + STREAM_WAIT_S
+    while time.monotonic() < deadline:
+        types = {e["type"] for _, _, e in events()}
+        if {"cancellation.created", "ping"} <= types:
+            break
+        time.sleep(0.25)
+    time.sleep(DUPLICATE_GRACE_S)
+    got = events()
+    check(all(verify_signature(secret, h["dropship-signature"], b) for h, b, _ in got),
+          "every delivery's Dropship-Signature verifies with the endpoint's secret")
+    check(all(h["dropship-event-id"] == e["id"] and h["content-type"] == "application/json" for h, _, e in got),
+          "Dropship-Event-Id is the event's id")
+    created = [e for _, _, e in got if e["type"] == "cancellation.created"]
+    check(len(created) == 1 and created[0]["data"]["cancellation"]["id"] == seen["cancellation_id"]
+          and created[0]["data"]["order"]["id"] == seen["order_id"],
+          f"one cancellation.created, for the seller's cancellation: {[e['type'] for _, _, e in got]}")
+    pings = [e for _, _, e in got if e["type"] == "ping"]
+    check(len(pings) == 1 and pings[0]["id"] == seen["ping_id"], "the ping, once, through the delivery queue")
+    api = Api(endpoint, out["HttpApiId"])
+    status, body = api.call("GET", "/v1/events", {"authorization": "Bearer demo-buyer-api-key"}, None)
+    logged = json.loads(body)["events"]
+    check(status == 200 and logged == [created[0]], "GET /v1/events: the event exactly as delivered (no ping)")
+
+
 def main() -> int:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     host = urllib.parse.urlparse(endpoint).hostname or ""
@@ -566,10 +668,13 @@ def main() -> int:
               f"the sender {SENDER} is a verified SES identity (ministack refuses mail from others)")
         # A ministack that was running already may hold earlier runs' emails.
         ses_before = {m["MessageId"] for m in ses_messages(endpoint)}
-        seen = drive(out, endpoint)
+        receiver = Receiver()
+        seen = drive(out, endpoint, receiver)
         seen["ses_before"] = ses_before
     with Step("the stream: new cancellations -> notifier -> SES"):
         check_stream(seen, endpoint, stub)
+    with Step("event webhooks: stream and delivery queue -> notifier -> the partner's endpoint"):
+        check_event_webhooks(seen, endpoint, out, receiver)
     with Step("metric documents in the functions' logs"):
         check_metrics()
     # After the stream's exact count of emails: the app's cancellations mail too.
