@@ -128,8 +128,9 @@ mod sender {
                 .send()
                 .await
                 .map_err(|e| {
-                    // The resolver's refusal arrives as a connect error.
-                    let text = error_chain(&e);
+                    // The resolver's refusal arrives as a connect error. The
+                    // URL is left out: its path or query may hold a token.
+                    let text = error_chain(&e.without_url());
                     if text.contains("not a public address") {
                         SendError::Refused(text)
                     } else {
@@ -242,6 +243,19 @@ mod tests {
         // A name that resolves to loopback is refused at connection time.
         let r = secure.send(&delivery("https://localhost.:9/".into())).await;
         assert!(matches!(r, Err(SendError::Refused(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_never_repeats_the_url_which_may_hold_a_token() {
+        let sender = HttpSender::new(INSECURE).unwrap();
+        // Nothing listens on port 1.
+        let r = sender
+            .send(&delivery("http://127.0.0.1:1/hook?token=s3cret".into()))
+            .await;
+        match r {
+            Err(SendError::Failed(text)) => assert!(!text.contains("s3cret"), "{text}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -234,7 +234,7 @@ where
         let sent = self.send(company, e, &event.id, &event.body).await;
         let error = match sent {
             Ok(status) => {
-                let detail = format!("{} answered HTTP {status}", e.url);
+                let detail = format!("{} ({}) answered HTTP {status}", e.id, host_of(&e.url));
                 self.finish(&key, &token, Outcome::Sent, &detail).await?;
                 self.count(Channel::Webhook, "sent");
                 tracing::info!(event_id = %event.id, endpoint_id = %e.id, attempt, status, "event delivered");
@@ -322,7 +322,7 @@ where
     /// Tell the owner its endpoint was disabled (best effort: the endpoint
     /// list says so too).
     async fn endpoint_disabled(&self, company: &Company, e: &WebhookEndpoint, error: &str) {
-        tracing::error!(company_id = %company.id, endpoint_id = %e.id, url = %e.url, %error, "webhook endpoint disabled");
+        tracing::error!(company_id = %company.id, endpoint_id = %e.id, host = %host_of(&e.url), %error, "webhook endpoint disabled");
         if company.email.trim().is_empty() {
             return;
         }
@@ -368,6 +368,15 @@ fn as_of(record: &OrderRecord, c: &Cancellation) -> (domain::Order, Vec<Cancella
         }
     }
     (order, upto.to_vec())
+}
+
+/// An endpoint URL's host, for logs and the ledger: a URL's path or query
+/// may hold a partner's token, its host does not.
+pub(crate) fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "an unparsable URL".to_owned())
 }
 
 fn html_escape(s: &str) -> String {

@@ -160,7 +160,7 @@ impl<S: Store + WebhookStore> App<S> {
             }
         };
         let secret = self.secret_of(&company.id, &endpoint).await?;
-        tracing::info!(company_id = %company.id, endpoint_id = %endpoint.id, url = %endpoint.url, "webhook endpoint registered");
+        tracing::info!(company_id = %company.id, endpoint_id = %endpoint.id, host = %super::deliver::host_of(&endpoint.url), "webhook endpoint registered");
         Ok(CreatedEndpoint {
             endpoint,
             secret,
