@@ -934,6 +934,7 @@ async fn every_refusal_reads_the_same() {
                 api_keys: vec![],
                 connection: Some(conn),
                 webhook_endpoints: Vec::new(),
+                edi: None,
             })
             .await
             .unwrap();

@@ -27,6 +27,7 @@ pub fn company(id: &str, role: Role) -> Company {
         api_keys: vec![],
         connection: None,
         webhook_endpoints: Vec::new(),
+        edi: None,
     }
 }
 

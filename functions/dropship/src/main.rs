@@ -59,6 +59,9 @@ enum Command {
             value_parser = clap::builder::BoolishValueParser::new()
         )]
         allow_insecure_webhook_urls: bool,
+        /// Our X12 interchange id (qualifier ZZ) in EDI documents.
+        #[arg(long, env = "DROPSHIP_ISA_ID", default_value = "DROPSHIP")]
+        isa_id: String,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -437,6 +440,7 @@ async fn serve_embedded(
     seed: Option<PathBuf>,
     sender_email: &str,
     allow_insecure_webhook_urls: bool,
+    isa_id: &str,
 ) -> anyhow::Result<()> {
     let fresh = !data_dir.join("dropship.sqlite3").exists();
     let store = EmbeddedStore::open_dir(data_dir)?;
@@ -454,6 +458,15 @@ async fn serve_embedded(
         .with_context(|| format!("reading the webhook signing key in {}", data_dir.display()))?;
     let (api_hooks, delivery) =
         local::webhooks::ports(&store, key, policy).map_err(anyhow::Error::msg)?;
+    let our_id = edi::IsaId::new("ZZ", isa_id)
+        .map_err(|e| anyhow::anyhow!("DROPSHIP_ISA_ID {isa_id:?}: {e}"))?;
+    let edi_dir = local::edi::edi_dir(data_dir);
+    let edi_ports = local::edi::ports(&store, &edi_dir, our_id);
+    println!(
+        "EDI files are read from {} and written to {}",
+        edi_dir.join("inbound/<company>").display(),
+        edi_dir.join("outbound/<company>").display()
+    );
     let worker = OutboxWorker::new(
         local_notifier(
             store.clone(),
@@ -461,8 +474,11 @@ async fn serve_embedded(
             sender_email,
             PlatformHttp::default(),
         )
-        .with_webhooks(delivery),
+        .with_webhooks(delivery)
+        .with_edi(edi_ports.clone()),
     );
+    let watcher =
+        local::edi::EdiWatcher::new(App::new(store.clone()).with_edi(edi_ports), &edi_dir);
     let data = format!("data in {}", data_dir.display());
     run(
         store,
@@ -473,7 +489,8 @@ async fn serve_embedded(
         data,
         Some(api_hooks),
         move |shutdown| {
-            tokio::spawn(worker.run(shutdown));
+            tokio::spawn(worker.run(shutdown.clone()));
+            tokio::spawn(watcher.run(shutdown));
         },
     )
     .await
@@ -526,6 +543,7 @@ async fn main() -> anyhow::Result<()> {
             dynamodb_table: None,
             sender_email,
             allow_insecure_webhook_urls,
+            isa_id,
             limits,
             ..
         } => {
@@ -536,6 +554,7 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 &sender_email,
                 allow_insecure_webhook_urls,
+                &isa_id,
             )
             .await?
         }

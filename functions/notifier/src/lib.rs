@@ -271,7 +271,7 @@ where
             // the abort build would have it, so the stream's failure handling
             // sees it; its redelivery finds the failure in the ledger and
             // repeats nothing.
-            Ok(Some(report)) if report.crashed() => Err(RecordFailure::Crashed(report)),
+            Ok(Some(report)) if report.crashed() => Err(RecordFailure::Crashed(Box::new(report))),
             Ok(Some(report)) => Ok(report),
             Err(e) => Err(e),
         };
@@ -304,7 +304,7 @@ pub enum RecordFailure {
     #[error("handling the record panicked: {0}")]
     Panicked(String),
     #[error("a notification panicked (recorded as failed): {0:?}")]
-    Crashed(Report),
+    Crashed(Box<Report>),
 }
 
 /// One record: `None` when it announces no new cancellation.

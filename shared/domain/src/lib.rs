@@ -73,6 +73,7 @@ mod tests {
             api_keys: vec![],
             connection: None,
             webhook_endpoints: Vec::new(),
+            edi: None,
         }
     }
 

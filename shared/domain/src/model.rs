@@ -217,6 +217,20 @@ pub struct Company {
     /// store's endpoint changes, never by replacing the company.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_endpoints: Vec<crate::webhooks::WebhookEndpoint>,
+    /// An EDI company's interchange id (ISA05/06 when it sends, ISA07/08
+    /// when we send to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edi: Option<EdiIdentity>,
+}
+
+/// An EDI company's X12 interchange id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdiIdentity {
+    /// ISA05/07, e.g. `ZZ` (mutually defined) or `01` (DUNS).
+    pub isa_qualifier: String,
+    /// ISA06/08, up to 15 characters.
+    pub isa_id: String,
 }
 
 impl Company {
@@ -535,6 +549,7 @@ mod tests {
                 ..Connection::default()
             }),
             webhook_endpoints: Vec::new(),
+            edi: None,
         };
         let (public, secrets) = c.split_secrets();
         let conn = public.connection.as_ref().unwrap();

@@ -14,6 +14,15 @@ pub(crate) fn may_cancel(
     kind: CancellationKind,
     source: Source,
 ) -> Result<(), NotPermitted> {
+    if source == Source::Edi {
+        // An EDI company's own documents (860, 855, 865): whole orders and
+        // lines, for buyers and sellers alike.
+        return if integration == Integration::Edi {
+            Ok(())
+        } else {
+            Err(NotPermitted::NoInboundSync)
+        };
+    }
     match source.platform() {
         Some(platform) => {
             if platform == integration && syncs_inbound(integration, party) {
@@ -82,6 +91,42 @@ pub fn outbound_sync(integration: Integration, party: Role) -> Option<SyncKind> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn edi_companies_cancel_through_their_own_documents_only() {
+        for party in [Role::Buyer, Role::Seller] {
+            for kind in [CancellationKind::Order, CancellationKind::Items] {
+                assert_eq!(
+                    may_cancel(Integration::Edi, party, kind, Source::Edi),
+                    Ok(())
+                );
+                assert_eq!(
+                    may_cancel(Integration::Api, party, kind, Source::Edi),
+                    Err(NotPermitted::NoInboundSync),
+                    "an EDI document from a company without EDI"
+                );
+            }
+        }
+        // Through the app and the API, the product page's rules stay.
+        assert_eq!(
+            may_cancel(
+                Integration::Edi,
+                Role::Buyer,
+                CancellationKind::Order,
+                Source::Api
+            ),
+            Err(NotPermitted::EdiBuyerCannotCancel)
+        );
+        assert_eq!(
+            may_cancel(
+                Integration::Edi,
+                Role::Seller,
+                CancellationKind::Items,
+                Source::App
+            ),
+            Err(NotPermitted::EdiSellerWholeOrderOnly)
+        );
+    }
+
     use super::*;
     use CancellationKind::{Items, Order};
 

@@ -65,3 +65,5 @@ pub(super) fn event(id: &str) -> String {
 pub(super) fn event_key(dedupe: &str) -> String {
     format!("EVENTKEY#{dedupe}")
 }
+/// A partner's EDI interchange control number counter.
+pub(super) const EDI_CONTROL_SK: &str = "EDICTL";

@@ -11,3 +11,4 @@ pub(super) const ORDER_REF: &str = "order_ref";
 pub(super) const SHOP: &str = "shop";
 pub(super) const EVENT: &str = "event";
 pub(super) const EVENT_KEY: &str = "event_key";
+pub(super) const EDI_CONTROL: &str = "edi_control";

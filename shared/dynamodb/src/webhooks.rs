@@ -255,6 +255,35 @@ impl WebhookStore for DynamoStore {
     }
 }
 
+impl service::edi::ControlNumbers for DynamoStore {
+    fn next<'a>(&'a self, company_id: &'a str) -> service::webhooks::Pending<'a, u32, String> {
+        Box::pin(async move {
+            // One counter item per partner, incremented atomically.
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::company(company_id), keys::EDI_CONTROL_SK)))
+                .update_expression("SET #type = :type ADD #last :one")
+                .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                .expression_attribute_names("#last", "last")
+                .expression_attribute_values(":type", s(kinds::EDI_CONTROL))
+                .expression_attribute_values(":one", n(1))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+                .send()
+                .await
+                .map_err(|e| sdk("UpdateItem", e).to_string())?;
+            out.attributes
+                .as_ref()
+                .and_then(|a| a.get("last"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|n| (1..=999_999_999).contains(n))
+                .ok_or_else(|| format!("control numbers of {company_id}: no usable number"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::fresh_store;
@@ -262,4 +291,21 @@ mod tests {
     use super::*;
 
     testkit::webhook_contract_tests!(fresh_store().await);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn control_numbers_increase_per_partner() {
+        use service::edi::ControlNumbers;
+        let s = fresh_store().await;
+        assert_eq!(s.next("p1").await.unwrap(), 1);
+        assert_eq!(s.next("p1").await.unwrap(), 2);
+        assert_eq!(s.next("p2").await.unwrap(), 1);
+        let many = futures::future::join_all((0..8).map(|_| s.next("p1"))).await;
+        let mut got: Vec<u32> = many.into_iter().map(Result::unwrap).collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (3..=10).collect::<Vec<_>>(),
+            "never the same number twice"
+        );
+    }
 }

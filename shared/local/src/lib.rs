@@ -3,6 +3,7 @@
 //! embedded store's outbox through the notifier, the store sync that calls
 //! a fake or staging store when one is configured, and seed files.
 
+pub mod edi;
 pub mod outbox;
 #[cfg(test)]
 mod proptests;

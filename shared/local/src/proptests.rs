@@ -237,6 +237,7 @@ fn partner(integration: Integration, role: Role, name: &str) -> Company {
             api_base_url: None,
         }),
         webhook_endpoints: Vec::new(),
+        edi: None,
     }
 }
 

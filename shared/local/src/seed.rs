@@ -31,6 +31,9 @@ pub struct SeedCompany {
     pub api_keys: Vec<String>,
     #[serde(default)]
     pub connection: Option<Connection>,
+    /// An EDI company's interchange id.
+    #[serde(default)]
+    pub edi: Option<domain::EdiIdentity>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +107,7 @@ impl SeedCompany {
                 .collect(),
             connection: self.connection.clone(),
             webhook_endpoints: Vec::new(),
+            edi: self.edi.clone(),
         }
     }
 }

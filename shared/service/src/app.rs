@@ -126,6 +126,8 @@ pub struct App<S> {
     pub metrics: crate::metrics::Metrics,
     /// Event webhooks: URL policy, resolver, signing key, ping queue.
     pub(crate) webhooks: Option<crate::webhooks::WebhookPorts>,
+    /// EDI: our interchange id, control numbers, the outbound folder.
+    pub(crate) edi: Option<crate::edi::EdiPorts>,
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -190,6 +192,15 @@ impl<S: Store> App<S> {
             platforms: None,
             metrics: crate::metrics::Metrics::off(),
             webhooks: None,
+            edi: None,
+        }
+    }
+
+    /// Take EDI partners' interchanges with `ports`.
+    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+        App {
+            edi: Some(ports),
+            ..self
         }
     }
 

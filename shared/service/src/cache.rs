@@ -117,6 +117,7 @@ mod tests {
             api_keys: Vec::new(),
             connection: None,
             webhook_endpoints: Vec::new(),
+            edi: None,
         }
     }
 

@@ -32,18 +32,21 @@ pub enum Channel {
     StoreSync,
     /// An event pushed to one of the partner's webhook endpoints.
     Webhook,
+    /// An X12 document (860 to an EDI seller, 865 to an EDI buyer).
+    Edi,
 }
 
 impl Channel {
     /// The channels a cancellation is notified on directly; webhook
     /// deliveries are keyed by event and endpoint instead.
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::StoreSync];
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::StoreSync, Channel::Edi];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::StoreSync => "store_sync",
             Channel::Webhook => "webhook",
+            Channel::Edi => "edi",
         }
     }
 
@@ -54,7 +57,7 @@ impl Channel {
                 Some((Channel::Webhook, Some(endpoint.to_owned())))
             }
             Some(_) => None,
-            None => [Channel::Email, Channel::StoreSync]
+            None => Channel::ALL
                 .into_iter()
                 .find(|c| c.as_str() == slot)
                 .map(|c| (c, None)),

@@ -8,6 +8,7 @@ pub mod app;
 mod cache;
 mod changes;
 mod config;
+pub mod edi;
 pub mod email;
 mod error;
 pub mod intake;

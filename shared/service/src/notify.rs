@@ -95,6 +95,8 @@ pub struct Report {
     pub(crate) store_sync: ChannelReport,
     /// Events recorded for the partner and pushed to its endpoints.
     pub(crate) webhooks: ChannelReport,
+    /// The X12 document to an EDI partner.
+    pub(crate) edi: ChannelReport,
 }
 
 impl ChannelReport {
@@ -111,17 +113,18 @@ impl ChannelReport {
 
 impl Report {
     /// Each channel's result in a word (`ChannelReport::as_str`).
-    pub fn summary(&self) -> [(Channel, &'static str); 3] {
+    pub fn summary(&self) -> [(Channel, &'static str); 4] {
         [
             (Channel::Email, self.email.as_str()),
             (Channel::StoreSync, self.store_sync.as_str()),
+            (Channel::Edi, self.edi.as_str()),
             (Channel::Webhook, self.webhooks.as_str()),
         ]
     }
 
     /// Did an attempt on either channel panic?
     pub fn crashed(&self) -> bool {
-        [&self.email, &self.store_sync, &self.webhooks]
+        [&self.email, &self.store_sync, &self.edi, &self.webhooks]
             .iter()
             .any(|r| matches!(r, ChannelReport::Crashed(_)))
     }
@@ -173,6 +176,8 @@ pub struct Notifier<S, M, Y> {
     pub metrics: crate::metrics::Metrics,
     /// Event webhooks (off unless the host sets them up).
     pub(crate) webhooks: Option<DeliveryPorts>,
+    /// X12 documents to EDI partners (off unless the host sets them up).
+    pub(crate) edi: Option<crate::edi::EdiPorts>,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
@@ -189,6 +194,15 @@ where
             config,
             metrics: crate::metrics::Metrics::off(),
             webhooks: None,
+            edi: None,
+        }
+    }
+
+    /// Send EDI partners their 860s and 865s through `ports`.
+    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+        Notifier {
+            edi: Some(ports),
+            ..self
         }
     }
 
@@ -278,19 +292,57 @@ where
             Ok(ChannelReport::NotApplicable)
         };
 
+        let record_ref = &record;
+        let edi = match &self.edi {
+            Some(ports)
+                if partner.integration == domain::Integration::Edi
+                    && partner.id != *initiator_id =>
+            {
+                self.run(c, Channel::Edi, || async move {
+                    let isa = match crate::edi::isa_id_of(partner) {
+                        Ok(i) => i,
+                        Err(e) => return Attempt::Permanent(e.to_string()),
+                    };
+                    let control = match ports.numbers.next(&partner.id).await {
+                        Ok(n) => n,
+                        Err(e) => return Attempt::Transient(e),
+                    };
+                    let (order_then, _) = crate::webhooks::as_of(record_ref, c);
+                    let file = match crate::edi::outbound_document(
+                        &ports.our_id,
+                        &isa,
+                        partner_party,
+                        &order_then,
+                        c,
+                        control,
+                    ) {
+                        Ok(f) => f,
+                        Err(e) => return Attempt::Permanent(format!("writing the document: {e}")),
+                    };
+                    match ports.outbox.put(&partner.id, &file.name, &file.bytes).await {
+                        Ok(at) => Attempt::Done(format!("{} written to {at}", file.name)),
+                        Err(e) => Attempt::Transient(e),
+                    }
+                })
+                .await
+            }
+            _ => Ok(ChannelReport::NotApplicable),
+        };
+
         let webhooks = if partner.id == *initiator_id {
             Ok(ChannelReport::NotApplicable)
         } else {
             self.push_events(c, &record, partner).await
         };
 
-        match (email, store_sync, webhooks) {
-            (Ok(email), Ok(store_sync), Ok(webhooks)) => Ok(Report {
+        match (email, store_sync, edi, webhooks) {
+            (Ok(email), Ok(store_sync), Ok(edi), Ok(webhooks)) => Ok(Report {
                 email,
                 store_sync,
                 webhooks,
+                edi,
             }),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => Err(e),
         }
     }
 

@@ -79,6 +79,31 @@ impl<S: Store> App<S> {
     ) -> Result<Vec<ReconcileOutcome>, AppError> {
         let party = company.role;
         let po = Arc::new(po.clone());
+        self.reconcile_to(company, source, delivery, orders, move |order: &Order| {
+            domain::PlatformState {
+                whole_order_cancelled: po.cancelled(),
+                lines: platform_lines(order, party, &po),
+                reason: po.reason(),
+            }
+        })
+        .await
+    }
+
+    /// Bring each of `orders` to the quantities `state` reads off it, one
+    /// commit per order carrying the delivery key (a redelivery is a no-op).
+    pub(crate) async fn reconcile_to<F>(
+        &self,
+        company: &Company,
+        source: Source,
+        delivery: &str,
+        orders: Vec<Order>,
+        state: F,
+    ) -> Result<Vec<ReconcileOutcome>, AppError>
+    where
+        F: Fn(&Order) -> domain::PlatformState + Send + Sync + 'static,
+    {
+        let party = company.role;
+        let state = Arc::new(state);
         let mut outcomes = Vec::with_capacity(orders.len());
         for found in orders {
             let order_id = found.id.clone();
@@ -88,7 +113,8 @@ impl<S: Store> App<S> {
                 source,
             };
             let delivery_key = format!("{delivery}:{order_id}");
-            let decision = reconciliation(actor, Arc::clone(&po), company.id.clone(), delivery_key);
+            let decision =
+                reconciliation(actor, Arc::clone(&state), company.id.clone(), delivery_key);
             let target = Target::found(found);
             let (changed, done) = match self.decide_with_retries(target, decision).await {
                 Ok(r) => r,
@@ -126,19 +152,17 @@ struct Reconciliation {
 
 /// The decision for one order: reconcile it to `po` and commit the result
 /// with the delivery key, or leave it as it is.
-fn reconciliation(
+fn reconciliation<F>(
     actor: Actor,
-    po: Arc<PlatformOrder>,
+    state_of: Arc<F>,
     company_id: String,
     delivery_key: String,
-) -> impl Fn(&Order) -> Result<Decided<(bool, Reconciliation)>, AppError> + Send + Sync + 'static {
-    let party = actor.party;
+) -> impl Fn(&Order) -> Result<Decided<(bool, Reconciliation)>, AppError> + Send + Sync + 'static
+where
+    F: Fn(&Order) -> domain::PlatformState + Send + Sync + 'static,
+{
     move |order: &Order| {
-        let state = domain::PlatformState {
-            whole_order_cancelled: po.cancelled(),
-            lines: platform_lines(order, party, &po),
-            reason: po.reason(),
-        };
+        let state = state_of(order);
         let r = domain::reconcile(order, actor, &state, new_id("can"), now())?;
         let done = Reconciliation {
             cancellation_id: r.cancellation.as_ref().map(|c| c.id.clone()),

@@ -164,6 +164,9 @@ pub struct NotificationsView<'a> {
     pub email: Option<NotificationView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_sync: Option<NotificationView<'a>>,
+    /// The X12 document sent to an EDI partner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edi: Option<NotificationView<'a>>,
 }
 
 impl<'a> NotificationsView<'a> {
@@ -187,6 +190,7 @@ impl<'a> NotificationsView<'a> {
             match e.channel {
                 Channel::Email => view.email = Some(v),
                 Channel::StoreSync => view.store_sync = Some(v),
+                Channel::Edi => view.edi = Some(v),
                 // Keyed by event, not by cancellation: never among these.
                 Channel::Webhook => {}
             }

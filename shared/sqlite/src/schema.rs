@@ -80,4 +80,8 @@ CREATE TABLE IF NOT EXISTS delivery_queue (
     task   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivery_queue_due ON delivery_queue (due_at);
+CREATE TABLE IF NOT EXISTS edi_control (
+    company_id TEXT PRIMARY KEY,
+    last       INTEGER NOT NULL
+);
 "#;

@@ -233,6 +233,33 @@ impl EmbeddedStore {
     }
 }
 
+impl service::edi::ControlNumbers for EmbeddedStore {
+    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String> {
+        let company_id = company_id.to_owned();
+        Box::pin(async move {
+            self.run(move |c| {
+                let n: i64 = c
+                    .query_row(
+                        "INSERT INTO edi_control (company_id, last) VALUES (?1, 1)
+                         ON CONFLICT (company_id) DO UPDATE SET last = last + 1
+                         RETURNING last",
+                        [&company_id],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n <= 999_999_999)
+                    .ok_or_else(|| {
+                        StoreError::Internal(format!("control numbers of {company_id} are spent"))
+                    })
+            })
+            .await
+            .map_err(|e| e.to_string())
+        })
+    }
+}
+
 impl EmbeddedStore {
     /// Make every queued delivery due `by` earlier (an operator's "retry
     /// now", and tests that cannot wait out the backoff).

@@ -16,6 +16,7 @@ pub fn company(id: &str, role: Role) -> Company {
         api_keys: vec![domain::ApiKey::from_hash(format!("hash-of-{id}"), None)],
         connection: None,
         webhook_endpoints: Vec::new(),
+        edi: None,
     }
 }
 

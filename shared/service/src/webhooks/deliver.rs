@@ -352,7 +352,7 @@ where
 /// The order as `c` left it: later cancellations (the notifier may run
 /// after them) are taken off again, so each event shows its own moment
 /// and `order.completed` follows the cancellation that completed it.
-fn as_of(record: &OrderRecord, c: &Cancellation) -> (domain::Order, Vec<Cancellation>) {
+pub(crate) fn as_of(record: &OrderRecord, c: &Cancellation) -> (domain::Order, Vec<Cancellation>) {
     let Some(pos) = record.cancellations.iter().position(|x| x.id == c.id) else {
         return (record.order.clone(), record.cancellations.clone());
     };

@@ -27,6 +27,7 @@ use domain::webhooks::{
 };
 use domain::{Cancellation, Order};
 
+pub(crate) use deliver::as_of;
 pub use deliver::{DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
