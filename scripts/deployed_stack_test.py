@@ -33,7 +33,12 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    the notifier, the ping through the delivery queue (SQS event source),
    each signed as docs/webhooks.md says; `GET /v1/events` holds the event
    as delivered.
-7. The app's browser tests (scripts/browser-tests.sh, those of
+7. EDI: sample documents put in the EDI bucket's inbound/<company>/ run
+   edi-intake (S3 event): cancellations with source edi, a 997 in
+   outbound/<company>/, the file moved to processed/; another sender's
+   interchange rejected whole; the buyer's API cancellation reaches its EDI
+   seller as an 860 in the bucket.
+8. The app's browser tests (scripts/browser-tests.sh, those of
    browser-tests/ that run against a stack: sign-in, the Orders page, a
    whole-order cancellation) with Chromium loading the app from the HttpApi's
    own endpoint (`ApiEndpoint`, `http://<api id>.execute-api.localhost:<port>`,
@@ -71,7 +76,7 @@ EVENTS = ROOT / "events"
 STACK = f"dropship-ministack-{int(time.time())}"
 SENDER = "notifications@dropship.test"
 BUCKET = "dropship-sam-artifacts"
-LAMBDAS = ["cancellation-api", "webhook-intake", "notifier"]
+LAMBDAS = ["cancellation-api", "webhook-intake", "notifier", "edi-intake"]
 STREAM_WAIT_S = 30
 # After the expected emails: how long to watch for one more (a duplicate).
 DUPLICATE_GRACE_S = 3
@@ -269,7 +274,8 @@ def check_deployed(out: dict[str, str]) -> None:
         check(ttl.get("AttributeName") == "expires_at", "TTL on expires_at")
 
     lam = boto3.client("lambda")
-    for key in ("CancellationApiFunctionName", "WebhookIntakeFunctionName", "NotifierFunctionName"):
+    for key in ("CancellationApiFunctionName", "WebhookIntakeFunctionName", "NotifierFunctionName",
+                "EdiIntakeFunctionName"):
         cfg = lam.get_function_configuration(FunctionName=out[key])
         check(cfg["Runtime"] == "provided.al2023" and cfg["Architectures"] == ["arm64"]
               and cfg["Environment"]["Variables"]["TABLE_NAME"] == out["TableName"]
@@ -640,6 +646,71 @@ def check_event_webhooks(seen: dict, endpoint: str, out: dict[str, str], receive
     check(status == 200 and logged == [created[0]], "GET /v1/events: the event exactly as delivered (no ping)")
 
 
+def check_edi(out: dict[str, str], endpoint: str) -> None:
+    """The sample documents through the EDI bucket: an object in
+    inbound/<company>/ runs edi-intake (S3 event), which cancels, answers
+    with a 997 in outbound/<company>/ and moves the file to processed/; a
+    partner's cancellation reaches an EDI seller as an 860 there."""
+    s3 = boto3.client("s3")
+    bucket = out["EdiBucketName"]
+    api = Api(endpoint, out["HttpApiId"])
+
+    def keys(prefix: str) -> list[str]:
+        r = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in r.get("Contents", []))
+
+    def wait_for(prefix: str, suffix: str, count: int) -> list[str]:
+        deadline = time.monotonic() + STREAM_WAIT_S
+        while True:
+            found = [k for k in keys(prefix) if k.endswith(suffix)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.25)
+
+    def order(key: str, order_id: str) -> dict:
+        status, body = api.call("GET", f"/v1/orders/{order_id}", {"authorization": f"Bearer {key}"}, None)
+        check(status == 200, f"GET /v1/orders/{order_id}: {status}")
+        return json.loads(body)
+
+    sample = (EVENTS / "edi" / "860-cancel-order.x12").read_bytes()
+    s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-cancel-order.x12", Body=sample)
+    acks = wait_for("outbound/buyer-edi/", "-997.x12", 1)
+    check(len(acks) == 1, f"a 997 in outbound/buyer-edi/: {acks}")
+    ack = s3.get_object(Bucket=bucket, Key=acks[0])["Body"].read().decode()
+    check("AK9*A*1*1*1" in ack and "*ZZ*ACMEEDI" in ack, "the 997 accepts the group, addressed to ACMEEDI")
+    check(keys("processed/buyer-edi/") == ["processed/buyer-edi/860-cancel-order.x12"]
+          and keys("inbound/buyer-edi/") == [], "the file moved from inbound/ to processed/")
+    o = order("demo-buyer-edi-key", "ord_edi_1001")
+    check(o["cancellation_status"] == "cancelled" and o["cancellations"][0]["source"] == "edi"
+          and o["cancellations"][0]["initiated_by"] == "buyer",
+          "PO-1001 cancelled whole, source edi, by the buyer")
+
+    wrong = (EVENTS / "edi" / "860-wrong-sender.x12").read_bytes()
+    s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-wrong-sender.x12", Body=wrong)
+    acks = wait_for("outbound/buyer-edi/", "-997.x12", 2)
+    check(len(acks) == 2, f"a second 997: {acks}")
+    rejected = s3.get_object(Bucket=bucket, Key=acks[1])["Body"].read().decode()
+    check("AK9*R" in rejected, "another sender's interchange is rejected whole")
+
+    s3.put_object(Bucket=bucket, Key="inbound/seller-edi/855-ack-lines.x12",
+                  Body=(EVENTS / "edi" / "855-ack-lines.x12").read_bytes())
+    wait_for("outbound/seller-edi/", "-997.x12", 1)
+    o = order("demo-seller-edi-key", "ord_edi_1003")
+    check([l["cancelled"] for l in o["line_items"]] == [0, 1, 2], "the seller's 855: IR and IQ applied")
+
+    # The buyer cancels a line of PO-1004: its EDI seller gets an 860.
+    status, body = api.call("POST", "/v1/orders/ord_edi_1004/cancellations",
+                            {"authorization": "Bearer demo-buyer-api-key", "content-type": "application/json"},
+                            json.dumps({"items": [{"line_item_id": "li_2", "quantity": 1,
+                                                   "reason": "Ordered too many"}]}).encode())
+    check(status == 201, f"the buyer's cancellation on PO-1004: {status} {body[:200]!r}")
+    docs = wait_for("outbound/seller-edi/", "-860.x12", 1)
+    check(len(docs) == 1, f"an 860 in outbound/seller-edi/: {docs}")
+    doc = s3.get_object(Bucket=bucket, Key=docs[0])["Body"].read().decode()
+    check("BCH*04*" in doc and "PO-1004" in doc and "POC*2*QD*3" in doc,
+          "the 860: line 2 decreased to 3 on PO-1004")
+
+
 def main() -> int:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     host = urllib.parse.urlparse(endpoint).hostname or ""
@@ -661,6 +732,9 @@ def main() -> int:
                  "--dynamodb-table", out["TableName"], "--secrets-prefix", out["SecretsPrefix"]],
                 stdout=subprocess.DEVNULL)
         check_no_secret_in_table(out, json.loads(seed.read_text()))
+        run([str(ROOT / "target/debug/dropship"), "seed", str(EVENTS / "edi" / "seed.json"),
+             "--dynamodb-table", out["TableName"], "--secrets-prefix", out["SecretsPrefix"]],
+            stdout=subprocess.DEVNULL)
         ses = boto3.client("ses")
         ses.verify_email_identity(EmailAddress=SENDER)
         attrs = ses.get_identity_verification_attributes(Identities=[SENDER])["VerificationAttributes"]
@@ -675,6 +749,8 @@ def main() -> int:
         check_stream(seen, endpoint, stub)
     with Step("event webhooks: stream and delivery queue -> notifier -> the partner's endpoint"):
         check_event_webhooks(seen, endpoint, out, receiver)
+    with Step("EDI: the bucket's inbound/ -> edi-intake -> 997s; a partner's cancellation -> an 860"):
+        check_edi(out, endpoint)
     with Step("metric documents in the functions' logs"):
         check_metrics()
     # After the stream's exact count of emails: the app's cancellations mail too.

@@ -45,6 +45,7 @@ setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --ign
     --env-var "WEBHOOK_QUEUE_URL=$queue_url" \
     --env-var "WEBHOOK_SIGNING_KEY=dropship/$table/webhook-signing-key" \
     --env-var "ALLOW_INSECURE_WEBHOOK_URLS=true" \
+    --env-var "EDI_BUCKET=$table-edi" \
     >"$state/watch.log" 2>&1 </dev/null &
 watch_pid=$!
 stop_watch() {

@@ -142,8 +142,16 @@ fn functions_are_the_workspace_lambda_binaries() {
     );
     assert_eq!(
         declared,
-        BTreeSet::from(["cancellation-api", "webhook-intake", "notifier"].map(String::from)),
-        "the three functions"
+        BTreeSet::from(
+            [
+                "cancellation-api",
+                "webhook-intake",
+                "notifier",
+                "edi-intake"
+            ]
+            .map(String::from)
+        ),
+        "the four functions"
     );
 
     let globals = &t["Globals"]["Function"];
@@ -965,5 +973,91 @@ fn app_url_is_the_app_entry_on_the_api_origin() {
     assert_eq!(
         sub("AppUrl"),
         format!("{api}{}", assets::ENTRY.trim_start_matches('/'))
+    );
+}
+
+/// The EDI bucket: private, encrypted, versioned, TLS only; edi-intake runs
+/// on its inbound/ objects and may touch only its prefixes; the notifier
+/// writes outbound/ only.
+#[test]
+fn the_edi_bucket_is_private_and_each_function_touches_its_prefixes() {
+    let t = template();
+    let r = resources(&t);
+    let b = &r["EdiBucket"]["Properties"];
+    let block = &b["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k].as_bool(), Some(true), "{k}");
+    }
+    assert_eq!(
+        b["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    assert!(!b["BucketEncryption"].is_null(), "encrypted");
+    let deny = &seq(
+        &r["EdiBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"],
+        "policy",
+    )[0];
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        deny["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+
+    let (id, f) = function_by_binary(&t, "edi-intake");
+    let events = f["Properties"]["Events"].as_mapping().unwrap();
+    let s3: Vec<&Value> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("S3"))
+        .collect();
+    assert_eq!(s3.len(), 1, "{id}: one S3 event source");
+    assert!(is_ref(&s3[0]["Properties"]["Bucket"], "EdiBucket"));
+    let rule = &seq(&s3[0]["Properties"]["Filter"]["S3Key"]["Rules"], "rules")[0];
+    assert_eq!(rule["Value"].as_str(), Some("inbound/"));
+
+    let access = seq(
+        &r["EdiIntakeBucketAccess"]["Properties"]["PolicyDocument"]["Statement"],
+        "s3",
+    );
+    let mut granted = BTreeSet::new();
+    for st in access {
+        let resources: Vec<&Value> = match &st["Resource"] {
+            Value::Sequence(rs) => rs.iter().collect(),
+            one => vec![one],
+        };
+        for res in resources {
+            let arn = tagged(res, "Sub")
+                .and_then(Value::as_str)
+                .expect("!Sub arn");
+            for a in actions(st) {
+                granted.insert((a.to_owned(), arn.to_owned()));
+            }
+        }
+    }
+    let want: BTreeSet<(String, String)> = [
+        ("s3:GetObject", "${EdiBucket.Arn}/inbound/*"),
+        ("s3:DeleteObject", "${EdiBucket.Arn}/inbound/*"),
+        ("s3:PutObject", "${EdiBucket.Arn}/outbound/*"),
+        ("s3:PutObject", "${EdiBucket.Arn}/processed/*"),
+    ]
+    .map(|(a, r)| (a.to_owned(), r.to_owned()))
+    .into();
+    assert_eq!(granted, want, "edi-intake: its prefixes only");
+
+    let (_, notifier) = function_by_binary(&t, "notifier");
+    let role_id = tagged(&notifier["Properties"]["Role"], "GetAtt")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .unwrap();
+    let edi = statements(r[role_id], "edi");
+    assert_eq!(edi.len(), 1);
+    assert_eq!(actions(&edi[0]), BTreeSet::from(["s3:PutObject"]));
+    assert_eq!(
+        tagged(&edi[0]["Resource"], "Sub").and_then(Value::as_str),
+        Some("${EdiBucket.Arn}/outbound/*")
     );
 }

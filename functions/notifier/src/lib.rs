@@ -22,6 +22,7 @@ use platforms::client::PlatformHttp;
 use secretsmanager::SecretsManager;
 use secretsmanager::SigningKeySecret;
 use service::CacheLimits;
+use service::edi::EdiPorts;
 use service::email::Mailer;
 use service::ledger::Ledger;
 use service::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
@@ -61,6 +62,10 @@ pub struct Config {
     pub sender: String,
     pub secrets_prefix: String,
     pub webhooks: aws::lambda::WebhookSettings,
+    /// `EDI_BUCKET`: where 860s and 865s for EDI partners go.
+    pub edi_bucket: String,
+    /// `DROPSHIP_ISA_ID` (default `DROPSHIP`, qualifier `ZZ`).
+    pub isa_id: String,
 }
 
 impl Config {
@@ -77,6 +82,8 @@ impl Config {
             secrets_prefix: var("SECRETS_PREFIX")?,
             webhooks: aws::lambda::webhook_settings()
                 .map_err(|aws::lambda::InitError::Missing(name)| ConfigError::Missing(name))?,
+            edi_bucket: var("EDI_BUCKET")?,
+            isa_id: std::env::var("DROPSHIP_ISA_ID").unwrap_or_else(|_| "DROPSHIP".to_owned()),
         })
     }
 }
@@ -96,6 +103,16 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
         )),
         queue: Arc::new(SqsQueue::on_first_use(sdk, &config.webhooks.queue_url)),
     };
+    let our_id = edi::IsaId::new("ZZ", &config.isa_id)
+        .map_err(|e| ConfigError::Client(format!("DROPSHIP_ISA_ID: {e}")))?;
+    let edi = EdiPorts {
+        our_id,
+        numbers: Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.table,
+        )),
+        outbox: Arc::new(s3::S3Edi::on_first_use(sdk, &config.edi_bucket)),
+    };
     Ok(Notifier::new(
         WithSecrets::cached(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
@@ -107,7 +124,8 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
         NotifierConfig::new(&config.sender),
     )
     .with_metrics(service::metrics::Metrics::emf())
-    .with_webhooks(webhooks))
+    .with_webhooks(webhooks)
+    .with_edi(edi))
 }
 
 #[derive(Debug, Error)]

@@ -1,0 +1,35 @@
+//! The `edi-intake` Lambda entry point: clients once per execution
+//! environment, then one `handle` per S3 event.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use dynamodb::DynamoStore;
+use edi_intake::handle;
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use s3::S3Edi;
+use service::App;
+use service::edi::EdiPorts;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = aws::sdk_config().await;
+    let table = aws::lambda::table_name()?;
+    let isa = std::env::var("DROPSHIP_ISA_ID").unwrap_or_else(|_| "DROPSHIP".to_owned());
+    let our_id = edi::IsaId::new("ZZ", &isa).map_err(|e| format!("DROPSHIP_ISA_ID: {e}"))?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    // Each event names its bucket; the client is shared.
+    let s3 = S3Edi::on_first_use(&sdk, "");
+    let app = App::new(store.clone()).with_edi(EdiPorts {
+        our_id,
+        numbers: Arc::new(store),
+        // 997s are written by `handle`, to the event's bucket.
+        outbox: Arc::new(s3.clone()),
+    });
+    let (app, s3) = (&app, &s3);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+        handle(app, s3, event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
