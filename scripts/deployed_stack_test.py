@@ -33,11 +33,12 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    the notifier, the ping through the delivery queue (SQS event source),
    each signed as docs/webhooks.md says; `GET /v1/events` holds the event
    as delivered.
-7. EDI: sample documents put in the EDI bucket's inbound/<company>/ run
-   edi-intake (S3 event): cancellations with source edi, a 997 in
-   outbound/<company>/, the file moved to processed/; another sender's
-   interchange rejected whole; the buyer's API cancellation reaches its EDI
-   seller as an 860 in the bucket.
+7. EDI: each sample document put in the EDI bucket's inbound/<company>/
+   runs edi-intake (S3 event): cancellations with source edi, a 997 for
+   each in outbound/<company>/, the file moved to processed/; the same
+   document again changes nothing; a document for another company's order
+   and another sender's interchange are rejected; partners' API
+   cancellations reach an EDI seller as an 860 and an EDI buyer as an 865.
 8. The app's browser tests (scripts/browser-tests.sh, those of
    browser-tests/ that run against a stack: sign-in, the Orders page, a
    whole-order cancellation) with Chromium loading the app from the HttpApi's
@@ -685,11 +686,33 @@ def check_edi(out: dict[str, str], endpoint: str) -> None:
           and o["cancellations"][0]["initiated_by"] == "buyer",
           "PO-1001 cancelled whole, source edi, by the buyer")
 
+    # The same document again: answered, and nothing changes.
+    s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-cancel-order.x12", Body=sample)
+    acks = wait_for("outbound/buyer-edi/", "-997.x12", 2)
+    check(len(acks) == 2 and len(order("demo-buyer-edi-key", "ord_edi_1001")["cancellations"]) == 1,
+          "the same 860 again: a second 997, no second cancellation")
+
+    # Lines: DI, QD and CA on PO-1002.
+    s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-change-lines.x12",
+                  Body=(EVENTS / "edi" / "860-change-lines.x12").read_bytes())
+    wait_for("outbound/buyer-edi/", "-997.x12", 3)
+    o = order("demo-buyer-edi-key", "ord_edi_1002")
+    check([l["cancelled"] for l in o["line_items"]] == [2, 2, 1], f"the buyer's 860 lines: {o['line_items']}")
+
+    # PO-1003 is buyer-api's: buyer-edi's document for it is rejected.
+    other = sample.decode().replace("PO-1001", "PO-1003").encode()
+    s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-other.x12", Body=other)
+    acks = wait_for("outbound/buyer-edi/", "-997.x12", 4)
+    check(len(acks) == 4, f"a 997 for the other company's PO: {acks}")
+    refused = s3.get_object(Bucket=bucket, Key=acks[3])["Body"].read().decode()
+    check("AK5*R" in refused and [l["cancelled"] for l in order("demo-buyer-api-key", "ord_edi_1003")["line_items"]]
+          == [0, 0, 0], "another company's order: the set rejected, nothing changed")
+
     wrong = (EVENTS / "edi" / "860-wrong-sender.x12").read_bytes()
     s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-wrong-sender.x12", Body=wrong)
-    acks = wait_for("outbound/buyer-edi/", "-997.x12", 2)
-    check(len(acks) == 2, f"a second 997: {acks}")
-    rejected = s3.get_object(Bucket=bucket, Key=acks[1])["Body"].read().decode()
+    acks = wait_for("outbound/buyer-edi/", "-997.x12", 5)
+    check(len(acks) == 5, f"a 997 for the wrong sender's interchange: {acks}")
+    rejected = s3.get_object(Bucket=bucket, Key=acks[4])["Body"].read().decode()
     check("AK9*R" in rejected, "another sender's interchange is rejected whole")
 
     s3.put_object(Bucket=bucket, Key="inbound/seller-edi/855-ack-lines.x12",
@@ -697,18 +720,35 @@ def check_edi(out: dict[str, str], endpoint: str) -> None:
     wait_for("outbound/seller-edi/", "-997.x12", 1)
     o = order("demo-seller-edi-key", "ord_edi_1003")
     check([l["cancelled"] for l in o["line_items"]] == [0, 1, 2], "the seller's 855: IR and IQ applied")
+    s3.put_object(Bucket=bucket, Key="inbound/seller-edi/865-seller-change.x12",
+                  Body=(EVENTS / "edi" / "865-seller-change.x12").read_bytes())
+    wait_for("outbound/seller-edi/", "-997.x12", 2)
+    o = order("demo-seller-edi-key", "ord_edi_1004")
+    check([l["cancelled"] for l in o["line_items"]] == [1, 3]
+          and all(c["source"] == "edi" and c["initiated_by"] == "seller" for c in o["cancellations"]),
+          "the seller's 865: DI and QD applied, source edi")
 
-    # The buyer cancels a line of PO-1004: its EDI seller gets an 860.
-    status, body = api.call("POST", "/v1/orders/ord_edi_1004/cancellations",
+    # The buyer cancels a line of PO-1003: its EDI seller gets an 860.
+    status, body = api.call("POST", "/v1/orders/ord_edi_1003/cancellations",
                             {"authorization": "Bearer demo-buyer-api-key", "content-type": "application/json"},
-                            json.dumps({"items": [{"line_item_id": "li_2", "quantity": 1,
+                            json.dumps({"items": [{"line_item_id": "li_3", "quantity": 1,
                                                    "reason": "Ordered too many"}]}).encode())
-    check(status == 201, f"the buyer's cancellation on PO-1004: {status} {body[:200]!r}")
+    check(status == 201, f"the buyer's cancellation on PO-1003: {status} {body[:200]!r}")
     docs = wait_for("outbound/seller-edi/", "-860.x12", 1)
     check(len(docs) == 1, f"an 860 in outbound/seller-edi/: {docs}")
     doc = s3.get_object(Bucket=bucket, Key=docs[0])["Body"].read().decode()
-    check("BCH*04*" in doc and "PO-1004" in doc and "POC*2*QD*3" in doc,
-          "the 860: line 2 decreased to 3 on PO-1004")
+    check("BCH*04*" in doc and "PO-1003" in doc and "POC*3*QD*2" in doc,
+          "the 860: line 3 decreased to 2 on PO-1003")
+
+    # The seller cancels what is left of PO-1002: its EDI buyer gets an 865.
+    status, body = api.call("POST", "/v1/orders/ord_edi_1002/cancellations",
+                            {"authorization": "Bearer demo-seller-api-key", "content-type": "application/json"},
+                            json.dumps({"reason": "Out of stock"}).encode())
+    check(status == 201, f"the seller's cancellation on PO-1002: {status} {body[:200]!r}")
+    docs = wait_for("outbound/buyer-edi/", "-865.x12", 1)
+    check(len(docs) == 1, f"an 865 in outbound/buyer-edi/: {docs}")
+    doc = s3.get_object(Bucket=bucket, Key=docs[0])["Body"].read().decode()
+    check("BCA*01*" in doc and "PO-1002" in doc, "the 865: PO-1002 cancelled whole")
 
 
 def main() -> int:

@@ -225,6 +225,17 @@ async fn a_wrong_sender_or_another_companys_order_is_rejected_and_changes_nothin
     assert_eq!(ack_status(&acks[1]), ("R".into(), vec!["R".into()]));
     assert_eq!(cancelled(&h, "ord_edi_1003").await, [0, 0, 0]);
 
+    // A line whose SKU is not the one its id names: the set is refused
+    // whole, none of its lines changes.
+    let text = String::from_utf8(sample("860-change-lines.x12"))
+        .unwrap()
+        .replace("SK*BIRCH-MUG-01", "SK*BIRCH-CUP-09");
+    drop_in(&h, "buyer-edi", "860-other-sku.x12", text.as_bytes());
+    h.watcher.pass().await;
+    let acks = outbound(&h, "buyer-edi", "997");
+    assert_eq!(ack_status(&acks[2]).0, "R");
+    assert_eq!(cancelled(&h, "ord_edi_1002").await, [0, 0, 0]);
+
     // An 860 is a buyer's document: from a seller's folder it is refused.
     drop_in(&h, "seller-edi", "860.x12", &sample("860-cancel-order.x12"));
     h.watcher.pass().await;

@@ -109,13 +109,35 @@ pub fn isa_id_of(c: &Company) -> Result<IsaId, EdiError> {
     IsaId::new(&e.isa_qualifier, &e.isa_id).map_err(|_| EdiError::NoIsaId(c.id.clone()))
 }
 
-/// The order line an EDI line id names: its buyer line ref, else its id.
-fn line_of<'a>(order: &'a Order, line_id: &str) -> Option<&'a domain::LineItem> {
-    order
+/// The order line a document's line names: by its assigned id (the line's
+/// buyer line ref, else its id), else by its SKU (`SK`). A line found by
+/// id whose `SK` names another SKU is refused: the partner means another
+/// line than the one the id names.
+fn line_of<'a>(order: &'a Order, change: &edi::LineChange) -> Result<&'a domain::LineItem, String> {
+    let sku = change
+        .product_ids
+        .iter()
+        .find(|p| p.qualifier == edi::ProductQualifier::Sku)
+        .map(|p| p.id.as_str());
+    let by_id = order
         .line_items
         .iter()
-        .find(|l| l.buyer_line_ref.as_deref() == Some(line_id))
-        .or_else(|| order.line_items.iter().find(|l| l.id == line_id))
+        .find(|l| l.buyer_line_ref.as_deref() == Some(change.line_id.as_str()))
+        .or_else(|| order.line_items.iter().find(|l| l.id == change.line_id));
+    match (by_id, sku) {
+        (Some(l), Some(s)) if l.sku != s => Err(format!(
+            "line {} is SKU {}, the document says {s}",
+            change.line_id, l.sku
+        )),
+        (Some(l), _) => Ok(l),
+        (None, Some(s)) => order.line_items.iter().find(|l| l.sku == s).ok_or_else(|| {
+            format!(
+                "neither line {} nor SKU {s} is on the order",
+                change.line_id
+            )
+        }),
+        (None, None) => Err(format!("line {} is not on the order", change.line_id)),
+    }
 }
 
 /// The document as absolute line quantities (the reconciliation store
@@ -130,12 +152,8 @@ pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformSta
             LineAction::CancelOpen => None,
             LineAction::SetTotal(n) => Some(n),
         };
-        let line = line_of(order, &change.line_id).ok_or_else(|| {
-            format!(
-                "line {} (position {}) is not on order {}",
-                change.line_id, change.position, doc.po_number
-            )
-        })?;
+        let line = line_of(order, change)
+            .map_err(|why| format!("{why} (PO {}, position {})", doc.po_number, change.position))?;
         lines.push(PlatformLine {
             line_item_id: line.id.clone(),
             quantity: target.unwrap_or(line.fulfilled),
@@ -405,4 +423,49 @@ pub fn outbound_document(
         name: edi::file_name(control, set),
         bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(line_id: &str, sku: Option<&str>) -> edi::LineChange {
+        edi::LineChange {
+            line_id: line_id.into(),
+            position: 1,
+            product_ids: sku
+                .map(|s| edi::ProductId {
+                    qualifier: edi::ProductQualifier::Sku,
+                    id: s.into(),
+                })
+                .into_iter()
+                .collect(),
+            code: edi::ChangeCode::Di,
+            action: LineAction::CancelOpen,
+        }
+    }
+
+    #[test]
+    fn lines_are_found_by_id_then_by_sku_and_cross_checked() {
+        let mut order = testkit::fixtures::order("o1", "b1", "s1", 0);
+        order.line_items[0].buyer_line_ref = Some("10".into());
+        let first = order.line_items[0].sku.clone();
+        let second = order.line_items[1].sku.clone();
+        assert_eq!(line_of(&order, &change("10", None)).unwrap().id, "li_1");
+        assert_eq!(line_of(&order, &change("li_2", None)).unwrap().id, "li_2");
+        assert_eq!(
+            line_of(&order, &change("99", Some(&second))).unwrap().id,
+            "li_2"
+        );
+        assert_eq!(
+            line_of(&order, &change("10", Some(&first))).unwrap().id,
+            "li_1"
+        );
+        assert!(
+            line_of(&order, &change("10", Some(&second))).is_err(),
+            "id and SKU disagree"
+        );
+        assert!(line_of(&order, &change("99", Some("NOPE"))).is_err());
+        assert!(line_of(&order, &change("99", None)).is_err());
+    }
 }
