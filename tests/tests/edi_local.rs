@@ -307,3 +307,18 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
         assert!(v.ack.error.is_none(), "{:?}", v.ack.error);
     }
 }
+
+#[tokio::test]
+async fn a_new_file_that_reuses_control_numbers_is_still_applied() {
+    let h = host().await;
+    drop_in(&h, "buyer-edi", "a.x12", &sample("860-cancel-order.x12"));
+    h.watcher.pass().await;
+    // The same ISA13, GS06 and ST02, another PO: not a repeat.
+    let text = String::from_utf8(sample("860-cancel-order.x12"))
+        .unwrap()
+        .replace("PO-1001", "PO-1002");
+    drop_in(&h, "buyer-edi", "b.x12", text.as_bytes());
+    h.watcher.pass().await;
+    assert_eq!(cancelled(&h, "ord_edi_1001").await, [2, 1]);
+    assert_eq!(cancelled(&h, "ord_edi_1002").await, [2, 5, 2]);
+}

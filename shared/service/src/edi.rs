@@ -318,16 +318,19 @@ impl<S: Store> App<S> {
         let partner = isa_id_of(&company)?;
         let ic = edi::parse_interchange(bytes).map_err(|e| EdiError::Unreadable(e.to_string()))?;
         let mut v = edi::validate(&ic, &partner);
+        let digest = crate::app::sha256_hex(bytes);
         let refused = v.ack.error.as_ref().map(|e| e.to_string());
         let mut sets = Vec::new();
         if let Some(why) = &refused {
             tracing::warn!(company_id, control_number = v.ack.control_number, error = %why, "EDI interchange refused whole");
         } else {
             for doc in &v.changes {
+                // The file's digest, not only its control numbers: a partner
+                // that reuses numbers for a new file is not taken for a repeat.
                 let delivery = format!(
                     "edi:{}:{}:{}:{}",
                     company.id,
-                    v.ack.control_number,
+                    &digest[..32],
                     doc.set.id(),
                     doc.control_number
                 );
