@@ -568,3 +568,56 @@ async fn endpoints_are_limited_idempotent_deletable_and_pingable() {
     let r = call(&h.app, "GET", "/v1/webhook-endpoints", Some(SELLER), None).await;
     assert_eq!(r.body["webhook_endpoints"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn the_fulfilment_that_completes_an_order_sends_order_completed_to_the_buyer_once() {
+    let mut h = host(INSECURE).await;
+    let rx = receiver().await;
+    let (_, secret) = register(
+        &h,
+        BUYER,
+        &format!("{}/buyer", rx.uri()),
+        json!(["order.completed"]),
+    )
+    .await;
+    let order = new_order(&h).await;
+    cancel(
+        &h,
+        SELLER,
+        &order,
+        json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "Short"}]}),
+    )
+    .await;
+    let fulfil = |items: Value| {
+        let app = &h.app;
+        let path = format!("/v1/orders/{order}/fulfillments");
+        async move {
+            let r = call(
+                app,
+                "POST",
+                &path,
+                Some(SELLER),
+                Some(&json!({"items": items}).to_string()),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    };
+    fulfil(json!([{"line_item_id": "li_1", "quantity": 1}])).await;
+    h.worker.drain().await.unwrap();
+    assert!(
+        verified(&rx, "/buyer", &secret).await.is_empty(),
+        "not complete yet"
+    );
+    fulfil(
+        json!([{"line_item_id": "li_1", "quantity": 1}, {"line_item_id": "li_2", "quantity": 1}]),
+    )
+    .await;
+    h.worker.drain().await.unwrap();
+    h.worker.drain().await.unwrap();
+    let got = verified(&rx, "/buyer", &secret).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["type"], "order.completed");
+    assert_eq!(got[0]["data"]["order"]["complete"], true);
+    assert_eq!(got[0]["data"]["order"]["fulfillment_status"], "fulfilled");
+}

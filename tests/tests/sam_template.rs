@@ -350,11 +350,16 @@ fn notifier_stream_mapping_selects_new_cancellations() {
     assert_eq!(stream, Some("Table.StreamArn"));
 
     let filters = seq(&p["FilterCriteria"]["Filters"], "Filters");
-    assert_eq!(filters.len(), 1);
-    let pattern: serde_json::Value =
-        serde_json::from_str(str_at(&filters[0]["Pattern"], "Pattern")).unwrap();
-    let want: serde_json::Value = serde_json::from_str(schema::STREAM_FILTER).unwrap();
-    assert_eq!(pattern, want);
+    assert_eq!(filters.len(), 2);
+    for (f, want) in filters
+        .iter()
+        .zip([schema::STREAM_FILTER, schema::COMPLETION_FILTER])
+    {
+        let pattern: serde_json::Value =
+            serde_json::from_str(str_at(&f["Pattern"], "Pattern")).unwrap();
+        let want: serde_json::Value = serde_json::from_str(want).unwrap();
+        assert_eq!(pattern, want);
+    }
 
     assert_eq!(
         p["FunctionResponseTypes"],

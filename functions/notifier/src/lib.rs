@@ -335,9 +335,35 @@ where
     M: Mailer,
     Y: StoreSync,
 {
-    match cancellation_of(record)? {
-        None => Ok(None),
-        Some(c) => Ok(Some(notifier.notify(&c).await?)),
+    if let Some(c) = cancellation_of(record)? {
+        return Ok(Some(notifier.notify(&c).await?));
+    }
+    if let Some(order_id) = completion_of(record) {
+        let r = notifier.notify_completion(&order_id).await?;
+        tracing::info!(event_id = %record.event_id, %order_id, report = ?r, "order completed by a fulfilment");
+    }
+    Ok(None)
+}
+
+/// The order a stream record says a fulfilment completed: an order item
+/// naming the fulfilment in `completed_by`. `None` for anything else.
+pub fn completion_of(record: &EventRecord) -> Option<String> {
+    use serde_dynamo::AttributeValue as Av;
+    if record.event_name != "MODIFY" {
+        return None;
+    }
+    let image = &record.change.new_image;
+    let is_order = matches!(
+        image.get(schema::TYPE_ATTRIBUTE),
+        Some(Av::S(t)) if t == schema::ORDER_TYPE
+    );
+    match (
+        is_order,
+        image.get(schema::COMPLETED_BY_ATTRIBUTE),
+        image.get("id"),
+    ) {
+        (true, Some(Av::S(_)), Some(Av::S(id))) => Some(id.clone()),
+        _ => None,
     }
 }
 
@@ -412,6 +438,25 @@ mod tests {
             Invocation::parse(read("notifier/partial.json")).unwrap(),
             Invocation::Stream(_)
         ));
+    }
+
+    #[test]
+    fn a_completing_fulfilment_is_told_from_other_writes() {
+        let mut e = event("partial.json");
+        let r = &mut e.records[0];
+        assert_eq!(completion_of(r), None, "a cancellation's write");
+        r.event_name = "MODIFY".into();
+        r.change.new_image.insert(
+            schema::COMPLETED_BY_ATTRIBUTE.into(),
+            serde_dynamo::AttributeValue::S("ful_1".into()),
+        );
+        let id = match r.change.new_image.get("id") {
+            Some(serde_dynamo::AttributeValue::S(id)) => id.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(completion_of(r), Some(id));
+        r.event_name = "REMOVE".into();
+        assert_eq!(completion_of(r), None);
     }
 
     #[test]

@@ -84,7 +84,13 @@ impl DynamoStore {
                 }
             }
             Some(expected) => {
-                let u = order_update(order, commit.cancellation.as_ref(), expected, token)?;
+                let u = order_update(
+                    order,
+                    commit.cancellation.as_ref(),
+                    completed_by(commit),
+                    expected,
+                    token,
+                )?;
                 items.push(
                     TransactWriteItem::builder()
                         .update(self.tx_update(u, order)?)
@@ -265,7 +271,13 @@ impl DynamoStore {
     async fn update_order(&self, commit: &Commit, token: &str) -> Result<(), StoreError> {
         let order = &commit.order;
         let expected = commit.expected_version.unwrap_or_default();
-        let u = order_update(order, commit.cancellation.as_ref(), expected, token)?;
+        let u = order_update(
+            order,
+            commit.cancellation.as_ref(),
+            completed_by(commit),
+            expected,
+            token,
+        )?;
         let result = self
             .client
             .update_item()
@@ -303,4 +315,13 @@ impl DynamoStore {
             },
         }
     }
+}
+
+/// The fulfilment that left no unit open, if this commit is it.
+fn completed_by(commit: &Commit) -> Option<&str> {
+    commit
+        .fulfillment
+        .as_ref()
+        .filter(|_| commit.order.is_complete())
+        .map(|f| f.id.as_str())
 }

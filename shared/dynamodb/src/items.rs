@@ -93,11 +93,13 @@ pub(super) struct Update {
 /// A change to an existing order: every field of the order set, and the
 /// change's cancellation, if any, appended to the item's list and named in
 /// `new_cancellation` (removed otherwise), so that exactly the writes that
-/// created a cancellation reach the notifier. `token` marks the write as
+/// created a cancellation reach the notifier; likewise the fulfilment
+/// that completed the order is named in `completed_by`. `token` marks the write as
 /// this commit's (see `commit`). Refused unless the item is at `expected`.
 pub(super) fn order_update(
     order: &Order,
     cancellation: Option<&Cancellation>,
+    completed_by: Option<&str>,
     expected: u64,
     token: &str,
 ) -> Result<Update, StoreError> {
@@ -121,7 +123,17 @@ pub(super) fn order_update(
     u.values.insert(":token".into(), s(token));
     u.names
         .insert("#new".into(), schema::NEW_CANCELLATION_ATTRIBUTE.into());
-    let remove = match cancellation {
+    u.names
+        .insert("#done".into(), schema::COMPLETED_BY_ATTRIBUTE.into());
+    let mut removes = Vec::new();
+    match completed_by {
+        Some(f) => {
+            set.push("#done = :done".into());
+            u.values.insert(":done".into(), s(f));
+        }
+        None => removes.push("#done"),
+    }
+    match cancellation {
         Some(c) => {
             set.push("#cs = list_append(if_not_exists(#cs, :none), :c)".into());
             set.push("#new = :new".into());
@@ -132,9 +144,13 @@ pub(super) fn order_update(
             u.values.insert(":c".into(), AttributeValue::L(vec![c]));
             u.values
                 .insert(":none".into(), AttributeValue::L(Vec::new()));
-            ""
         }
-        None => " REMOVE #new",
+        None => removes.push("#new"),
+    }
+    let remove = if removes.is_empty() {
+        String::new()
+    } else {
+        format!(" REMOVE {}", removes.join(", "))
     };
     u.expression = format!("SET {}{remove}", set.join(", "));
     u.condition = Some("#version = :expected".into());
@@ -155,6 +171,7 @@ fn reserved(name: &str) -> bool {
         schema::TYPE_ATTRIBUTE,
         schema::CANCELLATIONS_ATTRIBUTE,
         schema::NEW_CANCELLATION_ATTRIBUTE,
+        schema::COMPLETED_BY_ATTRIBUTE,
         COMMIT_TOKEN,
     ]
     .contains(&name)

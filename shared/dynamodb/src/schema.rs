@@ -25,5 +25,10 @@ pub const NEW_CANCELLATION_ATTRIBUTE: &str = "new_cancellation";
 pub const CANCELLATIONS_ATTRIBUTE: &str = "cancellations";
 /// Boolean on listing items: the order has no open units left.
 pub(crate) const COMPLETE_ATTRIBUTE: &str = "complete";
+/// On an order item written by the fulfilment that left no unit open: that
+/// fulfilment's id (absent otherwise), for the `order.completed` event.
+pub const COMPLETED_BY_ATTRIBUTE: &str = "completed_by";
 /// The notifier's event filter (the template declares the same).
 pub const STREAM_FILTER: &str = r#"{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"type": {"S": ["order"]}, "new_cancellation": {"S": [{"exists": true}]}}}}"#;
+/// The second filter: writes of an order a fulfilment completed.
+pub const COMPLETION_FILTER: &str = r#"{"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"type": {"S": ["order"]}, "completed_by": {"S": [{"exists": true}]}}}}"#;

@@ -652,3 +652,54 @@ async fn any_order_and_cancellation_round_trip() {
         assert_eq!(rec.cancellations, vec![can], "case {n}");
     }
 }
+
+/// The write of the fulfilment that completes an order names it in
+/// `completed_by` (the stream's second filter); the write before it and
+/// every other write does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_completing_fulfilment_is_named_on_the_order_item() {
+    let s = fresh_store().await;
+    let o = fixtures::order("ord_done", "b1", "s1", 0);
+    s.commit(&Commit::create(o.clone())).await.unwrap();
+    let fulfil = |from: &Order, line: &str, quantity: u32, id: &str| {
+        let mut next = from.clone();
+        next.version += 1;
+        for l in &mut next.line_items {
+            if l.id == line {
+                l.fulfilled += quantity;
+            }
+        }
+        let mut c = Commit::update(next.clone());
+        c.fulfillment = Some(domain::Fulfillment {
+            id: id.into(),
+            order_id: from.id.clone(),
+            items: vec![domain::FulfilledItem {
+                line_item_id: line.into(),
+                quantity,
+            }],
+            tracking_number: None,
+            carrier: None,
+            created_at: from.created_at,
+        });
+        (next, c)
+    };
+    let first = o.line_items[0].quantity;
+    let second = o.line_items[1].quantity;
+    let (o1, c) = fulfil(&o, "li_1", first, "ful_1");
+    s.commit(&c).await.unwrap();
+    let item = raw_order_item(&s, &o.id).await;
+    assert!(
+        !item.contains_key(schema::COMPLETED_BY_ATTRIBUTE),
+        "not complete yet"
+    );
+    let (done, c) = fulfil(&o1, "li_2", second, "ful_2");
+    assert!(done.is_complete());
+    s.commit(&c).await.unwrap();
+    let item = raw_order_item(&s, &o.id).await;
+    assert_eq!(
+        item.get(schema::COMPLETED_BY_ATTRIBUTE)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some("ful_2")
+    );
+}

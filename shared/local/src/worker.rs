@@ -144,8 +144,27 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                 tracing::warn!(seq = entry.seq, error = %e, "could not update the outbox entry");
             }
         }
+        self.run_completions().await?;
         done.deliveries = self.run_due_tasks().await?;
         Ok(done)
+    }
+
+    /// `order.completed` for the orders a fulfilment completed; one that
+    /// fails on our side is tried again on the next pass.
+    async fn run_completions(&self) -> Result<(), StoreError> {
+        let store = &self.notifier.store;
+        for (seq, order_id) in store.pending_completions(self.batch).await? {
+            match self.notifier.notify_completion(&order_id).await {
+                Ok(r) => {
+                    tracing::debug!(seq, %order_id, report = ?r, "completion notified");
+                    store.finish_completion(seq, service::now()).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(seq, %order_id, error = %e, "completion not notified; tried again");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Run the webhook deliveries that are due (retries and pings); a task

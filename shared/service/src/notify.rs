@@ -75,7 +75,7 @@ pub enum NotifyError {
 
 /// What happened on one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ChannelReport {
+pub enum ChannelReport {
     /// Done now; what was done.
     Sent(String),
     /// Refused for good now; recorded as a failed notification.

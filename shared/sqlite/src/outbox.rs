@@ -18,6 +18,40 @@ pub enum OutboxAttempt {
 }
 
 impl EmbeddedStore {
+    /// Orders a fulfilment completed whose event is not sent yet.
+    pub async fn pending_completions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, order_id FROM completion_outbox WHERE done_at IS NULL
+                     ORDER BY seq LIMIT ?1",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db)?;
+            rows.map(|r| r.map_err(db)).collect()
+        })
+        .await
+    }
+
+    pub async fn finish_completion(&self, seq: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE completion_outbox SET done_at = ?2 WHERE seq = ?1",
+                params![seq, ts(&at)],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Cancellations committed but not yet notified, oldest first.
     pub async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.run(move |c| {

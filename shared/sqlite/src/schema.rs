@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS delivery_queue (
     task   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivery_queue_due ON delivery_queue (due_at);
+CREATE TABLE IF NOT EXISTS completion_outbox (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id       TEXT NOT NULL UNIQUE,
+    fulfillment_id TEXT NOT NULL,
+    done_at        TEXT
+);
 CREATE TABLE IF NOT EXISTS edi_control (
     company_id TEXT PRIMARY KEY,
     last       INTEGER NOT NULL

@@ -397,6 +397,16 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
             params![f.id, f.order_id, to_json(f)?],
         )
         .map_err(db)?;
+        // The fulfilment that completed the order: its event is due (the
+        // local mirror of the stream's `completed_by` writes).
+        if commit.order.is_complete() {
+            tx.execute(
+                "INSERT INTO completion_outbox (order_id, fulfillment_id) VALUES (?1, ?2)
+                 ON CONFLICT (order_id) DO NOTHING",
+                params![f.order_id, f.id],
+            )
+            .map_err(db)?;
+        }
     }
     if let Some(rec) = &commit.idempotency {
         put_idempotency(tx, rec)?;

@@ -118,6 +118,62 @@ where
         })
     }
 
+    /// A fulfilment left no unit of the order open: `order.completed` to
+    /// the buyer (the partner of the seller, who fulfils), once.
+    pub async fn notify_completion(&self, order_id: &str) -> Result<ChannelReport, NotifyError> {
+        if self.ports().is_none() {
+            return Ok(ChannelReport::NotApplicable);
+        }
+        let record = self
+            .store
+            .order_record(order_id)
+            .await?
+            .ok_or_else(|| NotifyError::OrderMissing(order_id.to_owned()))?;
+        let order = &record.order;
+        if !order.is_complete() || order.buyer_id == order.seller_id {
+            return Ok(ChannelReport::NotApplicable);
+        }
+        let partner = self
+            .store
+            .company(&order.buyer_id)
+            .await?
+            .ok_or_else(|| NotifyError::CompanyMissing(order.buyer_id.clone()))?;
+        let now = crate::app::now();
+        let id = new_event_id();
+        let event = EventRecord {
+            body: order_completed(&id, now, order, &record.cancellations),
+            id,
+            company_id: partner.id.clone(),
+            event_type: EventType::OrderCompleted,
+            created_at: now,
+            order_id: order.id.clone(),
+        };
+        let stored = self
+            .store
+            .record_event(
+                &event,
+                &format!("order.completed:{}", order.id),
+                now + Duration::days(EVENT_RETENTION_DAYS),
+            )
+            .await?;
+        let event = stored.event();
+        tracing::info!(event_id = %event.id, order_id, company_id = %partner.id, "order completed by a fulfilment; event recorded");
+        let mut reports = Vec::new();
+        for e in partner
+            .webhook_endpoints
+            .iter()
+            .filter(|e| e.enabled() && e.subscribes(EventType::OrderCompleted))
+        {
+            let r = self.attempt(&partner, e, event, 1).await?;
+            reports.push(format!("order.completed {}: {r:?}", e.id));
+        }
+        Ok(if reports.is_empty() {
+            ChannelReport::NotApplicable
+        } else {
+            ChannelReport::Sent(reports.join("; "))
+        })
+    }
+
     /// Run a queued delivery task.
     pub async fn run_task(&self, task: &DeliveryTask) -> Result<TaskOutcome, NotifyError> {
         let Some(ports) = self.ports() else {
