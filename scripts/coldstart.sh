@@ -19,6 +19,7 @@ declare -A EVENTS=(
     [cancellation-api]=events/api/get-order.json
     [webhook-intake]=events/webhooks/woocommerce-order-updated.json
     [notifier]=events/notifier/cancellation-from-api.json
+    [edi-intake]=events/edi-intake/object-created.json
 )
 
 runs=15 warm=20 ministack=1 json="" functions=()

@@ -20,6 +20,7 @@ command -v perf >/dev/null || { echo "init-cost.sh: needs perf (apt-get install 
 lambda_env=(
     AWS_LAMBDA_RUNTIME_API=127.0.0.1:9 AWS_ENDPOINT_URL=http://127.0.0.1:9
     TABLE_NAME=t SENDER_EMAIL=notifier@example.com SECRETS_PREFIX=dropship/t/companies/ AWS_REGION=us-east-1
+    WEBHOOK_QUEUE_URL=http://127.0.0.1:9/000000000000/t WEBHOOK_SIGNING_KEY=dropship/t/webhook-signing-key EDI_BUCKET=t-edi
     AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_SESSION_TOKEN=z
     AWS_LAMBDA_FUNCTION_NAME=f AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128
 )

@@ -219,6 +219,12 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
         ("SENDER_EMAIL", "notifications@dropship.example"),
         // Webhook intake and the notifier name their secrets with it.
         ("SECRETS_PREFIX", "dropship/coldstart/companies/"),
+        // The API and the notifier refuse to start without their webhook
+        // settings (read lazily: no call at init); the notifier without
+        // its EDI bucket.
+        ("WEBHOOK_QUEUE_URL", "http://127.0.0.1:9/000000000000/coldstart"),
+        ("WEBHOOK_SIGNING_KEY", "dropship/coldstart/webhook-signing-key"),
+        ("EDI_BUCKET", "coldstart-edi"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
