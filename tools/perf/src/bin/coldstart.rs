@@ -222,8 +222,14 @@ fn lambda_env(name: &str, api: &str, extra: &[(String, String)]) -> Vec<(String,
         // The API and the notifier refuse to start without their webhook
         // settings (read lazily: no call at init); the notifier without
         // its EDI bucket.
-        ("WEBHOOK_QUEUE_URL", "http://127.0.0.1:9/000000000000/coldstart"),
-        ("WEBHOOK_SIGNING_KEY", "dropship/coldstart/webhook-signing-key"),
+        (
+            "WEBHOOK_QUEUE_URL",
+            "http://127.0.0.1:9/000000000000/coldstart",
+        ),
+        (
+            "WEBHOOK_SIGNING_KEY",
+            "dropship/coldstart/webhook-signing-key",
+        ),
         ("EDI_BUCKET", "coldstart-edi"),
     ]
     .into_iter()
