@@ -103,19 +103,19 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
         )),
         queue: Arc::new(SqsQueue::on_first_use(sdk, &config.webhooks.queue_url)),
     };
+    // One DynamoDB client for the store and the EDI control numbers: a
+    // second would be built (and pay its set-up) at every cold start.
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
     let our_id = edi::IsaId::new("ZZ", &config.isa_id)
         .map_err(|e| ConfigError::Client(format!("DROPSHIP_ISA_ID: {e}")))?;
     let edi = EdiPorts {
         our_id,
-        numbers: Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &config.table,
-        )),
+        numbers: Arc::new(store.clone()),
         outbox: Arc::new(s3::S3Edi::on_first_use(sdk, &config.edi_bucket)),
     };
     Ok(Notifier::new(
         WithSecrets::cached(
-            DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table),
+            store,
             SecretsManager::on_first_use(sdk, &config.secrets_prefix),
             SECRET_CACHE,
         ),

@@ -30,15 +30,6 @@ pub fn folder_name_ok(id: &str) -> bool {
         && !id.bytes().all(|b| b == b'.')
 }
 
-async fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    tokio::fs::create_dir_all(dir).await?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    tokio::fs::write(&tmp, bytes).await?;
-    tokio::fs::rename(&tmp, &path).await?;
-    Ok(path)
-}
-
 /// Documents as files under `<edi dir>/outbound/<company>/`.
 #[derive(Debug, Clone)]
 pub struct LocalEdiOutbox {
@@ -65,7 +56,7 @@ impl EdiOutbox for LocalEdiOutbox {
                 return Err(format!("{company_id}/{name} is not a safe file name"));
             }
             let dir = self.root.join("outbound").join(company_id);
-            write_whole(&dir, name, bytes)
+            crate::outbox::write_whole(&dir, name, bytes.to_vec())
                 .await
                 .map(|p| p.display().to_string())
                 .map_err(|e| format!("writing {name}: {e}"))

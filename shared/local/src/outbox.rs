@@ -18,7 +18,12 @@ use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_ur
 use service::email::{Email, MailError, Mailer, rfc5322, safe};
 use service::sync::{StoreSync, SyncError};
 
-async fn write_whole(dir: &Path, name: &str, bytes: Vec<u8>) -> std::io::Result<PathBuf> {
+/// Write a file whole: a temporary one, renamed into place.
+pub(crate) async fn write_whole(
+    dir: &Path,
+    name: &str,
+    bytes: Vec<u8>,
+) -> std::io::Result<PathBuf> {
     tokio::fs::create_dir_all(dir).await?;
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
