@@ -79,7 +79,7 @@ pub fn woocommerce_parse(data: &[u8]) {
 
 /// BigCommerce: delivery bodies never panic; every accepted one is sane.
 pub fn bigcommerce_parse(data: &[u8]) {
-    if let Ok((i, _hash)) = bigcommerce::parse(data) {
+    if let Ok(i) = bigcommerce::parse(data) {
         inbound_is_sane(&i);
     }
 }

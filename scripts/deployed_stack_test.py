@@ -609,7 +609,7 @@ def check_stream(seen: dict, endpoint: str, stub: StoreStub) -> None:
     woo_email = about("ord_demo_shopify_woo", mine)[0]
     check("BOWL-OAK" in woo_email["BodyText"], "the webhook cancellation's email lists the cut bowl")
     # buyer-shopify gets a store sync too (Shopify refund flow): to the stub.
-    graphql = [r for r in stub.requests if r[0] == "POST" and r[1] == "/admin/api/2025-10/graphql.json"]
+    graphql = [r for r in stub.requests if r[0] == "POST" and r[1] == "/admin/api/2026-10/graphql.json"]
     check(graphql and all(h.get("x-shopify-access-token") == "shpat_demo_buyer" for _, _, h in graphql),
           f"buyer-shopify's store sync went to its (stub) store: {[(m, p) for m, p, _ in stub.requests]}")
 

@@ -43,7 +43,7 @@ def shopify(name, company, topic, payload, event_id):
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": sign(c["webhook_secret"], body),
         "X-Shopify-Shop-Domain": c["shop_domain"],
-        "X-Shopify-API-Version": "2025-10",
+        "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Webhook-Id": f"wh-{event_id}",
         "X-Shopify-Event-Id": f"evt-{event_id}",
         "X-Shopify-Triggered-At": "2026-11-26T04:00:00.000Z",

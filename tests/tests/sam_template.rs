@@ -910,6 +910,15 @@ fn alarms_watch_what_the_functions_count() {
             "Outcome",
             "unauthorized",
         ),
+        (
+            Event::PlatformApiDrift {
+                platform: "shopify",
+                kind: "version",
+            },
+            "PlatformApiDrift",
+            "Platform",
+            "shopify",
+        ),
     ] {
         let doc = document(event, 0);
         let declared = &doc["_aws"]["CloudWatchMetrics"][0];

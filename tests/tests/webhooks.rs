@@ -267,7 +267,7 @@ fn gql_order(cancelled: bool, lines: &[(&str, i64)]) -> Value {
 async fn shopify_edit_and_refund_fetch_the_order() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/admin/api/2025-10/graphql.json"))
+        .and(path("/admin/api/2026-10/graphql.json"))
         .and(header("X-Shopify-Access-Token", "shpat_demo_buyer"))
         .respond_with(ResponseTemplate::new(200).set_body_json(gql_order(
             false,
@@ -1150,4 +1150,280 @@ async fn a_rotated_webhook_secret_is_honoured_at_once() {
     sign(&mut h, "demo-woo-secret");
     let r = deliver(&app, &p, &h, &body).await;
     assert_eq!(r.status, 401, "the old secret stops working at once");
+}
+
+/// BigCommerce's payload names only the order, and its `hash` is the SHA-1
+/// of that `data`: every change of an order arrives with the same body.
+/// Each change read back from the API takes effect; a true repeat does not.
+#[tokio::test]
+async fn bigcommerce_changes_with_identical_deliveries_all_take_effect() {
+    use testkit::stores::{BcOrder, BcProduct, Decimal, FakeBigCommerce};
+    let bc = FakeBigCommerce::default();
+    let product = |id, quantity| BcProduct {
+        id,
+        quantity,
+        quantity_refunded: 0,
+        base_price_ex: Decimal::from(89),
+        price_ex: Decimal::from(89),
+        price_inc: Decimal::from(89),
+        discounts: vec![],
+    };
+    bc.add_order(BcOrder {
+        id: 120,
+        status_id: 11,
+        products: vec![product(501, 2), product(502, 1)],
+    });
+    let server = bc.start().await;
+    let app = app_with(Some(&server.uri())).await;
+    let (path, headers, _) = sample("bigcommerce-order-updated");
+    let body = FakeBigCommerce::delivery("store/order/updated", "birch123", 120, 1_795_579_200);
+    // First change: one chair refunded in BigCommerce.
+    bc.edit(120, |o| o.products[0].quantity_refunded = 1);
+    let r = deliver(&app, &path, &headers, &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        lines(&order(&app, "ord_demo_api_bc").await),
+        [(2, 0, 1), (1, 0, 0)]
+    );
+    // Second change, same body: the stool refunded too.
+    bc.edit(120, |o| o.products[1].quantity_refunded = 1);
+    let r = deliver(&app, &path, &headers, &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rec = order(&app, "ord_demo_api_bc").await;
+    assert_eq!(lines(&rec), [(2, 0, 1), (1, 0, 1)], "{}", r.body);
+    assert_eq!(rec.cancellations.len(), 2);
+    // The same delivery again, nothing changed since: nothing new.
+    let r = deliver(&app, &path, &headers, &body).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(order(&app, "ord_demo_api_bc").await.cancellations.len(), 2);
+}
+
+/// Deliveries written by the platforms themselves (tests/fixtures/platforms,
+/// SOURCES.md there says where each comes from), signed as the platform
+/// signs, through the handler, each with its effect.
+mod platform_written {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/platforms")
+            .join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// Add an order to the app's store whose `party` (buyer or seller)
+    /// knows it as `store_ref`; its lines are (id, quantity, line ref).
+    async fn add_order(
+        app: &TestApp,
+        (id, buyer, seller): (&str, &str, &str),
+        party: &str,
+        store_ref: &str,
+        lines: &[(&str, u32, &str)],
+    ) {
+        let mut order = json!({
+            "id": id, "buyer_id": buyer, "seller_id": seller, "buyer_order_ref": "PO-1",
+            "created_at": "2026-11-05T09:00:00Z",
+            "line_items": lines.iter().map(|(l, q, r)| {
+                let mut line = json!({"id": l, "sku": format!("SKU-{l}"), "title": "Item",
+                                      "quantity": q, "unit_price": "1.00"});
+                line[format!("{party}_line_ref")] = json!(r);
+                line
+            }).collect::<Vec<_>>()
+        });
+        order[format!("{party}_order_ref")] = json!(store_ref);
+        let seed =
+            SeedFile::parse(&json!({"companies": [], "orders": [order]}).to_string()).unwrap();
+        seed::apply(&app.store, &seed).await.unwrap();
+    }
+
+    fn shopify_headers(topic: &str, body: &[u8]) -> Vec<(String, String)> {
+        [
+            ("Content-Type", "application/json".to_owned()),
+            ("X-Shopify-Topic", topic.to_owned()),
+            (
+                "X-Shopify-Hmac-Sha256",
+                sign_hmac_sha256_base64("demo-shopify-buyer-secret", body),
+            ),
+            ("X-Shopify-Shop-Domain", "maple-co.myshopify.com".to_owned()),
+            ("X-Shopify-API-Version", "2026-10".to_owned()),
+            ("X-Shopify-Event-Id", format!("evt-{topic}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Shopify's order 450789469: lines 466157049, 518995019, 703073504.
+    async fn shopify_app(base: Option<&str>) -> TestApp {
+        let app = app_with(base).await;
+        add_order(
+            &app,
+            ("ord-450789469", "buyer-shopify", "seller-api"),
+            "buyer",
+            "450789469",
+            &[
+                ("li_1", 1, "466157049"),
+                ("li_2", 1, "518995019"),
+                ("li_3", 1, "703073504"),
+            ],
+        )
+        .await;
+        app
+    }
+
+    #[tokio::test]
+    async fn shopify_orders_cancelled() {
+        let app = shopify_app(None).await;
+        let body = fixture("shopify/orders-cancelled.json");
+        let r = deliver(
+            &app,
+            "/webhooks/shopify",
+            &shopify_headers("orders/cancelled", &body),
+            &body,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let rec = order(&app, "ord-450789469").await;
+        assert!(rec.order.is_complete(), "the whole order is cancelled");
+        assert_eq!(rec.cancellations[0].kind, domain::CancellationKind::Order);
+    }
+
+    #[tokio::test]
+    async fn shopify_orders_updated() {
+        let app = shopify_app(None).await;
+        let body = fixture("shopify/orders-updated.json");
+        let r = deliver(
+            &app,
+            "/webhooks/shopify",
+            &shopify_headers("orders/updated", &body),
+            &body,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Two of its lines have current_quantity 0.
+        assert_eq!(
+            lines(&order(&app, "ord-450789469").await),
+            [(1, 0, 1), (1, 0, 0), (1, 0, 1)]
+        );
+    }
+
+    #[tokio::test]
+    async fn shopify_refunds_create() {
+        use testkit::stores::{Decimal, FakeShopify, ShopLine, ShopOrder};
+        let shopify = FakeShopify::today();
+        let line = |id, current| ShopLine {
+            id,
+            quantity: 1,
+            current,
+            price: Decimal::ONE,
+        };
+        // The refund of 518995019: Shopify's order now has it at 0.
+        shopify.add_order(ShopOrder {
+            id: 450789469,
+            closed: false,
+            cancelled_at: None,
+            currency: "USD".into(),
+            lines: vec![line(466157049, 1), line(518995019, 0), line(703073504, 1)],
+        });
+        let server = shopify.start().await;
+        let app = shopify_app(Some(&server.uri())).await;
+        let body = fixture("shopify/refunds-create.json");
+        let r = deliver(
+            &app,
+            "/webhooks/shopify",
+            &shopify_headers("refunds/create", &body),
+            &body,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            lines(&order(&app, "ord-450789469").await),
+            [(1, 0, 0), (1, 0, 1), (1, 0, 0)]
+        );
+    }
+
+    #[tokio::test]
+    async fn woocommerce_order_updated() {
+        let app = app_with(None).await;
+        // WooCommerce's order 727 has line 315 at 2 and 316 at 1; ours had 3 of 315.
+        add_order(
+            &app,
+            ("ord-727", "buyer-api", "seller-woo"),
+            "seller",
+            "727",
+            &[("li_1", 3, "315"), ("li_2", 1, "316")],
+        )
+        .await;
+        let body = fixture("woocommerce/order-updated.json");
+        let headers: Vec<(String, String)> = [
+            ("Content-Type", "application/json".to_owned()),
+            (
+                "X-WC-Webhook-Source",
+                "https://cedar-crafts.example/".to_owned(),
+            ),
+            ("X-WC-Webhook-Topic", "order.updated".to_owned()),
+            (
+                "X-WC-Webhook-Signature",
+                sign_hmac_sha256_base64("demo-woo-secret", &body),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let r = deliver(&app, "/webhooks/woocommerce/seller-woo", &headers, &body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(lines(&order(&app, "ord-727").await), [(3, 0, 1), (1, 0, 0)]);
+    }
+
+    /// BigCommerce's own deliveries for order 250, with its own examples of
+    /// the order and its products read back (product 65, quantity 1).
+    #[tokio::test]
+    async fn bigcommerce_order_scopes() {
+        for (i, name) in [
+            "store-order-statusUpdated.json",
+            "store-order-updated.json",
+            "store-order-refund-created.json",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .and(path("/stores/birch123/v2/orders/250"))
+                .and(header("X-Auth-Token", "bc_demo_token"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_raw(fixture("bigcommerce/order.json"), "application/json"),
+                )
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/stores/birch123/v2/orders/250/products"))
+                .and(query_param("page", "1"))
+                .respond_with(ResponseTemplate::new(200).set_body_raw(
+                    fixture("bigcommerce/order-products.json"),
+                    "application/json",
+                ))
+                .mount(&server)
+                .await;
+            let app = app_with(Some(&server.uri())).await;
+            let id = format!("ord-{i}-250");
+            add_order(
+                &app,
+                (&id, "buyer-api", "seller-bc"),
+                "seller",
+                "250",
+                &[("li_1", 3, "65")],
+            )
+            .await;
+            let body = fixture(&format!("bigcommerce/{name}"));
+            let headers = vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("X-Webhook-Token".to_owned(), "demo-bc-secret".to_owned()),
+            ];
+            let r = deliver(&app, "/webhooks/bigcommerce/seller-bc", &headers, &body).await;
+            assert_eq!(r.status, 200, "{name}: {}", r.body);
+            assert_eq!(lines(&order(&app, &id).await), [(3, 0, 2)], "{name}");
+        }
+    }
 }

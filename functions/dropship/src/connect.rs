@@ -116,8 +116,9 @@ async fn run(
     };
     let report = registration::run(&PlatformHttp::default(), command, &target, &base)
         .await
-        .map_err(|e| anyhow!(redact(&e.to_string(), &secrets)))?;
+        .map_err(|e| anyhow!(printable(&redact(&e.to_string(), &secrets))))?;
     if json {
+        // JSON escapes every control character itself.
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", text(&report));
@@ -186,6 +187,9 @@ fn target(c: &Company) -> anyhow::Result<(Platform, &Connection)> {
             c.integration.as_str()
         )
     })?;
+    connection
+        .check_transport(c.integration)
+        .with_context(|| format!("company {}", c.id))?;
     Ok((platform, connection))
 }
 
@@ -201,30 +205,51 @@ fn state_word(s: State) -> &'static str {
     }
 }
 
+/// `s` with control characters (escape sequences, CR, LF, ...) escaped:
+/// a store's strings never steer the operator's terminal.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The report for a person: one line per webhook, its problems under it,
-/// then a summary.
+/// then a summary. Every string a store provided is `printable`.
 pub fn text(r: &Report) -> String {
     let mut out = format!(
         "{} ({}), webhooks under {}:\n",
         r.company_id, r.platform, r.base_url
     );
+    if let Some(d) = &r.api_drift {
+        let _ = writeln!(
+            out,
+            "  warning: {}; docs/platforms.md says how to move to the next version",
+            printable(&d.describe())
+        );
+    }
     if r.webhooks.is_empty() {
         out.push_str("  none of ours\n");
     }
     for e in &r.webhooks {
         let id =
             e.id.as_deref()
-                .map(|i| format!("  (id {i})"))
+                .map(|i| format!("  (id {})", printable(i)))
                 .unwrap_or_default();
         let _ = writeln!(
             out,
             "  {:<10}  {:<27} {}{id}",
             state_word(e.state),
-            e.topic,
-            e.address
+            printable(&e.topic),
+            printable(&e.address)
         );
         for p in &e.problems {
-            let _ = writeln!(out, "              - {p}");
+            let _ = writeln!(out, "              - {}", printable(p));
         }
     }
     let others = match r.other_webhooks {

@@ -45,6 +45,10 @@ pub fn read_company(path: &Path) -> anyhow::Result<Company> {
     if c.name.trim().is_empty() || c.email.trim().is_empty() {
         anyhow::bail!("company {}: name and email must not be blank", c.id);
     }
+    if let Some(conn) = &c.connection {
+        conn.check_transport(c.integration)
+            .with_context(|| format!("company {}", c.id))?;
+    }
     Ok(c.to_company())
 }
 

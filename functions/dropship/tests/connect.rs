@@ -147,7 +147,7 @@ impl Fake {
             return ResponseTemplate::new(401)
                 .set_body_json(json!({"errors": "[API] Invalid API key or access token"}));
         }
-        if req.method.as_str() != "POST" || req.url.path() != "/admin/api/2025-10/graphql.json" {
+        if req.method.as_str() != "POST" || req.url.path() != "/admin/api/2026-10/graphql.json" {
             return ResponseTemplate::new(404);
         }
         let body: Value = req.body_json().unwrap();

@@ -376,7 +376,7 @@ async fn bigcommerce_seller_gets_the_cancelled_status() {
 async fn mount_shopify(w: &World, token: &str, lines: Value, suggested: Value) {
     let gql = || {
         Mock::given(method("POST"))
-            .and(path("/admin/api/2025-10/graphql.json"))
+            .and(path("/admin/api/2026-10/graphql.json"))
             .and(header("x-shopify-access-token", token))
     };
     gql()

@@ -8,6 +8,7 @@ mod model;
 pub mod refs;
 pub mod rules;
 pub mod sync;
+pub mod transport;
 pub mod webhooks;
 
 #[cfg(test)]

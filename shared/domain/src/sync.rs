@@ -54,12 +54,39 @@ pub struct RefundLine {
     pub target: u32,
 }
 
+/// What a Shopify refund does besides refunding the units: the product
+/// page's routine for a buyer's store. A seller's store holds the dropship
+/// copy of its customer's order, so its customer is not emailed, shipping
+/// stays charged and the order is not archived there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShopifyRoutine {
+    /// Shopify emails the store's customer about the refund.
+    pub notify_customer: bool,
+    /// Shipping is refunded once nothing is left on the order.
+    pub refund_shipping: bool,
+    /// The order is closed (archived) once fully refunded.
+    pub archive: bool,
+}
+
+impl ShopifyRoutine {
+    /// The routine for the store of the party playing `party`.
+    pub fn for_party(party: Role) -> Self {
+        let buyer = party == Role::Buyer;
+        ShopifyRoutine {
+            notify_customer: buyer,
+            refund_shipping: buyer,
+            archive: buyer,
+        }
+    }
+}
+
 /// What to do in the partner's store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncAction {
     ShopifyRefund {
         lines: Vec<RefundLine>,
         note: String,
+        routine: ShopifyRoutine,
     },
     WooCommerce(OrderUpdate),
     BigCommerce(OrderUpdate),
@@ -250,6 +277,7 @@ fn action(
                     "Dropship order {} cancellation {}",
                     refs.order.id, cancellation.id
                 ),
+                routine: ShopifyRoutine::for_party(refs.party),
             }
         }
         SyncKind::WooCommerceOrderUpdate if whole => {

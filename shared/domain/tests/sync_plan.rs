@@ -1,5 +1,5 @@
 //! The store-sync plan from an order's state.
-use domain::sync::{OrderUpdate, PlanError, RefundLine, SyncAction, plan};
+use domain::sync::{OrderUpdate, PlanError, RefundLine, ShopifyRoutine, SyncAction, plan};
 use domain::{
     Cancellation, CancellationKind, CancelledItem, Company, Connection, Integration, Order,
     PlatformId, Role, Source,
@@ -79,7 +79,7 @@ fn shopify_buyer_refunds_mapped_lines_and_notes_the_rest() {
     let shop = company(Integration::Shopify, Role::Buyer);
     let p = plan(&shop, Role::Buyer, &o, &can).unwrap().unwrap();
     assert_eq!(p.order_ref.to_string(), "5001");
-    let SyncAction::ShopifyRefund { lines, .. } = &p.action else {
+    let SyncAction::ShopifyRefund { lines, routine, .. } = &p.action else {
         panic!()
     };
     assert_eq!(
@@ -91,6 +91,39 @@ fn shopify_buyer_refunds_mapped_lines_and_notes_the_rest() {
         }]
     );
     assert_eq!(p.unmapped_lines, ["li_2"]);
+    assert_eq!(
+        *routine,
+        ShopifyRoutine {
+            notify_customer: true,
+            refund_shipping: true,
+            archive: true
+        },
+        "a buyer's store: the product page's routine"
+    );
+}
+
+#[test]
+fn shopify_seller_refunds_without_the_buyers_routine() {
+    let mut o = order();
+    o.line_items[0].cancelled = 3;
+    o.line_items[0].seller_line_ref = Some("13001".into());
+    o.seller_order_ref = Some("7001".into());
+    let can = cancellation(CancellationKind::Order, &[("li_1", 3)]);
+    let shop = company(Integration::Shopify, Role::Seller);
+    let p = plan(&shop, Role::Seller, &o, &can).unwrap().unwrap();
+    let SyncAction::ShopifyRefund { routine, .. } = &p.action else {
+        panic!()
+    };
+    assert_eq!(
+        *routine,
+        ShopifyRoutine {
+            notify_customer: false,
+            refund_shipping: false,
+            archive: false
+        },
+        "a seller's store holds the dropship copy: no email to its customer, \
+         no shipping refund, no archive"
+    );
 }
 
 #[test]

@@ -15,7 +15,8 @@ use crate::response::{
 };
 use domain::{Company, Integration, PlatformId, Source};
 use platforms::{
-    self, Inbound, LineChange, Platform, PlatformOrder, bigcommerce, shopify, woocommerce,
+    self, Inbound, LineChange, OrderState, Platform, PlatformOrder, bigcommerce, shopify,
+    woocommerce,
 };
 use service::app::App;
 use service::intake::{Fetched, Found, Lookup};
@@ -339,6 +340,10 @@ struct Delivery {
     company: Company,
     source: Source,
     key: String,
+    /// The key alone does not tell two changes apart (BigCommerce's
+    /// payload names only the order): it is completed with the state read
+    /// back from the platform.
+    keyed_by_state: bool,
     inbound: Inbound,
 }
 
@@ -368,6 +373,7 @@ async fn shopify_delivery<S: Store>(
         company,
         source: Source::Shopify,
         key: format!("shopify:{topic}:{event}"),
+        keyed_by_state: false,
         inbound,
     })
 }
@@ -392,6 +398,7 @@ async fn woocommerce_delivery<S: Store>(
         company,
         source: Source::Woocommerce,
         key: format!("woocommerce:{}", sha256_hex(body)),
+        keyed_by_state: false,
         inbound,
     })
 }
@@ -409,16 +416,30 @@ async fn bigcommerce_delivery<S: Store>(
         credential: Credential::Token(header_str(headers, "x-webhook-token")),
     };
     let company = authenticate(app, claim, body).await?;
-    let (inbound, hash) = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
-    let key = hash
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| sha256_hex(body));
+    let inbound = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
+    // The payload's `hash` is the SHA-1 of its `data` ({"type":"order","id":N}),
+    // the same for every change of an order: the body names the delivery,
+    // the order read back names the change.
     Ok(Delivery {
         company,
         source: Source::Bigcommerce,
-        key: format!("bigcommerce:{key}"),
+        key: format!("bigcommerce:{}", sha256_hex(body)),
+        keyed_by_state: true,
         inbound,
     })
+}
+
+/// A digest of what a platform order says (state and line quantities): two
+/// deliveries that read the same state are one change.
+fn state_digest(po: &PlatformOrder) -> String {
+    let mut lines: Vec<String> = po.lines.iter().map(|(id, q)| format!("{id}={q}")).collect();
+    lines.sort();
+    let state = match &po.state {
+        OrderState::Cancelled(..) => "cancelled",
+        OrderState::Refunded(..) => "refunded",
+        OrderState::Open(..) => "open",
+    };
+    sha256_hex(format!("{}|{state}|{}", po.order_ref, lines.join(",")).as_bytes())
 }
 
 /// A delivery that names the order: read its state from the platform (for
@@ -437,8 +458,13 @@ async fn fetch_and_reconcile<S: Store>(
         .map_err(|e| crate::api::app_problem(&e))?;
     match fetched {
         Fetched::Order(po, ours) => {
+            let key = if d.keyed_by_state {
+                format!("{}:{}", d.key, state_digest(&po))
+            } else {
+                d.key.clone()
+            };
             let outcomes = app
-                .reconcile_fetched(company, d.source, &po, &d.key, ours)
+                .reconcile_fetched(company, d.source, &po, &key, ours)
                 .await
                 .map_err(|e| crate::api::app_problem(&e))?;
             Ok(reconciled(&po, outcomes))

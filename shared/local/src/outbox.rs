@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use domain::sync::{SyncAction, SyncPlan};
+use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
 use platforms::outbound::describe_update;
 use platforms::outbound::{
     self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
@@ -89,7 +89,11 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
                 "headers": {"Authorization": format!("Basic {REDACTED}"), "Content-Type": "application/json"},
                 "body": woocommerce_body(u),
             })],
-            describe_update("WooCommerce", plan.order_ref, u),
+            amounts_note(
+                describe_update("WooCommerce", plan.order_ref, u),
+                u,
+                "each line's subtotal and total scaled to its new quantity",
+            ),
         ),
         SyncAction::BigCommerce(u) => (
             vec![json!({
@@ -98,28 +102,63 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
                 "headers": {"X-Auth-Token": REDACTED, "Content-Type": "application/json"},
                 "body": bigcommerce_body(u),
             })],
-            describe_update("BigCommerce", plan.order_ref, u),
+            amounts_note(
+                describe_update("BigCommerce", plan.order_ref, u),
+                u,
+                "a discounted product's unit prices as paid after its discounts",
+            ),
         ),
-        SyncAction::ShopifyRefund { lines, note } => {
+        SyncAction::ShopifyRefund {
+            lines,
+            note,
+            routine,
+        } => {
             let id = order_gid(plan.order_ref);
             let refund: Vec<(String, u32)> = lines
                 .iter()
                 .map(|l| (line_gid(l.line_ref), l.cancelled))
                 .collect();
+            let store = shopify_graphql_url(c)?;
+            let key = outbound::refund_idempotency_key(
+                &store.origin().ascii_serialization(),
+                &id,
+                &plan.cancellation_id,
+                &refund,
+                false,
+            );
+            let req = outbound::RefundRequest {
+                order_gid: &id,
+                lines: &refund,
+                shipping: false,
+                notify: routine.notify_customer,
+                currency: None,
+                note,
+                idempotency_key: &key,
+            };
             (
                 vec![json!({
                     "method": "POST",
-                    "url": shopify_graphql_url(c)?.as_str(),
+                    "url": store.as_str(),
                     "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
                     "body": {
                         "query": REFUND_CREATE_MUTATION,
-                        "variables": outbound::refund_input(&id, &refund, false, None, json!([]), note),
+                        "variables": outbound::refund_input(&req, json!([])),
                     },
                 })],
                 format!(
-                    "Shopify order {}: refund of the cancelled units; transactions, shipping and \
-                     closing the order are decided from the live order (order.suggestedRefund) when sent",
-                    plan.order_ref
+                    "Shopify order {}: refund of the cancelled units ({}); the transactions{} \
+                     are decided from the live order (order.suggestedRefund) when sent",
+                    plan.order_ref,
+                    if routine.notify_customer {
+                        "customer notified"
+                    } else {
+                        "customer not notified"
+                    },
+                    if routine.refund_shipping || routine.archive {
+                        ", and whether shipping is refunded and the order closed,"
+                    } else {
+                        ""
+                    }
                 ),
             )
         }
@@ -133,6 +172,16 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
         "unmapped_lines": plan.unmapped_lines,
         "requests": requests,
     }))
+}
+
+/// A partial update's amounts come from the live order when sent.
+fn amounts_note(mut note: String, u: &OrderUpdate, what: &str) -> String {
+    if let OrderUpdate::SetQuantities(_) = u {
+        note.push_str(&format!(
+            "; when sent, the body also carries {what}, read from the live order"
+        ));
+    }
+    note
 }
 
 impl StoreSync for RecordingStoreSync {

@@ -74,6 +74,11 @@ pub enum SeedError {
     Parse(#[from] serde_json::Error),
     #[error("order {order}: {reason}")]
     InvalidOrder { order: String, reason: String },
+    #[error("company {company}: {refusal}")]
+    InvalidConnection {
+        company: String,
+        refusal: domain::transport::TransportRefusal,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -115,6 +120,17 @@ impl SeedCompany {
 /// Apply a seed: upsert its companies, create its orders unless they exist.
 pub async fn apply<S: Store>(store: &S, seed: &SeedFile) -> Result<SeedReport, SeedError> {
     let mut report = SeedReport::default();
+    // Every company is checked before any is written.
+    for c in &seed.companies {
+        if let Some(conn) = &c.connection {
+            conn.check_transport(c.integration).map_err(|refusal| {
+                SeedError::InvalidConnection {
+                    company: c.id.clone(),
+                    refusal,
+                }
+            })?;
+        }
+    }
     for c in &seed.companies {
         store.put_company(&c.to_company()).await?;
         report.companies += 1;

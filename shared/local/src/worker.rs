@@ -398,12 +398,21 @@ mod tests {
             .with_priority(1)
             .mount(&platform)
             .await;
+        // The partial update reads the order's lines first.
+        Mock::given(method("GET"))
+            .and(path("/wp-json/wc/v3/orders/731"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": 731, "currency": "USD",
+                "line_items": [{"id": 42, "quantity": 3, "subtotal": "30.00", "total": "27.00"}]
+            })))
+            .mount(&platform)
+            .await;
         Mock::given(method("PUT"))
             .and(path("/wp-json/wc/v3/orders/731"))
             .and(header("authorization", "Basic Y2tfZGVtbzpjc19kZW1v"))
-            .and(body_json(
-                json!({"line_items": [{"id": 42, "quantity": 2}]}),
-            ))
+            .and(body_json(json!({"line_items": [
+                {"id": 42, "quantity": 2, "subtotal": "20.00", "total": "18.00"}
+            ]})))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
             .with_priority(2)
             .expect(1)

@@ -37,6 +37,14 @@ pub enum PlatformError {
         platform: &'static str,
         detail: String,
     },
+    /// The platform's answer is longer than we read for its kind: a retry
+    /// gets the same answer.
+    #[error("{platform}'s answer ({what}) exceeds the {limit}-byte limit we read")]
+    TooLarge {
+        platform: &'static str,
+        what: &'static str,
+        limit: usize,
+    },
     /// The platform answered 2xx with something we cannot read.
     #[error("unexpected answer from {platform}: {detail}")]
     Decode {

@@ -3,6 +3,7 @@
 //! here, one encoded segment per value), and what we send them. With the
 //! `client` feature, the calls themselves.
 
+pub mod amounts;
 pub mod bigcommerce;
 #[cfg(feature = "client")]
 pub mod client;
@@ -115,8 +116,39 @@ pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error>
     Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
 }
 
-/// The Shopify Admin API version every call and document targets.
-pub(crate) const SHOPIFY_API_VERSION: &str = "2025-10";
+/// The Shopify Admin API version every call and document targets
+/// (docs/platforms.md says when and how to move to the next one).
+pub const SHOPIFY_API_VERSION: &str = "2026-10";
+
+/// A platform answered with another API version than asked for, or said
+/// that what we sent uses something deprecated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiDrift {
+    pub platform: &'static str,
+    /// The version we ask for.
+    pub requested: String,
+    /// The version the platform says it served.
+    pub served: Option<String>,
+    /// The platform's deprecation notice, if any.
+    pub deprecated_reason: Option<String>,
+}
+
+impl ApiDrift {
+    /// In words, for a log line or a report.
+    pub fn describe(&self) -> String {
+        let mut out = match &self.served {
+            Some(s) if *s != self.requested => format!(
+                "{} served API version {s} to requests for {}",
+                self.platform, self.requested
+            ),
+            _ => format!("{} API version {}", self.platform, self.requested),
+        };
+        if let Some(r) = &self.deprecated_reason {
+            out.push_str(&format!("; deprecated use: {r}"));
+        }
+        out
+    }
+}
 
 fn field<'a>(
     platform: &'static str,
@@ -152,6 +184,19 @@ fn base_url(platform: &'static str, name: &'static str, raw: &str) -> Result<Url
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid(platform, name, "has credentials"));
     }
+    Ok(url)
+}
+
+/// A store's base URL (credentials are sent there): as `base_url`, and
+/// https unless the host is loopback (tests and local runs).
+fn store_base_url(
+    platform: &'static str,
+    name: &'static str,
+    raw: &str,
+) -> Result<Url, PlatformError> {
+    let url = base_url(platform, name, raw)?;
+    domain::transport::require_https(name, raw, "the store's credentials are sent there")
+        .map_err(|e| invalid(platform, name, &e.to_string()))?;
     Ok(url)
 }
 
@@ -209,10 +254,10 @@ pub(crate) fn join_segments(
     Ok(url)
 }
 
-/// `{api_base_url or https://{shop_domain}}/admin/api/2025-10/graphql.json`
+/// `{api_base_url or https://{shop_domain}}/admin/api/2026-10/graphql.json`
 pub fn shopify_graphql_url(c: &Connection) -> Result<Url, PlatformError> {
     let base = match &c.api_base_url {
-        Some(b) => base_url("shopify", "api_base_url", b)?,
+        Some(b) => store_base_url("shopify", "api_base_url", b)?,
         None => shop_url(field("shopify", "shop_domain", &c.shop_domain)?)?,
     };
     join_segments(
@@ -225,8 +270,8 @@ pub fn shopify_graphql_url(c: &Connection) -> Result<Url, PlatformError> {
 /// `{api_base_url or site_url}/wp-json/wc/v3/{segments}`
 fn woocommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
     let base = match &c.api_base_url {
-        Some(b) => base_url("woocommerce", "api_base_url", b)?,
-        None => base_url(
+        Some(b) => store_base_url("woocommerce", "api_base_url", b)?,
+        None => store_base_url(
             "woocommerce",
             "site_url",
             field("woocommerce", "site_url", &c.site_url)?,
@@ -255,7 +300,7 @@ pub fn woocommerce_webhooks_url(c: &Connection, id: Option<&str>) -> Result<Url,
 
 /// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/{segments}`
 fn bigcommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
-    let base = base_url(
+    let base = store_base_url(
         "bigcommerce",
         "api_base_url",
         c.api_base_url
@@ -344,7 +389,7 @@ mod tests {
         };
         assert_eq!(
             shopify_graphql_url(&c).unwrap().as_str(),
-            "https://pine.myshopify.com/admin/api/2025-10/graphql.json"
+            "https://pine.myshopify.com/admin/api/2026-10/graphql.json"
         );
         assert_eq!(
             woocommerce_order_url(&c, "7").unwrap().as_str(),
@@ -379,7 +424,7 @@ mod tests {
         c.api_base_url = Some("http://127.0.0.1:9/".into());
         assert_eq!(
             shopify_graphql_url(&c).unwrap().as_str(),
-            "http://127.0.0.1:9/admin/api/2025-10/graphql.json"
+            "http://127.0.0.1:9/admin/api/2026-10/graphql.json"
         );
         assert_eq!(
             woocommerce_order_url(&c, "7").unwrap().as_str(),
@@ -465,7 +510,7 @@ mod tests {
             shopify_graphql_url(&shop("Pine.MyShopify.com"))
                 .unwrap()
                 .as_str(),
-            "https://pine.myshopify.com/admin/api/2025-10/graphql.json"
+            "https://pine.myshopify.com/admin/api/2026-10/graphql.json"
         );
         let base = |b: &str| Connection {
             api_base_url: Some(b.into()),

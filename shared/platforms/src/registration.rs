@@ -70,7 +70,7 @@ pub const SHOPIFY_DELETE_MUTATION: &str = r#"mutation DropshipWebhookSubscriptio
   }
 }"#;
 
-/// The variables of `SHOPIFY_CREATE_MUTATION`: `uri`, as 2025-10 has it
+/// The variables of `SHOPIFY_CREATE_MUTATION`: `uri`, as 2026-10 has it
 /// (`callbackUrl` is deprecated), and JSON, which the intake parses.
 pub fn shopify_create_variables(topic: &str, address: &str) -> serde_json::Value {
     serde_json::json!({
@@ -91,6 +91,9 @@ pub enum ConnectError {
         "company id {0:?} cannot be a webhook path segment as it is (the webhook routes do not decode it): nothing registered"
     )]
     UnroutableCompanyId(String),
+    /// The platform would refuse the destination.
+    #[error("--url: {0}")]
+    Destination(#[from] domain::transport::TransportRefusal),
     #[error(transparent)]
     Platform(#[from] PlatformError),
 }
@@ -157,6 +160,9 @@ pub fn wanted(
     company_id: &str,
 ) -> Result<Vec<Wanted>, ConnectError> {
     let address = address(platform, base, company_id)?;
+    if platform == Platform::BigCommerce {
+        domain::transport::check_bigcommerce_destination(address.as_str())?;
+    }
     Ok(topics(platform)
         .iter()
         .map(|t| Wanted {
@@ -338,6 +344,10 @@ pub struct Report {
     pub webhooks: Vec<Entry>,
     /// The store's webhooks that are not ours, left alone.
     pub other_webhooks: usize,
+    /// The platform served another API version than we ask for, or
+    /// flagged a deprecated use, during the command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_drift: Option<crate::ApiDrift>,
 }
 
 impl Report {
@@ -561,7 +571,7 @@ mod tests {
         }
         for t in crate::bigcommerce::ORDER_SCOPES {
             let body = format!(r#"{{"scope": "{t}", "data": {{"id": 1}}}}"#);
-            let (parsed, _) = crate::bigcommerce::parse(body.as_bytes()).unwrap();
+            let parsed = crate::bigcommerce::parse(body.as_bytes()).unwrap();
             assert!(!matches!(parsed, Inbound::Ignore(_)), "{t}");
         }
         for ignored in ["orders/create", "products/update"] {

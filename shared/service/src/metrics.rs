@@ -28,6 +28,9 @@ pub enum Event<'a> {
     CommitConflict,
     /// A decision gave up after repeated conflicts (answered `409`).
     CommitGaveUp,
+    /// A platform answered with another API version than asked for
+    /// (`kind`: version) or flagged a deprecated use (`kind`: deprecated).
+    PlatformApiDrift { platform: &'a str, kind: &'a str },
 }
 
 struct Doc<'a> {
@@ -64,6 +67,11 @@ impl<'a> Event<'a> {
                 name: "CommitsGivenUp",
                 dims: vec![],
                 rollups: &[],
+            },
+            Event::PlatformApiDrift { platform, kind } => Doc {
+                name: "PlatformApiDrift",
+                dims: vec![("Platform", platform), ("Kind", kind)],
+                rollups: &[&["Platform"]],
             },
         }
     }

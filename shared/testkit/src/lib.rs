@@ -5,4 +5,5 @@
 pub mod fixtures;
 pub mod ledger_contract;
 pub mod store_contract;
+pub mod stores;
 pub mod webhook_contract;

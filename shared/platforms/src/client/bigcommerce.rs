@@ -5,6 +5,8 @@ use domain::{Connection, PlatformId};
 use serde::Deserialize;
 
 use super::PlatformHttp;
+use super::http::{BodyLimit, read_body};
+use crate::amounts::BcProduct;
 use crate::bigcommerce::{CANCELLED, PLATFORM, REFUNDED};
 
 /// Products fetched per page.
@@ -48,10 +50,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         Err(e) => return Err(e),
     };
     // BigCommerce answers 204 with no body for an empty list.
-    let bytes = resp.bytes().await.map_err(|e| PlatformError::Unavailable {
-        platform: PLATFORM,
-        detail: e.to_string(),
-    })?;
+    let bytes = read_body(PLATFORM, resp, BodyLimit::Order).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -61,6 +60,32 @@ async fn get_json<T: serde::de::DeserializeOwned>(
             platform: PLATFORM,
             detail: e.to_string(),
         })
+}
+
+/// Every product of an order (all pages).
+pub(crate) async fn products(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: PlatformId,
+) -> Result<Vec<BcProduct>, PlatformError> {
+    let token = access_token(PLATFORM, conn)?;
+    let order_ref = order_ref.to_string();
+    let mut all = Vec::new();
+    for page in 1.. {
+        let products: Vec<BcProduct> = get_json(
+            http,
+            &bigcommerce_products_url(conn, &order_ref, PAGE, page)?,
+            token,
+        )
+        .await?
+        .unwrap_or_default();
+        let n = products.len();
+        all.extend(products);
+        if n < PAGE {
+            break;
+        }
+    }
+    Ok(all)
 }
 
 /// Fetch the order's status and every product's current quantity

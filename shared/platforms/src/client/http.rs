@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use crate::PlatformError;
+use crate::{ApiDrift, PlatformError};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
+use service::metrics::{Event, Metrics};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -37,6 +38,9 @@ pub struct PlatformHttp {
     /// Repeat a request whose outcome is unknown (5xx, timeout, dropped
     /// connection). Safe for reads and absolute updates only.
     repeat_ambiguous: bool,
+    metrics: Metrics,
+    /// The last API version drift a platform reported (clones share it).
+    drift: std::sync::Arc<std::sync::Mutex<Option<ApiDrift>>>,
 }
 
 impl Default for PlatformHttp {
@@ -51,7 +55,65 @@ impl PlatformHttp {
             client: Default::default(),
             policy,
             repeat_ambiguous: true,
+            metrics: Metrics::off(),
+            drift: Default::default(),
         }
+    }
+
+    /// Count API version drift in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The last API version drift seen through this client or its clones.
+    pub fn api_drift(&self) -> Option<ApiDrift> {
+        self.drift.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Compare the version a platform says it served (`version_header`)
+    /// and its deprecation header with what we asked for: a difference is
+    /// logged as a warning, counted, and kept for `api_drift`.
+    pub(crate) fn observe_version(
+        &self,
+        platform: &'static str,
+        requested: &str,
+        headers: &HeaderMap,
+        version_header: &str,
+        deprecated_header: &str,
+    ) {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| clip(s.trim()))
+                .filter(|s| !s.is_empty())
+        };
+        let served = text(version_header);
+        let deprecated_reason = text(deprecated_header);
+        let moved = served.as_deref().is_some_and(|s| s != requested);
+        if !moved && deprecated_reason.is_none() {
+            return;
+        }
+        let drift = ApiDrift {
+            platform,
+            requested: requested.to_owned(),
+            served,
+            deprecated_reason,
+        };
+        tracing::warn!(
+            platform,
+            requested_version = %drift.requested,
+            served_version = drift.served.as_deref().unwrap_or(""),
+            deprecated_reason = drift.deprecated_reason.as_deref().unwrap_or(""),
+            "{}: move to a supported API version (docs/platforms.md)",
+            drift.describe()
+        );
+        self.metrics.count(Event::PlatformApiDrift {
+            platform,
+            kind: if moved { "version" } else { "deprecated" },
+        });
+        *self.drift.lock().unwrap_or_else(|p| p.into_inner()) = Some(drift);
     }
 
     /// The same client for a call that must not run twice (a refund): it
@@ -95,17 +157,17 @@ impl PlatformHttp {
                 Ok(r) if retryable(r.status()) => {
                     let status = r.status();
                     let wait = server_delay(r.headers());
-                    let body = r.text().await.unwrap_or_default();
+                    let body = error_text(platform, r).await;
                     let ambiguous = status != StatusCode::TOO_MANY_REQUESTS;
-                    (format!("HTTP {status}: {}", clip(&body)), wait, ambiguous)
+                    (format!("HTTP {status}: {body}"), wait, ambiguous)
                 }
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let body = r.text().await.unwrap_or_default();
+                    let body = error_text(platform, r).await;
                     return Err(PlatformError::Rejected {
                         platform,
                         status,
-                        body: clip(&body),
+                        body,
                     });
                 }
                 // Refused before sending (connect) proves nothing ran.
@@ -121,6 +183,74 @@ impl PlatformHttp {
             tracing::warn!(platform, attempt, delay_ms = delay.as_millis() as u64, %detail, "platform call failed; retrying");
             tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// The most of a platform's answer we read, per kind of answer. The
+/// largest expected answers (a page of 250 order lines or products with
+/// their titles, options and discounts) are well under 1 MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// An order, a page of its lines or products, a GraphQL answer.
+    Order,
+    /// A list of webhooks, or one webhook.
+    Webhooks,
+    /// An error answer (we keep its first 500 characters).
+    Error,
+}
+
+impl BodyLimit {
+    pub const fn bytes(self) -> usize {
+        match self {
+            BodyLimit::Order => 4 << 20,
+            BodyLimit::Webhooks => 2 << 20,
+            BodyLimit::Error => 64 << 10,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            BodyLimit::Order => "an order",
+            BodyLimit::Webhooks => "webhooks",
+            BodyLimit::Error => "an error answer",
+        }
+    }
+}
+
+/// Read a response's body up to `limit`: refused as soon as the declared
+/// length or the bytes received pass it, so a huge answer is never held.
+pub async fn read_body(
+    platform: &'static str,
+    mut resp: Response,
+    limit: BodyLimit,
+) -> Result<Vec<u8>, PlatformError> {
+    let max = limit.bytes();
+    let too_large = || PlatformError::TooLarge {
+        platform,
+        what: limit.what(),
+        limit: max,
+    };
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| PlatformError::Unavailable {
+        platform,
+        detail: format!("reading the answer: {e}"),
+    })? {
+        if out.len().saturating_add(chunk.len()) > max {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// An error answer's text, bounded, for the error we report.
+async fn error_text(platform: &'static str, resp: Response) -> String {
+    match read_body(platform, resp, BodyLimit::Error).await {
+        Ok(b) => clip(&String::from_utf8_lossy(&b)),
+        Err(e) => e.to_string(),
     }
 }
 

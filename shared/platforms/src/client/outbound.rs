@@ -1,58 +1,145 @@
 //! Outbound store sync over the network: WooCommerce and BigCommerce
 //! updates, Shopify refunds (see `crate::outbound` for the shapes).
 
-use domain::sync::{OrderUpdate, RefundLine};
+use domain::sync::{OrderUpdate, RefundLine, ShopifyRoutine};
 use domain::{Connection, PlatformId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::PlatformHttp;
+use super::http::{BodyLimit, read_body};
 use super::shopify::{graphql, order_with_lines};
+use crate::amounts::{AmountError, WooOrder, bigcommerce_partial_body, woocommerce_partial_body};
 use crate::outbound::*;
 use crate::shopify::{self, legacy_id};
-use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
+use crate::{
+    PlatformError, access_token, bigcommerce_order_url, field, shopify_graphql_url,
+    woocommerce_order_url,
+};
 
-/// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth.
+/// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial
+/// cancellation reads the order first, so that each line's subtotal and
+/// total are sent scaled to its new quantity. Returns what was done, in
+/// words.
 pub(crate) async fn woocommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
     update: &OrderUpdate,
-) -> Result<(), PlatformError> {
+) -> Result<String, PlatformError> {
     let platform = crate::woocommerce::PLATFORM;
     let url = woocommerce_order_url(conn, &order_ref.to_string())?;
     let key = field(platform, "consumer_key", &conn.consumer_key)?;
     let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
-    let body = woocommerce_body(update);
-    http.send(platform, |c| {
-        c.put(url.clone())
-            .basic_auth(key, Some(secret))
-            .header("Accept", "application/json")
-            .json(&body)
-    })
-    .await?;
-    Ok(())
+    let (body, missing) = match update {
+        OrderUpdate::CancelOrder => (Some(woocommerce_body(update)), Vec::new()),
+        OrderUpdate::SetQuantities(lines) => {
+            let resp = http
+                .send(platform, |c| {
+                    c.get(url.clone())
+                        .basic_auth(key, Some(secret))
+                        .header("Accept", "application/json")
+                })
+                .await?;
+            let bytes = read_body(platform, resp, BodyLimit::Order).await?;
+            let order: WooOrder = decode(platform, &bytes)?;
+            woocommerce_partial_body(lines, &order).map_err(|e| amount_error(platform, e))?
+        }
+    };
+    if let Some(body) = &body {
+        http.send(platform, |c| {
+            c.put(url.clone())
+                .basic_auth(key, Some(secret))
+                .header("Accept", "application/json")
+                .json(body)
+        })
+        .await?;
+    }
+    Ok(describe(
+        "WooCommerce",
+        order_ref,
+        update,
+        body.is_some(),
+        &missing,
+    ))
 }
 
-/// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`.
+/// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`. A partial
+/// cancellation reads the order's products first: the update clears the
+/// discounts of the lines it changes, so a discounted line's unit prices are
+/// sent as paid. Returns what was done, in words.
 pub(crate) async fn bigcommerce_update(
     http: &PlatformHttp,
     conn: &Connection,
     order_ref: PlatformId,
     update: &OrderUpdate,
-) -> Result<(), PlatformError> {
+) -> Result<String, PlatformError> {
     let platform = crate::bigcommerce::PLATFORM;
     let url = bigcommerce_order_url(conn, &order_ref.to_string())?;
     let token = access_token(platform, conn)?;
-    let body = bigcommerce_body(update);
-    http.send(platform, |c| {
-        c.put(url.clone())
-            .header("X-Auth-Token", token)
-            .header("Accept", "application/json")
-            .json(&body)
+    let (body, missing) = match update {
+        OrderUpdate::CancelOrder => (Some(bigcommerce_body(update)), Vec::new()),
+        OrderUpdate::SetQuantities(lines) => {
+            let products = super::bigcommerce::products(http, conn, order_ref).await?;
+            bigcommerce_partial_body(lines, &products).map_err(|e| amount_error(platform, e))?
+        }
+    };
+    if let Some(body) = &body {
+        http.send(platform, |c| {
+            c.put(url.clone())
+                .header("X-Auth-Token", token)
+                .header("Accept", "application/json")
+                .json(body)
+        })
+        .await?;
+    }
+    Ok(describe(
+        "BigCommerce",
+        order_ref,
+        update,
+        body.is_some(),
+        &missing,
+    ))
+}
+
+fn amount_error(platform: &'static str, e: AmountError) -> PlatformError {
+    PlatformError::Decode {
+        platform,
+        detail: e.to_string(),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    platform: &'static str,
+    bytes: &[u8],
+) -> Result<T, PlatformError> {
+    serde_json::from_slice(bytes).map_err(|e| PlatformError::Decode {
+        platform,
+        detail: e.to_string(),
     })
-    .await?;
-    Ok(())
+}
+
+/// The ledger's detail of an order update.
+fn describe(
+    platform: &str,
+    order_ref: PlatformId,
+    update: &OrderUpdate,
+    sent: bool,
+    missing: &[u64],
+) -> String {
+    let mut out = if sent {
+        describe_update(platform, order_ref, update)
+    } else {
+        format!("{platform} order {order_ref}: nothing to update")
+    };
+    if !missing.is_empty() {
+        let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
+        out.push_str(&format!(
+            "; line(s) {} not on the {platform} order",
+            ids.join(", ")
+        ));
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -152,15 +239,23 @@ fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, Pl
     }
 }
 
+/// A cancellation's refund in a Shopify store.
+pub(crate) struct ShopifyRefund<'a> {
+    pub order_ref: PlatformId,
+    pub cancellation_id: &'a str,
+    pub lines: &'a [RefundLine],
+    pub note: &'a str,
+    pub routine: ShopifyRoutine,
+}
+
 /// Refund the lines of a cancellation in a Shopify order; returns what was
 /// done, in words.
 pub(crate) async fn shopify_refund(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: PlatformId,
-    lines: &[RefundLine],
-    note: &str,
+    r: &ShopifyRefund<'_>,
 ) -> Result<String, PlatformError> {
+    let order_ref = r.order_ref;
     let id = order_gid(order_ref);
     // 1. The order as it is now.
     let Some((state, current)) =
@@ -178,16 +273,34 @@ pub(crate) async fn shopify_refund(
         refund,
         unknown,
         full,
-    } = refund_plan(lines, &current);
+    } = refund_plan(r.lines, &current);
     let mut done = Vec::new();
-    // 3. Refund (with shipping when nothing is left), as Shopify suggests.
+    // 3. Refund (with shipping when nothing is left, in a buyer's store), as
+    // Shopify suggests.
     if !refund.is_empty() {
-        done.push(create_refund(http, conn, &id, &refund, full, &currency, note).await?);
+        let shipping = full && r.routine.refund_shipping;
+        let key = refund_idempotency_key(
+            &store_identity(conn),
+            &id,
+            r.cancellation_id,
+            &refund,
+            shipping,
+        );
+        let req = RefundRequest {
+            order_gid: &id,
+            lines: &refund,
+            shipping,
+            notify: r.routine.notify_customer,
+            currency: Some(&currency),
+            note: r.note,
+            idempotency_key: &key,
+        };
+        done.push(create_refund(http, conn, &req).await?);
     } else {
         done.push("nothing left to refund (already at our quantities)".to_owned());
     }
-    // 4. Archive a fully refunded order.
-    if full && !closed {
+    // 4. Archive a fully refunded order (a buyer's store only).
+    if full && !closed && r.routine.archive {
         let closed: CloseData = graphql(
             http,
             conn,
@@ -207,18 +320,22 @@ pub(crate) async fn shopify_refund(
     Ok(format!("Shopify order {order_ref}: {}", done.join("; ")))
 }
 
-/// Refund `refund` (line gid, units) as Shopify suggests, with shipping when
-/// nothing is left (`full`); returns what was done, in words.
+/// The store a connection reaches, as the idempotency key names it.
+fn store_identity(conn: &Connection) -> String {
+    shopify_graphql_url(conn)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+/// Refund `req.lines` as Shopify suggests; returns what was done, in words.
 async fn create_refund(
     http: &PlatformHttp,
     conn: &Connection,
-    id: &str,
-    refund: &[(String, u32)],
-    full: bool,
-    currency: &str,
-    note: &str,
+    req: &RefundRequest<'_>,
 ) -> Result<String, PlatformError> {
-    let refund_items: Vec<Value> = refund
+    let id = req.order_gid;
+    let refund_items: Vec<Value> = req
+        .lines
         .iter()
         .map(|(gid, q)| json!({ "lineItemId": gid, "quantity": q, "restockType": "CANCEL" }))
         .collect();
@@ -226,7 +343,7 @@ async fn create_refund(
         http,
         conn,
         SUGGESTED_REFUND_QUERY,
-        json!({ "id": id, "refundLineItems": refund_items, "refundShipping": full }),
+        json!({ "id": id, "refundLineItems": refund_items, "refundShipping": req.shipping }),
     )
     .await?;
     let transactions: Vec<Value> = suggested
@@ -246,16 +363,10 @@ async fn create_refund(
             }))
         })
         .collect();
-    let vars = refund_input(
-        id,
-        refund,
-        full,
-        Some(currency),
-        Value::Array(transactions),
-        note,
-    );
-    // Never repeated blindly: an ambiguous failure goes back to the
-    // ledger, whose retry re-reads the order's quantities first.
+    let vars = refund_input(req, Value::Array(transactions));
+    // Not repeated blindly on an ambiguous failure: the ledger's retry
+    // re-reads the order's quantities first, and the key makes a repeat of
+    // the same refund a replay.
     let created: RefundData = graphql(
         &http.for_non_idempotent(),
         conn,
@@ -265,13 +376,19 @@ async fn create_refund(
     .await?;
     let r = user_errors("refundCreate", created.refund_create)?;
     // Each line may refund up to u32::MAX units: the sum needs 64 bits.
-    let units = refund
+    let units = req
+        .lines
         .iter()
         .fold(0u64, |n, (_, q)| n.saturating_add(u64::from(*q)));
     Ok(format!(
-        "refunded {units} unit(s) on {} line(s){}{}",
-        refund.len(),
-        if full { " and shipping" } else { "" },
+        "refunded {units} unit(s) on {} line(s){}{}{}",
+        req.lines.len(),
+        if req.shipping { " and shipping" } else { "" },
+        if req.notify {
+            ", customer notified"
+        } else {
+            ", customer not notified"
+        },
         r.refund.map(|r| format!(" ({})", r.id)).unwrap_or_default()
     ))
 }
@@ -379,16 +496,20 @@ mod tests {
         let done = shopify_refund(
             &PlatformHttp::default(),
             &conn,
-            PlatformId::parse("5001").unwrap(),
-            &lines,
-            "n",
+            &ShopifyRefund {
+                order_ref: PlatformId::parse("5001").unwrap(),
+                cancellation_id: "can_1",
+                lines: &lines,
+                note: "n",
+                routine: ShopifyRoutine::for_party(domain::Role::Buyer),
+            },
         )
         .await
         .unwrap();
         assert_eq!(
             done,
-            "Shopify order 5001: refunded 8589934590 unit(s) on 2 line(s) and shipping \
-             (gid://shopify/Refund/1); order closed"
+            "Shopify order 5001: refunded 8589934590 unit(s) on 2 line(s) and shipping, \
+             customer notified (gid://shopify/Refund/1); order closed"
         );
     }
 }

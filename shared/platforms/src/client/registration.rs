@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::PlatformHttp;
+use super::http::{BodyLimit, read_body};
 use super::shopify::graphql;
 use crate::registration::{
     self as reg, Command, ConnectError, Entry, Listed, Platform, Report, SHOPIFY_CREATE_MUTATION,
@@ -73,6 +74,7 @@ pub async fn run(
         connected,
         webhooks,
         other_webhooks: others,
+        api_drift: http.api_drift(),
     })
 }
 
@@ -289,11 +291,8 @@ impl Store<'_> {
                 b
             })
             .await?;
-        let bytes = resp.bytes().await.map_err(|e| PlatformError::Unavailable {
-            platform,
-            detail: e.to_string(),
-        })?;
-        Ok((!bytes.is_empty()).then(|| bytes.to_vec()))
+        let bytes = read_body(platform, resp, BodyLimit::Webhooks).await?;
+        Ok((!bytes.is_empty()).then_some(bytes))
     }
 
     async fn send_json<T: DeserializeOwned>(&self, r: Request) -> Result<Option<T>, PlatformError> {

@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::PlatformHttp;
+use super::http::{BodyLimit, read_body};
 use crate::shopify::{ORDER_LINES_QUERY, PLATFORM, legacy_id};
-use crate::{PlatformError, access_token, shopify_graphql_url};
+use crate::{PlatformError, SHOPIFY_API_VERSION, access_token, shopify_graphql_url};
 
 #[derive(Deserialize)]
 struct Gql<T> {
@@ -91,7 +92,17 @@ pub async fn graphql<T: serde::de::DeserializeOwned>(
                     .json(&body)
             })
             .await?;
-        let parsed: Gql<T> = resp.json().await.map_err(|e| decode(e.to_string()))?;
+        // Shopify serves a retired version as the oldest supported one and
+        // says which in this header.
+        http.observe_version(
+            PLATFORM,
+            SHOPIFY_API_VERSION,
+            resp.headers(),
+            "x-shopify-api-version",
+            "x-shopify-api-deprecated-reason",
+        );
+        let bytes = read_body(PLATFORM, resp, BodyLimit::Order).await?;
+        let parsed: Gql<T> = serde_json::from_slice(&bytes).map_err(|e| decode(e.to_string()))?;
         let is_throttled = parsed.errors.iter().any(|e| {
             e.extensions
                 .as_ref()

@@ -5,7 +5,6 @@ use service::sync::{StoreSync, SyncError};
 
 use super::outbound;
 use super::{PlatformError, PlatformHttp};
-use crate::outbound::describe_update;
 
 /// Platform failures as the sync port reports them.
 impl From<PlatformError> for SyncError {
@@ -34,16 +33,25 @@ impl StoreSync for HttpStoreSync {
     async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
         let (conn, r) = (&plan.connection, plan.order_ref);
         let mut detail = match &plan.action {
-            SyncAction::ShopifyRefund { lines, note } => {
-                outbound::shopify_refund(&self.http, conn, r, lines, note).await?
+            SyncAction::ShopifyRefund {
+                lines,
+                note,
+                routine,
+            } => {
+                let refund = outbound::ShopifyRefund {
+                    order_ref: r,
+                    cancellation_id: &plan.cancellation_id,
+                    lines,
+                    note,
+                    routine: *routine,
+                };
+                outbound::shopify_refund(&self.http, conn, &refund).await?
             }
             SyncAction::WooCommerce(u) => {
-                outbound::woocommerce_update(&self.http, conn, r, u).await?;
-                describe_update("WooCommerce", r, u)
+                outbound::woocommerce_update(&self.http, conn, r, u).await?
             }
             SyncAction::BigCommerce(u) => {
-                outbound::bigcommerce_update(&self.http, conn, r, u).await?;
-                describe_update("BigCommerce", r, u)
+                outbound::bigcommerce_update(&self.http, conn, r, u).await?
             }
         };
         if !plan.unmapped_lines.is_empty() {
