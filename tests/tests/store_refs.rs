@@ -460,6 +460,19 @@ async fn cancel_after_seller_refs(seller: &str, key: &str) -> (String, Vec<wirem
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .mount(&platform)
         .await;
+    // A partial update reads the order's line (WooCommerce) or products
+    // (BigCommerce) first.
+    let line = json!({"id": 4101, "quantity": 3, "subtotal": "30.00", "total": "30.00",
+                      "price_ex_tax": "10.0000", "price_inc_tax": "10.0000", "applied_discounts": []});
+    let read = if seller == "seller-woo" {
+        json!({"id": 7310, "currency": "USD", "line_items": [line]})
+    } else {
+        json!([line])
+    };
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(read))
+        .mount(&platform)
+        .await;
     let app = demo_app().await;
     connect_to(&app.store, seller, &platform).await;
     let id = new_order(&app, seller).await;
@@ -500,20 +513,32 @@ async fn cancel_after_seller_refs(seller: &str, key: &str) -> (String, Vec<wirem
 #[tokio::test]
 async fn woocommerce_sync_calls_exactly_the_sellers_order() {
     let (_, requests) = cancel_after_seller_refs("seller-woo", WOO_SELLER).await;
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let r = &requests[0];
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    for r in &requests {
+        assert_eq!(r.url.path(), "/wp-json/wc/v3/orders/7310");
+        assert_eq!(r.url.query(), None);
+    }
+    assert_eq!(requests[0].method.as_str(), "GET");
+    let r = &requests[1];
     assert_eq!(r.method.as_str(), "PUT");
-    assert_eq!(r.url.path(), "/wp-json/wc/v3/orders/7310");
-    assert_eq!(r.url.query(), None);
     let body: Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(body, json!({"line_items": [{"id": 4101, "quantity": 2}]}));
+    assert_eq!(
+        body,
+        json!({"line_items": [{"id": 4101, "quantity": 2, "subtotal": "20.00", "total": "20.00"}]})
+    );
 }
 
 #[tokio::test]
 async fn bigcommerce_sync_calls_exactly_the_sellers_order() {
     let (_, requests) = cancel_after_seller_refs("seller-bc", BC_SELLER).await;
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let r = &requests[0];
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].method.as_str(), "GET");
+    assert_eq!(
+        requests[0].url.path(),
+        "/stores/birch123/v2/orders/7310/products"
+    );
+    assert_eq!(requests[0].url.query(), Some("limit=250&page=1"));
+    let r = &requests[1];
     assert_eq!(r.method.as_str(), "PUT");
     assert_eq!(r.url.path(), "/stores/birch123/v2/orders/7310");
     assert_eq!(r.url.query(), None);

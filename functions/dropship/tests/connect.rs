@@ -970,3 +970,100 @@ async fn connect_on_dynamodb_with_secrets_manager() {
         "{err}"
     );
 }
+
+/// Store credentials travel over https only (loopback excepted), and a
+/// BigCommerce hook destination must be https on port 443: `seed`,
+/// `companies add|update` and `connect` refuse anything else, saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_stores_and_other_ports_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    // A seed whose WooCommerce site is plain http: nothing is written.
+    let text = std::fs::read_to_string(repo().join("events/demo-seed.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    for c in v["companies"].as_array_mut().unwrap() {
+        if c["id"] == "seller-woo" {
+            c["connection"]["site_url"] = "http://cedar-crafts.example".into();
+        }
+    }
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, v.to_string()).unwrap();
+    let (ok, _, err) = dropship(&["seed", seed.to_str().unwrap(), "--data-dir", data]);
+    assert!(!ok);
+    assert!(
+        err.contains("site_url") && err.contains("Basic auth over HTTPS only"),
+        "{err}"
+    );
+    // companies add with an http site URL.
+    let seeded = seeded("seller-bc", "http://127.0.0.1:9/");
+    let data = seeded.path().join("data");
+    let data = data.to_str().unwrap();
+    let file = seeded.path().join("woo.json");
+    std::fs::write(
+        &file,
+        json!({"id": "woo-2", "name": "Woo", "role": "seller", "integration": "woocommerce",
+               "email": "w@example.com",
+               "connection": {"site_url": "http://woo.example", "webhook_secret": "s",
+                              "consumer_key": "k", "consumer_secret": "c"}})
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, _, err) = dropship(&[
+        "companies",
+        "add",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("must be https"), "{err}");
+    // BigCommerce delivers to https on 443 only.
+    for url in ["https://hooks.example:8443/", "http://hooks.example/"] {
+        let (ok, _, err) = dropship(&["connect", "seller-bc", "--url", url, "--data-dir", data]);
+        assert!(!ok, "{url}");
+        assert!(
+            err.contains("443") || err.contains("must be https"),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[test]
+fn store_strings_are_printed_escaped_and_drift_is_reported() {
+    use platforms::registration::{Command as Cmd, Entry, Report, State};
+    let r = Report {
+        command: Cmd::Check,
+        company_id: "buyer-shopify".into(),
+        platform: "shopify",
+        base_url: "https://api.example/".into(),
+        connected: true,
+        webhooks: vec![Entry {
+            state: State::Registered,
+            topic: "ORDERS_UPDATED\u{1b}[2J".into(),
+            address: "https://api.example/webhooks/shopify\r\nforged line".into(),
+            id: Some("gid://shopify/WebhookSubscription/1\u{7}".into()),
+            problems: vec!["wrong format \u{1b}]0;title\u{7}".into()],
+        }],
+        other_webhooks: 0,
+        api_drift: Some(platforms::ApiDrift {
+            platform: "shopify",
+            requested: "2026-10".into(),
+            served: Some("2027-01".into()),
+            deprecated_reason: None,
+        }),
+    };
+    let text = dropship::connect::text(&r);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\u{1b}[2J") && text.contains("\\r\\nforged line"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: shopify served API version 2027-01 to requests for 2026-10"),
+        "{text}"
+    );
+}

@@ -120,7 +120,7 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
             SECRET_CACHE,
         ),
         SesMailer::on_first_use(sdk),
-        HttpStoreSync::new(PlatformHttp::default()),
+        HttpStoreSync::new(PlatformHttp::default().with_metrics(service::metrics::Metrics::emf())),
         NotifierConfig::new(&config.sender),
     )
     .with_metrics(service::metrics::Metrics::emf())

@@ -5,7 +5,7 @@
 use dynamodb::DynamoStore;
 use handlers::webhooks;
 use lambda_http::{Error, Request, service_fn};
-use platforms::client::HttpPlatformReader;
+use platforms::client::{HttpPlatformReader, PlatformHttp};
 use secretsmanager::SecretsManager;
 use service::App;
 use service::metrics::Metrics;
@@ -23,7 +23,9 @@ async fn main() -> Result<(), Error> {
     let secrets = SecretsManager::on_first_use(&sdk, prefix);
     let app = App::new(WithSecrets::new(store, secrets))
         .with_metrics(Metrics::emf())
-        .with_platform_reader(HttpPlatformReader::default());
+        .with_platform_reader(HttpPlatformReader::new(
+            PlatformHttp::default().with_metrics(Metrics::emf()),
+        ));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(webhooks::handle(app, req).await)

@@ -305,6 +305,96 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// A server that answers `head` then streams `chunk` up to `total`
+    /// bytes (chunked, no length), counting what it managed to send.
+    async fn streaming_server(total: usize) -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return 0;
+            }
+            let chunk = vec![b' '; 64 << 10];
+            let mut sent = 0;
+            while sent < total {
+                let frame = format!("{:x}\r\n", chunk.len());
+                if sock.write_all(frame.as_bytes()).await.is_err()
+                    || sock.write_all(&chunk).await.is_err()
+                    || sock.write_all(b"\r\n").await.is_err()
+                {
+                    break;
+                }
+                sent += chunk.len();
+            }
+            let _ = sock.write_all(b"0\r\n\r\n").await;
+            sent
+        });
+        (format!("http://{addr}/"), task)
+    }
+
+    #[tokio::test]
+    async fn a_huge_answer_is_refused_at_the_limit_not_held() {
+        // 64 MiB offered without a length: reading stops past 4 MiB.
+        let (url, server) = streaming_server(64 << 20).await;
+        let http = PlatformHttp::default();
+        let resp = http.send("shopify", |c| c.get(url.as_str())).await.unwrap();
+        let err = read_body("shopify", resp, BodyLimit::Order)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PlatformError::TooLarge { limit, .. } if limit == 4 << 20));
+        assert!(err.to_string().contains("4194304-byte limit"), "{err}");
+        assert!(!err.is_transient(), "the same answer would come again");
+        drop(http);
+        let sent = server.await.unwrap();
+        assert!(sent < 64 << 20, "the rest was never read: {sent}");
+        // A declared length over the limit is refused before any read.
+        let big = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_bytes(vec![b'x'; (2 << 20) + 1]),
+            )
+            .mount(&big)
+            .await;
+        let resp = PlatformHttp::default()
+            .send("woocommerce", |c| c.get(big.uri()))
+            .await
+            .unwrap();
+        let err = read_body("woocommerce", resp, BodyLimit::Webhooks)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlatformError::TooLarge {
+                    what: "webhooks",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Within the limit: read whole.
+        let ok = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{}"))
+            .mount(&ok)
+            .await;
+        let resp = PlatformHttp::default()
+            .send("woocommerce", |c| c.get(ok.uri()))
+            .await
+            .unwrap();
+        assert_eq!(
+            read_body("woocommerce", resp, BodyLimit::Order)
+                .await
+                .unwrap(),
+            b"{}"
+        );
+    }
+
     #[test]
     fn delays_from_headers() {
         let mut h = HeaderMap::new();
