@@ -296,4 +296,73 @@ mod tests {
         );
         assert_eq!(missing, [67]);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the amounts and quantities, a WooCommerce body never
+            /// raises a line's amounts, keeps every id it sends on the order,
+            /// and sending it again to the updated order changes nothing.
+            #[test]
+            fn woocommerce_bodies_scale_down_and_settle(
+                cents in 0u64..10_000_000_000,
+                discount in 0u64..100,
+                old in 1u32..10_000,
+                new_frac in 0u32..=100,
+                currency in prop_oneof![Just("USD"), Just("JPY"), Just("KWD"), Just("XYZ")],
+            ) {
+                let new = old / 100 * new_frac / 100 + (old % 100) * new_frac / 100;
+                let subtotal = Decimal::new(i64::try_from(cents).unwrap(), 2);
+                let total = subtotal - subtotal * Decimal::from(discount) / Decimal::from(100);
+                let dp = currency_decimals(currency);
+                let round = |d: Decimal| format!("{:.prec$}", d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero), prec = dp as usize);
+                let order = woo(currency, json!([{"id": 7, "quantity": old,
+                    "subtotal": round(subtotal), "total": round(total)}]));
+                let (body, missing) = woocommerce_partial_body(&[(7, new)], &order).unwrap();
+                prop_assert!(missing.is_empty());
+                let line = body.unwrap()["line_items"][0].clone();
+                prop_assert_eq!(&line["id"], &json!(7));
+                prop_assert_eq!(&line["quantity"], &json!(new));
+                if new == 0 {
+                    prop_assert!(line.get("total").is_none());
+                } else {
+                    let t: Decimal = line["total"].as_str().unwrap().parse().unwrap();
+                    let st: Decimal = line["subtotal"].as_str().unwrap().parse().unwrap();
+                    prop_assert!(t <= round(total).parse::<Decimal>().unwrap());
+                    prop_assert!(st <= round(subtotal).parse::<Decimal>().unwrap());
+                    let after = woo(currency, json!([{"id": 7, "quantity": new,
+                        "subtotal": line["subtotal"], "total": line["total"]}]));
+                    let (again, _) = woocommerce_partial_body(&[(7, new)], &after).unwrap();
+                    prop_assert_eq!(again.unwrap()["line_items"][0].clone(), line);
+                }
+            }
+
+            /// A BigCommerce body never prices a unit above its price, and
+            /// never below zero.
+            #[test]
+            fn bigcommerce_prices_stay_between_zero_and_the_price(
+                price in 0u64..100_000_000,
+                discount in 0u64..200_000_000,
+                old in 1u32..1000,
+                new in 0u32..1000,
+            ) {
+                let p: Vec<BcProduct> = serde_json::from_value(json!([{
+                    "id": 1, "quantity": old,
+                    "price_ex_tax": Decimal::new(i64::try_from(price).unwrap(), 4).to_string(),
+                    "price_inc_tax": Decimal::new(i64::try_from(price).unwrap(), 4).to_string(),
+                    "applied_discounts": [{"amount": Decimal::new(i64::try_from(discount).unwrap(), 4).to_string()}]
+                }])).unwrap();
+                let (body, _) = bigcommerce_partial_body(&[(1, new)], &p).unwrap();
+                let line = body.unwrap()["products"][0].clone();
+                prop_assert_eq!(&line["quantity"], &json!(new));
+                if let Some(inc) = line.get("price_inc_tax") {
+                    let inc: Decimal = inc.as_str().unwrap().parse().unwrap();
+                    prop_assert!(inc >= Decimal::ZERO);
+                    prop_assert!(inc <= Decimal::new(i64::try_from(price).unwrap(), 4));
+                }
+            }
+        }
+    }
 }
