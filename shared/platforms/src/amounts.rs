@@ -54,7 +54,8 @@ fn scaled(total: Decimal, new: u32, old: u32, dp: u32) -> Option<String> {
     Some(format!("{v:.prec$}", prec = dp as usize))
 }
 
-/// Amounts are strings in both platforms' JSON; numbers are accepted too.
+/// Amounts are strings in both platforms' JSON; numbers are accepted too,
+/// and `null` reads as no amount (refused only where it is needed).
 fn amount_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -62,9 +63,10 @@ fn amount_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
         S(String),
         N(serde_json::Number),
     }
-    Ok(match A::deserialize(d)? {
-        A::S(s) => s,
-        A::N(n) => n.to_string(),
+    Ok(match Option::<A>::deserialize(d)? {
+        Some(A::S(s)) => s,
+        Some(A::N(n)) => n.to_string(),
+        None => String::new(),
     })
 }
 

@@ -12,24 +12,13 @@ use crate::bigcommerce::{CANCELLED, PLATFORM, REFUNDED};
 /// Products fetched per page.
 const PAGE: usize = 250;
 use crate::{
-    PlatformError, access_token, bigcommerce_order_url, bigcommerce_products_url, id_string,
-    quantity,
+    PlatformError, access_token, bigcommerce_order_url, bigcommerce_products_url, quantity,
 };
 
 #[derive(Deserialize)]
 struct OrderBody {
     #[serde(deserialize_with = "quantity")]
     status_id: u32,
-}
-
-#[derive(Deserialize)]
-struct ProductBody {
-    #[serde(deserialize_with = "id_string")]
-    id: String,
-    #[serde(deserialize_with = "quantity")]
-    quantity: u32,
-    #[serde(default, deserialize_with = "quantity")]
-    quantity_refunded: u32,
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
@@ -93,33 +82,19 @@ pub(crate) async fn products(
 pub(crate) async fn fetch_order(
     http: &PlatformHttp,
     conn: &Connection,
-    order_ref: PlatformId,
+    order_id: PlatformId,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
     let token = access_token(PLATFORM, conn)?;
-    let order_ref = order_ref.to_string();
+    let order_ref = order_id.to_string();
     let url = bigcommerce_order_url(conn, &order_ref)?;
     let Some(order) = get_json::<OrderBody>(http, &url, token).await? else {
         return Ok(None);
     };
-    let mut lines = Vec::new();
-    for page in 1.. {
-        let products: Vec<ProductBody> = get_json(
-            http,
-            &bigcommerce_products_url(conn, &order_ref, PAGE, page)?,
-            token,
-        )
+    let lines = products(http, conn, order_id)
         .await?
-        .unwrap_or_default();
-        let n = products.len();
-        lines.extend(
-            products
-                .into_iter()
-                .map(|p| (p.id, p.quantity.saturating_sub(p.quantity_refunded))),
-        );
-        if n < PAGE {
-            break;
-        }
-    }
+        .into_iter()
+        .map(|p| (p.id, p.quantity.saturating_sub(p.quantity_refunded)))
+        .collect();
     let state = match order.status_id {
         CANCELLED => OrderState::Cancelled(Platform::BigCommerce, CancelCause::Other),
         REFUNDED => OrderState::Refunded(Platform::BigCommerce),
