@@ -35,6 +35,15 @@ def write(name, path, headers, body):
         ev["pathParameters"] = {"company_id": path.rsplit("/", 1)[1]}
     (out / f"{name}.json").write_text(json.dumps(ev, indent=2) + "\n")
 
+# Headers as each platform documents them: Shopify's webhook reference
+# (shopify.dev webhooks docs, the headers of an HTTPS delivery: X-Shopify-Topic, -Hmac-Sha256,
+# -Shop-Domain, -API-Version, -Webhook-Id, -Event-Id, -Triggered-At);
+# WooCommerce's WC_Webhook::deliver (X-WC-Webhook-Source, -Topic, -Resource,
+# -Event, -Signature, -ID, -Delivery-ID; WC_Webhook::deliver_ping posts
+# `webhook_id=N`, unsigned); BigCommerce sends back the custom headers a hook
+# was created with (bigcommerce/docs, webhooks.v3 `headers`), here
+# X-Webhook-Token.
+
 def shopify(name, company, topic, payload, event_id):
     body = json.dumps(payload, separators=(",", ":")).encode()
     c = conn[company]
@@ -65,8 +74,10 @@ def bc(name, scope, status=None):
     data = {"type": "order", "id": 120}
     if status:
         data["status"] = {"previous_status_id": 11, "new_status_id": status}
+    # `hash`: "the SHA-1 hash of the JSON-encoded payload data"
+    # (bigcommerce/docs, docs/integrations/webhooks/events).
     payload = {"scope": scope, "store_id": "1001", "data": data,
-               "hash": hashlib.sha1(f"{scope}:{status}".encode()).hexdigest(),
+               "hash": hashlib.sha1(json.dumps(data, separators=(",", ":")).encode()).hexdigest(),
                "created_at": 1795579200, "producer": "stores/birch123"}
     body = json.dumps(payload, separators=(",", ":")).encode()
     write(name, "/webhooks/bigcommerce/seller-bc",

@@ -16,7 +16,7 @@ use testkit::stores::{
     ShopOrder, WooLine, WooOrder,
 };
 
-fn http() -> PlatformHttp {
+fn fast_http() -> PlatformHttp {
     PlatformHttp::new(RetryPolicy {
         attempts: 2,
         base_delay: Duration::from_millis(5),
@@ -98,7 +98,7 @@ async fn shopify_refunds_carry_an_idempotency_key_at_the_pinned_version() {
     let (_, order) = shop();
     shopify.add_order(order);
     let server = shopify.start().await;
-    let sync = HttpStoreSync::new(http());
+    let sync = HttpStoreSync::new(fast_http());
     let all = refund(Role::Buyer, &[("13001", 2, 0), ("13002", 3, 0)]);
     let detail = sync.apply(&plan(&server.uri(), "5001", all)).await.unwrap();
     assert!(detail.contains("refunded 5 unit(s)"), "{detail}");
@@ -152,7 +152,7 @@ async fn a_retry_after_a_lost_answer_replays_the_refund() {
     // still shows the old quantities (a lagging read).
     shopify.lose_next_refund_answer();
     shopify.freeze_reads();
-    let sync = HttpStoreSync::new(http());
+    let sync = HttpStoreSync::new(fast_http());
     let p = plan(
         &server.uri(),
         "5001",
@@ -180,7 +180,7 @@ async fn buyer_and_seller_stores_get_their_own_routines() {
         let (shopify, order) = shop();
         shopify.add_order(order);
         let server = shopify.start().await;
-        let sync = HttpStoreSync::new(http());
+        let sync = HttpStoreSync::new(fast_http());
         let whole = refund(party, &[("13001", 2, 0), ("13002", 3, 0)]);
         sync.apply(&plan(&server.uri(), "5001", whole))
             .await
@@ -205,7 +205,7 @@ async fn version_drift_and_deprecations_are_logged_counted_and_kept() {
     shopify.set_deprecated_reason("Order.closed");
     let server = shopify.start().await;
     let (metrics, seen) = Metrics::capture();
-    let http = http().with_metrics(metrics);
+    let http = fast_http().with_metrics(metrics);
     let sync = HttpStoreSync::new(http.clone());
     sync.apply(&plan(
         &server.uri(),
@@ -229,7 +229,7 @@ async fn version_drift_and_deprecations_are_logged_counted_and_kept() {
     shopify.add_order(order);
     let server = shopify.start().await;
     let (metrics, seen) = Metrics::capture();
-    let http = http_with(metrics);
+    let http = fast_http().with_metrics(metrics);
     HttpStoreSync::new(http.clone())
         .apply(&plan(
             &server.uri(),
@@ -240,10 +240,6 @@ async fn version_drift_and_deprecations_are_logged_counted_and_kept() {
         .unwrap();
     assert_eq!(http.api_drift(), None);
     assert!(seen.documents().is_empty());
-}
-
-fn http_with(m: Metrics) -> PlatformHttp {
-    http().with_metrics(m)
 }
 
 #[tokio::test]
@@ -272,7 +268,7 @@ async fn woocommerce_partial_cancellation_lowers_the_order_total() {
     });
     assert_eq!(woo.order(731).unwrap().total(), d("40.70"));
     let server = woo.start().await;
-    let sync = HttpStoreSync::new(http());
+    let sync = HttpStoreSync::new(fast_http());
     let p = plan(
         &server.uri(),
         "731",
@@ -325,7 +321,7 @@ async fn bigcommerce_partial_cancellation_keeps_the_discount_paid() {
     });
     assert_eq!(bc.order(120).unwrap().total_inc_tax(), d("127.28"));
     let server = bc.start().await;
-    let sync = HttpStoreSync::new(http());
+    let sync = HttpStoreSync::new(fast_http());
     let p = plan(
         &server.uri(),
         "120",

@@ -1236,6 +1236,18 @@ mod platform_written {
         seed::apply(&app.store, &seed).await.unwrap();
     }
 
+    /// A Shopify-written body under `topic`, signed as Shopify signs.
+    async fn deliver_shopify(app: &TestApp, topic: &str, name: &str) -> Reply {
+        let body = fixture(name);
+        deliver(
+            app,
+            "/webhooks/shopify",
+            &shopify_headers(topic, &body),
+            &body,
+        )
+        .await
+    }
+
     fn shopify_headers(topic: &str, body: &[u8]) -> Vec<(String, String)> {
         [
             ("Content-Type", "application/json".to_owned()),
@@ -1274,14 +1286,7 @@ mod platform_written {
     #[tokio::test]
     async fn shopify_orders_cancelled() {
         let app = shopify_app(None).await;
-        let body = fixture("shopify/orders-cancelled.json");
-        let r = deliver(
-            &app,
-            "/webhooks/shopify",
-            &shopify_headers("orders/cancelled", &body),
-            &body,
-        )
-        .await;
+        let r = deliver_shopify(&app, "orders/cancelled", "shopify/orders-cancelled.json").await;
         assert_eq!(r.status, 200, "{}", r.body);
         let rec = order(&app, "ord-450789469").await;
         assert!(rec.order.is_complete(), "the whole order is cancelled");
@@ -1291,14 +1296,7 @@ mod platform_written {
     #[tokio::test]
     async fn shopify_orders_updated() {
         let app = shopify_app(None).await;
-        let body = fixture("shopify/orders-updated.json");
-        let r = deliver(
-            &app,
-            "/webhooks/shopify",
-            &shopify_headers("orders/updated", &body),
-            &body,
-        )
-        .await;
+        let r = deliver_shopify(&app, "orders/updated", "shopify/orders-updated.json").await;
         assert_eq!(r.status, 200, "{}", r.body);
         // Two of its lines have current_quantity 0.
         assert_eq!(
@@ -1327,14 +1325,7 @@ mod platform_written {
         });
         let server = shopify.start().await;
         let app = shopify_app(Some(&server.uri())).await;
-        let body = fixture("shopify/refunds-create.json");
-        let r = deliver(
-            &app,
-            "/webhooks/shopify",
-            &shopify_headers("refunds/create", &body),
-            &body,
-        )
-        .await;
+        let r = deliver_shopify(&app, "refunds/create", "shopify/refunds-create.json").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
             lines(&order(&app, "ord-450789469").await),

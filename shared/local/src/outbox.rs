@@ -118,9 +118,8 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
                 .iter()
                 .map(|l| (line_gid(l.line_ref), l.cancelled))
                 .collect();
-            let store = shopify_graphql_url(c)?;
             let key = outbound::refund_idempotency_key(
-                &store.origin().ascii_serialization(),
+                &outbound::shopify_store(c)?,
                 &id,
                 &plan.cancellation_id,
                 &refund,
@@ -138,7 +137,7 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
             (
                 vec![json!({
                     "method": "POST",
-                    "url": store.as_str(),
+                    "url": shopify_graphql_url(c)?.as_str(),
                     "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
                     "body": {
                         "query": REFUND_CREATE_MUTATION,

@@ -105,7 +105,8 @@ pub fn woocommerce_partial_body(
     let mut lines = Vec::new();
     let mut missing = Vec::new();
     for &(id, q) in targets {
-        let Some(line) = order.line_items.iter().find(|l| l.id == id.to_string()) else {
+        let key = id.to_string();
+        let Some(line) = order.line_items.iter().find(|l| l.id == key) else {
             missing.push(id);
             continue;
         };
@@ -171,7 +172,8 @@ pub fn bigcommerce_partial_body(
     let mut lines = Vec::new();
     let mut missing = Vec::new();
     for &(id, q) in targets {
-        let Some(p) = products.iter().find(|p| p.id == id.to_string()) else {
+        let key = id.to_string();
+        let Some(p) = products.iter().find(|p| p.id == key) else {
             missing.push(id);
             continue;
         };

@@ -192,6 +192,14 @@ pub fn refund_idempotency_key(
     )
 }
 
+/// The store a Shopify connection reaches (its API origin), as a refund's
+/// idempotency key names it.
+pub fn shopify_store(conn: &domain::Connection) -> Result<String, crate::PlatformError> {
+    Ok(crate::shopify_graphql_url(conn)?
+        .origin()
+        .ascii_serialization())
+}
+
 /// A `refundCreate` to send: the order, the lines (gid, units), and what
 /// goes with them.
 #[derive(Debug, Clone, Copy)]

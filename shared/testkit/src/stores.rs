@@ -103,8 +103,9 @@ impl FakeShopify {
         f
     }
 
-    /// The versions Shopify supports on 2026-12-07 (2026-01 to 2026-10),
-    /// and from 2027-01-01 (2026-04 to 2027-01).
+    /// The stable versions Shopify supports in December 2026: 2026-01 to
+    /// 2026-10 (each for at least 12 months from its release, per
+    /// shopify.dev's versioning page).
     pub fn today() -> Self {
         Self::new(&["2026-01", "2026-04", "2026-07", "2026-10"])
     }
@@ -595,16 +596,19 @@ impl FakeBigCommerce {
     }
 
     /// A webhook delivery of `scope` for order `id`, as BigCommerce sends
-    /// it (docs/integrations/webhooks/events): `hash` is the SHA-1 of the
-    /// JSON-encoded `data`.
+    /// it (docs/integrations/webhooks/events): `hash` is "the SHA-1 hash of
+    /// the JSON-encoded payload data", here over `data` as the docs print it
+    /// (`{"type":"order","id":N}`). The docs' own example hashes cannot be
+    /// reproduced from their `data`, so only what the definition implies is
+    /// relied on: one order's deliveries carry one hash.
     pub fn delivery(scope: &str, store_hash: &str, id: u64, created_at: i64) -> Vec<u8> {
         use sha1::{Digest, Sha1};
-        let data = json!({"type": "order", "id": id});
-        let hash: String = Sha1::digest(data.to_string().as_bytes())
+        let data = format!(r#"{{"type":"order","id":{id}}}"#);
+        let hash: String = Sha1::digest(data.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        json!({"scope": scope, "store_id": "1001234567", "data": data, "hash": hash,
+        json!({"scope": scope, "store_id": "1001234567", "data": {"type": "order", "id": id}, "hash": hash,
                "created_at": created_at, "producer": format!("stores/{store_hash}")})
         .to_string()
         .into_bytes()

@@ -5,7 +5,7 @@ use domain::{Connection, PlatformId};
 use serde::Deserialize;
 
 use super::PlatformHttp;
-use super::http::{BodyLimit, read_body};
+use super::http::{BodyLimit, decode, read_body};
 use crate::amounts::BcProduct;
 use crate::bigcommerce::{CANCELLED, PLATFORM, REFUNDED};
 
@@ -43,12 +43,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if bytes.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| PlatformError::Decode {
-            platform: PLATFORM,
-            detail: e.to_string(),
-        })
+    decode(PLATFORM, &bytes).map(Some)
 }
 
 /// Every product of an order (all pages).

@@ -246,6 +246,21 @@ pub async fn read_body(
     Ok(out)
 }
 
+/// A 2xx answer's JSON, or an error saying what could not be read.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    platform: &'static str,
+    bytes: &[u8],
+) -> Result<T, PlatformError> {
+    serde_json::from_slice(bytes).map_err(|e| decode_error(platform, &e.to_string()))
+}
+
+pub(crate) fn decode_error(platform: &'static str, detail: &str) -> PlatformError {
+    PlatformError::Decode {
+        platform,
+        detail: detail.to_owned(),
+    }
+}
+
 /// An error answer's text, bounded, for the error we report.
 async fn error_text(platform: &'static str, resp: Response) -> String {
     match read_body(platform, resp, BodyLimit::Error).await {

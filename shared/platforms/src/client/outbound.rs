@@ -7,15 +7,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::PlatformHttp;
-use super::http::{BodyLimit, read_body};
+use super::http::{BodyLimit, decode, decode_error, read_body};
 use super::shopify::{graphql, order_with_lines};
 use crate::amounts::{AmountError, WooOrder, bigcommerce_partial_body, woocommerce_partial_body};
 use crate::outbound::*;
 use crate::shopify::{self, legacy_id};
-use crate::{
-    PlatformError, access_token, bigcommerce_order_url, field, shopify_graphql_url,
-    woocommerce_order_url,
-};
+use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
 
 /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial
 /// cancellation reads the order first, so that each line's subtotal and
@@ -103,20 +100,7 @@ pub(crate) async fn bigcommerce_update(
 }
 
 fn amount_error(platform: &'static str, e: AmountError) -> PlatformError {
-    PlatformError::Decode {
-        platform,
-        detail: e.to_string(),
-    }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(
-    platform: &'static str,
-    bytes: &[u8],
-) -> Result<T, PlatformError> {
-    serde_json::from_slice(bytes).map_err(|e| PlatformError::Decode {
-        platform,
-        detail: e.to_string(),
-    })
+    decode_error(platform, &e.to_string())
 }
 
 /// The ledger's detail of an order update.
@@ -280,7 +264,7 @@ pub(crate) async fn shopify_refund(
     if !refund.is_empty() {
         let shipping = full && r.routine.refund_shipping;
         let key = refund_idempotency_key(
-            &store_identity(conn),
+            &shopify_store(conn)?,
             &id,
             r.cancellation_id,
             &refund,
@@ -318,13 +302,6 @@ pub(crate) async fn shopify_refund(
         ));
     }
     Ok(format!("Shopify order {order_ref}: {}", done.join("; ")))
-}
-
-/// The store a connection reaches, as the idempotency key names it.
-fn store_identity(conn: &Connection) -> String {
-    shopify_graphql_url(conn)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default()
 }
 
 /// Refund `req.lines` as Shopify suggests; returns what was done, in words.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::PlatformHttp;
-use super::http::{BodyLimit, read_body};
+use super::http::{BodyLimit, decode, decode_error, read_body};
 use super::shopify::graphql;
 use crate::registration::{
     self as reg, Command, ConnectError, Entry, Listed, Platform, Report, SHOPIFY_CREATE_MUTATION,
@@ -427,17 +427,6 @@ struct Request {
     url: Url,
     auth: Auth,
     body: Option<Value>,
-}
-
-fn decode<T: DeserializeOwned>(platform: &'static str, bytes: &[u8]) -> Result<T, PlatformError> {
-    serde_json::from_slice(bytes).map_err(|e| decode_error(platform, &e.to_string()))
-}
-
-fn decode_error(platform: &'static str, detail: &str) -> PlatformError {
-    PlatformError::Decode {
-        platform,
-        detail: detail.to_owned(),
-    }
 }
 
 fn too_many_pages(platform: &'static str) -> PlatformError {
