@@ -400,6 +400,9 @@ impl Store for Faulty {
     ) -> Result<Vec<Order>, StoreError> {
         self.inner.orders_by_ref(c, p, r).await
     }
+    async fn seller_orders_by_po(&self, s: &str, po: &str) -> Result<Vec<Order>, StoreError> {
+        self.inner.seller_orders_by_po(s, po).await
+    }
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_api_key_hash(h).await
     }

@@ -421,4 +421,11 @@ async fn round_trips_and_units_per_request() {
     };
     assert!(written("POST .../cancellations (items), partial, 3-line order") < 4.0);
     assert!(written("the same with Idempotency-Key") < 6.0);
+    // Creating the 3-line order (its buyer's order ref is PO-88412) is one
+    // transaction of 5 items under 1 KB, 2 units each: the order, its two
+    // listing items and two look-up items of the buyer's ref, `REF#B` (the
+    // buyer's look-up) and `REF#P` (the seller's, by the buyer's PO number,
+    // for EDI sellers). 8 before the `REF#P` item: one more item when the
+    // order has a buyer's ref.
+    assert_eq!(written("POST /v1/orders (3 lines)"), 10.0);
 }

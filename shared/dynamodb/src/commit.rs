@@ -22,10 +22,10 @@ use super::items::{
     COMMIT_TOKEN, Item, Update, delivery_item, fulfillment_item, idempotency_item, key,
     listing_items, order_item, order_update, put_expiring, put_new, s,
 };
-use super::keys;
+use super::keys::{self, RefKind};
 use super::kinds;
 use super::schema;
-use domain::{Order, Role};
+use domain::Order;
 use service::store::{Commit, OrderRefs, StoreError};
 
 impl DynamoStore {
@@ -39,7 +39,8 @@ impl DynamoStore {
         }
     }
 
-    /// Whether the commit is one order update and nothing else.
+    /// Whether the commit is one order update and nothing else (no
+    /// look-up item changes: the `P` item follows the buyer's ref).
     fn is_single_update(commit: &Commit) -> bool {
         commit.expected_version.is_some()
             && commit.fulfillment.is_none()
@@ -59,8 +60,8 @@ impl DynamoStore {
         now: i64,
         token: &str,
     ) -> Result<(Vec<TransactWriteItem>, Vec<Slot>), StoreError> {
-        let mut items = Vec::with_capacity(6);
-        let mut slots = Vec::with_capacity(6);
+        let mut items = Vec::with_capacity(8);
+        let mut slots = Vec::with_capacity(8);
         let order = &commit.order;
         match commit.expected_version {
             None => {
@@ -171,21 +172,29 @@ impl DynamoStore {
         items: &mut Vec<TransactWriteItem>,
         slots: &mut Vec<Slot>,
     ) -> Result<(), StoreError> {
+        // The buyer's order ref is looked up twice: by the buyer (`B`) and,
+        // as its PO number, by the seller (`P`); both follow its changes.
         let refs = [
             (
-                Role::Buyer,
+                RefKind::Buyer,
                 &order.buyer_id,
                 &previous.buyer,
                 &order.buyer_order_ref,
             ),
             (
-                Role::Seller,
+                RefKind::Seller,
                 &order.seller_id,
                 &previous.seller,
                 &order.seller_order_ref,
             ),
+            (
+                RefKind::SellerPo,
+                &order.seller_id,
+                &previous.buyer,
+                &order.buyer_order_ref,
+            ),
         ];
-        for (party, company, old, new) in refs {
+        for (kind, company, old, new) in refs {
             if old == new {
                 continue;
             }
@@ -193,7 +202,7 @@ impl DynamoStore {
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(
-                        keys::order_ref(party, company, r),
+                        keys::order_ref(kind, company, r),
                         &keys::order(&order.id),
                     )))
                     .build()
@@ -203,7 +212,7 @@ impl DynamoStore {
             }
             if let Some(r) = new {
                 let item = HashMap::from([
-                    (schema::PK.to_owned(), s(keys::order_ref(party, company, r))),
+                    (schema::PK.to_owned(), s(keys::order_ref(kind, company, r))),
                     (schema::SK.to_owned(), s(keys::order(&order.id))),
                     (schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::ORDER_REF)),
                     ("order_id".to_owned(), s(&order.id)),

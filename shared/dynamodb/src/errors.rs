@@ -49,7 +49,9 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Slot {
     OrderCreate,
+    /// A look-up item by reference put (`REF#B`, `REF#S` or `REF#P`).
     OrderRef,
+    /// One deleted (its reference replaced).
     OrderRefDelete,
     OrderUpdate,
     Listing,

@@ -32,12 +32,35 @@ pub(super) fn idempotency(company_id: &str, key: &str) -> String {
 pub(super) fn delivery(key: &str) -> String {
     format!("DELIVERY#{key}")
 }
-/// Look-up items of an order by the company's platform order id: one
-/// item per (party, company, ref) and order, sk = the order's pk.
-pub(super) fn order_ref(party: domain::Role, company_id: &str, order_ref: &str) -> String {
-    let p = match party {
-        domain::Role::Buyer => 'B',
-        domain::Role::Seller => 'S',
+/// What a look-up item by reference finds an order by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RefKind {
+    /// `B`: the buyer's order ref, under the buyer.
+    Buyer,
+    /// `S`: the seller's order ref, under the seller.
+    Seller,
+    /// `P`: the buyer's order ref (its PO number), under the seller: how
+    /// a seller's EDI documents name the order.
+    SellerPo,
+}
+
+impl From<domain::Role> for RefKind {
+    /// A party's own order ref.
+    fn from(party: domain::Role) -> Self {
+        match party {
+            domain::Role::Buyer => RefKind::Buyer,
+            domain::Role::Seller => RefKind::Seller,
+        }
+    }
+}
+
+/// Look-up items of an order by a reference: one item per (kind,
+/// company, ref) and order, sk = the order's pk.
+pub(super) fn order_ref(kind: RefKind, company_id: &str, order_ref: &str) -> String {
+    let p = match kind {
+        RefKind::Buyer => 'B',
+        RefKind::Seller => 'S',
+        RefKind::SellerPo => 'P',
     };
     format!("REF#{p}#{}#{company_id}#{order_ref}", company_id.len())
 }

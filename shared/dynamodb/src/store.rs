@@ -9,7 +9,7 @@ use super::errors::{backend, sdk};
 use super::items::{
     Item, from_item, idempotency_item, key, put_expiring, record_of, s, stored_record, unexpired,
 };
-use super::keys;
+use super::keys::{self, RefKind};
 use super::schema;
 use domain::{Company, Order, Role};
 use service::ledger::LedgerEntry;
@@ -32,6 +32,44 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| sdk("Scan", e))
+    }
+
+    /// The orders whose look-up items by reference are in partition `pk`:
+    /// one Query (read consistently, page after page) of the items, then
+    /// one BatchGetItem of the orders, by id.
+    async fn orders_by_ref_item(&self, pk: String) -> Result<Vec<Order>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", schema::PK)
+                .expression_attribute_values(":pk", s(&pk))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk("Query", e))?;
+            ids.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|i| i.get("order_id").and_then(|v| v.as_s().ok()).cloned()),
+            );
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        ids.sort();
+        Ok(self
+            .records(&ids)
+            .await?
+            .into_iter()
+            .map(|r| r.order)
+            .collect())
     }
 
     /// One item by its key, read consistently.
@@ -146,41 +184,19 @@ impl Store for DynamoStore {
         party: Role,
         order_ref: &str,
     ) -> Result<Vec<Order>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", schema::PK)
-                .expression_attribute_values(
-                    ":pk",
-                    s(keys::order_ref(party, company_id, order_ref)),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk("Query", e))?;
-            ids.extend(
-                out.items()
-                    .iter()
-                    .filter_map(|i| i.get("order_id").and_then(|v| v.as_s().ok()).cloned()),
-            );
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        ids.sort();
-        Ok(self
-            .records(&ids)
-            .await?
-            .into_iter()
-            .map(|r| r.order)
-            .collect())
+        self.orders_by_ref_item(keys::order_ref(party.into(), company_id, order_ref))
+            .await
+    }
+
+    /// The seller's `REF#P` look-up items (written with the order whenever
+    /// it has a buyer's order ref): one Query, then the orders.
+    async fn seller_orders_by_po(
+        &self,
+        seller_id: &str,
+        po: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.orders_by_ref_item(keys::order_ref(RefKind::SellerPo, seller_id, po))
+            .await
     }
 
     async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {

@@ -703,3 +703,107 @@ async fn the_completing_fulfilment_is_named_on_the_order_item() {
         Some("ful_2")
     );
 }
+
+/// The partition key of each member of a commit's transaction.
+fn member_pks(items: &[aws_sdk_dynamodb::types::TransactWriteItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|m| {
+            let attrs = match (m.put(), m.update(), m.delete()) {
+                (Some(p), _, _) => p.item(),
+                (_, Some(u), _) => u.key(),
+                (_, _, Some(d)) => d.key(),
+                _ => panic!("an unexpected member: {m:?}"),
+            };
+            attrs[schema::PK].as_s().unwrap().clone()
+        })
+        .collect()
+}
+
+/// The look-up items by reference a commit writes, with their slots: a new
+/// order puts one per ref, the buyer's twice (`REF#B` under the buyer,
+/// `REF#P` under the seller: the seller's look-up by the buyer's PO
+/// number); a change of the buyer's ref swaps both, of the seller's its
+/// `REF#S`; a change that keeps them writes none (one UpdateItem).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ref_items_follow_the_order_refs() {
+    use super::keys::RefKind;
+    use Slot::*;
+    let (s, counter) = super::testing::counted_store().await;
+    let mut o = fixtures::order("o1", "b1", "s1", 0);
+    o.buyer_order_ref = Some("PO-1".into());
+    o.seller_order_ref = Some("SO-1".into());
+    let item_of = |kind, company: &str, r: &str| key(keys::order_ref(kind, company, r), "ORDER#o1");
+    let present = async |kind, company: &str, r: &str| {
+        s.get(item_of(kind, company, r)).await.unwrap().is_some()
+    };
+
+    let create = Commit::create(o.clone());
+    let (items, slots) = s.commit_items(&create, 0, "t").unwrap();
+    assert_eq!(
+        slots,
+        [OrderCreate, Listing, Listing, OrderRef, OrderRef, OrderRef]
+    );
+    assert_eq!(
+        member_pks(&items)[3..],
+        ["REF#B#2#b1#PO-1", "REF#S#2#s1#SO-1", "REF#P#2#s1#PO-1"]
+    );
+    s.commit(&create).await.unwrap();
+    assert!(present(RefKind::SellerPo, "s1", "PO-1").await);
+
+    // The buyer's ref changes: its B and P items are swapped.
+    let mut next = o.clone();
+    next.version += 1;
+    next.buyer_order_ref = Some("PO-2".into());
+    let change = Commit::update(next.clone()).replacing_refs_of(&o);
+    let (items, slots) = s.commit_items(&change, 0, "t").unwrap();
+    assert_eq!(
+        slots,
+        [
+            OrderUpdate,
+            OrderRefDelete,
+            OrderRef,
+            OrderRefDelete,
+            OrderRef
+        ]
+    );
+    assert_eq!(
+        member_pks(&items)[1..],
+        [
+            "REF#B#2#b1#PO-1",
+            "REF#B#2#b1#PO-2",
+            "REF#P#2#s1#PO-1",
+            "REF#P#2#s1#PO-2"
+        ]
+    );
+    s.commit(&change).await.unwrap();
+    assert!(!present(RefKind::SellerPo, "s1", "PO-1").await);
+    assert!(present(RefKind::SellerPo, "s1", "PO-2").await);
+    assert!(present(RefKind::Buyer, "b1", "PO-2").await);
+    assert!(present(RefKind::Seller, "s1", "SO-1").await);
+
+    // The seller's ref changes: its S item only.
+    let mut third = next.clone();
+    third.version += 1;
+    third.seller_order_ref = Some("SO-2".into());
+    let change = Commit::update(third.clone()).replacing_refs_of(&next);
+    let (items, slots) = s.commit_items(&change, 0, "t").unwrap();
+    assert_eq!(slots, [OrderUpdate, OrderRefDelete, OrderRef]);
+    assert_eq!(
+        member_pks(&items)[1..],
+        ["REF#S#2#s1#SO-1", "REF#S#2#s1#SO-2"]
+    );
+    s.commit(&change).await.unwrap();
+
+    // Refs that may change but do not: one UpdateItem, no look-up item.
+    let mut fourth = third.clone();
+    fourth.version += 1;
+    let (ops, _) = cost(
+        &s,
+        &counter,
+        &Commit::update(fourth).replacing_refs_of(&third),
+    )
+    .await;
+    assert_eq!(ops, ["UpdateItem"]);
+    assert!(present(RefKind::SellerPo, "s1", "PO-2").await);
+}

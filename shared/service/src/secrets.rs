@@ -225,6 +225,14 @@ impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
         self.inner.orders_by_ref(company_id, party, order_ref).await
     }
 
+    async fn seller_orders_by_po(
+        &self,
+        seller_id: &str,
+        po: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.inner.seller_orders_by_po(seller_id, po).await
+    }
+
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_api_key_hash(h).await
     }

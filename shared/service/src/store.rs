@@ -228,6 +228,15 @@ pub trait Store: Send + Sync + 'static {
         order_ref: &str,
     ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
 
+    /// The orders of seller `seller_id` whose buyer's order ref (the
+    /// buyer's PO number) is `po`. Indexed: one query, never a listing.
+    /// Ordered by id, as `orders_by_ref`.
+    fn seller_orders_by_po(
+        &self,
+        seller_id: &str,
+        po: &str,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+
     fn company_by_api_key_hash(
         &self,
         key_hash: &str,

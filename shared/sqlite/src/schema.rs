@@ -1,4 +1,5 @@
-//! The embedded store's tables.
+//! The embedded store's tables. Run on every open: a table or index added
+//! here is created in an existing file too (`IF NOT EXISTS`).
 
 pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS companies (
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE INDEX IF NOT EXISTS orders_buyer_ref ON orders (buyer_id, buyer_order_ref);
 CREATE INDEX IF NOT EXISTS orders_seller_ref ON orders (seller_id, seller_order_ref);
+CREATE INDEX IF NOT EXISTS orders_seller_po ON orders (seller_id, buyer_order_ref);
 CREATE INDEX IF NOT EXISTS orders_buyer ON orders (buyer_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS orders_seller ON orders (seller_id, created_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS cancellations (

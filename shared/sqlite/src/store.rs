@@ -11,6 +11,10 @@ use service::store::{
     StoreError, shop_domain_of,
 };
 
+/// A seller's orders by the buyer's order ref (its PO number).
+pub(crate) const SELLER_ORDERS_BY_PO: &str =
+    "SELECT doc FROM orders WHERE seller_id = ?1 AND buyer_order_ref = ?2 ORDER BY id";
+
 impl EmbeddedStore {
     /// A company read by id or shop domain, with its secrets (as the
     /// secret-store decorator does on AWS; companies found by API key carry
@@ -175,6 +179,23 @@ impl Store for EmbeddedStore {
             let mut stmt = c.prepare_cached(sql).map_err(db)?;
             let rows = stmt
                 .query_map(params![company_id, order_ref], |r| r.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|r| from_json(&r.map_err(db)?)).collect()
+        })
+        .await
+    }
+
+    /// On the `orders_seller_po` index.
+    async fn seller_orders_by_po(
+        &self,
+        seller_id: &str,
+        po: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let (seller_id, po) = (seller_id.to_owned(), po.to_owned());
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(SELLER_ORDERS_BY_PO).map_err(db)?;
+            let rows = stmt
+                .query_map(params![seller_id, po], |r| r.get::<_, String>(0))
                 .map_err(db)?;
             rows.map(|r| from_json(&r.map_err(db)?)).collect()
         })

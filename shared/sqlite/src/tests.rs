@@ -121,3 +121,33 @@ async fn secrets_live_in_their_own_private_file() {
     let again = EmbeddedStore::open_dir(dir.path()).unwrap();
     assert_eq!(again.company("woo1").await.unwrap(), Some(c));
 }
+
+/// A seller's orders by the buyer's PO number are read on their index,
+/// which a store file made before the index existed gets on its next open.
+#[tokio::test]
+async fn seller_orders_by_po_are_read_on_their_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropship.sqlite3");
+    drop(EmbeddedStore::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP INDEX orders_seller_po")
+        .unwrap();
+    let s = EmbeddedStore::open(&path).unwrap();
+    let plan = s
+        .run(|c| {
+            let sql = format!("EXPLAIN QUERY PLAN {}", store::SELLER_ORDERS_BY_PO);
+            let mut stmt = c.prepare(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(rusqlite::params!["s1", "PO-1"], |r| r.get::<_, String>(3))
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("USING INDEX orders_seller_po")),
+        "{plan:?}"
+    );
+}

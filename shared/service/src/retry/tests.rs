@@ -25,8 +25,8 @@ enum Commits {
 /// One order in memory; decides optimistically (the trait's default).
 struct Fake {
     order: Mutex<Option<Order>>,
-    /// What `orders_by_ref` finds: the order as read, even when `order`
-    /// is gone by the time of the commit.
+    /// What `orders_by_ref` and `seller_orders_by_po` find: the order as
+    /// read, even when `order` is gone by the time of the commit.
     listed: Order,
     commits: Commits,
     refused: AtomicU32,
@@ -70,6 +70,9 @@ impl Store for Fake {
         Ok(vec![])
     }
     async fn orders_by_ref(&self, _: &str, _: Role, _: &str) -> Result<Vec<Order>, StoreError> {
+        Ok(vec![self.listed.clone()])
+    }
+    async fn seller_orders_by_po(&self, _: &str, _: &str) -> Result<Vec<Order>, StoreError> {
         Ok(vec![self.listed.clone()])
     }
     async fn company_by_api_key_hash(&self, _: &str) -> Result<Option<Company>, StoreError> {
