@@ -315,7 +315,7 @@ pub fn edi_parse(data: &[u8]) {
     let partner = ic.header.sender.clone();
     let stranger = IsaId::new("ZZ", "NOTTHEPARTNER").expect("an id");
     if partner != stranger {
-        let other = edi::validate(&ic, &stranger);
+        let other = edi::validate(&ic, &stranger, edi::PocReading::default());
         assert!(other.ack.error.is_some() && other.changes.is_empty());
         assert!(
             other
@@ -325,7 +325,7 @@ pub fn edi_parse(data: &[u8]) {
                 .all(|g| g.status == GroupStatus::Rejected && g.accepted == 0)
         );
     }
-    let v = edi::validate(&ic, &partner);
+    let v = edi::validate(&ic, &partner, edi::PocReading::default());
     assert_eq!(v.ack.groups.len(), ic.groups.len());
     for (g, ack) in ic.groups.iter().zip(&v.ack.groups) {
         ack_is_consistent(ack, g.sets.len(), v.ack.error.is_some());
@@ -372,7 +372,7 @@ pub fn edi_parse(data: &[u8]) {
                 ) => return,
                 Err(e) => panic!("our 997 does not parse: {e}"),
             };
-            let checked = edi::validate(&back, &IsaId::dropship());
+            let checked = edi::validate(&back, &IsaId::dropship(), edi::PocReading::default());
             assert_eq!(checked.ack.error, None);
             assert!(
                 checked
@@ -397,12 +397,15 @@ pub fn edi_parse(data: &[u8]) {
                 let (quantity, cancelled) = match l.action {
                     LineAction::CancelOpen => (1, 1),
                     LineAction::SetTotal(n) => (n, 0),
-                    LineAction::NoChange => return None,
+                    LineAction::Reject(_) | LineAction::NoChange | LineAction::Unusable(_) => {
+                        return None;
+                    }
                 };
                 Some(edi::OutboundLine {
                     line_id: l.line_id.clone(),
                     quantity,
                     cancelled,
+                    units: cancelled,
                     open: 0,
                     product_ids: l.product_ids.clone(),
                 })
@@ -420,6 +423,7 @@ pub fn edi_parse(data: &[u8]) {
             po_date: edi_time().date(),
             scope,
             reason: doc.reason.clone().unwrap_or_default(),
+            reading: edi::PocReading::default(),
         };
         let bytes = match edi::write_860(&env, &change) {
             Ok(bytes) => bytes,
@@ -433,7 +437,7 @@ pub fn edi_parse(data: &[u8]) {
             Err(e) => panic!("cannot echo {doc:?}: {e}"),
         };
         let back = edi::parse_interchange(&bytes).expect("our 860 parses");
-        let read = edi::validate(&back, &IsaId::dropship());
+        let read = edi::validate(&back, &IsaId::dropship(), edi::PocReading::default());
         assert_eq!(read.changes.len(), 1, "{:?}", read.ack);
         let echo = &read.changes[0];
         assert_eq!(echo.po_number, edi::sanitize(&doc.po_number));

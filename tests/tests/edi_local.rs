@@ -215,26 +215,52 @@ async fn a_wrong_sender_or_another_companys_order_is_rejected_and_changes_nothin
     assert_eq!(ack_status(&acks[0]).0, "R");
     assert_eq!(cancelled(&h, "ord_edi_1001").await, [0, 0]);
 
-    // PO-1003 is buyer-api's order, not buyer-edi's.
+    // PO-1003 is buyer-api's order, not buyer-edi's: the set is sound X12
+    // (997 accepted) and refused for the business (824), nothing changes.
     let text = String::from_utf8(sample("860-cancel-order.x12"))
         .unwrap()
         .replace("PO-1001", "PO-1003");
     drop_in(&h, "buyer-edi", "860-other.x12", text.as_bytes());
     h.watcher.pass().await;
     let acks = outbound(&h, "buyer-edi", "997");
-    assert_eq!(ack_status(&acks[1]), ("R".into(), vec!["R".into()]));
+    assert_eq!(ack_status(&acks[1]), ("A".into(), vec!["A".into()]));
     assert_eq!(cancelled(&h, "ord_edi_1003").await, [0, 0, 0]);
+    let advice = outbound(&h, "buyer-edi", "824");
+    assert_eq!(advice.len(), 1);
+    let segs = &advice[0].groups[0].sets[0].segments;
+    let oti = segs.iter().find(|s| s.id == "OTI").unwrap();
+    assert_eq!(
+        (
+            oti.element(1),
+            oti.element(2),
+            oti.element(3),
+            oti.element(10)
+        ),
+        ("TR", "PO", "PO-1003", "860")
+    );
+    let ted = segs.iter().find(|s| s.id == "TED").unwrap();
+    assert_eq!(ted.element(1), "POI");
 
     // A line whose SKU is not the one its id names: the set is refused
-    // whole, none of its lines changes.
+    // whole (824 naming the POC), none of its lines changes.
     let text = String::from_utf8(sample("860-change-lines.x12"))
         .unwrap()
         .replace("SK*BIRCH-MUG-01", "SK*BIRCH-CUP-09");
     drop_in(&h, "buyer-edi", "860-other-sku.x12", text.as_bytes());
     h.watcher.pass().await;
     let acks = outbound(&h, "buyer-edi", "997");
-    assert_eq!(ack_status(&acks[2]).0, "R");
+    assert_eq!(ack_status(&acks[2]).0, "A");
     assert_eq!(cancelled(&h, "ord_edi_1002").await, [0, 0, 0]);
+    let advice = outbound(&h, "buyer-edi", "824");
+    let ted = advice[1].groups[0].sets[0]
+        .segments
+        .iter()
+        .find(|s| s.id == "TED")
+        .unwrap();
+    assert_eq!(
+        (ted.element(1), ted.element(3), ted.element(4)),
+        ("IID", "POC", "5")
+    );
 
     // An 860 is a buyer's document: from a seller's folder it is refused.
     drop_in(&h, "seller-edi", "860.x12", &sample("860-cancel-order.x12"));
@@ -286,11 +312,18 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
     let bch = segs.iter().find(|s| s.id == "BCH").unwrap();
     assert_eq!((bch.element(1), bch.element(3)), ("04", "PO-1003"));
     let poc = segs.iter().find(|s| s.id == "POC").unwrap();
-    // Line 3 (its buyer line ref) now 3 of 5: a quantity decrease to 3.
+    // Line 3 (its buyer line ref) now 3 of 5: a quantity decrease from 5
+    // to 3, POC03 before and POC04 after as X12 reads them.
     assert_eq!(
-        (poc.element(1), poc.element(2), poc.element(3)),
-        ("3", "QD", "3")
+        (
+            poc.element(1),
+            poc.element(2),
+            poc.element(3),
+            poc.element(4)
+        ),
+        ("3", "QD", "5", "3")
     );
+    assert_eq!(to_seller[0].header.control_number, 1);
     assert_eq!(to_seller[0].header.receiver.id(), "BIRCHEDI");
 
     let to_buyer = outbound(&h, "buyer-edi", "865");
@@ -303,7 +336,7 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
     assert_eq!((bca.element(1), bca.element(3)), ("01", "PO-1002"));
     // Each document read back is a valid interchange from us.
     for ic in to_seller.iter().chain(&to_buyer) {
-        let v = edi::validate(ic, &ic.header.sender);
+        let v = edi::validate(ic, &ic.header.sender, edi::PocReading::default());
         assert!(v.ack.error.is_none(), "{:?}", v.ack.error);
     }
 }

@@ -1,13 +1,16 @@
 //! The `edi-intake` Lambda: S3 object events of the EDI bucket's
-//! `inbound/<company>/` prefix. Each object is read, processed as one
-//! interchange (`App::edi_interchange`), answered with a 997 in
-//! `outbound/<company>/`, and moved to `processed/<company>/`. A failure on
+//! `inbound/<company>/` prefix. Each object is read (only its head when the
+//! event says it is over the limit), processed as one interchange
+//! (`App::edi_interchange`), answered (997, 824, TA1) in
+//! `outbound/<company>/`, and moved to `processed/<company>/`. Each object
+//! is its own event, so one partner's large file runs beside, not before,
+//! another partner's. A failure on
 //! our side fails the invocation (S3 invokes asynchronously and retries);
 //! objects already moved are gone from `inbound/` and are skipped then, and
 //! reconciliation is absolute, so a retry repeats nothing.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use s3::{S3Edi, inbound_key};
+use s3::{Object, S3Edi, inbound_key};
 use service::App;
 use service::edi::{EdiError, EdiOutbox};
 use service::store::Store;
@@ -40,17 +43,19 @@ pub async fn handle<S: Store>(app: &App<S>, bucket: &S3Edi, event: S3Event) -> R
             tracing::warn!("an S3 record without a readable key; skipped");
             continue;
         };
+        // Keys are the partner's: logged escaped (`?`), never raw.
         let Some((company, name)) = inbound_key(&key) else {
-            tracing::warn!(%key, "not an inbound/<company>/<file> key; skipped");
+            tracing::warn!(key = ?key, "not an inbound/<company>/<file> key; skipped");
             continue;
         };
         let Some(name_of_bucket) = r.s3.bucket.name.as_deref() else {
-            tracing::warn!(%key, "an S3 record without its bucket; skipped");
+            tracing::warn!(key = ?key, "an S3 record without its bucket; skipped");
             continue;
         };
         let bucket = bucket.for_bucket(name_of_bucket);
-        if let Err(e) = one(app, &bucket, company, name, &key).await {
-            tracing::error!(%key, error = %e, "EDI object failed; the invocation is retried");
+        let size = r.s3.object.size.and_then(|n| u64::try_from(n).ok());
+        if let Err(e) = one(app, &bucket, company, name, &key, size).await {
+            tracing::error!(key = ?key, error = %e, "EDI object failed; the invocation is retried");
             failed += 1;
         }
     }
@@ -66,23 +71,29 @@ async fn one<S: Store>(
     company: &str,
     name: &str,
     key: &str,
+    size: Option<u64>,
 ) -> Result<(), String> {
-    let Some(bytes) = bucket.read(key).await? else {
-        tracing::info!(%key, "already processed");
-        return Ok(());
+    let result = match bucket.read(key, size).await? {
+        None => {
+            tracing::info!(key = ?key, "already processed");
+            return Ok(());
+        }
+        Some(Object::Whole(bytes)) => app.edi_interchange(company, &bytes).await,
+        Some(Object::TooLarge(head, size)) => app.edi_too_large(company, &head, size).await,
     };
-    match app.edi_interchange(company, &bytes).await {
+    match result {
         Ok(report) => {
-            if let Some(ack) = &report.ack {
-                bucket.put(company, &ack.name, &ack.bytes).await?;
+            for reply in &report.replies {
+                bucket.put(company, &reply.name, &reply.bytes).await?;
             }
-            tracing::info!(%key, refused = ?report.refused, sets = ?report.sets, ack = ?report.ack.as_ref().map(|a| &a.name), "EDI file processed");
+            let replies: Vec<&str> = report.replies.iter().map(|r| r.name.as_str()).collect();
+            tracing::info!(key = ?key, refused = ?report.refused, sets = ?report.sets, ?replies, "EDI file processed");
         }
         Err(e @ (EdiError::Unavailable(_) | EdiError::App(_) | EdiError::NotConfigured)) => {
             return Err(e.to_string());
         }
-        // Nothing to answer: not an interchange, no such EDI company.
-        Err(e) => tracing::error!(%key, error = %e, "EDI file refused; set aside"),
+        // Nothing to answer: no such EDI company, unusable settings.
+        Err(e) => tracing::error!(key = ?key, error = %e, "EDI file refused; set aside"),
     }
     bucket.set_aside(company, name).await
 }
@@ -99,8 +110,8 @@ mod tests {
         let key = object_key(&e.records[0]).unwrap();
         assert_eq!(key, "inbound/buyer-edi/860 cancel order.x12");
         assert_eq!(
-            inbound_key(&key.replace(' ', "-")),
-            Some(("buyer-edi", "860-cancel-order.x12"))
+            inbound_key(&key),
+            Some(("buyer-edi", "860 cancel order.x12"))
         );
     }
 }

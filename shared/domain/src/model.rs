@@ -223,7 +223,8 @@ pub struct Company {
     pub edi: Option<EdiIdentity>,
 }
 
-/// An EDI company's X12 interchange id.
+/// An EDI company's X12 interchange id and how it writes and reads X12
+/// (each setting optional: the defaults are X12's own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdiIdentity {
@@ -231,6 +232,78 @@ pub struct EdiIdentity {
     pub isa_qualifier: String,
     /// ISA06/08, up to 15 characters.
     pub isa_id: String,
+    /// Our interchange id as this partner knows us, for documents we start
+    /// (replies come from the id the partner addressed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub our_isa_qualifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub our_isa_id: Option<String>,
+    /// ISA12 of what we write, `00401` unless set (ISA11 is then `U`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isa_version: Option<String>,
+    /// The separators we write: `*`, `>`, `~` and `^` unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element_separator: Option<char>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_separator: Option<char>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_terminator: Option<char>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition_separator: Option<char>,
+    /// How its `POC03`/`POC04` read, both ways.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub poc_quantities: PocQuantities,
+    /// Where its documents name the other party of the order.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub partner_named_by: PartnerNamedBy,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl EdiIdentity {
+    /// An identity with every setting at its default.
+    pub fn new(isa_qualifier: &str, isa_id: &str) -> Self {
+        Self {
+            isa_qualifier: isa_qualifier.to_owned(),
+            isa_id: isa_id.to_owned(),
+            our_isa_qualifier: None,
+            our_isa_id: None,
+            isa_version: None,
+            element_separator: None,
+            component_separator: None,
+            segment_terminator: None,
+            repetition_separator: None,
+            poc_quantities: PocQuantities::default(),
+            partner_named_by: PartnerNamedBy::default(),
+        }
+    }
+}
+
+/// How an EDI partner fills `POC03` and `POC04`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PocQuantities {
+    /// X12's reading: `POC03` before the change, `POC04` after it.
+    #[default]
+    BeforeAfter,
+    /// `POC03` the new total, `POC04` what is left to receive.
+    NewTotal,
+}
+
+/// Where an EDI partner's documents name the other party of the order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerNamedBy {
+    /// An `N1` party, else the interchange or group receiver.
+    #[default]
+    Either,
+    /// Only the interchange (ISA08) or group (GS03) receiver.
+    Receiver,
+    /// Only an `N1` party (`BY` in a seller's document, `SE`/`SU`/`VN` in a
+    /// buyer's).
+    N1,
 }
 
 impl Company {

@@ -14,8 +14,10 @@ use std::collections::HashSet;
 use thiserror::Error;
 
 use crate::codes::{ElementErrorCode, GroupErrorCode, SegmentErrorCode, SetErrorCode};
-use crate::document::{ChangeDocument, DocumentError, Problem, read_change, required};
-use crate::envelope::{Group, Interchange, Segment, TransactionSet};
+use crate::document::{ChangeDocument, DocumentError, PocReading, Problem, read_change, required};
+use crate::envelope::{
+    Group, Interchange, MAX_ELEMENTS, MAX_SET_SEGMENTS, Segment, TransactionSet,
+};
 use crate::{IsaId, SetKind};
 
 /// The most codes an AK5 or AK9 carries.
@@ -184,6 +186,43 @@ pub enum InterchangeError {
     ControlNumber { header: u32, trailer: String },
 }
 
+impl InterchangeError {
+    /// The TA1 note (TA105) for this refusal.
+    pub fn ta1_note(&self) -> crate::InterchangeNote {
+        match self {
+            InterchangeError::UnexpectedSender { .. } => crate::InterchangeNote::InvalidSender,
+            InterchangeError::GroupCount { .. } => crate::InterchangeNote::GroupCount,
+            InterchangeError::ControlNumber { .. } => crate::InterchangeNote::ControlNumberMismatch,
+        }
+    }
+}
+
+/// A partner's TA1: its answer to one of our interchanges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedTa1 {
+    /// TA101: our ISA13.
+    pub control_number: u32,
+    /// TA104 `A` (accepted) or `E` (accepted with errors) is `true`.
+    pub accepted: bool,
+    /// TA105.
+    pub note: String,
+}
+
+/// Reads a TA1 segment; `None` when it is not one we can match.
+pub fn read_ta1(seg: &Segment) -> Option<ReceivedTa1> {
+    let control_number = count(seg.element(1)).map(to_u32)?;
+    let accepted = match seg.element(4) {
+        "A" | "E" => true,
+        "R" => false,
+        _ => return None,
+    };
+    Some(ReceivedTa1 {
+        control_number,
+        accepted,
+        note: seg.element(5).to_owned(),
+    })
+}
+
 /// The acknowledgment of one interchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterchangeAck {
@@ -215,6 +254,8 @@ pub struct Validation {
     pub changes: Vec<ChangeDocument>,
     /// The partner's 997s (from accepted `FA` groups).
     pub acknowledgments: Vec<GroupAck>,
+    /// The partner's TA1s (when the interchange is accepted).
+    pub ta1s: Vec<ReceivedTa1>,
 }
 
 fn count(text: &str) -> Option<usize> {
@@ -253,9 +294,13 @@ fn interchange_error(ic: &Interchange, expected_sender: &IsaId) -> Option<Interc
 }
 
 /// Checks an interchange from the partner `expected_sender` (the folder it
-/// came in). Never panics.
-pub fn validate(ic: &Interchange, expected_sender: &IsaId) -> Validation {
+/// came in), reading `POC03`/`POC04` as `reading` says. Never panics.
+pub fn validate(ic: &Interchange, expected_sender: &IsaId, reading: PocReading) -> Validation {
     let error = interchange_error(ic, expected_sender);
+    let ta1s = match error {
+        Some(_) => Vec::new(),
+        None => ic.ta1s.iter().filter_map(read_ta1).collect(),
+    };
     let mut changes = Vec::new();
     let mut acknowledgments = Vec::new();
     let groups = ic
@@ -263,7 +308,7 @@ pub fn validate(ic: &Interchange, expected_sender: &IsaId) -> Validation {
         .iter()
         .map(|g| match error {
             Some(_) => rejected_group(g, Vec::new()),
-            None => check_group(g, &mut changes, &mut acknowledgments),
+            None => check_group(g, reading, &mut changes, &mut acknowledgments),
         })
         .collect();
     Validation {
@@ -276,6 +321,7 @@ pub fn validate(ic: &Interchange, expected_sender: &IsaId) -> Validation {
         },
         changes,
         acknowledgments,
+        ta1s,
     }
 }
 
@@ -301,7 +347,9 @@ fn rejected_group(g: &Group, mut errors: Vec<GroupErrorCode>) -> GroupAck {
 }
 
 fn group_errors(g: &Group) -> (Option<SetKind>, Vec<GroupErrorCode>) {
-    let kind = SetKind::from_functional_id(g.functional_id());
+    // 824s are only written.
+    let kind = SetKind::from_functional_id(g.functional_id())
+        .filter(|k| *k != SetKind::ApplicationAdvice824);
     let mut errors = Vec::new();
     if kind.is_none() {
         errors.push(GroupErrorCode::NotSupported);
@@ -328,6 +376,7 @@ fn group_errors(g: &Group) -> (Option<SetKind>, Vec<GroupErrorCode>) {
 
 fn check_group(
     g: &Group,
+    reading: PocReading,
     changes: &mut Vec<ChangeDocument>,
     acknowledgments: &mut Vec<GroupAck>,
 ) -> GroupAck {
@@ -339,11 +388,15 @@ fn check_group(
     let mut sets = Vec::with_capacity(g.sets.len());
     let mut accepted = 0u32;
     for set in &g.sets {
-        let (ack, content) = check_set(set, kind, &mut seen);
+        let (ack, content) = check_set(set, kind, reading, &mut seen);
         if ack.status == SetStatus::Accepted {
             accepted = accepted.saturating_add(1);
             match content {
-                Some(Content::Change(doc)) => changes.push(doc),
+                Some(Content::Change(mut doc)) => {
+                    doc.group_control_number = g.control_number().to_owned();
+                    doc.group_receiver = g.receiver_code().to_owned();
+                    changes.push(doc);
+                }
                 Some(Content::Ack(a)) => acknowledgments.push(a),
                 None => {}
             }
@@ -375,9 +428,37 @@ enum Content {
     Ack(GroupAck),
 }
 
+/// The first segment over a limit of the set: too many segments, or a
+/// segment with more elements than were kept.
+fn over_limits(set: &TransactionSet) -> Option<SegmentNote> {
+    if let Some(seg) = set.segments.get(MAX_SET_SEGMENTS) {
+        return Some(SegmentNote {
+            segment: seg.id.clone(),
+            position: seg.position,
+            code: Some(SegmentErrorCode::ExceedsMaximumUse),
+            elements: Vec::new(),
+        });
+    }
+    set.segments
+        .iter()
+        .find(|s| s.overflow)
+        .map(|seg| SegmentNote {
+            segment: seg.id.clone(),
+            position: seg.position,
+            code: Some(SegmentErrorCode::ElementErrors),
+            elements: vec![ElementNote {
+                position: to_u32(MAX_ELEMENTS + 1),
+                component: None,
+                code: ElementErrorCode::TooMany,
+                value: None,
+            }],
+        })
+}
+
 fn check_set<'a>(
     set: &'a TransactionSet,
     kind: SetKind,
+    reading: PocReading,
     seen: &mut HashSet<&'a str>,
 ) -> (SetAck, Option<Content>) {
     let id = set.id();
@@ -406,10 +487,14 @@ fn check_set<'a>(
     }
     let mut notes = Vec::new();
     let mut content = None;
+    if let Some(note) = over_limits(set) {
+        errors.push(SetErrorCode::SegmentsInError);
+        notes.push(note);
+    }
     if errors.is_empty() {
         let read = match kind {
             SetKind::FunctionalAck997 => read_997(set).map(Content::Ack),
-            _ => read_change(set).map(Content::Change),
+            _ => read_change(set, reading).map(Content::Change),
         };
         match read {
             Ok(c) => content = Some(c),

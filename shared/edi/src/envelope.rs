@@ -15,10 +15,18 @@ use thiserror::Error;
 
 use crate::IsaId;
 
-/// The largest interchange accepted, in bytes.
+/// The largest interchange accepted, in bytes. Hosts check a file's size
+/// against it before reading the file.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 /// The most segments accepted in one interchange (ISA and IEA included).
 pub const MAX_SEGMENTS: usize = 100_000;
+/// The most elements in one segment (004010's longest segments here, ACK
+/// and POC, have fewer than 30).
+pub const MAX_ELEMENTS: usize = 64;
+/// The most transaction sets in one interchange.
+pub const MAX_SETS: usize = 5_000;
+/// The most segments in one transaction set (ST and SE included).
+pub const MAX_SET_SEGMENTS: usize = 10_000;
 
 const ISA_LEN: usize = 106;
 /// Byte offsets of the element separators inside the ISA.
@@ -45,7 +53,7 @@ impl Delimiters {
         segment: b'~',
     };
 
-    fn check(&self) -> Result<(), EnvelopeError> {
+    pub fn check(&self) -> Result<(), EnvelopeError> {
         let mut all = vec![self.element, self.component, self.segment];
         all.extend(self.repetition);
         let usable = |b: u8| b.is_ascii() && !b.is_ascii_alphanumeric() && b != b' ';
@@ -104,11 +112,17 @@ pub struct IsaHeader {
     pub usage: Usage,
 }
 
-/// One segment: its id and elements (`elements[0]` is element 01).
+/// One segment: its id and elements. The elements stay in one string as
+/// received and are split when read, so a segment costs its bytes and a
+/// few words however many (empty) elements it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub id: String,
-    pub elements: Vec<String>,
+    /// The elements after the id, separated by `separator`.
+    data: String,
+    separator: char,
+    /// More than [`MAX_ELEMENTS`] elements were sent; the rest were not kept.
+    pub overflow: bool,
     /// 1-based index in the interchange (ISA = 1), for error messages.
     pub index: u32,
     /// 1-based position in its transaction set (ST = 1), as a 997 counts
@@ -117,11 +131,32 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment of these elements (`*` separated), for building one by hand.
+    pub fn new(id: &str, elements: &[&str], position: u32) -> Self {
+        Self {
+            id: id.to_owned(),
+            data: elements.join("*"),
+            separator: '*',
+            overflow: false,
+            index: 0,
+            position,
+        }
+    }
+
     /// Element `n` (1-based), trimmed; empty when absent.
     pub fn element(&self, n: usize) -> &str {
         n.checked_sub(1)
-            .and_then(|i| self.elements.get(i))
-            .map_or("", |e| e.trim())
+            .and_then(|i| self.data.split(self.separator).nth(i))
+            .map_or("", str::trim)
+    }
+
+    /// How many elements the segment has (trailing empty ones included).
+    pub fn element_count(&self) -> usize {
+        if self.data.is_empty() {
+            0
+        } else {
+            self.data.matches(self.separator).count() + 1
+        }
     }
 }
 
@@ -203,6 +238,8 @@ impl Group {
 pub struct Interchange {
     pub delimiters: Delimiters,
     pub header: IsaHeader,
+    /// TA1 segments (interchange acknowledgments) before the first group.
+    pub ta1s: Vec<Segment>,
     pub groups: Vec<Group>,
     /// The IEA segment.
     pub trailer: Segment,
@@ -215,6 +252,8 @@ pub enum EnvelopeError {
     TooLarge { bytes: usize, limit: usize },
     #[error("the interchange has more than {limit} segments")]
     TooManySegments { limit: usize },
+    #[error("the interchange has more than {limit} transaction sets")]
+    TooManySets { limit: usize },
     #[error("not an X12 interchange: it does not start with ISA")]
     NotX12,
     #[error("the ISA segment is not fixed-width: byte {offset} should be the element separator")]
@@ -237,6 +276,27 @@ pub enum EnvelopeError {
     MissingIea,
     #[error("data after IEA at byte {offset}")]
     TrailingData { offset: usize },
+}
+
+impl EnvelopeError {
+    /// The TA1 note for an interchange refused for this reason, when its
+    /// ISA could be read (a TA1 answers an ISA).
+    pub fn ta1_note(&self) -> Option<crate::InterchangeNote> {
+        use crate::InterchangeNote as N;
+        match self {
+            EnvelopeError::TooLarge { .. }
+            | EnvelopeError::TooManySegments { .. }
+            | EnvelopeError::TooManySets { .. } => Some(N::InvalidContent),
+            EnvelopeError::Unterminated { .. } | EnvelopeError::MissingIea => Some(N::PrematureEnd),
+            EnvelopeError::InvalidSegmentId { .. }
+            | EnvelopeError::Misplaced { .. }
+            | EnvelopeError::TrailingData { .. } => Some(N::ControlStructure),
+            EnvelopeError::NotX12
+            | EnvelopeError::IsaLayout { .. }
+            | EnvelopeError::Isa { .. }
+            | EnvelopeError::Delimiters(_) => None,
+        }
+    }
 }
 
 /// What is wrong with an ISA element.
@@ -371,11 +431,13 @@ struct Splitter<'a> {
 }
 
 impl Splitter<'_> {
+    /// Line breaks and indentation between segments, as many partners'
+    /// files have them.
     fn skip_line_ends(&mut self) {
         while self
             .bytes
             .get(self.pos)
-            .is_some_and(|&b| b == b'\r' || b == b'\n')
+            .is_some_and(|&b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
         {
             self.pos += 1;
         }
@@ -395,12 +457,20 @@ impl Splitter<'_> {
             });
         }
         let rest = &self.bytes[offset..];
-        let Some(len) = rest.iter().position(|&b| b == self.delimiters.segment) else {
-            return Err(EnvelopeError::Unterminated { index, offset });
+        // A line break as terminator may be missing after the last segment.
+        let line_terminated = matches!(self.delimiters.segment, b'\n' | b'\r');
+        let len = match rest.iter().position(|&b| b == self.delimiters.segment) {
+            Some(len) => len,
+            None if line_terminated => rest.len(),
+            None => return Err(EnvelopeError::Unterminated { index, offset }),
         };
         self.pos = offset + len + 1;
-        let mut parts = rest[..len].split(|&b| b == self.delimiters.element);
-        let id = parts.next().unwrap_or_default();
+        let raw = &rest[..len];
+        let id_len = raw
+            .iter()
+            .position(|&b| b == self.delimiters.element)
+            .unwrap_or(raw.len());
+        let id = &raw[..id_len];
         let valid_id = (2..=3).contains(&id.len())
             && id[0].is_ascii_uppercase()
             && id
@@ -409,16 +479,43 @@ impl Splitter<'_> {
         if !valid_id {
             return Err(EnvelopeError::InvalidSegmentId { index, offset });
         }
+        let mut data = raw.get(id_len + 1..).unwrap_or_default();
+        // Only the first MAX_ELEMENTS are kept; the set is refused for the
+        // rest (AK4 code 3) without them costing memory.
+        let cut = data
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == self.delimiters.element)
+            .nth(MAX_ELEMENTS - 1)
+            .map(|(i, _)| i);
+        if let Some(cut) = cut {
+            data = &data[..cut];
+        }
         let segment = Segment {
             id: String::from_utf8_lossy(id).into_owned(),
-            elements: parts
-                .map(|e| String::from_utf8_lossy(e).into_owned())
-                .collect(),
+            data: String::from_utf8_lossy(data).into_owned(),
+            separator: char::from(self.delimiters.element),
+            overflow: cut.is_some(),
             index,
             position: 0,
         };
         Ok(Some(Raw { segment, offset }))
     }
+}
+
+/// Reads only the ISA at the start of `bytes` (106 bytes are enough):
+/// who sent an interchange too large to read, and whether it asked for a
+/// TA1.
+pub fn read_isa(bytes: &[u8]) -> Result<IsaHeader, EnvelopeError> {
+    parse_isa(start(bytes)).map(|(header, _)| header)
+}
+
+/// The interchange without a UTF-8 byte order mark or blank lines before
+/// it (editors on Windows add them).
+fn start(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let blank = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &bytes[blank..]
 }
 
 /// Parses one interchange. Never panics; the work is linear in the input,
@@ -430,6 +527,7 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
             limit: MAX_BYTES,
         });
     }
+    let bytes = start(bytes);
     let (header, delimiters) = parse_isa(bytes)?;
     let mut split = Splitter {
         bytes,
@@ -440,6 +538,8 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
     let mut groups: Vec<Group> = Vec::new();
     let mut group: Option<Group> = None;
     let mut set: Option<TransactionSet> = None;
+    let mut sets = 0usize;
+    let mut ta1s = Vec::new();
 
     // Closes the open set (and group) when a header or trailer arrives
     // without their own trailer.
@@ -464,6 +564,7 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
         };
         match segment.id.as_str() {
             "ISA" => return Err(misplaced(segment)),
+            "TA1" if group.is_none() && groups.is_empty() => ta1s.push(segment),
             "GS" => {
                 close_set(&mut set, &mut group);
                 groups.extend(group.take());
@@ -478,6 +579,10 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
                     return Err(misplaced(segment));
                 }
                 close_set(&mut set, &mut group);
+                sets += 1;
+                if sets > MAX_SETS {
+                    return Err(EnvelopeError::TooManySets { limit: MAX_SETS });
+                }
                 segment.position = 1;
                 set = Some(TransactionSet {
                     segments: vec![segment],
@@ -504,6 +609,7 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
                 return Ok(Interchange {
                     delimiters,
                     header,
+                    ta1s,
                     groups,
                     trailer: segment,
                 });

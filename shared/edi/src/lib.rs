@@ -43,6 +43,8 @@ pub mod write;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod real;
+#[cfg(test)]
 mod samples;
 
 use std::fmt;
@@ -55,16 +57,18 @@ pub use ack::{
 };
 pub use codes::{ElementErrorCode, GroupErrorCode, SegmentErrorCode, SetErrorCode};
 pub use document::{
-    ChangeCode, ChangeDocument, DocumentError, LineAction, LineChange, Problem, ProductId,
-    ProductQualifier, read_change,
+    ChangeCode, ChangeDocument, DocumentError, LineAction, LineChange, NoEffect, Party, PocReading,
+    Problem, ProductId, ProductQualifier, Unusable, read_change,
 };
 pub use envelope::{
-    Delimiters, EnvelopeError, Group, Interchange, IsaHeader, MAX_BYTES, MAX_SEGMENTS, Segment,
-    TransactionSet, Usage, parse_interchange,
+    Delimiters, EnvelopeError, Group, Interchange, IsaHeader, MAX_BYTES, MAX_ELEMENTS,
+    MAX_SEGMENTS, MAX_SET_SEGMENTS, MAX_SETS, Segment, TransactionSet, Usage, parse_interchange,
+    read_isa,
 };
 pub use write::{
-    Envelope, MSG_MAX_CHARS, OutboundChange, OutboundLine, OutboundScope, WriteError, sanitize,
-    write_860, write_865, write_997,
+    ApplicationAdvice, ApplicationError, Envelope, ErrorCondition, InterchangeNote, MSG_MAX_CHARS,
+    OutboundChange, OutboundLine, OutboundScope, SetRefusal, Syntax, Ta1, WriteError, sanitize,
+    write_824, write_860, write_865, write_997, write_ta1,
 };
 
 /// The service's own ISA id unless configured otherwise.
@@ -155,14 +159,17 @@ pub enum SetKind {
     SellerChange865,
     /// 997, Functional Acknowledgment (group `FA`).
     FunctionalAck997,
+    /// 824, Application Advice (group `AG`): written, not read.
+    ApplicationAdvice824,
 }
 
 impl SetKind {
-    pub const ALL: [SetKind; 4] = [
+    pub const ALL: [SetKind; 5] = [
         SetKind::PoChange860,
         SetKind::PoAck855,
         SetKind::SellerChange865,
         SetKind::FunctionalAck997,
+        SetKind::ApplicationAdvice824,
     ];
 
     /// The transaction set identifier (ST01).
@@ -172,6 +179,7 @@ impl SetKind {
             SetKind::PoAck855 => "855",
             SetKind::SellerChange865 => "865",
             SetKind::FunctionalAck997 => "997",
+            SetKind::ApplicationAdvice824 => "824",
         }
     }
 
@@ -182,6 +190,7 @@ impl SetKind {
             SetKind::PoAck855 => "PR",
             SetKind::SellerChange865 => "CA",
             SetKind::FunctionalAck997 => "FA",
+            SetKind::ApplicationAdvice824 => "AG",
         }
     }
 
@@ -204,6 +213,11 @@ impl fmt::Display for SetKind {
 /// control number zero-padded to 9 digits (e.g. `000000007-997.x12`).
 pub fn file_name(control_number: u32, set: SetKind) -> String {
     format!("{control_number:09}-{}.x12", set.id())
+}
+
+/// The file name of an outbound TA1: `<ISA13>-TA1.x12`.
+pub fn ta1_file_name(control_number: u32) -> String {
+    format!("{control_number:09}-TA1.x12")
 }
 
 #[cfg(test)]

@@ -34,14 +34,16 @@ fn line() -> impl Strategy<Value = OutboundLine> {
         0u32..20,
         0u32..20,
         0u32..20,
+        0u32..20,
         prop::collection::vec((qualifier(), hostile()), 0..3),
     )
-        .prop_map(|(line_id, quantity, cancelled, open, ids)| {
+        .prop_map(|(line_id, quantity, cancelled, units, open, ids)| {
             let cancelled = cancelled.min(quantity);
             OutboundLine {
                 line_id,
                 quantity,
                 cancelled,
+                units: units.min(cancelled),
                 open: open.min(quantity - cancelled),
                 product_ids: ids
                     .into_iter()
@@ -56,6 +58,34 @@ fn scope() -> impl Strategy<Value = OutboundScope> {
         Just(OutboundScope::WholeOrder),
         prop::collection::vec(line(), 1..4).prop_map(OutboundScope::Lines),
     ]
+}
+
+/// The partners' syntaxes: ours, and others seen in real interchanges.
+fn syntax() -> impl Strategy<Value = Syntax> {
+    let with = |element: u8, component: u8, segment: u8, line_breaks: bool| Syntax {
+        delimiters: Delimiters {
+            element,
+            repetition: Some(b'^'),
+            component,
+            segment,
+        },
+        isa_version: "00401".to_owned(),
+        line_breaks,
+    };
+    prop_oneof![
+        Just(Syntax::default()),
+        Just(with(b'|', b':', b'~', false)),
+        Just(with(b'*', b'{', b'\n', false)),
+        Just(with(b'*', b'>', b'!', true)),
+        Just(Syntax {
+            isa_version: "00501".to_owned(),
+            ..Syntax::default()
+        }),
+    ]
+}
+
+fn reading() -> impl Strategy<Value = PocReading> {
+    prop_oneof![Just(PocReading::BeforeAfter), Just(PocReading::NewTotal)]
 }
 
 fn envelope() -> Envelope {
@@ -99,14 +129,19 @@ proptest! {
         reason in hostile(),
         scope in scope(),
         seller in any::<bool>(),
+        syntax in syntax(),
+        reading in reading(),
     ) {
         let change = OutboundChange {
             po_number: po.clone(),
             po_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
             scope: scope.clone(),
             reason: reason.clone(),
+            reading,
         };
-        let env = envelope();
+        let delimiters = syntax.delimiter_bytes();
+        let sanitize = |t: &str| crate::write::clean(t, &delimiters);
+        let env = envelope().with_syntax(syntax);
         let written = if seller { write_865(&env, &change) } else { write_860(&env, &change) };
         let lines = match &scope {
             OutboundScope::Lines(lines) => lines.clone(),
@@ -122,7 +157,7 @@ proptest! {
             Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
         };
         let ic = parse_interchange(&bytes).unwrap();
-        let v = validate(&ic, &IsaId::dropship());
+        let v = validate(&ic, &IsaId::dropship(), reading);
         prop_assert_eq!(v.ack.groups[0].status, GroupStatus::Accepted, "{:?}", v.ack);
         prop_assert_eq!(v.changes.len(), 1);
         let doc = &v.changes[0];
@@ -168,7 +203,7 @@ proptest! {
         let first = parse_interchange(&bytes);
         prop_assert_eq!(&first, &parse_interchange(&bytes));
         if let Ok(ic) = first {
-            let _ = validate(&ic, &ic.header.sender);
+            let _ = validate(&ic, &ic.header.sender, PocReading::BeforeAfter);
         }
     }
 }

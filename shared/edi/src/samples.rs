@@ -35,6 +35,7 @@ fn pid(qualifier: ProductQualifier, id: &str) -> ProductId {
 fn line(
     id: &str,
     position: u32,
+    segment_position: u32,
     code: ChangeCode,
     action: LineAction,
     ids: Vec<ProductId>,
@@ -42,15 +43,27 @@ fn line(
     LineChange {
         line_id: id.to_owned(),
         position,
+        segment_position,
         product_ids: ids,
         code,
         action,
     }
 }
 
+/// A POC02 or ACK01 code as the reader names it.
+fn code(c: &str) -> ChangeCode {
+    let text = "ST*855*1~BAK*00*AC*P~PO1*1*1~ACK*CODE*1~SE*5*1~".replace("CODE", c);
+    let set = crate::document::test_set(&text);
+    let read = read_change(&set, PocReading::BeforeAfter).unwrap();
+    match read.lines.first() {
+        Some(l) => l.code.clone(),
+        None => ChangeCode::poc(c),
+    }
+}
+
 fn accepted(text: &str, sender: &IsaId) -> Validation {
     let ic = parse_interchange(text.as_bytes()).unwrap();
-    let v = validate(&ic, sender);
+    let v = validate(&ic, sender, PocReading::BeforeAfter);
     assert_eq!(v.ack.error, None);
     assert_eq!(v.ack.groups.len(), 1);
     let g = &v.ack.groups[0];
@@ -74,17 +87,21 @@ fn cancel_order_860() {
     let v = accepted(CANCEL_ORDER, &acme());
     assert_eq!(v.ack.groups[0].functional_id, "PC");
     assert_eq!(v.ack.groups[0].control_number, "101");
+    assert_eq!(v.changes.len(), 1);
+    let doc = &v.changes[0];
     assert_eq!(
-        v.changes,
-        [ChangeDocument {
-            set: SetKind::PoChange860,
-            control_number: "0001".into(),
-            po_number: "PO-1001".into(),
-            whole_order: true,
-            lines: vec![],
-            reason: Some("Customer changed their mind".into()),
-        }]
+        (doc.set, doc.control_number.as_str(), doc.po_number.as_str()),
+        (SetKind::PoChange860, "0001", "PO-1001")
     );
+    assert_eq!(
+        (
+            doc.group_control_number.as_str(),
+            doc.group_receiver.as_str()
+        ),
+        ("101", "DROPSHIP")
+    );
+    assert!(doc.whole_order && doc.lines.is_empty());
+    assert_eq!(doc.reason.as_deref(), Some("Customer changed their mind"));
     assert_eq!(v.changes[0].order_reason(), "Customer changed their mind");
     assert_eq!(
         v.changes[0].default_reason(),
@@ -102,11 +119,12 @@ fn change_lines_860() {
     assert_eq!(
         doc.lines,
         [
-            line("1", 1, ChangeCode::Di, LineAction::CancelOpen, vec![]),
+            line("1", 1, 3, code("DI"), LineAction::CancelOpen, vec![]),
             line(
                 "2",
                 2,
-                ChangeCode::Qd,
+                4,
+                code("QD"),
                 LineAction::SetTotal(3),
                 vec![
                     pid(ProductQualifier::BuyerPart, "ACME-TEE-BLU-M"),
@@ -116,7 +134,8 @@ fn change_lines_860() {
             line(
                 "3",
                 3,
-                ChangeCode::Ca,
+                5,
+                code("CA"),
                 LineAction::SetTotal(1),
                 vec![
                     pid(ProductQualifier::Upc, "012345678905"),
@@ -144,13 +163,15 @@ fn ack_lines_855() {
     assert_eq!(doc.po_number, "PO-1003");
     assert!(!doc.whole_order);
     assert_eq!(doc.reason.as_deref(), Some("Line 2 is discontinued"));
+    // The lines after the first PO1 start 2 segments later than a POC's.
     assert_eq!(
         doc.lines,
         [
             line(
                 "1",
                 1,
-                ChangeCode::Ia,
+                5,
+                code("IA"),
                 LineAction::NoChange,
                 vec![
                     pid(ProductQualifier::BuyerPart, "ACME-SOCK-01"),
@@ -160,8 +181,9 @@ fn ack_lines_855() {
             line(
                 "2",
                 2,
-                ChangeCode::Ir,
-                LineAction::CancelOpen,
+                7,
+                code("IR"),
+                LineAction::Reject(1),
                 vec![
                     pid(ProductQualifier::BuyerPart, "ACME-HAT-02"),
                     pid(ProductQualifier::VendorPart, "BIRCH-HT-02"),
@@ -171,7 +193,8 @@ fn ack_lines_855() {
             line(
                 "3",
                 3,
-                ChangeCode::Iq,
+                9,
+                code("IQ"),
                 LineAction::SetTotal(3),
                 vec![pid(ProductQualifier::Sku, "BIRCH-PEN-05")],
             ),
@@ -192,41 +215,45 @@ fn ack_lines_855() {
 fn seller_change_865() {
     let v = accepted(SELLER_CHANGE, &birch());
     assert_eq!(v.ack.groups[0].functional_id, "CA");
+    let doc = &v.changes[0];
     assert_eq!(
-        v.changes,
-        [ChangeDocument {
-            set: SetKind::SellerChange865,
-            control_number: "0001".into(),
-            po_number: "PO-1004".into(),
-            whole_order: false,
-            lines: vec![
-                line(
-                    "1",
-                    1,
-                    ChangeCode::Di,
-                    LineAction::CancelOpen,
-                    vec![pid(ProductQualifier::VendorPart, "BIRCH-LAMP-01")],
-                ),
-                line(
-                    "2",
-                    2,
-                    ChangeCode::Qd,
-                    LineAction::SetTotal(1),
-                    vec![
-                        pid(ProductQualifier::VendorPart, "BIRCH-BULB-02"),
-                        pid(ProductQualifier::BuyerPart, "ACME-BULB-02"),
-                    ],
-                ),
-            ],
-            reason: Some("Discontinued by the manufacturer".into()),
-        }]
+        (doc.set, doc.po_number.as_str(), doc.whole_order),
+        (SetKind::SellerChange865, "PO-1004", false)
+    );
+    assert_eq!(
+        doc.reason.as_deref(),
+        Some("Discontinued by the manufacturer")
+    );
+    assert_eq!(
+        doc.lines,
+        vec![
+            line(
+                "1",
+                1,
+                5,
+                code("DI"),
+                LineAction::CancelOpen,
+                vec![pid(ProductQualifier::VendorPart, "BIRCH-LAMP-01")],
+            ),
+            line(
+                "2",
+                2,
+                6,
+                code("QD"),
+                LineAction::SetTotal(1),
+                vec![
+                    pid(ProductQualifier::VendorPart, "BIRCH-BULB-02"),
+                    pid(ProductQualifier::BuyerPart, "ACME-BULB-02"),
+                ],
+            ),
+        ],
     );
 }
 
 #[test]
 fn the_wrong_sender_is_rejected_whole() {
     let ic = parse_interchange(WRONG_SENDER.as_bytes()).unwrap();
-    let v = validate(&ic, &acme());
+    let v = validate(&ic, &acme(), PocReading::BeforeAfter);
     assert_eq!(
         v.ack.error,
         Some(InterchangeError::UnexpectedSender {
@@ -261,7 +288,7 @@ fn the_wrong_sender_is_rejected_whole() {
     assert_eq!(
         text,
         concat!(
-            "ISA*00*          *00*          *ZZ*DROPSHIP       *ZZ*ACMEEDI        *260315*0805*^*00401*000000007*0*P*>~\n",
+            "ISA*00*          *00*          *ZZ*DROPSHIP       *ZZ*ACMEEDI        *260315*0805*U*00401*000000007*0*P*>~\n",
             "GS*FA*DROPSHIP*ACMEEDI*20260315*0805*7*X*004010~\n",
             "ST*997*0001~\n",
             "AK1*PC*103~\n",
@@ -287,7 +314,7 @@ fn every_sample_gets_an_accepting_997_that_reads_back() {
         let back = parse_interchange(&bytes).unwrap();
         assert_eq!(back.header.sender, IsaId::dropship());
         assert_eq!(back.header.receiver, sender);
-        let checked = validate(&back, &IsaId::dropship());
+        let checked = validate(&back, &IsaId::dropship(), PocReading::BeforeAfter);
         assert_eq!(checked.ack.error, None);
         assert_eq!(checked.ack.groups[0].status, GroupStatus::Accepted);
         // A 997 is not answered.
@@ -362,7 +389,7 @@ fn envelope_errors_are_answered() {
     ];
     for (text, status, group_errors, set_errors) in cases {
         let ic = parse_interchange(text.as_bytes()).unwrap();
-        let v = validate(&ic, &acme());
+        let v = validate(&ic, &acme(), PocReading::BeforeAfter);
         assert!(v.changes.is_empty(), "{text}");
         let g = &v.ack.groups[0];
         assert_eq!((g.status, &g.errors), (status, &group_errors), "{text}");
@@ -371,7 +398,11 @@ fn envelope_errors_are_answered() {
         // Whatever went wrong, the 997 says so and reads back.
         let env = Envelope::new(IsaId::dropship(), acme(), 9, at());
         let bytes = write_997(&env, &v.ack).unwrap().unwrap();
-        let back = validate(&parse_interchange(&bytes).unwrap(), &IsaId::dropship());
+        let back = validate(
+            &parse_interchange(&bytes).unwrap(),
+            &IsaId::dropship(),
+            PocReading::BeforeAfter,
+        );
         assert_eq!(back.acknowledgments, v.ack.groups, "{text}");
     }
 }
@@ -379,7 +410,7 @@ fn envelope_errors_are_answered() {
 #[test]
 fn interchange_trailer_errors_reject_everything() {
     let ic = parse_interchange(CHANGE_LINES.replace("IEA*1*", "IEA*2*").as_bytes()).unwrap();
-    let v = validate(&ic, &acme());
+    let v = validate(&ic, &acme(), PocReading::BeforeAfter);
     assert_eq!(
         v.ack.error,
         Some(InterchangeError::GroupCount {
@@ -396,7 +427,7 @@ fn interchange_trailer_errors_reject_everything() {
     )
     .unwrap();
     assert_eq!(
-        validate(&ic, &acme()).ack.error,
+        validate(&ic, &acme(), PocReading::BeforeAfter).ack.error,
         Some(InterchangeError::ControlNumber {
             header: 102,
             trailer: "102".into()
@@ -411,7 +442,7 @@ fn a_bad_line_rejects_its_set_with_ak3_and_ak4() {
         "ST*860*0002~\nBCH*04*SA*PO-1009***20260302~\nPOC*7*QD*2.5*2*EA~\nSE*4*0002~\nGE*2*102",
     );
     let ic = parse_interchange(two_sets.as_bytes()).unwrap();
-    let v = validate(&ic, &acme());
+    let v = validate(&ic, &acme(), PocReading::BeforeAfter);
     let g = &v.ack.groups[0];
     assert_eq!(g.status, GroupStatus::Partial);
     assert_eq!((g.included, g.received, g.accepted), (2, 2, 1));
@@ -465,7 +496,11 @@ fn duplicate_set_control_numbers_are_refused() {
         "GE*1*101",
         "ST*860*0001~\r\nBCH*01*SA*PO-1001~\r\nSE*3*0001~\r\nGE*2*101",
     );
-    let v = validate(&parse_interchange(twice.as_bytes()).unwrap(), &acme());
+    let v = validate(
+        &parse_interchange(twice.as_bytes()).unwrap(),
+        &acme(),
+        PocReading::BeforeAfter,
+    );
     let g = &v.ack.groups[0];
     assert_eq!(g.status, GroupStatus::Partial);
     assert_eq!(g.sets[1].errors, [SetErrorCode::DuplicateControlNumber]);
@@ -482,6 +517,7 @@ fn outbound_860_and_865_read_back() {
                 line_id: "1".into(),
                 quantity: 2,
                 cancelled: 2,
+                units: 2,
                 open: 0,
                 product_ids: vec![],
             },
@@ -489,25 +525,27 @@ fn outbound_860_and_865_read_back() {
                 line_id: "2".into(),
                 quantity: 5,
                 cancelled: 2,
+                units: 1,
                 open: 1,
                 product_ids: vec![pid(ProductQualifier::Sku, "BIRCH-TS-BLU-M")],
             },
         ]),
         reason: "Out of stock".into(),
+        reading: PocReading::BeforeAfter,
     };
     let env = Envelope::new(IsaId::dropship(), birch(), 7, at());
     let text = String::from_utf8(write_860(&env, &change).unwrap()).unwrap();
     assert_eq!(
         text,
         concat!(
-            "ISA*00*          *00*          *ZZ*DROPSHIP       *ZZ*BIRCHEDI       *260315*0805*^*00401*000000007*0*P*>~\n",
+            "ISA*00*          *00*          *ZZ*DROPSHIP       *ZZ*BIRCHEDI       *260315*0805*U*00401*000000007*0*P*>~\n",
             "GS*PC*DROPSHIP*BIRCHEDI*20260315*0805*7*X*004010~\n",
             "ST*860*0001~\n",
             "BCH*04*SA*PO-1002***20260302~\n",
             "N9*L1*REASON~\n",
             "MSG*Out of stock~\n",
-            "POC*1*DI*0*0*EA~\n",
-            "POC*2*QD*3*1*EA***SK*BIRCH-TS-BLU-M~\n",
+            "POC*1*DI*2*0*EA~\n",
+            "POC*2*QD*4*3*EA***SK*BIRCH-TS-BLU-M~\n",
             "CTT*2~\n",
             "SE*8*0001~\n",
             "GE*1*7~\n",
@@ -515,7 +553,7 @@ fn outbound_860_and_865_read_back() {
         )
     );
     let ic = parse_interchange(text.as_bytes()).unwrap();
-    let v = validate(&ic, &IsaId::dropship());
+    let v = validate(&ic, &IsaId::dropship(), PocReading::BeforeAfter);
     assert_eq!(v.ack.groups[0].status, GroupStatus::Accepted);
     let doc = &v.changes[0];
     assert_eq!(doc.reason.as_deref(), Some("Out of stock"));
@@ -545,6 +583,7 @@ fn outbound_860_and_865_read_back() {
     let doc = &validate(
         &parse_interchange(text.as_bytes()).unwrap(),
         &IsaId::dropship(),
+        PocReading::BeforeAfter,
     )
     .changes[0];
     assert!(doc.whole_order);
@@ -558,6 +597,7 @@ fn outbound_refusals() {
         line_id: "1".into(),
         quantity,
         cancelled,
+        units: 0,
         open,
         product_ids: vec![],
     };
@@ -566,6 +606,7 @@ fn outbound_refusals() {
         po_date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
         scope,
         reason: String::new(),
+        reading: PocReading::BeforeAfter,
     };
     assert_eq!(
         write_860(&env, &change(" ~* ", OutboundScope::WholeOrder)),

@@ -1,15 +1,17 @@
-//! Writing 997, 860 and 865 interchanges.
+//! Writing 997, 824, TA1, 860 and 865 interchanges.
 //!
-//! One interchange holds one group. Delimiters are [`Delimiters::OUTBOUND`];
-//! each segment ends with `~` and a newline. Every data value passes through
-//! [`sanitize`]: delimiters and control characters become spaces, runs of
-//! whitespace one space, and the ends are trimmed, so no value can end an
-//! element or a segment early. Trailing empty elements are left out.
+//! One interchange holds one group (a TA1 none). The delimiters and the
+//! ISA version are the partner's [`Syntax`]; for `00401` ISA11 is `U`, for
+//! later versions the repetition separator. Every data value passes through
+//! the writer's sanitizer: delimiters (ours and the partner's) and control
+//! characters become spaces, runs of whitespace one space, and the ends are
+//! trimmed, so no value can end an element or a segment early. Trailing
+//! empty elements are left out.
 //!
 //! An 860 (to an EDI seller) or 865 (to an EDI buyer) says `01` for a
 //! whole-order cancellation, else `04` with one `POC` per changed line:
-//! `DI` when nothing remains, else `QD` with the new total in `POC03` and
-//! the units still open in `POC04`. The reason goes into an `N9` loop as
+//! `DI` when nothing remains, else `QD` with the quantities as the
+//! partner reads them ([`PocReading`]). The reason goes into an `N9` loop as
 //! `MSG` lines of at most 264 characters; a reader that takes the first
 //! `MSG01` (as ours does) gets its first line.
 
@@ -17,34 +19,38 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use thiserror::Error;
 
 use crate::ack::{GroupAck, InterchangeAck};
-use crate::document::ProductId;
+use crate::document::{PocReading, ProductId};
 use crate::envelope::{Delimiters, Usage};
 use crate::{IsaId, IsaIdError, SetKind};
 
-/// The delimiters we write, which no data value may contain.
-pub(crate) const DELIMITER_BYTES: [u8; 4] = [
-    Delimiters::OUTBOUND.element,
-    b'^',
-    Delimiters::OUTBOUND.component,
-    Delimiters::OUTBOUND.segment,
-];
+/// The delimiters we write by default, which no data value may contain.
+pub(crate) const DELIMITER_BYTES: [u8; 4] = [b'*', b'^', b'>', b'~'];
 
 /// The longest `MSG01` (element 933 in 004010).
 pub const MSG_MAX_CHARS: usize = 264;
 /// The longest AK404 (copy of a bad data element).
 const AK404_MAX_CHARS: usize = 99;
+/// The longest TED02 (free-form message, element 3).
+const TED02_MAX_CHARS: usize = 60;
+/// The longest BGN02 / OTI03 / BCH03 (reference id, element 127).
+const REFERENCE_MAX_CHARS: usize = 30;
 /// The most product id pairs in a `POC` (`POC08` to `POC27`).
 const POC_PRODUCT_IDS: usize = 10;
 const MAX_CONTROL_NUMBER: u32 = 999_999_999;
 
-/// A value made safe for an element: delimiters and control characters
-/// become spaces, whitespace runs collapse to one space, the ends are
-/// trimmed.
+/// A value made safe for an element with the default delimiters:
+/// delimiters and control characters become spaces, whitespace runs
+/// collapse to one space, the ends are trimmed.
 pub fn sanitize(value: &str) -> String {
+    clean(value, &DELIMITER_BYTES)
+}
+
+pub(crate) fn clean(value: &str, delimiters: &[u8]) -> String {
     let mut out = String::with_capacity(value.len());
     let mut pending_space = false;
     for c in value.chars() {
-        let is_delimiter = u8::try_from(c).is_ok_and(|b| DELIMITER_BYTES.contains(&b));
+        let is_delimiter =
+            u8::try_from(c).is_ok_and(|b| DELIMITER_BYTES.contains(&b) || delimiters.contains(&b));
         if c.is_whitespace() || c.is_control() || is_delimiter {
             pending_space = !out.is_empty();
             continue;
@@ -56,6 +62,76 @@ pub fn sanitize(value: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// How a partner wants its interchanges written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syntax {
+    /// Element, component and segment separators; the repetition separator
+    /// is written in ISA11 only for versions after `00401`.
+    pub delimiters: Delimiters,
+    /// ISA12, five digits: `00401` (ISA11 `U`) or later.
+    pub isa_version: String,
+    /// A line break after each segment terminator.
+    pub line_breaks: bool,
+}
+
+impl Default for Syntax {
+    /// `*`, `>`, `~` + newline, ISA12 `00401` with ISA11 `U`.
+    fn default() -> Self {
+        Self {
+            delimiters: Delimiters::OUTBOUND,
+            isa_version: "00401".to_owned(),
+            line_breaks: true,
+        }
+    }
+}
+
+impl Syntax {
+    /// Checks the settings: distinct, printable, non-alphanumeric
+    /// delimiters and a five-digit version.
+    pub fn check(&self) -> Result<(), WriteError> {
+        let v = &self.isa_version;
+        if v.len() != 5 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(WriteError::Syntax(format!("ISA12 {v:?} is not 5 digits")));
+        }
+        let d = self.delimiters;
+        let mut all = vec![d.element, d.component, d.segment];
+        all.extend(d.repetition.filter(|_| !self.repetition_is_code()));
+        let mut distinct = all.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let usable = |b: &u8| b.is_ascii_punctuation() || *b == b'\n' || *b == b'\r';
+        if distinct.len() != all.len() || !all.iter().all(usable) {
+            return Err(WriteError::Syntax(format!("unusable delimiters {d:?}")));
+        }
+        if [d.element, d.component]
+            .iter()
+            .any(|b| !b.is_ascii_punctuation())
+        {
+            return Err(WriteError::Syntax(format!("unusable delimiters {d:?}")));
+        }
+        Ok(())
+    }
+
+    /// `00401` and before have a code (`U`) in ISA11, not a separator.
+    fn repetition_is_code(&self) -> bool {
+        self.isa_version.as_str() <= "00401"
+    }
+
+    fn isa11(&self) -> char {
+        match self.delimiters.repetition {
+            Some(r) if !self.repetition_is_code() => char::from(r),
+            _ => 'U',
+        }
+    }
+
+    pub(crate) fn delimiter_bytes(&self) -> Vec<u8> {
+        let d = self.delimiters;
+        let mut v = vec![d.element, d.component, d.segment];
+        v.extend(d.repetition);
+        v
+    }
 }
 
 /// Who an interchange is from and to, and its control numbers and time,
@@ -73,6 +149,10 @@ pub struct Envelope {
     /// ISA09/10 and GS04/05.
     pub at: NaiveDateTime,
     pub usage: Usage,
+    /// GS02 and GS03 when they differ from the ISA ids (a reply uses the
+    /// application codes of the group it answers, swapped).
+    pub group_ids: Option<(String, String)>,
+    pub syntax: Syntax,
 }
 
 impl Envelope {
@@ -86,7 +166,15 @@ impl Envelope {
             group_control_number: control_number,
             at,
             usage: Usage::Production,
+            group_ids: None,
+            syntax: Syntax::default(),
         }
+    }
+
+    /// The same envelope written with `syntax`.
+    pub fn with_syntax(mut self, syntax: Syntax) -> Self {
+        self.syntax = syntax;
+        self
     }
 }
 
@@ -99,6 +187,8 @@ pub struct OutboundChange {
     pub po_date: NaiveDate,
     pub scope: OutboundScope,
     pub reason: String,
+    /// How the partner reads `POC03`/`POC04`.
+    pub reading: PocReading,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +206,8 @@ pub struct OutboundLine {
     pub quantity: u32,
     /// Cancelled in all, this cancellation included.
     pub cancelled: u32,
+    /// Cancelled by this cancellation.
+    pub units: u32,
     /// Still to ship (`POC04`).
     pub open: u32,
     pub product_ids: Vec<ProductId>,
@@ -144,8 +236,18 @@ pub enum WriteError {
         remaining: u32,
         open: u32,
     },
+    #[error("line {line_id}: {units} cancelled now but {cancelled} in all")]
+    UnitsExceedCancelled {
+        line_id: String,
+        cancelled: u32,
+        units: u32,
+    },
     #[error("a line change lists no lines")]
     NoLines,
+    #[error("an application advice refuses no set")]
+    NoRefusals,
+    #[error("{0}")]
+    Syntax(String),
 }
 
 fn date(d: NaiveDate) -> Result<(u32, u32, u32), WriteError> {
@@ -166,29 +268,46 @@ struct Out {
     /// Segments of the open set, ST included.
     in_set: u32,
     sets: u32,
+    syntax: Syntax,
+    delimiters: Vec<u8>,
 }
 
 impl Out {
+    /// A value made safe for this interchange's delimiters.
+    fn clean(&self, value: &str) -> String {
+        clean(value, &self.delimiters)
+    }
+
     /// Writes one segment of already clean elements.
     fn push(&mut self, id: &str, mut elements: Vec<String>) {
         while elements.last().is_some_and(String::is_empty) {
             elements.pop();
         }
+        let d = self.syntax.delimiters;
         self.text.push_str(id);
         for e in &elements {
-            self.text.push('*');
+            self.text.push(char::from(d.element));
             self.text.push_str(e);
         }
-        self.text.push_str("~\n");
+        self.end_segment();
         self.in_set = self.in_set.saturating_add(1);
+    }
+
+    fn end_segment(&mut self) {
+        self.text.push(char::from(self.syntax.delimiters.segment));
+        if self.syntax.line_breaks && !matches!(self.syntax.delimiters.segment, b'\n' | b'\r') {
+            self.text.push('\n');
+        }
     }
 
     /// Writes one segment of data values.
     fn seg(&mut self, id: &str, values: &[&str]) {
-        self.push(id, values.iter().map(|v| sanitize(v)).collect());
+        let elements = values.iter().map(|v| self.clean(v)).collect();
+        self.push(id, elements);
     }
 
-    fn begin(env: &Envelope, kind: SetKind) -> Result<Self, WriteError> {
+    /// The ISA alone.
+    fn isa(env: &Envelope) -> Result<Self, WriteError> {
         for n in [env.control_number, env.group_control_number] {
             if !(1..=MAX_CONTROL_NUMBER).contains(&n) {
                 return Err(WriteError::ControlNumber(n));
@@ -198,29 +317,70 @@ impl Out {
         let receiver = IsaId::new(env.receiver.qualifier(), env.receiver.id())?;
         let (y, m, d) = date(env.at.date())?;
         let (hh, mm) = (env.at.hour(), env.at.minute());
+        env.syntax.check()?;
         let mut out = Out {
             text: String::new(),
             in_set: 0,
             sets: 0,
+            syntax: env.syntax.clone(),
+            delimiters: env.syntax.delimiter_bytes(),
         };
-        out.text.push_str(&format!(
-            "ISA*00*{:10}*00*{:10}*{}*{:<15}*{}*{:<15}*{:02}{m:02}{d:02}*{hh:02}{mm:02}*^*00401*{:09}*0*{}*>~\n",
-            "",
-            "",
-            sender.qualifier(),
+        let in_ids = [
             sender.id(),
-            receiver.qualifier(),
             receiver.id(),
-            y % 100,
-            env.control_number,
-            env.usage.code(),
-        ));
+            sender.qualifier(),
+            receiver.qualifier(),
+        ];
+        if in_ids
+            .iter()
+            .any(|t| t.bytes().any(|b| out.delimiters.contains(&b)))
+        {
+            return Err(WriteError::Syntax(
+                "an ISA id contains one of the partner's delimiters".to_owned(),
+            ));
+        }
+        let e = char::from(env.syntax.delimiters.element);
+        let elements = [
+            "00".to_owned(),
+            format!("{:10}", ""),
+            "00".to_owned(),
+            format!("{:10}", ""),
+            sender.qualifier().to_owned(),
+            format!("{:<15}", sender.id()),
+            receiver.qualifier().to_owned(),
+            format!("{:<15}", receiver.id()),
+            format!("{:02}{m:02}{d:02}", y % 100),
+            format!("{hh:02}{mm:02}"),
+            env.syntax.isa11().to_string(),
+            env.syntax.isa_version.clone(),
+            format!("{:09}", env.control_number),
+            "0".to_owned(),
+            env.usage.code().to_string(),
+            char::from(env.syntax.delimiters.component).to_string(),
+        ];
+        out.text.push_str("ISA");
+        for v in elements {
+            out.text.push(e);
+            out.text.push_str(&v);
+        }
+        out.end_segment();
+        Ok(out)
+    }
+
+    fn begin(env: &Envelope, kind: SetKind) -> Result<Self, WriteError> {
+        let mut out = Self::isa(env)?;
+        let (y, m, d) = date(env.at.date())?;
+        let (hh, mm) = (env.at.hour(), env.at.minute());
+        let (gs02, gs03) = match &env.group_ids {
+            Some((from, to)) => (from.clone(), to.clone()),
+            None => (env.sender.id().to_owned(), env.receiver.id().to_owned()),
+        };
         out.seg(
             "GS",
             &[
                 kind.functional_id(),
-                sender.id(),
-                receiver.id(),
+                &gs02,
+                &gs03,
                 &format!("{y:04}{m:02}{d:02}"),
                 &format!("{hh:02}{mm:02}"),
                 &env.group_control_number.to_string(),
@@ -328,9 +488,10 @@ pub fn write_865(env: &Envelope, change: &OutboundChange) -> Result<Vec<u8>, Wri
     write_change(env, change, SetKind::SellerChange865)
 }
 
-/// A line's POC elements, checked.
-fn poc(line: &OutboundLine) -> Result<Vec<String>, WriteError> {
-    let line_id = sanitize(&line.line_id);
+/// A line's POC elements, checked: `DI` when nothing remains, else `QD`
+/// with the quantities as the partner reads them.
+fn poc(out: &Out, line: &OutboundLine, reading: PocReading) -> Result<Vec<String>, WriteError> {
+    let line_id = out.clean(&line.line_id);
     if line_id.is_empty() {
         return Err(WriteError::Empty { element: "POC01" });
     }
@@ -348,12 +509,25 @@ fn poc(line: &OutboundLine) -> Result<Vec<String>, WriteError> {
             open: line.open,
         });
     }
+    if line.units > line.cancelled {
+        return Err(WriteError::UnitsExceedCancelled {
+            line_id,
+            cancelled: line.cancelled,
+            units: line.units,
+        });
+    }
+    // Cannot overflow: units <= cancelled <= quantity.
+    let before = remaining + line.units;
     let code = if remaining == 0 { "DI" } else { "QD" };
+    let (poc03, poc04) = match reading {
+        PocReading::BeforeAfter => (before, remaining),
+        PocReading::NewTotal => (remaining, line.open),
+    };
     let mut elements = vec![
         line_id,
         code.to_owned(),
-        remaining.to_string(),
-        line.open.to_string(),
+        poc03.to_string(),
+        poc04.to_string(),
         "EA".to_owned(),
         String::new(),
         String::new(),
@@ -361,7 +535,7 @@ fn poc(line: &OutboundLine) -> Result<Vec<String>, WriteError> {
     let pairs = line
         .product_ids
         .iter()
-        .map(|p| (sanitize(p.qualifier.code()), sanitize(&p.id)))
+        .map(|p| (out.clean(p.qualifier.code()), out.clean(&p.id)))
         .filter(|(q, id)| !q.is_empty() && !id.is_empty())
         .take(POC_PRODUCT_IDS);
     for (q, id) in pairs {
@@ -403,7 +577,8 @@ fn write_change(
         SetKind::SellerChange865 => ("BCA", "BCA03"),
         _ => ("BCH", "BCH03"),
     };
-    let po = sanitize(&change.po_number);
+    let mut out = Out::begin(env, kind)?;
+    let po = out.clean(&change.po_number);
     if po.is_empty() {
         return Err(WriteError::Empty {
             element: po_element,
@@ -413,7 +588,10 @@ fn write_change(
     let lines = match &change.scope {
         OutboundScope::WholeOrder => Vec::new(),
         OutboundScope::Lines(lines) if lines.is_empty() => return Err(WriteError::NoLines),
-        OutboundScope::Lines(lines) => lines.iter().map(poc).collect::<Result<_, _>>()?,
+        OutboundScope::Lines(lines) => lines
+            .iter()
+            .map(|l| poc(&out, l, change.reading))
+            .collect::<Result<_, _>>()?,
     };
     let whole = change.scope == OutboundScope::WholeOrder;
     let purpose = if whole { "01" } else { "04" };
@@ -424,10 +602,9 @@ fn write_change(
         _ => "SA",
     };
 
-    let mut out = Out::begin(env, kind)?;
     let control = out.st(kind);
     out.seg(header, &[purpose, second, &po, "", "", &po_date]);
-    let reason = sanitize(&change.reason);
+    let reason = out.clean(&change.reason);
     if !reason.is_empty() {
         out.seg("N9", &["L1", "REASON"]);
         for line in msg_lines(&reason) {
@@ -443,6 +620,194 @@ fn write_change(
     }
     out.se(&control);
     Ok(out.end(env))
+}
+
+/// TED01 (element 647): why an application refuses data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCondition {
+    /// `007`: missing data.
+    MissingData,
+    /// `012`: invalid combination.
+    InvalidCombination,
+    /// `024`: other unlisted reason.
+    Other,
+    /// `848`: incorrect data.
+    IncorrectData,
+    /// `IID`: invalid identification code.
+    InvalidId,
+    /// `POI`: purchase order number invalid.
+    PoInvalid,
+    /// `IQT`: invalid quantity.
+    InvalidQuantity,
+}
+
+impl ErrorCondition {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorCondition::MissingData => "007",
+            ErrorCondition::InvalidCombination => "012",
+            ErrorCondition::Other => "024",
+            ErrorCondition::IncorrectData => "848",
+            ErrorCondition::InvalidId => "IID",
+            ErrorCondition::PoInvalid => "POI",
+            ErrorCondition::InvalidQuantity => "IQT",
+        }
+    }
+}
+
+/// One reason in an 824 (a `TED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationError {
+    pub condition: ErrorCondition,
+    /// TED02, cut to 60 characters.
+    pub message: String,
+    /// TED03/TED04: the segment id and its position in the set.
+    pub segment: Option<(String, u32)>,
+}
+
+/// One set we refused for a business reason (an `OTI` loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetRefusal {
+    /// OTI03: the PO number (`OTI02 = PO`).
+    pub po_number: String,
+    /// OTI08, OTI09, OTI10: the refused set's GS06, ST02 and ST01.
+    pub group_control_number: String,
+    pub set_control_number: String,
+    pub set: SetKind,
+    pub errors: Vec<ApplicationError>,
+}
+
+/// An 824 Application Advice: the sets of one interchange that were
+/// syntactically sound (the 997 accepted them) but changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationAdvice {
+    /// BGN02: our reference for the advice.
+    pub reference: String,
+    pub refusals: Vec<SetRefusal>,
+}
+
+/// The 824 carrying `advice`, one `OTI` loop per refused set, each with
+/// its `TED`s.
+pub fn write_824(env: &Envelope, advice: &ApplicationAdvice) -> Result<Vec<u8>, WriteError> {
+    if advice.refusals.is_empty() {
+        return Err(WriteError::NoRefusals);
+    }
+    let mut out = Out::begin(env, SetKind::ApplicationAdvice824)?;
+    let control = out.st(SetKind::ApplicationAdvice824);
+    let day = ccyymmdd(env.at.date())?;
+    let reference: String = out
+        .clean(&advice.reference)
+        .chars()
+        .take(REFERENCE_MAX_CHARS)
+        .collect();
+    if reference.is_empty() {
+        return Err(WriteError::Empty { element: "BGN02" });
+    }
+    out.seg("BGN", &["00", &reference, &day]);
+    for r in &advice.refusals {
+        let po: String = out
+            .clean(&r.po_number)
+            .chars()
+            .take(REFERENCE_MAX_CHARS)
+            .collect();
+        // OTI03 is mandatory: a set without a PO number is named by its
+        // control number instead.
+        let (qualifier, id) = match po.is_empty() {
+            false => ("PO", po),
+            true => ("TN", out.clean(&r.set_control_number)),
+        };
+        out.seg(
+            "OTI",
+            &[
+                "TR",
+                qualifier,
+                &id,
+                "",
+                "",
+                "",
+                "",
+                &r.group_control_number,
+                &r.set_control_number,
+                r.set.id(),
+            ],
+        );
+        for e in &r.errors {
+            let message: String = out
+                .clean(&e.message)
+                .chars()
+                .take(TED02_MAX_CHARS)
+                .collect();
+            let (segment, position) = match &e.segment {
+                Some((id, at)) => (out.clean(id), at.to_string()),
+                None => (String::new(), String::new()),
+            };
+            out.push(
+                "TED",
+                vec![e.condition.code().to_owned(), message, segment, position],
+            );
+        }
+    }
+    out.se(&control);
+    Ok(out.end(env))
+}
+
+/// TA105 (element I18): what is wrong with an interchange envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterchangeNote {
+    /// `001`: the control numbers in the header and trailer do not match.
+    ControlNumberMismatch,
+    /// `006`: invalid interchange sender id.
+    InvalidSender,
+    /// `021`: invalid number of included groups.
+    GroupCount,
+    /// `022`: invalid control structure.
+    ControlStructure,
+    /// `023`: improper (premature) end of file.
+    PrematureEnd,
+    /// `024`: invalid interchange content (e.g. over our limits).
+    InvalidContent,
+}
+
+impl InterchangeNote {
+    pub fn code(self) -> &'static str {
+        match self {
+            InterchangeNote::ControlNumberMismatch => "001",
+            InterchangeNote::InvalidSender => "006",
+            InterchangeNote::GroupCount => "021",
+            InterchangeNote::ControlStructure => "022",
+            InterchangeNote::PrematureEnd => "023",
+            InterchangeNote::InvalidContent => "024",
+        }
+    }
+}
+
+/// The interchange a TA1 answers (its ISA13, ISA09 and ISA10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ta1 {
+    pub control_number: u32,
+    pub date: NaiveDate,
+    pub time: chrono::NaiveTime,
+    pub note: InterchangeNote,
+}
+
+/// An interchange holding one TA1 that rejects the interchange `ta1`
+/// names (TA104 `R`).
+pub fn write_ta1(env: &Envelope, ta1: &Ta1) -> Result<Vec<u8>, WriteError> {
+    let mut out = Out::isa(env)?;
+    let (y, m, d) = date(ta1.date)?;
+    let (hh, mm) = (ta1.time.hour(), ta1.time.minute());
+    out.seg(
+        "TA1",
+        &[
+            &format!("{:09}", ta1.control_number),
+            &format!("{:02}{m:02}{d:02}", y % 100),
+            &format!("{hh:02}{mm:02}"),
+            "R",
+            ta1.note.code(),
+        ],
+    );
+    out.seg("IEA", &["0", &format!("{:09}", env.control_number)]);
+    Ok(out.text.into_bytes())
 }
 
 #[cfg(test)]

@@ -1,12 +1,20 @@
 //! EDI on a local run: `<data-dir>/edi/inbound/<company>/` is watched; each
-//! file is processed once (`App::edi_interchange`), its 997 written to
-//! `<data-dir>/edi/outbound/<company>/`, and the file moved to
-//! `<data-dir>/edi/processed/<company>/`. The notifier's 860s and 865s go
+//! file is processed once (`App::edi_interchange`), its answers (997, 824,
+//! TA1) written to `<data-dir>/edi/outbound/<company>/`, and the file moved
+//! to `<data-dir>/edi/processed/<company>/`. The notifier's 860s and 865s go
 //! to the same outbound folders (`LocalEdiOutbox`).
+//!
+//! A file's size is checked before it is read: one over `edi::MAX_BYTES`
+//! has only its ISA read (for a TA1). Companies' folders are worked on
+//! side by side, each in name order, so one partner's large file does not
+//! hold up another's.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::io::AsyncReadExt;
 
 use service::App;
 use service::edi::{EdiError, EdiOutbox, EdiPorts, InterchangeReport};
@@ -74,6 +82,13 @@ pub fn ports(store: &sqlite::EmbeddedStore, edi_dir: &Path, our_id: edi::IsaId) 
     }
 }
 
+/// An inbound file as read.
+enum Read {
+    Whole(Vec<u8>),
+    /// Its first bytes and its size.
+    TooLarge(Vec<u8>, u64),
+}
+
 /// Watches the inbound folders.
 pub struct EdiWatcher<S> {
     app: App<S>,
@@ -114,8 +129,8 @@ impl<S: Store> EdiWatcher<S> {
 
     /// Every settled file in every company's inbound folder, oldest name
     /// first per company.
-    fn inbound(&self) -> Vec<(String, PathBuf)> {
-        let mut out = Vec::new();
+    fn inbound(&self) -> BTreeMap<String, Vec<(PathBuf, u64)>> {
+        let mut out = BTreeMap::new();
         let Ok(companies) = std::fs::read_dir(self.root.join("inbound")) else {
             return out;
         };
@@ -127,16 +142,44 @@ impl<S: Store> EdiWatcher<S> {
             let Ok(files) = std::fs::read_dir(company.path()) else {
                 continue;
             };
-            let mut files: Vec<PathBuf> = files
+            let mut files: Vec<(PathBuf, u64)> = files
                 .flatten()
                 .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
-                .filter(|f| f.metadata().is_ok_and(|m| m.is_file() && self.settled(&m)))
-                .map(|f| f.path())
+                .filter_map(|f| {
+                    let m = f.metadata().ok()?;
+                    (m.is_file() && self.settled(&m)).then(|| (f.path(), m.len()))
+                })
                 .collect();
             files.sort();
-            out.extend(files.into_iter().map(|f| (id.clone(), f)));
+            if !files.is_empty() {
+                out.insert(id, files);
+            }
         }
         out
+    }
+
+    /// The file's bytes, or, over the limit, only its first ones: the
+    /// size is what the directory said, and the read stops one byte past
+    /// the limit whatever the file has become since.
+    async fn read(file: &Path, size: u64) -> std::io::Result<Read> {
+        let limit = u64::try_from(edi::MAX_BYTES).unwrap_or(u64::MAX);
+        let head_only = size > limit;
+        let take = if head_only {
+            106
+        } else {
+            limit.saturating_add(1)
+        };
+        let mut bytes = Vec::new();
+        tokio::fs::File::open(file)
+            .await?
+            .take(take)
+            .read_to_end(&mut bytes)
+            .await?;
+        if head_only || u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+            bytes.truncate(106);
+            return Ok(Read::TooLarge(bytes, size.max(limit.saturating_add(1))));
+        }
+        Ok(Read::Whole(bytes))
     }
 
     async fn done_with(&self, company: &str, file: &Path) -> std::io::Result<()> {
@@ -155,38 +198,64 @@ impl<S: Store> EdiWatcher<S> {
         tokio::fs::rename(file, to).await
     }
 
-    /// Process each settled inbound file once.
+    /// Process each settled inbound file once: companies side by side,
+    /// each company's files one after another in name order.
     pub async fn pass(&self) -> Pass {
+        let companies = self.inbound();
+        let passes = futures::future::join_all(
+            companies
+                .into_iter()
+                .map(|(c, files)| self.company_pass(c, files)),
+        )
+        .await;
+        passes.into_iter().fold(Pass::default(), |a, p| Pass {
+            processed: a.processed + p.processed,
+            retried: a.retried + p.retried,
+        })
+    }
+
+    async fn company_pass(&self, company: String, files: Vec<(PathBuf, u64)>) -> Pass {
         let mut pass = Pass::default();
-        for (company, file) in self.inbound() {
-            let Ok(bytes) = tokio::fs::read(&file).await else {
-                pass.retried += 1;
-                continue;
+        for (file, size) in files {
+            // Names are the partner's: logged escaped, never raw.
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let result = match Self::read(&file, size).await {
+                Err(_) => {
+                    pass.retried += 1;
+                    continue;
+                }
+                Ok(Read::Whole(bytes)) => self.app.edi_interchange(&company, &bytes).await,
+                Ok(Read::TooLarge(head, size)) => {
+                    self.app.edi_too_large(&company, &head, size).await
+                }
             };
-            match self.app.edi_interchange(&company, &bytes).await {
+            match result {
                 Ok(report) => {
                     if let Err(e) = self.answer(&company, &report).await {
-                        tracing::warn!(company_id = %company, file = %file.display(), error = %e, "could not write the 997; the file is processed again later");
+                        tracing::warn!(company_id = %company, file = ?name, error = %e, "could not write the answers; the file is processed again later");
                         pass.retried += 1;
                         continue;
                     }
-                    tracing::info!(company_id = %company, file = %file.display(), refused = ?report.refused, sets = report.sets.len(), "EDI file processed");
+                    tracing::info!(company_id = %company, file = ?name, refused = ?report.refused, sets = report.sets.len(), replies = report.replies.len(), "EDI file processed");
                 }
                 Err(
                     e @ (EdiError::Unavailable(_) | EdiError::App(_) | EdiError::NotConfigured),
                 ) => {
-                    tracing::warn!(company_id = %company, file = %file.display(), error = %e, "EDI file not processed; tried again later");
+                    tracing::warn!(company_id = %company, file = ?name, error = %e, "EDI file not processed; tried again later");
                     pass.retried += 1;
                     continue;
                 }
                 Err(e) => {
-                    // Nothing to answer (not an interchange, no such EDI
-                    // company): set aside, not retried.
-                    tracing::error!(company_id = %company, file = %file.display(), error = %e, "EDI file refused");
+                    // Nothing to answer (no such EDI company, unusable
+                    // settings): set aside, not retried.
+                    tracing::error!(company_id = %company, file = ?name, error = %e, "EDI file refused");
                 }
             }
             if let Err(e) = self.done_with(&company, &file).await {
-                tracing::warn!(company_id = %company, file = %file.display(), error = %e, "could not move the processed file");
+                tracing::warn!(company_id = %company, file = ?name, error = %e, "could not move the processed file");
             }
             pass.processed += 1;
         }
@@ -194,8 +263,8 @@ impl<S: Store> EdiWatcher<S> {
     }
 
     async fn answer(&self, company: &str, report: &InterchangeReport) -> Result<(), String> {
-        if let Some(ack) = &report.ack {
-            self.outbox.put(company, &ack.name, &ack.bytes).await?;
+        for reply in &report.replies {
+            self.outbox.put(company, &reply.name, &reply.bytes).await?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use service::edi::EdiOutbox;
 use service::webhooks::Pending;
 
 /// Objects above this are not read (an interchange is kilobytes).
-pub const MAX_OBJECT_BYTES: i64 = 10 * 1024 * 1024;
+pub const MAX_OBJECT_BYTES: usize = edi::MAX_BYTES;
 
 #[derive(Clone, Debug)]
 pub struct S3Edi {
@@ -22,18 +22,49 @@ pub struct S3Edi {
     bucket: String,
 }
 
+/// What the first bytes of an object over the limit are read for: its ISA.
+pub const HEAD_BYTES: usize = 106;
+
+/// A company id usable as a key prefix: letters, digits, `-`, `_`, `.`,
+/// not only dots.
+fn company_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !s.bytes().all(|b| b == b'.')
+}
+
+/// A file name as a partner's SFTP or AS2 client may give it (spaces and
+/// all): one key segment, not `.` or `..`.
+fn name_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 512 && !s.contains('/') && s != "." && s != ".."
+}
+
 /// An inbound object's key split: the company and the file name.
 pub fn inbound_key(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix("inbound/")?;
     let (company, name) = rest.split_once('/')?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 255
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            && !s.bytes().all(|b| b == b'.')
-    };
-    (ok(company) && ok(name)).then_some((company, name))
+    (company_ok(company) && name_ok(name)).then_some((company, name))
+}
+
+/// What was read of an inbound object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Whole(Vec<u8>),
+    /// Over [`MAX_OBJECT_BYTES`]: its first [`HEAD_BYTES`] and its size.
+    TooLarge(Vec<u8>, u64),
+}
+
+/// A key as `CopySource` takes it: the bucket and key, URL-encoded.
+fn copy_source(bucket: &str, key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(&format!("{bucket}/{key}"), KEEP).to_string()
 }
 
 fn describe<E, R>(op: &str, e: &SdkError<E, R>) -> String
@@ -79,31 +110,43 @@ impl S3Edi {
         })
     }
 
-    /// The object's bytes; `None` when it is gone (processed already).
-    pub async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        let out = match self
-            .client()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+    /// The object's bytes, or only its head when it is over the limit
+    /// (as the event's size says, or as its length turns out); `None` when
+    /// it is gone (processed already). Never holds more than the limit.
+    pub async fn read(&self, key: &str, size: Option<u64>) -> Result<Option<Object>, String> {
+        let limit = u64::try_from(MAX_OBJECT_BYTES).unwrap_or(u64::MAX);
+        let mut get = self.client().get_object().bucket(&self.bucket).key(key);
+        let head_only = size.is_some_and(|n| n > limit);
+        if head_only {
+            get = get.range(format!("bytes=0-{}", HEAD_BYTES - 1));
+        }
+        let mut out = match get.send().await {
             Ok(o) => o,
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
                 return Ok(None);
             }
             Err(e) => return Err(describe("GetObject", &e)),
         };
-        if out.content_length().is_some_and(|n| n > MAX_OBJECT_BYTES) {
-            return Err(format!("{key} is over {MAX_OBJECT_BYTES} bytes"));
-        }
-        let bytes = out
+        let length = out.content_length().and_then(|n| u64::try_from(n).ok());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = out
             .body
-            .collect()
+            .try_next()
             .await
-            .map_err(|e| format!("S3 GetObject {key}: {e}"))?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+            .map_err(|e| format!("S3 GetObject: {e}"))?
+        {
+            bytes.extend_from_slice(&chunk);
+            if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+                break;
+            }
+        }
+        let over = u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit;
+        if head_only || over {
+            bytes.truncate(HEAD_BYTES);
+            let size = size.or(length).unwrap_or(limit.saturating_add(1));
+            return Ok(Some(Object::TooLarge(bytes, size)));
+        }
+        Ok(Some(Object::Whole(bytes)))
     }
 
     /// Move `inbound/<company>/<name>` to `processed/<company>/<name>`.
@@ -112,7 +155,7 @@ impl S3Edi {
         self.client()
             .copy_object()
             .bucket(&self.bucket)
-            .copy_source(format!("{}/{from}", self.bucket))
+            .copy_source(copy_source(&self.bucket, &from))
             .key(format!("processed/{company}/{name}"))
             .send()
             .await
@@ -128,8 +171,8 @@ impl S3Edi {
     }
 
     async fn write(&self, company: &str, name: &str, bytes: &[u8]) -> Result<String, String> {
-        if inbound_key(&format!("inbound/{company}/{name}")).is_none() {
-            return Err(format!("{company}/{name} is not a safe key"));
+        if !company_ok(company) || !edi_name_ok(name) {
+            return Err(format!("{company:?}/{name:?} is not a safe key"));
         }
         let key = format!("outbound/{company}/{name}");
         self.client()
@@ -143,6 +186,11 @@ impl S3Edi {
             .map_err(|e| describe("PutObject", &e))?;
         Ok(format!("s3://{}/{key}", self.bucket))
     }
+}
+
+/// The names we give our documents: letters, digits, `-`, `_`, `.`.
+fn edi_name_ok(name: &str) -> bool {
+    company_ok(name)
 }
 
 impl EdiOutbox for S3Edi {
@@ -174,9 +222,23 @@ mod tests {
             "inbound/a/b/c",
             "inbound/a b/c",
             "inbound/a/..",
+            "inbound/a/.",
         ] {
             assert_eq!(inbound_key(bad), None, "{bad}");
         }
+        // Partners' clients name files as they like.
+        assert_eq!(
+            inbound_key("inbound/buyer-edi/860 cancel (1).x12"),
+            Some(("buyer-edi", "860 cancel (1).x12"))
+        );
+    }
+
+    #[test]
+    fn copy_sources_are_url_encoded() {
+        assert_eq!(
+            copy_source("b", "inbound/c1/a b+c%.x12"),
+            "b/inbound/c1/a%20b%2Bc%25.x12"
+        );
     }
 
     /// Against ministack's S3: written, read, set aside.
@@ -209,14 +271,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            s3.read("inbound/c1/in.x12").await.unwrap(),
-            Some(b"hello".to_vec())
+            s3.read("inbound/c1/in.x12", Some(5)).await.unwrap(),
+            Some(Object::Whole(b"hello".to_vec()))
         );
         s3.set_aside("c1", "in.x12").await.unwrap();
-        assert_eq!(s3.read("inbound/c1/in.x12").await.unwrap(), None);
+        assert_eq!(s3.read("inbound/c1/in.x12", None).await.unwrap(), None);
         assert_eq!(
-            s3.read("processed/c1/in.x12").await.unwrap(),
-            Some(b"hello".to_vec())
+            s3.read("processed/c1/in.x12", None).await.unwrap(),
+            Some(Object::Whole(b"hello".to_vec()))
+        );
+        // A key with a space, as a partner's client names a file.
+        s3.client()
+            .put_object()
+            .bucket(&bucket)
+            .key("inbound/c1/with space+plus.x12")
+            .body(b"spaced".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        s3.set_aside("c1", "with space+plus.x12").await.unwrap();
+        assert_eq!(
+            s3.read("processed/c1/with space+plus.x12", None)
+                .await
+                .unwrap(),
+            Some(Object::Whole(b"spaced".to_vec()))
+        );
+        // Over the limit by the event's size: only the head is read.
+        let big = vec![b'x'; 300];
+        s3.client()
+            .put_object()
+            .bucket(&bucket)
+            .key("inbound/c1/big.x12")
+            .body(big.into())
+            .send()
+            .await
+            .unwrap();
+        let limit = u64::try_from(MAX_OBJECT_BYTES).unwrap();
+        assert_eq!(
+            s3.read("inbound/c1/big.x12", Some(limit + 1))
+                .await
+                .unwrap(),
+            Some(Object::TooLarge(vec![b'x'; HEAD_BYTES], limit + 1))
         );
     }
 }

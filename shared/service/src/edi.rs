@@ -1,27 +1,35 @@
 //! EDI partners' documents, both ways. Inbound (`App::edi_interchange`):
 //! an interchange from a company's folder is checked whole (`edi::validate`:
-//! envelopes, counts, control numbers, the sender is the folder's company),
-//! each accepted 860, 855 or 865 is reconciled onto the sender's order with
-//! its PO number (absolute quantities, so a repeated document is a no-op),
-//! and every functional group is answered with a 997 that also rejects the
-//! sets that could not be applied. Outbound (`Notifier`): a cancellation by
-//! its partner reaches an EDI seller as an 860 and an EDI buyer as an 865,
-//! once, under the ledger, with control numbers that never repeat.
+//! envelopes, counts, control numbers, the sender is the folder's company)
+//! and every functional group is answered with a 997, which speaks only of
+//! syntax. Each accepted 860, 855 or 865 is then resolved to one order of
+//! the sender's trading relationship and reconciled onto it (absolute
+//! quantities, so a repeated document is a no-op); what cannot be applied
+//! for a business reason is answered with an 824 and changes nothing. A bad
+//! envelope is answered with a TA1 when the partner asked for one (ISA14).
+//! Outbound (`Notifier`): a cancellation by its partner reaches an EDI
+//! seller as an 860 and an EDI buyer as an 865, once, under the ledger,
+//! with control numbers that never repeat.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
 use thiserror::Error;
 
-use domain::{Company, Integration, Order, PlatformLine, PlatformState, Role, Source};
+use domain::{
+    Company, Integration, Order, PartnerNamedBy, PlatformLine, PlatformState, PocQuantities, Role,
+    Source,
+};
 use edi::{
-    ChangeDocument, Envelope, IsaId, LineAction, OutboundChange, OutboundLine, OutboundScope,
-    SetKind, SetStatus,
+    ApplicationAdvice, ApplicationError, ChangeDocument, Delimiters, Envelope, ErrorCondition,
+    IsaHeader, IsaId, LineAction, OutboundChange, OutboundLine, OutboundScope, PocReading, SetKind,
+    SetRefusal, Syntax, Ta1,
 };
 
 use crate::app::App;
 use crate::reconcile::ReconcileOutcome;
-use crate::store::{StatusFilter, Store};
+use crate::store::Store;
 use crate::webhooks::Pending;
 
 /// Interchange control numbers per partner: each call a number never
@@ -57,6 +65,57 @@ pub struct EdiFile {
     pub bytes: Vec<u8>,
 }
 
+/// Why a syntactically sound set changed nothing: what its 824 says.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Refusal {
+    #[error("a {set} is not a {role}'s document")]
+    WrongSender { set: SetKind, role: &'static str },
+    #[error("no order with PO number {po} between the sender and the party it names")]
+    UnknownPo { po: String },
+    #[error("PO number {po} names {count} orders; name the other party (N1) to choose one")]
+    AmbiguousPo { po: String, count: usize },
+    #[error("{why}")]
+    UnknownLine { why: String, segment: (String, u32) },
+    #[error("line {line}: {wanted} units cannot be cancelled, {fulfilled} have shipped")]
+    BeyondOpen {
+        line: String,
+        wanted: u32,
+        fulfilled: u32,
+        segment: (String, u32),
+    },
+    #[error("line {line}: {why}")]
+    MissingQuantity {
+        line: String,
+        why: edi::Unusable,
+        segment: (String, u32),
+    },
+    #[error("{0}")]
+    NotPermitted(String),
+}
+
+impl Refusal {
+    /// The refusal as an 824 `TED`.
+    pub fn ted(&self) -> ApplicationError {
+        let (condition, segment) = match self {
+            Refusal::WrongSender { .. } => (ErrorCondition::InvalidCombination, None),
+            Refusal::UnknownPo { .. } | Refusal::AmbiguousPo { .. } => {
+                (ErrorCondition::PoInvalid, None)
+            }
+            Refusal::UnknownLine { segment, .. } => (ErrorCondition::InvalidId, Some(segment)),
+            Refusal::BeyondOpen { segment, .. } => (ErrorCondition::InvalidQuantity, Some(segment)),
+            Refusal::MissingQuantity { segment, .. } => {
+                (ErrorCondition::MissingData, Some(segment))
+            }
+            Refusal::NotPermitted(_) => (ErrorCondition::Other, None),
+        };
+        ApplicationError {
+            condition,
+            message: self.to_string(),
+            segment: segment.cloned(),
+        }
+    }
+}
+
 /// What one set of an interchange came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetOutcome {
@@ -65,18 +124,26 @@ pub enum SetOutcome {
         po_number: String,
         outcomes: Vec<ReconcileOutcome>,
     },
-    Rejected {
+    /// Read and accepted, with no effect of its own (e.g. an 865 rejecting
+    /// a change).
+    NoEffect {
         set: SetKind,
         po_number: String,
-        why: String,
+        why: edi::NoEffect,
+    },
+    /// Refused for a business reason: answered with an 824.
+    Refused {
+        set: SetKind,
+        po_number: String,
+        why: Refusal,
     },
 }
 
-/// What an interchange came to: its 997 (none when it held only 997s) and
-/// each change set's outcome.
+/// What an interchange came to: the files answering it (997, 824, TA1)
+/// and each change set's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterchangeReport {
-    pub ack: Option<EdiFile>,
+    pub replies: Vec<EdiFile>,
     /// Set when the whole interchange was refused (wrong sender, envelope).
     pub refused: Option<String>,
     pub sets: Vec<SetOutcome>,
@@ -86,11 +153,8 @@ pub struct InterchangeReport {
 pub enum EdiError {
     #[error("no EDI company {0}")]
     UnknownCompany(String),
-    #[error("company {0} has no usable EDI interchange id")]
-    NoIsaId(String),
-    /// Not even an ISA to answer to: nothing is written back.
-    #[error("the file is not an X12 interchange: {0}")]
-    Unreadable(String),
+    #[error("company {0} has no usable EDI settings: {1}")]
+    Settings(String, String),
     #[error("EDI is not set up on this host")]
     NotConfigured,
     #[error("{0}")]
@@ -99,14 +163,71 @@ pub enum EdiError {
     App(#[from] crate::app::AppError),
 }
 
-/// A company's interchange id.
-pub fn isa_id_of(c: &Company) -> Result<IsaId, EdiError> {
+/// An EDI company as its documents are read and written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partner {
+    /// Its ISA05/06.
+    pub id: IsaId,
+    /// Our id as it knows us, when set.
+    pub our_id: Option<IsaId>,
+    pub reading: PocReading,
+    pub syntax: Syntax,
+    pub named_by: PartnerNamedBy,
+}
+
+/// A company's EDI settings, checked.
+pub fn partner_of(c: &Company) -> Result<Partner, EdiError> {
+    let bad = |why: String| EdiError::Settings(c.id.clone(), why);
     let e = c
         .edi
         .as_ref()
         .filter(|_| c.integration == Integration::Edi)
-        .ok_or_else(|| EdiError::NoIsaId(c.id.clone()))?;
-    IsaId::new(&e.isa_qualifier, &e.isa_id).map_err(|_| EdiError::NoIsaId(c.id.clone()))
+        .ok_or_else(|| bad("not an EDI company".into()))?;
+    let id = IsaId::new(&e.isa_qualifier, &e.isa_id).map_err(|x| bad(x.to_string()))?;
+    let our_id = match (&e.our_isa_qualifier, &e.our_isa_id) {
+        (None, None) => None,
+        (q, Some(i)) => Some(
+            IsaId::new(q.as_deref().unwrap_or(edi::DEFAULT_ISA_QUALIFIER), i)
+                .map_err(|x| bad(x.to_string()))?,
+        ),
+        (Some(_), None) => return Err(bad("our_isa_qualifier without our_isa_id".into())),
+    };
+    let byte = |c: Option<char>, default: u8| -> Result<u8, EdiError> {
+        match c {
+            None => Ok(default),
+            Some(c) => u8::try_from(c)
+                .ok()
+                .filter(u8::is_ascii)
+                .ok_or_else(|| bad(format!("separator {c:?} is not ASCII"))),
+        }
+    };
+    let d = Delimiters::OUTBOUND;
+    let syntax = Syntax {
+        delimiters: Delimiters {
+            element: byte(e.element_separator, d.element)?,
+            component: byte(e.component_separator, d.component)?,
+            segment: byte(e.segment_terminator, d.segment)?,
+            repetition: Some(byte(e.repetition_separator, d.repetition.unwrap_or(b'^'))?),
+        },
+        isa_version: e.isa_version.clone().unwrap_or_else(|| "00401".into()),
+        line_breaks: true,
+    };
+    syntax.check().map_err(|x| bad(x.to_string()))?;
+    Ok(Partner {
+        id,
+        our_id,
+        reading: match e.poc_quantities {
+            PocQuantities::BeforeAfter => PocReading::BeforeAfter,
+            PocQuantities::NewTotal => PocReading::NewTotal,
+        },
+        syntax,
+        named_by: e.partner_named_by,
+    })
+}
+
+/// A company's interchange id.
+pub fn isa_id_of(c: &Company) -> Result<IsaId, EdiError> {
+    partner_of(c).map(|p| p.id)
 }
 
 /// The order line a document's line names: by its assigned id (the line's
@@ -140,23 +261,56 @@ fn line_of<'a>(order: &'a Order, change: &edi::LineChange) -> Result<&'a domain:
     }
 }
 
+fn line_segment(doc: &ChangeDocument, change: &edi::LineChange) -> (String, u32) {
+    let id = if doc.set == SetKind::PoAck855 {
+        "PO1"
+    } else {
+        "POC"
+    };
+    (id.to_owned(), change.segment_position)
+}
+
 /// The document as absolute line quantities (the reconciliation store
 /// platforms use): `CancelOpen` keeps what was fulfilled, `SetTotal` is
-/// the line's new total, `NoChange` is left out. `Err` names a line the
-/// order does not have.
-pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformState, String> {
+/// the line's new total, `Reject(n)` the ordered quantity less `n`,
+/// `NoChange` is left out. A line the order does not have, a quantity the
+/// partner's reading needs but did not send, or a total below what has
+/// shipped is refused.
+pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformState, Refusal> {
     let mut lines = Vec::new();
     for change in &doc.lines {
-        let target = match change.action {
+        let segment = || line_segment(doc, change);
+        match change.action {
             LineAction::NoChange => continue,
-            LineAction::CancelOpen => None,
-            LineAction::SetTotal(n) => Some(n),
+            LineAction::Unusable(why) => {
+                return Err(Refusal::MissingQuantity {
+                    line: change.line_id.clone(),
+                    why,
+                    segment: segment(),
+                });
+            }
+            _ => {}
+        }
+        let line = line_of(order, change).map_err(|why| Refusal::UnknownLine {
+            why: format!("{why} (PO {}, position {})", doc.po_number, change.position),
+            segment: segment(),
+        })?;
+        let target = match change.action {
+            LineAction::SetTotal(n) => n,
+            LineAction::Reject(n) => line.quantity.saturating_sub(n),
+            _ => line.fulfilled,
         };
-        let line = line_of(order, change)
-            .map_err(|why| format!("{why} (PO {}, position {})", doc.po_number, change.position))?;
+        if target < line.fulfilled {
+            return Err(Refusal::BeyondOpen {
+                line: change.line_id.clone(),
+                wanted: line.active().saturating_sub(target),
+                fulfilled: line.fulfilled,
+                segment: segment(),
+            });
+        }
         lines.push(PlatformLine {
             line_item_id: line.id.clone(),
-            quantity: target.unwrap_or(line.fulfilled),
+            quantity: target,
         });
     }
     let reason = match (&doc.reason, doc.whole_order, doc.lines.first()) {
@@ -176,34 +330,28 @@ fn sent_by(set: SetKind) -> Option<Role> {
     match set {
         SetKind::PoChange860 => Some(Role::Buyer),
         SetKind::PoAck855 | SetKind::SellerChange865 => Some(Role::Seller),
-        SetKind::FunctionalAck997 => None,
+        SetKind::FunctionalAck997 | SetKind::ApplicationAdvice824 => None,
     }
 }
 
-/// Mark the first accepted set `set`/`control` rejected and recount its
-/// group, so the 997 says the set changed nothing.
-fn reject_in_ack(ack: &mut edi::InterchangeAck, set: SetKind, control: &str) {
-    for g in &mut ack.groups {
-        let Some(s) = g.sets.iter_mut().find(|s| {
-            s.set_id == set.id() && s.control_number == control && s.status == SetStatus::Accepted
-        }) else {
-            continue;
-        };
-        s.status = SetStatus::Rejected;
-        s.errors.push(edi::SetErrorCode::SegmentsInError);
-        let accepted = g
-            .sets
-            .iter()
-            .filter(|s| s.status == SetStatus::Accepted)
-            .count();
-        g.accepted = u32::try_from(accepted).unwrap_or(u32::MAX);
-        g.status = match accepted {
-            0 => edi::GroupStatus::Rejected,
-            n if n == g.sets.len() => edi::GroupStatus::Accepted,
-            _ => edi::GroupStatus::Partial,
-        };
-        return;
+/// `N101` codes naming the other party: the buyer in a seller's document,
+/// the seller in a buyer's.
+fn other_party_codes(sender: Role) -> &'static [&'static str] {
+    match sender {
+        Role::Seller => &["BY"],
+        Role::Buyer => &["SE", "SU", "VN"],
     }
+}
+
+/// The ids a document names the other party of its order by.
+struct Named {
+    /// `N104`s of the other party's `N1`s: when there are any, the order
+    /// must be with one of them.
+    n1: Vec<String>,
+    /// The group and interchange receivers that are not us: used when they
+    /// name one of the candidates' partners, else ignored (many partners
+    /// address every document to the hub).
+    receivers: Vec<String>,
 }
 
 impl<S: Store> App<S> {
@@ -211,68 +359,150 @@ impl<S: Store> App<S> {
         self.edi.as_ref().ok_or(EdiError::NotConfigured)
     }
 
-    /// The orders a document's PO number names among the sender's: a
-    /// buyer's by its order ref (indexed); a seller's from its listing.
-    async fn orders_for_po(&self, company: &Company, po: &str) -> Result<Vec<Order>, EdiError> {
+    fn named_in(
+        &self,
+        partner: &Partner,
+        sender: Role,
+        doc: &ChangeDocument,
+        header: &IsaHeader,
+    ) -> Named {
+        let ours: Vec<&str> = self
+            .edi
+            .iter()
+            .map(|p| p.our_id.id())
+            .chain(partner.our_id.as_ref().map(IsaId::id))
+            .collect();
+        let n1 = match partner.named_by {
+            PartnerNamedBy::Receiver => Vec::new(),
+            _ => doc
+                .parties
+                .iter()
+                .filter(|p| other_party_codes(sender).contains(&p.entity.as_str()))
+                .filter(|p| !p.id.is_empty())
+                .map(|p| p.id.clone())
+                .collect(),
+        };
+        let receivers = match partner.named_by {
+            PartnerNamedBy::N1 => Vec::new(),
+            _ => [doc.group_receiver.as_str(), header.receiver.id()]
+                .into_iter()
+                .filter(|r| !r.is_empty() && !ours.contains(r))
+                .map(str::to_owned)
+                .collect(),
+        };
+        Named { n1, receivers }
+    }
+
+    /// The one order a document's PO number names within the sender's
+    /// trading relationship: among the sender's orders with that PO
+    /// (indexed, for buyers and sellers alike), those with the party the
+    /// document names; more than one is refused, never applied to all.
+    async fn order_for_po(
+        &self,
+        company: &Company,
+        doc: &ChangeDocument,
+        named: &Named,
+    ) -> Result<Result<Order, Refusal>, EdiError> {
         let app = |e| EdiError::App(crate::app::AppError::Store(e));
-        if company.role == Role::Buyer {
-            return self
+        let po = &doc.po_number;
+        let mut candidates: Vec<Order> = match company.role {
+            Role::Buyer => self
                 .store
                 .orders_by_ref(&company.id, Role::Buyer, po)
                 .await
-                .map_err(app);
-        }
-        let mut found = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
+                .map_err(app)?
+                .into_iter()
+                .filter(|o| o.buyer_id == company.id)
+                .collect(),
+            Role::Seller => self
                 .store
-                .list_orders(&company.id, StatusFilter::Any, 100, after.as_ref())
+                .seller_orders_by_po(&company.id, po)
                 .await
-                .map_err(app)?;
-            found.extend(
-                page.orders.into_iter().map(|r| r.order).filter(|o| {
-                    o.seller_id == company.id && o.buyer_order_ref.as_deref() == Some(po)
-                }),
-            );
-            match page.next {
-                Some(n) => after = Some(n),
-                None => return Ok(found),
+                .map_err(app)?
+                .into_iter()
+                .filter(|o| o.seller_id == company.id)
+                .collect(),
+        };
+        if !named.n1.is_empty() || !named.receivers.is_empty() {
+            let mut ids_of: HashMap<String, Vec<String>> = HashMap::new();
+            for o in &candidates {
+                let other = match company.role {
+                    Role::Buyer => &o.seller_id,
+                    Role::Seller => &o.buyer_id,
+                };
+                if ids_of.contains_key(other) {
+                    continue;
+                }
+                let c = self
+                    .store
+                    .company(other)
+                    .await
+                    .map_err(|e| EdiError::App(e.into()))?;
+                let mut ids = vec![other.clone()];
+                ids.extend(c.and_then(|c| c.edi).map(|e| e.isa_id));
+                ids_of.insert(other.clone(), ids);
+            }
+            let with = |names: &[String], o: &Order| {
+                let other = match company.role {
+                    Role::Buyer => &o.seller_id,
+                    Role::Seller => &o.buyer_id,
+                };
+                ids_of
+                    .get(other)
+                    .is_some_and(|ids| ids.iter().any(|i| names.contains(i)))
+            };
+            if !named.n1.is_empty() {
+                candidates.retain(|o| with(&named.n1, o));
+            } else if candidates.iter().any(|o| with(&named.receivers, o)) {
+                candidates.retain(|o| with(&named.receivers, o));
             }
         }
+        let count = candidates.len();
+        Ok(match candidates.pop() {
+            None => Err(Refusal::UnknownPo { po: po.clone() }),
+            Some(o) if count == 1 => Ok(o),
+            Some(_) => Err(Refusal::AmbiguousPo {
+                po: po.clone(),
+                count,
+            }),
+        })
     }
 
     /// Apply one accepted change set from `company`.
     async fn apply_change(
         &self,
         company: &Company,
+        partner: &Partner,
+        header: &IsaHeader,
         doc: &ChangeDocument,
         delivery: &str,
     ) -> Result<SetOutcome, EdiError> {
-        let rejected = |why: String| SetOutcome::Rejected {
+        let refused = |why: Refusal| SetOutcome::Refused {
             set: doc.set,
             po_number: doc.po_number.clone(),
             why,
         };
         if sent_by(doc.set) != Some(company.role) {
-            return Ok(rejected(format!(
-                "a {} is not a {}'s document",
-                doc.set,
-                company.role.as_str()
-            )));
+            return Ok(refused(Refusal::WrongSender {
+                set: doc.set,
+                role: company.role.as_str(),
+            }));
         }
-        let orders = self.orders_for_po(company, &doc.po_number).await?;
-        if orders.is_empty() {
-            return Ok(rejected(format!(
-                "no order with PO number {} of {}",
-                doc.po_number, company.id
-            )));
+        let named = self.named_in(partner, company.role, doc, header);
+        let order = match self.order_for_po(company, doc, &named).await? {
+            Ok(o) => o,
+            Err(why) => return Ok(refused(why)),
+        };
+        if let Some(why) = doc.no_effect {
+            return Ok(SetOutcome::NoEffect {
+                set: doc.set,
+                po_number: doc.po_number.clone(),
+                why,
+            });
         }
-        // Every line must be on every order before anything changes.
-        for o in &orders {
-            if let Err(why) = platform_state(o, doc) {
-                return Ok(rejected(why));
-            }
+        // Every line must be usable before anything changes.
+        if let Err(why) = platform_state(&order, doc) {
+            return Ok(refused(why));
         }
         let (set, po_number) = (doc.set, doc.po_number.clone());
         let doc = Arc::new(doc.clone());
@@ -281,8 +511,10 @@ impl<S: Store> App<S> {
                 company,
                 Source::Edi,
                 delivery,
-                orders,
+                vec![order],
                 move |order: &Order| {
+                    // The order may have moved on since the check (a
+                    // shipment): then nothing is asked of it.
                     platform_state(order, &doc).unwrap_or_else(|_| PlatformState {
                         whole_order_cancelled: false,
                         lines: Vec::new(),
@@ -297,9 +529,109 @@ impl<S: Store> App<S> {
                 po_number,
                 outcomes,
             }),
-            Err(crate::app::AppError::Domain(d)) => Ok(rejected(d.to_string())),
+            Err(crate::app::AppError::Domain(d)) => {
+                Ok(refused(Refusal::NotPermitted(d.to_string())))
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The envelope of a reply to `header` (from the id the partner
+    /// addressed, to the partner, in its syntax).
+    async fn reply_envelope(
+        &self,
+        company: &Company,
+        partner: &Partner,
+        header: &IsaHeader,
+        group_ids: Option<(String, String)>,
+    ) -> Result<Envelope, EdiError> {
+        let ports = self.edi_ports()?;
+        let control = ports
+            .numbers
+            .next(&company.id)
+            .await
+            .map_err(EdiError::Unavailable)?;
+        let from =
+            IsaId::new(header.receiver.qualifier(), header.receiver.id()).unwrap_or_else(|_| {
+                partner
+                    .our_id
+                    .clone()
+                    .unwrap_or_else(|| ports.our_id.clone())
+            });
+        let mut env = Envelope::new(from, partner.id.clone(), control, Utc::now().naive_utc())
+            .with_syntax(partner.syntax.clone());
+        env.group_ids = group_ids;
+        Ok(env)
+    }
+
+    /// A TA1 rejecting the interchange `header` names, when it asked for
+    /// one.
+    async fn ta1(
+        &self,
+        company: &Company,
+        partner: &Partner,
+        header: &IsaHeader,
+        note: edi::InterchangeNote,
+    ) -> Result<Option<EdiFile>, EdiError> {
+        if !header.ack_requested {
+            return Ok(None);
+        }
+        let env = self.reply_envelope(company, partner, header, None).await?;
+        let ta1 = Ta1 {
+            control_number: header.control_number,
+            date: header.date,
+            time: header.time,
+            note,
+        };
+        let bytes = edi::write_ta1(&env, &ta1).map_err(|e| EdiError::Unavailable(e.to_string()))?;
+        Ok(Some(EdiFile {
+            name: edi::ta1_file_name(env.control_number),
+            bytes,
+        }))
+    }
+
+    async fn edi_company(&self, company_id: &str) -> Result<(Company, Partner), EdiError> {
+        self.edi_ports()?;
+        let company = self
+            .store
+            .company(company_id)
+            .await
+            .map_err(|e| EdiError::App(e.into()))?
+            .ok_or_else(|| EdiError::UnknownCompany(company_id.to_owned()))?;
+        let partner = partner_of(&company)?;
+        Ok((company, partner))
+    }
+
+    /// A file too large to read: only its ISA (`head`, its first bytes)
+    /// is looked at, to answer with a TA1 when the partner asked for one.
+    pub async fn edi_too_large(
+        &self,
+        company_id: &str,
+        head: &[u8],
+        size: u64,
+    ) -> Result<InterchangeReport, EdiError> {
+        let (company, partner) = self.edi_company(company_id).await?;
+        let refused = format!(
+            "the file has {size} bytes; at most {} are read",
+            edi::MAX_BYTES
+        );
+        let mut replies = Vec::new();
+        if let Some(header) = edi::read_isa(head).ok().filter(|h| h.sender == partner.id) {
+            replies.extend(
+                self.ta1(
+                    &company,
+                    &partner,
+                    &header,
+                    edi::InterchangeNote::InvalidContent,
+                )
+                .await?,
+            );
+        }
+        Ok(InterchangeReport {
+            replies,
+            refused: Some(refused),
+            sets: Vec::new(),
+        })
     }
 
     /// Process one interchange from `company_id`'s inbound folder.
@@ -308,22 +640,41 @@ impl<S: Store> App<S> {
         company_id: &str,
         bytes: &[u8],
     ) -> Result<InterchangeReport, EdiError> {
-        let ports = self.edi_ports()?;
-        let company = self
-            .store
-            .company(company_id)
-            .await
-            .map_err(|e| EdiError::App(e.into()))?
-            .ok_or_else(|| EdiError::UnknownCompany(company_id.to_owned()))?;
-        let partner = isa_id_of(&company)?;
-        let ic = edi::parse_interchange(bytes).map_err(|e| EdiError::Unreadable(e.to_string()))?;
-        let mut v = edi::validate(&ic, &partner);
-        let digest = crate::app::sha256_hex(bytes);
+        let (company, partner) = self.edi_company(company_id).await?;
+        let ic = match edi::parse_interchange(bytes) {
+            Ok(ic) => ic,
+            Err(e) => {
+                tracing::warn!(company_id, error = %e, "EDI file is not a readable interchange");
+                let mut replies = Vec::new();
+                let header = edi::read_isa(bytes).ok().filter(|h| h.sender == partner.id);
+                if let (Some(note), Some(header)) = (e.ta1_note(), header) {
+                    replies.extend(self.ta1(&company, &partner, &header, note).await?);
+                }
+                return Ok(InterchangeReport {
+                    replies,
+                    refused: Some(e.to_string()),
+                    sets: Vec::new(),
+                });
+            }
+        };
+        let v = edi::validate(&ic, &partner.id, partner.reading);
+        let group_ids = ic
+            .groups
+            .first()
+            .map(|g| (g.receiver_code().to_owned(), g.sender_code().to_owned()))
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty());
+        let mut replies = Vec::new();
         let refused = v.ack.error.as_ref().map(|e| e.to_string());
         let mut sets = Vec::new();
-        if let Some(why) = &refused {
-            tracing::warn!(company_id, control_number = v.ack.control_number, error = %why, "EDI interchange refused whole");
+        let mut refusals = Vec::new();
+        if let Some(e) = &v.ack.error {
+            tracing::warn!(company_id, control_number = v.ack.control_number, error = %e, "EDI interchange refused whole");
+            replies.extend(
+                self.ta1(&company, &partner, &ic.header, e.ta1_note())
+                    .await?,
+            );
         } else {
+            let digest = crate::app::sha256_hex(bytes);
             for doc in &v.changes {
                 // The file's digest, not only its control numbers: a partner
                 // that reuses numbers for a new file is not taken for a repeat.
@@ -334,46 +685,81 @@ impl<S: Store> App<S> {
                     doc.set.id(),
                     doc.control_number
                 );
-                let outcome = self.apply_change(&company, doc, &delivery).await?;
-                if let SetOutcome::Rejected { why, .. } = &outcome {
-                    tracing::warn!(company_id, set = doc.set.id(), po_number = %doc.po_number, error = %why, "EDI set rejected; nothing changed");
-                    reject_in_ack(&mut v.ack, doc.set, &doc.control_number);
-                } else {
-                    tracing::info!(company_id, set = doc.set.id(), po_number = %doc.po_number, ?outcome, "EDI set applied");
+                let outcome = self
+                    .apply_change(&company, &partner, &ic.header, doc, &delivery)
+                    .await?;
+                match &outcome {
+                    SetOutcome::Refused { why, .. } => {
+                        tracing::warn!(company_id, set = doc.set.id(), control_number = %doc.control_number, po_number = %doc.po_number, error = %why, "EDI set refused; nothing changed, an 824 says why");
+                        refusals.push(SetRefusal {
+                            po_number: doc.po_number.clone(),
+                            group_control_number: doc.group_control_number.clone(),
+                            set_control_number: doc.control_number.clone(),
+                            set: doc.set,
+                            errors: vec![why.ted()],
+                        });
+                    }
+                    SetOutcome::NoEffect { why, .. } => {
+                        tracing::info!(company_id, set = doc.set.id(), po_number = %doc.po_number, reason = %why, "EDI set read; it changes nothing");
+                    }
+                    SetOutcome::Applied { .. } => {
+                        tracing::info!(company_id, set = doc.set.id(), po_number = %doc.po_number, ?outcome, "EDI set applied");
+                    }
                 }
                 sets.push(outcome);
             }
         }
-        let ack = if v.ack.to_answer().next().is_some() {
-            let control = ports
-                .numbers
-                .next(&company.id)
-                .await
-                .map_err(EdiError::Unavailable)?;
-            let env = Envelope::new(
-                ports.our_id.clone(),
-                partner.clone(),
-                control,
-                Utc::now().naive_utc(),
-            );
-            edi::write_997(&env, &v.ack)
-                .map_err(|e| EdiError::Unavailable(e.to_string()))?
-                .map(|bytes| EdiFile {
-                    name: edi::file_name(control, SetKind::FunctionalAck997),
-                    bytes,
-                })
-        } else {
-            None
-        };
-        Ok(InterchangeReport { ack, refused, sets })
+        if v.ack.to_answer().next().is_some() {
+            let env = self
+                .reply_envelope(&company, &partner, &ic.header, group_ids.clone())
+                .await?;
+            let bytes =
+                edi::write_997(&env, &v.ack).map_err(|e| EdiError::Unavailable(e.to_string()))?;
+            replies.extend(bytes.map(|bytes| EdiFile {
+                name: edi::file_name(env.control_number, SetKind::FunctionalAck997),
+                bytes,
+            }));
+        }
+        if !refusals.is_empty() {
+            let env = self
+                .reply_envelope(&company, &partner, &ic.header, group_ids)
+                .await?;
+            let advice = ApplicationAdvice {
+                reference: format!("{:09}", ic.header.control_number),
+                refusals,
+            };
+            let bytes =
+                edi::write_824(&env, &advice).map_err(|e| EdiError::Unavailable(e.to_string()))?;
+            replies.push(EdiFile {
+                name: edi::file_name(env.control_number, SetKind::ApplicationAdvice824),
+                bytes,
+            });
+        }
+        log_acknowledgments(company_id, &v);
+        Ok(InterchangeReport {
+            replies,
+            refused,
+            sets,
+        })
+    }
+}
+
+/// What the partner's own 997s and TA1s say, in the log.
+fn log_acknowledgments(company_id: &str, v: &edi::Validation) {
+    for g in &v.acknowledgments {
+        tracing::info!(company_id, group = %g.functional_id, control_number = %g.control_number, status = g.status.code(), "the partner acknowledged a group");
+    }
+    for t in &v.ta1s {
+        tracing::info!(company_id, control_number = t.control_number, accepted = t.accepted, note = %t.note, "the partner acknowledged an interchange (TA1)");
     }
 }
 
 /// The document telling an EDI partner of cancellation `c` on `order`: an
-/// 860 to a seller, an 865 to a buyer.
+/// 860 to a seller, an 865 to a buyer, from our id as the partner knows
+/// us, in its syntax.
 pub fn outbound_document(
     ports_our_id: &IsaId,
-    partner: &IsaId,
+    partner: &Partner,
     partner_role: Role,
     order: &Order,
     c: &domain::Cancellation,
@@ -384,11 +770,18 @@ pub fn outbound_document(
         domain::CancellationKind::Items => OutboundScope::Lines(
             c.items
                 .iter()
-                .filter_map(|i| order.line_items.iter().find(|l| l.id == i.line_item_id))
-                .map(|l| OutboundLine {
+                .filter_map(|i| {
+                    order
+                        .line_items
+                        .iter()
+                        .find(|l| l.id == i.line_item_id)
+                        .map(|l| (l, i.quantity))
+                })
+                .map(|(l, units)| OutboundLine {
                     line_id: l.buyer_line_ref.clone().unwrap_or_else(|| l.id.clone()),
                     quantity: l.quantity,
                     cancelled: l.cancelled,
+                    units,
                     open: l.open(),
                     product_ids: vec![edi::ProductId {
                         qualifier: edi::ProductQualifier::Sku,
@@ -411,13 +804,14 @@ pub fn outbound_document(
         po_date: order.created_at.date_naive(),
         scope,
         reason,
+        reading: partner.reading,
     };
-    let env = Envelope::new(
-        ports_our_id.clone(),
-        partner.clone(),
-        control,
-        Utc::now().naive_utc(),
-    );
+    let from = partner
+        .our_id
+        .clone()
+        .unwrap_or_else(|| ports_our_id.clone());
+    let env = Envelope::new(from, partner.id.clone(), control, Utc::now().naive_utc())
+        .with_syntax(partner.syntax.clone());
     let (bytes, set) = match partner_role {
         Role::Seller => (edi::write_860(&env, &change)?, SetKind::PoChange860),
         Role::Buyer => (edi::write_865(&env, &change)?, SetKind::SellerChange865),
@@ -443,8 +837,9 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
-            code: edi::ChangeCode::Di,
+            code: edi::ChangeCode::poc("DI"),
             action: LineAction::CancelOpen,
+            segment_position: 3,
         }
     }
 

@@ -299,8 +299,8 @@ where
                     && partner.id != *initiator_id =>
             {
                 self.run(c, Channel::Edi, || async move {
-                    let isa = match crate::edi::isa_id_of(partner) {
-                        Ok(i) => i,
+                    let settings = match crate::edi::partner_of(partner) {
+                        Ok(p) => p,
                         Err(e) => return Attempt::Permanent(e.to_string()),
                     };
                     let control = match ports.numbers.next(&partner.id).await {
@@ -310,7 +310,7 @@ where
                     let (order_then, _) = crate::webhooks::as_of(record_ref, c);
                     let file = match crate::edi::outbound_document(
                         &ports.our_id,
-                        &isa,
+                        &settings,
                         partner_party,
                         &order_then,
                         c,
@@ -319,8 +319,19 @@ where
                         Ok(f) => f,
                         Err(e) => return Attempt::Permanent(format!("writing the document: {e}")),
                     };
+                    // The partner sees this detail: it names the document by
+                    // its control number, never where it was written.
                     match ports.outbox.put(&partner.id, &file.name, &file.bytes).await {
-                        Ok(at) => Attempt::Done(format!("{} written to {at}", file.name)),
+                        Ok(at) => {
+                            tracing::info!(company_id = %partner.id, file = %file.name, at = ?at, "EDI document written");
+                            let set = match partner_party {
+                                domain::Role::Seller => edi::SetKind::PoChange860,
+                                domain::Role::Buyer => edi::SetKind::SellerChange865,
+                            };
+                            Attempt::Done(format!(
+                                "X12 {set} sent, interchange control number {control:09}"
+                            ))
+                        }
                         Err(e) => Attempt::Transient(e),
                     }
                 })
