@@ -19,6 +19,8 @@
 //! - [`document`]: [`read_change`] turns one 860, 855 or 865 into a
 //!   [`ChangeDocument`]: the PO number, whether the whole order is
 //!   cancelled, and per line what to do with its open units.
+//! - [`advice`]: [`write_824`] and [`write_ta1`], the answers to what we
+//!   cannot take.
 //! - [`write`](mod@write): [`write_997`], [`write_860`] and [`write_865`] produce whole
 //!   interchanges with `*` elements, `>` components, `^` repetitions and
 //!   `~` + newline after each segment. Every data value goes through
@@ -35,6 +37,7 @@
 //! sets.
 
 pub mod ack;
+pub mod advice;
 pub mod codes;
 pub mod document;
 pub mod envelope;
@@ -55,6 +58,10 @@ pub use ack::{
     GroupAck, GroupStatus, InterchangeAck, InterchangeError, SegmentNote, SetAck, SetStatus,
     Validation, read_997, validate,
 };
+pub use advice::{
+    ApplicationAdvice, ApplicationError, ErrorCondition, InterchangeNote, SetRefusal, Ta1,
+    write_824, write_ta1,
+};
 pub use codes::{ElementErrorCode, GroupErrorCode, SegmentErrorCode, SetErrorCode};
 pub use document::{
     ChangeCode, ChangeDocument, DocumentError, LineAction, LineChange, NoEffect, Party, PocReading,
@@ -66,9 +73,8 @@ pub use envelope::{
     read_isa,
 };
 pub use write::{
-    ApplicationAdvice, ApplicationError, Envelope, ErrorCondition, InterchangeNote, MSG_MAX_CHARS,
-    OutboundChange, OutboundLine, OutboundScope, SetRefusal, Syntax, Ta1, WriteError, sanitize,
-    write_824, write_860, write_865, write_997, write_ta1,
+    Envelope, MSG_MAX_CHARS, OutboundChange, OutboundLine, OutboundScope, Syntax, WriteError,
+    sanitize, write_860, write_865, write_997,
 };
 
 /// The service's own ISA id unless configured otherwise.

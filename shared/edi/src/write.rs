@@ -1,4 +1,5 @@
-//! Writing 997, 824, TA1, 860 and 865 interchanges.
+//! Writing 997, 860 and 865 interchanges, and the writer the 824 and TA1
+//! of [`crate::advice`] share.
 //!
 //! One interchange holds one group (a TA1 none). The delimiters and the
 //! ISA version are the partner's [`Syntax`]; for `00401` ISA11 is `U`, for
@@ -31,9 +32,9 @@ pub const MSG_MAX_CHARS: usize = 264;
 /// The longest AK404 (copy of a bad data element).
 const AK404_MAX_CHARS: usize = 99;
 /// The longest TED02 (free-form message, element 3).
-const TED02_MAX_CHARS: usize = 60;
+pub(crate) const TED02_MAX_CHARS: usize = 60;
 /// The longest BGN02 / OTI03 / BCH03 (reference id, element 127).
-const REFERENCE_MAX_CHARS: usize = 30;
+pub(crate) const REFERENCE_MAX_CHARS: usize = 30;
 /// The most product id pairs in a `POC` (`POC08` to `POC27`).
 const POC_PRODUCT_IDS: usize = 10;
 const MAX_CONTROL_NUMBER: u32 = 999_999_999;
@@ -250,21 +251,21 @@ pub enum WriteError {
     Syntax(String),
 }
 
-fn date(d: NaiveDate) -> Result<(u32, u32, u32), WriteError> {
+pub(crate) fn date(d: NaiveDate) -> Result<(u32, u32, u32), WriteError> {
     match u32::try_from(d.year()) {
         Ok(y) if (1..=9999).contains(&y) => Ok((y, d.month(), d.day())),
         _ => Err(WriteError::Date(d)),
     }
 }
 
-fn ccyymmdd(d: NaiveDate) -> Result<String, WriteError> {
+pub(crate) fn ccyymmdd(d: NaiveDate) -> Result<String, WriteError> {
     let (y, m, d) = date(d)?;
     Ok(format!("{y:04}{m:02}{d:02}"))
 }
 
 /// An interchange being written.
-struct Out {
-    text: String,
+pub(crate) struct Out {
+    pub(crate) text: String,
     /// Segments of the open set, ST included.
     in_set: u32,
     sets: u32,
@@ -274,12 +275,12 @@ struct Out {
 
 impl Out {
     /// A value made safe for this interchange's delimiters.
-    fn clean(&self, value: &str) -> String {
+    pub(crate) fn clean(&self, value: &str) -> String {
         clean(value, &self.delimiters)
     }
 
     /// Writes one segment of already clean elements.
-    fn push(&mut self, id: &str, mut elements: Vec<String>) {
+    pub(crate) fn push(&mut self, id: &str, mut elements: Vec<String>) {
         while elements.last().is_some_and(String::is_empty) {
             elements.pop();
         }
@@ -301,13 +302,13 @@ impl Out {
     }
 
     /// Writes one segment of data values.
-    fn seg(&mut self, id: &str, values: &[&str]) {
+    pub(crate) fn seg(&mut self, id: &str, values: &[&str]) {
         let elements = values.iter().map(|v| self.clean(v)).collect();
         self.push(id, elements);
     }
 
     /// The ISA alone.
-    fn isa(env: &Envelope) -> Result<Self, WriteError> {
+    pub(crate) fn isa(env: &Envelope) -> Result<Self, WriteError> {
         for n in [env.control_number, env.group_control_number] {
             if !(1..=MAX_CONTROL_NUMBER).contains(&n) {
                 return Err(WriteError::ControlNumber(n));
@@ -367,7 +368,7 @@ impl Out {
         Ok(out)
     }
 
-    fn begin(env: &Envelope, kind: SetKind) -> Result<Self, WriteError> {
+    pub(crate) fn begin(env: &Envelope, kind: SetKind) -> Result<Self, WriteError> {
         let mut out = Self::isa(env)?;
         let (y, m, d) = date(env.at.date())?;
         let (hh, mm) = (env.at.hour(), env.at.minute());
@@ -392,7 +393,7 @@ impl Out {
     }
 
     /// Opens a set; its control number is its 1-based place in the group.
-    fn st(&mut self, kind: SetKind) -> String {
+    pub(crate) fn st(&mut self, kind: SetKind) -> String {
         self.sets = self.sets.saturating_add(1);
         let control = format!("{:04}", self.sets);
         self.in_set = 0;
@@ -400,12 +401,12 @@ impl Out {
         control
     }
 
-    fn se(&mut self, control: &str) {
+    pub(crate) fn se(&mut self, control: &str) {
         let count = self.in_set.saturating_add(1);
         self.seg("SE", &[&count.to_string(), control]);
     }
 
-    fn end(mut self, env: &Envelope) -> Vec<u8> {
+    pub(crate) fn end(mut self, env: &Envelope) -> Vec<u8> {
         self.seg(
             "GE",
             &[
@@ -620,194 +621,6 @@ fn write_change(
     }
     out.se(&control);
     Ok(out.end(env))
-}
-
-/// TED01 (element 647): why an application refuses data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCondition {
-    /// `007`: missing data.
-    MissingData,
-    /// `012`: invalid combination.
-    InvalidCombination,
-    /// `024`: other unlisted reason.
-    Other,
-    /// `848`: incorrect data.
-    IncorrectData,
-    /// `IID`: invalid identification code.
-    InvalidId,
-    /// `POI`: purchase order number invalid.
-    PoInvalid,
-    /// `IQT`: invalid quantity.
-    InvalidQuantity,
-}
-
-impl ErrorCondition {
-    pub fn code(self) -> &'static str {
-        match self {
-            ErrorCondition::MissingData => "007",
-            ErrorCondition::InvalidCombination => "012",
-            ErrorCondition::Other => "024",
-            ErrorCondition::IncorrectData => "848",
-            ErrorCondition::InvalidId => "IID",
-            ErrorCondition::PoInvalid => "POI",
-            ErrorCondition::InvalidQuantity => "IQT",
-        }
-    }
-}
-
-/// One reason in an 824 (a `TED`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplicationError {
-    pub condition: ErrorCondition,
-    /// TED02, cut to 60 characters.
-    pub message: String,
-    /// TED03/TED04: the segment id and its position in the set.
-    pub segment: Option<(String, u32)>,
-}
-
-/// One set we refused for a business reason (an `OTI` loop).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetRefusal {
-    /// OTI03: the PO number (`OTI02 = PO`).
-    pub po_number: String,
-    /// OTI08, OTI09, OTI10: the refused set's GS06, ST02 and ST01.
-    pub group_control_number: String,
-    pub set_control_number: String,
-    pub set: SetKind,
-    pub errors: Vec<ApplicationError>,
-}
-
-/// An 824 Application Advice: the sets of one interchange that were
-/// syntactically sound (the 997 accepted them) but changed nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplicationAdvice {
-    /// BGN02: our reference for the advice.
-    pub reference: String,
-    pub refusals: Vec<SetRefusal>,
-}
-
-/// The 824 carrying `advice`, one `OTI` loop per refused set, each with
-/// its `TED`s.
-pub fn write_824(env: &Envelope, advice: &ApplicationAdvice) -> Result<Vec<u8>, WriteError> {
-    if advice.refusals.is_empty() {
-        return Err(WriteError::NoRefusals);
-    }
-    let mut out = Out::begin(env, SetKind::ApplicationAdvice824)?;
-    let control = out.st(SetKind::ApplicationAdvice824);
-    let day = ccyymmdd(env.at.date())?;
-    let reference: String = out
-        .clean(&advice.reference)
-        .chars()
-        .take(REFERENCE_MAX_CHARS)
-        .collect();
-    if reference.is_empty() {
-        return Err(WriteError::Empty { element: "BGN02" });
-    }
-    out.seg("BGN", &["00", &reference, &day]);
-    for r in &advice.refusals {
-        let po: String = out
-            .clean(&r.po_number)
-            .chars()
-            .take(REFERENCE_MAX_CHARS)
-            .collect();
-        // OTI03 is mandatory: a set without a PO number is named by its
-        // control number instead.
-        let (qualifier, id) = match po.is_empty() {
-            false => ("PO", po),
-            true => ("TN", out.clean(&r.set_control_number)),
-        };
-        out.seg(
-            "OTI",
-            &[
-                "TR",
-                qualifier,
-                &id,
-                "",
-                "",
-                "",
-                "",
-                &r.group_control_number,
-                &r.set_control_number,
-                r.set.id(),
-            ],
-        );
-        for e in &r.errors {
-            let message: String = out
-                .clean(&e.message)
-                .chars()
-                .take(TED02_MAX_CHARS)
-                .collect();
-            let (segment, position) = match &e.segment {
-                Some((id, at)) => (out.clean(id), at.to_string()),
-                None => (String::new(), String::new()),
-            };
-            out.push(
-                "TED",
-                vec![e.condition.code().to_owned(), message, segment, position],
-            );
-        }
-    }
-    out.se(&control);
-    Ok(out.end(env))
-}
-
-/// TA105 (element I18): what is wrong with an interchange envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InterchangeNote {
-    /// `001`: the control numbers in the header and trailer do not match.
-    ControlNumberMismatch,
-    /// `006`: invalid interchange sender id.
-    InvalidSender,
-    /// `021`: invalid number of included groups.
-    GroupCount,
-    /// `022`: invalid control structure.
-    ControlStructure,
-    /// `023`: improper (premature) end of file.
-    PrematureEnd,
-    /// `024`: invalid interchange content (e.g. over our limits).
-    InvalidContent,
-}
-
-impl InterchangeNote {
-    pub fn code(self) -> &'static str {
-        match self {
-            InterchangeNote::ControlNumberMismatch => "001",
-            InterchangeNote::InvalidSender => "006",
-            InterchangeNote::GroupCount => "021",
-            InterchangeNote::ControlStructure => "022",
-            InterchangeNote::PrematureEnd => "023",
-            InterchangeNote::InvalidContent => "024",
-        }
-    }
-}
-
-/// The interchange a TA1 answers (its ISA13, ISA09 and ISA10).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ta1 {
-    pub control_number: u32,
-    pub date: NaiveDate,
-    pub time: chrono::NaiveTime,
-    pub note: InterchangeNote,
-}
-
-/// An interchange holding one TA1 that rejects the interchange `ta1`
-/// names (TA104 `R`).
-pub fn write_ta1(env: &Envelope, ta1: &Ta1) -> Result<Vec<u8>, WriteError> {
-    let mut out = Out::isa(env)?;
-    let (y, m, d) = date(ta1.date)?;
-    let (hh, mm) = (ta1.time.hour(), ta1.time.minute());
-    out.seg(
-        "TA1",
-        &[
-            &format!("{:09}", ta1.control_number),
-            &format!("{:02}{m:02}{d:02}", y % 100),
-            &format!("{hh:02}{mm:02}"),
-            "R",
-            ta1.note.code(),
-        ],
-    );
-    out.seg("IEA", &["0", &format!("{:09}", env.control_number)]);
-    Ok(out.text.into_bytes())
 }
 
 #[cfg(test)]
