@@ -25,9 +25,9 @@ pub struct S3Edi {
 /// What the first bytes of an object over the limit are read for: its ISA.
 pub const HEAD_BYTES: usize = 106;
 
-/// A company id usable as a key prefix: letters, digits, `-`, `_`, `.`,
-/// not only dots.
-fn company_ok(s: &str) -> bool {
+/// A company id, or a name we give a document, usable as one key segment:
+/// letters, digits, `-`, `_`, `.`, not only dots.
+fn plain_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
         && s.bytes()
@@ -45,7 +45,7 @@ fn name_ok(s: &str) -> bool {
 pub fn inbound_key(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix("inbound/")?;
     let (company, name) = rest.split_once('/')?;
-    (company_ok(company) && name_ok(name)).then_some((company, name))
+    (plain_ok(company) && name_ok(name)).then_some((company, name))
 }
 
 /// What was read of an inbound object.
@@ -171,7 +171,7 @@ impl S3Edi {
     }
 
     async fn write(&self, company: &str, name: &str, bytes: &[u8]) -> Result<String, String> {
-        if !company_ok(company) || !edi_name_ok(name) {
+        if !plain_ok(company) || !plain_ok(name) {
             return Err(format!("{company:?}/{name:?} is not a safe key"));
         }
         let key = format!("outbound/{company}/{name}");
@@ -186,11 +186,6 @@ impl S3Edi {
             .map_err(|e| describe("PutObject", &e))?;
         Ok(format!("s3://{}/{key}", self.bucket))
     }
-}
-
-/// The names we give our documents: letters, digits, `-`, `_`, `.`.
-fn edi_name_ok(name: &str) -> bool {
-    company_ok(name)
 }
 
 impl EdiOutbox for S3Edi {

@@ -228,11 +228,6 @@ pub fn partner_of(c: &Company) -> Result<Partner, EdiError> {
     })
 }
 
-/// A company's interchange id.
-pub fn isa_id_of(c: &Company) -> Result<IsaId, EdiError> {
-    partner_of(c).map(|p| p.id)
-}
-
 /// The order line a document's line names: by its assigned id (the line's
 /// buyer line ref, else its id), else by its SKU (`SK`). A line found by
 /// id whose `SK` names another SKU is refused: the partner means another
