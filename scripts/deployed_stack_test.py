@@ -699,14 +699,18 @@ def check_edi(out: dict[str, str], endpoint: str) -> None:
     o = order("demo-buyer-edi-key", "ord_edi_1002")
     check([l["cancelled"] for l in o["line_items"]] == [2, 2, 1], f"the buyer's 860 lines: {o['line_items']}")
 
-    # PO-1003 is buyer-api's: buyer-edi's document for it is rejected.
+    # PO-1003 is buyer-api's: buyer-edi's document for it is sound X12 (a
+    # 997 accepting it) refused for the business (an 824 naming the PO).
     other = sample.decode().replace("PO-1001", "PO-1003").encode()
     s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-other.x12", Body=other)
     acks = wait_for("outbound/buyer-edi/", "-997.x12", 4)
-    check(len(acks) == 4, f"a 997 for the other company's PO: {acks}")
-    refused = s3.get_object(Bucket=bucket, Key=acks[3])["Body"].read().decode()
-    check("AK5*R" in refused and [l["cancelled"] for l in order("demo-buyer-api-key", "ord_edi_1003")["line_items"]]
-          == [0, 0, 0], "another company's order: the set rejected, nothing changed")
+    advice = wait_for("outbound/buyer-edi/", "-824.x12", 1)
+    check(len(acks) == 4 and len(advice) == 1, f"a 997 and an 824 for the other company's PO: {acks} {advice}")
+    accepted = s3.get_object(Bucket=bucket, Key=acks[3])["Body"].read().decode()
+    refused = s3.get_object(Bucket=bucket, Key=advice[0])["Body"].read().decode()
+    check("AK5*A" in accepted and "OTI*TR*PO*PO-1003" in refused and "TED*POI" in refused
+          and [l["cancelled"] for l in order("demo-buyer-api-key", "ord_edi_1003")["line_items"]] == [0, 0, 0],
+          "another company's order: 997 accepted, 824 refusing the PO, nothing changed")
 
     wrong = (EVENTS / "edi" / "860-wrong-sender.x12").read_bytes()
     s3.put_object(Bucket=bucket, Key="inbound/buyer-edi/860-wrong-sender.x12", Body=wrong)
@@ -737,8 +741,9 @@ def check_edi(out: dict[str, str], endpoint: str) -> None:
     docs = wait_for("outbound/seller-edi/", "-860.x12", 1)
     check(len(docs) == 1, f"an 860 in outbound/seller-edi/: {docs}")
     doc = s3.get_object(Bucket=bucket, Key=docs[0])["Body"].read().decode()
-    check("BCH*04*" in doc and "PO-1003" in doc and "POC*3*QD*2" in doc,
-          "the 860: line 3 decreased to 2 on PO-1003")
+    # POC03 is the quantity before the change, POC04 after it (X12's reading).
+    check("BCH*04*" in doc and "PO-1003" in doc and "POC*3*QD*3*2*EA" in doc,
+          "the 860: line 3 decreased from 3 to 2 on PO-1003")
 
     # The seller cancels what is left of PO-1002: its EDI buyer gets an 865.
     status, body = api.call("POST", "/v1/orders/ord_edi_1002/cancellations",
