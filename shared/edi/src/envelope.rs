@@ -1,10 +1,12 @@
 //! Splitting an interchange into segments, groups and transaction sets.
 //!
-//! The ISA is fixed-width (106 bytes with its terminator) and defines the
-//! delimiters: the element separator is its 4th byte, ISA11 the repetition
-//! separator (when it is not a letter: in 004010 it is usually `U`, the
-//! standards identifier), ISA16 the component separator and the byte after
-//! it the segment terminator. CR and LF after a terminator are skipped.
+//! The ISA defines the delimiters: the element separator is its 4th byte,
+//! ISA11 the repetition separator (when it is not a letter: in 004010 it is
+//! usually `U`, the standards identifier), ISA16 the component separator and
+//! the byte after it the segment terminator. CR and LF after a terminator
+//! are skipped. The ISA is read fixed-width (106 bytes with its terminator)
+//! or, as many translators accept, as exactly 16 elements whose text fields
+//! (ISA02, ISA04, ISA06, ISA08) are padded short.
 //!
 //! Structure is enforced only as far as it is needed to tell sets apart: a
 //! missing SE or GE is recorded (the 997 reports it) and the set or group
@@ -29,10 +31,15 @@ pub const MAX_SETS: usize = 5_000;
 pub const MAX_SET_SEGMENTS: usize = 10_000;
 
 const ISA_LEN: usize = 106;
-/// Byte offsets of the element separators inside the ISA.
+/// Byte offsets of the element separators inside a fixed-width ISA.
 const ISA_SEPARATORS: [usize; 16] = [
     3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103,
 ];
+/// The width of ISA01 to ISA15 (ISA16 is one byte). In an ISA that is not
+/// fixed-width, the text fields (ISA02, ISA04, ISA06, ISA08) may be shorter;
+/// the ids, codes, dates and numbers keep their width.
+const ISA_WIDTHS: [usize; 15] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1];
+const ISA_PADDED: [usize; 4] = [2, 4, 6, 8];
 
 /// The delimiters of an interchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,11 +321,86 @@ pub enum IsaProblem {
     Code,
 }
 
-fn isa_field(isa: &[u8], element: u8) -> &[u8] {
+/// Where the ISA's element separators are: ISA16 is the byte after the
+/// last, the segment terminator the one after it.
+#[derive(Clone, Copy)]
+struct IsaShape {
+    separators: [usize; 16],
+}
+
+impl IsaShape {
+    const FIXED: IsaShape = IsaShape {
+        separators: ISA_SEPARATORS,
+    };
+
+    // The offsets are at most 105: both readings bound each element.
+    fn component(&self) -> usize {
+        self.separators[15].saturating_add(1)
+    }
+
+    fn terminator(&self) -> usize {
+        self.separators[15].saturating_add(2)
+    }
+
+    /// The ISA's length, its terminator included.
+    fn len(&self) -> usize {
+        self.separators[15].saturating_add(3)
+    }
+
+    /// The fixed-width reading: every separator where 004010 puts it.
+    fn fixed(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let Some(isa) = bytes.get(..ISA_LEN) else {
+            return Err(EnvelopeError::IsaLayout {
+                offset: bytes.len(),
+            });
+        };
+        let element = isa[3];
+        for (offset, &b) in isa.iter().enumerate().take(ISA_LEN - 2) {
+            if (b == element) != ISA_SEPARATORS.contains(&offset) {
+                return Err(EnvelopeError::IsaLayout { offset });
+            }
+        }
+        Ok(Self::FIXED)
+    }
+
+    /// The element reading: exactly 16 elements, each no wider than its
+    /// fixed width (only the text fields narrower), a one-byte ISA16 and a
+    /// terminator that is not the element separator. At most 106 bytes
+    /// are looked at.
+    fn elements(bytes: &[u8]) -> Option<Self> {
+        let element = *bytes.get(3)?;
+        let mut separators = [3usize; 16];
+        let mut start = 4;
+        for (i, width) in ISA_WIDTHS.iter().enumerate() {
+            let rest = bytes.get(start..)?;
+            let len = rest.iter().take(width + 1).position(|&b| b == element)?;
+            let padded = ISA_PADDED.contains(&(i + 1));
+            if len != *width && !padded {
+                return None;
+            }
+            let at = start.checked_add(len)?;
+            *separators.get_mut(i + 1)? = at;
+            start = at.checked_add(1)?;
+        }
+        let layout = Self { separators };
+        let component = *bytes.get(layout.component())?;
+        let terminator = *bytes.get(layout.terminator())?;
+        (component != element && terminator != element).then_some(layout)
+    }
+}
+
+fn isa_field(isa: &[u8], layout: IsaShape, element: u8) -> &[u8] {
     let i = usize::from(element);
-    let start = ISA_SEPARATORS[i - 1] + 1;
-    let end = ISA_SEPARATORS.get(i).copied().unwrap_or(ISA_LEN - 1);
-    &isa[start..end]
+    let start = i
+        .checked_sub(1)
+        .and_then(|i| layout.separators.get(i))
+        .map_or(0, |s| s + 1);
+    let end = layout
+        .separators
+        .get(i)
+        .copied()
+        .unwrap_or(layout.terminator());
+    isa.get(start..end).unwrap_or_default()
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {
@@ -330,15 +412,15 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     })
 }
 
-fn isa_digits(isa: &[u8], element: u8) -> Result<u32, EnvelopeError> {
-    digits(isa_field(isa, element)).ok_or(EnvelopeError::Isa {
+fn isa_digits(isa: &[u8], layout: IsaShape, element: u8) -> Result<u32, EnvelopeError> {
+    digits(isa_field(isa, layout, element)).ok_or(EnvelopeError::Isa {
         element,
         problem: IsaProblem::NotDigits,
     })
 }
 
-fn isa_text(isa: &[u8], element: u8) -> Result<String, EnvelopeError> {
-    let text = String::from_utf8_lossy(isa_field(isa, element))
+fn isa_text(isa: &[u8], layout: IsaShape, element: u8) -> Result<String, EnvelopeError> {
+    let text = String::from_utf8_lossy(isa_field(isa, layout, element))
         .trim()
         .to_owned();
     if text.is_empty() {
@@ -350,31 +432,33 @@ fn isa_text(isa: &[u8], element: u8) -> Result<String, EnvelopeError> {
     Ok(text)
 }
 
-fn parse_isa(bytes: &[u8]) -> Result<(IsaHeader, Delimiters), EnvelopeError> {
+/// Reads the ISA at the start of `bytes`: its header, its delimiters and
+/// its length.
+fn parse_isa(bytes: &[u8]) -> Result<(IsaHeader, Delimiters, usize), EnvelopeError> {
     if !bytes.starts_with(b"ISA") {
         return Err(EnvelopeError::NotX12);
     }
-    let Some(isa) = bytes.get(..ISA_LEN) else {
+    // An ISA neither reading takes is refused as the fixed-width one is.
+    let layout = match IsaShape::fixed(bytes) {
+        Ok(layout) => layout,
+        Err(e) => IsaShape::elements(bytes).ok_or(e)?,
+    };
+    let Some(isa) = bytes.get(..layout.len()) else {
         return Err(EnvelopeError::IsaLayout {
             offset: bytes.len(),
         });
     };
-    let element = isa[3];
-    for (offset, &b) in isa.iter().enumerate().take(ISA_LEN - 2) {
-        if (b == element) != ISA_SEPARATORS.contains(&offset) {
-            return Err(EnvelopeError::IsaLayout { offset });
-        }
-    }
-    let repetition = isa[82];
+    let byte = |at: usize| isa.get(at).copied().unwrap_or_default();
+    let repetition = byte(layout.separators[10] + 1);
     let delimiters = Delimiters {
-        element,
+        element: byte(3),
         repetition: (!repetition.is_ascii_alphanumeric()).then_some(repetition),
-        component: isa[104],
-        segment: isa[105],
+        component: byte(layout.component()),
+        segment: byte(layout.terminator()),
     };
     delimiters.check()?;
 
-    let ymd = isa_digits(isa, 9)?;
+    let ymd = isa_digits(isa, layout, 9)?;
     let year = i32::try_from(ymd / 10_000)
         .ok()
         .and_then(|y| y.checked_add(2000));
@@ -384,7 +468,7 @@ fn parse_isa(bytes: &[u8]) -> Result<(IsaHeader, Delimiters), EnvelopeError> {
             element: 9,
             problem: IsaProblem::Date,
         })?;
-    let hhmm = isa_digits(isa, 10)?;
+    let hhmm = isa_digits(isa, layout, 10)?;
     let time = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or(EnvelopeError::Isa {
         element: 10,
         problem: IsaProblem::Time,
@@ -393,27 +477,27 @@ fn parse_isa(bytes: &[u8]) -> Result<(IsaHeader, Delimiters), EnvelopeError> {
         element,
         problem: IsaProblem::Code,
     };
-    let ack_requested = match isa_field(isa, 14) {
+    let ack_requested = match isa_field(isa, layout, 14) {
         b"0" => false,
         b"1" => true,
         _ => return Err(code(14)),
     };
-    let usage = match isa_field(isa, 15) {
+    let usage = match isa_field(isa, layout, 15) {
         b"P" => Usage::Production,
         b"T" => Usage::Test,
         _ => return Err(code(15)),
     };
     let header = IsaHeader {
-        sender: IsaId::received(&isa_text(isa, 5)?, &isa_text(isa, 6)?),
-        receiver: IsaId::received(&isa_text(isa, 7)?, &isa_text(isa, 8)?),
+        sender: IsaId::received(&isa_text(isa, layout, 5)?, &isa_text(isa, layout, 6)?),
+        receiver: IsaId::received(&isa_text(isa, layout, 7)?, &isa_text(isa, layout, 8)?),
         date,
         time,
-        version: isa_text(isa, 12)?,
-        control_number: isa_digits(isa, 13)?,
+        version: isa_text(isa, layout, 12)?,
+        control_number: isa_digits(isa, layout, 13)?,
         ack_requested,
         usage,
     };
-    Ok((header, delimiters))
+    Ok((header, delimiters, layout.len()))
 }
 
 /// One raw segment and where it starts.
@@ -507,7 +591,7 @@ impl Splitter<'_> {
 /// who sent an interchange too large to read, and whether it asked for a
 /// TA1.
 pub fn read_isa(bytes: &[u8]) -> Result<IsaHeader, EnvelopeError> {
-    parse_isa(start(bytes)).map(|(header, _)| header)
+    parse_isa(start(bytes)).map(|(header, _, _)| header)
 }
 
 /// The interchange without a UTF-8 byte order mark or blank lines before
@@ -528,10 +612,10 @@ pub fn parse_interchange(bytes: &[u8]) -> Result<Interchange, EnvelopeError> {
         });
     }
     let bytes = start(bytes);
-    let (header, delimiters) = parse_isa(bytes)?;
+    let (header, delimiters, isa_len) = parse_isa(bytes)?;
     let mut split = Splitter {
         bytes,
-        pos: ISA_LEN,
+        pos: isa_len,
         index: 1,
         delimiters,
     };
@@ -838,6 +922,102 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_interchange(text.as_bytes()), Err(want), "{text}");
         }
+    }
+
+    /// An ISA whose text fields are not padded to their width.
+    fn short_isa(sender: &str) -> String {
+        format!("ISA*00* *00**ZZ*{sender}*ZZ*DROPSHIP   *260310*0930*U*00401*000000007*1*P*>~")
+    }
+
+    #[test]
+    fn an_isa_of_16_elements_is_read_whatever_its_padding() {
+        let text = format!("{}\r\n{}", short_isa("ACMEEDI"), body());
+        let ic = parse_interchange(text.as_bytes()).unwrap();
+        let fixed =
+            parse_interchange(format!("{}{}", isa("ACMEEDI", 7, 'U'), body()).as_bytes()).unwrap();
+        assert_eq!(ic.delimiters, fixed.delimiters);
+        assert_eq!(ic.header.sender, IsaId::new("ZZ", "ACMEEDI").unwrap());
+        assert_eq!(ic.header.receiver, IsaId::dropship());
+        assert!(ic.header.ack_requested);
+        assert_eq!(ic.header.control_number, 7);
+        assert_eq!(ic.groups, fixed.groups);
+        assert_eq!(read_isa(text.as_bytes()).unwrap(), ic.header);
+
+        // Other delimiters, a line feed as terminator, no padding at all.
+        let lf = format!("{}{}", short_isa("A"), body())
+            .replace('*', "|")
+            .replace('>', "`")
+            .replace('~', "\n");
+        let ic = parse_interchange(lf.as_bytes()).unwrap();
+        assert_eq!(
+            (ic.delimiters.component, ic.delimiters.segment),
+            (b'`', b'\n')
+        );
+        assert_eq!(ic.header.sender.id(), "A");
+        assert_eq!(ic.groups[0].sets[0].segments[1].element(3), "PO-1");
+    }
+
+    #[test]
+    fn an_isa_of_another_shape_is_still_refused() {
+        let ok = format!("{}{}", short_isa("ACMEEDI"), body());
+        // Each is refused as the fixed-width reading sees it.
+        let cases: Vec<(String, EnvelopeError)> = vec![
+            // Short: it ends before ISA16.
+            (ok[..60].into(), EnvelopeError::IsaLayout { offset: 60 }),
+            // 15 elements, 17 elements, an empty ISA16.
+            (
+                ok.replacen("*P*>~", "*P~", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+            (
+                ok.replacen("*P*>~", "*P*>*X~", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+            (
+                ok.replacen("*P*>~", "*P**~", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+            // Only the text fields may be narrower, and none wider.
+            (
+                ok.replacen("*000000007*", "*7*", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+            (
+                ok.replacen("*ZZ*ACMEEDI*", "*Z*ACMEEDI*", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+            (
+                ok.replacen("ACMEEDI", "ACMEEDI-SIXTEEN!", 1),
+                EnvelopeError::IsaLayout { offset: 8 },
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                parse_interchange(text.as_bytes()),
+                Err(want.clone()),
+                "{text}"
+            );
+            assert_eq!(read_isa(text.as_bytes()), Err(want), "{text}");
+        }
+        // Read, its elements are judged as a fixed-width ISA's.
+        assert_eq!(
+            parse_interchange(ok.replacen("*ZZ*ACMEEDI*", "*ZZ* *", 1).as_bytes()),
+            Err(EnvelopeError::Isa {
+                element: 6,
+                problem: IsaProblem::Blank
+            })
+        );
+        assert!(matches!(
+            parse_interchange(ok.replacen("*P*>~", "*P*~~", 1).as_bytes()),
+            Err(EnvelopeError::Delimiters(_))
+        ));
+        assert_eq!(
+            parse_interchange(ok.replacen("*0930*", "*2460*", 1).as_bytes()),
+            Err(EnvelopeError::Isa {
+                element: 10,
+                problem: IsaProblem::Time
+            })
+        );
     }
 
     #[test]

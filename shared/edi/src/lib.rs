@@ -7,8 +7,9 @@
 //!
 //! - [`envelope`]: [`parse_interchange`] splits bytes into the ISA/IEA
 //!   interchange, its GS/GE functional groups and their ST/SE transaction
-//!   sets. It takes the delimiters from the fixed-width ISA, tolerates CR/LF
-//!   after segment terminators, refuses absurd sizes and never panics. It
+//!   sets. It takes the delimiters from the ISA (fixed-width, or 16
+//!   elements padded short), tolerates CR/LF after segment terminators,
+//!   refuses absurd sizes and never panics. It
 //!   keeps what the trailers say rather than judging it, so that a wrong
 //!   count can still be answered in a 997.
 //! - [`ack`]: [`validate`] judges a parsed interchange the way a 997 reports

@@ -53,8 +53,11 @@ fn outcome(bytes: &[u8]) -> String {
 /// makes the line 40 (POC04 after), x12.org's `BCA02 RJ` changes nothing,
 /// and an `IR*0` rejects no unit. A document that breaks X12's syntax
 /// (Amazon's SE01 103 for 21 segments, Tyco's IEA02, GS01 `SC` or `PO`
-/// for an 855 or 860, version 003060) is refused as its 997 says; an ISA
-/// that is not fixed-width (three files) is not read.
+/// for an 855 or 860, version 003060) is refused as its 997 says. The
+/// three ISAs padded short are read by their 16 elements: OopFactory's
+/// delete-items 860 is then rejected for SE01 10 (its N1 has no
+/// terminator, so nine segments are found), Nissan's 860 for its version
+/// 003010, and stupidedi's 997 is read as the partner's acceptance.
 const EXPECTED: &[(&str, &str)] = &[
     ("824-edifabric-asn-reject.x12", "IN R g1 g5;"),
     ("824-oopfactory-cn-rail.x12", "AG R g1;"),
@@ -81,14 +84,8 @@ const EXPECTED: &[(&str, &str)] = &[
         "PC A [860 A]; 860 PO \"193845\" purpose 04 1:DI=CancelOpen;",
     ),
     ("860-oopfactory-cancel-writer-test.x12", "PO R g1 g2 g4;"),
-    (
-        "860-oopfactory-delete-items.x12",
-        "unreadable: the ISA segment is not fixed-width: byte 49 should be the element separator",
-    ),
-    (
-        "860-stupidedi-nissan-3010-ca.x12",
-        "unreadable: the ISA segment is not fixed-width: byte 8 should be the element separator",
-    ),
+    ("860-oopfactory-delete-items.x12", "PC R [860 R 4];"),
+    ("860-stupidedi-nissan-3010-ca.x12", "PC R g2;"),
     (
         "860-walmart-dsv-line-cancel.x12",
         "PC A [860 A]; 860 PO \"12845747\" purpose 00 0001:DI=CancelOpen;",
@@ -111,10 +108,7 @@ const EXPECTED: &[(&str, &str)] = &[
         "CA A [865 A]; 865 PO \"XX1234\" purpose 11 no-effect(ChangeRejected);",
     ),
     ("997-edifabric-reject-ak3-ak4.x12", "FA A [997 A];"),
-    (
-        "997-stupidedi-accept-824.x12",
-        "unreadable: the ISA segment is not fixed-width: byte 47 should be the element separator",
-    ),
+    ("997-stupidedi-accept-824.x12", "FA A [997 A];"),
 ];
 
 #[test]
@@ -143,4 +137,57 @@ fn real_documents_come_to_what_they_say() {
         .collect();
     assert_eq!(report, want, "\n{report}");
     assert!(names.len() >= 10);
+}
+
+/// The three ISAs padded short, read element by element: the ids and
+/// delimiters their senders meant, and the 997's acknowledgment.
+#[test]
+fn short_isas_read_as_their_senders_wrote_them() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/tests/fixtures/edi/real");
+    let read = |name: &str| parse_interchange(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+
+    let ic = read("860-oopfactory-delete-items.x12");
+    assert_eq!(ic.header.sender, IsaId::received("12", "SENDERID"));
+    assert_eq!(ic.header.receiver, IsaId::received("01", "787347434"));
+    assert_eq!(
+        (ic.delimiters.component, ic.delimiters.segment),
+        (b'>', b'~')
+    );
+    assert_eq!(ic.groups[0].sets[0].segments.len(), 9);
+
+    let ic = read("860-stupidedi-nissan-3010-ca.x12");
+    assert_eq!(ic.header.sender, IsaId::received("01", "054481205PURP"));
+    assert_eq!(
+        (ic.delimiters.component, ic.delimiters.segment),
+        (b'@', b'!')
+    );
+    assert!(ic.header.ack_requested);
+    assert_eq!(ic.groups[0].version(), "003010");
+
+    let ic = read("997-stupidedi-accept-824.x12");
+    assert_eq!(ic.header.sender, IsaId::received("01", "XXXXXX"));
+    assert_eq!(
+        (ic.delimiters.component, ic.delimiters.segment),
+        (b'`', b'\n')
+    );
+    let v = validate(&ic, &ic.header.sender, PocReading::BeforeAfter);
+    let [ack] = v.acknowledgments.as_slice() else {
+        panic!("{:?}", v.acknowledgments);
+    };
+    assert_eq!(
+        (ack.functional_id.as_str(), ack.control_number.as_str()),
+        ("AG", "160")
+    );
+    assert_eq!(
+        (ack.status, ack.included, ack.received, ack.accepted),
+        (GroupStatus::Accepted, 1, 1, 1)
+    );
+    assert_eq!(
+        ack.sets
+            .iter()
+            .map(|s| (s.set_id.as_str(), s.control_number.as_str(), s.status))
+            .collect::<Vec<_>>(),
+        [("824", "0160", SetStatus::Accepted)]
+    );
 }
