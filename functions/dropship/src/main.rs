@@ -102,11 +102,30 @@ enum Command {
         /// `From` of the emails sent (on a stack: its SenderEmail).
         #[arg(long, global = true, env = "SENDER_EMAIL", default_value = service::notify::DEFAULT_LOCAL_SENDER)]
         sender_email: String,
+        #[command(flatten)]
+        edi: EdiArgs,
     },
     /// Register the company's store webhooks pointing at BASE_URL (idempotent).
     Connect(connect::ConnectArgs),
     /// Remove our webhooks (those under BASE_URL) from the company's store.
     Disconnect(connect::DisconnectArgs),
+}
+
+/// Where an operator's re-drive sends EDI documents from and to.
+#[derive(clap::Args)]
+struct EdiArgs {
+    /// Our X12 interchange id (qualifier ZZ), as `serve` and the stack use.
+    #[arg(
+        long,
+        global = true,
+        env = "DROPSHIP_ISA_ID",
+        default_value = "DROPSHIP"
+    )]
+    isa_id: String,
+    /// With --dynamodb-table: the stack's EDI bucket (its `EdiBucketName`
+    /// output); without it EDI documents are not re-sent.
+    #[arg(long, global = true, env = "EDI_BUCKET")]
+    edi_bucket: Option<String>,
 }
 
 /// Which store an operator command works on: the embedded one under
@@ -197,7 +216,8 @@ where
     use dropship::ops;
     let report = match cmd {
         NotificationsCmd::List { failed, since } => {
-            ops::list_notifications(&n.store, failed, since).await?
+            let overdue = n.overdue_documents(ops::OVERDUE_LISTED).await?;
+            ops::list_notifications(&n.store, &overdue, failed, since).await?
         }
         NotificationsCmd::Retry {
             cancellation_id,
@@ -214,8 +234,11 @@ where
 async fn notifications(
     target: StoreArgs,
     sender_email: String,
+    edi_args: EdiArgs,
     cmd: NotificationsCmd,
 ) -> anyhow::Result<()> {
+    let our_id = edi::IsaId::new("ZZ", &edi_args.isa_id)
+        .map_err(|e| anyhow::anyhow!("DROPSHIP_ISA_ID {:?}: {e}", edi_args.isa_id))?;
     match &target.dynamodb_table {
         Some(table) => {
             let sdk = aws::sdk_config().await;
@@ -224,18 +247,31 @@ async fn notifications(
                 SecretsManager::on_first_use(&sdk, &target.secrets_prefix),
                 service::CacheLimits::default(),
             );
-            let n = Notifier::new(
+            let table_store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+            let mut n = Notifier::new(
                 store,
                 ses::SesMailer::on_first_use(&sdk),
                 platforms::client::HttpStoreSync::new(PlatformHttp::default()),
                 service::notify::NotifierConfig::new(&sender_email),
             );
+            if let Some(bucket) = &edi_args.edi_bucket {
+                n = n.with_edi(service::edi::EdiPorts {
+                    our_id,
+                    numbers: std::sync::Arc::new(table_store.clone()),
+                    outbox: std::sync::Arc::new(s3::S3Edi::on_first_use(&sdk, bucket)),
+                    sent: std::sync::Arc::new(table_store),
+                    ack_window: service::edi::DEFAULT_ACK_WINDOW,
+                });
+            }
             run_notifications(n, cmd, target.json).await
         }
         None => {
             let store = EmbeddedStore::open_dir(&target.data_dir)?;
             let outbox = target.data_dir.join("outbox");
-            let n = local_notifier(store, &outbox, &sender_email, PlatformHttp::default());
+            let edi_ports =
+                local::edi::ports(&store, &local::edi::edi_dir(&target.data_dir), our_id);
+            let n = local_notifier(store, &outbox, &sender_email, PlatformHttp::default())
+                .with_edi(edi_ports);
             run_notifications(n, cmd, target.json).await
         }
     }
@@ -509,7 +545,8 @@ async fn main() -> anyhow::Result<()> {
             cmd,
             target,
             sender_email,
-        } => notifications(target, sender_email, cmd).await?,
+            edi,
+        } => notifications(target, sender_email, edi, cmd).await?,
         Command::Connect(args) => connect::connect(args).await?,
         Command::Disconnect(args) => connect::disconnect(args).await?,
         Command::Seed {

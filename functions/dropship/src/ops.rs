@@ -204,9 +204,24 @@ fn is_failed(e: &service::ledger::LedgerEntry) -> bool {
         && e.outcome == Some(service::ledger::Outcome::Failed)
 }
 
-/// `dropship notifications list [--failed] [--since T]`.
+/// The most overdue EDI documents `notifications list` shows.
+pub const OVERDUE_LISTED: usize = 1000;
+
+/// An EDI document overdue for its 997, as an operator reads it: failed
+/// in all but name (the hourly check records it so; a retry re-sends it).
+fn overdue_json(d: &service::edi::SentDocument) -> Value {
+    json!({"cancellation_id": d.cancellation_id, "order_id": d.order_id,
+           "channel": "edi", "endpoint_id": null,
+           "status": "overdue", "attempts": d.attempt,
+           "updated_at": d.sent_at,
+           "reason": format!("X12 {} {:09} sent, no 997 yet", d.set, d.control_number)})
+}
+
+/// `dropship notifications list [--failed] [--since T]`: ledger records,
+/// then EDI documents whose 997 is overdue (listed with `--failed` too).
 pub async fn list_notifications<L: service::ledger::Ledger>(
     ledger: &L,
+    overdue: &[service::edi::SentDocument],
     failed_only: bool,
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<Report> {
@@ -217,7 +232,8 @@ pub async fn list_notifications<L: service::ledger::Ledger>(
         .into_iter()
         .filter(|e| !failed_only || is_failed(e))
         .collect();
-    let rows: Vec<Value> = entries.iter().map(entry_json).collect();
+    let mut rows: Vec<Value> = entries.iter().map(entry_json).collect();
+    rows.extend(overdue.iter().map(overdue_json));
     let mut text = String::new();
     for r in &rows {
         text.push_str(&format!(

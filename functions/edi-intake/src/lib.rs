@@ -8,12 +8,19 @@
 //! our side fails the invocation (S3 invokes asynchronously and retries);
 //! objects already moved are gone from `inbound/` and are skipped then, and
 //! reconciliation is absolute, so a retry repeats nothing.
+//!
+//! An hourly schedule (EventBridge) invokes it too: our documents that
+//! partners have not acknowledged in time are settled as overdue
+//! (`App::edi_overdue`).
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use s3::{Object, S3Edi, inbound_key};
+use serde::Deserialize;
 use service::App;
 use service::edi::{EdiError, EdiOutbox};
-use service::store::Store;
+use service::ledger::Ledger;
+use service::store::{Store, StoreError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -21,6 +28,45 @@ use thiserror::Error;
 pub struct Retry {
     pub failed: usize,
     pub total: usize,
+}
+
+/// Why an invocation failed (and is retried).
+#[derive(Debug, Error)]
+pub enum Failed {
+    #[error(transparent)]
+    Objects(#[from] Retry),
+    #[error("settling overdue acknowledgments: {0}")]
+    Overdue(StoreError),
+}
+
+/// What the function is invoked with.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    /// Objects created under `inbound/` (`Records` is required).
+    Objects(S3Event),
+    /// The schedule (`detail-type` and `source` are required).
+    Schedule(Box<EventBridgeEvent>),
+}
+
+/// One invocation: the objects of an S3 event, or on the schedule the
+/// overdue acknowledgments.
+pub async fn invoked<S: Store + Ledger>(
+    app: &App<S>,
+    bucket: &S3Edi,
+    invocation: Invocation,
+) -> Result<(), Failed> {
+    match invocation {
+        Invocation::Objects(event) => Ok(handle(app, bucket, event).await?),
+        Invocation::Schedule(_) => {
+            let settled = app
+                .edi_overdue(chrono::Utc::now())
+                .await
+                .map_err(Failed::Overdue)?;
+            tracing::info!(settled, "overdue acknowledgments settled");
+            Ok(())
+        }
+    }
 }
 
 /// An event record's object key, decoded (S3 event keys are URL-encoded,
@@ -35,7 +81,11 @@ pub fn object_key(r: &S3EventRecord) -> Option<String> {
 
 /// Handle one event: every record, each on its own, on the bucket it
 /// names (`bucket` gives the client).
-pub async fn handle<S: Store>(app: &App<S>, bucket: &S3Edi, event: S3Event) -> Result<(), Retry> {
+pub async fn handle<S: Store + Ledger>(
+    app: &App<S>,
+    bucket: &S3Edi,
+    event: S3Event,
+) -> Result<(), Retry> {
     let total = event.records.len();
     let mut failed = 0;
     for r in &event.records {
@@ -65,7 +115,7 @@ pub async fn handle<S: Store>(app: &App<S>, bucket: &S3Edi, event: S3Event) -> R
     Ok(())
 }
 
-async fn one<S: Store>(
+async fn one<S: Store + Ledger>(
     app: &App<S>,
     bucket: &S3Edi,
     company: &str,
@@ -101,6 +151,22 @@ async fn one<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/edi-intake")
+            .join(name);
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn objects_and_the_schedule_are_told_apart() {
+        let objects: Invocation = serde_json::from_str(&sample("object-created.json")).unwrap();
+        assert!(matches!(objects, Invocation::Objects(e) if e.records.len() == 1));
+        let schedule: Invocation = serde_json::from_str(&sample("scheduled.json")).unwrap();
+        assert!(matches!(schedule, Invocation::Schedule(e) if e.detail_type == "Scheduled Event"));
+        assert!(serde_json::from_str::<Invocation>(r#"{"detail": {}}"#).is_err());
+    }
 
     #[test]
     fn the_sample_event_names_an_inbound_object() {

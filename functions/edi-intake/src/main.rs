@@ -1,11 +1,10 @@
 //! The `edi-intake` Lambda entry point: clients once per execution
-//! environment, then one `handle` per S3 event.
+//! environment, then one `invoked` per S3 event or schedule.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::s3::S3Event;
 use dynamodb::DynamoStore;
-use edi_intake::handle;
+use edi_intake::{Invocation, invoked};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use s3::S3Edi;
 use service::App;
@@ -21,15 +20,21 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     // Each event names its bucket; the client is shared.
     let s3 = S3Edi::on_first_use(&sdk, "");
-    let app = App::new(store.clone()).with_edi(EdiPorts {
-        our_id,
-        numbers: Arc::new(store),
-        // 997s are written by `handle`, to the event's bucket.
-        outbox: Arc::new(s3.clone()),
-    });
+    let app = App::new(store.clone())
+        .with_edi(EdiPorts {
+            our_id,
+            numbers: Arc::new(store.clone()),
+            sent: Arc::new(store),
+            ack_window: service::edi::DEFAULT_ACK_WINDOW,
+            // 997s are written by `handle`, to the event's bucket.
+            outbox: Arc::new(s3.clone()),
+        })
+        .with_metrics(service::metrics::Metrics::emf());
     let (app, s3) = (&app, &s3);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        handle(app, s3, event.payload).await.map_err(Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Invocation>| async move {
+            invoked(app, s3, event.payload).await.map_err(Error::from)
+        },
+    ))
     .await
 }

@@ -112,6 +112,8 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
         our_id,
         numbers: Arc::new(store.clone()),
         outbox: Arc::new(s3::S3Edi::on_first_use(sdk, &config.edi_bucket)),
+        sent: Arc::new(store.clone()),
+        ack_window: service::edi::DEFAULT_ACK_WINDOW,
     };
     Ok(Notifier::new(
         WithSecrets::cached(

@@ -90,3 +90,21 @@ pub(super) fn event_key(dedupe: &str) -> String {
 }
 /// A partner's EDI interchange control number counter.
 pub(super) const EDI_CONTROL_SK: &str = "EDICTL";
+/// The partition of documents awaiting their partner's acknowledgment.
+pub(super) const EDI_AWAITING_PK: &str = "EDIAWAIT";
+/// A document sent to a partner, under the partner's item.
+pub(super) fn edi_sent(control_number: u32) -> String {
+    format!("EDISENT#{control_number:09}")
+}
+/// A document awaiting acknowledgment: by time sent, then partner.
+pub(super) fn edi_awaiting(
+    sent_at: &DateTime<Utc>,
+    company_id: &str,
+    control_number: u32,
+) -> String {
+    format!(
+        "{}#{}#{company_id}#{control_number:09}",
+        service::store::timestamp(sent_at),
+        company_id.len()
+    )
+}

@@ -12,3 +12,5 @@ pub(super) const SHOP: &str = "shop";
 pub(super) const EVENT: &str = "event";
 pub(super) const EVENT_KEY: &str = "event_key";
 pub(super) const EDI_CONTROL: &str = "edi_control";
+pub(super) const EDI_SENT: &str = "edi_sent";
+pub(super) const EDI_AWAITING: &str = "edi_awaiting";

@@ -261,6 +261,38 @@ impl Ledger for DynamoStore {
         Ok(entries)
     }
 
+    async fn fail_sent(
+        &self,
+        key: &LedgerKey,
+        attempt: u32,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ledger_key(key)))
+            .update_expression("SET #outcome = :failed, #detail = :detail, #updated = :now")
+            .condition_expression(
+                "#status = :completed AND #outcome = :sent AND #attempts = :attempt",
+            )
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#outcome", "outcome")
+            .expression_attribute_names("#detail", "detail")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_values(":completed", s(LedgerStatus::Completed.as_str()))
+            .expression_attribute_values(":sent", s(Outcome::Sent.as_str()))
+            .expression_attribute_values(":failed", s(Outcome::Failed.as_str()))
+            .expression_attribute_values(":detail", s(detail))
+            .expression_attribute_values(":now", stamp(&now))
+            .send()
+            .await;
+        held(result)
+    }
+
     /// In progress with its lock long expired: the next claim takes it.
     async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
         let result = self

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::Client;
 
 mod commit;
 mod company;
+mod edi;
 mod errors;
 mod items;
 mod keys;

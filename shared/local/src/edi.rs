@@ -18,6 +18,7 @@ use tokio::io::AsyncReadExt;
 
 use service::App;
 use service::edi::{EdiError, EdiOutbox, EdiPorts, InterchangeReport};
+use service::ledger::Ledger;
 use service::store::Store;
 use service::webhooks::Pending;
 use tokio::sync::watch;
@@ -72,13 +73,15 @@ impl EdiOutbox for LocalEdiOutbox {
     }
 }
 
-/// The EDI ports of a local run: `our_id`, the store's control numbers,
-/// the outbound folders under `edi_dir`.
+/// The EDI ports of a local run: `our_id`, the store's control numbers
+/// and record of documents sent, the outbound folders under `edi_dir`.
 pub fn ports(store: &sqlite::EmbeddedStore, edi_dir: &Path, our_id: edi::IsaId) -> EdiPorts {
     EdiPorts {
         our_id,
         numbers: Arc::new(store.clone()),
         outbox: Arc::new(LocalEdiOutbox::new(edi_dir)),
+        sent: Arc::new(store.clone()),
+        ack_window: service::edi::DEFAULT_ACK_WINDOW,
     }
 }
 
@@ -98,6 +101,8 @@ pub struct EdiWatcher<S> {
     /// A file younger than this may still be being written (an SFTP
     /// upload): it waits for the next pass.
     pub settle: Duration,
+    /// How often our unacknowledged documents are checked for being overdue.
+    pub overdue_every: Duration,
 }
 
 /// What one pass did.
@@ -108,7 +113,7 @@ pub struct Pass {
     pub retried: usize,
 }
 
-impl<S: Store> EdiWatcher<S> {
+impl<S: Store + Ledger> EdiWatcher<S> {
     /// `app` must have EDI set up (`App::with_edi`).
     pub fn new(app: App<S>, edi_dir: &Path) -> Self {
         EdiWatcher {
@@ -117,6 +122,7 @@ impl<S: Store> EdiWatcher<S> {
             outbox: LocalEdiOutbox::new(edi_dir),
             poll: Duration::from_millis(500),
             settle: Duration::from_secs(1),
+            overdue_every: Duration::from_secs(60),
         }
     }
 
@@ -269,10 +275,28 @@ impl<S: Store> EdiWatcher<S> {
         Ok(())
     }
 
-    /// Pass every `poll` until `shutdown`.
+    /// Settle our documents whose acknowledgment is overdue (what the
+    /// deployed stack's hourly schedule does); how many were settled.
+    pub async fn overdue(&self) -> usize {
+        match self.app.edi_overdue(chrono::Utc::now()).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check for overdue acknowledgments; tried again later");
+                0
+            }
+        }
+    }
+
+    /// Pass every `poll` until `shutdown`; check for overdue
+    /// acknowledgments every `overdue_every`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut checked: Option<tokio::time::Instant> = None;
         loop {
             self.pass().await;
+            if checked.is_none_or(|t| t.elapsed() >= self.overdue_every) {
+                self.overdue().await;
+                checked = Some(tokio::time::Instant::now());
+            }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
                 changed = shutdown.changed() => {

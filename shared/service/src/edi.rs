@@ -26,8 +26,10 @@ use edi::{
     IsaHeader, IsaId, LineAction, PocReading, SetKind, SetRefusal, Syntax, Ta1,
 };
 
+pub(crate) mod acks;
 mod outbound;
 
+pub use acks::{AckState, DEFAULT_ACK_WINDOW, SentDocument, SentDocuments};
 pub use outbound::outbound_document;
 
 use crate::app::App;
@@ -53,12 +55,15 @@ pub trait EdiOutbox: Send + Sync + 'static {
 }
 
 /// What EDI needs: our interchange id (`DROPSHIP_ISA_ID`), control numbers,
-/// the outbound folder.
+/// the outbound folder, the record of what we sent.
 #[derive(Clone)]
 pub struct EdiPorts {
     pub our_id: IsaId,
     pub numbers: Arc<dyn ControlNumbers>,
     pub outbox: Arc<dyn EdiOutbox>,
+    pub sent: Arc<dyn SentDocuments>,
+    /// How long partners have to acknowledge what we send (997).
+    pub ack_window: chrono::Duration,
 }
 
 /// A document to put in a company's outbound folder.
@@ -352,7 +357,7 @@ struct Named {
     receivers: Vec<String>,
 }
 
-impl<S: Store> App<S> {
+impl<S: Store + crate::ledger::Ledger> App<S> {
     fn edi_ports(&self) -> Result<&EdiPorts, EdiError> {
         self.edi.as_ref().ok_or(EdiError::NotConfigured)
     }
@@ -734,6 +739,7 @@ impl<S: Store> App<S> {
             });
         }
         log_acknowledgments(company_id, &v);
+        self.settle_acknowledgments(company_id, &v).await;
         Ok(InterchangeReport {
             replies,
             refused,

@@ -226,6 +226,18 @@ pub trait Ledger: Send + Sync + 'static {
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
 
+    /// Turn a record that completed as sent on claim `attempt` into one
+    /// that failed, with `detail` (a partner rejected what was sent, or
+    /// never acknowledged it): then listed as failed and retried like one.
+    /// `false` when it is not such a record (a later attempt sent it again).
+    fn fail_sent(
+        &self,
+        key: &LedgerKey,
+        attempt: u32,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Make a record that completed as failed claimable again, for an
     /// operator's retry; `false` when it is not such a record (a sent one
     /// is never sent again).

@@ -31,6 +31,9 @@ pub enum Event<'a> {
     /// A platform answered with another API version than asked for
     /// (`kind`: version) or flagged a deprecated use (`kind`: deprecated).
     PlatformApiDrift { platform: &'a str, kind: &'a str },
+    /// An EDI document we sent was rejected by the partner or not
+    /// acknowledged in time (`result`: rejected, overdue).
+    EdiUnacknowledged { result: &'a str },
 }
 
 struct Doc<'a> {
@@ -67,6 +70,11 @@ impl<'a> Event<'a> {
                 name: "CommitsGivenUp",
                 dims: vec![],
                 rollups: &[],
+            },
+            Event::EdiUnacknowledged { result } => Doc {
+                name: "EdiDocumentsUnacknowledged",
+                dims: vec![("Result", result)],
+                rollups: &[&[]],
             },
             Event::PlatformApiDrift { platform, kind } => Doc {
                 name: "PlatformApiDrift",

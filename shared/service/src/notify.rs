@@ -167,6 +167,9 @@ impl From<SyncError> for Attempt {
     }
 }
 
+/// The most overdue documents an operator's retry looks through.
+const RETRY_SCAN: usize = 10_000;
+
 pub struct Notifier<S, M, Y> {
     pub store: S,
     pub(crate) mailer: M,
@@ -259,7 +262,7 @@ where
         let email = if partner.id == *initiator_id {
             Ok(ChannelReport::NotApplicable)
         } else {
-            self.run(c, Channel::Email, || async move {
+            self.run(c, Channel::Email, |_| async move {
                 if partner.email.trim().is_empty() {
                     return Attempt::Permanent(format!("company {} has no email", partner.id));
                 }
@@ -277,7 +280,7 @@ where
         };
 
         let store_sync = if sync::syncs(partner, partner_party) {
-            self.run(c, Channel::StoreSync, || async move {
+            self.run(c, Channel::StoreSync, |_| async move {
                 match sync::plan(partner, partner_party, order, c) {
                     Ok(Some(plan)) => match self.sync.apply(&plan).await {
                         Ok(detail) => Attempt::Done(detail),
@@ -298,7 +301,7 @@ where
                 if partner.integration == domain::Integration::Edi
                     && partner.id != *initiator_id =>
             {
-                self.run(c, Channel::Edi, || async move {
+                self.run(c, Channel::Edi, |attempt| async move {
                     let settings = match crate::edi::partner_of(partner) {
                         Ok(p) => p,
                         Err(e) => return Attempt::Permanent(e.to_string()),
@@ -319,15 +322,33 @@ where
                         Ok(f) => f,
                         Err(e) => return Attempt::Permanent(format!("writing the document: {e}")),
                     };
+                    let set = match partner_party {
+                        domain::Role::Seller => edi::SetKind::PoChange860,
+                        domain::Role::Buyer => edi::SetKind::SellerChange865,
+                    };
+                    // Recorded before it is written: a 997 for it can then
+                    // always be matched, and one never sent turns overdue.
+                    let sent = crate::edi::SentDocument {
+                        company_id: partner.id.clone(),
+                        control_number: control,
+                        set: set.id().to_owned(),
+                        functional_id: set.functional_id().to_owned(),
+                        order_id: c.order_id.clone(),
+                        cancellation_id: c.id.clone(),
+                        attempt,
+                        sent_at: crate::app::now(),
+                        state: crate::edi::AckState::Awaiting,
+                        settled_at: None,
+                        note: None,
+                    };
+                    if let Err(e) = ports.sent.record(&sent).await {
+                        return Attempt::Transient(e.to_string());
+                    }
                     // The partner sees this detail: it names the document by
                     // its control number, never where it was written.
                     match ports.outbox.put(&partner.id, &file.name, &file.bytes).await {
                         Ok(at) => {
                             tracing::info!(company_id = %partner.id, file = %file.name, at = ?at, "EDI document written");
-                            let set = match partner_party {
-                                domain::Role::Seller => edi::SetKind::PoChange860,
-                                domain::Role::Buyer => edi::SetKind::SellerChange865,
-                            };
                             Attempt::Done(format!(
                                 "X12 {set} sent, interchange control number {control:09}"
                             ))
@@ -357,9 +378,26 @@ where
         }
     }
 
+    /// EDI documents sent more than the acknowledgment window ago that no
+    /// 997 has settled yet (the hourly check turns them failed), oldest
+    /// first, at most `limit`.
+    pub async fn overdue_documents(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::edi::SentDocument>, NotifyError> {
+        match &self.edi {
+            Some(ports) => {
+                Ok(crate::edi::acks::overdue_documents(ports, crate::app::now(), limit).await?)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// An operator's retry of one cancellation: its failed records (on
     /// `channel`, or every channel) are reopened, then it is notified as the
-    /// stream would: what was sent is not sent again.
+    /// stream would: what was sent is not sent again. An EDI document
+    /// overdue for its 997 counts as failed (it is sent again under a new
+    /// control number).
     pub async fn retry(
         &self,
         cancellation_id: &str,
@@ -372,6 +410,17 @@ where
             .into_iter()
             .find(|c| c.id == cancellation_id)
             .ok_or_else(|| NotifyError::NoCancellation(cancellation_id.to_owned()))?;
+        if let Some(ports) = &self.edi
+            && channel.is_none_or(|only| only == Channel::Edi)
+        {
+            let overdue: Vec<_> =
+                crate::edi::acks::overdue_documents(ports, crate::app::now(), RETRY_SCAN)
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.cancellation_id == c.id)
+                    .collect();
+            crate::edi::acks::settle_overdue(ports, &self.store, &self.metrics, &overdue).await;
+        }
         for ch in Channel::ALL {
             if channel.is_none_or(|only| only == ch) {
                 let key = LedgerKey::new(&c.order_id, &c.id, ch);
@@ -407,12 +456,12 @@ where
         act: F,
     ) -> Result<ChannelReport, NotifyError>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(u32) -> Fut,
         Fut: Future<Output = Attempt>,
     {
         let key = LedgerKey::new(&c.order_id, &c.id, channel);
         let now = crate::app::now();
-        let token = match self.store.claim(&key, now, self.config.lock_for).await? {
+        let (token, claim) = match self.store.claim(&key, now, self.config.lock_for).await? {
             Claim::Completed(e) => {
                 self.count(channel, "already_done");
                 tracing::info!(cancellation_id = %c.id, channel = channel.as_str(), "already notified; skipped");
@@ -429,10 +478,10 @@ where
             }
             Claim::Acquired { token, attempt } => {
                 tracing::debug!(cancellation_id = %c.id, channel = channel.as_str(), attempt, "claimed");
-                token
+                (token, attempt)
             }
         };
-        let attempt = self.supervised(act).await;
+        let attempt = self.supervised(move || act(claim)).await;
         let crashed = matches!(attempt, Attempt::Crashed(_));
         let (outcome, detail) = match attempt {
             Attempt::Done(d) => (Outcome::Sent, d),

@@ -361,6 +361,16 @@ impl<S: Ledger, K: SecretStore> Ledger for WithSecrets<S, K> {
         self.inner.entries_since(since).await
     }
 
+    async fn fail_sent(
+        &self,
+        key: &LedgerKey,
+        attempt: u32,
+        detail: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.fail_sent(key, attempt, detail, now).await
+    }
+
     async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
         self.inner.reopen_failed(key).await
     }

@@ -219,6 +219,38 @@ impl Ledger for EmbeddedStore {
         .await
     }
 
+    async fn fail_sent(
+        &self,
+        key: &LedgerKey,
+        attempt: u32,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, detail) = (key.clone(), detail.to_owned());
+        self.run(move |c| {
+            ensure(c)?;
+            let n = c
+                .execute(
+                    "UPDATE notify_ledger SET outcome = ?5, detail = ?6, updated_at = ?7
+                     WHERE cancellation_id = ?1 AND channel = ?2
+                       AND status = ?3 AND outcome = ?4 AND attempts = ?8",
+                    params![
+                        key.cancellation_id,
+                        key.slot(),
+                        LedgerStatus::Completed.as_str(),
+                        Outcome::Sent.as_str(),
+                        Outcome::Failed.as_str(),
+                        detail,
+                        ts(&now),
+                        attempt
+                    ],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
         let key = key.clone();
         self.run(move |c| {

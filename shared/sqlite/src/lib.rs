@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use domain::{Cancellation, Order};
 use service::store::StoreError;
 
+mod edi;
 mod ledger;
 mod outbox;
 mod schema;

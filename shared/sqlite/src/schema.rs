@@ -92,4 +92,13 @@ CREATE TABLE IF NOT EXISTS edi_control (
     company_id TEXT PRIMARY KEY,
     last       INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS edi_sent (
+    company_id     TEXT NOT NULL,
+    control_number INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    sent_at        TEXT NOT NULL,
+    doc            TEXT NOT NULL,
+    PRIMARY KEY (company_id, control_number)
+);
+CREATE INDEX IF NOT EXISTS edi_sent_awaiting ON edi_sent (state, sent_at);
 "#;

@@ -207,6 +207,10 @@ pub async fn failed_records_are_listed_and_reopened<L: Ledger>(l: &L) {
         !l.reopen_failed(&sent).await.unwrap(),
         "a sent record stays sent"
     );
+    assert!(
+        !l.fail_sent(&failed, 1, "rejected", now).await.unwrap(),
+        "only a sent record is turned failed"
+    );
     assert!(l.reopen_failed(&failed).await.unwrap());
     assert!(!l.reopen_failed(&failed).await.unwrap(), "reopened once");
     let (token, _) = acquired(l.claim(&failed, now, Duration::minutes(2)).await.unwrap());
@@ -219,6 +223,40 @@ pub async fn failed_records_are_listed_and_reopened<L: Ledger>(l: &L) {
         Claim::Completed(e) => assert_eq!(e.outcome, Some(Outcome::Sent)),
         other => panic!("expected completed, got {other:?}"),
     }
+
+    // What the partner rejected after it was sent fails, and is retried;
+    // only the attempt that sent it is failed, never a later one.
+    let later = now + Duration::seconds(1);
+    assert!(
+        !l.fail_sent(&sent, 2, "not that attempt", later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        l.fail_sent(&sent, 1, "the partner rejected it", later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !l.fail_sent(&sent, 1, "again", later).await.unwrap(),
+        "failed once"
+    );
+    let entry = l
+        .entries_since(later)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.cancellation_id == "can_f" && e.channel == Channel::StoreSync)
+        .expect("listed with its new time");
+    assert_eq!(
+        (entry.outcome, entry.detail.as_deref()),
+        (Some(Outcome::Failed), Some("the partner rejected it"))
+    );
+    assert!(l.reopen_failed(&sent).await.unwrap());
+    assert!(matches!(
+        l.claim(&sent, later, Duration::minutes(2)).await.unwrap(),
+        Claim::Acquired { .. }
+    ));
 }
 
 /// Generates the ledger contract suite for a store built by `$make`.

@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod ledger_contract;
+pub mod sent_documents_contract;
 pub mod store_contract;
 pub mod stores;
 pub mod webhook_contract;

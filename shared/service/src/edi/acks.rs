@@ -1,0 +1,322 @@
+//! What partners say of the documents we send them. Each 860 or 865 is
+//! recorded under its control number as it is sent; the partner's 997
+//! settles it (a TA1 only when it rejects the envelope: accepting one says
+//! nothing of the sets inside). A rejected document, or one not
+//! acknowledged within `EdiPorts::ack_window`, turns its notification
+//! record failed: `dropship notifications list` shows it, the
+//! `EdiDocumentsUnacknowledged` metric counts it, and `dropship
+//! notifications retry` sends it again under a new control number.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::EdiPorts;
+use crate::app::App;
+use crate::ledger::{Channel, Ledger, LedgerKey};
+use crate::metrics::{Event, Metrics};
+use crate::store::{Store, StoreError};
+use crate::webhooks::Pending;
+
+/// Where an acknowledgment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckState {
+    /// Sent; nothing heard yet.
+    Awaiting,
+    /// The partner's 997 accepted it (`A` or `E`).
+    Accepted,
+    /// The partner's 997 or TA1 rejected it.
+    Rejected,
+    /// Nothing heard within the window.
+    Overdue,
+}
+
+impl AckState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckState::Awaiting => "awaiting",
+            AckState::Accepted => "accepted",
+            AckState::Rejected => "rejected",
+            AckState::Overdue => "overdue",
+        }
+    }
+}
+
+/// A document we sent to an EDI partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentDocument {
+    /// The partner it went to.
+    pub company_id: String,
+    /// Its ISA13, which is also its GS06 (the partner's AK102).
+    pub control_number: u32,
+    /// Its set (`860`, `865`).
+    pub set: String,
+    /// Its GS01 (`PC`, `CA`): what the partner's AK101 names.
+    pub functional_id: String,
+    pub order_id: String,
+    pub cancellation_id: String,
+    /// The notification claim that sent it: only that send is failed.
+    pub attempt: u32,
+    pub sent_at: DateTime<Utc>,
+    pub state: AckState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<DateTime<Utc>>,
+    /// What settled it, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl SentDocument {
+    fn ledger_key(&self) -> LedgerKey {
+        LedgerKey::new(&self.order_id, &self.cancellation_id, Channel::Edi)
+    }
+}
+
+/// The record of documents sent. Both stores implement it; the suite in
+/// `testkit::sent_documents_contract` runs against each.
+pub trait SentDocuments: Send + Sync + 'static {
+    /// Record a document as it is sent (state `Awaiting`).
+    fn record<'a>(&'a self, doc: &'a SentDocument) -> Pending<'a, (), StoreError>;
+
+    /// The document sent to `company_id` under `control_number`.
+    fn sent_document<'a>(
+        &'a self,
+        company_id: &'a str,
+        control_number: u32,
+    ) -> Pending<'a, Option<SentDocument>, StoreError>;
+
+    /// Settle a document still awaiting its acknowledgment; `false` when
+    /// there is none such (unknown, or settled already).
+    fn settle<'a>(
+        &'a self,
+        company_id: &'a str,
+        control_number: u32,
+        state: AckState,
+        note: &'a str,
+        at: DateTime<Utc>,
+    ) -> Pending<'a, bool, StoreError>;
+
+    /// Documents still awaiting an acknowledgment sent before
+    /// `sent_before`, oldest first, at most `limit`.
+    fn awaiting(
+        &self,
+        sent_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Pending<'_, Vec<SentDocument>, StoreError>;
+}
+
+/// The most overdue documents settled by one `edi_overdue` call.
+const OVERDUE_BATCH: usize = 100;
+
+/// What a partner's acknowledgment says of one of our documents.
+struct Verdict<'a> {
+    control_number: u32,
+    /// AK101 for a 997; none for a TA1.
+    functional_id: Option<&'a str>,
+    state: AckState,
+    note: String,
+}
+
+fn verdicts(v: &edi::Validation) -> Vec<Verdict<'_>> {
+    let mut out = Vec::new();
+    for g in &v.acknowledgments {
+        let Some(control_number) = control_of(&g.control_number) else {
+            tracing::info!(control_number = %g.control_number, "a 997 for a group that is not ours; ignored");
+            continue;
+        };
+        let rejected = match g.status {
+            edi::GroupStatus::Accepted | edi::GroupStatus::AcceptedWithErrors => false,
+            edi::GroupStatus::Rejected => true,
+            // Ours carry one set each: partial means that set's AK5 decides.
+            edi::GroupStatus::Partial => {
+                g.sets.iter().any(|s| s.status == edi::SetStatus::Rejected)
+            }
+        };
+        let codes: Vec<String> = g.errors.iter().map(|c| c.code().to_string()).collect();
+        out.push(Verdict {
+            control_number,
+            functional_id: Some(&g.functional_id),
+            state: if rejected {
+                AckState::Rejected
+            } else {
+                AckState::Accepted
+            },
+            note: format!(
+                "the partner's 997 says AK9 {}{}",
+                g.status.code(),
+                if codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", codes.join(", "))
+                }
+            ),
+        });
+    }
+    for t in v.ta1s.iter().filter(|t| !t.accepted) {
+        out.push(Verdict {
+            control_number: t.control_number,
+            functional_id: None,
+            state: AckState::Rejected,
+            note: format!(
+                "the partner's TA1 rejects the interchange (TA105 {})",
+                t.note
+            ),
+        });
+    }
+    out
+}
+
+/// A control number as partners write it back (leading zeros or not).
+fn control_of(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The window partners have to acknowledge our documents, unless the host
+/// sets another (`EdiPorts::ack_window`).
+pub const DEFAULT_ACK_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// Settle `doc` as `state`; a rejected or overdue one fails its
+/// notification record first, so a crash in between leaves it awaiting
+/// (settled again later), never settled with the record still sent.
+pub(crate) async fn conclude<L: Ledger>(
+    ports: &EdiPorts,
+    ledger: &L,
+    metrics: &Metrics,
+    doc: &SentDocument,
+    state: AckState,
+    note: &str,
+) -> Result<(), StoreError> {
+    let now = crate::app::now();
+    if matches!(state, AckState::Rejected | AckState::Overdue) {
+        let what = format!("X12 {} {:09}: {note}", doc.set, doc.control_number);
+        let failed = ledger
+            .fail_sent(&doc.ledger_key(), doc.attempt, &what, now)
+            .await?;
+        metrics.count(Event::EdiUnacknowledged {
+            result: state.as_str(),
+        });
+        tracing::warn!(company_id = %doc.company_id, control_number = doc.control_number, order_id = %doc.order_id, cancellation_id = %doc.cancellation_id, state = state.as_str(), ledger_failed = failed, note, "our EDI document was not taken; `dropship notifications retry` sends it again");
+    } else {
+        tracing::info!(company_id = %doc.company_id, control_number = doc.control_number, order_id = %doc.order_id, note, "the partner accepted our EDI document");
+    }
+    ports
+        .sent
+        .settle(&doc.company_id, doc.control_number, state, note, now)
+        .await?;
+    Ok(())
+}
+
+/// Documents sent more than the window before `now` and still awaiting
+/// their acknowledgment (at most `limit`, oldest first).
+pub(crate) async fn overdue_documents(
+    ports: &EdiPorts,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<SentDocument>, StoreError> {
+    ports.sent.awaiting(now - ports.ack_window, limit).await
+}
+
+/// Settle overdue `docs`, one failure not stopping the others; how many
+/// were settled.
+pub(crate) async fn settle_overdue<L: Ledger>(
+    ports: &EdiPorts,
+    ledger: &L,
+    metrics: &Metrics,
+    docs: &[SentDocument],
+) -> usize {
+    let note = format!(
+        "no 997 within {} h of sending",
+        ports.ack_window.num_hours()
+    );
+    let mut settled = 0;
+    for doc in docs {
+        match conclude(ports, ledger, metrics, doc, AckState::Overdue, &note).await {
+            Ok(()) => settled += 1,
+            Err(e) => {
+                tracing::warn!(company_id = %doc.company_id, control_number = doc.control_number, error = %e, "could not settle an overdue document; tried again next time");
+            }
+        }
+    }
+    settled
+}
+
+impl<S: Store + Ledger> App<S> {
+    /// Settle what the partner's 997s and TA1s in an accepted interchange
+    /// say of our documents. A failure is logged, never fatal: the
+    /// document then stays awaiting and turns overdue, which re-sends it.
+    pub(crate) async fn settle_acknowledgments(&self, company_id: &str, v: &edi::Validation) {
+        for verdict in verdicts(v) {
+            if let Err(e) = self.settle_one(company_id, &verdict).await {
+                tracing::warn!(company_id, control_number = verdict.control_number, error = %e, "could not record the partner's acknowledgment; the document will turn overdue");
+            }
+        }
+    }
+
+    async fn settle_one(&self, company_id: &str, verdict: &Verdict<'_>) -> Result<(), StoreError> {
+        let Some(ports) = &self.edi else {
+            return Ok(());
+        };
+        let control = verdict.control_number;
+        let Some(doc) = ports.sent.sent_document(company_id, control).await? else {
+            tracing::info!(
+                company_id,
+                control_number = control,
+                "the partner acknowledged a document we did not send it; ignored"
+            );
+            return Ok(());
+        };
+        if verdict
+            .functional_id
+            .is_some_and(|f| f != doc.functional_id)
+        {
+            tracing::warn!(company_id, control_number = control, expected = %doc.functional_id, found = ?verdict.functional_id, "a 997 names our control number under another group; ignored");
+            return Ok(());
+        }
+        if doc.state != AckState::Awaiting {
+            tracing::info!(
+                company_id,
+                control_number = control,
+                state = doc.state.as_str(),
+                "acknowledged again; kept as it was"
+            );
+            return Ok(());
+        }
+        conclude(
+            ports,
+            &self.store,
+            &self.metrics,
+            &doc,
+            verdict.state,
+            &verdict.note,
+        )
+        .await
+    }
+
+    /// Settle as overdue the documents sent more than the window ago with
+    /// no acknowledgment (at most a batch per call: hosts call it
+    /// periodically). Returns how many were settled.
+    pub async fn edi_overdue(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let Some(ports) = &self.edi else {
+            return Ok(0);
+        };
+        let docs = overdue_documents(ports, now, OVERDUE_BATCH).await?;
+        Ok(settle_overdue(ports, &self.store, &self.metrics, &docs).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_numbers_are_read_with_or_without_leading_zeros() {
+        assert_eq!(control_of("000000007"), Some(7));
+        assert_eq!(control_of("7"), Some(7));
+        assert_eq!(control_of(""), None);
+        assert_eq!(control_of("1234567890"), None);
+        assert_eq!(control_of("7A"), None);
+    }
+}
