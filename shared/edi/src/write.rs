@@ -440,14 +440,17 @@ pub fn write_997(env: &Envelope, ack: &InterchangeAck) -> Result<Option<Vec<u8>>
                 );
                 for e in &note.elements {
                     let at = match e.component {
-                        Some(c) => format!("{}>{c}", e.position),
+                        Some(c) => format!(
+                            "{}{}{c}",
+                            e.position,
+                            char::from(out.syntax.delimiters.component)
+                        ),
                         None => e.position.to_string(),
                     };
-                    let value: String = e
-                        .value
-                        .as_deref()
-                        .map(sanitize)
-                        .unwrap_or_default()
+                    // The partner's delimiters too: the bad value may hold
+                    // one that is not ours.
+                    let value: String = out
+                        .clean(e.value.as_deref().unwrap_or_default())
                         .chars()
                         .take(AK404_MAX_CHARS)
                         .collect();
@@ -457,7 +460,7 @@ pub fn write_997(env: &Envelope, ack: &InterchangeAck) -> Result<Option<Vec<u8>>
                             at,
                             String::new(),
                             e.code.code().to_string(),
-                            sanitize(&value),
+                            out.clean(&value),
                         ],
                     );
                 }
@@ -653,5 +656,68 @@ mod tests {
         let at_cut = format!("{} tail", "w".repeat(MSG_MAX_CHARS));
         assert_eq!(msg_lines(&at_cut), [&at_cut[..MSG_MAX_CHARS], "tail"]);
         assert!(msg_lines("").is_empty());
+    }
+
+    /// An AK4 copies a bad value the partner sent with its own delimiters:
+    /// the ones it configured for our answers are taken out of it too.
+    #[test]
+    fn a_997_keeps_the_partners_delimiters_out_of_ak4() {
+        use crate::ack::{ElementNote, GroupStatus, SegmentNote, SetAck, SetStatus};
+        use crate::{ElementErrorCode, IsaId, SegmentErrorCode, SetErrorCode};
+        let note = SegmentNote {
+            segment: "POC".to_owned(),
+            position: 6,
+            code: Some(SegmentErrorCode::ElementErrors),
+            elements: vec![ElementNote {
+                position: 3,
+                component: Some(2),
+                code: ElementErrorCode::InvalidCharacter,
+                value: Some("|F\\x".to_owned()),
+            }],
+        };
+        let ack = InterchangeAck {
+            sender: IsaId::new("ZZ", "ACMEEDI").unwrap(),
+            receiver: IsaId::dropship(),
+            control_number: 1,
+            error: None,
+            groups: vec![GroupAck {
+                functional_id: "CA".to_owned(),
+                control_number: "1".to_owned(),
+                sets: vec![SetAck {
+                    set_id: "865".to_owned(),
+                    control_number: "0001".to_owned(),
+                    notes: vec![note],
+                    status: SetStatus::Rejected,
+                    errors: vec![SetErrorCode::SegmentsInError],
+                }],
+                status: GroupStatus::Rejected,
+                included: 1,
+                received: 1,
+                accepted: 0,
+                errors: Vec::new(),
+            }],
+        };
+        let at = NaiveDate::from_ymd_opt(2026, 3, 15)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap();
+        let syntax = Syntax {
+            delimiters: Delimiters {
+                element: b'^',
+                repetition: Some(b'}'),
+                component: b'\\',
+                segment: b'|',
+            },
+            isa_version: "00401".to_owned(),
+            line_breaks: false,
+        };
+        let env = Envelope::new(IsaId::dropship(), ack.sender.clone(), 2, at).with_syntax(syntax);
+        let bytes = write_997(&env, &ack).unwrap().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("AK4^3\\2^^6^F x|"), "{text}");
+        let back = crate::parse_interchange(&bytes).unwrap();
+        let read = crate::validate(&back, &IsaId::dropship(), PocReading::default());
+        let notes = &read.acknowledgments[0].sets[0].notes[0];
+        assert_eq!(notes.elements[0].component, Some(2));
+        assert_eq!(notes.elements[0].value.as_deref(), Some("F x"));
     }
 }
