@@ -4,7 +4,10 @@
 //! (`tests/tests/fuzz.rs`), which includes this file with `#[path]`.
 #![allow(dead_code)]
 
-use edi::{GroupAck, GroupStatus, IsaId, LineAction, SetStatus};
+use edi::{
+    ChangeDocument, GroupAck, GroupStatus, Interchange, IsaId, LineAction, PocReading, SetKind,
+    SetStatus, Validation,
+};
 use lambda_http::Body;
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
@@ -218,27 +221,64 @@ pub fn api_body(data: &[u8]) {
     }
 }
 
-/// The 997 `ack` as it reads back from what we write: every id sanitized,
-/// AK404 cut to 99 characters.
-fn as_written(ack: &GroupAck) -> GroupAck {
+/// A value as the writer cleans it for a partner whose delimiters are
+/// `extra` (besides ours): delimiters become spaces, then [`edi::sanitize`].
+fn clean(value: &str, extra: &[u8]) -> String {
+    let spaced: String = value
+        .chars()
+        .map(|c| match u8::try_from(c) {
+            Ok(b) if extra.contains(&b) => ' ',
+            _ => c,
+        })
+        .collect();
+    edi::sanitize(&spaced)
+}
+
+/// The 997 `ack` as it reads back from what we write with the delimiters
+/// `extra`: every id cleaned, AK404 cut to 99 characters.
+fn as_written(ack: &GroupAck, extra: &[u8]) -> GroupAck {
     let mut a = ack.clone();
-    a.functional_id = edi::sanitize(&a.functional_id);
-    a.control_number = edi::sanitize(&a.control_number);
+    a.functional_id = clean(&a.functional_id, extra);
+    a.control_number = clean(&a.control_number, extra);
     for s in &mut a.sets {
-        s.set_id = edi::sanitize(&s.set_id);
-        s.control_number = edi::sanitize(&s.control_number);
+        s.set_id = clean(&s.set_id, extra);
+        s.control_number = clean(&s.control_number, extra);
         for n in &mut s.notes {
-            n.segment = edi::sanitize(&n.segment);
+            n.segment = clean(&n.segment, extra);
             for e in &mut n.elements {
                 e.value = e
                     .value
                     .as_deref()
-                    .map(|v| edi::sanitize(&edi::sanitize(v).chars().take(99).collect::<String>()))
+                    .map(|v| clean(&clean(v, extra).chars().take(99).collect::<String>(), extra))
                     .filter(|v| !v.is_empty());
             }
         }
     }
     a
+}
+
+/// Syntaxes partners configure for what we write, one picked per input:
+/// ours, and others whose delimiters the input may hold as data.
+fn partner_syntax(data: &[u8]) -> edi::Syntax {
+    let pick = data
+        .iter()
+        .fold(0usize, |n, &b| n.wrapping_add(usize::from(b)));
+    let (element, component, segment, repetition, version, line_breaks) = [
+        (b'*', b'>', b'~', b'^', "00401", true),
+        (b'|', b':', b'\n', b'^', "00501", false),
+        (b'!', b'@', b'\'', b'{', "00403", true),
+        (b'^', b'\\', b'|', b'}', "00401", false),
+    ][pick % 4];
+    edi::Syntax {
+        delimiters: edi::Delimiters {
+            element,
+            repetition: Some(repetition),
+            component,
+            segment,
+        },
+        isa_version: version.to_owned(),
+        line_breaks,
+    }
 }
 
 fn ack_is_consistent(ack: &GroupAck, sets: usize, rejected_whole: bool) {
@@ -296,9 +336,23 @@ pub fn edi_parse(data: &[u8]) {
         edi::parse_interchange(data),
         "parse is deterministic"
     );
-    let Ok(ic) = first else {
-        return;
+    let ic = match first {
+        Ok(ic) => ic,
+        Err(e) => return refused(data, &e),
     };
+    assert_eq!(
+        edi::read_isa(data).as_ref(),
+        Ok(&ic.header),
+        "read_isa reads the ISA"
+    );
+    for seg in ic
+        .groups
+        .iter()
+        .flat_map(|g| &g.sets)
+        .flat_map(|s| &s.segments)
+    {
+        let _ = edi::ack::read_ta1(seg);
+    }
     for s in ic.groups.iter().flat_map(|g| &g.sets) {
         assert_eq!(s.segments[0].id, "ST");
         for (i, seg) in s.segments.iter().enumerate() {
@@ -356,37 +410,20 @@ pub fn edi_parse(data: &[u8]) {
         );
     }
 
-    // Our 997 for it.
+    // Our answers to it: the 997 in our syntax and in a partner's, the 824
+    // refusing every document read, the TA1 when it is refused whole.
     let acme = IsaId::new("ZZ", "ACMEEDI").expect("an id");
     let env = edi::Envelope::new(IsaId::dropship(), acme.clone(), 7, edi_time());
-    let answered: Vec<&GroupAck> = v.ack.to_answer().collect();
-    match edi::write_997(&env, &v.ack).expect("a 997 can always be written") {
-        None => assert!(answered.is_empty()),
-        Some(bytes) => {
-            let back = match edi::parse_interchange(&bytes) {
-                Ok(back) => back,
-                // Only an input near the limits answers with more than them.
-                Err(
-                    edi::EnvelopeError::TooManySegments { .. }
-                    | edi::EnvelopeError::TooLarge { .. },
-                ) => return,
-                Err(e) => panic!("our 997 does not parse: {e}"),
-            };
-            let checked = edi::validate(&back, &IsaId::dropship(), edi::PocReading::default());
-            assert_eq!(checked.ack.error, None);
-            assert!(
-                checked
-                    .ack
-                    .groups
-                    .iter()
-                    .all(|g| g.status == GroupStatus::Accepted),
-                "{:?}",
-                checked.ack
-            );
-            let sent: Vec<GroupAck> = answered.into_iter().map(as_written).collect();
-            assert_eq!(checked.acknowledgments, sent, "the 997 reads back as sent");
+    let theirs = env.clone().with_syntax(partner_syntax(data));
+    for env in [&env, &theirs] {
+        answer_997(env, &v);
+        answer_824(env, &ic, &v);
+        if let Some(e) = &v.ack.error {
+            answer_ta1(env, &ic.header, e.ta1_note());
         }
     }
+    sets_read_alike(&ic, &v);
+    readings_agree(&ic, &partner, &v);
 
     // Each change, echoed out as an 860/865.
     for doc in &v.changes {
@@ -462,5 +499,268 @@ pub fn edi_parse(data: &[u8]) {
             let echoed: Vec<LineAction> = echo.lines.iter().map(|l| l.action).collect();
             assert_eq!(echoed, actions);
         }
+    }
+}
+
+/// True when `e` is only an input near the limits answered with more than
+/// them.
+fn over_limits(e: &edi::EnvelopeError) -> bool {
+    matches!(
+        e,
+        edi::EnvelopeError::TooManySegments { .. } | edi::EnvelopeError::TooLarge { .. }
+    )
+}
+
+/// An interchange refused before it is read: a TA1 answers it when its ISA
+/// can be read, and reads back as sent.
+fn refused(data: &[u8], e: &edi::EnvelopeError) {
+    let header = edi::read_isa(data);
+    let Some(note) = e.ta1_note() else {
+        return;
+    };
+    // Only an interchange too large to read may have an ISA it cannot read.
+    let header = match header {
+        Ok(h) => h,
+        Err(_) if matches!(e, edi::EnvelopeError::TooLarge { .. }) => return,
+        Err(h) => panic!("{e} was read past an ISA that does not read: {h}"),
+    };
+    // To the partner as configured (the service answers only its own ISA).
+    let acme = IsaId::new("ZZ", "ACMEEDI").expect("an id");
+    let env = edi::Envelope::new(IsaId::dropship(), acme, 7, edi_time());
+    answer_ta1(&env, &header, note);
+    let theirs = env.clone().with_syntax(partner_syntax(data));
+    answer_ta1(&theirs, &header, note);
+}
+
+/// Our TA1 refusing the interchange `header` names parses and reads back.
+fn answer_ta1(env: &edi::Envelope, header: &edi::IsaHeader, note: edi::InterchangeNote) {
+    let ta1 = edi::Ta1 {
+        control_number: header.control_number,
+        date: header.date,
+        time: header.time,
+        note,
+    };
+    let bytes = edi::write_ta1(env, &ta1).expect("a TA1 can always be written");
+    let back = edi::parse_interchange(&bytes).expect("our TA1 parses");
+    let read = edi::validate(&back, &env.sender, PocReading::default());
+    assert_eq!(read.ack.error, None);
+    assert!(read.ack.groups.is_empty() && read.changes.is_empty());
+    let want = edi::ack::ReceivedTa1 {
+        control_number: header.control_number,
+        accepted: false,
+        note: note.code().to_owned(),
+    };
+    assert_eq!(read.ta1s, [want], "the TA1 reads back as sent");
+}
+
+/// The delimiters `env` writes with, besides ours.
+fn delimiters_of(env: &edi::Envelope) -> Vec<u8> {
+    let d = env.syntax.delimiters;
+    [d.element, d.component, d.segment]
+        .into_iter()
+        .chain(d.repetition)
+        .collect()
+}
+
+/// Our 997 for `v` parses, is accepted, and reads back as sent.
+fn answer_997(env: &edi::Envelope, v: &Validation) {
+    let answered: Vec<&GroupAck> = v.ack.to_answer().collect();
+    let Some(bytes) = edi::write_997(env, &v.ack).expect("a 997 can always be written") else {
+        assert!(answered.is_empty());
+        return;
+    };
+    let back = match edi::parse_interchange(&bytes) {
+        Ok(back) => back,
+        Err(e) if over_limits(&e) => return,
+        Err(e) => panic!("our 997 does not parse: {e}"),
+    };
+    assert_eq!(back.delimiters.element, env.syntax.delimiters.element);
+    let checked = edi::validate(&back, &env.sender, PocReading::default());
+    assert_eq!(checked.ack.error, None);
+    assert!(
+        checked
+            .ack
+            .groups
+            .iter()
+            .all(|g| g.status == GroupStatus::Accepted),
+        "{:?}",
+        checked.ack
+    );
+    let extra = delimiters_of(env);
+    let sent: Vec<GroupAck> = answered
+        .into_iter()
+        .map(|a| as_written(a, &extra))
+        .collect();
+    assert_eq!(checked.acknowledgments, sent, "the 997 reads back as sent");
+}
+
+/// An 824 refusing every document of `v` (one TED for the PO and one per
+/// line) parses, its envelope and counts agree, and each OTI names its set.
+fn answer_824(env: &edi::Envelope, ic: &Interchange, v: &Validation) {
+    let refusals: Vec<edi::SetRefusal> = v
+        .changes
+        .iter()
+        .map(|d| {
+            let mut errors = vec![edi::ApplicationError {
+                condition: edi::ErrorCondition::PoInvalid,
+                message: d.default_reason(),
+                segment: None,
+            }];
+            let segment = if d.set == SetKind::PoAck855 {
+                "PO1"
+            } else {
+                "POC"
+            };
+            errors.extend(d.lines.iter().map(|l| edi::ApplicationError {
+                condition: edi::ErrorCondition::InvalidId,
+                message: d.line_reason(l),
+                segment: Some((segment.to_owned(), l.segment_position)),
+            }));
+            edi::SetRefusal {
+                po_number: d.po_number.clone(),
+                group_control_number: d.group_control_number.clone(),
+                set_control_number: d.control_number.clone(),
+                set: d.set,
+                errors,
+            }
+        })
+        .collect();
+    let advice = edi::ApplicationAdvice {
+        reference: format!("{:09}", ic.header.control_number),
+        refusals,
+    };
+    let bytes = match edi::write_824(env, &advice) {
+        Ok(bytes) => bytes,
+        Err(edi::WriteError::NoRefusals) => return assert!(advice.refusals.is_empty()),
+        Err(e) => panic!("cannot write the 824: {e}"),
+    };
+    let back = match edi::parse_interchange(&bytes) {
+        Ok(back) => back,
+        Err(e) if over_limits(&e) => return,
+        Err(e) => panic!("our 824 does not parse: {e}"),
+    };
+    let read = edi::validate(&back, &env.sender, PocReading::default());
+    assert_eq!(read.ack.error, None);
+    // 824s are only written, so their group is not supported, but nothing
+    // else in it is wrong.
+    let [group] = read.ack.groups.as_slice() else {
+        panic!("one group: {:?}", read.ack);
+    };
+    assert_eq!(group.functional_id, "AG");
+    assert_eq!(group.errors, [edi::GroupErrorCode::NotSupported]);
+    let [set] = back.groups[0].sets.as_slice() else {
+        panic!("one 824");
+    };
+    let se = set.trailer().expect("SE");
+    assert_eq!(se.element(1), set.segments.len().to_string());
+    assert_eq!(se.element(2), set.control_number());
+    let extra = delimiters_of(env);
+    let otis: Vec<&edi::Segment> = set.body().iter().filter(|s| s.id == "OTI").collect();
+    assert_eq!(otis.len(), advice.refusals.len());
+    let teds = set.body().iter().filter(|s| s.id == "TED").count();
+    let want: usize = advice.refusals.iter().map(|r| r.errors.len()).sum();
+    assert_eq!(teds, want);
+    for (oti, r) in otis.iter().zip(&advice.refusals) {
+        assert!(!oti.element(3).is_empty(), "OTI03 is mandatory: {oti:?}");
+        let po: String = clean(&r.po_number, &extra).chars().take(30).collect();
+        if !po.is_empty() {
+            assert_eq!((oti.element(2), oti.element(3)), ("PO", po.trim()));
+        }
+        assert_eq!(oti.element(8), clean(&r.group_control_number, &extra));
+        assert_eq!(oti.element(9), clean(&r.set_control_number, &extra));
+        assert_eq!(oti.element(10), r.set.id());
+    }
+}
+
+/// Each set read on its own, in both readings: never a panic, the same
+/// each time; a set that is not an 860, 855 or 865 is an error; and each
+/// accepted set reads as the document the validation gave.
+fn sets_read_alike(ic: &Interchange, v: &Validation) {
+    let mut docs = v.changes.iter();
+    for (g, ack) in ic.groups.iter().zip(&v.ack.groups) {
+        for (i, set) in g.sets.iter().enumerate() {
+            let _ = edi::read_997(set);
+            let change_set = matches!(
+                SetKind::from_id(set.id()),
+                Some(SetKind::PoChange860 | SetKind::PoAck855 | SetKind::SellerChange865)
+            );
+            for reading in [PocReading::BeforeAfter, PocReading::NewTotal] {
+                let read = edi::read_change(set, reading);
+                assert_eq!(
+                    read,
+                    edi::read_change(set, reading),
+                    "read_change is deterministic"
+                );
+                assert!(change_set || read.is_err(), "{} read as a change", set.id());
+                if let Ok(doc) = &read {
+                    poc_quantities(set, doc, reading);
+                }
+            }
+            let accepted = ack
+                .sets
+                .get(i)
+                .is_some_and(|s| s.status == SetStatus::Accepted);
+            if accepted && v.ack.error.is_none() && g.functional_id() != "FA" {
+                let mut doc =
+                    edi::read_change(set, PocReading::default()).expect("an accepted set reads");
+                doc.group_control_number = g.control_number().to_owned();
+                doc.group_receiver = g.receiver_code().to_owned();
+                assert_eq!(Some(&doc), docs.next(), "the validation read it so");
+            }
+        }
+    }
+    assert_eq!(docs.next(), None, "every document is an accepted set's");
+}
+
+/// A POC quantity line's new total is POC04 (X12's reading) or POC03 (a
+/// partner reading POC03 as the new total).
+fn poc_quantities(set: &edi::TransactionSet, doc: &ChangeDocument, reading: PocReading) {
+    for l in &doc.lines {
+        let seg = usize::try_from(l.segment_position)
+            .ok()
+            .and_then(|p| p.checked_sub(1))
+            .and_then(|i| set.segments.get(i))
+            .expect("a line names its segment");
+        assert!(matches!(seg.id.as_str(), "POC" | "PO1"), "{seg:?}");
+        if let (LineAction::SetTotal(n), "POC") = (l.action, seg.id.as_str()) {
+            let at = match reading {
+                PocReading::BeforeAfter => 4,
+                PocReading::NewTotal => 3,
+            };
+            let whole = seg.element(at).split('.').next().unwrap_or_default();
+            assert_eq!(
+                whole.parse::<u32>().ok(),
+                Some(n),
+                "{seg:?} read {reading:?}"
+            );
+        }
+    }
+}
+
+/// The two readings of POC03/POC04 judge the syntax alike and read the
+/// same documents; only quantity lines differ, and only in their action.
+fn readings_agree(ic: &Interchange, partner: &IsaId, v: &Validation) {
+    let other = edi::validate(ic, partner, PocReading::NewTotal);
+    assert_eq!(other.ack, v.ack, "the reading changed the 997");
+    assert_eq!(other.acknowledgments, v.acknowledgments);
+    assert_eq!(other.ta1s, v.ta1s);
+    assert_eq!(other.changes.len(), v.changes.len());
+    let quantity = |a: LineAction| matches!(a, LineAction::SetTotal(_) | LineAction::Unusable(_));
+    for (a, b) in v.changes.iter().zip(&other.changes) {
+        let without_actions = |d: &ChangeDocument| {
+            let mut d = d.clone();
+            d.lines
+                .iter_mut()
+                .for_each(|l| l.action = LineAction::NoChange);
+            d
+        };
+        assert_eq!(without_actions(a), without_actions(b));
+        for (x, y) in a.lines.iter().zip(&b.lines) {
+            assert!(x.action == y.action || (quantity(x.action) && quantity(y.action)));
+        }
+    }
+    if v.ack.error.is_none() {
+        let read: Vec<_> = ic.ta1s.iter().filter_map(edi::ack::read_ta1).collect();
+        assert_eq!(v.ta1s, read);
     }
 }

@@ -5,8 +5,8 @@
 //!   `fuzz/regressions/<target>/` (replayed as they are);
 //! - proptest-generated inputs: seeds with random byte edits, seeds with a
 //!   random JSON value put in place of one of their values (for X12: a
-//!   random value in place of one element, or a segment dropped or
-//!   repeated), and raw bytes.
+//!   random value in place of one element, a segment dropped or repeated,
+//!   or an ISA text field unpadded), and raw bytes.
 //!
 //! `FUZZ_CASES` sets the generated cases per target (default 1000 for the
 //! parsers, 200 for the API, whose every case seeds a fresh store). The long
@@ -242,28 +242,57 @@ enum SegmentEdit {
     Element(usize, usize, String),
     Drop(usize),
     Repeat(usize),
+    /// Trim the padding of one of the ISA's text fields (ISA02, 04, 06, 08).
+    UnpadIsa(usize),
 }
 
-/// The seed edited segment by segment (segments end with `~`).
+/// The seed's element separator and segment terminator (`*`, `~` when it
+/// does not parse).
+fn seed_delimiters(seed: &[u8]) -> (char, char) {
+    edi::parse_interchange(seed).map_or(('*', '~'), |ic| {
+        (
+            char::from(ic.delimiters.element),
+            char::from(ic.delimiters.segment),
+        )
+    })
+}
+
+/// The seed edited segment by segment, with its own delimiters.
 fn edit_segments(seed: &[u8], edits: &[SegmentEdit]) -> Vec<u8> {
+    let (element, terminator) = seed_delimiters(seed);
     let text = String::from_utf8_lossy(seed);
-    let mut segments: Vec<String> = text.split_inclusive('~').map(str::to_owned).collect();
+    let mut segments: Vec<String> = text
+        .split_inclusive(terminator)
+        .map(str::to_owned)
+        .collect();
+    let mut e_buf = [0u8; 4];
+    let element_str: &str = element.encode_utf8(&mut e_buf);
     for e in edits {
         let len = segments.len().max(1);
         match e {
-            // The fixed-width ISA is left alone: byte edits cover it.
+            SegmentEdit::UnpadIsa(k) if !segments.is_empty() => {
+                let n = [2, 4, 6, 8][k % 4];
+                let mut parts: Vec<String> =
+                    segments[0].split(element).map(str::to_owned).collect();
+                if let Some(p) = parts.get_mut(n) {
+                    let trimmed = p.trim_end();
+                    *p = if trimmed.is_empty() { " " } else { trimmed }.to_owned();
+                }
+                segments[0] = parts.join(element_str);
+            }
+            // The ISA's other fields keep their width: byte edits cover them.
             SegmentEdit::Element(i, n, v) if i % len != 0 && !segments.is_empty() => {
                 let seg = &mut segments[i % len];
-                let body = seg.trim_end_matches(['~', '\r', '\n']);
+                let body = seg.trim_end_matches([terminator, '\r', '\n']);
                 let tail = seg[body.len()..].to_owned();
-                let mut parts: Vec<String> = body.split('*').map(str::to_owned).collect();
+                let mut parts: Vec<String> = body.split(element).map(str::to_owned).collect();
                 let at = 1 + n % parts.len();
                 if at < parts.len() {
                     parts[at] = v.clone();
                 } else {
                     parts.push(v.clone());
                 }
-                *seg = parts.join("*") + &tail;
+                *seg = parts.join(element_str) + &tail;
             }
             SegmentEdit::Drop(i) if segments.len() > 1 => {
                 segments.remove(1 + i % (segments.len() - 1));
@@ -290,6 +319,7 @@ fn x12_inputs(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
             .prop_map(|(i, n, v)| SegmentEdit::Element(i, n, v)),
         1 => any::<usize>().prop_map(SegmentEdit::Drop),
         1 => any::<usize>().prop_map(SegmentEdit::Repeat),
+        1 => any::<usize>().prop_map(SegmentEdit::UnpadIsa),
     ];
     let pick = seeds;
     let segment_edits = (0..n, prop::collection::vec(segment_edit, 1..4))
