@@ -745,6 +745,22 @@ def check_edi(out: dict[str, str], endpoint: str) -> None:
     check("BCH*04*" in doc and "PO-1003" in doc and "POC*3*QD*3*2*EA" in doc,
           "the 860: line 3 decreased from 3 to 2 on PO-1003")
 
+    # The seller's translator rejects that 860 (a 997 naming its GS06): the
+    # cancellation's EDI notification turns failed, saying so.
+    gs = next(line for line in doc.replace("\n", "").split("~") if line.startswith("GS*"))
+    group = gs.split("*")[6]
+    reject = ("ISA*00*          *00*          *ZZ*BIRCHEDI       *ZZ*DROPSHIP       *261207*1000*U*00401*000000901*0*P*>~"
+              "GS*FA*BIRCHEDI*DROPSHIP*20261207*1000*901*X*004010~ST*997*0001~"
+              f"AK1*PC*{group}~AK2*860*0001~AK5*R*5~AK9*R*1*1*0~SE*6*0001~GE*1*901~IEA*1*000000901~")
+    s3.put_object(Bucket=bucket, Key="inbound/seller-edi/997-reject.x12", Body=reject.encode())
+    deadline = time.monotonic() + STREAM_WAIT_S
+    while "processed/seller-edi/997-reject.x12" not in keys("processed/seller-edi/") and time.monotonic() < deadline:
+        time.sleep(0.25)
+    o = order("demo-seller-edi-key", "ord_edi_1003")
+    notified = [c.get("notifications", {}).get("edi", {}) for c in o["cancellations"] if c["source"] == "api"]
+    check(len(notified) == 1 and notified[0].get("status") == "failed" and "AK9 R" in notified[0].get("detail", ""),
+          f"the seller's 997 rejecting our 860 fails its notification: {notified}")
+
     # The seller cancels what is left of PO-1002: its EDI buyer gets an 865.
     status, body = api.call("POST", "/v1/orders/ord_edi_1002/cancellations",
                             {"authorization": "Bearer demo-seller-api-key", "content-type": "application/json"},
