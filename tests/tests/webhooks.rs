@@ -782,6 +782,45 @@ fn with_headers(name: &str, changes: &[(&str, Option<&str>)]) -> Delivery {
 }
 
 #[tokio::test]
+async fn an_unsigned_event_id_cannot_claim_a_later_delivery() {
+    // A captured orders/updated body, re-sent under the event id and topic
+    // of a cancellation still to come, must not use up that cancellation's
+    // key: deliveries are keyed by the signed body, not the header.
+    let app = app_with(None).await;
+    let (p, h, b) = with_headers(
+        "shopify-buyer-orders-updated",
+        &[
+            ("X-Shopify-Topic", Some("orders/cancelled")),
+            ("X-Shopify-Event-Id", Some("evt-1002")),
+            ("X-Shopify-Webhook-Id", Some("wh-1002")),
+        ],
+    );
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = deliver_sample(&app, "shopify-buyer-orders-cancelled").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "processed", "{}", r.body);
+    // Both sellers' orders of that Shopify order are cancelled whole.
+    for id in ["ord_demo_shopify_woo", "ord_demo_shopify_shopify"] {
+        assert_eq!(
+            order(&app, id).await.order.cancellation_status(),
+            domain::CancellationStatus::Cancelled,
+            "{id}: the real cancellation was taken for a duplicate"
+        );
+    }
+
+    // The same body again, under any event id, changes nothing.
+    let before = snapshot(&app).await;
+    let (p, h, b) = with_headers(
+        "shopify-buyer-orders-cancelled",
+        &[("X-Shopify-Event-Id", Some("evt-other"))],
+    );
+    let r = deliver(&app, &p, &h, &b).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(snapshot(&app).await, before);
+}
+
+#[tokio::test]
 async fn the_unsigned_topic_cannot_cancel_an_order() {
     // Shopify signs the body, not X-Shopify-Topic: a signed orders/updated
     // body (cancelled_at null) re-sent as orders/cancelled, with a fresh

@@ -365,14 +365,15 @@ async fn shopify_delivery<S: Store>(
     // Routing only: the topic picks the payload's shape, the signed
     // body decides what is cancelled.
     let topic = header_str(headers, "x-shopify-topic").unwrap_or_default();
-    let event = header_str(headers, "x-shopify-event-id")
-        .or_else(|| header_str(headers, "x-shopify-webhook-id"))
-        .map_or_else(|| sha256_hex(body), str::to_owned);
     let inbound = shopify::parse(topic, body).map_err(|e| bad_payload(&e))?;
+    // Keyed by what is signed, the body: an event id is an unsigned header,
+    // so a sender replaying a captured body under a later event's id could
+    // otherwise claim that event's key before it arrives. A retry of one
+    // event repeats its body; two events with one body state one thing.
     Ok(Delivery {
         company,
         source: Source::Shopify,
-        key: format!("shopify:{topic}:{event}"),
+        key: format!("shopify:{topic}:{}", sha256_hex(body)),
         keyed_by_state: false,
         inbound,
     })
