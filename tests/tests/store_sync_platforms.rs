@@ -282,9 +282,12 @@ async fn woocommerce_partial_cancellation_lowers_the_order_total() {
         "the remaining units keep their price and discount"
     );
     assert_eq!(o.total(), d("30.80"), "the total drops by one unit's share");
-    // Repeating the sync changes nothing more.
+    // Repeating the sync (a notifier cut after the store call, before the
+    // ledger recorded it) reads the order, finds it at the target and
+    // sends nothing.
     sync.apply(&p).await.unwrap();
     assert_eq!(woo.order(731).unwrap().total(), d("30.80"));
+    assert_eq!(puts(&server).await, 1, "the update was sent again");
     // Quantity 0 still removes the line; the whole order is a status.
     let zero = plan(
         &server.uri(),
@@ -333,6 +336,22 @@ async fn bigcommerce_partial_cancellation_keeps_the_discount_paid() {
         d("63.64"),
         "the remaining unit costs what it was sold for, discount included"
     );
+    // The merchant then discounts the remaining unit; a repeat of our
+    // update (a cut attempt retried) must not clear that discount, as a
+    // PUT of the order's products would.
+    bc.edit(120, |o| o.products[0].discounts = vec![d("5.00")]);
     sync.apply(&p).await.unwrap();
-    assert_eq!(bc.order(120).unwrap().total_inc_tax(), d("63.64"));
+    assert_eq!(bc.order(120).unwrap().total_inc_tax(), d("58.64"));
+    assert_eq!(puts(&server).await, 1, "the update was sent again");
+}
+
+/// How many PUTs a fake store received.
+async fn puts(server: &wiremock::MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .count()
 }
