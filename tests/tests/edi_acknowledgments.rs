@@ -282,3 +282,79 @@ async fn an_operators_retry_sends_again_what_is_overdue_before_the_check_ran() {
         .unwrap();
     assert_eq!(old.state, AckState::Overdue);
 }
+
+/// An outbox that writes each document, then answers the first write with
+/// an error: a notifier cut after the file was put, before the ledger
+/// recorded it.
+struct CutOnce {
+    inner: std::sync::Arc<dyn service::edi::EdiOutbox>,
+    cut: std::sync::atomic::AtomicBool,
+}
+
+impl service::edi::EdiOutbox for CutOnce {
+    fn put<'a>(
+        &'a self,
+        company_id: &'a str,
+        name: &'a str,
+        bytes: &'a [u8],
+    ) -> service::webhooks::Pending<'a, String, String> {
+        Box::pin(async move {
+            let at = self.inner.put(company_id, name, bytes).await?;
+            if !self.cut.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err("cut after the write".to_owned());
+            }
+            Ok(at)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_cut_attempt_is_sent_again_under_the_same_control_number() {
+    let h = host(service::edi::DEFAULT_ACK_WINDOW).await;
+    let mut ports = local::edi::ports(&h.store, &h.edi, edi::IsaId::dropship());
+    ports.outbox = std::sync::Arc::new(CutOnce {
+        inner: ports.outbox.clone(),
+        cut: std::sync::atomic::AtomicBool::new(false),
+    });
+    let notifier = local_notifier(
+        h.store.clone(),
+        &h.edi.join("../cut-outbox"),
+        "from@dropship.example",
+        PlatformHttp::default(),
+    )
+    .with_edi(ports);
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let body = json!({"items": [{"line_item_id": "li_3", "quantity": 1, "reason": "Too many"}]});
+    let r = call(
+        &h.app,
+        "POST",
+        "/v1/orders/ord_edi_1003/cancellations",
+        Some(BUYER),
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c = r.body["id"].as_str().unwrap().to_owned();
+
+    // Cut: the 860 is in the folder, the ledger does not know it.
+    let first = notifier.sweep(since).await.unwrap();
+    assert!(first[0].1.is_err(), "{:?}", first[0].1);
+    assert_eq!(sent_860s(&h), [1]);
+    // The repeat writes the same document again: still one, numbered 1.
+    let again = notifier.sweep(since).await.unwrap();
+    assert!(again[0].1.is_ok(), "{:?}", again[0].1);
+    assert_eq!(sent_860s(&h), [1], "a second document for one cancellation");
+    let doc = h
+        .store
+        .sent_document("seller-edi", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((doc.attempt, doc.state), (2, AckState::Awaiting));
+    let entry = edi_entry(&h, &c).await;
+    assert_eq!((entry.outcome, entry.attempts), (Some(Outcome::Sent), 2));
+
+    // Its 997 is matched to the repeat, which sent it.
+    deliver(&h, "997-reject.x12", &ack_997(701, 1, "R")).await;
+    assert_eq!(edi_entry(&h, &c).await.outcome, Some(Outcome::Failed));
+}

@@ -6,9 +6,17 @@
 //!   copy while it awaits its acknowledgment, so the overdue ones are one
 //!   Query however many documents were ever sent.
 //!
-//! Both are written in one transaction, and settling updates the record
-//! (conditioned on it still awaiting) and deletes the copy in another.
+//!   `pk = COMPANY#<partner>, sk = EDISENTC#<cancellation id>`: the control
+//!   number last sent for a cancellation, for a repeated attempt;
+//!   `pk = COMPANY#<partner>, sk = EDIREPLY#<inbound file>`: the control
+//!   numbers of our replies to a file, `expires_at` (TTL, 30 days).
+//!
+//! The first three are written in one transaction (a repeat overwrites
+//! them, keeping `sent_at` and so the copy's key), and settling updates
+//! the record (conditioned on it still awaiting) and deletes the copy in
+//! another.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -19,7 +27,7 @@ use service::webhooks::Pending;
 
 use super::DynamoStore;
 use super::errors::{CONDITIONAL_CHECK_FAILED, sdk};
-use super::items::{Item, from_item, item_of, key, s};
+use super::items::{Item, from_item, item_of, key, n, s};
 use super::keys;
 use super::kinds;
 use super::schema;
@@ -33,6 +41,33 @@ fn awaiting_key(doc: &SentDocument) -> Item {
         keys::EDI_AWAITING_PK.to_owned(),
         &keys::edi_awaiting(&doc.sent_at, &doc.company_id, doc.control_number),
     )
+}
+
+fn pointer_key(company_id: &str, cancellation_id: &str) -> Item {
+    key(
+        keys::company(company_id),
+        &keys::edi_sent_for(cancellation_id),
+    )
+}
+
+fn replies_key(company_id: &str, source: &str) -> Item {
+    key(keys::company(company_id), &keys::edi_replies(source))
+}
+
+/// The numbers of a replies item that has not expired.
+fn numbers_of(item: &Item, now: i64) -> Option<Vec<u32>> {
+    let live = item
+        .get(schema::TTL_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|t| t > now);
+    if !live {
+        return None;
+    }
+    let list = item.get("numbers")?.as_l().ok()?;
+    list.iter()
+        .map(|v| v.as_n().ok().and_then(|n| n.parse::<u32>().ok()))
+        .collect()
 }
 
 fn item(doc: &SentDocument, at: Item, kind: &'static str) -> Result<Item, StoreError> {
@@ -55,8 +90,6 @@ impl SentDocuments for DynamoStore {
                     record_key(&doc.company_id, doc.control_number),
                     kinds::EDI_SENT,
                 )?))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", schema::PK)
                 .build()
                 .map_err(StoreError::backend)?;
             let copy = Put::builder()
@@ -64,14 +97,105 @@ impl SentDocuments for DynamoStore {
                 .set_item(Some(item(doc, awaiting_key(doc), kinds::EDI_AWAITING)?))
                 .build()
                 .map_err(StoreError::backend)?;
+            let mut pointer = pointer_key(&doc.company_id, &doc.cancellation_id);
+            pointer.insert(schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::EDI_SENT_FOR));
+            pointer.insert("control_number".to_owned(), n(doc.control_number));
+            let pointer = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(pointer))
+                .build()
+                .map_err(StoreError::backend)?;
             self.client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(record).build())
                 .transact_items(TransactWriteItem::builder().put(copy).build())
+                .transact_items(TransactWriteItem::builder().put(pointer).build())
                 .send()
                 .await
                 .map_err(|e| sdk("TransactWriteItems", e))?;
             Ok(())
+        })
+    }
+
+    fn awaiting_for<'a>(
+        &'a self,
+        company_id: &'a str,
+        cancellation_id: &'a str,
+    ) -> Pending<'a, Option<SentDocument>, StoreError> {
+        Box::pin(async move {
+            let Some(pointer) = self.get(pointer_key(company_id, cancellation_id)).await? else {
+                return Ok(None);
+            };
+            let Some(control) = pointer
+                .get("control_number")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u32>().ok())
+            else {
+                return Ok(None);
+            };
+            Ok(self
+                .sent_document(company_id, control)
+                .await?
+                .filter(|d| d.state == AckState::Awaiting))
+        })
+    }
+
+    fn reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+    ) -> Pending<'a, Option<Vec<u32>>, StoreError> {
+        Box::pin(async move {
+            let now = Utc::now().timestamp();
+            Ok(self
+                .get(replies_key(company_id, source))
+                .await?
+                .and_then(|i| numbers_of(&i, now)))
+        })
+    }
+
+    fn keep_reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+        numbers: &'a [u32],
+    ) -> Pending<'a, Vec<u32>, StoreError> {
+        Box::pin(async move {
+            let now = Utc::now().timestamp();
+            let expires = now.saturating_add(service::edi::REPLY_NUMBERS_KEPT.num_seconds());
+            let mut item = replies_key(company_id, source);
+            item.insert(schema::TYPE_ATTRIBUTE.to_owned(), s(kinds::EDI_REPLIES));
+            item.insert(
+                "numbers".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::L(numbers.iter().map(n).collect()),
+            );
+            item.insert(schema::TTL_ATTRIBUTE.to_owned(), n(expires));
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+                .expression_attribute_names("#pk", schema::PK)
+                .expression_attribute_names("#exp", schema::TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match put {
+                Ok(_) => Ok(numbers.to_vec()),
+                Err(e) => match e.as_service_error() {
+                    // Kept first by another: theirs stand.
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                        c.item().and_then(|i| numbers_of(i, now)).ok_or_else(|| {
+                            StoreError::Internal("kept reply numbers without numbers".into())
+                        })
+                    }
+                    _ => Err(sdk("PutItem", e)),
+                },
+            }
         })
     }
 

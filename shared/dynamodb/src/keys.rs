@@ -96,6 +96,14 @@ pub(super) const EDI_AWAITING_PK: &str = "EDIAWAIT";
 pub(super) fn edi_sent(control_number: u32) -> String {
     format!("EDISENT#{control_number:09}")
 }
+/// The control number last sent to a partner for a cancellation.
+pub(super) fn edi_sent_for(cancellation_id: &str) -> String {
+    format!("EDISENTC#{cancellation_id}")
+}
+/// The control numbers of our replies to an inbound file.
+pub(super) fn edi_replies(source: &str) -> String {
+    format!("EDIREPLY#{source}")
+}
 /// A document awaiting acknowledgment: by time sent, then partner.
 pub(super) fn edi_awaiting(
     sent_at: &DateTime<Utc>,

@@ -14,3 +14,5 @@ pub(super) const EVENT_KEY: &str = "event_key";
 pub(super) const EDI_CONTROL: &str = "edi_control";
 pub(super) const EDI_SENT: &str = "edi_sent";
 pub(super) const EDI_AWAITING: &str = "edi_awaiting";
+pub(super) const EDI_SENT_FOR: &str = "edi_sent_for";
+pub(super) const EDI_REPLIES: &str = "edi_replies";

@@ -29,7 +29,7 @@ use edi::{
 pub(crate) mod acks;
 mod outbound;
 
-pub use acks::{AckState, DEFAULT_ACK_WINDOW, SentDocument, SentDocuments};
+pub use acks::{AckState, DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT, SentDocument, SentDocuments};
 pub use outbound::outbound_document;
 
 use crate::app::App;

@@ -306,9 +306,19 @@ where
                         Ok(p) => p,
                         Err(e) => return Attempt::Permanent(e.to_string()),
                     };
-                    let control = match ports.numbers.next(&partner.id).await {
-                        Ok(n) => n,
-                        Err(e) => return Attempt::Transient(e),
+                    // A repeat of a cut attempt sends the same document under
+                    // the numbers it was first given: the partner may see it
+                    // twice, never as two documents.
+                    let earlier = match ports.sent.awaiting_for(&partner.id, &c.id).await {
+                        Ok(d) => d,
+                        Err(e) => return Attempt::Transient(e.to_string()),
+                    };
+                    let (control, sent_at) = match &earlier {
+                        Some(d) => (d.control_number, d.sent_at),
+                        None => match ports.numbers.next(&partner.id).await {
+                            Ok(n) => (n, crate::app::now()),
+                            Err(e) => return Attempt::Transient(e),
+                        },
                     };
                     let (order_then, _) = crate::webhooks::as_of(record_ref, c);
                     let file = match crate::edi::outbound_document(
@@ -336,7 +346,7 @@ where
                         order_id: c.order_id.clone(),
                         cancellation_id: c.id.clone(),
                         attempt,
-                        sent_at: crate::app::now(),
+                        sent_at,
                         state: crate::edi::AckState::Awaiting,
                         settled_at: None,
                         note: None,

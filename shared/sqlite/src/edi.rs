@@ -14,11 +14,13 @@ impl SentDocuments for EmbeddedStore {
         let doc = doc.clone();
         Box::pin(self.run(move |c| {
             c.execute(
-                "INSERT INTO edi_sent (company_id, control_number, state, sent_at, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO edi_sent
+                 (company_id, control_number, cancellation_id, state, sent_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     doc.company_id,
                     doc.control_number,
+                    doc.cancellation_id,
                     doc.state.as_str(),
                     ts(&doc.sent_at),
                     to_json(&doc)?
@@ -26,6 +28,83 @@ impl SentDocuments for EmbeddedStore {
             )
             .map_err(db)?;
             Ok(())
+        }))
+    }
+
+    fn awaiting_for<'a>(
+        &'a self,
+        company_id: &'a str,
+        cancellation_id: &'a str,
+    ) -> Pending<'a, Option<SentDocument>, StoreError> {
+        let (company_id, cancellation_id) = (company_id.to_owned(), cancellation_id.to_owned());
+        Box::pin(self.run(move |c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM edi_sent
+                     WHERE company_id = ?1 AND cancellation_id = ?2 AND state = ?3
+                     ORDER BY control_number DESC LIMIT 1",
+                    params![company_id, cancellation_id, AckState::Awaiting.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            doc.as_deref().map(from_json).transpose()
+        }))
+    }
+
+    fn reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+    ) -> Pending<'a, Option<Vec<u32>>, StoreError> {
+        let (company_id, source) = (company_id.to_owned(), source.to_owned());
+        Box::pin(self.run(move |c| {
+            let now = chrono::Utc::now().timestamp();
+            let numbers: Option<String> = c
+                .query_row(
+                    "SELECT numbers FROM edi_replies
+                     WHERE company_id = ?1 AND source = ?2 AND expires_at > ?3",
+                    params![company_id, source, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            numbers.as_deref().map(from_json).transpose()
+        }))
+    }
+
+    fn keep_reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+        numbers: &'a [u32],
+    ) -> Pending<'a, Vec<u32>, StoreError> {
+        let (company_id, source, numbers) =
+            (company_id.to_owned(), source.to_owned(), numbers.to_vec());
+        Box::pin(self.run(move |c| {
+            let now = chrono::Utc::now().timestamp();
+            let expires = now.saturating_add(service::edi::REPLY_NUMBERS_KEPT.num_seconds());
+            let tx = c.transaction().map_err(db)?;
+            let kept: Option<String> = tx
+                .query_row(
+                    "SELECT numbers FROM edi_replies
+                     WHERE company_id = ?1 AND source = ?2 AND expires_at > ?3",
+                    params![company_id, source, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(kept) = kept {
+                return from_json(&kept);
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO edi_replies (company_id, source, numbers, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![company_id, source, to_json(&numbers)?, expires],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(numbers)
         }))
     }
 

@@ -93,12 +93,21 @@ CREATE TABLE IF NOT EXISTS edi_control (
     last       INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS edi_sent (
-    company_id     TEXT NOT NULL,
-    control_number INTEGER NOT NULL,
-    state          TEXT NOT NULL,
-    sent_at        TEXT NOT NULL,
-    doc            TEXT NOT NULL,
+    company_id      TEXT NOT NULL,
+    control_number  INTEGER NOT NULL,
+    cancellation_id TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    sent_at         TEXT NOT NULL,
+    doc             TEXT NOT NULL,
     PRIMARY KEY (company_id, control_number)
 );
 CREATE INDEX IF NOT EXISTS edi_sent_awaiting ON edi_sent (state, sent_at);
+CREATE INDEX IF NOT EXISTS edi_sent_cancellation ON edi_sent (company_id, cancellation_id);
+CREATE TABLE IF NOT EXISTS edi_replies (
+    company_id TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    numbers    TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (company_id, source)
+);
 "#;

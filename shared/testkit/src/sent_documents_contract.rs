@@ -108,6 +108,82 @@ pub async fn awaiting_lists_the_oldest_unsettled<S: SentDocuments>(s: &S) {
     );
 }
 
+/// A repeated attempt finds the document still awaiting for its
+/// cancellation, and records it again under the same number.
+pub async fn a_repeat_finds_the_awaiting_document<S: SentDocuments>(s: &S) {
+    let t0 = Utc::now() - Duration::minutes(5);
+    let d = doc("seller-r", 4, t0);
+    assert_eq!(s.awaiting_for("seller-r", "can_4").await.unwrap(), None);
+    s.record(&d).await.unwrap();
+    assert_eq!(
+        s.awaiting_for("seller-r", "can_4").await.unwrap(),
+        Some(d.clone())
+    );
+    assert_eq!(
+        s.awaiting_for("seller-x", "can_4").await.unwrap(),
+        None,
+        "per partner"
+    );
+    let again = SentDocument {
+        attempt: 2,
+        ..d.clone()
+    };
+    s.record(&again).await.unwrap();
+    assert_eq!(
+        s.sent_document("seller-r", 4).await.unwrap(),
+        Some(again.clone())
+    );
+    let listed = s.awaiting(Utc::now(), 10).await.unwrap();
+    assert_eq!(listed, [again], "recorded again, listed once");
+    assert!(
+        s.settle("seller-r", 4, AckState::Rejected, "AK9 R", Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.awaiting_for("seller-r", "can_4").await.unwrap(),
+        None,
+        "settled: a new number"
+    );
+}
+
+/// The numbers of the replies to an inbound file are kept once: the
+/// first to keep them wins, and later readers get those.
+pub async fn reply_numbers_are_kept_once<S: SentDocuments>(s: &S) {
+    assert_eq!(s.reply_numbers("buyer-r", "file-1").await.unwrap(), None);
+    assert_eq!(
+        s.keep_reply_numbers("buyer-r", "file-1", &[7, 8])
+            .await
+            .unwrap(),
+        [7, 8]
+    );
+    assert_eq!(
+        s.keep_reply_numbers("buyer-r", "file-1", &[9])
+            .await
+            .unwrap(),
+        [7, 8]
+    );
+    assert_eq!(
+        s.reply_numbers("buyer-r", "file-1").await.unwrap(),
+        Some(vec![7, 8])
+    );
+    assert_eq!(
+        s.reply_numbers("buyer-x", "file-1").await.unwrap(),
+        None,
+        "per partner"
+    );
+    assert_eq!(
+        s.keep_reply_numbers("buyer-r", "file-2", &[])
+            .await
+            .unwrap(),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        s.reply_numbers("buyer-r", "file-2").await.unwrap(),
+        Some(vec![])
+    );
+}
+
 /// Generates the suite for a store built by `$make`.
 #[macro_export]
 macro_rules! sent_documents_contract_tests {
@@ -120,6 +196,18 @@ macro_rules! sent_documents_contract_tests {
             async fn recorded_then_settled_once() {
                 let store = $make;
                 $crate::sent_documents_contract::recorded_then_settled_once(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_repeat_finds_the_awaiting_document() {
+                let store = $make;
+                $crate::sent_documents_contract::a_repeat_finds_the_awaiting_document(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reply_numbers_are_kept_once() {
+                let store = $make;
+                $crate::sent_documents_contract::reply_numbers_are_kept_once(&store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,8 +75,35 @@ impl SentDocument {
 /// The record of documents sent. Both stores implement it; the suite in
 /// `testkit::sent_documents_contract` runs against each.
 pub trait SentDocuments: Send + Sync + 'static {
-    /// Record a document as it is sent (state `Awaiting`).
+    /// Record a document as it is sent (state `Awaiting`), or again under
+    /// the same control number when a cut attempt is repeated.
     fn record<'a>(&'a self, doc: &'a SentDocument) -> Pending<'a, (), StoreError>;
+
+    /// The document still awaiting its acknowledgment that was sent to
+    /// `company_id` for `cancellation_id`: what a repeated attempt sends
+    /// again under the same control number.
+    fn awaiting_for<'a>(
+        &'a self,
+        company_id: &'a str,
+        cancellation_id: &'a str,
+    ) -> Pending<'a, Option<SentDocument>, StoreError>;
+
+    /// The control numbers our replies to inbound file `source` (its
+    /// identity, not its content) were given, if any were kept.
+    fn reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+    ) -> Pending<'a, Option<Vec<u32>>, StoreError>;
+
+    /// Keep `numbers` as the replies' control numbers of `source`, unless
+    /// some were kept first: returns the numbers that stand.
+    fn keep_reply_numbers<'a>(
+        &'a self,
+        company_id: &'a str,
+        source: &'a str,
+        numbers: &'a [u32],
+    ) -> Pending<'a, Vec<u32>, StoreError>;
 
     /// The document sent to `company_id` under `control_number`.
     fn sent_document<'a>(
@@ -104,6 +131,10 @@ pub trait SentDocuments: Send + Sync + 'static {
         limit: usize,
     ) -> Pending<'_, Vec<SentDocument>, StoreError>;
 }
+
+/// How long the control numbers of our replies to an inbound file are
+/// kept: longer than any retry of the file (the watcher's, S3's).
+pub const REPLY_NUMBERS_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 /// The most overdue documents settled by one `edi_overdue` call.
 const OVERDUE_BATCH: usize = 100;
