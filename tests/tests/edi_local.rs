@@ -355,3 +355,45 @@ async fn a_new_file_that_reuses_control_numbers_is_still_applied() {
     assert_eq!(cancelled(&h, "ord_edi_1001").await, [2, 1]);
     assert_eq!(cancelled(&h, "ord_edi_1002").await, [2, 5, 2]);
 }
+
+#[tokio::test]
+async fn a_file_processed_again_after_a_crash_is_answered_once() {
+    let h = host().await;
+    let bytes = sample("860-cancel-order.x12");
+    drop_in(&h, "buyer-edi", "860.x12", &bytes);
+    let inbound = h.edi.join("inbound/buyer-edi/860.x12");
+    let written = std::fs::metadata(&inbound).unwrap().modified().unwrap();
+    h.watcher.pass().await;
+    assert_eq!(outbound(&h, "buyer-edi", "997").len(), 1);
+
+    // The host died after answering, before moving the file aside: the
+    // same file (name, size, time) is there again and processed again.
+    std::fs::write(&inbound, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&inbound)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    h.watcher.pass().await;
+    let acks = outbound(&h, "buyer-edi", "997");
+    assert_eq!(
+        acks.iter()
+            .map(|i| i.header.control_number)
+            .collect::<Vec<_>>(),
+        [1],
+        "a second 997 for one file"
+    );
+    assert_eq!(cancelled(&h, "ord_edi_1001").await, [2, 1]);
+
+    // The partner sending the same bytes again is another file.
+    drop_in(&h, "buyer-edi", "860.x12", &bytes);
+    std::fs::File::options()
+        .write(true)
+        .open(&inbound)
+        .unwrap()
+        .set_modified(written - std::time::Duration::from_secs(1))
+        .unwrap();
+    h.watcher.pass().await;
+    assert_eq!(outbound(&h, "buyer-edi", "997").len(), 2);
+}

@@ -18,7 +18,7 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use s3::{Object, S3Edi, inbound_key};
 use serde::Deserialize;
 use service::App;
-use service::edi::{EdiError, EdiOutbox};
+use service::edi::{EdiError, EdiOutbox, Inbound};
 use service::ledger::Ledger;
 use service::store::{Store, StoreError};
 use thiserror::Error;
@@ -104,7 +104,8 @@ pub async fn handle<S: Store + Ledger>(
         };
         let bucket = bucket.for_bucket(name_of_bucket);
         let size = r.s3.object.size.and_then(|n| u64::try_from(n).ok());
-        if let Err(e) = one(app, &bucket, company, name, &key, size).await {
+        let source = source_of(r, &key);
+        if let Err(e) = one(app, &bucket, company, name, &key, &source, size).await {
             tracing::error!(key = ?key, error = %e, "EDI object failed; the invocation is retried");
             failed += 1;
         }
@@ -115,12 +116,28 @@ pub async fn handle<S: Store + Ledger>(
     Ok(())
 }
 
+/// An object's identity: its key and the version S3 wrote (the event's
+/// version id, else its sequencer, else its ETag). The same event
+/// delivered twice, or retried, names the same object; an upload under the
+/// same key is another.
+pub fn source_of(r: &S3EventRecord, key: &str) -> String {
+    let o = &r.s3.object;
+    let version = o
+        .version_id
+        .as_deref()
+        .or(o.sequencer.as_deref())
+        .or(o.e_tag.as_deref())
+        .unwrap_or_default();
+    service::app::sha256_hex(format!("{key}\0{version}").as_bytes())
+}
+
 async fn one<S: Store + Ledger>(
     app: &App<S>,
     bucket: &S3Edi,
     company: &str,
     name: &str,
     key: &str,
+    source: &str,
     size: Option<u64>,
 ) -> Result<(), String> {
     let result = match bucket.read(key, size).await? {
@@ -128,8 +145,11 @@ async fn one<S: Store + Ledger>(
             tracing::info!(key = ?key, "already processed");
             return Ok(());
         }
-        Some(Object::Whole(bytes)) => app.edi_interchange(company, &bytes).await,
-        Some(Object::TooLarge(head, size)) => app.edi_too_large(company, &head, size).await,
+        Some(Object::Whole(bytes)) => app.edi_file(company, source, Inbound::Whole(&bytes)).await,
+        Some(Object::TooLarge(head, size)) => {
+            app.edi_file(company, source, Inbound::TooLarge(&head, size))
+                .await
+        }
     };
     match result {
         Ok(report) => {
@@ -166,6 +186,30 @@ mod tests {
         let schedule: Invocation = serde_json::from_str(&sample("scheduled.json")).unwrap();
         assert!(matches!(schedule, Invocation::Schedule(e) if e.detail_type == "Scheduled Event"));
         assert!(serde_json::from_str::<Invocation>(r#"{"detail": {}}"#).is_err());
+    }
+
+    #[test]
+    fn an_object_is_known_by_its_key_and_version() {
+        let e: S3Event = serde_json::from_str(&sample("object-created.json")).unwrap();
+        let r = &e.records[0];
+        let key = object_key(r).unwrap();
+        assert_eq!(
+            source_of(r, &key),
+            source_of(&r.clone(), &key),
+            "a redelivery"
+        );
+        let mut later = r.clone();
+        later.s3.object.sequencer = Some("0A1B2C3D4E5F678999".into());
+        later.s3.object.version_id = Some("v2".into());
+        assert_ne!(
+            source_of(r, &key),
+            source_of(&later, &key),
+            "another upload"
+        );
+        assert_ne!(
+            source_of(r, &key),
+            source_of(r, "inbound/buyer-edi/other.x12")
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::AsyncReadExt;
 
 use service::App;
-use service::edi::{EdiError, EdiOutbox, EdiPorts, InterchangeReport};
+use service::edi::{EdiError, EdiOutbox, EdiPorts, Inbound, InterchangeReport};
 use service::ledger::Ledger;
 use service::store::Store;
 use service::webhooks::Pending;
@@ -85,6 +85,20 @@ pub fn ports(store: &sqlite::EmbeddedStore, edi_dir: &Path, our_id: edi::IsaId) 
     }
 }
 
+/// A file's identity while it sits in the inbound folder: its name, size
+/// and modification time. Processed again after a crash it is the same
+/// file; uploaded again it is another.
+fn source_of(name: &std::ffi::OsStr, meta: &std::fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    service::app::sha256_hex(
+        format!("{}\0{}\0{modified}", name.to_string_lossy(), meta.len()).as_bytes(),
+    )
+}
+
 /// An inbound file as read.
 enum Read {
     Whole(Vec<u8>),
@@ -134,8 +148,8 @@ impl<S: Store + Ledger> EdiWatcher<S> {
     }
 
     /// Every settled file in every company's inbound folder, oldest name
-    /// first per company.
-    fn inbound(&self) -> BTreeMap<String, Vec<(PathBuf, u64)>> {
+    /// first per company, with its size and identity.
+    fn inbound(&self) -> BTreeMap<String, Vec<(PathBuf, u64, String)>> {
         let mut out = BTreeMap::new();
         let Ok(companies) = std::fs::read_dir(self.root.join("inbound")) else {
             return out;
@@ -148,12 +162,13 @@ impl<S: Store + Ledger> EdiWatcher<S> {
             let Ok(files) = std::fs::read_dir(company.path()) else {
                 continue;
             };
-            let mut files: Vec<(PathBuf, u64)> = files
+            let mut files: Vec<(PathBuf, u64, String)> = files
                 .flatten()
                 .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
                 .filter_map(|f| {
                     let m = f.metadata().ok()?;
-                    (m.is_file() && self.settled(&m)).then(|| (f.path(), m.len()))
+                    (m.is_file() && self.settled(&m))
+                        .then(|| (f.path(), m.len(), source_of(&f.file_name(), &m)))
                 })
                 .collect();
             files.sort();
@@ -220,9 +235,9 @@ impl<S: Store + Ledger> EdiWatcher<S> {
         })
     }
 
-    async fn company_pass(&self, company: String, files: Vec<(PathBuf, u64)>) -> Pass {
+    async fn company_pass(&self, company: String, files: Vec<(PathBuf, u64, String)>) -> Pass {
         let mut pass = Pass::default();
-        for (file, size) in files {
+        for (file, size, source) in files {
             // Names are the partner's: logged escaped, never raw.
             let name = file
                 .file_name()
@@ -233,9 +248,15 @@ impl<S: Store + Ledger> EdiWatcher<S> {
                     pass.retried += 1;
                     continue;
                 }
-                Ok(Read::Whole(bytes)) => self.app.edi_interchange(&company, &bytes).await,
+                Ok(Read::Whole(bytes)) => {
+                    self.app
+                        .edi_file(&company, &source, Inbound::Whole(&bytes))
+                        .await
+                }
                 Ok(Read::TooLarge(head, size)) => {
-                    self.app.edi_too_large(&company, &head, size).await
+                    self.app
+                        .edi_file(&company, &source, Inbound::TooLarge(&head, size))
+                        .await
                 }
             };
             match result {

@@ -28,9 +28,11 @@ use edi::{
 
 pub(crate) mod acks;
 mod outbound;
+mod replies;
 
 pub use acks::{AckState, DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT, SentDocument, SentDocuments};
 pub use outbound::outbound_document;
+pub use replies::{Inbound, Numbering};
 
 use crate::app::App;
 use crate::reconcile::ReconcileOutcome;
@@ -547,13 +549,18 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         partner: &Partner,
         header: &IsaHeader,
         group_ids: Option<(String, String)>,
+        numbering: &Numbering,
     ) -> Result<Envelope, EdiError> {
         let ports = self.edi_ports()?;
-        let control = ports
-            .numbers
-            .next(&company.id)
-            .await
-            .map_err(EdiError::Unavailable)?;
+        let control = match numbering.kept() {
+            Some(n) => n,
+            None => ports
+                .numbers
+                .next(&company.id)
+                .await
+                .map_err(EdiError::Unavailable)?,
+        };
+        numbering.used(control);
         let from =
             IsaId::new(header.receiver.qualifier(), header.receiver.id()).unwrap_or_else(|_| {
                 partner
@@ -575,11 +582,14 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         partner: &Partner,
         header: &IsaHeader,
         note: edi::InterchangeNote,
+        numbering: &Numbering,
     ) -> Result<Option<EdiFile>, EdiError> {
         if !header.ack_requested {
             return Ok(None);
         }
-        let env = self.reply_envelope(company, partner, header, None).await?;
+        let env = self
+            .reply_envelope(company, partner, header, None, numbering)
+            .await?;
         let ta1 = Ta1 {
             control_number: header.control_number,
             date: header.date,
@@ -613,6 +623,17 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         head: &[u8],
         size: u64,
     ) -> Result<InterchangeReport, EdiError> {
+        self.edi_too_large_numbered(company_id, head, size, &Numbering::default())
+            .await
+    }
+
+    pub(crate) async fn edi_too_large_numbered(
+        &self,
+        company_id: &str,
+        head: &[u8],
+        size: u64,
+        numbering: &Numbering,
+    ) -> Result<InterchangeReport, EdiError> {
         let (company, partner) = self.edi_company(company_id).await?;
         let refused = format!(
             "the file has {size} bytes; at most {} are read",
@@ -626,6 +647,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
                     &partner,
                     &header,
                     edi::InterchangeNote::InvalidContent,
+                    numbering,
                 )
                 .await?,
             );
@@ -643,6 +665,16 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         company_id: &str,
         bytes: &[u8],
     ) -> Result<InterchangeReport, EdiError> {
+        self.edi_interchange_numbered(company_id, bytes, &Numbering::default())
+            .await
+    }
+
+    pub(crate) async fn edi_interchange_numbered(
+        &self,
+        company_id: &str,
+        bytes: &[u8],
+        numbering: &Numbering,
+    ) -> Result<InterchangeReport, EdiError> {
         let (company, partner) = self.edi_company(company_id).await?;
         let ic = match edi::parse_interchange(bytes) {
             Ok(ic) => ic,
@@ -651,7 +683,10 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
                 let mut replies = Vec::new();
                 let header = edi::read_isa(bytes).ok().filter(|h| h.sender == partner.id);
                 if let (Some(note), Some(header)) = (e.ta1_note(), header) {
-                    replies.extend(self.ta1(&company, &partner, &header, note).await?);
+                    replies.extend(
+                        self.ta1(&company, &partner, &header, note, numbering)
+                            .await?,
+                    );
                 }
                 return Ok(InterchangeReport {
                     replies,
@@ -673,7 +708,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         if let Some(e) = &v.ack.error {
             tracing::warn!(company_id, control_number = v.ack.control_number, error = %e, "EDI interchange refused whole");
             replies.extend(
-                self.ta1(&company, &partner, &ic.header, e.ta1_note())
+                self.ta1(&company, &partner, &ic.header, e.ta1_note(), numbering)
                     .await?,
             );
         } else {
@@ -714,7 +749,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         }
         if v.ack.to_answer().next().is_some() {
             let env = self
-                .reply_envelope(&company, &partner, &ic.header, group_ids.clone())
+                .reply_envelope(&company, &partner, &ic.header, group_ids.clone(), numbering)
                 .await?;
             let bytes =
                 edi::write_997(&env, &v.ack).map_err(|e| EdiError::Unavailable(e.to_string()))?;
@@ -725,7 +760,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         }
         if !refusals.is_empty() {
             let env = self
-                .reply_envelope(&company, &partner, &ic.header, group_ids)
+                .reply_envelope(&company, &partner, &ic.header, group_ids, numbering)
                 .await?;
             let advice = ApplicationAdvice {
                 reference: format!("{:09}", ic.header.control_number),
