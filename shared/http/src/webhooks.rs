@@ -417,7 +417,16 @@ async fn bigcommerce_delivery<S: Store>(
         credential: Credential::Token(header_str(headers, "x-webhook-token")),
     };
     let company = authenticate(app, claim, body).await?;
-    let inbound = bigcommerce::parse(body).map_err(|e| bad_payload(&e))?;
+    let inbound = match bigcommerce::sent_at(body) {
+        Some(sent) if too_old(app, sent) => {
+            tracing::warn!(company_id = %company.id, sent_at = sent, "a BigCommerce delivery older than its retries; a replay, ignored");
+            Inbound::Ignore(format!(
+                "sent at {sent} (created_at), more than {} h ago",
+                app.config.delivery_max_age.num_hours()
+            ))
+        }
+        _ => bigcommerce::parse(body).map_err(|e| bad_payload(&e))?,
+    };
     // The payload's `hash` is the SHA-1 of its `data` ({"type":"order","id":N}),
     // the same for every change of an order: the body names the delivery,
     // the order read back names the change.
@@ -428,6 +437,12 @@ async fn bigcommerce_delivery<S: Store>(
         keyed_by_state: true,
         inbound,
     })
+}
+
+/// Sent (epoch seconds) longer ago than any retry of the platform's.
+fn too_old<S: Store>(app: &App<S>, sent: i64) -> bool {
+    let age = service::app::now().timestamp().saturating_sub(sent);
+    age > app.config.delivery_max_age.num_seconds()
 }
 
 /// A digest of what a platform order says (state and line quantities): two

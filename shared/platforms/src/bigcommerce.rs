@@ -28,6 +28,20 @@ struct Delivery {
 }
 
 #[derive(Deserialize)]
+struct Sent {
+    created_at: i64,
+}
+
+/// When BigCommerce says it sent a delivery: its `created_at` (epoch
+/// seconds; "the time the webhook was created", docs/integrations/webhooks/
+/// events). `None` when the body does not say.
+pub fn sent_at(body: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<Sent>(body)
+        .ok()
+        .map(|s| s.created_at)
+}
+
+#[derive(Deserialize)]
 struct DeliveryData {
     #[serde(deserialize_with = "id_string")]
     id: String,
@@ -59,6 +73,16 @@ pub fn parse(body: &[u8]) -> Result<Inbound, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_send_time_is_read_when_given() {
+        assert_eq!(
+            sent_at(br#"{"scope": "store/order/updated", "created_at": 1795579200}"#),
+            Some(1_795_579_200)
+        );
+        assert_eq!(sent_at(br#"{"scope": "store/order/updated"}"#), None);
+        assert_eq!(sent_at(br#"{"created_at": "yesterday"}"#), None);
+    }
 
     #[test]
     fn scopes() {

@@ -54,6 +54,10 @@ pub struct Config {
     pub(crate) idempotency_ttl: Duration,
     /// Companies kept for webhook intake (`cache`).
     pub company_cache: crate::cache::CacheLimits,
+    /// The oldest platform delivery taken, when the platform says when it
+    /// sent it (BigCommerce's `created_at`): longer than its retries (about
+    /// 48 h), so only a replay is refused.
+    pub delivery_max_age: Duration,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             race_retry: RaceRetry::default(),
             idempotency_ttl: Duration::hours(48),
             company_cache: crate::cache::CacheLimits::default(),
+            delivery_max_age: Duration::hours(72),
         }
     }
 }
