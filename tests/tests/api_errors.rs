@@ -969,7 +969,7 @@ impl service::webhooks::WebhookStore for Faulty {
         company_id: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<service::webhooks::EventRecord>, bool), StoreError> {
+    ) -> Result<Option<(Vec<service::webhooks::EventRecord>, bool)>, StoreError> {
         self.inner.events_after(company_id, after, limit).await
     }
 }

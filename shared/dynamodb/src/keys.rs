@@ -79,10 +79,16 @@ pub(super) fn listing(created_at: &DateTime<Utc>, id: &str) -> String {
     format!("{LISTING_PREFIX}{}#{id}", ts(created_at))
 }
 
-/// A company's events live in its partition, in id (= time) order.
-pub(super) const EVENT_PREFIX: &str = "EVENT#";
+/// A company's events live in its partition. An event's id item holds its
+/// place in the log.
 pub(super) fn event(id: &str) -> String {
-    format!("{EVENT_PREFIX}{id}")
+    format!("EVENT#{id}")
+}
+/// The company's log: a counter (the last place taken) and one record per
+/// place, in the order events were recorded.
+pub(super) const EVENT_SEQ_SK: &str = "EVSEQ";
+pub(super) fn event_place(seq: u64) -> String {
+    format!("EVSEQ#{seq:020}")
 }
 /// The item that makes an event's recording happen once per subject.
 pub(super) fn event_key(dedupe: &str) -> String {

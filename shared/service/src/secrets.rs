@@ -447,7 +447,7 @@ impl<S: crate::webhooks::WebhookStore, K: SecretStore> crate::webhooks::WebhookS
         company_id: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<crate::webhooks::EventRecord>, bool), StoreError> {
+    ) -> Result<Option<(Vec<crate::webhooks::EventRecord>, bool)>, StoreError> {
         self.inner.events_after(company_id, after, limit).await
     }
 }

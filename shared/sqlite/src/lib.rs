@@ -78,6 +78,7 @@ impl EmbeddedStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        webhooks::place_events(&conn)?;
         Ok(EmbeddedStore {
             conn: Arc::new(Mutex::new(conn)),
             secrets: Arc::new(secrets),

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
     dedupe     TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     doc        TEXT NOT NULL,
+    seq        INTEGER,
     PRIMARY KEY (company_id, id),
     UNIQUE (company_id, dedupe)
 );

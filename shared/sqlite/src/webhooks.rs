@@ -2,7 +2,7 @@
 //! delivery queue (a table the local worker drains when tasks fall due).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use domain::Company;
 use domain::webhooks::{
@@ -32,6 +32,34 @@ pub(crate) fn stored_endpoints(
         Some(d) => Ok(from_json::<Company>(&d)?.webhook_endpoints),
         None => Ok(Vec::new()),
     }
+}
+
+/// Gives each event its place in its company's log (`seq`): taken under
+/// the write lock, so places follow the order events are committed in and
+/// a reader paging by place never passes over a later commit. Files
+/// written before events had places get them here, in id order (the
+/// order they were listed in).
+pub(crate) fn place_events(conn: &Connection) -> Result<(), StoreError> {
+    // Under the write lock: two processes may open an older file at once.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db)?;
+    let placed: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'seq'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if placed == 0 {
+        tx.execute_batch(
+            "ALTER TABLE events ADD COLUMN seq INTEGER;
+             UPDATE events SET seq = (SELECT COUNT(*) FROM events e
+                 WHERE e.company_id = events.company_id AND e.id <= events.id);",
+        )
+        .map_err(db)?;
+    }
+    tx.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (company_id, seq);")
+        .map_err(db)?;
+    tx.commit().map_err(db)
 }
 
 fn epoch(t: DateTime<Utc>) -> i64 {
@@ -102,8 +130,9 @@ impl WebhookStore for EmbeddedStore {
                 return Ok(Recorded::Existing(from_json(&doc)?));
             }
             tx.execute(
-                "INSERT INTO events (company_id, id, dedupe, expires_at, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO events (company_id, id, dedupe, expires_at, doc, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE company_id = ?1))",
                 params![
                     event.company_id,
                     event.id,
@@ -146,18 +175,35 @@ impl WebhookStore for EmbeddedStore {
         company_id: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<EventRecord>, bool), StoreError> {
-        let (company_id, after) = (company_id.to_owned(), after.unwrap_or("").to_owned());
+    ) -> Result<Option<(Vec<EventRecord>, bool)>, StoreError> {
+        let (company_id, after) = (company_id.to_owned(), after.map(str::to_owned));
         self.run(move |c| {
-            let mut stmt = c
+            // One snapshot: the cursor's place and the page after it.
+            let tx = c.transaction().map_err(db)?;
+            let from: i64 = match after {
+                None => 0,
+                Some(id) => {
+                    let seq: Option<Option<i64>> = tx
+                        .prepare_cached("SELECT seq FROM events WHERE company_id = ?1 AND id = ?2")
+                        .map_err(db)?
+                        .query_row(params![company_id, id], |r| r.get(0))
+                        .optional()
+                        .map_err(db)?;
+                    match seq {
+                        Some(seq) => seq.unwrap_or(0),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            let mut stmt = tx
                 .prepare_cached(
-                    "SELECT doc FROM events WHERE company_id = ?1 AND id > ?2 AND expires_at > ?3
-                     ORDER BY id LIMIT ?4",
+                    "SELECT doc FROM events WHERE company_id = ?1 AND seq > ?2 AND expires_at > ?3
+                     ORDER BY seq LIMIT ?4",
                 )
                 .map_err(db)?;
             let take = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
             let rows = stmt
-                .query_map(params![company_id, after, epoch(Utc::now()), take], |r| {
+                .query_map(params![company_id, from, epoch(Utc::now()), take], |r| {
                     r.get::<_, String>(0)
                 })
                 .map_err(db)?;
@@ -166,7 +212,7 @@ impl WebhookStore for EmbeddedStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let more = events.len() > limit;
             events.truncate(limit);
-            Ok((events, more))
+            Ok(Some((events, more)))
         })
         .await
     }
@@ -302,4 +348,55 @@ mod tests {
     use super::*;
 
     testkit::webhook_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+
+    /// Two connections to one file, as two processes have, write while a
+    /// third pages through the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_writers_and_a_reader_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite3");
+        let open = || EmbeddedStore::open(&path).unwrap();
+        testkit::webhook_contract::concurrent_writers_are_read_once(open(), open(), open()).await;
+    }
+
+    /// A file written before events had places: they get them in id
+    /// order, and the log pages on from an old cursor.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_of_an_older_file_are_placed_in_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        let ids = [
+            "evt_01KC0000000000000000000001",
+            "evt_01KC0000000000000000000002",
+        ];
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE events (company_id TEXT NOT NULL, id TEXT NOT NULL,
+                    dedupe TEXT NOT NULL, expires_at INTEGER NOT NULL, doc TEXT NOT NULL,
+                    PRIMARY KEY (company_id, id), UNIQUE (company_id, dedupe));",
+            )
+            .unwrap();
+            for (i, id) in ids.iter().enumerate().rev() {
+                let mut e = testkit::webhook_contract::event_of_company("c1", "o1");
+                e.id = (*id).to_owned();
+                c.execute(
+                    "INSERT INTO events VALUES ('c1', ?1, ?2, ?3, ?4)",
+                    params![id, format!("k{i}"), i64::MAX, to_json(&e).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        let keep = Utc::now() + chrono::Duration::days(35);
+        let new = testkit::webhook_contract::event_of_company("c1", "o1");
+        s.record_event(&new, "k2", keep).await.unwrap();
+        let (page, _) = s
+            .events_after("c1", Some(ids[0]), 10)
+            .await
+            .unwrap()
+            .unwrap();
+        let got: Vec<&str> = page.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(got, [ids[1], new.id.as_str()]);
+    }
 }

@@ -24,10 +24,17 @@ fn endpoint(id: &str) -> WebhookEndpoint {
         request_fingerprint: None,
         failing_since: None,
         disabled_at: None,
+        lease: None,
+        pinged_at: None,
     }
 }
 
 fn event(company: &str, order: &str) -> EventRecord {
+    event_of_company(company, order)
+}
+
+/// A new event of `company` about `order` (a fresh id, taken now).
+pub fn event_of_company(company: &str, order: &str) -> EventRecord {
     EventRecord {
         id: new_event_id(),
         company_id: company.into(),
@@ -183,22 +190,138 @@ pub async fn the_log_pages_in_order<S: Store + WebhookStore>(s: &S) {
     s.record_event(&old, "old", Utc::now() - Duration::seconds(1))
         .await
         .unwrap();
-    let (page, more) = s.events_after("c7", None, 2).await.unwrap();
+    let (page, more) = s.events_after("c7", None, 2).await.unwrap().unwrap();
     assert_eq!(
         page.iter().map(|e| &e.id).collect::<Vec<_>>(),
         [&ids[0], &ids[1]]
     );
     assert!(more);
-    let (page, more) = s.events_after("c7", Some(&ids[1]), 10).await.unwrap();
+    let (page, more) = s
+        .events_after("c7", Some(&ids[1]), 10)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         page.iter().map(|e| &e.id).collect::<Vec<_>>(),
         [&ids[2], &ids[3], &ids[4]]
     );
     assert!(!more);
-    let (page, more) = s.events_after("c7", Some(&ids[4]), 10).await.unwrap();
+    let (page, more) = s
+        .events_after("c7", Some(&ids[4]), 10)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(page.is_empty() && !more);
-    let (page, _) = s.events_after("nobody", None, 10).await.unwrap();
+    let (page, _) = s.events_after("nobody", None, 10).await.unwrap().unwrap();
     assert!(page.is_empty());
+}
+
+/// An event whose id was taken before another's but written after it (in
+/// another process, ids are only monotonic within one) comes after it in
+/// the log: a reader that has read the other does not pass over it.
+pub async fn a_late_write_is_not_passed_over<S: Store + WebhookStore>(s: &S) {
+    let keep = Utc::now() + Duration::days(35);
+    let early = event("c8", "o1");
+    let late = event("c8", "o2");
+    assert!(early.id < late.id);
+    s.record_event(&late, "late", keep).await.unwrap();
+    let (page, _) = s.events_after("c8", None, 10).await.unwrap().unwrap();
+    assert_eq!(page, [late.clone()]);
+    s.record_event(&early, "early", keep).await.unwrap();
+    let (page, more) = s
+        .events_after("c8", Some(&late.id), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page, [early.clone()], "the event written last comes last");
+    assert!(!more);
+    let (page, _) = s.events_after("c8", None, 10).await.unwrap().unwrap();
+    assert_eq!(page, [late, early]);
+}
+
+/// A cursor naming no event of the company's is refused (`None`), not
+/// read as a place in the log: an unknown id, another company's event.
+pub async fn an_unknown_cursor_is_refused<S: Store + WebhookStore>(s: &S) {
+    let keep = Utc::now() + Duration::days(35);
+    let mine = event("c9", "o1");
+    let theirs = event("c10", "o1");
+    s.record_event(&mine, "k", keep).await.unwrap();
+    s.record_event(&theirs, "k", keep).await.unwrap();
+    let never = new_event_id();
+    for cursor in [never.as_str(), theirs.id.as_str()] {
+        assert_eq!(
+            s.events_after("c9", Some(cursor), 10).await.unwrap(),
+            None,
+            "{cursor}"
+        );
+    }
+    assert!(
+        s.events_after("c9", Some(&mine.id), 10)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Two writers (two clients of one store, as two Lambdas or processes
+/// are) record events of one company while a reader pages with `after`.
+/// Each id is taken a moment before its write, as the notifier does, so
+/// ids reach the store out of order; the reader sees every event once.
+pub async fn concurrent_writers_are_read_once<S: WebhookStore + Clone>(a: S, b: S, reader: S) {
+    const PER_WRITER: u64 = 30;
+    let keep = Utc::now() + Duration::days(35);
+    let write = |s: S, w: u64| {
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..PER_WRITER {
+                let e = event("cw", "o1");
+                let pause = (i * 7 + w * 3) % 5;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                s.record_event(&e, &format!("w{w}-{i}"), keep)
+                    .await
+                    .unwrap();
+                ids.push(e.id);
+            }
+            ids
+        })
+    };
+    let (wa, wb) = (write(a, 0), write(b, 1));
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let finished = wa.is_finished() && wb.is_finished();
+        loop {
+            let (page, more) = reader
+                .events_after("cw", after.as_deref(), 7)
+                .await
+                .unwrap()
+                .expect("the cursor is an event read before");
+            if let Some(last) = page.last() {
+                after = Some(last.id.clone());
+            }
+            seen.extend(page.into_iter().map(|e| e.id));
+            if !more {
+                break;
+            }
+        }
+        if finished {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut written = wa.await.unwrap();
+    written.extend(wb.await.unwrap());
+    let mut once = seen.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), seen.len(), "an event was read twice");
+    written.sort();
+    let missed: Vec<&String> = written
+        .iter()
+        .filter(|id| once.binary_search(id).is_err())
+        .collect();
+    assert!(missed.is_empty(), "passed over: {missed:?}");
+    assert_eq!(once, written);
 }
 
 /// Deliveries are ledger records per (event, endpoint).
@@ -246,6 +369,8 @@ macro_rules! webhook_contract_tests {
             concurrent_additions_are_all_kept,
             events_are_recorded_once_per_subject,
             the_log_pages_in_order,
+            a_late_write_is_not_passed_over,
+            an_unknown_cursor_is_refused,
             deliveries_are_ledgered_per_endpoint,
         );
     };

@@ -67,7 +67,7 @@ pub(super) fn problem(e: &WebhookError) -> Problem {
         WebhookError::Endpoints(EndpointRefusal::TooMany) => Code::TooManyWebhookEndpoints,
         WebhookError::Endpoints(EndpointRefusal::NotFound(_)) => Code::WebhookEndpointNotFound,
         WebhookError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
-        WebhookError::BadCursor => Code::InvalidQuery,
+        WebhookError::BadCursor | WebhookError::CursorNotKept => Code::InvalidQuery,
         WebhookError::Store(s) => return store_problem(s),
         WebhookError::NotConfigured | WebhookError::Unavailable(_) => {
             tracing::error!(error = %e, "webhooks unavailable");

@@ -28,6 +28,10 @@ pub enum WebhookError {
     IdempotencyKeyReused,
     #[error("the event cursor is not one this service gave out")]
     BadCursor,
+    #[error(
+        "after names no event in your log (events are kept 35 days); leave it out to read from the oldest"
+    )]
+    CursorNotKept,
     #[error("webhooks are not set up on this host")]
     NotConfigured,
     #[error("{0}")]
@@ -227,7 +231,11 @@ impl<S: Store + WebhookStore> App<S> {
             return Err(WebhookError::BadCursor);
         }
         let limit = limit.clamp(1, MAX_EVENT_PAGE);
-        let (events, more) = self.store.events_after(&company.id, after, limit).await?;
+        let (events, more) = self
+            .store
+            .events_after(&company.id, after, limit)
+            .await?
+            .ok_or(WebhookError::CursorNotKept)?;
         let next = more.then(|| events.last().map(|e| e.id.clone())).flatten();
         Ok(EventPage { events, next })
     }

@@ -95,14 +95,18 @@ pub trait WebhookStore: Send + Sync + 'static {
         event_id: &str,
     ) -> impl Future<Output = Result<Option<EventRecord>, StoreError>> + Send;
 
-    /// The company's events after `after` (an event id), oldest first, at
-    /// most `limit`; `true` when more follow.
+    /// The company's events recorded after the event `after`, in the order
+    /// they were recorded (each takes the next place in its company's log
+    /// in the write that records it, so a reader paging with `after` never
+    /// passes over one committed late), at most `limit`; `true` when more
+    /// follow. `None` when `after` names no event of the company's that
+    /// the store keeps.
     fn events_after(
         &self,
         company_id: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<(Vec<EventRecord>, bool), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<(Vec<EventRecord>, bool)>, StoreError>> + Send;
 }
 
 /// A delivery to make: the first attempt of a ping, or a later attempt of
@@ -283,9 +287,8 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     rand::random()
 }
 
-/// A new event id (`evt_` and a ULID: ids sort by creation). Monotonic
-/// within the process, so events recorded in the same millisecond keep
-/// their order in the log.
+/// A new event id (`evt_` and a ULID). Monotonic within the process only:
+/// the log is ordered by the store, by when events are recorded.
 pub fn new_event_id() -> String {
     static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
     let id = IDS
