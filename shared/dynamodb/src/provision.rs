@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TableDescription, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    StreamSpecification, StreamViewType, TableDescription, TableStatus, TimeToLiveDescription,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::DynamoStore;
@@ -114,13 +114,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk("DescribeTimeToLive", e))?;
-        let on = out.time_to_live_description().is_some_and(|d| {
-            matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            ) && d.attribute_name() == Some(schema::TTL_ATTRIBUTE)
-        });
-        if on {
+        if out.time_to_live_description().is_some_and(ttl_on) {
             return Ok(());
         }
         self.client
@@ -137,5 +131,44 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk("UpdateTimeToLive", e))?;
         Ok(())
+    }
+}
+
+/// TTL is on for our attribute: `ENABLED`, or `ENABLING`, which AWS may
+/// report for up to an hour after it is turned on.
+pub(super) fn ttl_on(d: &TimeToLiveDescription) -> bool {
+    matches!(
+        d.time_to_live_status(),
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) && d.attribute_name() == Some(schema::TTL_ATTRIBUTE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_being_enabled_counts_as_on() {
+        let d = |status: TimeToLiveStatus, attribute: &str| {
+            TimeToLiveDescription::builder()
+                .time_to_live_status(status)
+                .attribute_name(attribute)
+                .build()
+        };
+        assert!(ttl_on(&d(TimeToLiveStatus::Enabled, schema::TTL_ATTRIBUTE)));
+        assert!(ttl_on(&d(
+            TimeToLiveStatus::Enabling,
+            schema::TTL_ATTRIBUTE
+        )));
+        assert!(!ttl_on(&d(
+            TimeToLiveStatus::Disabled,
+            schema::TTL_ATTRIBUTE
+        )));
+        assert!(!ttl_on(&d(
+            TimeToLiveStatus::Disabling,
+            schema::TTL_ATTRIBUTE
+        )));
+        assert!(!ttl_on(&d(TimeToLiveStatus::Enabled, "other")));
+        assert!(!ttl_on(&TimeToLiveDescription::builder().build()));
     }
 }

@@ -63,14 +63,32 @@ pub struct Call {
     pub units: Option<f64>,
 }
 
-/// Records the operations of one client, for tests that count round trips.
+/// A read as sent: its operation and whether it asked for a strongly
+/// consistent read (`ConsistentRead=true`; for a BatchGetItem, on every
+/// table it reads; TransactGetItems always is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read {
+    pub op: &'static str,
+    pub consistent: bool,
+}
+
+/// Records the operations of one client, for tests that count round trips,
+/// and the reads it sent, for tests that check their consistency.
 #[derive(Debug, Clone, Default)]
-pub struct Counter(std::sync::Arc<std::sync::Mutex<Vec<Call>>>);
+pub struct Counter {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<Call>>>,
+    reads: std::sync::Arc<std::sync::Mutex<Vec<Read>>>,
+}
 
 impl Counter {
     /// The operations since the last `take`, oldest first.
     pub fn take(&self) -> Vec<Call> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The reads since the last `take_reads`, oldest first.
+    pub fn take_reads(&self) -> Vec<Read> {
+        std::mem::take(&mut *self.reads.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -99,7 +117,7 @@ mod intercept {
     use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
     use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
-    use super::{Call, Counter};
+    use super::{Call, Counter, Read};
 
     fn total(c: Option<&ConsumedCapacity>) -> Option<f64> {
         c.and_then(|c| c.capacity_units())
@@ -122,6 +140,30 @@ mod intercept {
         ) -> Result<(), BoxError> {
             let rcc = Some(ReturnConsumedCapacity::Total);
             let input = ctx.input_mut();
+            let strong = |c: Option<bool>| c == Some(true);
+            let read = if let Some(i) = input.downcast_ref::<GetItemInput>() {
+                Some(("GetItem", strong(i.consistent_read)))
+            } else if let Some(i) = input.downcast_ref::<QueryInput>() {
+                Some(("Query", strong(i.consistent_read)))
+            } else if let Some(i) = input.downcast_ref::<ScanInput>() {
+                Some(("Scan", strong(i.consistent_read)))
+            } else if let Some(i) = input.downcast_ref::<BatchGetItemInput>() {
+                let tables = i.request_items.as_ref();
+                let all = tables.is_some_and(|t| {
+                    !t.is_empty() && t.values().all(|k| strong(k.consistent_read))
+                });
+                Some(("BatchGetItem", all))
+            } else if input.downcast_ref::<TransactGetItemsInput>().is_some() {
+                Some(("TransactGetItems", true))
+            } else {
+                None
+            };
+            if let Some((op, consistent)) = read {
+                self.reads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Read { op, consistent });
+            }
             macro_rules! ask {
                 ($($t:ty),*) => {$(
                     if let Some(i) = input.downcast_mut::<$t>() {
@@ -177,7 +219,7 @@ mod intercept {
                     units = sum(o.consumed_capacity());
                 }
             }
-            self.0
+            self.calls
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(Call { op, units });

@@ -1,6 +1,6 @@
 pub(super) use super::testing::fresh_store;
 
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeyType, TimeToLiveStatus};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeyType};
 use chrono::{Duration as ChronoDuration, Utc};
 
 use super::DynamoStore;
@@ -157,7 +157,61 @@ async fn ensure_table_creates_the_declared_schema() {
         .unwrap();
     let ttl = ttl.time_to_live_description().expect("ttl");
     assert_eq!(ttl.attribute_name(), Some(schema::TTL_ATTRIBUTE));
-    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    // ENABLING too: AWS may report it for up to an hour.
+    assert!(super::provision::ttl_on(ttl), "{ttl:?}");
+}
+
+/// Every read the store sends asks for a strongly consistent one: a
+/// request must see what was just written, and on AWS an eventually
+/// consistent read can miss a write that has completed. ministack is
+/// always consistent, so the reads' parameters are what is checked, over
+/// the contract suites (the port methods the services call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_is_strongly_consistent() {
+    let mut reads = Vec::new();
+    macro_rules! through {
+        ($($suite:ident :: $name:ident),* $(,)?) => {$(
+            let (s, counter) = super::testing::counted_store().await;
+            testkit::$suite::$name(&s).await;
+            reads.extend(counter.take_reads().into_iter().map(|r| (stringify!($name), r)));
+        )*};
+    }
+    through!(
+        store_contract::companies_and_api_keys,
+        store_contract::cancellations_since_a_time,
+        store_contract::create_and_read_orders,
+        store_contract::updates_check_the_version,
+        store_contract::cancellations_are_listed_oldest_first,
+        store_contract::idempotency_key_commits_atomically,
+        store_contract::standalone_idempotency_records,
+        store_contract::deliveries_are_processed_once,
+        store_contract::fulfillments_commit_with_the_order,
+        store_contract::orders_list_newest_first_with_cursor,
+        store_contract::platform_lookups,
+        store_contract::seller_orders_by_buyer_po,
+        store_contract::decisions_commit_with_the_order,
+        ledger_contract::claim_then_complete,
+        ledger_contract::failed_records_are_listed_and_reopened,
+        sent_documents_contract::recorded_then_settled_once,
+        sent_documents_contract::awaiting_lists_the_oldest_unsettled,
+        webhook_contract::endpoints_are_added_limited_and_removed,
+        webhook_contract::events_are_recorded_once_per_subject,
+        webhook_contract::the_log_pages_in_order,
+        webhook_contract::a_late_write_is_not_passed_over,
+        webhook_contract::an_unknown_cursor_is_refused,
+    );
+    let ops: std::collections::BTreeSet<&str> = reads.iter().map(|(_, r)| r.op).collect();
+    assert!(
+        ["GetItem", "Query", "BatchGetItem", "Scan"]
+            .iter()
+            .all(|op| ops.contains(op)),
+        "the suites read with every operation: {ops:?}"
+    );
+    let weak: Vec<_> = reads.iter().filter(|(_, r)| !r.consistent).collect();
+    assert!(
+        weak.is_empty(),
+        "reads without ConsistentRead=true: {weak:#?}"
+    );
 }
 
 fn cancel_commit(order: &Order, line: &str, id: &str) -> (Order, Commit) {
