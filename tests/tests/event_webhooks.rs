@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use service::app::App;
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::Store;
-use service::webhooks::{WebhookStore, verify_signature};
+use service::webhooks::{TaskOutcome, WebhookStore, verify_signature};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -620,4 +620,203 @@ async fn the_fulfilment_that_completes_an_order_sends_order_completed_to_the_buy
     assert_eq!(got[0]["type"], "order.completed");
     assert_eq!(got[0]["data"]["order"]["complete"], true);
     assert_eq!(got[0]["data"]["order"]["fulfillment_status"], "fulfilled");
+}
+
+/// A webhook endpoint that accepts connections and never answers: counts
+/// the connections open now and the most ever open at once.
+struct Silent {
+    url: String,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+    accepted: Arc<tokio::sync::Notify>,
+}
+
+impl Silent {
+    async fn start() -> Silent {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/never", listener.local_addr().unwrap());
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = Arc::new(tokio::sync::Notify::new());
+        let (o, m, a) = (open.clone(), most.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let now = o.fetch_add(1, SeqCst) + 1;
+                m.fetch_max(now, SeqCst);
+                a.notify_waiters();
+                let o = o.clone();
+                // Read the request and whatever follows until the sender
+                // gives up and closes; never answer.
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                    o.fetch_sub(1, SeqCst);
+                });
+            }
+        });
+        Silent {
+            url,
+            open,
+            most,
+            accepted,
+        }
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn most(&self) -> usize {
+        self.most.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn ping(h: &Host, key: &str, endpoint: &str) -> Reply {
+    send(
+        &h.app,
+        event(
+            "POST",
+            &format!("/v1/webhook-endpoints/{endpoint}/test"),
+            Some(key),
+            None,
+            &[],
+        ),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_never_answers_holds_up_no_email() {
+    let h = host(INSECURE).await;
+    let silent = Silent::start().await;
+    let (endpoint, _) = register(&h, SELLER, &silent.url, json!(["*"])).await;
+    // One ping is queued; a second one at once is refused until the
+    // interval has passed.
+    assert_eq!(ping(&h, SELLER, &endpoint).await.status, 202);
+    let again = ping(&h, SELLER, &endpoint).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (429, "rate_limited"),
+        "{}",
+        again.body
+    );
+    let wait: u64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=domain::webhooks::PING_INTERVAL_SECONDS as u64).contains(&wait),
+        "Retry-After {wait}"
+    );
+    // The buyer cancels: an event for the silent endpoint too.
+    let first = new_order(&h).await;
+    cancel(
+        &h,
+        BUYER,
+        &first,
+        json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "Short"}]}),
+    )
+    .await;
+
+    // `dropship serve`'s worker, running as it does there.
+    let Host {
+        app,
+        worker,
+        outbox,
+        ..
+    } = h;
+    let accepted = silent.accepted.notified();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(shutdown));
+    tokio::time::timeout(std::time::Duration::from_secs(30), accepted)
+        .await
+        .expect("a delivery reaches the silent endpoint");
+
+    // While that delivery hangs, the seller cancels on another order: the
+    // buyer's email is written within a second, the delivery still open.
+    let body = json!({"seller_id": "seller-api", "line_items": [{"id": "li_1", "sku": "A", "quantity": 2}]})
+        .to_string();
+    let r = call(&app, "POST", "/v1/orders", Some(BUYER), Some(&body)).await;
+    let second = r.body["id"].as_str().unwrap().to_owned();
+    let body =
+        json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "Out of stock"}]});
+    let r = call(
+        &app,
+        "POST",
+        &format!("/v1/orders/{second}/cancellations"),
+        Some(SELLER),
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let eml = outbox.join(format!("{second}-{}.eml", r.body["id"].as_str().unwrap()));
+    let asked = std::time::Instant::now();
+    while !eml.exists() && asked.elapsed() < std::time::Duration::from_secs(1) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(eml.exists(), "the email waited more than 1 s");
+    assert!(
+        silent.open() >= 1,
+        "written while the delivery was still open"
+    );
+    let mail = std::fs::read_to_string(&eml).unwrap();
+    assert!(mail.contains("To: orders@acme-home.example"), "{mail}");
+    assert_eq!(silent.most(), 1, "one attempt at a time per endpoint");
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_attempt_at_a_time_per_endpoint_across_workers() {
+    let mut h = host(INSECURE).await;
+    let rx = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_millis(500)))
+        .mount(&rx)
+        .await;
+    register(&h, SELLER, &format!("{}/slow", rx.uri()), json!(["*"])).await;
+    let order = new_order(&h).await;
+    cancel(&h, BUYER, &order, json!({"reason": "Too late"})).await;
+    // The notifier records the events and queues their deliveries; two
+    // workers (two Lambdas) take one each at the same moment.
+    let n = h.worker.notifier();
+    let pending = h.store.pending_outbox(10).await.unwrap();
+    n.notify(&pending[0].cancellation).await.unwrap();
+    let tasks = h
+        .store
+        .due_delivery_tasks(service::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        tasks.len(),
+        2,
+        "cancellation.created and order.completed: {tasks:?}"
+    );
+    let (a, b) = tokio::join!(n.run_task(&tasks[0].1), n.run_task(&tasks[1].1));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, TaskOutcome::EndpointBusy))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(rx.received_requests().await.unwrap().len(), 1);
+    // The other waits in the queue for the endpoint, and goes next.
+    for (seq, _) in tasks {
+        h.store.finish_delivery_task(seq).await.unwrap();
+    }
+    h.store
+        .bring_deliveries_forward(Duration::minutes(1))
+        .await
+        .unwrap();
+    h.worker.drain().await.unwrap();
+    assert_eq!(rx.received_requests().await.unwrap().len(), 2);
 }

@@ -303,3 +303,113 @@ async fn a_notification_that_never_finishes_is_given_up_when_its_lock_ends() {
     );
     assert_eq!(app.store.pending_outbox(10).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_claim_ends_with_the_invocation_that_took_it() {
+    let app = demo_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox_dir(&dir);
+    let order = create_order(&app, json!([{"id": "li_1", "sku": "CUP", "quantity": 2}])).await;
+    let hung = cancel(
+        &app,
+        &order,
+        json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Broken"}]),
+    )
+    .await;
+    let local = local_notifier(app.store.clone(), &outbox, SENDER, PlatformHttp::default());
+    let notifier = Notifier::new(
+        app.store.clone(),
+        HangsOn {
+            inner: EmlOutbox::new(&outbox),
+            order_id: order.clone(),
+        },
+        local.sync,
+        NotifierConfig::new(SENDER),
+    );
+    let c = app
+        .store
+        .pending_outbox(10)
+        .await
+        .unwrap()
+        .remove(0)
+        .cancellation;
+    // An invocation with 6 s left: the email's claim ends before the
+    // function does, however long the relay hangs.
+    let left = std::time::Duration::from_secs(6);
+    let ends = service::now() + chrono::Duration::from_std(left).unwrap();
+    let deadline = std::time::Instant::now() + left;
+    let r = service::notify::within_deadline(deadline, notifier.notify(&c)).await;
+    assert!(r.is_err(), "{r:?}");
+    let email = app
+        .store
+        .ledger_entries(&order)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.cancellation_id == hung && e.channel == Channel::Email)
+        .unwrap();
+    assert_eq!(email.status, LedgerStatus::InProgress);
+    assert!(
+        email.expires_at.unwrap() < ends.timestamp(),
+        "{email:?} outlives the invocation ending at {ends}"
+    );
+    // With too little left, nothing is claimed: the next invocation does it.
+    let late = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let r = service::notify::within_deadline(late, notifier.notify(&c)).await;
+    assert!(
+        matches!(r, Err(service::notify::NotifyError::OutOfTime { .. })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_attempt_is_taken_up_again_seconds_after_a_restart() {
+    let app = demo_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox_dir(&dir);
+    let order = create_order(&app, json!([{"id": "li_1", "sku": "CUP", "quantity": 2}])).await;
+    let c = cancel(
+        &app,
+        &order,
+        json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Broken"}]),
+    )
+    .await;
+    // A worker claimed the email as the notifier does and was killed
+    // mid-send, just now.
+    let lock = NotifierConfig::new(SENDER).lock_for;
+    assert!(
+        lock <= chrono::Duration::seconds(30),
+        "a claim left by a killed worker holds its notification for {lock}"
+    );
+    let key = service::ledger::LedgerKey::new(&order, &c, Channel::Email);
+    let started = service::now() - lock + chrono::Duration::seconds(2);
+    assert!(matches!(
+        app.store.claim(&key, started, lock).await.unwrap(),
+        service::ledger::Claim::Acquired { .. }
+    ));
+    // The restarted worker finds it held, and tries again as soon as the
+    // lock ends, not after its backoff has grown.
+    let mut worker = OutboxWorker::new(local_notifier(
+        app.store.clone(),
+        &outbox,
+        SENDER,
+        PlatformHttp::default(),
+    ));
+    worker.base_backoff = std::time::Duration::from_millis(100);
+    assert_eq!(worker.drain().await.unwrap().failed, 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while eml(&outbox, &order, &c).is_none() {
+        assert!(std::time::Instant::now() < deadline, "not retried");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        worker.drain().await.unwrap();
+    }
+    let email = app
+        .store
+        .ledger_entries(&order)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.channel == Channel::Email)
+        .unwrap();
+    assert_eq!((email.outcome, email.attempts), (Some(Outcome::Sent), 2));
+}

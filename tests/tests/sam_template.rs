@@ -1075,3 +1075,41 @@ fn the_edi_bucket_is_private_and_each_function_touches_its_prefixes() {
         Some("${EdiBucket.Arn}/outbound/*")
     );
 }
+
+/// The notifier's claims and attempts against its function's timeout
+/// (docs/operations.md, "Claims and timeouts"): a claim's lock is shorter
+/// than the function lives, a webhook attempt shorter than a claim, and
+/// the delivery queue hides a message for longer than an invocation runs.
+#[test]
+fn claims_and_attempts_end_within_the_notifiers_timeout() {
+    let t = template();
+    let (id, notifier) = function_by_binary(&t, "notifier");
+    let timeout = notifier["Properties"]["Timeout"]
+        .as_i64()
+        .or_else(|| t["Globals"]["Function"]["Timeout"].as_i64())
+        .unwrap_or_else(|| panic!("{id}: a timeout"));
+    let lock = service::notify::NotifierConfig::new("n@example.com")
+        .lock_for
+        .num_seconds();
+    assert_eq!(lock, service::notify::CLAIM_LOCK_SECONDS);
+    let margin = i64::try_from(service::notify::DEADLINE_MARGIN.as_secs()).unwrap();
+    assert!(
+        lock + margin < timeout,
+        "{id}: a claim locks for {lock} s, the function lives {timeout} s"
+    );
+    let attempt = i64::try_from(service::webhooks::ATTEMPT_LIMIT.as_secs()).unwrap();
+    assert!(
+        attempt < lock,
+        "a delivery attempt of {attempt} s outlives its {lock} s claim"
+    );
+    assert!(
+        2 * attempt < timeout,
+        "{id}: a batch of deliveries (one attempt's time) within the {timeout} s timeout"
+    );
+    let queue = resources(&t)["WebhookDeliveryQueue"];
+    let visibility = queue["Properties"]["VisibilityTimeout"].as_i64().unwrap();
+    assert!(
+        visibility >= timeout,
+        "the delivery queue hides a message {visibility} s, an invocation may run {timeout} s"
+    );
+}

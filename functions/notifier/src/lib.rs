@@ -12,11 +12,11 @@ use aws_config::SdkConfig;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use domain::Cancellation;
 use dynamodb::{DynamoStore, schema};
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
 use secretsmanager::SecretsManager;
@@ -167,6 +167,16 @@ pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, Rec
         .map_err(|e| RecordError::Decode(e.to_string()))
 }
 
+/// The invocation's deadline (the runtime's, wall-clock) on the monotonic
+/// clock, for `service::notify::within_deadline`.
+pub fn deadline_of(ends: std::time::SystemTime) -> std::time::Instant {
+    let left = ends
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    let now = std::time::Instant::now();
+    now.checked_add(left).unwrap_or(now)
+}
+
 /// An invocation's event: a stream batch, or a batch of queued webhook
 /// deliveries (the function's two event sources).
 pub enum Invocation {
@@ -207,9 +217,12 @@ where
     response.unwrap_or_else(|_| serde_json::json!({"batchItemFailures": []}))
 }
 
-/// Run each queued delivery task; the ids of messages to retry (a task
-/// that failed on our side). A task that is not due yet was queued again
-/// for the rest of its wait and counts as done.
+/// Run the batch's delivery tasks side by side (each a different endpoint
+/// at a time, each attempt bounded by `service::webhooks::ATTEMPT_LIMIT`,
+/// so the invocation takes about one attempt's time, not the batch's);
+/// the ids of messages to retry (a task that failed on our side). A task
+/// that is not due yet, or whose endpoint is busy, was queued again and
+/// counts as done.
 pub async fn handle_deliveries<S, M, Y>(
     notifier: &Notifier<S, M, Y>,
     event: SqsEvent,
@@ -219,48 +232,61 @@ where
     M: Mailer,
     Y: StoreSync,
 {
-    let mut failures = Vec::new();
-    for m in &event.records {
-        let id = m.message_id.clone().unwrap_or_default();
-        let task: Result<DeliveryTask, String> = m
-            .body
-            .as_deref()
-            .ok_or_else(|| "a message without a body".to_owned())
-            .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()));
-        let task = match task {
-            Ok(t) => t,
-            Err(error) => {
-                // Never becomes readable: dropped (the DLQ would keep it
-                // forever for nothing), logged.
-                tracing::error!(message_id = %id, %error, "an undecodable delivery task; dropped");
-                continue;
-            }
-        };
-        let outcome = AssertUnwindSafe(notifier.run_task(&task))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                Err(NotifyError::Retry {
-                    channel: "webhook",
-                    cancellation_id: task.event_id.clone(),
-                    detail: format!("panicked: {}", panic_message(&*panic)),
-                })
-            });
-        match outcome {
-            Ok(o) => {
-                tracing::info!(message_id = %id, event_id = %task.event_id, endpoint_id = %task.endpoint_id, outcome = ?o, "delivery task ran");
-            }
-            Err(error) => {
-                tracing::error!(message_id = %id, event_id = %task.event_id, %error, "delivery task failed; SQS will retry it");
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                failures.push(f);
-            }
-        }
-    }
+    let failures: Vec<BatchItemFailure> = futures::stream::iter(&event.records)
+        .map(|m| delivery(notifier, m))
+        .buffer_unordered(event.records.len().max(1))
+        .filter_map(|f| async move { f })
+        .collect()
+        .await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+/// One queued task; the message's failure when SQS must retry it.
+async fn delivery<S, M, Y>(notifier: &Notifier<S, M, Y>, m: &SqsMessage) -> Option<BatchItemFailure>
+where
+    S: Store + Ledger + service::webhooks::WebhookStore,
+    M: Mailer,
+    Y: StoreSync,
+{
+    let id = m.message_id.clone().unwrap_or_default();
+    let task: Result<DeliveryTask, String> = m
+        .body
+        .as_deref()
+        .ok_or_else(|| "a message without a body".to_owned())
+        .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()));
+    let task = match task {
+        Ok(t) => t,
+        Err(error) => {
+            // Never becomes readable: dropped (the DLQ would keep it
+            // forever for nothing), logged.
+            tracing::error!(message_id = %id, %error, "an undecodable delivery task; dropped");
+            return None;
+        }
+    };
+    let outcome = AssertUnwindSafe(notifier.run_task(&task))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(NotifyError::Retry {
+                channel: "webhook",
+                cancellation_id: task.event_id.clone(),
+                detail: format!("panicked: {}", panic_message(&*panic)),
+            })
+        });
+    match outcome {
+        Ok(o) => {
+            tracing::info!(message_id = %id, event_id = %task.event_id, endpoint_id = %task.endpoint_id, outcome = ?o, "delivery task ran");
+            None
+        }
+        Err(error) => {
+            tracing::error!(message_id = %id, event_id = %task.event_id, %error, "delivery task failed; SQS will retry it");
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            Some(f)
+        }
+    }
 }
 
 /// Handle one batch; never fails as a whole.

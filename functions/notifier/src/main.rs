@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use notifier::{Config, Invocation, build, handle_invocation};
+use notifier::{Config, Invocation, build, deadline_of, handle_invocation};
 
 // One thread, as the other functions: a batch is handled record by record,
 // and a multi-thread runtime costs worker threads and cgroup reads at init.
@@ -23,8 +23,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let notifier = Arc::clone(&notifier);
         async move {
+            // Every claim taken in this invocation ends before it does.
+            let deadline = deadline_of(event.context.deadline());
             let invocation = Invocation::parse(event.payload)?;
-            Ok::<_, Error>(handle_invocation(&notifier, invocation).await)
+            let work = handle_invocation(&notifier, invocation);
+            Ok::<_, Error>(service::notify::within_deadline(deadline, work).await)
         }
     }))
     .await

@@ -18,6 +18,8 @@ pub const DISABLE_AFTER_HOURS: i64 = 72;
 pub const MAX_URL_LEN: usize = 2048;
 
 /// What an event says happened.
+/// At most one `ping` per endpoint this often (`POST .../test`).
+pub const PING_INTERVAL_SECONDS: i64 = 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "cancellation.created")]
@@ -87,6 +89,20 @@ pub struct WebhookEndpoint {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+    /// Who is delivering to the endpoint, until when: one attempt in
+    /// flight per endpoint, whichever process makes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// The last ping asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinged_at: Option<DateTime<Utc>>,
+}
+
+/// An endpoint's delivery lease: free once `until` has passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: String,
+    pub until: DateTime<Utc>,
 impl WebhookEndpoint {
     /// Does the endpoint get events of type `t`? A ping goes to the endpoint
     /// it was asked for, whatever it subscribes to.
@@ -260,6 +276,25 @@ fn is_public_v4(a: Ipv4Addr) -> bool {
         || a.is_private()
         || a.is_link_local()
         || a.is_broadcast()
+    /// Take the endpoint's lease for `holder` until `until`: refused while
+    /// another holder's lease lasts at `at`.
+    Lease {
+        id: String,
+        holder: String,
+        at: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    /// Give `holder`'s lease back (nothing when it is someone else's now).
+    Unlease {
+        id: String,
+        holder: String,
+    },
+    /// A ping asked for at `at`: refused within `PING_INTERVAL_SECONDS` of
+    /// the last one.
+    Ping {
+        id: String,
+        at: DateTime<Utc>,
+    },
         || a.is_documentation()
         || a.is_multicast()
         || o0 == 0
@@ -275,6 +310,12 @@ fn is_public_v4(a: Ipv4Addr) -> bool {
 
 fn is_public_v6(a: Ipv6Addr) -> bool {
     if let Some(v4) = a.to_ipv4_mapped() {
+    /// The lease is the caller's.
+    Leased,
+    /// The caller's lease is given back.
+    Unleased,
+    /// The ping may be sent to this endpoint.
+    Pinged(WebhookEndpoint),
         return is_public_v4(v4);
     }
     let s = a.segments();
@@ -285,6 +326,10 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
         return is_public_v4(Ipv4Addr::new(
             (s[6] >> 8) as u8,
             s[6] as u8,
+    #[error("another delivery to the endpoint is in flight until {until}")]
+    Leased { until: DateTime<Utc> },
+    #[error("one ping per endpoint every {PING_INTERVAL_SECONDS} s: retry in {retry_after} s")]
+    PingTooSoon { retry_after: u64 },
             (s[7] >> 8) as u8,
             s[7] as u8,
         ));
@@ -342,6 +387,56 @@ pub enum EndpointChanged {
     NowFailing,
     /// Failing for `DISABLE_AFTER_HOURS`: disabled by this change.
     Disabled(WebhookEndpoint),
+        EndpointChange::Lease {
+            id,
+            holder,
+            at,
+            until,
+        } => {
+            let i = find(endpoints, id).ok_or_else(|| EndpointRefusal::NotFound(id.clone()))?;
+            let e = &mut endpoints[i];
+            if let Some(l) = &e.lease
+                && l.holder != *holder
+                && l.until > *at
+            {
+                return Err(EndpointRefusal::Leased { until: l.until });
+            }
+            e.lease = Some(Lease {
+                holder: holder.clone(),
+                until: *until,
+            });
+            Ok(EndpointChanged::Leased)
+        }
+        EndpointChange::Unlease { id, holder } => match find(endpoints, id) {
+            Some(i)
+                if endpoints[i]
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| l.holder == *holder) =>
+            {
+                endpoints[i].lease = None;
+                Ok(EndpointChanged::Unleased)
+            }
+            _ => Ok(EndpointChanged::Unchanged),
+        },
+        EndpointChange::Ping { id, at } => {
+            let i = find(endpoints, id).ok_or_else(|| EndpointRefusal::NotFound(id.clone()))?;
+            let e = &mut endpoints[i];
+            let next = e
+                .pinged_at
+                .and_then(|p| p.checked_add_signed(Duration::seconds(PING_INTERVAL_SECONDS)));
+            if let Some(next) = next
+                && next > *at
+            {
+                // Whole seconds, rounded up: never earlier than allowed.
+                let secs = (next - *at).num_milliseconds().saturating_add(999) / 1000;
+                return Err(EndpointRefusal::PingTooSoon {
+                    retry_after: u64::try_from(secs).unwrap_or(1).max(1),
+                });
+            }
+            e.pinged_at = Some(*at);
+            Ok(EndpointChanged::Pinged(e.clone()))
+        }
     /// A success after failures.
     Recovered,
     /// Nothing to write.
@@ -372,6 +467,8 @@ pub fn change_endpoints(
             {
                 return Ok(EndpointChanged::Existing(earlier.clone()));
             }
+            lease: None,
+            pinged_at: None,
             if endpoints.len() >= MAX_ENDPOINTS {
                 return Err(EndpointRefusal::TooMany);
             }
@@ -586,6 +683,81 @@ mod tests {
         assert_eq!(
             change_endpoints(&mut list, &EndpointChange::Add(endpoint("we_x"))),
             Err(EndpointRefusal::TooMany)
+    #[test]
+    fn one_lease_at_a_time_until_it_ends_or_is_given_back() {
+        let t = DateTime::UNIX_EPOCH;
+        let mut list = vec![endpoint("we_1")];
+        let lease = |holder: &str, at: DateTime<Utc>| EndpointChange::Lease {
+            id: "we_1".into(),
+            holder: holder.into(),
+            at,
+            until: at + Duration::seconds(30),
+        };
+        let unlease = |holder: &str| EndpointChange::Unlease {
+            id: "we_1".into(),
+            holder: holder.into(),
+        };
+        assert_eq!(
+            change_endpoints(&mut list, &lease("a", t)),
+            Ok(EndpointChanged::Leased)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &lease("b", t + Duration::seconds(29))),
+            Err(EndpointRefusal::Leased {
+                until: t + Duration::seconds(30)
+            })
+        );
+        // Another holder cannot give it back.
+        assert_eq!(
+            change_endpoints(&mut list, &unlease("b")),
+            Ok(EndpointChanged::Unchanged)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &unlease("a")),
+            Ok(EndpointChanged::Unleased)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &lease("b", t)),
+            Ok(EndpointChanged::Leased)
+        );
+        // An expired lease is free.
+        assert_eq!(
+            change_endpoints(&mut list, &lease("c", t + Duration::seconds(31))),
+            Ok(EndpointChanged::Leased)
+        );
+        assert_eq!(
+            change_endpoints(&mut Vec::new(), &lease("a", t)),
+            Err(EndpointRefusal::NotFound("we_1".into()))
+        );
+    }
+
+    #[test]
+    fn pings_are_spaced_per_endpoint() {
+        let t = DateTime::UNIX_EPOCH;
+        let mut list = vec![endpoint("we_1"), endpoint("we_2")];
+        let ping = |id: &str, at| EndpointChange::Ping { id: id.into(), at };
+        assert!(matches!(
+            change_endpoints(&mut list, &ping("we_1", t)),
+            Ok(EndpointChanged::Pinged(_))
+        ));
+        assert_eq!(
+            change_endpoints(&mut list, &ping("we_1", t + Duration::milliseconds(100))),
+            Err(EndpointRefusal::PingTooSoon { retry_after: 30 })
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &ping("we_1", t + Duration::milliseconds(29_500))),
+            Err(EndpointRefusal::PingTooSoon { retry_after: 1 })
+        );
+        // Another endpoint is not held back by this one.
+        assert!(matches!(
+            change_endpoints(&mut list, &ping("we_2", t)),
+            Ok(EndpointChanged::Pinged(_))
+        ));
+        assert!(matches!(
+            change_endpoints(&mut list, &ping("we_1", t + Duration::seconds(30))),
+            Ok(EndpointChanged::Pinged(_))
+        ));
+    }
         );
         list.truncate(1);
         let mut keyed = endpoint("we_k");

@@ -87,12 +87,13 @@ pub enum Code {
     InvalidWebhookEvents,
     TooManyWebhookEndpoints,
     WebhookEndpointNotFound,
+    RateLimited,
     InternalError,
     Unavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 29] = [
         Code::InvalidBody,
         Code::InvalidQuery,
         Code::InvalidIdempotencyKey,
@@ -119,6 +120,7 @@ impl Code {
         Code::InvalidWebhookEvents,
         Code::TooManyWebhookEndpoints,
         Code::WebhookEndpointNotFound,
+        Code::RateLimited,
         Code::InternalError,
         Code::Unavailable,
     ];
@@ -151,6 +153,7 @@ impl Code {
             Code::InvalidWebhookEvents => "invalid_webhook_events",
             Code::TooManyWebhookEndpoints => "too_many_webhook_endpoints",
             Code::WebhookEndpointNotFound => "webhook_endpoint_not_found",
+            Code::RateLimited => "rate_limited",
             Code::InternalError => "internal_error",
             Code::Unavailable => "unavailable",
         }
@@ -184,6 +187,7 @@ impl Code {
             Code::InvalidWebhookEvents => "Invalid webhook events",
             Code::TooManyWebhookEndpoints => "Too many webhook endpoints",
             Code::WebhookEndpointNotFound => "Webhook endpoint not found",
+            Code::RateLimited => "Too many requests",
             Code::InternalError => "Internal error",
             Code::Unavailable => "Temporarily unavailable",
         }
@@ -217,6 +221,7 @@ impl Code {
             Code::InvalidWebhookEvents => StatusCode::UNPROCESSABLE_ENTITY,
             Code::TooManyWebhookEndpoints => StatusCode::UNPROCESSABLE_ENTITY,
             Code::WebhookEndpointNotFound => StatusCode::NOT_FOUND,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -3,14 +3,21 @@
 //! transaction) through the same `Notifier` and ledger as the Lambda.
 //! At-least-once like the DynamoDB stream: the outbox is read on start
 //! (crash recovery) and every `poll` after; an entry whose notification
-//! failed is retried with exponential backoff, capped at `max_backoff`.
+//! failed is retried with exponential backoff, capped at `max_backoff`, or
+//! as soon as the claim that held it ends.
+//!
+//! Webhook deliveries run in a loop of their own, never in the outbox's:
+//! an endpoint that never answers holds up no email, store sync or EDI
+//! document, and no other endpoint (one attempt in flight per endpoint).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
 
 use super::outbox::{EmlOutbox, RecordingStoreSync};
@@ -18,10 +25,14 @@ use super::sync::LocalStoreSync;
 use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
 use service::email::Mailer;
-use service::notify::{Notifier, NotifierConfig, panic_message};
+use service::notify::{Notifier, NotifierConfig, NotifyError, panic_message};
 use service::store::StoreError;
 use service::sync::StoreSync;
+use service::webhooks::{DeliveryTask, TaskOutcome};
 use sqlite::{EmbeddedStore, OutboxAttempt};
+
+/// Deliveries in flight at once (each to a different endpoint).
+pub const DELIVERIES_AT_ONCE: usize = 16;
 
 /// The local notifier: `.eml` files and store-sync records under
 /// `outbox_dir`, platform calls to companies with an `api_base_url`.
@@ -54,7 +65,7 @@ pub struct Drained {
 }
 
 pub struct OutboxWorker<M, Y> {
-    notifier: Notifier<EmbeddedStore, M, Y>,
+    notifier: Arc<Notifier<EmbeddedStore, M, Y>>,
     /// How often the outbox is read.
     pub poll: Duration,
     /// First retry delay after a failure; doubles per attempt.
@@ -65,10 +76,13 @@ pub struct OutboxWorker<M, Y> {
     retry_at: HashMap<i64, Instant>,
 }
 
+/// A delivery task that ran: its queue row, the task, what it came to.
+type Ran = (i64, DeliveryTask, Result<TaskOutcome, String>);
+
 impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
     pub fn new(notifier: Notifier<EmbeddedStore, M, Y>) -> Self {
         OutboxWorker {
-            notifier,
+            notifier: Arc::new(notifier),
             poll: Duration::from_millis(200),
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
@@ -87,8 +101,32 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
             .min(self.max_backoff)
     }
 
-    /// Notify every pending entry that is due, oldest first.
+    /// When to try a failed entry again: right after the claim that held
+    /// it ends (a worker killed mid-attempt, restarted), else its backoff.
+    fn retry_delay(&self, attempts: u32, error: Option<&NotifyError>) -> Duration {
+        match error {
+            Some(NotifyError::Busy { until, .. }) => {
+                let left = until
+                    .saturating_add(1)
+                    .saturating_sub(service::now().timestamp());
+                Duration::from_secs(u64::try_from(left).unwrap_or(0))
+                    .clamp(self.base_backoff, self.max_backoff)
+            }
+            _ => self.backoff(attempts),
+        }
+    }
+
+    /// One pass as `dropship serve` runs them, then the deliveries that are
+    /// due, one after the other (tests, `notifications` commands).
     pub async fn drain(&mut self) -> Result<Drained, StoreError> {
+        let mut done = self.drain_outbox().await?;
+        done.deliveries = self.run_due_tasks().await?;
+        Ok(done)
+    }
+
+    /// Notify every pending entry that is due, oldest first, and the
+    /// completions; no webhook delivery runs here.
+    async fn drain_outbox(&mut self) -> Result<Drained, StoreError> {
         let store = self.notifier.store.clone();
         let pending = store.pending_outbox(self.batch).await?;
         let mut done = Drained::default();
@@ -106,8 +144,8 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
             let result = AssertUnwindSafe(self.notifier.notify(&entry.cancellation))
                 .catch_unwind()
                 .await
-                .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
-                .and_then(|r| r.map_err(|e| e.to_string()));
+                .map_err(|panic| (format!("panicked: {}", panic_message(&*panic)), None))
+                .and_then(|r| r.map_err(|e| (e.to_string(), Some(e))));
             let finished = match result {
                 Ok(report) => {
                     tracing::debug!(seq = entry.seq, ?report, "outbox entry notified");
@@ -117,9 +155,9 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                         .finish_outbox(entry.seq, OutboxAttempt::Delivered, service::now())
                         .await
                 }
-                Err(e) => {
+                Err((e, error)) => {
                     let attempts = entry.attempts.saturating_add(1);
-                    let delay = self.backoff(attempts);
+                    let delay = self.retry_delay(attempts, error.as_ref());
                     tracing::warn!(
                         seq = entry.seq,
                         cancellation_id = %entry.cancellation.id,
@@ -145,7 +183,6 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
             }
         }
         self.run_completions().await?;
-        done.deliveries = self.run_due_tasks().await?;
         Ok(done)
     }
 
@@ -167,50 +204,32 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
         Ok(())
     }
 
-    /// Run the webhook deliveries that are due (retries and pings); a task
-    /// that fails on our side is queued again a little later.
+    /// Run the webhook deliveries that are due, one after the other.
     async fn run_due_tasks(&self) -> Result<usize, StoreError> {
-        use service::webhooks::DeliveryQueue;
         let store = &self.notifier.store;
         let due = store.due_delivery_tasks(service::now(), self.batch).await?;
         let ran = due.len();
         for (seq, task) in due {
-            let result = AssertUnwindSafe(self.notifier.run_task(&task))
-                .catch_unwind()
-                .await
-                .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            match result {
-                Ok(outcome) => {
-                    tracing::debug!(seq, ?outcome, "delivery task ran");
-                }
-                Err(e) => {
-                    tracing::warn!(seq, event_id = %task.event_id, error = %e, "delivery task failed; queued again");
-                    let again = service::webhooks::DeliveryTask {
-                        due_at: service::now() + chrono::Duration::seconds(30),
-                        ..task.clone()
-                    };
-                    if let Err(q) = store.schedule(&again).await {
-                        tracing::warn!(seq, error = %q, "could not queue the task again; it stays");
-                        continue;
-                    }
-                }
-            }
-            if let Err(e) = store.finish_delivery_task(seq).await {
-                tracing::warn!(seq, error = %e, "could not remove a delivery task that ran");
-            }
+            settle(store, run_task(&self.notifier, seq, task).await).await;
         }
         Ok(ran)
     }
 
-    /// Drain now (crash recovery) and every `poll` until `shutdown` is true.
-    /// A pass that fails or panics is logged and the next one runs as usual.
-    /// Under `panic = "abort"` (release builds) a panic ends the process
-    /// instead; on restart the outbox is read again and the ledger keeps
-    /// what completed from repeating.
+    /// Drain now (crash recovery) and every `poll` until `shutdown` is true,
+    /// with the deliveries in their own loop beside it. A pass that fails
+    /// or panics is logged and the next one runs as usual. Under `panic =
+    /// "abort"` (release builds) a panic ends the process instead; on
+    /// restart the outbox is read again and the ledger keeps what completed
+    /// from repeating.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let deliveries = tokio::spawn(deliver(
+            Arc::clone(&self.notifier),
+            self.poll,
+            self.batch,
+            shutdown.clone(),
+        ));
         loop {
-            match AssertUnwindSafe(self.drain()).catch_unwind().await {
+            match AssertUnwindSafe(self.drain_outbox()).catch_unwind().await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "reading the outbox failed"),
                 Err(panic) => {
@@ -223,6 +242,96 @@ impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
                     if changed.is_err() || *shutdown.borrow() {
                         break;
                     }
+                }
+            }
+        }
+        if let Err(e) = deliveries.await {
+            tracing::error!(error = %e, "the delivery loop ended abnormally");
+        }
+    }
+}
+
+/// Run one delivery task, supervised: a panic fails this task alone.
+async fn run_task<M: Mailer, Y: StoreSync>(
+    notifier: &Notifier<EmbeddedStore, M, Y>,
+    seq: i64,
+    task: DeliveryTask,
+) -> Ran {
+    let result = AssertUnwindSafe(notifier.run_task(&task))
+        .catch_unwind()
+        .await
+        .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    (seq, task, result)
+}
+
+/// Take a task that ran off the queue; one that failed on our side is
+/// queued again a little later.
+async fn settle(store: &EmbeddedStore, (seq, task, result): Ran) {
+    use service::webhooks::DeliveryQueue;
+    match result {
+        Ok(outcome) => {
+            tracing::debug!(seq, ?outcome, "delivery task ran");
+        }
+        Err(e) => {
+            tracing::warn!(seq, event_id = %task.event_id, error = %e, "delivery task failed; queued again");
+            let again = DeliveryTask {
+                due_at: service::now() + chrono::Duration::seconds(30),
+                ..task
+            };
+            if let Err(q) = store.schedule(&again).await {
+                tracing::warn!(seq, error = %q, "could not queue the task again; it stays");
+                return;
+            }
+        }
+    }
+    if let Err(e) = store.finish_delivery_task(seq).await {
+        tracing::warn!(seq, error = %e, "could not remove a delivery task that ran");
+    }
+}
+
+/// The delivery loop of `run`: due tasks start as they come, up to
+/// `DELIVERIES_AT_ONCE`, one per endpoint; a task whose endpoint is busy
+/// waits in the queue for the attempt ahead of it.
+async fn deliver<M: Mailer, Y: StoreSync>(
+    notifier: Arc<Notifier<EmbeddedStore, M, Y>>,
+    poll: Duration,
+    batch: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let store = notifier.store.clone();
+    let mut running = FuturesUnordered::new();
+    let mut endpoints: HashSet<(String, String)> = HashSet::new();
+    let mut rows: HashSet<i64> = HashSet::new();
+    loop {
+        match store.due_delivery_tasks(service::now(), batch).await {
+            Ok(due) => {
+                for (seq, task) in due {
+                    let endpoint = (task.company_id.clone(), task.endpoint_id.clone());
+                    if running.len() >= DELIVERIES_AT_ONCE
+                        || rows.contains(&seq)
+                        || endpoints.contains(&endpoint)
+                    {
+                        continue;
+                    }
+                    endpoints.insert(endpoint.clone());
+                    rows.insert(seq);
+                    let n = Arc::clone(&notifier);
+                    running.push(async move { (endpoint, run_task(&n, seq, task).await) });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the delivery queue failed"),
+        }
+        tokio::select! {
+            Some((endpoint, ran)) = running.next(), if !running.is_empty() => {
+                endpoints.remove(&endpoint);
+                rows.remove(&ran.0);
+                settle(&store, ran).await;
+            }
+            _ = tokio::time::sleep(poll) => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
                 }
             }
         }

@@ -28,12 +28,39 @@ use crate::webhooks::{DeliveryPorts, WebhookStore};
 /// The sender used when `SENDER_EMAIL` is not set (local runs only).
 pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
 
+/// How long a claim locks its notification, in seconds: shorter than the
+/// notifier function's timeout (template.yaml; docs/operations.md, "Claims
+/// and timeouts", and a test in tests/tests/sam_template.rs hold them
+/// together), so a worker killed mid-attempt holds nothing for long.
+pub const CLAIM_LOCK_SECONDS: i64 = 30;
+/// Kept free between a claim's end and the invocation's deadline (lock
+/// expiries are rounded up to the second).
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// With less than this left before the deadline, nothing is claimed: the
+/// next invocation does it.
+pub const MIN_LOCK: std::time::Duration = std::time::Duration::from_secs(3);
+
+tokio::task_local! {
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// Run `work` as an invocation that ends at `deadline` (a Lambda's): every
+/// claim taken within it ends before then, so none outlives the function
+/// that took it.
+pub async fn within_deadline<F: Future>(deadline: std::time::Instant, work: F) -> F::Output {
+    DEADLINE
+        .scope(tokio::time::Instant::from_std(deadline), work)
+        .await
+}
+
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
     /// `From` of every email (`SENDER_EMAIL`).
     pub(crate) sender: String,
     /// How long a claim locks a notification against other workers; after
-    /// that a crashed attempt is retried. Longer than one attempt can take.
+    /// that a crashed attempt is retried. An attempt is given up when its
+    /// lock ends; within a deadline (`within_deadline`) the lock is cut to
+    /// what is left.
     pub lock_for: Duration,
 }
 
@@ -41,7 +68,7 @@ impl NotifierConfig {
     pub fn new(sender: impl Into<String>) -> Self {
         NotifierConfig {
             sender: sender.into(),
-            lock_for: Duration::seconds(120),
+            lock_for: Duration::seconds(CLAIM_LOCK_SECONDS),
         }
     }
 }
@@ -64,6 +91,13 @@ pub enum NotifyError {
         channel: &'static str,
         cancellation_id: String,
         until: i64,
+    },
+    #[error(
+        "too little of the invocation is left to start {channel} for {cancellation_id}; retried"
+    )]
+    OutOfTime {
+        channel: &'static str,
+        cancellation_id: String,
     },
     #[error("{channel} for cancellation {cancellation_id} failed, to be retried: {detail}")]
     Retry {
@@ -470,8 +504,14 @@ where
         Fut: Future<Output = Attempt>,
     {
         let key = LedgerKey::new(&c.order_id, &c.id, channel);
+        let Some(lock) = self.claim_lock(MIN_LOCK) else {
+            return Err(NotifyError::OutOfTime {
+                channel: channel.as_str(),
+                cancellation_id: c.id.clone(),
+            });
+        };
         let now = crate::app::now();
-        let (token, claim) = match self.store.claim(&key, now, self.config.lock_for).await? {
+        let (token, claim) = match self.store.claim(&key, now, lock).await? {
             Claim::Completed(e) => {
                 self.count(channel, "already_done");
                 tracing::info!(cancellation_id = %c.id, channel = channel.as_str(), "already notified; skipped");
@@ -491,7 +531,7 @@ where
                 (token, attempt)
             }
         };
-        let attempt = self.supervised(move || act(claim)).await;
+        let attempt = self.supervised(lock, move || act(claim)).await;
         let crashed = matches!(attempt, Attempt::Crashed(_));
         let (outcome, detail) = match attempt {
             Attempt::Done(d) => (Outcome::Sent, d),
@@ -567,7 +607,7 @@ where
     /// retried after `lock_for`; on Lambda the invocation fails, the stream
     /// retries and bisects the batch down to the record, and the ledger keeps
     /// the channels that completed from repeating.
-    async fn supervised<F, Fut>(&self, act: F) -> Attempt
+    async fn supervised<F, Fut>(&self, lock: Duration, act: F) -> Attempt
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Attempt>,
@@ -575,20 +615,32 @@ where
         // Nothing shared is left half-changed by an unwinding attempt: it
         // only reads the store and calls out; the ledger is written after.
         let attempt = AssertUnwindSafe(async move { act().await }).catch_unwind();
-        match tokio::time::timeout(self.attempt_timeout(), attempt).await {
+        let limit = lock.to_std().unwrap_or(std::time::Duration::ZERO);
+        match tokio::time::timeout(limit, attempt).await {
             Ok(Ok(a)) => a,
             Ok(Err(panic)) => Attempt::Crashed(format!("panicked: {}", panic_message(&*panic))),
             Err(_) => Attempt::Transient(format!(
                 "gave up after {} s, the claim's lock",
-                self.config.lock_for.num_seconds()
+                lock.num_seconds()
             )),
         }
     }
 
-    fn attempt_timeout(&self) -> std::time::Duration {
-        self.config
-            .lock_for
-            .to_std()
-            .unwrap_or(std::time::Duration::ZERO)
+    /// The lock of a claim taken now: `lock_for`, cut to what is left
+    /// before the invocation's deadline less `DEADLINE_MARGIN`; `None` when
+    /// that is under `need` (the next invocation does the work).
+    pub(crate) fn claim_lock(&self, need: std::time::Duration) -> Option<Duration> {
+        let Ok(left) =
+            DEADLINE.try_with(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+        else {
+            return Some(self.config.lock_for);
+        };
+        let usable = left
+            .checked_sub(DEADLINE_MARGIN)
+            .filter(|u| *u >= need.max(MIN_LOCK))?;
+        Some(
+            Duration::from_std(usable)
+                .map_or(self.config.lock_for, |u| u.min(self.config.lock_for)),
+        )
     }
 }

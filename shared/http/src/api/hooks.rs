@@ -66,6 +66,8 @@ pub(super) fn problem(e: &WebhookError) -> Problem {
         WebhookError::Events(_) => Code::InvalidWebhookEvents,
         WebhookError::Endpoints(EndpointRefusal::TooMany) => Code::TooManyWebhookEndpoints,
         WebhookError::Endpoints(EndpointRefusal::NotFound(_)) => Code::WebhookEndpointNotFound,
+        WebhookError::Endpoints(EndpointRefusal::PingTooSoon { .. }) => Code::RateLimited,
+        WebhookError::Endpoints(EndpointRefusal::Leased { .. }) => Code::Conflict,
         WebhookError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
         WebhookError::BadCursor | WebhookError::CursorNotKept => Code::InvalidQuery,
         WebhookError::Store(s) => return store_problem(s),
@@ -157,10 +159,19 @@ pub(super) async fn test<S: Store + WebhookStore>(
     company: &Company,
     id: &str,
 ) -> Result<HttpResponse, Problem> {
-    let event_id = app
-        .ping_endpoint(company, id)
-        .await
-        .map_err(|e| problem(&e))?;
+    let event_id = match app.ping_endpoint(company, id).await {
+        Ok(event_id) => event_id,
+        Err(e) => {
+            let p = problem(&e);
+            let WebhookError::Endpoints(EndpointRefusal::PingTooSoon { retry_after }) = e else {
+                return Err(p);
+            };
+            let mut r = p.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return Ok(r);
+        }
+    };
     Ok(json(
         StatusCode::ACCEPTED,
         &serde_json::json!({"event_id": event_id, "type": "ping", "webhook_endpoint_id": id}),

@@ -1,12 +1,16 @@
 //! Recording and delivering events, on the `Notifier`: each (event,
 //! endpoint) delivery runs under a ledger claim like the other channels, so
-//! it succeeds at most once however often it is tried; a failed attempt is
-//! retried from the delivery queue on `domain::webhooks::retry_delay`'s
-//! schedule, never by holding up the stream.
+//! it succeeds at most once however often it is tried. The notifier only
+//! records events and queues their deliveries: every attempt runs from the
+//! delivery queue, apart from email, store sync and EDI, one at a time per
+//! endpoint (its lease) and bounded by `ATTEMPT_LIMIT`; a failed one is
+//! retried on `domain::webhooks::retry_delay`'s schedule.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
-use domain::webhooks::{EndpointChange, EndpointChanged, EventType, WebhookEndpoint, retry_delay};
+use domain::webhooks::{
+    EndpointChange, EndpointChanged, EndpointRefusal, EventType, WebhookEndpoint, retry_delay,
+};
 use domain::{Cancellation, Company};
 
 use super::{
@@ -18,6 +22,13 @@ use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
 use crate::notify::{ChannelReport, Notifier, NotifyError};
 use crate::store::{OrderRecord, Store};
 use crate::sync::StoreSync;
+
+/// The longest one delivery attempt may take, all told (the HTTP sender
+/// gives up after 10 s): well under the notifier function's timeout and
+/// under a claim's lock (docs/operations.md, "Claims and timeouts").
+pub const ATTEMPT_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How soon a task whose endpoint is busy looks again (at the latest).
+const BUSY_RETRY: i64 = 5;
 
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +56,19 @@ pub enum TaskOutcome {
     /// Nothing to deliver any more (the event expired, the endpoint was
     /// deleted or disabled).
     Dropped(String),
+    /// Another attempt to the endpoint is in flight: queued again for when
+    /// it ends.
+    EndpointBusy,
+}
+
+/// Whether this attempt may deliver to an endpoint.
+enum Leased {
+    /// Ours, under this holder id, until given back.
+    Ours(String),
+    /// Another attempt holds it until then.
+    Busy(DateTime<Utc>),
+    /// The endpoint is gone.
+    Gone,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
@@ -58,7 +82,8 @@ where
     }
 
     /// Record the partner's events for `c` (and `order.completed` when the
-    /// order is complete) and deliver each to the partner's endpoints.
+    /// order is complete) and queue their deliveries to the partner's
+    /// endpoints.
     pub(crate) async fn push_events(
         &self,
         c: &Cancellation,
@@ -107,8 +132,8 @@ where
                 .iter()
                 .filter(|e| e.enabled() && e.subscribes(t))
             {
-                let r = self.attempt(partner, e, event, 1).await?;
-                reports.push(format!("{} {}: {r:?}", t.as_str(), e.id));
+                self.enqueue(partner, e, event).await?;
+                reports.push(format!("{} {}: queued", t.as_str(), e.id));
             }
         }
         Ok(if reports.is_empty() {
@@ -164,8 +189,8 @@ where
             .iter()
             .filter(|e| e.enabled() && e.subscribes(EventType::OrderCompleted))
         {
-            let r = self.attempt(&partner, e, event, 1).await?;
-            reports.push(format!("order.completed {}: {r:?}", e.id));
+            self.enqueue(&partner, e, event).await?;
+            reports.push(format!("order.completed {}: queued", e.id));
         }
         Ok(if reports.is_empty() {
             ChannelReport::NotApplicable
@@ -174,24 +199,22 @@ where
         })
     }
 
-    /// Run a queued delivery task.
+    /// Run a queued delivery task: one attempt, started only with time for
+    /// all of it left, and only while no other attempt to the endpoint is
+    /// in flight (else it is queued again).
     pub async fn run_task(&self, task: &DeliveryTask) -> Result<TaskOutcome, NotifyError> {
-        let Some(ports) = self.ports() else {
+        if self.ports().is_none() {
             return Ok(TaskOutcome::Dropped("webhooks are not set up here".into()));
-        };
+        }
         let now = crate::app::now();
         if task.due_at > now + Duration::seconds(1) {
-            ports
-                .queue
-                .schedule(task)
-                .await
-                .map_err(|e| NotifyError::Retry {
-                    channel: Channel::Webhook.as_str(),
-                    cancellation_id: task.event_id.clone(),
-                    detail: e.to_string(),
-                })?;
+            self.requeue(task, task.due_at).await?;
             return Ok(TaskOutcome::Waiting);
         }
+        let Some(lock) = self.claim_lock(ATTEMPT_LIMIT) else {
+            self.requeue(task, now).await?;
+            return Ok(TaskOutcome::Waiting);
+        };
         let Some(company) = self.store.company(&task.company_id).await? else {
             return Ok(TaskOutcome::Dropped(format!(
                 "no company {}",
@@ -209,7 +232,15 @@ where
                     task.endpoint_id
                 )));
             };
-            let r = self.send(&company, e, &task.event_id, body).await;
+            let holder = match self.lease(&company.id, &e.id, lock).await? {
+                Leased::Ours(holder) => holder,
+                Leased::Busy(until) => return self.busy(task, until).await,
+                Leased::Gone => {
+                    return Ok(TaskOutcome::Dropped(format!("no endpoint {}", e.id)));
+                }
+            };
+            let r = self.send_bounded(&company, e, &task.event_id, body).await;
+            self.unlease(&company.id, &e.id, &holder).await;
             tracing::info!(endpoint_id = %e.id, event_id = %task.event_id, result = ?r, "ping sent");
             return Ok(TaskOutcome::Pinged(r.map_err(|e| e.to_string())));
         }
@@ -220,9 +251,18 @@ where
             )));
         };
         match endpoint.filter(|e| e.enabled()) {
-            Some(e) => Ok(TaskOutcome::Attempted(
-                self.attempt(&company, e, &event, task.attempt).await?,
-            )),
+            Some(e) => {
+                let holder = match self.lease(&company.id, &e.id, lock).await? {
+                    Leased::Ours(holder) => holder,
+                    Leased::Busy(until) => return self.busy(task, until).await,
+                    Leased::Gone => {
+                        return Ok(TaskOutcome::Dropped(format!("no endpoint {}", e.id)));
+                    }
+                };
+                let r = self.attempt(&company, e, &event, task.attempt, lock).await;
+                self.unlease(&company.id, &e.id, &holder).await;
+                Ok(TaskOutcome::Attempted(r?))
+            }
             None => {
                 let why = format!("endpoint {} was deleted or disabled", task.endpoint_id);
                 let key = LedgerKey::webhook(&event.order_id, &event.id, &task.endpoint_id);
@@ -236,6 +276,114 @@ where
                 Ok(TaskOutcome::Dropped(why))
             }
         }
+    }
+
+    /// Queue the first attempt of `event` to `e`.
+    async fn enqueue(
+        &self,
+        company: &Company,
+        e: &WebhookEndpoint,
+        event: &EventRecord,
+    ) -> Result<(), NotifyError> {
+        let now = crate::app::now();
+        let task = DeliveryTask {
+            company_id: company.id.clone(),
+            endpoint_id: e.id.clone(),
+            event_id: event.id.clone(),
+            attempt: 1,
+            due_at: now,
+            ping: None,
+        };
+        self.requeue(&task, now).await
+    }
+
+    /// Queue `task` (again), due at `due_at`.
+    async fn requeue(&self, task: &DeliveryTask, due_at: DateTime<Utc>) -> Result<(), NotifyError> {
+        let Some(ports) = self.ports() else {
+            return Ok(());
+        };
+        let task = DeliveryTask {
+            due_at,
+            ..task.clone()
+        };
+        ports
+            .queue
+            .schedule(&task)
+            .await
+            .map_err(|e| NotifyError::Retry {
+                channel: Channel::Webhook.as_str(),
+                cancellation_id: task.event_id.clone(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// The endpoint is busy until `until`: the task waits, looking again
+    /// within `BUSY_RETRY` (the attempt ahead usually ends before its lease).
+    async fn busy(
+        &self,
+        task: &DeliveryTask,
+        until: DateTime<Utc>,
+    ) -> Result<TaskOutcome, NotifyError> {
+        let now = crate::app::now();
+        let due = until
+            .min(now + Duration::seconds(BUSY_RETRY))
+            .max(now + Duration::seconds(1));
+        self.requeue(task, due).await?;
+        tracing::debug!(endpoint_id = %task.endpoint_id, event_id = %task.event_id, %due, "endpoint busy; delivery queued again");
+        Ok(TaskOutcome::EndpointBusy)
+    }
+
+    /// Take the endpoint's lease for one attempt of at most `lock`.
+    async fn lease(
+        &self,
+        company_id: &str,
+        endpoint_id: &str,
+        lock: Duration,
+    ) -> Result<Leased, NotifyError> {
+        let now = crate::app::now();
+        let holder = crate::ledger::new_token();
+        let change = EndpointChange::Lease {
+            id: endpoint_id.to_owned(),
+            holder: holder.clone(),
+            at: now,
+            until: now + lock,
+        };
+        Ok(
+            match self.store.change_endpoints(company_id, &change).await? {
+                Ok(_) => Leased::Ours(holder),
+                Err(EndpointRefusal::Leased { until }) => Leased::Busy(until),
+                Err(_) => Leased::Gone,
+            },
+        )
+    }
+
+    /// Give the lease back (else it expires by itself).
+    async fn unlease(&self, company_id: &str, endpoint_id: &str, holder: &str) {
+        let change = EndpointChange::Unlease {
+            id: endpoint_id.to_owned(),
+            holder: holder.to_owned(),
+        };
+        if let Err(e) = self.store.change_endpoints(company_id, &change).await {
+            tracing::warn!(%company_id, %endpoint_id, error = %e, "could not give an endpoint's lease back; it expires by itself");
+        }
+    }
+
+    /// `send`, given up after `ATTEMPT_LIMIT` whatever the sender does.
+    async fn send_bounded(
+        &self,
+        company: &Company,
+        e: &WebhookEndpoint,
+        event_id: &str,
+        body: &str,
+    ) -> Result<u16, SendError> {
+        tokio::time::timeout(ATTEMPT_LIMIT, self.send(company, e, event_id, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Failed(format!(
+                    "no answer within {} s",
+                    ATTEMPT_LIMIT.as_secs()
+                )))
+            })
     }
 
     /// Sign and POST `body` to `e`; the status of a 2xx answer.
@@ -270,10 +418,11 @@ where
         e: &WebhookEndpoint,
         event: &EventRecord,
         attempt: u32,
+        lock: Duration,
     ) -> Result<DeliveryReport, NotifyError> {
         let key = LedgerKey::webhook(&event.order_id, &event.id, &e.id);
         let now = crate::app::now();
-        let token = match self.store.claim(&key, now, self.config.lock_for).await? {
+        let token = match self.store.claim(&key, now, lock).await? {
             Claim::Completed(_) => {
                 self.count(Channel::Webhook, "already_done");
                 return Ok(DeliveryReport::AlreadyDone);
@@ -287,7 +436,7 @@ where
             }
             Claim::Acquired { token, .. } => token,
         };
-        let sent = self.send(company, e, &event.id, &event.body).await;
+        let sent = self.send_bounded(company, e, &event.id, &event.body).await;
         let error = match sent {
             Ok(status) => {
                 let detail = format!("{} ({}) answered HTTP {status}", e.id, host_of(&e.url));

@@ -146,6 +146,8 @@ impl<S: Store + WebhookStore> App<S> {
             request_fingerprint: idem.map(|i| i.fingerprint.clone()),
             failing_since: None,
             disabled_at: None,
+            lease: None,
+            pinged_at: None,
         };
         let (endpoint, replayed) = match self
             .store
@@ -191,16 +193,24 @@ impl<S: Store + WebhookStore> App<S> {
     }
 
     /// Queue a `ping` to one of the company's endpoints; its event id.
+    /// At most one per endpoint every `PING_INTERVAL_SECONDS`
+    /// (`EndpointRefusal::PingTooSoon`): a ping goes to a URL the partner
+    /// chose, and one that never answers takes a delivery's time.
     pub async fn ping_endpoint(&self, company: &Company, id: &str) -> Result<String, WebhookError> {
         let ports = self.webhook_ports()?;
-        let endpoint = self
-            .endpoints(company)
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| EndpointRefusal::NotFound(id.to_owned()))?;
-        let event_id = new_event_id();
         let now = crate::app::now();
+        let change = EndpointChange::Ping {
+            id: id.to_owned(),
+            at: now,
+        };
+        let endpoint = match self.store.change_endpoints(&company.id, &change).await? {
+            Ok(EndpointChanged::Pinged(e)) => e,
+            Err(EndpointRefusal::NotFound(_)) | Ok(_) => {
+                return Err(EndpointRefusal::NotFound(id.to_owned()).into());
+            }
+            Err(refused) => return Err(refused.into()),
+        };
+        let event_id = new_event_id();
         let task = DeliveryTask {
             company_id: company.id.clone(),
             endpoint_id: endpoint.id.clone(),

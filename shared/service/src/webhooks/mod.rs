@@ -28,7 +28,7 @@ use domain::webhooks::{
 use domain::{Cancellation, Order};
 
 pub(crate) use deliver::as_of;
-pub use deliver::{DeliveryReport, TaskOutcome};
+pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
 use crate::store::StoreError;
