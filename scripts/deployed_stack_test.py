@@ -32,7 +32,11 @@ tool chain's Python, boto3 and `sam`); needs AWS_ENDPOINT_URL on loopback.
    ping; the seller's cancellation reaches it once through the stream and
    the notifier, the ping through the delivery queue (SQS event source),
    each signed as docs/webhooks.md says; `GET /v1/events` holds the event
-   as delivered.
+   as delivered. A second endpoint of the buyer's accepts connections and
+   never answers: a second ping to it at once is refused (429 with
+   Retry-After), and another partner's email (seller-woo's cancellation,
+   made right after the one whose event hangs there) still arrives
+   promptly, while a delivery to it is hanging, one at a time.
 7. EDI: each sample document put in the EDI bucket's inbound/<company>/
    runs edi-intake (S3 event): cancellations with source edi, a 997 for
    each in outbound/<company>/, the file moved to processed/; the same
@@ -58,6 +62,7 @@ import json
 import re
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -81,6 +86,10 @@ LAMBDAS = ["cancellation-api", "webhook-intake", "notifier", "edi-intake"]
 STREAM_WAIT_S = 30
 # After the expected emails: how long to watch for one more (a duplicate).
 DUPLICATE_GRACE_S = 3
+# Another partner's email, from its cancellation, while a delivery hangs on
+# an endpoint that never answers: less than the 10 s a hanging delivery
+# would add if it shared the email's invocation.
+PROMPT_S = 8
 
 started = time.monotonic()
 timings: list[tuple[str, float]] = []
@@ -220,6 +229,42 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class Silent:
+    """A webhook endpoint that accepts connections and never answers: when
+    each connection opened and closed (the sender giving up)."""
+
+    def __init__(self):
+        self.opened: list[float] = []
+        self.closed: list[float] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            conn, _ = self.sock.accept()
+            self.opened.append(time.monotonic())
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
+        self.closed.append(time.monotonic())
+
+    def open_at(self, t: float) -> int:
+        """How many deliveries were hanging on the endpoint at time t."""
+        return sum(1 for o in self.opened if o <= t) - sum(1 for c in self.closed if c <= t)
+
+    def most_open(self) -> int:
+        return max((self.open_at(t) for t in self.opened), default=0)
 
 
 def verify_signature(secret: str, header: str, raw_body: bytes, tolerance: int = 300) -> bool:
@@ -366,7 +411,7 @@ def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def drive(out: dict[str, str], endpoint: str, receiver: Receiver) -> dict:
+def drive(out: dict[str, str], endpoint: str, receiver: Receiver, silent: Silent) -> dict:
     api = Api(endpoint, out["HttpApiId"])
     seen: dict = {}
 
@@ -391,6 +436,19 @@ def drive(out: dict[str, str], endpoint: str, receiver: Receiver) -> dict:
     status, body = api.call("POST", f"/v1/webhook-endpoints/{hook['id']}/test", buyer, None)
     check(status == 202, f"POST /v1/webhook-endpoints/{{id}}/test: {status} {body[:200]!r}")
     seen["ping_id"] = json.loads(body)["event_id"]
+
+    # A second endpoint of the buyer's never answers: its deliveries must
+    # hold up no one's email. One ping; another at once is refused.
+    status, body = api.call("POST", "/v1/webhook-endpoints", buyer,
+                            json.dumps({"url": f"{silent.url}/never", "events": ["*"]}).encode())
+    check(status == 201, f"an endpoint that never answers: {status} {body[:300]!r}")
+    silent_id = json.loads(body)["id"]
+    status, body = api.call("POST", f"/v1/webhook-endpoints/{silent_id}/test", buyer, None)
+    check(status == 202, f"a ping to the endpoint that never answers: {status} {body[:200]!r}")
+    status, headers, body = api.request("POST", f"/v1/webhook-endpoints/{silent_id}/test", buyer, None)
+    wait = headers.get("retry-after") or ""
+    check(status == 429 and json.loads(body)["code"] == "rate_limited" and wait.isdigit() and 1 <= int(wait) <= 30,
+          f"a second ping at once: 429 rate_limited with Retry-After: {status} {wait!r} {body[:200]!r}")
 
     # cancellation-api: the create-order sample event's request, through the route.
     create = sample("api/create-order.json")
@@ -429,6 +487,7 @@ def drive(out: dict[str, str], endpoint: str, receiver: Receiver) -> dict:
             hdrs[k.strip()] = v.strip()
     wbody = (EVENTS / "webhooks/woocommerce-order-updated.body").read_bytes()
     status, body = api.call("POST", "/webhooks/woocommerce/seller-woo", hdrs, wbody)
+    seen["woo_cancelled_at"] = time.monotonic()
     check(status == 200 and json.loads(body)["status"] == "processed",
           f"POST /webhooks/woocommerce/seller-woo through the HttpApi: {status} {body[:300]!r}")
     forged = dict(hdrs, **{"X-WC-Webhook-Signature": "AAAA"})
@@ -585,11 +644,17 @@ def check_stream(seen: dict, endpoint: str, stub: StoreStub) -> None:
         return [m for m in messages if re.match(rf"Order {re.escape(order_id)}\b", m["Subject"])]
 
     deadline = time.monotonic() + STREAM_WAIT_S
+    first_seen: dict[str, float] = {}
     while True:
         mine = new_messages()
+        now = time.monotonic()
+        for o in expected:
+            if o not in first_seen and about(o, mine):
+                first_seen[o] = now
         if all(about(o, mine) for o in expected) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
+    seen["email_seen_at"] = first_seen
     waited = STREAM_WAIT_S - (deadline - time.monotonic())
     log(f"the partners' emails in ministack's SES after {waited:.1f} s")
     # Anything more (a duplicate, a stray record that got through) has had time to come.
@@ -645,6 +710,22 @@ def check_event_webhooks(seen: dict, endpoint: str, out: dict[str, str], receive
     status, body = api.call("GET", "/v1/events", {"authorization": "Bearer demo-buyer-api-key"}, None)
     logged = json.loads(body)["events"]
     check(status == 200 and logged == [created[0]], "GET /v1/events: the event exactly as delivered (no ping)")
+
+
+def check_silent_endpoint(seen: dict, silent: Silent) -> None:
+    """An endpoint that never answers holds up no one's email: seller-woo's
+    cancellation, made right after the seller's whose event goes to the
+    silent endpoint, is emailed to its partner promptly, while a delivery
+    hangs there; deliveries to the endpoint go one at a time."""
+    at = seen["email_seen_at"].get("ord_demo_shopify_woo")
+    check(at is not None, "seller-woo's cancellation was emailed")
+    waited = at - seen["woo_cancelled_at"]
+    log(f"seller-woo's email seen {waited:.1f} s after its cancellation; "
+        f"{len(silent.opened)} delivery(ies) reached the silent endpoint, {silent.open_at(at)} hanging then")
+    check(silent.opened, "deliveries reached the endpoint that never answers")
+    check(waited < PROMPT_S, f"another partner's email came {waited:.1f} s after its cancellation, not within {PROMPT_S} s")
+    check(silent.open_at(at) >= 1, "the email came while a delivery to the silent endpoint was hanging")
+    check(silent.most_open() == 1, f"one delivery at a time to an endpoint: {silent.most_open()} at once")
 
 
 def check_edi(out: dict[str, str], endpoint: str) -> None:
@@ -804,12 +885,15 @@ def main() -> int:
         # A ministack that was running already may hold earlier runs' emails.
         ses_before = {m["MessageId"] for m in ses_messages(endpoint)}
         receiver = Receiver()
-        seen = drive(out, endpoint, receiver)
+        silent = Silent()
+        seen = drive(out, endpoint, receiver, silent)
         seen["ses_before"] = ses_before
     with Step("the stream: new cancellations -> notifier -> SES"):
         check_stream(seen, endpoint, stub)
     with Step("event webhooks: stream and delivery queue -> notifier -> the partner's endpoint"):
         check_event_webhooks(seen, endpoint, out, receiver)
+    with Step("an endpoint that never answers holds up no one's email"):
+        check_silent_endpoint(seen, silent)
     with Step("EDI: the bucket's inbound/ -> edi-intake -> 997s; a partner's cancellation -> an 860"):
         check_edi(out, endpoint)
     with Step("metric documents in the functions' logs"):
