@@ -1,5 +1,6 @@
 //! The cancellation domain: pure rules, no I/O, no AWS types.
 
+pub mod addresses;
 mod commands;
 mod error;
 mod ids;

@@ -2,7 +2,9 @@
 //! gets, where an endpoint may point, and how a failing one is retried and
 //! finally disabled. Pure rules; sending and storing are the adapters'.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
+#[cfg(test)]
+use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,10 +18,10 @@ pub const API_VERSION: &str = "2026-12-01";
 pub const DISABLE_AFTER_HOURS: i64 = 72;
 /// Longest endpoint URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
-
-/// What an event says happened.
 /// At most one `ping` per endpoint this often (`POST .../test`).
 pub const PING_INTERVAL_SECONDS: i64 = 30;
+
+/// What an event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "cancellation.created")]
@@ -87,8 +89,6 @@ pub struct WebhookEndpoint {
     pub failing_since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<DateTime<Utc>>,
-}
-
     /// Who is delivering to the endpoint, until when: one attempt in
     /// flight per endpoint, whichever process makes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +103,8 @@ pub struct WebhookEndpoint {
 pub struct Lease {
     pub holder: String,
     pub until: DateTime<Utc>,
+}
+
 impl WebhookEndpoint {
     /// Does the endpoint get events of type `t`? A ping goes to the endpoint
     /// it was asked for, whatever it subscribes to.
@@ -256,26 +258,24 @@ fn unmapped(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// Is `addr` a public unicast address? Not: unspecified, loopback, private
-/// (RFC 1918, unique local), shared (CGNAT), link-local (which holds the
-/// cloud metadata service, 169.254.169.254 and fd00:ec2::254 alike),
-/// documentation, benchmarking, reserved, multicast or broadcast ranges, nor
-/// an IPv6 form that embeds one of those IPv4 addresses (mapped,
-/// compatible, NAT64, 6to4).
-pub fn is_public(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(a) => is_public_v4(a),
-        IpAddr::V6(a) => is_public_v6(a),
-    }
-}
+/// Is `addr` a public unicast address? The rules and IANA's registries
+/// they come from: `crate::addresses`.
+pub use crate::addresses::is_public;
 
-fn is_public_v4(a: Ipv4Addr) -> bool {
-    let [o0, o1, o2, _] = a.octets();
-    !(a.is_unspecified()
-        || a.is_loopback()
-        || a.is_private()
-        || a.is_link_local()
-        || a.is_broadcast()
+/// A change to a company's endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointChange {
+    Add(WebhookEndpoint),
+    Remove(String),
+    /// A delivery to the endpoint failed at `at`.
+    DeliveryFailed {
+        id: String,
+        at: DateTime<Utc>,
+    },
+    /// A delivery to the endpoint succeeded.
+    DeliverySucceeded {
+        id: String,
+    },
     /// Take the endpoint's lease for `holder` until `until`: refused while
     /// another holder's lease lasts at `at`.
     Lease {
@@ -295,85 +295,6 @@ fn is_public_v4(a: Ipv4Addr) -> bool {
         id: String,
         at: DateTime<Utc>,
     },
-        || a.is_documentation()
-        || a.is_multicast()
-        || o0 == 0
-        // 100.64.0.0/10: shared address space (carrier-grade NAT).
-        || (o0 == 100 && (o1 & 0xc0) == 64)
-        // 192.0.0.0/24: IETF protocol assignments.
-        || (o0 == 192 && o1 == 0 && o2 == 0)
-        // 198.18.0.0/15: benchmarking.
-        || (o0 == 198 && (o1 & 0xfe) == 18)
-        // 240.0.0.0/4: reserved.
-        || o0 >= 240)
-}
-
-fn is_public_v6(a: Ipv6Addr) -> bool {
-    if let Some(v4) = a.to_ipv4_mapped() {
-    /// The lease is the caller's.
-    Leased,
-    /// The caller's lease is given back.
-    Unleased,
-    /// The ping may be sent to this endpoint.
-    Pinged(WebhookEndpoint),
-        return is_public_v4(v4);
-    }
-    let s = a.segments();
-    // ::a.b.c.d (deprecated IPv4-compatible) and 64:ff9b::/96 (NAT64).
-    let embedded_v4 = (s[..6] == [0; 6] && !a.is_loopback() && !a.is_unspecified())
-        || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]);
-    if embedded_v4 {
-        return is_public_v4(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-    #[error("another delivery to the endpoint is in flight until {until}")]
-    Leased { until: DateTime<Utc> },
-    #[error("one ping per endpoint every {PING_INTERVAL_SECONDS} s: retry in {retry_after} s")]
-    PingTooSoon { retry_after: u64 },
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        ));
-    }
-    // 2002::/16 (6to4): the IPv4 address in bits 16..48.
-    if s[0] == 0x2002 {
-        return is_public_v4(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        ));
-    }
-    !(a.is_unspecified()
-        || a.is_loopback()
-        || a.is_multicast()
-        // fc00::/7 unique local (holds fd00:ec2::254, the metadata service).
-        || (s[0] & 0xfe00) == 0xfc00
-        // fe80::/10 link-local, and fec0::/10 (deprecated site-local).
-        || (s[0] & 0xffc0) == 0xfe80
-        || (s[0] & 0xffc0) == 0xfec0
-        // 2001:db8::/32 documentation, 3fff::/20 documentation.
-        || (s[0] == 0x2001 && s[1] == 0x0db8)
-        || (s[0] & 0xfff0) == 0x3ff0
-        // 100::/64 discard-only.
-        || (s[0] == 0x0100 && s[1..4] == [0; 3])
-        // 2001::/23 IETF protocol assignments (Teredo, ORCHID, ...).
-        || (s[0] == 0x2001 && s[1] < 0x0200))
-}
-
-/// A change to a company's endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointChange {
-    Add(WebhookEndpoint),
-    Remove(String),
-    /// A delivery to the endpoint failed at `at`.
-    DeliveryFailed {
-        id: String,
-        at: DateTime<Utc>,
-    },
-    /// A delivery to the endpoint succeeded.
-    DeliverySucceeded {
-        id: String,
-    },
 }
 
 /// What a change did.
@@ -387,6 +308,85 @@ pub enum EndpointChanged {
     NowFailing,
     /// Failing for `DISABLE_AFTER_HOURS`: disabled by this change.
     Disabled(WebhookEndpoint),
+    /// A success after failures.
+    Recovered,
+    /// The lease is the caller's.
+    Leased,
+    /// The caller's lease is given back.
+    Unleased,
+    /// The ping may be sent to this endpoint.
+    Pinged(WebhookEndpoint),
+    /// Nothing to write.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EndpointRefusal {
+    #[error("a company has at most {MAX_ENDPOINTS} webhook endpoints")]
+    TooMany,
+    #[error("no webhook endpoint {0}")]
+    NotFound(String),
+    #[error("another delivery to the endpoint is in flight until {until}")]
+    Leased { until: DateTime<Utc> },
+    #[error("one ping per endpoint every {PING_INTERVAL_SECONDS} s: retry in {retry_after} s")]
+    PingTooSoon { retry_after: u64 },
+}
+
+/// Apply `change` to a company's endpoints; `Unchanged` (and `Existing`)
+/// leave them as they were. Stores run this on the endpoints they read and
+/// write the result conditioned on nothing having changed meanwhile.
+pub fn change_endpoints(
+    endpoints: &mut Vec<WebhookEndpoint>,
+    change: &EndpointChange,
+) -> Result<EndpointChanged, EndpointRefusal> {
+    let find = |list: &mut Vec<WebhookEndpoint>, id: &str| list.iter().position(|e| e.id == id);
+    match change {
+        EndpointChange::Add(e) => {
+            if let Some(earlier) = endpoints
+                .iter()
+                .find(|x| x.created_by_key.is_some() && x.created_by_key == e.created_by_key)
+            {
+                return Ok(EndpointChanged::Existing(earlier.clone()));
+            }
+            if endpoints.len() >= MAX_ENDPOINTS {
+                return Err(EndpointRefusal::TooMany);
+            }
+            endpoints.push(e.clone());
+            Ok(EndpointChanged::Added(e.clone()))
+        }
+        EndpointChange::Remove(id) => {
+            let i = find(endpoints, id).ok_or_else(|| EndpointRefusal::NotFound(id.clone()))?;
+            endpoints.remove(i);
+            Ok(EndpointChanged::Removed)
+        }
+        EndpointChange::DeliveryFailed { id, at } => {
+            let Some(i) = find(endpoints, id) else {
+                return Ok(EndpointChanged::Unchanged);
+            };
+            let e = &mut endpoints[i];
+            if !e.enabled() {
+                return Ok(EndpointChanged::Unchanged);
+            }
+            match e.failing_since {
+                None => {
+                    e.failing_since = Some(*at);
+                    Ok(EndpointChanged::NowFailing)
+                }
+                Some(since) if *at - since >= Duration::hours(DISABLE_AFTER_HOURS) => {
+                    e.status = EndpointStatus::Disabled;
+                    e.disabled_at = Some(*at);
+                    Ok(EndpointChanged::Disabled(e.clone()))
+                }
+                Some(_) => Ok(EndpointChanged::Unchanged),
+            }
+        }
+        EndpointChange::DeliverySucceeded { id } => match find(endpoints, id) {
+            Some(i) if endpoints[i].failing_since.is_some() => {
+                endpoints[i].failing_since = None;
+                Ok(EndpointChanged::Recovered)
+            }
+            _ => Ok(EndpointChanged::Unchanged),
+        },
         EndpointChange::Lease {
             id,
             holder,
@@ -437,77 +437,6 @@ pub enum EndpointChanged {
             e.pinged_at = Some(*at);
             Ok(EndpointChanged::Pinged(e.clone()))
         }
-    /// A success after failures.
-    Recovered,
-    /// Nothing to write.
-    Unchanged,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum EndpointRefusal {
-    #[error("a company has at most {MAX_ENDPOINTS} webhook endpoints")]
-    TooMany,
-    #[error("no webhook endpoint {0}")]
-    NotFound(String),
-}
-
-/// Apply `change` to a company's endpoints; `Unchanged` (and `Existing`)
-/// leave them as they were. Stores run this on the endpoints they read and
-/// write the result conditioned on nothing having changed meanwhile.
-pub fn change_endpoints(
-    endpoints: &mut Vec<WebhookEndpoint>,
-    change: &EndpointChange,
-) -> Result<EndpointChanged, EndpointRefusal> {
-    let find = |list: &mut Vec<WebhookEndpoint>, id: &str| list.iter().position(|e| e.id == id);
-    match change {
-        EndpointChange::Add(e) => {
-            if let Some(earlier) = endpoints
-                .iter()
-                .find(|x| x.created_by_key.is_some() && x.created_by_key == e.created_by_key)
-            {
-                return Ok(EndpointChanged::Existing(earlier.clone()));
-            }
-            lease: None,
-            pinged_at: None,
-            if endpoints.len() >= MAX_ENDPOINTS {
-                return Err(EndpointRefusal::TooMany);
-            }
-            endpoints.push(e.clone());
-            Ok(EndpointChanged::Added(e.clone()))
-        }
-        EndpointChange::Remove(id) => {
-            let i = find(endpoints, id).ok_or_else(|| EndpointRefusal::NotFound(id.clone()))?;
-            endpoints.remove(i);
-            Ok(EndpointChanged::Removed)
-        }
-        EndpointChange::DeliveryFailed { id, at } => {
-            let Some(i) = find(endpoints, id) else {
-                return Ok(EndpointChanged::Unchanged);
-            };
-            let e = &mut endpoints[i];
-            if !e.enabled() {
-                return Ok(EndpointChanged::Unchanged);
-            }
-            match e.failing_since {
-                None => {
-                    e.failing_since = Some(*at);
-                    Ok(EndpointChanged::NowFailing)
-                }
-                Some(since) if *at - since >= Duration::hours(DISABLE_AFTER_HOURS) => {
-                    e.status = EndpointStatus::Disabled;
-                    e.disabled_at = Some(*at);
-                    Ok(EndpointChanged::Disabled(e.clone()))
-                }
-                Some(_) => Ok(EndpointChanged::Unchanged),
-            }
-        }
-        EndpointChange::DeliverySucceeded { id } => match find(endpoints, id) {
-            Some(i) if endpoints[i].failing_since.is_some() => {
-                endpoints[i].failing_since = None;
-                Ok(EndpointChanged::Recovered)
-            }
-            _ => Ok(EndpointChanged::Unchanged),
-        },
     }
 }
 
@@ -538,6 +467,8 @@ mod tests {
             request_fingerprint: None,
             failing_since: None,
             disabled_at: None,
+            lease: None,
+            pinged_at: None,
         }
     }
 
@@ -683,6 +614,75 @@ mod tests {
         assert_eq!(
             change_endpoints(&mut list, &EndpointChange::Add(endpoint("we_x"))),
             Err(EndpointRefusal::TooMany)
+        );
+        list.truncate(1);
+        let mut keyed = endpoint("we_k");
+        keyed.created_by_key = Some("digest".into());
+        change_endpoints(&mut list, &EndpointChange::Add(keyed.clone())).unwrap();
+        let mut again = endpoint("we_other");
+        again.created_by_key = Some("digest".into());
+        assert_eq!(
+            change_endpoints(&mut list, &EndpointChange::Add(again)),
+            Ok(EndpointChanged::Existing(keyed))
+        );
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            change_endpoints(&mut list, &EndpointChange::Remove("we_k".into())),
+            Ok(EndpointChanged::Removed)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &EndpointChange::Remove("we_k".into())),
+            Err(EndpointRefusal::NotFound("we_k".into()))
+        );
+    }
+
+    #[test]
+    fn an_endpoint_failing_for_days_is_disabled_once() {
+        let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(100);
+        let mut list = vec![endpoint("we_1")];
+        let failed = |at| EndpointChange::DeliveryFailed {
+            id: "we_1".into(),
+            at,
+        };
+        assert_eq!(
+            change_endpoints(&mut list, &failed(t0)),
+            Ok(EndpointChanged::NowFailing)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &failed(t0 + Duration::hours(71))),
+            Ok(EndpointChanged::Unchanged)
+        );
+        // A success in between starts the clock again.
+        let ok = EndpointChange::DeliverySucceeded { id: "we_1".into() };
+        assert_eq!(
+            change_endpoints(&mut list, &ok),
+            Ok(EndpointChanged::Recovered)
+        );
+        assert_eq!(
+            change_endpoints(&mut list, &ok),
+            Ok(EndpointChanged::Unchanged)
+        );
+        let t1 = t0 + Duration::hours(80);
+        change_endpoints(&mut list, &failed(t1)).unwrap();
+        let r = change_endpoints(&mut list, &failed(t1 + Duration::hours(72)));
+        assert!(matches!(r, Ok(EndpointChanged::Disabled(_))), "{r:?}");
+        assert_eq!(list[0].status, EndpointStatus::Disabled);
+        assert_eq!(
+            change_endpoints(&mut list, &failed(t1 + Duration::hours(100))),
+            Ok(EndpointChanged::Unchanged),
+            "disabled once"
+        );
+    }
+
+    #[test]
+    fn the_retry_schedule_outlasts_the_disable_window() {
+        assert_eq!(retry_delay(0), None);
+        assert_eq!(retry_delay(1), Some(Duration::minutes(1)));
+        let total: i64 = (1..).map_while(retry_delay).map(|d| d.num_minutes()).sum();
+        assert!(total > DISABLE_AFTER_HOURS * 60, "{total} min");
+        assert!(total > 24 * 60);
+        assert!((1..=12).all(|n| retry_delay(n).is_some()) && retry_delay(13).is_none());
+    }
     #[test]
     fn one_lease_at_a_time_until_it_ends_or_is_given_back() {
         let t = DateTime::UNIX_EPOCH;
@@ -757,75 +757,6 @@ mod tests {
             change_endpoints(&mut list, &ping("we_1", t + Duration::seconds(30))),
             Ok(EndpointChanged::Pinged(_))
         ));
-    }
-        );
-        list.truncate(1);
-        let mut keyed = endpoint("we_k");
-        keyed.created_by_key = Some("digest".into());
-        change_endpoints(&mut list, &EndpointChange::Add(keyed.clone())).unwrap();
-        let mut again = endpoint("we_other");
-        again.created_by_key = Some("digest".into());
-        assert_eq!(
-            change_endpoints(&mut list, &EndpointChange::Add(again)),
-            Ok(EndpointChanged::Existing(keyed))
-        );
-        assert_eq!(list.len(), 2);
-        assert_eq!(
-            change_endpoints(&mut list, &EndpointChange::Remove("we_k".into())),
-            Ok(EndpointChanged::Removed)
-        );
-        assert_eq!(
-            change_endpoints(&mut list, &EndpointChange::Remove("we_k".into())),
-            Err(EndpointRefusal::NotFound("we_k".into()))
-        );
-    }
-
-    #[test]
-    fn an_endpoint_failing_for_days_is_disabled_once() {
-        let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(100);
-        let mut list = vec![endpoint("we_1")];
-        let failed = |at| EndpointChange::DeliveryFailed {
-            id: "we_1".into(),
-            at,
-        };
-        assert_eq!(
-            change_endpoints(&mut list, &failed(t0)),
-            Ok(EndpointChanged::NowFailing)
-        );
-        assert_eq!(
-            change_endpoints(&mut list, &failed(t0 + Duration::hours(71))),
-            Ok(EndpointChanged::Unchanged)
-        );
-        // A success in between starts the clock again.
-        let ok = EndpointChange::DeliverySucceeded { id: "we_1".into() };
-        assert_eq!(
-            change_endpoints(&mut list, &ok),
-            Ok(EndpointChanged::Recovered)
-        );
-        assert_eq!(
-            change_endpoints(&mut list, &ok),
-            Ok(EndpointChanged::Unchanged)
-        );
-        let t1 = t0 + Duration::hours(80);
-        change_endpoints(&mut list, &failed(t1)).unwrap();
-        let r = change_endpoints(&mut list, &failed(t1 + Duration::hours(72)));
-        assert!(matches!(r, Ok(EndpointChanged::Disabled(_))), "{r:?}");
-        assert_eq!(list[0].status, EndpointStatus::Disabled);
-        assert_eq!(
-            change_endpoints(&mut list, &failed(t1 + Duration::hours(100))),
-            Ok(EndpointChanged::Unchanged),
-            "disabled once"
-        );
-    }
-
-    #[test]
-    fn the_retry_schedule_outlasts_the_disable_window() {
-        assert_eq!(retry_delay(0), None);
-        assert_eq!(retry_delay(1), Some(Duration::minutes(1)));
-        let total: i64 = (1..).map_while(retry_delay).map(|d| d.num_minutes()).sum();
-        assert!(total > DISABLE_AFTER_HOURS * 60, "{total} min");
-        assert!(total > 24 * 60);
-        assert!((1..=12).all(|n| retry_delay(n).is_some()) && retry_delay(13).is_none());
     }
 }
 
