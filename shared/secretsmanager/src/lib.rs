@@ -186,13 +186,8 @@ impl SigningKeySecret {
             .send()
             .await
             .map_err(|e| backend("GetSecretValue", e).to_string())?;
-        let key: Arc<[u8]> = out
-            .secret_string()
-            .map(|s| s.trim().as_bytes().into())
-            .filter(|k: &Arc<[u8]>| k.len() >= 32)
-            .ok_or_else(|| {
-                "the webhook signing key is missing or shorter than 32 bytes".to_owned()
-            })?;
+        let key = service::webhooks::checked_signing_key(out.secret_string().unwrap_or(""))
+            .map_err(|e| format!("{}: {e}", self.secret_id))?;
         if let Ok(mut guard) = self.cached.lock() {
             *guard = Some((Arc::clone(&key), std::time::Instant::now()));
         }

@@ -172,13 +172,51 @@ pub trait Resolver: Send + Sync + 'static {
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String>;
 }
 
+/// The shortest signing key accepted, in bytes (as used, whitespace
+/// around it trimmed): no shorter than the HMAC-SHA256 output it keys.
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+/// Why a signing key is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SigningKeyError {
+    #[error("the webhook signing key is empty")]
+    Empty,
+    #[error("the webhook signing key is {0} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed")]
+    TooShort(usize),
+}
+
+fn long_enough(len: usize) -> Result<(), SigningKeyError> {
+    match len {
+        0 => Err(SigningKeyError::Empty),
+        n if n < MIN_SIGNING_KEY_BYTES => Err(SigningKeyError::TooShort(n)),
+        _ => Ok(()),
+    }
+}
+
+/// A signing key as kept in a file or a secret: its text without the
+/// whitespace around it, refused when blank or too short. Every host
+/// reads its key through this.
+pub fn checked_signing_key(text: &str) -> Result<Arc<[u8]>, SigningKeyError> {
+    let key = text.trim();
+    long_enough(key.len())?;
+    Ok(key.as_bytes().into())
+}
+
 /// The key endpoint secrets are derived from (`endpoint_secret`).
 pub trait SigningKeys: Send + Sync + 'static {
     fn key(&self) -> Pending<'_, Arc<[u8]>, String>;
 }
 
 /// A fixed signing key (local runs read it from the data dir; tests).
-pub struct StaticKey(pub Arc<[u8]>);
+pub struct StaticKey(Arc<[u8]>);
+
+impl StaticKey {
+    /// Refused when shorter than `MIN_SIGNING_KEY_BYTES`.
+    pub fn new(key: Arc<[u8]>) -> Result<Self, SigningKeyError> {
+        long_enough(key.len())?;
+        Ok(StaticKey(key))
+    }
+}
 
 impl SigningKeys for StaticKey {
     fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
@@ -421,6 +459,22 @@ mod tests {
         // The receiver's computation, spelled out (docs/webhooks.md).
         let expected = hmac_hex(b"whsec_x", &[b"1780000000.{\"id\":\"evt_1\"}"]);
         assert_eq!(sig, format!("t=1780000000,v1={expected}"));
+    }
+
+    #[test]
+    fn signing_keys_under_32_bytes_are_refused() {
+        use super::{SigningKeyError, StaticKey, checked_signing_key};
+        assert_eq!(checked_signing_key(""), Err(SigningKeyError::Empty));
+        assert_eq!(checked_signing_key(" \n\t "), Err(SigningKeyError::Empty));
+        assert_eq!(
+            checked_signing_key(&format!(" {} ", "k".repeat(31))),
+            Err(SigningKeyError::TooShort(31))
+        );
+        let key = checked_signing_key(&format!("{}\n", "k".repeat(32))).unwrap();
+        assert_eq!(&*key, "k".repeat(32).as_bytes());
+        assert!(StaticKey::new(key).is_ok());
+        assert!(StaticKey::new(std::sync::Arc::from(&[0u8; 31][..])).is_err());
+        assert!(StaticKey::new(std::sync::Arc::from(&[][..])).is_err());
     }
 
     #[test]
