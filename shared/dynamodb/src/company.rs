@@ -1,5 +1,6 @@
-//! Storing a company: one transaction with its API-key and shop-domain
-//! look-up items, retried while the company changes concurrently.
+//! Changing a company: one transaction with its API-key and shop-domain
+//! look-up items, conditioned on the revision the change was decided on;
+//! a lost race reads again and decides again (bounded).
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,30 +8,106 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk};
+use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, sdk};
 use super::items::{from_item, item_of, key, n, s};
 use super::keys;
 use super::kinds;
 use super::schema;
 use domain::Company;
-use service::store::{StoreError, shop_domain_of};
+use service::store::{CompanyWrite, StoreError, shop_domain_of};
 
-/// A stored company's revision, API-key hashes, shop domain, endpoints.
-type StoredCompany = (
-    Option<u64>,
-    Vec<String>,
-    Option<String>,
-    Vec<domain::webhooks::WebhookEndpoint>,
-);
+/// A company as stored, with the revision it was read at.
+struct Stored {
+    rev: u64,
+    company: Company,
+}
+
+/// What a conditional write of a company came to.
+enum Written {
+    Yes,
+    /// The company changed since it was read (or a transaction conflicted):
+    /// read again and decide again.
+    Raced,
+}
 
 /// The most items one `TransactWriteItems` may carry.
 const MAX_TRANSACTION_ITEMS: usize = 100;
-/// How often `put_company` retries after a concurrent change of the same company.
-const PUT_COMPANY_ATTEMPTS: usize = 5;
+/// How often a change to a company is decided while the company keeps
+/// changing concurrently; then `CompanyChanged`.
+const COMPANY_ATTEMPTS: u32 = 10;
+
+/// A short wait before deciding again, growing, with jitter from the
+/// clock so that racing writers spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos() % 20));
+    let base = 10u64.saturating_mul(1 << attempt.min(5));
+    std::time::Duration::from_millis(base.saturating_add(jitter))
+}
 
 impl DynamoStore {
-    /// `Store::put_company`: see there.
-    pub(super) async fn write_company(&self, company: &Company) -> Result<(), StoreError> {
+    /// `Store::change_company`: see there.
+    pub(super) async fn change_company_item<T, E, F>(
+        &self,
+        id: &str,
+        mut change: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E>,
+    {
+        for attempt in 0..COMPANY_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let stored = self.stored_company(id).await?;
+            let (next, answer) = match change(stored.as_ref().map(|s| &s.company)) {
+                Err(e) => return Ok(Err(e)),
+                Ok(CompanyWrite::Unchanged(t)) => return Ok(Ok(t)),
+                Ok(CompanyWrite::Put(next, t)) => (next, t),
+            };
+            if next.id != id {
+                return Err(StoreError::Internal(format!(
+                    "a change to company {id} wrote company {}",
+                    next.id
+                )));
+            }
+            match self.write_company(&next, stored.as_ref()).await? {
+                Written::Yes => return Ok(Ok(answer)),
+                Written::Raced => continue,
+            }
+        }
+        Err(StoreError::CompanyChanged {
+            company_id: id.to_owned(),
+        })
+    }
+
+    /// The stored company and its revision.
+    async fn stored_company(&self, id: &str) -> Result<Option<Stored>, StoreError> {
+        let Some(item) = self.get(key(keys::company(id), keys::COMPANY_SK)).await? else {
+            return Ok(None);
+        };
+        let rev = item
+            .get("rev")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(Stored {
+            rev,
+            company: from_item(item)?,
+        }))
+    }
+
+    /// One transaction: the company conditioned on the revision read (or
+    /// on not existing), a put of each API-key item (refused when another
+    /// company owns the key) and a delete of each key the company no longer
+    /// has. Key items carry a copy of the company, so authenticating a
+    /// request is one GetItem.
+    async fn write_company(
+        &self,
+        company: &Company,
+        stored: Option<&Stored>,
+    ) -> Result<Written, StoreError> {
         // The table never holds a platform secret: they go to the secret
         // store (`service::secrets::WithSecrets`), never here by mistake.
         if company
@@ -49,89 +126,68 @@ impl DynamoStore {
                 hashes.push(h);
             }
         }
-        for _ in 0..PUT_COMPANY_ATTEMPTS {
-            let (old_rev, old_hashes, old_domain, endpoints) =
-                self.stored_company(&company.id).await?;
-            // Endpoints change only through `change_endpoints`: kept (the
-            // revision check sees a change to them meanwhile).
-            let company = &Company {
-                webhook_endpoints: endpoints,
-                ..company.clone()
-            };
-            let domain = shop_domain_of(company);
-            let stale: Vec<&String> = old_hashes
-                .iter()
-                .filter(|h| !hashes.contains(&h.as_str()))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            if 3 + hashes.len() + stale.len() > MAX_TRANSACTION_ITEMS {
-                return Err(StoreError::TooManyApiKeys {
-                    company_id: company.id.clone(),
-                });
-            }
-            let (items, shop_slot) = self.company_items(
-                company,
-                &hashes,
-                &stale,
-                old_rev,
-                old_domain.as_deref(),
-                domain.as_deref(),
-            )?;
-            let err = match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
-                err.as_service_error()
-            else {
-                return Err(sdk("TransactWriteItems", err));
-            };
-            let reasons = tce.cancellation_reasons();
-            if let Some(refused) = company_refusal(company, reasons, hashes.len(), shop_slot) {
-                return Err(refused);
-            }
-            let retry = reasons.iter().any(|r| {
-                matches!(
-                    r.code(),
-                    Some(CONDITIONAL_CHECK_FAILED) | Some(TRANSACTION_CONFLICT)
-                )
-            });
-            if !retry {
-                return Err(sdk("TransactWriteItems", err));
-            }
-        }
-        Err(backend(format!(
-            "company {} kept changing while it was being stored",
-            company.id
-        )))
-    }
-
-    /// The stored company's revision, API-key hashes, shop domain and
-    /// webhook endpoints.
-    async fn stored_company(&self, id: &str) -> Result<StoredCompany, StoreError> {
-        let old = self.get(key(keys::company(id), keys::COMPANY_SK)).await?;
-        let (old_rev, old_hashes, old_domain, endpoints): StoredCompany = match old {
-            Some(item) => {
-                let rev = item
-                    .get("rev")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let old: Company = from_item(item)?;
-                let domain = shop_domain_of(&old);
-                let hashes = old.key_hashes().map(str::to_owned).collect();
-                (Some(rev), hashes, domain, old.webhook_endpoints)
-            }
-            None => (None, Vec::new(), None, Vec::new()),
+        // Endpoints change only through `change_endpoints`: kept (the
+        // revision check sees a change to them meanwhile).
+        let company = &Company {
+            webhook_endpoints: stored
+                .map(|s| s.company.webhook_endpoints.clone())
+                .unwrap_or_default(),
+            ..company.clone()
         };
-        Ok((old_rev, old_hashes, old_domain, endpoints))
+        let old_hashes: Vec<&str> = stored
+            .map(|s| s.company.key_hashes().collect())
+            .unwrap_or_default();
+        let stale: Vec<&str> = old_hashes
+            .into_iter()
+            .filter(|h| !hashes.contains(h))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if 3 + hashes.len() + stale.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::TooManyApiKeys {
+                company_id: company.id.clone(),
+            });
+        }
+        let old_domain = stored.and_then(|s| shop_domain_of(&s.company));
+        let domain = shop_domain_of(company);
+        let (items, shop_slot) = self.company_items(
+            company,
+            &hashes,
+            &stale,
+            stored.map(|s| s.rev),
+            old_domain.as_deref(),
+            domain.as_deref(),
+        )?;
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(Written::Yes),
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
+            err.as_service_error()
+        else {
+            return Err(sdk("TransactWriteItems", err));
+        };
+        let reasons = tce.cancellation_reasons();
+        if let Some(refused) = company_refusal(company, reasons, hashes.len(), shop_slot) {
+            return Err(refused);
+        }
+        let raced = reasons.iter().any(|r| {
+            matches!(
+                r.code(),
+                Some(CONDITIONAL_CHECK_FAILED) | Some(TRANSACTION_CONFLICT)
+            )
+        });
+        if raced {
+            Ok(Written::Raced)
+        } else {
+            Err(sdk("TransactWriteItems", err))
+        }
     }
 
     /// The transaction's members, and the index of the shop-domain put.
@@ -139,7 +195,7 @@ impl DynamoStore {
         &self,
         company: &Company,
         hashes: &[&str],
-        stale: &[&String],
+        stale: &[&str],
         old_rev: Option<u64>,
         old_domain: Option<&str>,
         domain: Option<&str>,

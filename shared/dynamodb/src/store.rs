@@ -14,7 +14,8 @@ use super::schema;
 use domain::{Company, Order, Role};
 use service::ledger::LedgerEntry;
 use service::store::{
-    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
+    Commit, CompanyWrite, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter,
+    Store, StoreError,
 };
 
 impl DynamoStore {
@@ -96,13 +97,29 @@ fn key_owner(mut item: Item) -> Result<Company, StoreError> {
 }
 
 impl Store for DynamoStore {
-    /// One transaction: the company (conditioned on the revision read, so a
-    /// concurrent change of the same company is retried, not lost), a put of
-    /// each API-key item (refused when another company owns the key) and a
-    /// delete of each key the company no longer has. Key items carry a copy
-    /// of the company, so authenticating a request is one GetItem.
+    /// Replaces the stored company whatever it holds (`change_company`
+    /// with a change that ignores it).
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
-        self.write_company(company).await
+        let written = self
+            .change_company_item(&company.id, |_| {
+                Ok::<_, std::convert::Infallible>(CompanyWrite::Put(Box::new(company.clone()), ()))
+            })
+            .await?;
+        match written {
+            Ok(()) => Ok(()),
+            Err(never) => match never {},
+        }
+    }
+
+    /// Decided on a consistent read, written in one transaction
+    /// conditioned on the revision read (`company`).
+    async fn change_company<T, E, F>(&self, id: &str, change: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
+    {
+        self.change_company_item(id, change).await
     }
 
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {

@@ -10,10 +10,12 @@ use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
+use aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
 use domain::ConnectionSecrets;
-use service::secrets::{Put, SecretError, SecretStore};
+use service::secrets::{Deleted, Put, SecretError, SecretStore};
 
 #[derive(Clone, Debug)]
 pub struct SecretsManager {
@@ -83,43 +85,130 @@ where
     }
 }
 
-impl SecretStore for SecretsManager {
-    async fn get(&self, company_id: &str) -> Result<Option<ConnectionSecrets>, SecretError> {
-        let name = self.name(company_id)?;
-        match self
-            .client()
-            .get_secret_value()
-            .secret_id(&name)
-            .send()
-            .await
-        {
-            Ok(out) => match out.secret_string() {
-                Some(text) => serde_json::from_str(text)
-                    .map(Some)
-                    .map_err(|_| SecretError::Unreadable(company_id.to_owned())),
-                None => Err(SecretError::Unreadable(company_id.to_owned())),
-            },
+/// Days Secrets Manager keeps a company's deleted secret, restorable
+/// (`aws secretsmanager restore-secret`), before it is gone: its default
+/// and longest recovery window.
+pub const RECOVERY_WINDOW_DAYS: i64 = 30;
+
+/// A secret as `DescribeSecret` shows it.
+enum State {
+    Absent,
+    Live,
+    /// Scheduled for deletion: its `DeletedDate`, in epoch seconds.
+    Scheduled(i64),
+}
+
+/// A secret's value, as far as reading and writing it need.
+enum Current {
+    Value(ConnectionSecrets),
+    Absent,
+    Scheduled,
+}
+
+impl SecretsManager {
+    async fn state(&self, name: &str) -> Result<State, SecretError> {
+        match self.client().describe_secret().secret_id(name).send().await {
+            Ok(out) => Ok(match out.deleted_date() {
+                Some(d) => State::Scheduled(d.secs()),
+                None => State::Live,
+            }),
             Err(e)
                 if matches!(
                     e.as_service_error(),
-                    Some(GetSecretValueError::ResourceNotFoundException(_))
+                    Some(DescribeSecretError::ResourceNotFoundException(_))
                 ) =>
             {
-                Ok(None)
+                Ok(State::Absent)
             }
-            Err(e) => Err(backend("GetSecretValue", e)),
+            Err(e) => Err(backend("DescribeSecret", e)),
+        }
+    }
+
+    /// The `DeletedDate` (epoch seconds) of the company's secret when it is
+    /// scheduled for deletion; `None` when it is not, or there is none.
+    pub async fn scheduled_deletion(&self, company_id: &str) -> Result<Option<i64>, SecretError> {
+        match self.state(&self.name(company_id)?).await? {
+            State::Scheduled(at) => Ok(Some(at)),
+            State::Absent | State::Live => Ok(None),
+        }
+    }
+
+    /// A secret scheduled for deletion cannot be read: Secrets Manager
+    /// answers `InvalidRequestException`, which says why only in its
+    /// message, so `DescribeSecret` tells it apart.
+    async fn current(&self, company_id: &str, name: &str) -> Result<Current, SecretError> {
+        let e = match self
+            .client()
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                return match out.secret_string() {
+                    Some(text) => serde_json::from_str(text)
+                        .map(Current::Value)
+                        .map_err(|_| SecretError::Unreadable(company_id.to_owned())),
+                    None => Err(SecretError::Unreadable(company_id.to_owned())),
+                };
+            }
+            Err(e) => e,
+        };
+        match e.as_service_error() {
+            Some(GetSecretValueError::ResourceNotFoundException(_)) => Ok(Current::Absent),
+            Some(GetSecretValueError::InvalidRequestException(_))
+                if matches!(self.state(name).await, Ok(State::Scheduled(_))) =>
+            {
+                Ok(Current::Scheduled)
+            }
+            _ => Err(backend("GetSecretValue", e)),
+        }
+    }
+
+    async fn put_value(&self, name: &str, value: &str) -> Result<Put, SecretError> {
+        self.client()
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| backend("PutSecretValue", e))?;
+        Ok(Put::Written)
+    }
+}
+
+impl SecretStore for SecretsManager {
+    /// A secret scheduled for deletion belongs to a removed connection:
+    /// none.
+    async fn get(&self, company_id: &str) -> Result<Option<ConnectionSecrets>, SecretError> {
+        let name = self.name(company_id)?;
+        match self.current(company_id, &name).await? {
+            Current::Value(s) => Ok(Some(s)),
+            Current::Absent | Current::Scheduled => Ok(None),
         }
     }
 
     /// Read first, write only a change: re-seeding the same companies
-    /// creates no new secret version.
+    /// creates no new secret version. A secret scheduled for deletion (the
+    /// connection was removed, and is now set again) is restored first.
     async fn put(&self, company_id: &str, secrets: &ConnectionSecrets) -> Result<Put, SecretError> {
-        if self.get(company_id).await?.as_ref() == Some(secrets) {
-            return Ok(Put::Unchanged);
-        }
         let name = self.name(company_id)?;
         let value = serde_json::to_string(secrets)
             .map_err(|_| SecretError::Unreadable(company_id.to_owned()))?;
+        match self.current(company_id, &name).await? {
+            Current::Value(s) if s == *secrets => return Ok(Put::Unchanged),
+            Current::Value(_) => return self.put_value(&name, &value).await,
+            Current::Scheduled => {
+                self.client()
+                    .restore_secret()
+                    .secret_id(&name)
+                    .send()
+                    .await
+                    .map_err(|e| backend("RestoreSecret", e))?;
+                return self.put_value(&name, &value).await;
+            }
+            Current::Absent => {}
+        }
         let created = self
             .client()
             .create_secret()
@@ -136,16 +225,38 @@ impl SecretStore for SecretsManager {
                     Some(CreateSecretError::ResourceExistsException(_))
                 ) =>
             {
-                self.client()
-                    .put_secret_value()
-                    .secret_id(&name)
-                    .secret_string(&value)
-                    .send()
-                    .await
-                    .map_err(|e| backend("PutSecretValue", e))?;
-                Ok(Put::Written)
+                self.put_value(&name, &value).await
             }
             Err(e) => Err(backend("CreateSecret", e)),
+        }
+    }
+
+    /// `DeleteSecret` with a recovery window of `RECOVERY_WINDOW_DAYS`;
+    /// a secret absent or scheduled already is left as it is.
+    async fn delete(&self, company_id: &str) -> Result<Deleted, SecretError> {
+        let name = self.name(company_id)?;
+        match self.state(&name).await? {
+            State::Absent | State::Scheduled(_) => return Ok(Deleted::Nothing),
+            State::Live => {}
+        }
+        match self
+            .client()
+            .delete_secret()
+            .secret_id(&name)
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Deleted::Deleted),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteSecretError::ResourceNotFoundException(_))
+                ) =>
+            {
+                Ok(Deleted::Nothing)
+            }
+            Err(e) => Err(backend("DeleteSecret", e)),
         }
     }
 }

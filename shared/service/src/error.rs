@@ -31,6 +31,13 @@ pub enum StoreError {
     /// The company's shop domain belongs to another company.
     #[error("the shop domain of company {company_id} belongs to another company")]
     ShopDomainTaken { company_id: String },
+    /// The company kept changing while a change to it was decided and
+    /// written (each write checks the company is as read): nothing of this
+    /// change was written.
+    #[error(
+        "company {company_id} kept changing while this change was written; nothing was written, try again"
+    )]
+    CompanyChanged { company_id: String },
     /// More API keys than one atomic write can hold.
     #[error("company {company_id} has too many API keys to store at once")]
     TooManyApiKeys { company_id: String },

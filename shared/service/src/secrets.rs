@@ -15,8 +15,8 @@ use thiserror::Error;
 use crate::cache::CacheLimits;
 use crate::ledger::{Claim, Ledger, LedgerEntry, LedgerKey, Outcome};
 use crate::store::{
-    Commit, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
-    StoreError,
+    Commit, CompanyWrite, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
+    StatusFilter, Store, StoreError,
 };
 use domain::{Company, ConnectionSecrets, Order, Role};
 
@@ -75,6 +75,21 @@ pub trait SecretStore: Send + Sync + 'static {
         company_id: &str,
         secrets: &ConnectionSecrets,
     ) -> impl Future<Output = Result<Put, SecretError>> + Send;
+
+    /// Forget the company's secrets (its connection is removed). Secrets
+    /// Manager schedules the secret for deletion after a recovery window;
+    /// none to forget is no error.
+    fn delete(&self, company_id: &str)
+    -> impl Future<Output = Result<Deleted, SecretError>> + Send;
+}
+
+/// What forgetting a company's secrets found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Forgotten now (in Secrets Manager: scheduled for deletion).
+    Deleted,
+    /// There were none, or they were being deleted already.
+    Nothing,
 }
 
 /// A store whose company records hold no secrets: they go to `secrets`.
@@ -163,6 +178,11 @@ impl SecretCache {
             .map(|(s, _)| s.clone())
     }
 
+    fn remove(&self, id: &str) {
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        e.0.remove(id);
+    }
+
     fn put(&self, id: &str, s: &ConnectionSecrets) {
         if self.limits.capacity == 0 || self.limits.ttl.is_zero() {
             return;
@@ -184,15 +204,116 @@ impl SecretCache {
     }
 }
 
-impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
-    /// The secrets first: a company whose record is written is never left
-    /// without the secrets it names.
-    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
-        let (public, secrets) = company.split_secrets();
-        if company.connection.is_some() {
-            self.secrets.put(&company.id, &secrets).await?;
+/// One round of `WithSecrets::change_company`: what the change needs
+/// from the secret store before its record can be written, or the answer.
+enum Round<T> {
+    /// The stored company has a connection whose secrets were not read.
+    ReadSecrets,
+    /// The change sets these secrets.
+    PutSecrets(ConnectionSecrets),
+    /// The change removes the company's connection.
+    ForgetSecrets,
+    Done(T),
+}
+
+/// Rounds of `WithSecrets::change_company`: reading the secrets, writing or
+/// forgetting them, writing the record, and two more for changes made
+/// meanwhile.
+const SECRET_ROUNDS: usize = 5;
+
+impl<S: Store, K: SecretStore> WithSecrets<S, K> {
+    fn forget_cached(&self, company_id: &str) {
+        if let Some(k) = &self.cache {
+            k.remove(company_id);
         }
-        self.inner.put_company(&public).await
+    }
+}
+
+impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
+    /// Through `change_company`: the secrets first, then the record.
+    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
+        let new = company.clone();
+        let written = self
+            .change_company(&company.id, move |_| {
+                Ok::<_, std::convert::Infallible>(CompanyWrite::Put(Box::new(new.clone()), ()))
+            })
+            .await?;
+        match written {
+            Ok(()) => Ok(()),
+            Err(never) => match never {},
+        }
+    }
+
+    /// The change decided on the company with its secrets. The secret
+    /// store comes first, a round each: the secrets are read when the
+    /// stored company has a connection, written when the change sets
+    /// others, forgotten when it removes the connection; then the record is
+    /// written, if still as read. So a record never names secrets that are
+    /// not stored, and a command cut short is finished by running it again.
+    /// Secrets Manager has no conditional write: of two changes setting
+    /// different secrets at once, the later write's stay.
+    async fn change_company<T, E, F>(&self, id: &str, change: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
+    {
+        let change = Arc::new(Mutex::new(change));
+        let mut known: Option<ConnectionSecrets> = None;
+        let mut forgotten = false;
+        for _ in 0..SECRET_ROUNDS {
+            let f = Arc::clone(&change);
+            let seen = known.clone();
+            let round = self
+                .inner
+                .change_company(id, move |stored: Option<&Company>| {
+                    let had = stored.is_some_and(|c| c.connection.is_some());
+                    let full = match (stored, &seen) {
+                        (Some(_), None) if had => {
+                            return Ok(CompanyWrite::Unchanged(Round::ReadSecrets));
+                        }
+                        (Some(c), Some(s)) if had => Some(c.clone().with_secrets(s.clone())),
+                        (c, _) => c.cloned(),
+                    };
+                    let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+                    let (next, answer) = match f(full.as_ref())? {
+                        CompanyWrite::Unchanged(t) => {
+                            return Ok(CompanyWrite::Unchanged(Round::Done(t)));
+                        }
+                        CompanyWrite::Put(next, t) => (next, t),
+                    };
+                    let (public, secrets) = next.split_secrets();
+                    if next.connection.is_some() && seen.as_ref() != Some(&secrets) {
+                        return Ok(CompanyWrite::Unchanged(Round::PutSecrets(secrets)));
+                    }
+                    if next.connection.is_none() && had && !forgotten {
+                        return Ok(CompanyWrite::Unchanged(Round::ForgetSecrets));
+                    }
+                    Ok(CompanyWrite::Put(Box::new(public), Round::Done(answer)))
+                })
+                .await?;
+            match round {
+                Err(e) => return Ok(Err(e)),
+                Ok(Round::Done(answer)) => return Ok(Ok(answer)),
+                Ok(Round::ReadSecrets) => {
+                    known = Some(self.secrets.get(id).await?.unwrap_or_default());
+                }
+                Ok(Round::PutSecrets(s)) => {
+                    self.secrets.put(id, &s).await?;
+                    self.forget_cached(id);
+                    known = Some(s);
+                }
+                Ok(Round::ForgetSecrets) => {
+                    self.secrets.delete(id).await?;
+                    self.forget_cached(id);
+                    forgotten = true;
+                    known = Some(ConnectionSecrets::default());
+                }
+            }
+        }
+        Err(StoreError::CompanyChanged {
+            company_id: id.to_owned(),
+        })
     }
 
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
@@ -408,6 +529,14 @@ impl SecretStore for MemorySecrets {
         }
         m.insert(company_id.to_owned(), secrets.clone());
         Ok(Put::Written)
+    }
+
+    async fn delete(&self, company_id: &str) -> Result<Deleted, SecretError> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(match m.remove(company_id) {
+            Some(_) => Deleted::Deleted,
+            None => Deleted::Nothing,
+        })
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 use domain::{Company, Order, Role};
 use service::store::{
-    Commit, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store,
-    StoreError, shop_domain_of,
+    Commit, CompanyWrite, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
+    StatusFilter, Store, StoreError, shop_domain_of,
 };
 
 /// A seller's orders by the buyer's order ref (its PO number).
@@ -34,78 +34,73 @@ impl Store for EmbeddedStore {
     /// The record without its secrets; the secrets to their own file, in
     /// the same write transaction.
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
-        let (company, secrets) = company.split_secrets();
-        let has_connection = company.connection.is_some();
+        let company = company.clone();
         let secret_file = Arc::clone(&self.secrets);
         self.run(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            for hash in company.key_hashes() {
-                let owner: Option<String> = tx
-                    .query_row(
-                        "SELECT company_id FROM api_keys WHERE key_hash = ?1",
-                        [hash],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?;
-                if owner.is_some_and(|o| o != company.id) {
-                    return Err(StoreError::ApiKeyTaken {
-                        company_id: company.id.clone(),
-                    });
-                }
-            }
-            let domain = shop_domain_of(&company);
-            if let Some(d) = &domain {
-                let owner: Option<String> = tx
-                    .query_row(
-                        "SELECT company_id FROM shop_domains WHERE shop_domain = ?1",
-                        [d],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?;
-                if owner.is_some_and(|o| o != company.id) {
-                    return Err(StoreError::ShopDomainTaken {
-                        company_id: company.id.clone(),
-                    });
-                }
-            }
-            tx.execute(
-                "DELETE FROM shop_domains WHERE company_id = ?1",
-                [&company.id],
-            )
-            .map_err(db)?;
-            if let Some(d) = &domain {
-                tx.execute(
-                    "INSERT INTO shop_domains (shop_domain, company_id) VALUES (?1, ?2)",
-                    params![d, company.id],
-                )
-                .map_err(db)?;
-            }
-            // Endpoints change only through `change_endpoints`: kept.
-            let mut company = company;
-            company.webhook_endpoints = crate::webhooks::stored_endpoints(&tx, &company.id)?;
-            tx.execute(
-                "INSERT INTO companies (id, doc) VALUES (?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                params![company.id, to_json(&company)?],
-            )
-            .map_err(db)?;
-            tx.execute("DELETE FROM api_keys WHERE company_id = ?1", [&company.id])
-                .map_err(db)?;
-            for hash in company.key_hashes() {
-                tx.execute(
-                    "INSERT INTO api_keys (key_hash, company_id) VALUES (?1, ?2)",
-                    params![hash, company.id],
-                )
-                .map_err(db)?;
-            }
-            if has_connection {
-                secret_file.put(&company.id, &secrets)?;
-            }
+            write_company(&tx, &company, &secret_file)?;
             tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    /// Read, decide and write in one `BEGIN IMMEDIATE` transaction: no
+    /// other writer (thread or process) can change the company in between,
+    /// so `change` runs once.
+    async fn change_company<T, E, F>(
+        &self,
+        id: &str,
+        mut change: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
+    {
+        let id = id.to_owned();
+        let secret_file = Arc::clone(&self.secrets);
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let stored: Option<Company> = tx
+                .query_row("SELECT doc FROM companies WHERE id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(db)?
+                .map(|d| from_json(&d))
+                .transpose()?;
+            let stored = match stored {
+                Some(c) if c.connection.is_some() => {
+                    let s = secret_file.get(&c.id)?;
+                    Some(c.with_secrets(s))
+                }
+                other => other,
+            };
+            // A panicking change rolls back and fails this call only.
+            let decided =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(stored.as_ref())))
+                    .map_err(|_| {
+                        StoreError::Internal("the change to the company panicked".into())
+                    })?;
+            match decided {
+                Err(e) => Ok(Err(e)),
+                Ok(CompanyWrite::Unchanged(t)) => Ok(Ok(t)),
+                Ok(CompanyWrite::Put(next, t)) => {
+                    if next.id != id {
+                        return Err(StoreError::Internal(format!(
+                            "a change to company {id} wrote company {}",
+                            next.id
+                        )));
+                    }
+                    write_company(&tx, &next, &secret_file)?;
+                    tx.commit().map_err(db)?;
+                    Ok(Ok(t))
+                }
+            }
         })
         .await
     }
@@ -397,6 +392,81 @@ impl Store for EmbeddedStore {
 
 /// One commit inside an open write transaction: the version and uniqueness
 /// checks, then every row.
+/// A company's record, its look-up rows and its secrets (removed from the
+/// secret file when it has none, as when its connection is removed),
+/// inside the caller's write transaction.
+fn write_company(
+    tx: &rusqlite::Transaction<'_>,
+    company: &Company,
+    secret_file: &crate::secrets::SecretFile,
+) -> Result<(), StoreError> {
+    let (company, secrets) = company.split_secrets();
+    for hash in company.key_hashes() {
+        let owner: Option<String> = tx
+            .query_row(
+                "SELECT company_id FROM api_keys WHERE key_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if owner.is_some_and(|o| o != company.id) {
+            return Err(StoreError::ApiKeyTaken {
+                company_id: company.id.clone(),
+            });
+        }
+    }
+    let domain = shop_domain_of(&company);
+    if let Some(d) = &domain {
+        let owner: Option<String> = tx
+            .query_row(
+                "SELECT company_id FROM shop_domains WHERE shop_domain = ?1",
+                [d],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if owner.is_some_and(|o| o != company.id) {
+            return Err(StoreError::ShopDomainTaken {
+                company_id: company.id.clone(),
+            });
+        }
+    }
+    tx.execute(
+        "DELETE FROM shop_domains WHERE company_id = ?1",
+        [&company.id],
+    )
+    .map_err(db)?;
+    if let Some(d) = &domain {
+        tx.execute(
+            "INSERT INTO shop_domains (shop_domain, company_id) VALUES (?1, ?2)",
+            params![d, company.id],
+        )
+        .map_err(db)?;
+    }
+    // Endpoints change only through `change_endpoints`: kept.
+    let mut company = company;
+    company.webhook_endpoints = crate::webhooks::stored_endpoints(tx, &company.id)?;
+    tx.execute(
+        "INSERT INTO companies (id, doc) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        params![company.id, to_json(&company)?],
+    )
+    .map_err(db)?;
+    tx.execute("DELETE FROM api_keys WHERE company_id = ?1", [&company.id])
+        .map_err(db)?;
+    for hash in company.key_hashes() {
+        tx.execute(
+            "INSERT INTO api_keys (key_hash, company_id) VALUES (?1, ?2)",
+            params![hash, company.id],
+        )
+        .map_err(db)?;
+    }
+    // Always: a company without a connection keeps no secret.
+    secret_file.put(&company.id, &secrets)?;
+    Ok(())
+}
+
 fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     check_unused_keys(tx, commit)?;
     write_order(tx, commit)?;

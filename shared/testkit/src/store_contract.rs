@@ -831,6 +831,145 @@ pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
     assert_eq!(ids.len(), all.len(), "each company once");
 }
 
+/// `change_company`: the change sees the stored company (`None` when
+/// there is none); its refusal comes back with nothing written;
+/// `Unchanged` writes nothing; a company put under another id is refused;
+/// changes made at once, each adding a key to what it read, all land.
+pub async fn company_changes_decide_on_the_stored_company<S: Store + Clone>(s: &S) {
+    use domain::Company;
+    let missing = s
+        .change_company("cc1", |stored: Option<&Company>| {
+            Err::<CompanyWrite<()>, _>(stored.is_none())
+        })
+        .await
+        .unwrap();
+    assert_eq!(missing, Err(true));
+    assert_eq!(s.company("cc1").await.unwrap(), None);
+
+    let c = company("cc1", Role::Seller);
+    let new = c.clone();
+    let added = s
+        .change_company("cc1", move |stored: Option<&Company>| match stored {
+            None => Ok(CompanyWrite::Put(Box::new(new.clone()), "added")),
+            Some(_) => Err(()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(added, Ok("added"));
+    assert_eq!(s.company("cc1").await.unwrap(), Some(c.clone()));
+    let unchanged = s
+        .change_company("cc1", |stored: Option<&Company>| {
+            Ok::<_, ()>(CompanyWrite::Unchanged(stored.map(|c| c.name.clone())))
+        })
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Ok(Some(c.name.clone())));
+    let elsewhere = s
+        .change_company("cc1", |_: Option<&Company>| {
+            Ok::<_, ()>(CompanyWrite::Put(
+                Box::new(company("cc2", Role::Seller)),
+                (),
+            ))
+        })
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::Internal(_))),
+        "{elsewhere:?}"
+    );
+    assert_eq!(s.company("cc2").await.unwrap(), None);
+
+    const WRITERS: usize = 6;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let s = s.clone();
+        let barrier = std::sync::Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            s.change_company("cc1", move |stored: Option<&Company>| {
+                let mut c = stored.cloned().ok_or(())?;
+                c.api_keys
+                    .push(domain::ApiKey::from_hash(format!("cc1-hash-{i}"), None));
+                Ok::<_, ()>(CompanyWrite::Put(Box::new(c), ()))
+            })
+            .await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), Ok(()));
+    }
+    let stored = s.company("cc1").await.unwrap().unwrap();
+    assert_eq!(stored.api_keys.len(), 1 + WRITERS, "{:?}", stored.api_keys);
+    for i in 0..WRITERS {
+        assert_eq!(
+            s.company_by_api_key_hash(&format!("cc1-hash-{i}"))
+                .await
+                .unwrap()
+                .map(|c| c.id),
+            Some("cc1".to_owned())
+        );
+    }
+}
+
+/// Key changes on one company at once (creates and a revoke, each a
+/// read-modify-write of the key list), over several rounds: every change
+/// lands. Every created key authenticates, the revoked one does not, and
+/// the stored list holds exactly what the changes left.
+pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
+    use service::app::App;
+    const CREATES: usize = 6;
+    const ROUNDS: usize = 3;
+    s.put_company(&company("k1", Role::Buyer)).await.unwrap();
+    let app = App::new(s.clone());
+    let mut doomed = app.create_key("k1").await.unwrap();
+    for round in 0..ROUNDS {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CREATES + 1));
+        let mut creates = Vec::new();
+        for _ in 0..CREATES {
+            let app = App::new(s.clone());
+            let barrier = std::sync::Arc::clone(&barrier);
+            creates.push(tokio::spawn(async move {
+                barrier.wait().await;
+                app.create_key("k1").await
+            }));
+        }
+        let revoke = {
+            let app = App::new(s.clone());
+            let id = doomed.key.id.clone();
+            let barrier = std::sync::Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.revoke_key("k1", &id).await
+            })
+        };
+        let revoked = revoke.await.unwrap().unwrap();
+        assert_eq!(revoked.id, doomed.key.id);
+        let mut created = Vec::new();
+        for t in creates {
+            created.push(t.await.unwrap().unwrap());
+        }
+        assert!(
+            app.authenticate(&doomed.secret).await.is_err(),
+            "round {round}: the revoked key still authenticates"
+        );
+        for k in &created {
+            assert!(
+                app.authenticate(&k.secret).await.is_ok(),
+                "round {round}: created key {} was lost",
+                k.key.id
+            );
+        }
+        doomed = created.pop().unwrap();
+    }
+    let stored = s.company("k1").await.unwrap().unwrap();
+    assert_eq!(
+        stored.api_keys.len(),
+        2 + ROUNDS * CREATES - ROUNDS,
+        "{:?}",
+        stored.api_keys
+    );
+}
+
 /// The cancellations made since a time, oldest first (operator sweeps).
 pub async fn cancellations_since_a_time<S: Store>(s: &S) {
     let o = crate::fixtures::order("o-since", "b1", "s1", 0);
@@ -876,6 +1015,8 @@ macro_rules! store_contract_tests {
         $crate::store_contract_tests!(@tests $make;
             companies_and_api_keys,
             company_secrets_are_kept_apart,
+            company_changes_decide_on_the_stored_company,
+            concurrent_key_changes_lose_nothing,
             cancellations_since_a_time,
             create_and_read_orders,
             updates_check_the_version,
