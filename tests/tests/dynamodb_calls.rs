@@ -5,12 +5,14 @@
 mod common;
 
 use common::*;
-use dynamodb::testing::{Call, Counter, counted_store};
+use dynamodb::testing::{Call, Counter, Read, counted_store};
 use handlers::webhooks;
 use platforms::sign_hmac_sha256_base64;
 use serde_json::{Value, json};
 use service::app::App;
 use service::secrets::{MemorySecrets, WithSecrets};
+use service::store::Store as _;
+use service::webhooks::{WebhookStore, cancellation_created, new_event_id};
 
 /// As deployed (the API function uses the table alone; the others read the
 /// companies' secrets from a secret store, which makes no DynamoDB call).
@@ -49,6 +51,31 @@ fn units(calls: &[Call]) -> (String, f64) {
     )
 }
 
+/// The operations ministack answers without consumed capacity: by
+/// DynamoDB's rule one read unit per item of up to 4 KB read consistently
+/// (the `+` in docs/dynamodb.md). Any other unreported operation fails the
+/// test: a unit it asserts would then check nothing.
+const UNREPORTED: &[&str] = &["BatchGetItem"];
+
+fn unreported_units(what: &str, calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.units.is_none() && !UNREPORTED.contains(&c.op.as_str()))
+        .map(|c| format!("{what}: {} reported no units", c.op))
+        .collect()
+}
+
+/// The write units of a request, as reported: fails when a write reported
+/// none, or when nothing was written, so an emulator that reports no units
+/// cannot pass an assertion on them.
+fn written_units(what: &str, calls: &[Call]) -> f64 {
+    let unreported = unreported_units(what, calls);
+    assert!(unreported.is_empty(), "{unreported:#?}");
+    let w = units(calls).1;
+    assert!(w > 0.0, "{what}: reported no write units ({})", ops(calls));
+    w
+}
+
 /// `GetItem, Query ×30`: the operations in order, runs folded.
 fn ops(calls: &[Call]) -> String {
     let mut runs: Vec<(&str, usize)> = Vec::new();
@@ -74,6 +101,7 @@ struct Bench {
     app: App<Store>,
     counter: Counter,
     rows: Vec<Row>,
+    reads: Vec<(&'static str, Read)>,
 }
 
 impl Bench {
@@ -85,8 +113,11 @@ impl Bench {
         f: impl AsyncFnOnce(&App<Store>) -> T,
     ) -> T {
         self.counter.take();
+        self.counter.take_reads();
         let out = f(&self.app).await;
         let calls = self.counter.take();
+        self.reads
+            .extend(self.counter.take_reads().into_iter().map(|r| (what, r)));
         self.rows.push(Row {
             what,
             calls,
@@ -179,6 +210,7 @@ async fn round_trips_and_units_per_request() {
         app,
         counter,
         rows: Vec::new(),
+        reads: Vec::new(),
     };
 
     let id = b
@@ -392,6 +424,66 @@ async fn round_trips_and_units_per_request() {
         "{v}"
     );
 
+    // The event log: a cancellation.created of the 3-line order, as the
+    // notifier records it, 12 of them for the buyer, then read by pages.
+    let record = b.app.store.order_record(&id).await.unwrap().unwrap();
+    let mut event_ids = Vec::new();
+    for i in 0..12 {
+        let now = service::now();
+        let eid = new_event_id();
+        let c = &record.cancellations[0];
+        let event = service::webhooks::EventRecord {
+            body: cancellation_created(&eid, now, &record.order, &record.cancellations, c),
+            id: eid.clone(),
+            company_id: "buyer-api".into(),
+            event_type: domain::webhooks::EventType::CancellationCreated,
+            created_at: now,
+            order_id: id.clone(),
+        };
+        let keep = now + chrono::Duration::days(35);
+        let dedupe = format!("cancellation.created:{i}");
+        if i == 0 {
+            b.row(
+                "recording an event (notifier), 3-line order",
+                Some(2),
+                async |app| app.store.record_event(&event, &dedupe, keep).await.unwrap(),
+            )
+            .await;
+        } else {
+            b.app
+                .store
+                .record_event(&event, &dedupe, keep)
+                .await
+                .unwrap();
+        }
+        event_ids.push(eid);
+    }
+    let r = b
+        .row("GET /v1/events?limit=10", Some(2), async |app| {
+            call(app, "GET", "/v1/events?limit=10", Some(BUYER), None).await
+        })
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["events"].as_array().unwrap().len(), 10);
+    let next = format!(
+        "/v1/events?limit=10&after={}",
+        r.body["next_cursor"].as_str().unwrap()
+    );
+    let r = b
+        .row(
+            "GET /v1/events?after=... (the next page)",
+            Some(3),
+            async |app| call(app, "GET", &next, Some(BUYER), None).await,
+        )
+        .await;
+    let got: Vec<&str> = r.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, event_ids[10..]);
+
     println!("| request | calls | of which | read units | write units |");
     println!("|---|---|---|---|---|");
     let mut over = Vec::new();
@@ -413,11 +505,26 @@ async fn round_trips_and_units_per_request() {
         }
     }
     assert!(over.is_empty(), "over the goal: {over:#?}");
+    let unreported: Vec<String> = b
+        .rows
+        .iter()
+        .flat_map(|r| unreported_units(r.what, &r.calls))
+        .collect();
+    assert!(unreported.is_empty(), "{unreported:#?}");
+    // A request must see what was just written: every read it sends asks
+    // for a strongly consistent one (ministack is always consistent, so
+    // only the parameters show it).
+    assert!(b.reads.len() > 20, "{} reads", b.reads.len());
+    let weak: Vec<_> = b.reads.iter().filter(|(_, r)| !r.consistent).collect();
+    assert!(
+        weak.is_empty(),
+        "reads without ConsistentRead=true: {weak:#?}"
+    );
     // Write units of a partial cancellation of a 3-line order: below the
     // 4 (no key) and 6 (with a key) of one transaction of separate items.
     let written = |what: &str| {
         let row = b.rows.iter().find(|r| r.what == what).unwrap();
-        units(&row.calls).1
+        written_units(what, &row.calls)
     };
     assert!(written("POST .../cancellations (items), partial, 3-line order") < 4.0);
     assert!(written("the same with Idempotency-Key") < 6.0);
@@ -428,4 +535,46 @@ async fn round_trips_and_units_per_request() {
     // for EDI sellers). 8 before the `REF#P` item: one more item when the
     // order has a buyer's ref.
     assert_eq!(written("POST /v1/orders (3 lines)"), 10.0);
+}
+
+#[test]
+#[should_panic(expected = "reported no units")]
+fn a_write_unit_assertion_fails_when_no_units_are_reported() {
+    written_units(
+        "a write",
+        &[Call {
+            op: "UpdateItem".into(),
+            units: None,
+        }],
+    );
+}
+
+#[test]
+#[should_panic(expected = "reported no write units")]
+fn a_write_unit_assertion_fails_when_nothing_was_written() {
+    written_units(
+        "a read",
+        &[Call {
+            op: "BatchGetItem".into(),
+            units: None,
+        }],
+    );
+}
+
+#[test]
+fn only_batch_reads_may_go_unreported() {
+    let calls = [
+        Call {
+            op: "BatchGetItem".into(),
+            units: None,
+        },
+        Call {
+            op: "Query".into(),
+            units: None,
+        },
+    ];
+    assert_eq!(
+        unreported_units("a page", &calls),
+        ["a page: Query reported no units"]
+    );
 }

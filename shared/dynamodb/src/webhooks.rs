@@ -97,7 +97,7 @@ impl DynamoStore {
         let item = self
             .get(key(keys::company(company_id), keys::EVENT_SEQ_SK))
             .await?;
-        Ok(item.as_ref().and_then(|i| last_of(i)).unwrap_or(0))
+        Ok(item.as_ref().and_then(last_of).unwrap_or(0))
     }
 
     /// The place of the event `event_id`: `None` when the company has no
