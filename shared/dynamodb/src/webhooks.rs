@@ -286,10 +286,13 @@ impl WebhookStore for DynamoStore {
             let seq = last
                 .checked_add(1)
                 .ok_or_else(|| backend("the company's event places are spent"))?;
+            // The SDK's own retry of a lost answer replays the success
+            // instead of finding the key item it wrote.
             let sent = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(self.record_members(event, dedupe, seq, keep_until)?))
+                .client_request_token(ulid::Ulid::generate().to_string())
                 .send()
                 .await;
             let err = match sent {
