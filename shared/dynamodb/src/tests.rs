@@ -43,6 +43,52 @@ async fn a_company_with_secrets_is_refused() {
     s.put_company(&c.split_secrets().0).await.unwrap();
 }
 
+/// A company updated without its connection, or put without one (a seed),
+/// forgets its secrets: the secret store no longer holds them, the
+/// other companies' stay. Set again, they are stored again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_connection_forgets_its_secrets() {
+    use service::secrets::{MemorySecrets, SecretStore, WithSecrets};
+    let store = WithSecrets::new(fresh_store().await, MemorySecrets::default());
+    let app = service::app::App::new(store.clone());
+    let connected = |id: &str| {
+        let mut c = fixtures::company(id, domain::Role::Seller);
+        c.integration = domain::Integration::Woocommerce;
+        c.connection = Some(domain::Connection {
+            site_url: Some("https://shop.example".into()),
+            webhook_secret: Some(format!("whsec-{id}")),
+            ..domain::Connection::default()
+        });
+        c
+    };
+    for id in ["gone1", "gone2", "stays"] {
+        app.add_company(&connected(id)).await.unwrap();
+    }
+    assert_eq!(store.secrets.len(), 3);
+
+    let mut bare = connected("gone1");
+    bare.connection = None;
+    bare.integration = domain::Integration::Api;
+    app.update_company(&bare).await.unwrap();
+    assert_eq!(store.secrets.get("gone1").await.unwrap(), None);
+    assert_eq!(
+        store.company("gone1").await.unwrap().unwrap().connection,
+        None
+    );
+
+    let mut bare = connected("gone2");
+    bare.connection = None;
+    store.put_company(&bare).await.unwrap();
+    assert_eq!(store.secrets.get("gone2").await.unwrap(), None);
+    assert!(store.secrets.get("stays").await.unwrap().is_some());
+
+    app.update_company(&connected("gone1")).await.unwrap();
+    assert_eq!(
+        store.company("gone1").await.unwrap(),
+        Some(connected("gone1"))
+    );
+}
+
 fn reason(code: &str, item: Option<Item>) -> CancellationReason {
     CancellationReason::builder()
         .code(code)

@@ -371,4 +371,59 @@ mod tests {
         assert_eq!(sm.put("c1", &rotated).await.unwrap(), Put::Written);
         assert_eq!(sm.get("c1").await.unwrap(), Some(rotated));
     }
+
+    /// Against ministack's Secrets Manager: forgetting a company's secrets
+    /// schedules the secret for deletion with the recovery window; it then
+    /// reads as none, forgetting it again or one that never was is nothing,
+    /// and secrets set again restore it with the new value.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delete_schedules_the_secret_and_put_restores_it() {
+        let Some(endpoint) = local() else {
+            panic!(
+                "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
+            );
+        };
+        let sdk = aws::sdk_config().await;
+        let prefix = format!("dropship/t-{}/companies/", ulid::Ulid::generate());
+        let sm = SecretsManager::on_first_use(&sdk, prefix);
+        let s = ConnectionSecrets {
+            webhook_secret: Some("whsec".into()),
+            ..ConnectionSecrets::default()
+        };
+        assert_eq!(sm.put("c1", &s).await.unwrap(), Put::Written);
+        assert_eq!(
+            sm.scheduled_deletion("c1").await.unwrap(),
+            None,
+            "{endpoint}"
+        );
+
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert_eq!(sm.delete("c1").await.unwrap(), Deleted::Deleted);
+        let at = sm
+            .scheduled_deletion("c1")
+            .await
+            .unwrap()
+            .expect("scheduled");
+        // ministack reports the day the secret goes: the window was asked for.
+        let window = RECOVERY_WINDOW_DAYS * 86_400;
+        assert!(
+            (before + window - 60..=before + window + 3_600).contains(&at),
+            "deleted date {at}, expected about {}",
+            before + window
+        );
+        assert_eq!(sm.get("c1").await.unwrap(), None);
+        assert_eq!(sm.delete("c1").await.unwrap(), Deleted::Nothing);
+        assert_eq!(sm.delete("never").await.unwrap(), Deleted::Nothing);
+
+        let again = ConnectionSecrets {
+            webhook_secret: Some("whsec-again".into()),
+            ..ConnectionSecrets::default()
+        };
+        assert_eq!(sm.put("c1", &again).await.unwrap(), Put::Written);
+        assert_eq!(sm.scheduled_deletion("c1").await.unwrap(), None);
+        assert_eq!(sm.get("c1").await.unwrap(), Some(again));
+    }
 }

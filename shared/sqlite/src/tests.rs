@@ -122,6 +122,48 @@ async fn secrets_live_in_their_own_private_file() {
     assert_eq!(again.company("woo1").await.unwrap(), Some(c));
 }
 
+/// A company updated without its connection (`dropship companies update`)
+/// or seeded without one leaves no secret in the file; the others' stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_connection_leaves_no_secret_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+    let app = service::app::App::new(s.clone());
+    let connected = |id: &str, secret: &str| {
+        let mut c = testkit::fixtures::company(id, domain::Role::Seller);
+        c.integration = domain::Integration::Woocommerce;
+        c.connection = Some(domain::Connection {
+            site_url: Some("https://shop.example".into()),
+            webhook_secret: Some(secret.into()),
+            ..domain::Connection::default()
+        });
+        c
+    };
+    let file = dir.path().join("dropship.secrets.json");
+    let kept = || std::fs::read_to_string(&file).unwrap();
+    for (id, secret) in [
+        ("gone1", "whsec-gone-1"),
+        ("gone2", "whsec-gone-2"),
+        ("stays", "whsec-stays"),
+    ] {
+        app.add_company(&connected(id, secret)).await.unwrap();
+        assert!(kept().contains(secret));
+    }
+
+    let mut bare = connected("gone1", "unused");
+    bare.connection = None;
+    bare.integration = domain::Integration::Api;
+    app.update_company(&bare).await.unwrap();
+    assert!(!kept().contains("whsec-gone-1"), "{}", kept());
+    assert_eq!(s.company("gone1").await.unwrap().unwrap().connection, None);
+
+    let mut bare = connected("gone2", "unused");
+    bare.connection = None;
+    s.put_company(&bare).await.unwrap();
+    assert!(!kept().contains("whsec-gone-2"), "{}", kept());
+    assert!(kept().contains("whsec-stays"));
+}
+
 /// A seller's orders by the buyer's PO number are read on their index,
 /// which a store file made before the index existed gets on its next open.
 #[tokio::test]
