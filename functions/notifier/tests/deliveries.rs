@@ -14,14 +14,14 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::Duration;
 use domain::webhooks::{EndpointChange, EndpointStatus, EventType, UrlPolicy, WebhookEndpoint};
 use dynamodb::DynamoStore;
-use secretsmanager::SecretsManager;
-use service::secrets::WithSecrets;
 use local::seed::{self, SeedFile};
 use notifier::handle_deliveries;
 use platforms::client::{HttpStoreSync, PlatformHttp};
+use secretsmanager::SecretsManager;
 use service::email::{Email, MailError, Mailer};
 use service::ledger::{Ledger, LedgerKey, Outcome};
 use service::notify::{Notifier, NotifierConfig, within_deadline};
+use service::secrets::WithSecrets;
 use service::store::Store;
 use service::webhooks::{
     DeliveryPorts, DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, SigningKeys,
