@@ -3,7 +3,7 @@
 //! secrets in its Secrets Manager.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use service::app::App;
@@ -179,6 +179,215 @@ async fn companies_and_keys_on_dynamodb() {
     for s in SECRETS {
         assert!(!all.contains(s), "{s} in the table");
     }
+}
+
+/// A revoke and three creates of one company's keys at once, as four
+/// operators' commands would run (repeated): every command succeeds,
+/// every printed key authenticates, the revoked one does not.
+async fn key_commands_at_once<S: Store, F: AsyncFn() -> S>(dir: &Path, store: &[String], open: F) {
+    let file = dir.join("racing.json");
+    let racing = json!({"id": "buyer-race", "name": "Buyer Race", "role": "buyer",
+                        "integration": "api", "email": "race@buyer.example"});
+    std::fs::write(&file, racing.to_string()).unwrap();
+    let (ok, _, err) = run(&["companies", "add", file.to_str().unwrap()], store);
+    assert!(ok, "{err}");
+    let (ok, first, err) = run(&["keys", "create", "buyer-race"], store);
+    assert!(ok, "{err}");
+    let mut doomed = (
+        first["id"].as_str().unwrap().to_owned(),
+        first["key"].as_str().unwrap().to_owned(),
+    );
+    for round in 0..3 {
+        let mut commands = vec![
+            Command::new(BIN)
+                .args(["keys", "revoke", "buyer-race", &doomed.0])
+                .args(store)
+                .arg("--json")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ];
+        for _ in 0..3 {
+            commands.push(
+                Command::new(BIN)
+                    .args(["keys", "create", "buyer-race"])
+                    .args(store)
+                    .arg("--json")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        let mut created = Vec::new();
+        for (i, c) in commands.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}, command {i}: {stderr}");
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if i == 0 {
+                assert_eq!(v["revoked"], true);
+            } else {
+                created.push((
+                    v["id"].as_str().unwrap().to_owned(),
+                    v["key"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        let app = App::new(open().await);
+        assert!(
+            app.authenticate(&doomed.1).await.is_err(),
+            "round {round}: the revoked key still authenticates"
+        );
+        for (id, key) in &created {
+            assert!(
+                app.authenticate(key).await.is_ok(),
+                "round {round}: {id} was printed but does not authenticate"
+            );
+        }
+        let (_, listed, _) = run(&["keys", "list", "buyer-race"], store);
+        let ids: Vec<&str> = listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["id"].as_str())
+            .collect();
+        assert!(!ids.contains(&doomed.0.as_str()), "round {round}: {ids:?}");
+        for (id, _) in &created {
+            assert!(
+                ids.contains(&id.as_str()),
+                "round {round}: {id} not listed: {ids:?}"
+            );
+        }
+        doomed = created.pop().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_commands_at_once_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = vec!["--data-dir".to_owned(), data.to_str().unwrap().to_owned()];
+    key_commands_at_once(dir.path(), &store, async || {
+        sqlite::EmbeddedStore::open_dir(&data).unwrap()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_commands_at_once_on_dynamodb() {
+    let (table, prefix) = ministack_table("race");
+    let dir = tempfile::tempdir().unwrap();
+    let store = vec![
+        "--dynamodb-table".to_owned(),
+        table.clone(),
+        "--secrets-prefix".to_owned(),
+        prefix.clone(),
+    ];
+    let sdk = aws::sdk_config().await;
+    key_commands_at_once(dir.path(), &store, async || {
+        service::secrets::WithSecrets::new(
+            dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
+            secretsmanager::SecretsManager::on_first_use(&sdk, &prefix),
+        )
+    })
+    .await;
+}
+
+/// A fresh table name and its secrets prefix, on ministack only.
+fn ministack_table(what: &str) -> (String, String) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "needs ministack: run through scripts/ministack.sh test"
+    );
+    let table = format!(
+        "{what}-{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    let prefix = format!("dropship/{table}/companies/");
+    (table, prefix)
+}
+
+/// `companies update` with the connection removed: the company shows no
+/// connection and no secret. Returns the files: with the connection, without.
+fn remove_the_connection(dir: &Path, store: &[String]) -> (String, String) {
+    let mut connected = company("Seller Gone");
+    connected["id"] = json!("seller-gone");
+    let mut bare = connected.clone();
+    bare["integration"] = json!("api");
+    bare.as_object_mut().unwrap().remove("connection");
+    let with = dir.join("gone.json");
+    let without = dir.join("gone-bare.json");
+    std::fs::write(&with, connected.to_string()).unwrap();
+    std::fs::write(&without, bare.to_string()).unwrap();
+    let (with, without) = (
+        with.to_str().unwrap().to_owned(),
+        without.to_str().unwrap().to_owned(),
+    );
+    let (ok, _, err) = run(&["companies", "add", &with], store);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["companies", "update", &without], store);
+    assert!(ok, "{err}");
+    let (ok, v, err) = run(&["companies", "show", "seller-gone"], store);
+    assert!(ok, "{err}");
+    assert_eq!(v["connection"], Value::Null);
+    assert_eq!(v["secrets"], json!([]));
+    (with, without)
+}
+
+/// Locally the secret file forgets the company at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_connection_leaves_no_secret_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = vec!["--data-dir".to_owned(), data.to_str().unwrap().to_owned()];
+    remove_the_connection(dir.path(), &store);
+    let file = std::fs::read_to_string(data.join("dropship.secrets.json")).unwrap();
+    for s in SECRETS {
+        assert!(!file.contains(s), "{s} kept: {file}");
+    }
+}
+
+/// On a stack the company's secret is scheduled for deletion; setting the
+/// connection again restores it with the new secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_connection_schedules_its_secret_for_deletion_on_dynamodb() {
+    let (table, prefix) = ministack_table("gone");
+    let dir = tempfile::tempdir().unwrap();
+    let store = vec![
+        "--dynamodb-table".to_owned(),
+        table.clone(),
+        "--secrets-prefix".to_owned(),
+        prefix.clone(),
+    ];
+    let (with, _) = remove_the_connection(dir.path(), &store);
+    let sdk = aws::sdk_config().await;
+    let sm = secretsmanager::SecretsManager::on_first_use(&sdk, &prefix);
+    assert!(
+        sm.scheduled_deletion("seller-gone")
+            .await
+            .unwrap()
+            .is_some(),
+        "the secret of a removed connection is scheduled for deletion"
+    );
+
+    let (ok, _, err) = run(&["companies", "update", &with], &store);
+    assert!(ok, "{err}");
+    assert_eq!(sm.scheduled_deletion("seller-gone").await.unwrap(), None);
+    let c = service::secrets::WithSecrets::new(
+        dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
+        sm,
+    )
+    .company("seller-gone")
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        c.connection.unwrap().webhook_secret.as_deref(),
+        Some(SECRETS[0])
+    );
 }
 
 /// `dropship seed` of the demo seed onto the store.
