@@ -245,6 +245,35 @@ mod tests {
         assert!(matches!(r, Err(SendError::Refused(_))), "{r:?}");
     }
 
+    /// IPv6 forms that hold the metadata address: a stored URL is refused
+    /// before any connection, and a name whose answer is one of them (here
+    /// the literal, which the system resolver hands back as it is) reaches
+    /// nothing, whatever the URL passed at registration.
+    #[tokio::test]
+    async fn ipv4_inside_ipv6_is_refused_on_every_connection() {
+        let secure = HttpSender::new(UrlPolicy::default()).unwrap();
+        let insecure = HttpSender::new(INSECURE).unwrap();
+        for form in [
+            "64:ff9b:1:a9fe:a9:fe00::",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b::a9fe:a9fe",
+            "::ffff:a9fe:a9fe",
+            "::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+        ] {
+            for sender in [&secure, &insecure] {
+                let r = sender
+                    .send(&delivery(format!("https://[{form}]/hook")))
+                    .await;
+                assert!(matches!(r, Err(SendError::Refused(_))), "{form}: {r:?}");
+            }
+            for policy in [UrlPolicy::default(), INSECURE] {
+                let r = PublicResolver { policy }.lookup(form.into(), 443).await;
+                assert!(r.unwrap_err().contains("not a public address"), "{form}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_failure_never_repeats_the_url_which_may_hold_a_token() {
         let sender = HttpSender::new(INSECURE).unwrap();
