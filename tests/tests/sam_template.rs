@@ -516,6 +516,76 @@ fn only_intake_and_the_notifier_read_the_companies_secrets() {
     }
 }
 
+/// Writing the company secrets (creating, changing, deleting one: a
+/// removed connection schedules its secret's deletion) is for the
+/// operator's commands only: one statement in the whole template grants
+/// any of it, in `CompanySecretsAdminPolicy` (an output, for the operator's
+/// role), on the stack's company secrets only, with the reads those
+/// commands make. No function's role may.
+#[test]
+fn only_the_operator_policy_writes_company_secrets() {
+    let t = template();
+    let writes = [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:RestoreSecret",
+    ];
+    let mut granting = Vec::new();
+    for (id, r) in resources(&t) {
+        let documents: Vec<&Value> = match r["Type"].as_str() {
+            Some("AWS::IAM::Role") => seq(&r["Properties"]["Policies"], &id)
+                .iter()
+                .map(|p| &p["PolicyDocument"])
+                .collect(),
+            Some("AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy") => {
+                vec![&r["Properties"]["PolicyDocument"]]
+            }
+            _ => continue,
+        };
+        for d in documents {
+            for s in seq(&d["Statement"], &id) {
+                if actions(s).iter().any(|a| writes.contains(a)) {
+                    granting.push((id.clone(), s));
+                }
+            }
+        }
+    }
+    assert_eq!(granting.len(), 1, "{granting:?}");
+    let (id, s) = &granting[0];
+    assert_eq!(id.as_str(), "CompanySecretsAdminPolicy");
+    assert_eq!(
+        resources(&t)[id.as_str()]["Type"].as_str(),
+        Some("AWS::IAM::ManagedPolicy")
+    );
+    assert_eq!(s["Effect"].as_str(), Some("Allow"));
+    assert_eq!(
+        actions(s),
+        BTreeSet::from([
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:RestoreSecret",
+        ])
+    );
+    assert_eq!(
+        tagged(&s["Resource"], "Sub").and_then(Value::as_str),
+        Some(
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:dropship/${AWS::StackName}/companies/*"
+        ),
+        "the stack's company secrets only"
+    );
+    assert!(
+        is_ref(
+            &t["Outputs"]["CompanySecretsAdminPolicyArn"]["Value"],
+            "CompanySecretsAdminPolicy"
+        ),
+        "the policy is an output, for the operator's role"
+    );
+}
+
 /// The notifier's role grants on the table exactly what the notifier does
 /// there (`Notifier::notify` on `DynamoStore`: `Store::order_record`,
 /// `Store::company` and `WebhookStore::event` are GetItems; `Ledger::claim`,
