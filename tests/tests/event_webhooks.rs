@@ -397,14 +397,26 @@ async fn the_event_log_returns_what_was_missed_page_by_page() {
     // Another company's log is its own.
     let r = call(&h.app, "GET", "/v1/events", Some(SELLER), None).await;
     assert_eq!(r.body["events"], json!([]));
+    // A well-formed id naming no event in the caller's log is refused,
+    // never read as a position in it.
+    let unknown = format!("/v1/events?after={}", service::webhooks::new_event_id());
     for bad in [
         "/v1/events?after=EVENT%23x",
         "/v1/events?limit=0",
         "/v1/events?limit=101",
+        unknown.as_str(),
     ] {
         let r = call(&h.app, "GET", bad, Some(BUYER), None).await;
         assert_eq!((r.status, r.code()), (400, "invalid_query"), "{bad}");
     }
+    let r = call(&h.app, "GET", &unknown, Some(BUYER), None).await;
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("kept")),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -819,4 +831,59 @@ async fn one_attempt_at_a_time_per_endpoint_across_workers() {
         .unwrap();
     h.worker.drain().await.unwrap();
     assert_eq!(rx.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_on_an_endpoint_that_never_answers_holds_up_no_other_endpoint() {
+    let h = host(INSECURE).await;
+    let silent = Silent::start().await;
+    let rx = receiver().await;
+    register(&h, SELLER, &silent.url, json!(["cancellation.created"])).await;
+    let (_, secret) = register(&h, BUYER, &format!("{}/buyer", rx.uri()), json!(["*"])).await;
+    // Three events for the silent endpoint, queued first, then one for the
+    // buyer's: more than the worker's window of due tasks holds.
+    let order = new_order(&h).await;
+    for _ in 0..3 {
+        cancel(
+            &h,
+            BUYER,
+            &order,
+            json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "Short"}]}),
+        )
+        .await;
+    }
+    cancel(
+        &h,
+        SELLER,
+        &order,
+        json!({"items": [{"line_item_id": "li_2", "quantity": 1, "reason": "Damaged"}]}),
+    )
+    .await;
+    let Host { mut worker, .. } = h;
+    worker.batch = 2;
+    let accepted = silent.accepted.notified();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(shutdown));
+    tokio::time::timeout(std::time::Duration::from_secs(30), accepted)
+        .await
+        .expect("a delivery reaches the silent endpoint");
+    // A guard far above the poll interval, below the silent attempt's 10 s.
+    let asked = std::time::Instant::now();
+    while verified(&rx, "/buyer", &secret).await.is_empty() {
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(8),
+            "the buyer's event waited behind the silent endpoint's backlog"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        silent.open() >= 1,
+        "delivered while the silent endpoint hangs"
+    );
+    assert_eq!(silent.most(), 1);
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("the worker stops")
+        .unwrap();
 }

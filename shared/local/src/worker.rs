@@ -290,6 +290,23 @@ async fn settle(store: &EmbeddedStore, (seq, task, result): Ran) {
     }
 }
 
+/// Queue a task again a few seconds later, in place of its row.
+async fn defer(store: &EmbeddedStore, seq: i64, task: DeliveryTask) {
+    use service::webhooks::DeliveryQueue;
+    let later = DeliveryTask {
+        due_at: service::now() + chrono::Duration::seconds(5),
+        ..task
+    };
+    match store.schedule(&later).await {
+        Ok(()) => {
+            if let Err(e) = store.finish_delivery_task(seq).await {
+                tracing::warn!(seq, error = %e, "could not remove a deferred delivery task");
+            }
+        }
+        Err(e) => tracing::warn!(seq, error = %e, "could not defer a delivery task; it stays"),
+    }
+}
+
 /// The delivery loop of `run`: due tasks start as they come, up to
 /// `DELIVERIES_AT_ONCE`, one per endpoint; a task whose endpoint is busy
 /// waits in the queue for the attempt ahead of it.
@@ -306,8 +323,15 @@ async fn deliver<M: Mailer, Y: StoreSync>(
     loop {
         match store.due_delivery_tasks(service::now(), batch).await {
             Ok(due) => {
+                // A full window may be one busy endpoint's backlog: its
+                // tasks step aside, so others' come into view.
+                let full = due.len() >= batch;
                 for (seq, task) in due {
                     let endpoint = (task.company_id.clone(), task.endpoint_id.clone());
+                    if full && !rows.contains(&seq) && endpoints.contains(&endpoint) {
+                        defer(&store, seq, task).await;
+                        continue;
+                    }
                     if running.len() >= DELIVERIES_AT_ONCE
                         || rows.contains(&seq)
                         || endpoints.contains(&endpoint)
