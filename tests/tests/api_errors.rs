@@ -947,6 +947,18 @@ impl service::webhooks::WebhookStore for Faulty {
         self.inner.change_endpoints(company_id, change).await
     }
 
+    async fn add_endpoint(
+        &self,
+        company_id: &str,
+        endpoint: &domain::webhooks::WebhookEndpoint,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<
+        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
+        StoreError,
+    > {
+        self.inner.add_endpoint(company_id, endpoint, record).await
+    }
+
     async fn record_event(
         &self,
         event: &service::webhooks::EventRecord,

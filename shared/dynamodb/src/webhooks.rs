@@ -2,7 +2,8 @@
 //!
 //! Endpoints are a list on the company item, changed by one UpdateItem
 //! conditioned on the revision read (`rev`, which `put_company` checks
-//! too). Events live in the company's partition:
+//! too); an endpoint added under an idempotency key is that update and the
+//! key's record in one transaction. Events live in the company's partition:
 //!
 //!   `sk = EVSEQ`: type = event_seq, `last` (the last place taken);
 //!   `sk = EVSEQ#<place, 20 digits>`: type = event, the record, `seq`,
@@ -27,14 +28,19 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration, Utc};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use domain::Company;
-use domain::webhooks::{EndpointChange, EndpointChanged, EndpointRefusal, change_endpoints};
-use service::store::StoreError;
+use domain::webhooks::{
+    EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint, change_endpoints,
+};
+use service::store::{IdempotencyRecord, StoreError};
 use service::webhooks::{EventRecord, Recorded, WebhookStore};
 
 use super::DynamoStore;
 use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk};
-use super::items::{Item, from_item, item_of, key, n, s};
+use super::items::{
+    Item, from_item, idempotency_item, item_of, key, n, put_expiring, s, stored_record,
+};
 use super::keys;
 use super::kinds;
 use super::schema;
@@ -215,11 +221,15 @@ fn last_of(item: &Item) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-impl WebhookStore for DynamoStore {
-    async fn change_endpoints(
+impl DynamoStore {
+    /// Apply `change` to the company's endpoints, with `record` (a
+    /// request's idempotency record) in the same transaction when there is
+    /// one: both are written or neither.
+    async fn change_endpoints_with(
         &self,
         company_id: &str,
         change: &EndpointChange,
+        record: Option<&IdempotencyRecord>,
     ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
         for _ in 0..CHANGE_ATTEMPTS {
             let Some(item) = self
@@ -243,11 +253,31 @@ impl WebhookStore for DynamoStore {
             }
             let list = serde_dynamo::to_attribute_value(&company.webhook_endpoints)
                 .map_err(StoreError::backend)?;
+            if self.write_endpoints(company_id, list, rev, record).await? {
+                return Ok(result);
+            }
+        }
+        Err(backend(format!(
+            "company {company_id} kept changing while its endpoints were"
+        )))
+    }
+
+    /// Write the endpoint list if the company is still at `rev`; `false`
+    /// when it changed meanwhile (read and apply again).
+    async fn write_endpoints(
+        &self,
+        company_id: &str,
+        list: AttributeValue,
+        rev: u64,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<bool, StoreError> {
+        let company_key = key(keys::company(company_id), keys::COMPANY_SK);
+        let Some(record) = record else {
             let written = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(keys::company(company_id), keys::COMPANY_SK)))
+                .set_key(Some(company_key))
                 .update_expression("SET #eps = :eps, #rev = :next")
                 .condition_expression("#rev = :rev")
                 .expression_attribute_names("#eps", "webhook_endpoints")
@@ -257,22 +287,88 @@ impl WebhookStore for DynamoStore {
                 .expression_attribute_values(":next", n(rev.saturating_add(1)))
                 .send()
                 .await;
-            match written {
-                Ok(_) => return Ok(result),
+            return match written {
+                Ok(_) => Ok(true),
                 Err(e)
                     if matches!(
                         e.as_service_error(),
                         Some(UpdateItemError::ConditionalCheckFailedException(_))
                     ) =>
                 {
-                    continue;
+                    Ok(false)
                 }
-                Err(e) => return Err(sdk("UpdateItem", e)),
-            }
+                Err(e) => Err(sdk("UpdateItem", e)),
+            };
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(company_key))
+            .update_expression("SET #eps = :eps, #rev = :next")
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#eps", "webhook_endpoints")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":eps", list)
+            .expression_attribute_values(":rev", n(rev))
+            .expression_attribute_values(":next", n(rev.saturating_add(1)))
+            .build()
+            .map_err(StoreError::backend)?;
+        let put = put_expiring(
+            &self.table,
+            idempotency_item(record)?,
+            Utc::now().timestamp(),
+        )?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let err = match sent {
+            Ok(_) => return Ok(true),
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
+            err.as_service_error()
+        else {
+            return Err(sdk("TransactWriteItems", err));
+        };
+        let code = |i: usize| tce.cancellation_reasons().get(i).and_then(|r| r.code());
+        // Member 1 is the key's record: taken, it comes back (ALL_OLD).
+        if code(1) == Some(CONDITIONAL_CHECK_FAILED) {
+            let stored = tce
+                .cancellation_reasons()
+                .get(1)
+                .and_then(|r| r.item())
+                .and_then(stored_record)
+                .map(Box::new);
+            return Err(StoreError::IdempotencyKeyExists { stored });
         }
-        Err(backend(format!(
-            "company {company_id} kept changing while its endpoints were"
-        )))
+        // Member 0 is the company: changed or being changed meanwhile.
+        match code(0) {
+            Some(CONDITIONAL_CHECK_FAILED | TRANSACTION_CONFLICT) => Ok(false),
+            _ => Err(sdk("TransactWriteItems", err)),
+        }
+    }
+}
+
+impl WebhookStore for DynamoStore {
+    async fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &EndpointChange,
+    ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
+        self.change_endpoints_with(company_id, change, None).await
+    }
+
+    async fn add_endpoint(
+        &self,
+        company_id: &str,
+        endpoint: &WebhookEndpoint,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
+        self.change_endpoints_with(company_id, &EndpointChange::Add(endpoint.clone()), record)
+            .await
     }
 
     async fn record_event(

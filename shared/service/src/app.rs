@@ -301,10 +301,31 @@ impl<S: Store> App<S> {
         idempotency_record(&company.id, idem, reply, self.config.idempotency_ttl)
     }
 
-    /// Remember an error response for a key (4xx only; 5xx are not kept).
-    /// Returns the response to send instead, when the key has one already;
-    /// `IdempotencyKeyReused` when it was used for another request.
-    pub async fn remember_error(
+    /// The answer kept under `idem`, read before acting on a request whose
+    /// effect is outside the store (where no commit can check the key);
+    /// `IdempotencyKeyReused` when the key was used for another request.
+    pub async fn earlier_reply(
+        &self,
+        company: &Company,
+        idem: &Idempotency,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        match self
+            .store
+            .idempotency_record(&company.id, &idem.key)
+            .await?
+        {
+            Some(rec) if rec.fingerprint == idem.fingerprint => Ok(Some(rec)),
+            Some(_) => Err(AppError::IdempotencyKeyReused),
+            None => Ok(None),
+        }
+    }
+
+    /// Keep a response that wrote nothing else under its key: a refusal
+    /// (the HTTP layer keeps 4xx only), or the answer to a request whose
+    /// effect is outside the store. Returns the response to send instead
+    /// when the key has one already; `IdempotencyKeyReused` when it was used
+    /// for another request (and then nothing is kept).
+    pub async fn remember_reply(
         &self,
         company: &Company,
         idem: &Idempotency,

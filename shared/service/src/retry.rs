@@ -93,7 +93,7 @@ impl<S: Store> App<S> {
     /// A used key is not looked up first: the commit's condition refuses
     /// it, and only then is the stored response read (or taken from the
     /// refusal). A refusal decided before the commit is kept or replayed by
-    /// the caller (`remember_error`).
+    /// the caller (`remember_reply`).
     pub(crate) async fn decide_on_order<T, F>(
         &self,
         company: &Company,

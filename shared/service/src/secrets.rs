@@ -554,6 +554,18 @@ impl<S: crate::webhooks::WebhookStore, K: SecretStore> crate::webhooks::WebhookS
         self.inner.change_endpoints(company_id, change).await
     }
 
+    async fn add_endpoint(
+        &self,
+        company_id: &str,
+        endpoint: &domain::webhooks::WebhookEndpoint,
+        record: Option<&crate::store::IdempotencyRecord>,
+    ) -> Result<
+        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
+        StoreError,
+    > {
+        self.inner.add_endpoint(company_id, endpoint, record).await
+    }
+
     async fn record_event(
         &self,
         event: &crate::webhooks::EventRecord,

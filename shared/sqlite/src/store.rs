@@ -514,7 +514,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
 
 /// `IdempotencyKeyExists`, with the record, when the company has an
 /// unexpired one under `key`.
-fn key_unused(
+pub(crate) fn key_unused(
     tx: &rusqlite::Transaction<'_>,
     company_id: &str,
     key: &str,
@@ -620,7 +620,7 @@ fn write_order(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), St
     Ok(())
 }
 
-fn put_idempotency(
+pub(crate) fn put_idempotency(
     tx: &rusqlite::Transaction<'_>,
     rec: &IdempotencyRecord,
 ) -> Result<(), StoreError> {

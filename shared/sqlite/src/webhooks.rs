@@ -8,11 +8,12 @@ use domain::Company;
 use domain::webhooks::{
     EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint, change_endpoints,
 };
-use service::store::StoreError;
+use service::store::{IdempotencyRecord, StoreError};
 use service::webhooks::{
     DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
 };
 
+use crate::store::{key_unused, put_idempotency};
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 
 /// The endpoints stored on a company (none when there is no such company).
@@ -66,13 +67,17 @@ fn epoch(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-impl WebhookStore for EmbeddedStore {
-    async fn change_endpoints(
+impl EmbeddedStore {
+    /// Apply `change` to the company's endpoints and, in the same
+    /// transaction, put `record` (a request's idempotency record): both or
+    /// neither. A key in use is `IdempotencyKeyExists`, nothing written.
+    async fn change_endpoints_with(
         &self,
         company_id: &str,
         change: &EndpointChange,
+        record: Option<&IdempotencyRecord>,
     ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
-        let (company_id, change) = (company_id.to_owned(), change.clone());
+        let (company_id, change, record) = (company_id.to_owned(), change.clone(), record.cloned());
         self.run(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -96,6 +101,10 @@ impl WebhookStore for EmbeddedStore {
             ) {
                 return Ok(result);
             }
+            if let Some(rec) = &record {
+                key_unused(&tx, &rec.company_id, &rec.key)?;
+                put_idempotency(&tx, rec)?;
+            }
             tx.execute(
                 "UPDATE companies SET doc = ?2 WHERE id = ?1",
                 params![company_id, to_json(&company)?],
@@ -105,6 +114,26 @@ impl WebhookStore for EmbeddedStore {
             Ok(result)
         })
         .await
+    }
+}
+
+impl WebhookStore for EmbeddedStore {
+    async fn change_endpoints(
+        &self,
+        company_id: &str,
+        change: &EndpointChange,
+    ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
+        self.change_endpoints_with(company_id, change, None).await
+    }
+
+    async fn add_endpoint(
+        &self,
+        company_id: &str,
+        endpoint: &WebhookEndpoint,
+        record: Option<&IdempotencyRecord>,
+    ) -> Result<Result<EndpointChanged, EndpointRefusal>, StoreError> {
+        let add = EndpointChange::Add(endpoint.clone());
+        self.change_endpoints_with(company_id, &add, record).await
     }
 
     async fn record_event(

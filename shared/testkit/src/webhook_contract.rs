@@ -7,7 +7,7 @@ use domain::webhooks::{
 };
 use domain::{Company, Role};
 use service::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
-use service::store::Store;
+use service::store::{Store, StoreError};
 use service::webhooks::{EventRecord, Recorded, WebhookStore, new_event_id};
 
 use crate::fixtures;
@@ -144,6 +144,75 @@ pub async fn concurrent_additions_are_all_kept<S: Store + WebhookStore>(s: &S) {
         assert!(matches!(r, Ok(Ok(EndpointChanged::Added(_)))), "{r:?}");
     }
     assert_eq!(endpoints(s, "c4").await.len(), 4);
+}
+
+/// An endpoint added under a request's idempotency record is added with
+/// it or not at all: a key the company holds (from any request) adds
+/// nothing and comes back as stored; a fresh key is taken with the
+/// endpoint; the same key digest again finds that endpoint.
+pub async fn a_keyed_endpoint_is_added_with_its_key_or_not_at_all<S: Store + WebhookStore>(s: &S) {
+    s.put_company(&fixtures::company("c8", Role::Seller))
+        .await
+        .unwrap();
+    let used = fixtures::idem("c8", "used", Duration::hours(1));
+    s.put_idempotency_record(&used).await.unwrap();
+    let keyed = |id: &str, digest: &str| WebhookEndpoint {
+        created_by_key: Some(digest.into()),
+        request_fingerprint: Some("e".repeat(64)),
+        ..endpoint(id)
+    };
+    let mut again = fixtures::idem("c8", "used", Duration::hours(1));
+    again.fingerprint = "e".repeat(64);
+    match s
+        .add_endpoint("c8", &keyed("we_1", "d-used"), Some(&again))
+        .await
+    {
+        Err(StoreError::IdempotencyKeyExists { stored }) => {
+            if let Some(stored) = stored {
+                assert_eq!(*stored, used);
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(endpoints(s, "c8").await.is_empty(), "nothing added");
+    assert_eq!(
+        s.idempotency_record("c8", "used").await.unwrap(),
+        Some(used)
+    );
+
+    let fresh = fixtures::idem("c8", "fresh", Duration::hours(1));
+    let first = keyed("we_2", "d-fresh");
+    assert_eq!(
+        s.add_endpoint("c8", &first, Some(&fresh)).await.unwrap(),
+        Ok(EndpointChanged::Added(first.clone()))
+    );
+    assert_eq!(
+        s.idempotency_record("c8", "fresh").await.unwrap(),
+        Some(fresh.clone())
+    );
+    assert_eq!(
+        s.add_endpoint("c8", &keyed("we_3", "d-fresh"), Some(&fresh))
+            .await
+            .unwrap(),
+        Ok(EndpointChanged::Existing(first.clone()))
+    );
+    // An expired record holds no key.
+    let old = fixtures::idem("c8", "old", Duration::seconds(-5));
+    s.put_idempotency_record(&old).await.unwrap();
+    let renewed = fixtures::idem("c8", "old", Duration::hours(1));
+    let second = keyed("we_4", "d-old");
+    assert_eq!(
+        s.add_endpoint("c8", &second, Some(&renewed)).await.unwrap(),
+        Ok(EndpointChanged::Added(second.clone()))
+    );
+    // Without a record, as `change_endpoints`.
+    let plain = endpoint("we_5");
+    assert_eq!(
+        s.add_endpoint("c8", &plain, None).await.unwrap(),
+        Ok(EndpointChanged::Added(plain.clone()))
+    );
+    let ids: Vec<String> = endpoints(s, "c8").await.into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["we_2", "we_4", "we_5"]);
 }
 
 pub async fn events_are_recorded_once_per_subject<S: Store + WebhookStore>(s: &S) {
@@ -371,6 +440,7 @@ macro_rules! webhook_contract_tests {
             replacing_a_company_keeps_its_endpoints,
             failing_for_days_disables_an_endpoint,
             concurrent_additions_are_all_kept,
+            a_keyed_endpoint_is_added_with_its_key_or_not_at_all,
             events_are_recorded_once_per_subject,
             the_log_pages_in_order,
             a_late_write_is_not_passed_over,

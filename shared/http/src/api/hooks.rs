@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::orders::Query;
 use super::{invalid_body, parse, store_problem};
 use crate::response::{Code, HttpResponse, Problem, json, raw};
+use crate::views::to_json;
 use domain::Company;
 use domain::webhooks::{EndpointRefusal, EndpointStatus, WebhookEndpoint};
-use service::app::{App, Idempotency};
+use service::app::{App, Idempotency, Idempotent, Outcome, Reply};
 use service::store::Store;
 use service::webhooks::{EndpointRequest, MAX_EVENT_PAGE, WebhookError, WebhookStore};
 
@@ -82,6 +83,15 @@ pub(super) fn problem(e: &WebhookError) -> Problem {
     Problem::new(code, e.to_string())
 }
 
+/// The answer kept under a registration's `Idempotency-Key`: the endpoint
+/// without its secret (a retry gets the secret again from the endpoint).
+fn endpoint_created(e: &WebhookEndpoint) -> Reply {
+    Reply {
+        status: StatusCode::CREATED.as_u16(),
+        body: to_json(&EndpointView::new(e, None)),
+    }
+}
+
 /// `POST /v1/webhook-endpoints`.
 pub(super) async fn create<S: Store + WebhookStore>(
     app: &App<S>,
@@ -93,17 +103,22 @@ pub(super) async fn create<S: Store + WebhookStore>(
     if b.url.trim().is_empty() {
         return Err(invalid_body("url must be a non-empty string"));
     }
-    let created = app
-        .create_endpoint(
-            company,
-            EndpointRequest {
-                url: b.url,
-                events: b.events,
-            },
-            idem,
-        )
+    let keyed = idem.map(|key| Idempotent {
+        key,
+        reply: endpoint_created,
+    });
+    let request = EndpointRequest {
+        url: b.url,
+        events: b.events,
+    };
+    let created = match app
+        .create_endpoint(company, request, keyed)
         .await
-        .map_err(|e| problem(&e))?;
+        .map_err(|e| problem(&e))?
+    {
+        Outcome::Done(created) => created,
+        Outcome::Replayed(earlier) => return Ok(super::replayed(&earlier)),
+    };
     let mut r = json(
         StatusCode::CREATED,
         &EndpointView::new(&created.endpoint, Some(&created.secret)),

@@ -147,13 +147,7 @@ async fn dispatch<S: Store + WebhookStore>(
         Route::WebhookEndpoints if *method == Method::GET => {
             return hooks::list(app, &company).await;
         }
-        Route::WebhookEndpoints => {
-            let idem = idempotency_key(req.headers())?
-                .map(|k| Idempotency::new(k, method.as_str(), path, body));
-            return hooks::create(app, &company, body, idem.as_ref()).await;
-        }
         Route::WebhookEndpoint(id) => return hooks::delete(app, &company, id).await,
-        Route::WebhookTest(id) => return hooks::test(app, &company, id).await,
         Route::Events => return hooks::events(app, &company, &query).await,
         _ => {}
     }
@@ -209,8 +203,8 @@ async fn read<S: Store>(
     }
 }
 
-/// `POST` and `PUT` routes, with the `Idempotency-Key` rule.
-async fn write<S: Store>(
+/// `POST` and `PUT` routes, with the one `Idempotency-Key` rule.
+async fn write<S: Store + WebhookStore>(
     app: &App<S>,
     company: &Company,
     route: Route<'_>,
@@ -251,48 +245,87 @@ async fn write<S: Store>(
         Route::Cancellations(id) => cancel(app, company, on(id), body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, company, on(id), body, idem.as_ref()).await,
         Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
-        Route::Me
-        | Route::Order(_)
-        | Route::WebhookEndpoints
-        | Route::WebhookEndpoint(_)
-        | Route::WebhookTest(_)
-        | Route::Events => Ok(method_not_allowed(
-            "GET",
-            format!("{method} is not allowed on {path}; allowed: GET"),
-        )),
+        Route::WebhookEndpoints => hooks::create(app, company, body, idem.as_ref()).await,
+        Route::WebhookTest(id) => {
+            once(app, company, idem.as_ref(), hooks::test(app, company, id)).await
+        }
+        Route::Me | Route::Order(_) | Route::WebhookEndpoint(_) | Route::Events => {
+            Ok(method_not_allowed(
+                "GET",
+                format!("{method} is not allowed on {path}; allowed: GET"),
+            ))
+        }
     };
     match (result, idem) {
+        // The first answer to a key is kept, errors included (not 5xx).
         (Err(p), Some(idem)) if remembered(&p) => {
-            // The first answer to a key is kept, errors included (not 5xx).
-            match app
-                .remember_error(
-                    company,
-                    &idem,
-                    Reply {
-                        status: p.status,
-                        body: p.to_body(),
-                    },
-                )
-                .await
-            {
-                Ok(Some(earlier)) => Ok(replayed(&earlier)),
-                Ok(None) => Err(p),
-                Err(e @ AppError::IdempotencyKeyReused) => Err(app_problem(&e)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not record the error under its idempotency key");
-                    Err(p)
-                }
+            let reply = Reply {
+                status: p.status,
+                body: p.to_body(),
+            };
+            match keep(app, company, &idem, reply).await? {
+                Some(earlier) => Ok(earlier),
+                None => Err(p),
             }
         }
         (result, _) => result,
     }
 }
 
+/// Keep `reply` as the key's answer; the earlier answer instead when the
+/// key has one, `422 idempotency_key_reused` (kept nowhere) when that was
+/// for another request.
+async fn keep<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    idem: &Idempotency,
+    reply: Reply,
+) -> Result<Option<HttpResponse>, Problem> {
+    match app.remember_reply(company, idem, reply).await {
+        Ok(earlier) => Ok(earlier.as_ref().map(replayed)),
+        Err(e @ AppError::IdempotencyKeyReused) => Err(app_problem(&e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not keep the answer under its idempotency key");
+            Ok(None)
+        }
+    }
+}
+
+/// A keyed request whose effect is outside the store (a queued ping), so
+/// no commit checks its key: the key's earlier answer when it has one,
+/// else `act` once and keep its answer. Refusals are kept by `write`.
+async fn once<S: Store>(
+    app: &App<S>,
+    company: &Company,
+    idem: Option<&Idempotency>,
+    act: impl Future<Output = Result<HttpResponse, Problem>>,
+) -> Result<HttpResponse, Problem> {
+    let Some(idem) = idem else {
+        return act.await;
+    };
+    if let Some(earlier) = app
+        .earlier_reply(company, idem)
+        .await
+        .map_err(|e| app_problem(&e))?
+    {
+        return Ok(replayed(&earlier));
+    }
+    let r = act.await?;
+    let reply = Reply {
+        status: r.status().as_u16(),
+        body: String::from_utf8_lossy(body_bytes(r.body())).into_owned(),
+    };
+    Ok(keep(app, company, idem, reply).await?.unwrap_or(r))
+}
+
 /// Errors kept under an idempotency key: 4xx that depend on the request or
-/// the order, not on the key itself. A `409 conflict` (a lost race) is
-/// transient like a 5xx: the client's retry with the same key must act.
+/// the order, not on the key itself. A `409 conflict` (a lost race) and a
+/// `429` (a rate limit) are transient like a 5xx: the client's retry with
+/// the same key must act.
 fn remembered(p: &Problem) -> bool {
-    (400..500).contains(&p.status) && !matches!(p.code, Code::IdempotencyKeyReused | Code::Conflict)
+    (400..500).contains(&p.status)
+        && p.status != StatusCode::TOO_MANY_REQUESTS.as_u16()
+        && !matches!(p.code, Code::IdempotencyKeyReused | Code::Conflict)
 }
 
 /// The request's `Idempotency-Key`: absent, or 1 to 255 visible ASCII

@@ -13,7 +13,7 @@ use super::{
     DeliveryTask, EventRecord, MAX_EVENT_PAGE, WebhookPorts, WebhookStore, endpoint_secret,
     new_event_id, ping,
 };
-use crate::app::{App, Idempotency, sha256_hex};
+use crate::app::{App, AppError, Idempotency, Idempotent, Outcome, key_of, sha256_hex};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -38,6 +38,18 @@ pub enum WebhookError {
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl WebhookError {
+    /// An idempotency outcome of the shared rule (`App::stored_reply`).
+    fn from_app(e: AppError) -> Self {
+        match e {
+            AppError::IdempotencyKeyReused => WebhookError::IdempotencyKeyReused,
+            AppError::Store(s) => WebhookError::Store(s),
+            // The key's record expired in between: a retry acts anew.
+            other => WebhookError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 /// A registration request, as parsed by the HTTP layer.
@@ -66,6 +78,14 @@ pub struct EventPage {
 
 fn random_salt() -> String {
     hex::encode(super::random_bytes::<16>())
+}
+
+/// The endpoint created under the idempotency key digest `d`, if any.
+fn made_with(endpoints: &[WebhookEndpoint], d: &str) -> Option<WebhookEndpoint> {
+    endpoints
+        .iter()
+        .find(|e| e.created_by_key.as_deref() == Some(d))
+        .cloned()
 }
 
 impl<S: Store + WebhookStore> App<S> {
@@ -105,33 +125,28 @@ impl<S: Store + WebhookStore> App<S> {
         Ok(endpoint_secret(&key, company, &e.id, &e.salt))
     }
 
-    /// Register an endpoint. With an `Idempotency-Key`, a retry of the
-    /// same request answers the endpoint it created (secret included),
-    /// and the key with another request is refused.
+    /// Register an endpoint. With an `Idempotency-Key`, the key's record
+    /// is written with the endpoint, both or neither (the API's one rule):
+    /// a retry of the same request answers the endpoint it created, secret
+    /// included; a key the company used for any other request is refused
+    /// and nothing is added. The kept answer is rendered from the endpoint
+    /// alone, so it never holds the secret.
     pub async fn create_endpoint(
         &self,
         company: &Company,
         req: EndpointRequest,
-        idem: Option<&Idempotency>,
-    ) -> Result<CreatedEndpoint, WebhookError> {
+        keyed: Option<Idempotent<'_, WebhookEndpoint>>,
+    ) -> Result<Outcome<CreatedEndpoint>, WebhookError> {
+        let idem = key_of(keyed);
         let key_digest = idem.map(|i| sha256_hex(i.key.as_bytes()));
-        let replay = |e: &WebhookEndpoint| match (idem, &e.request_fingerprint) {
-            (Some(i), Some(f)) if *f == i.fingerprint => Ok(()),
-            _ => Err(WebhookError::IdempotencyKeyReused),
-        };
+        // Read afresh: the company an API key finds may not carry endpoints.
         if let Some(d) = &key_digest
-            && let Some(e) = company
-                .webhook_endpoints
-                .iter()
-                .find(|e| e.created_by_key.as_ref() == Some(d))
+            && let Some(e) = made_with(&self.endpoints(company).await?, d)
         {
-            replay(e)?;
-            let secret = self.secret_of(&company.id, e).await?;
-            return Ok(CreatedEndpoint {
-                endpoint: e.clone(),
-                secret,
-                replayed: true,
-            });
+            return self
+                .created_again(company, &e, idem)
+                .await
+                .map(Outcome::Done);
         }
         let events = normalize_events(&req.events)?;
         let checked = self.check_endpoint_url(&req.url).await?;
@@ -142,22 +157,47 @@ impl<S: Store + WebhookStore> App<S> {
             status: EndpointStatus::Enabled,
             created_at: crate::app::now(),
             salt: random_salt(),
-            created_by_key: key_digest,
+            created_by_key: key_digest.clone(),
             request_fingerprint: idem.map(|i| i.fingerprint.clone()),
             failing_since: None,
             disabled_at: None,
             lease: None,
             pinged_at: None,
         };
-        let (endpoint, replayed) = match self
+        let record = keyed.map(|k| self.record(company, k.key, (k.reply)(&endpoint)));
+        let added = match self
             .store
-            .change_endpoints(&company.id, &EndpointChange::Add(endpoint))
-            .await??
+            .add_endpoint(&company.id, &endpoint, record.as_ref())
+            .await
         {
-            EndpointChanged::Added(e) => (e, false),
+            Ok(added) => added?,
+            Err(StoreError::IdempotencyKeyExists { stored }) => {
+                let rec = self
+                    .stored_reply(company, idem, stored)
+                    .await
+                    .map_err(WebhookError::from_app)?;
+                // The same request, made meanwhile: its endpoint while it lasts.
+                let made = match &key_digest {
+                    Some(d) => made_with(&self.endpoints(company).await?, d),
+                    None => None,
+                };
+                return match made {
+                    Some(e) => self
+                        .created_again(company, &e, idem)
+                        .await
+                        .map(Outcome::Done),
+                    None => Ok(Outcome::Replayed(rec)),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let endpoint = match added {
+            EndpointChanged::Added(e) => e,
             EndpointChanged::Existing(e) => {
-                replay(&e)?;
-                (e, true)
+                return self
+                    .created_again(company, &e, idem)
+                    .await
+                    .map(Outcome::Done);
             }
             other => {
                 return Err(
@@ -167,11 +207,29 @@ impl<S: Store + WebhookStore> App<S> {
         };
         let secret = self.secret_of(&company.id, &endpoint).await?;
         tracing::info!(company_id = %company.id, endpoint_id = %endpoint.id, host = %super::deliver::host_of(&endpoint.url), "webhook endpoint registered");
-        Ok(CreatedEndpoint {
+        Ok(Outcome::Done(CreatedEndpoint {
             endpoint,
             secret,
-            replayed,
-        })
+            replayed: false,
+        }))
+    }
+
+    /// The endpoint an earlier request with this key created, answered
+    /// again (secret included) when this request is that one.
+    async fn created_again(
+        &self,
+        company: &Company,
+        e: &WebhookEndpoint,
+        idem: Option<&Idempotency>,
+    ) -> Result<CreatedEndpoint, WebhookError> {
+        match (idem, &e.request_fingerprint) {
+            (Some(i), Some(f)) if *f == i.fingerprint => Ok(CreatedEndpoint {
+                endpoint: e.clone(),
+                secret: self.secret_of(&company.id, e).await?,
+                replayed: true,
+            }),
+            _ => Err(WebhookError::IdempotencyKeyReused),
+        }
     }
 
     /// The company's endpoints as stored now.

@@ -24,6 +24,7 @@ use thiserror::Error;
 
 use domain::webhooks::{
     API_VERSION, EndpointChange, EndpointChanged, EndpointRefusal, EventType, UrlPolicy,
+    WebhookEndpoint,
 };
 use domain::{Cancellation, Order};
 
@@ -31,7 +32,7 @@ pub(crate) use deliver::as_of;
 pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
-use crate::store::StoreError;
+use crate::store::{IdempotencyRecord, StoreError};
 use crate::views::OrderView;
 
 /// How long events stay readable in the log (at least 30 days by contract).
@@ -77,6 +78,18 @@ pub trait WebhookStore: Send + Sync + 'static {
         &self,
         company_id: &str,
         change: &EndpointChange,
+    ) -> impl Future<Output = Result<Result<EndpointChanged, EndpointRefusal>, StoreError>> + Send;
+
+    /// Add `endpoint` (`EndpointChange::Add`) and, in the same write,
+    /// `record`: the idempotency record of the request that adds it, so
+    /// the key is taken exactly when the endpoint exists. A key the
+    /// company holds already (unexpired) is `IdempotencyKeyExists`, with
+    /// the stored record where the store can, and nothing is added.
+    fn add_endpoint(
+        &self,
+        company_id: &str,
+        endpoint: &WebhookEndpoint,
+        record: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<Result<EndpointChanged, EndpointRefusal>, StoreError>> + Send;
 
     /// Record `event` unless an event was recorded under `dedupe` for the
