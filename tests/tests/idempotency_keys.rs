@@ -109,6 +109,14 @@ async fn one_rule_for_every_post<S: Store + WebhookStore>(app: &App<S>, queue: &
     let first = post(app, ENDPOINTS, BUYER, "k-hook", &hook).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert!(first.body["secret"].as_str().unwrap().starts_with("whsec_"));
+    let kept = app.store.idempotency_record("buyer-api", "k-hook").await;
+    let kept = kept.unwrap().expect("the key's record");
+    assert_eq!(kept.status, 201);
+    assert!(
+        !kept.body.contains("whsec_"),
+        "no secret is kept: {}",
+        kept.body
+    );
     let r = post(app, "/v1/orders", BUYER, "k-hook", &order).await;
     assert_eq!(
         (r.status, r.code()),
