@@ -441,7 +441,7 @@ def drive(out: dict[str, str], endpoint: str, receiver: Receiver, silent: Silent
     # hold up no one's email. One ping; another at once is refused.
     status, body = api.call("POST", "/v1/webhook-endpoints", buyer,
                             json.dumps({"url": f"{silent.url}/never", "events": ["*"]}).encode())
-    check(status == 201, f"an endpoint that never answers: {status} {body[:300]!r}")
+    check(status == 201, f"an endpoint that never answers, registered: {status}")
     silent_id = json.loads(body)["id"]
     status, body = api.call("POST", f"/v1/webhook-endpoints/{silent_id}/test", buyer, None)
     check(status == 202, f"a ping to the endpoint that never answers: {status} {body[:200]!r}")
@@ -723,7 +723,7 @@ def check_silent_endpoint(seen: dict, silent: Silent) -> None:
     log(f"seller-woo's email seen {waited:.1f} s after its cancellation; "
         f"{len(silent.opened)} delivery(ies) reached the silent endpoint, {silent.open_at(at)} hanging then")
     check(silent.opened, "deliveries reached the endpoint that never answers")
-    check(waited < PROMPT_S, f"another partner's email came {waited:.1f} s after its cancellation, not within {PROMPT_S} s")
+    check(waited < PROMPT_S, f"another partner's email within {PROMPT_S} s of its cancellation: {waited:.1f} s")
     check(silent.open_at(at) >= 1, "the email came while a delivery to the silent endpoint was hanging")
     check(silent.most_open() == 1, f"one delivery at a time to an endpoint: {silent.most_open()} at once")
 
