@@ -912,9 +912,10 @@ pub async fn company_changes_decide_on_the_stored_company<S: Store + Clone>(s: &
 }
 
 /// Key changes on one company at once (creates and a revoke, each a
-/// read-modify-write of the key list), over several rounds: every change
-/// lands. Every created key authenticates, the revoked one does not, and
-/// the stored list holds exactly what the changes left.
+/// read-modify-write of the key list) and an update of its details, over
+/// several rounds: every change lands. Every created key authenticates,
+/// the revoked one does not, the stored list holds exactly what the
+/// changes left, and the update's details are kept.
 pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
     use service::app::App;
     const CREATES: usize = 6;
@@ -923,7 +924,7 @@ pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
     let app = App::new(s.clone());
     let mut doomed = app.create_key("k1").await.unwrap();
     for round in 0..ROUNDS {
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CREATES + 1));
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CREATES + 2));
         let mut creates = Vec::new();
         for _ in 0..CREATES {
             let app = App::new(s.clone());
@@ -942,8 +943,19 @@ pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
                 app.revoke_key("k1", &id).await
             })
         };
+        let update = {
+            let app = App::new(s.clone());
+            let mut renamed = company("k1", Role::Buyer);
+            renamed.name = format!("Renamed in round {round}");
+            let barrier = std::sync::Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.update_company(&renamed).await
+            })
+        };
         let revoked = revoke.await.unwrap().unwrap();
         assert_eq!(revoked.id, doomed.key.id);
+        update.await.unwrap().unwrap();
         let mut created = Vec::new();
         for t in creates {
             created.push(t.await.unwrap().unwrap());
@@ -962,6 +974,7 @@ pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
         doomed = created.pop().unwrap();
     }
     let stored = s.company("k1").await.unwrap().unwrap();
+    assert_eq!(stored.name, format!("Renamed in round {}", ROUNDS - 1));
     assert_eq!(
         stored.api_keys.len(),
         2 + ROUNDS * CREATES - ROUNDS,
