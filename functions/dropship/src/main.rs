@@ -104,6 +104,8 @@ enum Command {
         sender_email: String,
         #[command(flatten)]
         edi: EdiArgs,
+        #[command(flatten)]
+        webhooks: WebhookArgs,
     },
     /// Register the company's store webhooks pointing at BASE_URL (idempotent).
     Connect(connect::ConnectArgs),
@@ -126,6 +128,67 @@ struct EdiArgs {
     /// output); without it EDI documents are not re-sent.
     #[arg(long, global = true, env = "EDI_BUCKET")]
     edi_bucket: Option<String>,
+}
+
+/// Where an operator's re-drive queues event deliveries on a stack (the
+/// running `dropship serve` delivers them locally).
+#[derive(clap::Args)]
+struct WebhookArgs {
+    /// With --dynamodb-table: the stack's delivery queue (its
+    /// `WebhookDeliveryQueueUrl` output); without it no event is queued.
+    #[arg(long, global = true, env = "WEBHOOK_QUEUE_URL")]
+    webhook_queue_url: Option<String>,
+    /// With --dynamodb-table: the signing key's secret, by default the one
+    /// beside --secrets-prefix (`dropship/<stack>/webhook-signing-key`).
+    #[arg(long, global = true, env = "WEBHOOK_SIGNING_KEY")]
+    webhook_signing_key: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "DROPSHIP_ALLOW_INSECURE_WEBHOOK_URLS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_insecure_webhook_urls: bool,
+}
+
+impl WebhookArgs {
+    fn policy(&self) -> domain::webhooks::UrlPolicy {
+        domain::webhooks::UrlPolicy {
+            allow_insecure: self.allow_insecure_webhook_urls,
+        }
+    }
+
+    /// The stack's delivery ports, when its queue is named.
+    fn stack_ports(
+        &self,
+        sdk: &aws::SdkConfig,
+        secrets_prefix: &str,
+    ) -> anyhow::Result<Option<service::webhooks::DeliveryPorts>> {
+        let Some(queue_url) = &self.webhook_queue_url else {
+            return Ok(None);
+        };
+        let key = match &self.webhook_signing_key {
+            Some(k) => k.clone(),
+            None => format!(
+                "{}webhook-signing-key",
+                secrets_prefix
+                    .strip_suffix("companies/")
+                    .ok_or_else(|| anyhow::anyhow!(
+                        "--webhook-signing-key: none given, and --secrets-prefix {secrets_prefix:?} is not a stack's"
+                    ))?
+            ),
+        };
+        let policy = self.policy();
+        Ok(Some(service::webhooks::DeliveryPorts {
+            policy,
+            sender: std::sync::Arc::new(
+                hooks::HttpSender::new(policy).map_err(anyhow::Error::msg)?,
+            ),
+            keys: std::sync::Arc::new(secretsmanager::SigningKeySecret::on_first_use(sdk, &key)),
+            queue: std::sync::Arc::new(sqs::SqsQueue::on_first_use(sdk, queue_url)),
+        }))
+    }
 }
 
 /// Which store an operator command works on: the embedded one under
@@ -235,6 +298,7 @@ async fn notifications(
     target: StoreArgs,
     sender_email: String,
     edi_args: EdiArgs,
+    webhook_args: WebhookArgs,
     cmd: NotificationsCmd,
 ) -> anyhow::Result<()> {
     let our_id = edi::IsaId::new("ZZ", &edi_args.isa_id)
@@ -263,6 +327,9 @@ async fn notifications(
                     ack_window: service::edi::DEFAULT_ACK_WINDOW,
                 });
             }
+            if let Some(ports) = webhook_args.stack_ports(&sdk, &target.secrets_prefix)? {
+                n = n.with_webhooks(ports);
+            }
             run_notifications(n, cmd, target.json).await
         }
         None => {
@@ -270,8 +337,18 @@ async fn notifications(
             let outbox = target.data_dir.join("outbox");
             let edi_ports =
                 local::edi::ports(&store, &local::edi::edi_dir(&target.data_dir), our_id);
+            // Deliveries are queued in the store; `dropship serve` sends them.
+            let key = local::webhooks::signing_key(&target.data_dir).with_context(|| {
+                format!(
+                    "reading the webhook signing key in {}",
+                    target.data_dir.display()
+                )
+            })?;
+            let (_, delivery) = local::webhooks::ports(&store, key, webhook_args.policy())
+                .map_err(anyhow::Error::msg)?;
             let n = local_notifier(store, &outbox, &sender_email, PlatformHttp::default())
-                .with_edi(edi_ports);
+                .with_edi(edi_ports)
+                .with_webhooks(delivery);
             run_notifications(n, cmd, target.json).await
         }
     }
@@ -546,7 +623,8 @@ async fn main() -> anyhow::Result<()> {
             target,
             sender_email,
             edi,
-        } => notifications(target, sender_email, edi, cmd).await?,
+            webhooks,
+        } => notifications(target, sender_email, edi, webhooks, cmd).await?,
         Command::Connect(args) => connect::connect(args).await?,
         Command::Disconnect(args) => connect::disconnect(args).await?,
         Command::Seed {

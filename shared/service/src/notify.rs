@@ -473,7 +473,32 @@ where
                 }
             }
         }
+        if self.webhooks.is_some() && channel.is_none_or(|only| only == Channel::Webhook) {
+            self.reopen_failed_deliveries(&c.order_id).await?;
+        }
         self.notify(&c).await
+    }
+
+    /// Event deliveries are keyed by event and endpoint, not by
+    /// cancellation: the failed ones of the order's events are reopened,
+    /// and `notify` queues them again (a delivered one never is).
+    async fn reopen_failed_deliveries(&self, order_id: &str) -> Result<(), NotifyError> {
+        let failed = self
+            .store
+            .ledger_entries(order_id)
+            .await?
+            .into_iter()
+            .filter(|e| e.channel == Channel::Webhook && e.outcome == Some(Outcome::Failed));
+        for e in failed {
+            let Some(endpoint) = e.endpoint_id.as_deref() else {
+                continue;
+            };
+            let key = LedgerKey::webhook(order_id, &e.cancellation_id, endpoint);
+            if self.store.reopen_failed(&key).await? {
+                tracing::info!(order_id, event_id = %e.cancellation_id, endpoint_id = endpoint, "failed event delivery reopened for a retry");
+            }
+        }
+        Ok(())
     }
 
     /// Every cancellation made since `since` notified on each channel it
