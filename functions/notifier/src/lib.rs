@@ -168,13 +168,17 @@ pub fn cancellation_of(record: &EventRecord) -> Result<Option<Cancellation>, Rec
 }
 
 /// The invocation's deadline (the runtime's, wall-clock) on the monotonic
-/// clock, for `service::notify::within_deadline`.
-pub fn deadline_of(ends: std::time::SystemTime) -> std::time::Instant {
+/// clock, for `service::notify::within_deadline`. `None` when it has passed
+/// already as the invocation starts: that is no deadline Lambda gives (an
+/// emulator's stand-in, such as `cargo lambda watch`'s fixed 600,000 ms
+/// after the epoch), and claims then keep their own lock.
+pub fn deadline_of(ends: std::time::SystemTime) -> Option<std::time::Instant> {
     let left = ends
         .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
+        .ok()
+        .filter(|left| !left.is_zero())?;
     let now = std::time::Instant::now();
-    now.checked_add(left).unwrap_or(now)
+    Some(now.checked_add(left).unwrap_or(now))
 }
 
 /// An invocation's event: a stream batch, or a batch of queued webhook
@@ -404,6 +408,19 @@ mod tests {
             .join("../../events/notifier")
             .join(name);
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_deadline_already_past_is_none() {
+        let now = std::time::SystemTime::now();
+        let later = deadline_of(now + std::time::Duration::from_secs(60)).unwrap();
+        let left = later.duration_since(std::time::Instant::now());
+        assert!(
+            left > std::time::Duration::from_secs(58) && left <= std::time::Duration::from_secs(60)
+        );
+        // `cargo lambda watch` sends 600,000 ms after the epoch.
+        let emulator = std::time::UNIX_EPOCH + std::time::Duration::from_millis(600_000);
+        assert_eq!(deadline_of(emulator), None);
     }
 
     #[test]

@@ -27,7 +27,10 @@ async fn main() -> Result<(), Error> {
             let deadline = deadline_of(event.context.deadline());
             let invocation = Invocation::parse(event.payload)?;
             let work = handle_invocation(&notifier, invocation);
-            Ok::<_, Error>(service::notify::within_deadline(deadline, work).await)
+            Ok::<_, Error>(match deadline {
+                Some(d) => service::notify::within_deadline(d, work).await,
+                None => work.await,
+            })
         }
     }))
     .await
