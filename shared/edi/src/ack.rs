@@ -210,7 +210,7 @@ pub struct ReceivedTa1 {
 
 /// Reads a TA1 segment; `None` when it is not one we can match.
 pub fn read_ta1(seg: &Segment) -> Option<ReceivedTa1> {
-    let control_number = count(seg.element(1)).map(to_u32)?;
+    let control_number = control_number(seg.element(1))?;
     let accepted = match seg.element(4) {
         "A" | "E" => true,
         "R" => false,
@@ -267,6 +267,12 @@ fn count(text: &str) -> Option<usize> {
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A control number as a partner writes it back (AK102, TA101): one to
+/// nine digits, leading zeros or not.
+pub fn control_number(text: &str) -> Option<u32> {
+    count(text).map(to_u32)
 }
 
 fn interchange_error(ic: &Interchange, expected_sender: &IsaId) -> Option<InterchangeError> {
@@ -682,4 +688,18 @@ pub fn read_997(set: &TransactionSet) -> Result<GroupAck, DocumentError> {
         accepted: number_at(ak9, 4)?,
         errors: codes(ak9, 5, 9, GroupErrorCode::from_code)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_numbers_are_read_with_or_without_leading_zeros() {
+        assert_eq!(control_number("000000007"), Some(7));
+        assert_eq!(control_number("7"), Some(7));
+        assert_eq!(control_number(""), None);
+        assert_eq!(control_number("1234567890"), None);
+        assert_eq!(control_number("7A"), None);
+    }
 }

@@ -57,7 +57,7 @@ use thiserror::Error;
 
 pub use ack::{
     GroupAck, GroupStatus, InterchangeAck, InterchangeError, SegmentNote, SetAck, SetStatus,
-    Validation, read_997, validate,
+    Validation, control_number, read_997, validate,
 };
 pub use advice::{
     ApplicationAdvice, ApplicationError, ErrorCondition, InterchangeNote, SetRefusal, Ta1,

@@ -151,7 +151,7 @@ struct Verdict<'a> {
 fn verdicts(v: &edi::Validation) -> Vec<Verdict<'_>> {
     let mut out = Vec::new();
     for g in &v.acknowledgments {
-        let Some(control_number) = control_of(&g.control_number) else {
+        let Some(control_number) = edi::control_number(&g.control_number) else {
             tracing::info!(control_number = %g.control_number, "a 997 for a group that is not ours; ignored");
             continue;
         };
@@ -195,14 +195,6 @@ fn verdicts(v: &edi::Validation) -> Vec<Verdict<'_>> {
         });
     }
     out
-}
-
-/// A control number as partners write it back (leading zeros or not).
-fn control_of(text: &str) -> Option<u32> {
-    if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 /// The window partners have to acknowledge our documents, unless the host
@@ -335,19 +327,5 @@ impl<S: Store + Ledger> App<S> {
         };
         let docs = overdue_documents(ports, now, OVERDUE_BATCH).await?;
         Ok(settle_overdue(ports, &self.store, &self.metrics, &docs).await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_numbers_are_read_with_or_without_leading_zeros() {
-        assert_eq!(control_of("000000007"), Some(7));
-        assert_eq!(control_of("7"), Some(7));
-        assert_eq!(control_of(""), None);
-        assert_eq!(control_of("1234567890"), None);
-        assert_eq!(control_of("7A"), None);
     }
 }
