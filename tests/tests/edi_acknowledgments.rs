@@ -76,8 +76,9 @@ async fn host(ack_window: chrono::Duration) -> Host {
     }
 }
 
-/// buyer-api cancels units of PO-1003, whose seller is on EDI: an 860.
-async fn cancel_a_line(h: &mut Host, units: u32) -> String {
+/// buyer-api cancels units of PO-1003, whose seller is on EDI; the
+/// cancellation's id.
+async fn post_cancellation(h: &Host, units: u32) -> String {
     let body =
         json!({"items": [{"line_item_id": "li_3", "quantity": units, "reason": "Too many"}]});
     let r = call(
@@ -89,8 +90,14 @@ async fn cancel_a_line(h: &mut Host, units: u32) -> String {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    h.worker.drain().await.unwrap();
     r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// A cancellation of PO-1003, notified: an 860 to its seller.
+async fn cancel_a_line(h: &mut Host, units: u32) -> String {
+    let c = post_cancellation(h, units).await;
+    h.worker.drain().await.unwrap();
+    c
 }
 
 /// The control numbers of the 860s in seller-edi's outbound folder.
@@ -324,17 +331,7 @@ async fn a_cut_attempt_is_sent_again_under_the_same_control_number() {
     )
     .with_edi(ports);
     let since = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let body = json!({"items": [{"line_item_id": "li_3", "quantity": 1, "reason": "Too many"}]});
-    let r = call(
-        &h.app,
-        "POST",
-        "/v1/orders/ord_edi_1003/cancellations",
-        Some(BUYER),
-        Some(&body.to_string()),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let c = r.body["id"].as_str().unwrap().to_owned();
+    let c = post_cancellation(&h, 1).await;
 
     // Cut: the 860 is in the folder, the ledger does not know it.
     let first = notifier.sweep(since).await.unwrap();
