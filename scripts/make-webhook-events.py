@@ -75,7 +75,10 @@ def bc(name, scope, status=None):
     if status:
         data["status"] = {"previous_status_id": 11, "new_status_id": status}
     # `hash`: "the SHA-1 hash of the JSON-encoded payload data"
-    # (bigcommerce/docs, docs/integrations/webhooks/events).
+    # (bigcommerce/docs, docs/integrations/webhooks/events). `created_at`:
+    # when BigCommerce created the delivery (same page), fixed here at the
+    # day the samples were written; intake ignores one over 72 h old, so
+    # tests that deliver these set it to the present.
     payload = {"scope": scope, "store_id": "1001", "data": data,
                "hash": hashlib.sha1(json.dumps(data, separators=(",", ":")).encode()).hexdigest(),
                "created_at": 1795579200, "producer": "stores/birch123"}
