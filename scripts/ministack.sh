@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local AWS stand-in for tests: ministack (PyPI, pinned) in its own venv
-# under target/, on a free loopback port.
+# under target/, on a free loopback port (or MINISTACK_HOST's address).
 #
 #   scripts/ministack.sh start        start (or reuse a running one); prints `export ...` lines
 #   scripts/ministack.sh env          print the `export ...` lines of the running one
@@ -18,7 +18,11 @@ MINISTACK_VERSION="1.5.33"
 SAM_TRANSLATOR_VERSION="1.115.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where it listens: loopback, or (MINISTACK_HOST) an address containers
+# reach; each address has its own instance.
+host="${MINISTACK_HOST:-127.0.0.1}"
 state="$root/target/ministack"
+[[ "$host" == 127.0.0.1 ]] || state="$root/target/ministack-$host"
 venv="$root/target/venv"
 pidfile="$state/pid"
 envfile="$state/env"
@@ -46,13 +50,13 @@ running() {
 }
 
 free_port() {
-    "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    "$venv/bin/python" -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$host"
 }
 
 healthy() {
-    "$venv/bin/python" - "$1" <<'EOF' >/dev/null 2>&1
+    "$venv/bin/python" - "$1" "$host" <<'EOF' >/dev/null 2>&1
 import sys, urllib.request
-with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_ministack/health", timeout=2) as r:
+with urllib.request.urlopen(f"http://{sys.argv[2]}:{sys.argv[1]}/_ministack/health", timeout=2) as r:
     sys.exit(0 if r.status == 200 else 1)
 EOF
 }
@@ -60,7 +64,7 @@ EOF
 write_env() {
     local port="$1"
     cat >"$envfile" <<EOF
-export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+export AWS_ENDPOINT_URL=http://$host:$port
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1
@@ -83,7 +87,7 @@ start() {
     # setsid: its own process group, so `stop` ends it and nothing else.
     # AWS_ENDPOINT_URL in its own environment: the Lambda functions it runs
     # (provided.* bootstraps on the host) call this ministack back, not AWS.
-    AWS_ENDPOINT_URL="http://127.0.0.1:$port" GATEWAY_PORT="$port" BIND_HOST=127.0.0.1 SFTP_ENABLED=0 LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
+    AWS_ENDPOINT_URL="http://$host:$port" GATEWAY_PORT="$port" BIND_HOST="$host" SFTP_ENABLED=0 LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
         setsid "$venv/bin/ministack" >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     local i
@@ -92,7 +96,7 @@ start() {
         # taken the port between free_port and the bind, and answered for us.
         if healthy "$port" && sleep 0.3 && running; then
             write_env "$port"
-            log "ministack $MINISTACK_VERSION up on 127.0.0.1:$port (pid $(cat "$pidfile"), log $logfile)"
+            log "ministack $MINISTACK_VERSION up on $host:$port (pid $(cat "$pidfile"), log $logfile)"
             cat "$envfile"
             return
         fi

@@ -156,9 +156,17 @@ fn functions_are_the_workspace_lambda_binaries() {
 
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    // One architecture for every function, a parameter: arm64 as deployed,
+    // x86_64 for `sam local` on an x86_64 machine.
     assert_eq!(
         globals["Architectures"],
-        serde_norway::from_str::<Value>("[arm64]").unwrap()
+        serde_norway::from_str::<Value>("[!Ref Architecture]").unwrap()
+    );
+    let arch = &t["Parameters"]["Architecture"];
+    assert_eq!(arch["Default"].as_str(), Some("arm64"));
+    assert_eq!(
+        arch["AllowedValues"],
+        serde_norway::from_str::<Value>("[arm64, x86_64]").unwrap()
     );
     assert_eq!(globals["Handler"].as_str(), Some("bootstrap"));
     assert!(

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The functions under `sam local invoke` and `sam local start-api`
+# (scripts/sam_local_test.py says what is checked), on a machine with no
+# Docker engine and no container registry:
+#
+# 1. Docker from Debian's packages (docker.io), installed when missing; a
+#    private daemon with every file under target/sam-local/docker, stopped
+#    at the end with every container, whatever happened.
+# 2. `sam build` with Architecture=x86_64 (the template's default is arm64,
+#    as deployed) of the workspace's debug binaries; a check keeps every
+#    binary within Amazon Linux 2023's glibc 2.34.
+# 3. The Lambda base image SAM builds its emulator image on
+#    (public.ecr.aws/lambda/provided:al2023-x86_64), made locally from this
+#    machine's files: what the functions and SAM's image build run, and the
+#    folders Lambda uses. SAM adds its Runtime Interface Emulator itself.
+# 4. ministack on the bridge address of a Docker network of this script's;
+#    the functions' containers reach it there. Their DNS server is their own
+#    loopback (no name is looked up anywhere), and IPv4 forwarding stays off.
+#
+#   scripts/sam-local.sh          run the whole check
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+state="$root/target/sam-local"
+docker_dir="$state/docker"
+network="dropship-sam-local"
+base_image="public.ecr.aws/lambda/provided:al2023-x86_64"
+mkdir -p "$state"
+
+log() { printf 'sam-local.sh: %s\n' "$*" >&2; }
+step_started=$SECONDS
+lap() { log "$1 ($((SECONDS - step_started)) s)"; step_started=$SECONDS; }
+
+# --- Docker -----------------------------------------------------------------
+if ! command -v dockerd >/dev/null; then
+    log "installing docker.io (Debian's package)"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
+fi
+export DOCKER_HOST="unix://$docker_dir/docker.sock"
+# The Debian client (the package's), whatever else is on PATH.
+docker() { /usr/bin/docker "$@"; }
+
+stop_all() {
+    local rc=$?
+    if [[ -f "$docker_dir/dockerd.pid" ]]; then
+        local pid
+        pid="$(cat "$docker_dir/dockerd.pid")"
+        if kill -0 "$pid" 2>/dev/null; then
+            # Containers first (sam may leave one behind when killed), then the daemon.
+            docker ps -aq 2>/dev/null | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1 || true
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -KILL "$pid" 2>/dev/null || true
+            log "stopped the Docker daemon (pid $pid)"
+        fi
+    fi
+    exit "$rc"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$docker_dir"
+rm -f "$docker_dir/docker.sock" "$docker_dir/dockerd.pid"
+# setsid: its own session; containerd and the shims follow it down.
+setsid dockerd --host "$DOCKER_HOST" --data-root "$docker_dir/data" --exec-root "$docker_dir/exec" \
+    --pidfile "$docker_dir/dockerd.pid" --storage-driver overlay2 \
+    --iptables=false --ip-masq=false --ip-forward=false --dns 127.0.0.1 \
+    >"$docker_dir/dockerd.log" 2>&1 </dev/null &
+for _ in $(seq 1 100); do
+    docker version >/dev/null 2>&1 && break
+    sleep 0.2
+done
+docker version >/dev/null || { log "dockerd did not start; its log follows"; cat "$docker_dir/dockerd.log" >&2; exit 1; }
+lap "Docker daemon up (data under $docker_dir)"
+
+# An internal network: its bridge has an address on this machine (ministack
+# listens there), and its containers get no default route.
+if ! docker network inspect "$network" >/dev/null 2>&1; then
+    docker network create --internal --subnet 172.31.254.0/24 --gateway 172.31.254.1 "$network" >/dev/null
+fi
+bridge="$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$network")"
+# With forwarding off (dockerd is told not to turn it on), a container's
+# packets end at this machine, whatever route the container has.
+if [[ "$(cat /proc/sys/net/ipv4/ip_forward)" != 0 ]]; then
+    log "warning: IPv4 forwarding is on here; the containers' packets could be forwarded off the machine"
+fi
+
+# SAM stays on this machine: no telemetry, no version check (its app folder
+# says one was just made); its one AWS call (STS, for the account id) goes
+# to ministack, as AWS_ENDPOINT_URL says.
+export SAM_CLI_TELEMETRY=0
+export __SAM_CLI_APP_DIR="$state/sam-app"
+mkdir -p "$__SAM_CLI_APP_DIR"
+printf '{"telemetryEnabled": false, "lastVersionCheck": %s}\n' "$(( $(date +%s) + 10 * 365 * 86400 ))" \
+    >"$__SAM_CLI_APP_DIR/metadata.json"
+
+# --- sam build -------------------------------------------------------------------
+# scripts/sam_local_stage.py: the template, each function built by a make rule
+# from the workspace's debug build (the one the deployed-stack test made). The
+# template's own build method (cargo lambda, one build per function, each with
+# its own features) costs about 20 CPU-minutes here in debug: over the
+# suite's budget, for the same code.
+cargo_build="cargo build --locked --quiet --bins"
+for p in cancellation-api webhook-intake notifier edi-intake dropship; do cargo_build+=" -p $p"; done
+rm -rf "$state/src"
+python3 scripts/sam_local_stage.py "$root" "$state/src" "$cargo_build"
+scripts/sam.sh run sam build --template-file "$state/src/template.yaml" --parameter-overrides Architecture=x86_64 \
+    --build-dir "$state/build" >"$state/build.log" 2>&1 ||
+    { log "sam build failed; its log follows"; cat "$state/build.log" >&2; exit 1; }
+lap "sam build (x86_64)"
+# Amazon Linux 2023 has glibc 2.34: no binary may need a newer symbol version.
+for bin in "$state"/build/*/bootstrap; do
+    newest="$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
+    if [[ "$(printf '%s\nGLIBC_2.34\n' "$newest" | sort -V | tail -n 1)" != "GLIBC_2.34" ]]; then
+        log "$bin needs $newest; Amazon Linux 2023 has glibc 2.34"
+        exit 1
+    fi
+    log "$(basename "$(dirname "$bin")"): needs at most $newest"
+done
+
+# --- The base image -----------------------------------------------------------------
+# scripts/sam_local_rootfs.py: a root file system from this machine's files,
+# named by its recipe; the image is made again only when the recipe changes.
+rootfs="$(python3 scripts/sam_local_rootfs.py "$state" "$state"/build/*/bootstrap)"
+recipe_id="$(basename "$rootfs" .tar)"
+if [[ "$(docker image inspect -f '{{index .Config.Labels "recipe"}}' "$base_image" 2>/dev/null)" != "$recipe_id" ]]; then
+    docker import --change "LABEL recipe=$recipe_id" "$rootfs" "$base_image" >/dev/null
+    # SAM keeps its emulator image (base + emulator) across changes of either:
+    # drop it, and SAM makes it anew on this base with its pinned emulator.
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep -- '-rapid-' | xargs -r /usr/bin/docker rmi -f >/dev/null 2>&1 || true
+    lap "base image $base_image made ($recipe_id)"
+fi
+sam_version="$(scripts/sam.sh run sam --version | awk '{print $NF}')"
+if [[ "$(cat "$state/sam-version" 2>/dev/null)" != "$sam_version" ]]; then
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep -- '-rapid-' | xargs -r /usr/bin/docker rmi -f >/dev/null 2>&1 || true
+    echo "$sam_version" >"$state/sam-version"
+fi
+
+# --- The test, with ministack on the bridge address -----------------------------
+export SAM_LOCAL_NETWORK="$network"
+MINISTACK_HOST="$bridge" scripts/ministack.sh test scripts/sam.sh run python3 scripts/sam_local_test.py
+lap "sam local invoke and start-api"
