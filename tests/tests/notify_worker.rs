@@ -142,6 +142,7 @@ fn panicking_worker(
             inner: EmlOutbox::new(outbox),
             order_id: poisoned_order.to_owned(),
         },
+        email::Letters,
         local.sync,
         NotifierConfig::new(SENDER),
     ))
@@ -276,6 +277,7 @@ async fn a_notification_that_never_finishes_is_given_up_when_its_lock_ends() {
             inner: EmlOutbox::new(&outbox),
             order_id: stuck.clone(),
         },
+        email::Letters,
         local.sync,
         config,
     ));
@@ -323,6 +325,7 @@ async fn a_claim_ends_with_the_invocation_that_took_it() {
             inner: EmlOutbox::new(&outbox),
             order_id: order.clone(),
         },
+        email::Letters,
         local.sync,
         NotifierConfig::new(SENDER),
     );

@@ -255,10 +255,11 @@ enum NotificationsCmd {
 }
 
 fn channel(s: &str) -> Result<service::ledger::Channel, String> {
-    service::ledger::Channel::ALL
-        .into_iter()
-        .find(|c| c.as_str() == s)
-        .ok_or_else(|| format!("{s:?}: email or store_sync"))
+    let all = service::ledger::Channel::ALL;
+    all.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
+        format!("{s:?}: one of {}", names.join(", "))
+    })
 }
 
 enum Ops {
@@ -315,6 +316,7 @@ async fn notifications(
             let mut n = Notifier::new(
                 store,
                 ses::SesMailer::on_first_use(&sdk),
+                email::Letters,
                 platforms::client::HttpStoreSync::new(PlatformHttp::default()),
                 service::notify::NotifierConfig::new(&sender_email),
             );

@@ -122,6 +122,7 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
             SECRET_CACHE,
         ),
         SesMailer::on_first_use(sdk),
+        email::Letters,
         HttpStoreSync::new(PlatformHttp::default().with_metrics(service::metrics::Metrics::emf())),
         NotifierConfig::new(&config.sender),
     )
@@ -272,13 +273,7 @@ where
     let outcome = AssertUnwindSafe(notifier.run_task(&task))
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| {
-            Err(NotifyError::Retry {
-                channel: "webhook",
-                cancellation_id: task.event_id.clone(),
-                detail: format!("panicked: {}", panic_message(&*panic)),
-            })
-        });
+        .unwrap_or_else(|panic| Err(NotifyError::task_panicked(&task, &panic_message(&*panic))));
     match outcome {
         Ok(o) => {
             tracing::info!(message_id = %id, event_id = %task.event_id, endpoint_id = %task.endpoint_id, outcome = ?o, "delivery task ran");

@@ -226,6 +226,7 @@ fn notifier(store: &TestStore, queue: &Queue) -> Notifier<TestStore, NoMail, Htt
     Notifier::new(
         store.clone(),
         NoMail,
+        email::Letters,
         HttpStoreSync::new(PlatformHttp::default()),
         NotifierConfig::new("n@dropship.example"),
     )

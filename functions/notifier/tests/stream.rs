@@ -112,6 +112,7 @@ impl World {
         Notifier::new(
             self.store.clone(),
             SesMailer::new(ses),
+            email::Letters,
             HttpStoreSync::new(http),
             NotifierConfig::new(&self.sender),
         )
@@ -876,6 +877,7 @@ async fn a_record_whose_notification_panics_fails_alone() {
             ses: SesMailer::new(aws_sdk_ses::Client::new(&w.sdk)),
             order_id: "ord_demo_edi",
         },
+        email::Letters,
         HttpStoreSync::new(PlatformHttp::default()),
         NotifierConfig::new(&w.sender),
     );

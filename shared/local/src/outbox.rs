@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
+use email::rfc5322;
 use platforms::outbound::describe_update;
 use platforms::outbound::{
     self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
 };
 use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_url};
-use service::email::{Email, MailError, Mailer, rfc5322, safe};
+use service::email::{Email, MailError, Mailer, safe};
 use service::sync::{StoreSync, SyncError};
 
 /// Write a file whole: a temporary one, renamed into place.

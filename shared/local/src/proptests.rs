@@ -10,8 +10,8 @@ use domain::{
     Cancellation, CancellationKind, CancelledItem, Company, Connection, Integration, LineItem,
     Order, Role, Source,
 };
+use email::Notice;
 use platforms::outbound::OrderUpdate;
-use service::email::Notice;
 
 /// One line before the cancellation, and what the cancellation does to it.
 #[derive(Debug, Clone)]

@@ -45,6 +45,7 @@ pub fn local_notifier(
     Notifier::new(
         store,
         EmlOutbox::new(outbox_dir),
+        email::Letters,
         LocalStoreSync {
             http: HttpStoreSync::new(http),
             record: RecordingStoreSync::new(outbox_dir),

@@ -22,34 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 
-/// How a partner hears of a cancellation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The partner company's notification email.
-    Email,
-    /// The partner's store platform (refund, order status, line quantities).
-    StoreSync,
-    /// An event pushed to one of the partner's webhook endpoints.
-    Webhook,
-    /// An X12 document (860 to an EDI seller, 865 to an EDI buyer).
-    Edi,
-}
+pub use crate::channels::Channel;
 
 impl Channel {
-    /// The channels a cancellation is notified on directly; webhook
-    /// deliveries are keyed by event and endpoint instead.
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::StoreSync, Channel::Edi];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::StoreSync => "store_sync",
-            Channel::Webhook => "webhook",
-            Channel::Edi => "edi",
-        }
-    }
-
     /// The channel and endpoint of a stored slot (`LedgerKey::slot`).
     pub fn of_slot(slot: &str) -> Option<(Channel, Option<String>)> {
         match slot.split_once(':') {

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 mod cache;
 mod changes;
+mod channels;
 mod config;
 pub mod edi;
 pub mod email;

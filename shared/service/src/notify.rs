@@ -1,9 +1,8 @@
 //! The notifier: for each new cancellation, tell the partner (never the
-//! initiator) by email and, where it is connected through a store platform,
-//! in its store. Each (cancellation, channel) runs under a ledger claim
-//! (`ledger`), so redelivery, retries and concurrent workers never
-//! repeat an effect; a worker that crashed mid-send is taken over after the
-//! lock expires.
+//! initiator) on every channel it has (`channels`). Each (cancellation,
+//! channel) runs under a ledger claim (`ledger`), so redelivery, retries and
+//! concurrent workers never repeat an effect; a worker that crashed mid-send
+//! is taken over after the lock expires.
 //!
 //! Hosts: the `notifier` Lambda (DynamoDB stream) and `dropship serve`
 //! (the local outbox worker over the embedded store's outbox).
@@ -11,18 +10,19 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use chrono::Duration;
 use futures::FutureExt;
 use thiserror::Error;
 
-use domain::sync;
 use domain::{Cancellation, Company, Role};
 
-use crate::email::{MailError, Mailer, Notice};
+use crate::channels::{Case, registered};
+use crate::email::{Letters, Mailer};
 use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
 use crate::store::{Store, StoreError};
-use crate::sync::{StoreSync, SyncError};
+use crate::sync::StoreSync;
 use crate::webhooks::{DeliveryPorts, WebhookStore};
 
 /// The sender used when `SENDER_EMAIL` is not set (local runs only).
@@ -123,14 +123,21 @@ pub enum ChannelReport {
     NotApplicable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What happened on each channel, in the order they ran
+/// (`Channel::REGISTERED`).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Report {
-    pub(crate) email: ChannelReport,
-    pub(crate) store_sync: ChannelReport,
-    /// Events recorded for the partner and pushed to its endpoints.
-    pub(crate) webhooks: ChannelReport,
-    /// The X12 document to an EDI partner.
-    pub(crate) edi: ChannelReport,
+    pub(crate) channels: Vec<(Channel, ChannelReport)>,
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("Report");
+        for (channel, report) in &self.channels {
+            s.field(channel.as_str(), report);
+        }
+        s.finish()
+    }
 }
 
 impl ChannelReport {
@@ -147,20 +154,25 @@ impl ChannelReport {
 
 impl Report {
     /// Each channel's result in a word (`ChannelReport::as_str`).
-    pub fn summary(&self) -> [(Channel, &'static str); 4] {
-        [
-            (Channel::Email, self.email.as_str()),
-            (Channel::StoreSync, self.store_sync.as_str()),
-            (Channel::Edi, self.edi.as_str()),
-            (Channel::Webhook, self.webhooks.as_str()),
-        ]
+    pub fn summary(&self) -> Vec<(Channel, &'static str)> {
+        self.channels
+            .iter()
+            .map(|(c, r)| (*c, r.as_str()))
+            .collect()
     }
 
-    /// Did an attempt on either channel panic?
-    pub fn crashed(&self) -> bool {
-        [&self.email, &self.store_sync, &self.edi, &self.webhooks]
+    /// What happened on `channel`.
+    pub fn on(&self, channel: Channel) -> Option<&ChannelReport> {
+        self.channels
             .iter()
-            .any(|r| matches!(r, ChannelReport::Crashed(_)))
+            .find_map(|(c, r)| (*c == channel).then_some(r))
+    }
+
+    /// Did an attempt on any channel panic?
+    pub fn crashed(&self) -> bool {
+        self.channels
+            .iter()
+            .any(|(_, r)| matches!(r, ChannelReport::Crashed(_)))
     }
 }
 
@@ -175,7 +187,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// What an attempt on a channel came to.
-enum Attempt {
+pub(crate) enum Attempt {
     Done(String),
     Permanent(String),
     Transient(String),
@@ -183,30 +195,14 @@ enum Attempt {
     Crashed(String),
 }
 
-impl From<MailError> for Attempt {
-    fn from(e: MailError) -> Self {
-        match e {
-            MailError::Rejected(d) => Attempt::Permanent(d),
-            MailError::Unavailable(d) => Attempt::Transient(d),
-        }
-    }
-}
-
-impl From<SyncError> for Attempt {
-    fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Rejected(d) => Attempt::Permanent(d),
-            SyncError::Unavailable(d) => Attempt::Transient(d),
-        }
-    }
-}
-
 /// The most overdue documents an operator's retry looks through.
-const RETRY_SCAN: usize = 10_000;
+pub(crate) const RETRY_SCAN: usize = 10_000;
 
 pub struct Notifier<S, M, Y> {
     pub store: S,
     pub(crate) mailer: M,
+    /// Writes the emails `mailer` sends.
+    pub(crate) letters: Arc<dyn Letters>,
     pub sync: Y,
     pub(crate) config: NotifierConfig,
     /// Where counts of notifications go (off unless the host says).
@@ -223,10 +219,17 @@ where
     M: Mailer,
     Y: StoreSync,
 {
-    pub fn new(store: S, mailer: M, sync: Y, config: NotifierConfig) -> Self {
+    pub fn new(
+        store: S,
+        mailer: M,
+        letters: impl Letters,
+        sync: Y,
+        config: NotifierConfig,
+    ) -> Self {
         Notifier {
             store,
             mailer,
+            letters: Arc::new(letters),
             sync,
             config,
             metrics: crate::metrics::Metrics::off(),
@@ -263,9 +266,9 @@ where
         });
     }
 
-    /// Notify the partner of `c` on every channel it has. Both channels are
-    /// attempted even when one fails; an error means at least one must be
-    /// retried (the other, if done, is not repeated then).
+    /// Notify the partner of `c` on every channel it has. Every channel is
+    /// attempted even when one fails; an error (the first channel's) means
+    /// at least one must be retried (those done are not repeated then).
     pub async fn notify(&self, c: &Cancellation) -> Result<Report, NotifyError> {
         let record = self
             .store
@@ -291,134 +294,33 @@ where
             Some(i) => i.name,
             None => initiator_id.clone(),
         };
-
-        let (partner, initiator_name) = (&partner, initiator_name.as_str());
-        let email = if partner.id == *initiator_id {
-            Ok(ChannelReport::NotApplicable)
-        } else {
-            self.run(c, Channel::Email, |_| async move {
-                if partner.email.trim().is_empty() {
-                    return Attempt::Permanent(format!("company {} has no email", partner.id));
-                }
-                let notice = Notice::new(order, c, partner, partner_party, initiator_name);
-                let mail = match notice.email(&self.config.sender, &partner.email) {
-                    Ok(m) => m,
-                    Err(e) => return e.into(),
-                };
-                match self.mailer.send(&mail).await {
-                    Ok(id) => Attempt::Done(format!("to {}: {id}", partner.email)),
-                    Err(e) => e.into(),
-                }
-            })
-            .await
+        let case = Case {
+            c,
+            record: &record,
+            partner: &partner,
+            partner_party,
+            initiator_id,
+            initiator_name: &initiator_name,
         };
 
-        let store_sync = if sync::syncs(partner, partner_party) {
-            self.run(c, Channel::StoreSync, |_| async move {
-                match sync::plan(partner, partner_party, order, c) {
-                    Ok(Some(plan)) => match self.sync.apply(&plan).await {
-                        Ok(detail) => Attempt::Done(detail),
-                        Err(e) => e.into(),
-                    },
-                    Ok(None) => Attempt::Done("no store sync for this partner".into()),
-                    Err(e) => SyncError::from(e).into(),
+        let mut channels = Vec::new();
+        let mut first_error = None;
+        for channel in registered::<S, M, Y>() {
+            let result = if channel.applies(self, &case) {
+                channel.send(self, &case).await
+            } else {
+                Ok(ChannelReport::NotApplicable)
+            };
+            match result {
+                Ok(r) => channels.push((channel.id(), r)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
-            })
-            .await
-        } else {
-            Ok(ChannelReport::NotApplicable)
-        };
-
-        let record_ref = &record;
-        let edi = match &self.edi {
-            Some(ports)
-                if partner.integration == domain::Integration::Edi
-                    && partner.id != *initiator_id =>
-            {
-                self.run(c, Channel::Edi, |attempt| async move {
-                    let settings = match crate::edi::partner_of(partner) {
-                        Ok(p) => p,
-                        Err(e) => return Attempt::Permanent(e.to_string()),
-                    };
-                    // A repeat of a cut attempt sends the same document under
-                    // the numbers it was first given: the partner may see it
-                    // twice, never as two documents.
-                    let earlier = match ports.sent.awaiting_for(&partner.id, &c.id).await {
-                        Ok(d) => d,
-                        Err(e) => return Attempt::Transient(e.to_string()),
-                    };
-                    let (control, sent_at) = match &earlier {
-                        Some(d) => (d.control_number, d.sent_at),
-                        None => match ports.numbers.next(&partner.id).await {
-                            Ok(n) => (n, crate::app::now()),
-                            Err(e) => return Attempt::Transient(e),
-                        },
-                    };
-                    let (order_then, _) = crate::webhooks::as_of(record_ref, c);
-                    let file = match crate::edi::outbound_document(
-                        &ports.our_id,
-                        &settings,
-                        partner_party,
-                        &order_then,
-                        c,
-                        control,
-                    ) {
-                        Ok(f) => f,
-                        Err(e) => return Attempt::Permanent(format!("writing the document: {e}")),
-                    };
-                    let set = match partner_party {
-                        domain::Role::Seller => edi::SetKind::PoChange860,
-                        domain::Role::Buyer => edi::SetKind::SellerChange865,
-                    };
-                    // Recorded before it is written: a 997 for it can then
-                    // always be matched, and one never sent turns overdue.
-                    let sent = crate::edi::SentDocument {
-                        company_id: partner.id.clone(),
-                        control_number: control,
-                        set: set.id().to_owned(),
-                        functional_id: set.functional_id().to_owned(),
-                        order_id: c.order_id.clone(),
-                        cancellation_id: c.id.clone(),
-                        attempt,
-                        sent_at,
-                        state: crate::edi::AckState::Awaiting,
-                        settled_at: None,
-                        note: None,
-                    };
-                    if let Err(e) = ports.sent.record(&sent).await {
-                        return Attempt::Transient(e.to_string());
-                    }
-                    // The partner sees this detail: it names the document by
-                    // its control number, never where it was written.
-                    match ports.outbox.put(&partner.id, &file.name, &file.bytes).await {
-                        Ok(at) => {
-                            tracing::info!(company_id = %partner.id, file = %file.name, at = ?at, "EDI document written");
-                            Attempt::Done(format!(
-                                "X12 {set} sent, interchange control number {control:09}"
-                            ))
-                        }
-                        Err(e) => Attempt::Transient(e),
-                    }
-                })
-                .await
             }
-            _ => Ok(ChannelReport::NotApplicable),
-        };
-
-        let webhooks = if partner.id == *initiator_id {
-            Ok(ChannelReport::NotApplicable)
-        } else {
-            self.push_events(c, &record, partner).await
-        };
-
-        match (email, store_sync, edi, webhooks) {
-            (Ok(email), Ok(store_sync), Ok(edi), Ok(webhooks)) => Ok(Report {
-                email,
-                store_sync,
-                webhooks,
-                edi,
-            }),
-            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => Err(e),
+        }
+        match first_error {
+            None => Ok(Report { channels }),
+            Some(e) => Err(e),
         }
     }
 
@@ -454,51 +356,12 @@ where
             .into_iter()
             .find(|c| c.id == cancellation_id)
             .ok_or_else(|| NotifyError::NoCancellation(cancellation_id.to_owned()))?;
-        if let Some(ports) = &self.edi
-            && channel.is_none_or(|only| only == Channel::Edi)
-        {
-            let overdue: Vec<_> =
-                crate::edi::acks::overdue_documents(ports, crate::app::now(), RETRY_SCAN)
-                    .await?
-                    .into_iter()
-                    .filter(|d| d.cancellation_id == c.id)
-                    .collect();
-            crate::edi::acks::settle_overdue(ports, &self.store, &self.metrics, &overdue).await;
-        }
-        for ch in Channel::ALL {
-            if channel.is_none_or(|only| only == ch) {
-                let key = LedgerKey::new(&c.order_id, &c.id, ch);
-                if self.store.reopen_failed(&key).await? {
-                    tracing::info!(cancellation_id = %c.id, channel = ch.as_str(), "failed notification reopened for a retry");
-                }
+        for ch in registered::<S, M, Y>() {
+            if channel.is_none_or(|only| only == ch.id()) {
+                ch.reopen(self, &c).await?;
             }
-        }
-        if self.webhooks.is_some() && channel.is_none_or(|only| only == Channel::Webhook) {
-            self.reopen_failed_deliveries(&c.order_id).await?;
         }
         self.notify(&c).await
-    }
-
-    /// Event deliveries are keyed by event and endpoint, not by
-    /// cancellation: the failed ones of the order's events are reopened,
-    /// and `notify` queues them again (a delivered one never is).
-    async fn reopen_failed_deliveries(&self, order_id: &str) -> Result<(), NotifyError> {
-        let failed = self
-            .store
-            .ledger_entries(order_id)
-            .await?
-            .into_iter()
-            .filter(|e| e.channel == Channel::Webhook && e.outcome == Some(Outcome::Failed));
-        for e in failed {
-            let Some(endpoint) = e.endpoint_id.as_deref() else {
-                continue;
-            };
-            let key = LedgerKey::webhook(order_id, &e.cancellation_id, endpoint);
-            if self.store.reopen_failed(&key).await? {
-                tracing::info!(order_id, event_id = %e.cancellation_id, endpoint_id = endpoint, "failed event delivery reopened for a retry");
-            }
-        }
-        Ok(())
     }
 
     /// Every cancellation made since `since` notified on each channel it
@@ -517,8 +380,9 @@ where
         Ok(done)
     }
 
-    /// One channel under its ledger claim.
-    async fn run<F, Fut>(
+    /// One channel under its ledger claim: `act` is given the attempt's
+    /// number and runs only if the claim is ours.
+    pub(crate) async fn claimed<F, Fut>(
         &self,
         c: &Cancellation,
         channel: Channel,

@@ -156,46 +156,62 @@ pub struct NotificationView<'a> {
     pub detail: Option<&'a str>,
 }
 
-/// A cancellation's notifications: `email` and `store_sync`, each present
-/// once attempted.
-#[derive(Debug, Serialize, PartialEq, Eq, Default)]
+/// A cancellation's notifications, keyed by channel id (`Channel::ALL`,
+/// in that order), each present once attempted.
+#[derive(Debug, PartialEq, Eq, Default)]
 pub struct NotificationsView<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<NotificationView<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub store_sync: Option<NotificationView<'a>>,
-    /// The X12 document sent to an EDI partner.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edi: Option<NotificationView<'a>>,
+    pub channels: Vec<(Channel, NotificationView<'a>)>,
+}
+
+impl Serialize for NotificationsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.channels.len()))?;
+        for (channel, view) in &self.channels {
+            map.serialize_entry(channel.as_str(), view)?;
+        }
+        map.end()
+    }
 }
 
 impl<'a> NotificationsView<'a> {
     /// The summary of `c` from the ledger, as `viewer` may see it; `None`
-    /// when nothing has been attempted yet.
+    /// when nothing has been attempted yet. Webhook deliveries are keyed
+    /// by event, not by cancellation: never among these.
     pub fn of(c: &Cancellation, entries: &'a [LedgerEntry], viewer: Option<Role>) -> Option<Self> {
         let partner = viewer.is_some_and(|v| v != c.initiated_by);
-        let mut view = NotificationsView::default();
-        for e in entries.iter().filter(|e| e.cancellation_id == c.id) {
-            let (status, detail) = match (e.status, e.outcome) {
-                (LedgerStatus::Completed, Some(Outcome::Failed)) => ("failed", e.detail.as_deref()),
-                (LedgerStatus::Completed, _) => ("sent", e.detail.as_deref()),
-                (LedgerStatus::InProgress, _) => ("pending", e.last_error.as_deref()),
-            };
-            let v = NotificationView {
-                status,
-                attempts: e.attempts,
-                updated_at: e.updated_at,
-                detail: detail.filter(|_| partner),
-            };
-            match e.channel {
-                Channel::Email => view.email = Some(v),
-                Channel::StoreSync => view.store_sync = Some(v),
-                Channel::Edi => view.edi = Some(v),
-                // Keyed by event, not by cancellation: never among these.
-                Channel::Webhook => {}
-            }
-        }
-        (view != NotificationsView::default()).then_some(view)
+        let channels: Vec<_> = Channel::ALL
+            .into_iter()
+            .filter_map(|channel| {
+                // The last record of a channel is the one shown.
+                let e = entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.cancellation_id == c.id && e.channel == channel)?;
+                let (status, detail) = match (e.status, e.outcome) {
+                    (LedgerStatus::Completed, Some(Outcome::Failed)) => {
+                        ("failed", e.detail.as_deref())
+                    }
+                    (LedgerStatus::Completed, _) => ("sent", e.detail.as_deref()),
+                    (LedgerStatus::InProgress, _) => ("pending", e.last_error.as_deref()),
+                };
+                let v = NotificationView {
+                    status,
+                    attempts: e.attempts,
+                    updated_at: e.updated_at,
+                    detail: detail.filter(|_| partner),
+                };
+                Some((channel, v))
+            })
+            .collect();
+        (!channels.is_empty()).then_some(NotificationsView { channels })
+    }
+
+    /// The notification on `channel`, if attempted.
+    pub fn on(&self, channel: Channel) -> Option<&NotificationView<'a>> {
+        self.channels
+            .iter()
+            .find_map(|(c, v)| (*c == channel).then_some(v))
     }
 }
 
@@ -335,6 +351,6 @@ mod notification_tests {
             Some("SES: Throttling"),
         )];
         let v = NotificationsView::of(&can, &pending, Some(Role::Seller)).unwrap();
-        assert_eq!(v.email.unwrap().status, "pending");
+        assert_eq!(v.on(Channel::Email).unwrap().status, "pending");
     }
 }

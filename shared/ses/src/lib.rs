@@ -1,6 +1,6 @@
 //! The mail port over Amazon SES (`SendRawEmail`, v1 API): one client per
 //! process, built when the first email is sent. The message is the same
-//! RFC 5322 document the local outbox writes (`service::email::rfc5322`), so
+//! RFC 5322 document the local outbox writes (`email::rfc5322`), so
 //! every send of a notification carries its stable reference headers.
 
 use std::sync::{Arc, OnceLock};
@@ -13,7 +13,8 @@ use aws_sdk_ses::operation::send_raw_email::SendRawEmailError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::RawMessage;
 
-use service::email::{Email, MailError, Mailer, rfc5322};
+use email::rfc5322;
+use service::email::{Email, MailError, Mailer};
 
 /// Error codes SES answers when it is busy or failing, not refusing.
 const TRANSIENT_CODES: &[&str] = &[

@@ -554,6 +554,18 @@ where
     }
 }
 
+impl NotifyError {
+    /// A delivery task whose attempt panicked: retried like one that
+    /// failed.
+    pub fn task_panicked(task: &DeliveryTask, message: &str) -> Self {
+        NotifyError::Retry {
+            channel: Channel::Webhook.as_str(),
+            cancellation_id: task.event_id.clone(),
+            detail: format!("panicked: {message}"),
+        }
+    }
+}
+
 /// The order as `c` left it: later cancellations (the notifier may run
 /// after them) are taken off again, so each event shows its own moment
 /// and `order.completed` follows the cancellation that completed it.
