@@ -211,7 +211,7 @@ pub const OVERDUE_LISTED: usize = 1000;
 /// in all but name (the hourly check records it so; a retry re-sends it).
 fn overdue_json(d: &service::edi::SentDocument) -> Value {
     json!({"cancellation_id": d.cancellation_id, "order_id": d.order_id,
-           "channel": "edi", "endpoint_id": null,
+           "channel": d.ledger_key().channel.as_str(), "endpoint_id": null,
            "status": "overdue", "attempts": d.attempt,
            "updated_at": d.sent_at,
            "reason": format!("X12 {} {:09} sent, no 997 yet", d.set, d.control_number)})

@@ -62,19 +62,29 @@ impl Channel {
     }
 }
 
-/// The channels `notify` runs, in order (`Channel::REGISTERED`).
+/// The channels `notify` runs, in order: `Channel::REGISTERED`, each id
+/// mapped to its channel (the match keeps the two in step).
 pub(crate) fn registered<S, M, Y>() -> [&'static dyn NotificationChannel<S, M, Y>; 4]
 where
     S: Store + Ledger + WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
-    [
-        &email::EmailChannel,
-        &store_sync::StoreSyncChannel,
-        &edi::EdiChannel,
-        &webhook::WebhookChannel,
-    ]
+    Channel::REGISTERED.map(channel::<S, M, Y>)
+}
+
+fn channel<S, M, Y>(id: Channel) -> &'static dyn NotificationChannel<S, M, Y>
+where
+    S: Store + Ledger + WebhookStore,
+    M: Mailer,
+    Y: StoreSync,
+{
+    match id {
+        Channel::Email => &email::EmailChannel,
+        Channel::StoreSync => &store_sync::StoreSyncChannel,
+        Channel::Edi => &edi::EdiChannel,
+        Channel::Webhook => &webhook::WebhookChannel,
+    }
 }
 
 /// A future a channel returns (boxed: channels are kept as trait objects).

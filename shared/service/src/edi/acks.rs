@@ -67,7 +67,8 @@ pub struct SentDocument {
 }
 
 impl SentDocument {
-    fn ledger_key(&self) -> LedgerKey {
+    /// The notification record the document was sent for.
+    pub fn ledger_key(&self) -> LedgerKey {
         LedgerKey::new(&self.order_id, &self.cancellation_id, Channel::Edi)
     }
 }
