@@ -90,14 +90,9 @@ if [[ "$(cat /proc/sys/net/ipv4/ip_forward)" != 0 ]]; then
     log "warning: IPv4 forwarding is on here; the containers' packets could be forwarded off the machine"
 fi
 
-# SAM stays on this machine: no telemetry, no version check (its app folder
-# says one was just made); its one AWS call (STS, for the account id) goes
-# to ministack, as AWS_ENDPOINT_URL says.
-export SAM_CLI_TELEMETRY=0
-export __SAM_CLI_APP_DIR="$state/sam-app"
-mkdir -p "$__SAM_CLI_APP_DIR"
-printf '{"telemetryEnabled": false, "lastVersionCheck": %s}\n' "$(( $(date +%s) + 10 * 365 * 86400 ))" \
-    >"$__SAM_CLI_APP_DIR/metadata.json"
+# SAM stays on this machine: scripts/sam.sh turns its telemetry and version
+# check off; its one AWS call (STS, for the account id) goes to ministack,
+# as AWS_ENDPOINT_URL says.
 
 # --- sam build -------------------------------------------------------------------
 # scripts/sam_local_stage.py: the template, each function built by a make rule

@@ -29,9 +29,14 @@ ensure_venv() {
     fi
 }
 
-# No telemetry, no update checks: the tools run offline here.
+# No telemetry, no version check: the tools run offline here. SAM checks
+# PyPI for a newer version unless its app folder says it did within a week;
+# ours says so for ten years (a float: SAM takes no other type).
 export SAM_CLI_TELEMETRY=0
-export SAM_CLI_DISABLE_UPDATE_CHECK=1
+export __SAM_CLI_APP_DIR="$root/target/sam-app"
+mkdir -p "$__SAM_CLI_APP_DIR"
+printf '{"telemetryEnabled": false, "lastVersionCheck": %s.0}\n' "$(($(date +%s) + 10 * 365 * 86400))" \
+    >"$__SAM_CLI_APP_DIR/metadata.json"
 
 cmd="${1:-}"
 shift || true
