@@ -21,7 +21,7 @@ use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
 use service::app::App;
 use service::edi::ControlNumbers;
-use service::store::{StatusFilter, Store};
+use service::store::{Orders, StatusFilter};
 use service::webhooks::Pending;
 use sqlite::EmbeddedStore;
 

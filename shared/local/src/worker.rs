@@ -369,7 +369,7 @@ mod tests {
     use domain::{CancelledItem, Role, Source};
     use serde_json::{Value, json};
     use service::ledger::{Channel, Ledger, Outcome};
-    use service::store::{Commit, Store};
+    use service::store::{Commit, Companies, Orders};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

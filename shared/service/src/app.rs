@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cache::CompanyCache;
 use crate::platform::PlatformReader;
-use crate::store::{IdempotencyRecord, Store, StoreError};
+use crate::store::{Companies, IdempotencyRecord, IdempotencyRecords, Store, StoreError};
 use domain::{Company, DomainError, NotPermitted, Order};
 
 use crate::config::Config;
@@ -179,7 +179,7 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
 
-impl<S: Store> App<S> {
+impl<S> App<S> {
     pub fn new(store: S) -> Self {
         Self::with_config(store, Config::default())
     }
@@ -224,7 +224,9 @@ impl<S: Store> App<S> {
             ..self
         }
     }
+}
 
+impl<S: Companies> App<S> {
     pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
         if api_key.is_empty() {
             return Err(AppError::Unauthorized);
@@ -234,7 +236,9 @@ impl<S: Store> App<S> {
             .await?
             .ok_or(AppError::Unauthorized)
     }
+}
 
+impl<S: Store> App<S> {
     /// The company of `api_key` and the order its request acts on, read in
     /// one round trip; whether the company may see the order is decided by
     /// the use case, in memory.
@@ -263,7 +267,9 @@ impl<S: Store> App<S> {
             },
         ))
     }
+}
 
+impl<S: IdempotencyRecords> App<S> {
     /// The response stored under `idem`, after a write was refused because
     /// the key is taken: the record the refusal carried, else read. A key
     /// taken by another request is refused.

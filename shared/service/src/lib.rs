@@ -18,6 +18,7 @@ pub mod notify;
 mod orders;
 pub mod platform;
 mod reconcile;
+mod records;
 mod retry;
 pub mod secrets;
 pub mod store;
