@@ -125,9 +125,9 @@ pub struct App<S> {
     /// Where counts of what happens go (off unless the host says).
     pub metrics: crate::metrics::Metrics,
     /// Event webhooks: URL policy, resolver, signing key, ping queue.
-    pub(crate) webhooks: Option<crate::webhooks::WebhookPorts>,
+    pub(crate) webhooks: Option<crate::ports::WebhookPorts>,
     /// EDI: our interchange id, control numbers, the outbound folder.
-    pub(crate) edi: Option<crate::edi::EdiPorts>,
+    pub(crate) edi: Option<crate::ports::EdiPorts>,
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -197,7 +197,7 @@ impl<S> App<S> {
     }
 
     /// Take EDI partners' interchanges with `ports`.
-    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+    pub fn with_edi(self, ports: crate::ports::EdiPorts) -> Self {
         App {
             edi: Some(ports),
             ..self
@@ -205,7 +205,7 @@ impl<S> App<S> {
     }
 
     /// Serve the webhook endpoints and event log with `ports`.
-    pub fn with_webhooks(self, ports: crate::webhooks::WebhookPorts) -> Self {
+    pub fn with_webhooks(self, ports: crate::ports::WebhookPorts) -> Self {
         App {
             webhooks: Some(ports),
             ..self

@@ -30,43 +30,15 @@ pub(crate) mod acks;
 mod outbound;
 mod replies;
 
-pub use acks::{AckState, DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT, SentDocument, SentDocuments};
+pub use crate::ports::{ControlNumbers, EdiOutbox, EdiPorts};
+pub use crate::store::{AckState, SentDocument, SentDocuments};
+pub use acks::{DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT};
 pub use outbound::outbound_document;
 pub use replies::{Inbound, Numbering};
 
 use crate::app::App;
 use crate::reconcile::ReconcileOutcome;
 use crate::store::Store;
-use crate::webhooks::Pending;
-
-/// Interchange control numbers per partner: each call a number never
-/// given out for that partner before (1 to 999 999 999).
-pub trait ControlNumbers: Send + Sync + 'static {
-    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String>;
-}
-
-/// Where documents for a company are put: `outbound/<company>/<name>` of
-/// the EDI folder (local) or bucket (AWS).
-pub trait EdiOutbox: Send + Sync + 'static {
-    fn put<'a>(
-        &'a self,
-        company_id: &'a str,
-        name: &'a str,
-        bytes: &'a [u8],
-    ) -> Pending<'a, String, String>;
-}
-
-/// What EDI needs: our interchange id (`DROPSHIP_ISA_ID`), control numbers,
-/// the outbound folder, the record of what we sent.
-#[derive(Clone)]
-pub struct EdiPorts {
-    pub our_id: IsaId,
-    pub numbers: Arc<dyn ControlNumbers>,
-    pub outbox: Arc<dyn EdiOutbox>,
-    pub sent: Arc<dyn SentDocuments>,
-    /// How long partners have to acknowledge what we send (997).
-    pub ack_window: chrono::Duration,
-}
 
 /// A document to put in a company's outbound folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 mod orders;
 pub mod platform;
+pub mod ports;
 mod reconcile;
 mod records;
 mod retry;

@@ -21,9 +21,10 @@ use domain::{Cancellation, Company, Role};
 
 use crate::email::{MailError, Mailer, Notice};
 use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+use crate::ports::DeliveryPorts;
+use crate::store::WebhookStore;
 use crate::store::{Store, StoreError};
 use crate::sync::{StoreSync, SyncError};
-use crate::webhooks::{DeliveryPorts, WebhookStore};
 
 /// The sender used when `SENDER_EMAIL` is not set (local runs only).
 pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
@@ -214,7 +215,7 @@ pub struct Notifier<S, M, Y> {
     /// Event webhooks (off unless the host sets them up).
     pub(crate) webhooks: Option<DeliveryPorts>,
     /// X12 documents to EDI partners (off unless the host sets them up).
-    pub(crate) edi: Option<crate::edi::EdiPorts>,
+    pub(crate) edi: Option<crate::ports::EdiPorts>,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
@@ -236,7 +237,7 @@ where
     }
 
     /// Send EDI partners their 860s and 865s through `ports`.
-    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+    pub fn with_edi(self, ports: crate::ports::EdiPorts) -> Self {
         Notifier {
             edi: Some(ports),
             ..self
@@ -354,7 +355,7 @@ where
                             Err(e) => return Attempt::Transient(e),
                         },
                     };
-                    let (order_then, _) = crate::webhooks::as_of(record_ref, c);
+                    let (order_then, _) = crate::store::as_of(record_ref, c);
                     let file = match crate::edi::outbound_document(
                         &ports.our_id,
                         &settings,

@@ -1,11 +1,13 @@
 //! The store port: what the application needs from persistence, and nothing
 //! more, in roles (`Orders`, `Companies`, `IdempotencyRecords`, the event
-//! log `WebhookStore`, and the notification ledger in `ledger`), so a use case, a decorator or a fake
+//! log `WebhookStore`, EDI's `SentDocuments`, and the notification ledger in
+//! `ledger`), so a use case, a decorator or a fake
 //! deals with the roles it touches only. `Store` is all of them, with the
 //! reads that span roles (one round trip where a store can). Implementations:
 //! the SQLite store (local) and the DynamoDB store (AWS).
 
 use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +17,7 @@ mod companies;
 mod events;
 mod idempotency;
 mod orders;
+mod sent_documents;
 mod wraps;
 
 pub use crate::error::StoreError;
@@ -22,13 +25,18 @@ pub use crate::records::IdempotencyRecord;
 pub use companies::{Companies, CompanyWrite};
 pub use events::{EventRecord, Recorded, WebhookStore};
 pub use idempotency::IdempotencyRecords;
+pub(crate) use orders::as_of;
 pub use orders::{
     Commit, Decided, DeliveryRecord, OrderCursor, OrderPage, OrderRecord, OrderRefs, Orders,
     StatusFilter,
 };
+pub use sent_documents::{AckState, SentDocument, SentDocuments};
 pub use wraps::{
     PassCompanies, PassEvents, PassIdempotency, PassLedger, PassOrders, PassStore, Wraps,
 };
+
+/// A boxed future of a port's answer (for ports held as trait objects).
+pub type Pending<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
 
 /// How every store keeps a time: RFC 3339 in UTC to the microsecond, so
 /// stored times sort as strings and read back exactly.

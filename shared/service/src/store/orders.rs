@@ -259,3 +259,24 @@ pub trait Orders: Send + Sync + 'static {
         }
     }
 }
+
+/// The order as `c` left it: later cancellations (the notifier may run
+/// after them) are taken off again, so each event shows its own moment
+/// and `order.completed` follows the cancellation that completed it.
+pub(crate) fn as_of(record: &OrderRecord, c: &Cancellation) -> (Order, Vec<Cancellation>) {
+    let Some(pos) = record.cancellations.iter().position(|x| x.id == c.id) else {
+        return (record.order.clone(), record.cancellations.clone());
+    };
+    let (upto, later) = record.cancellations.split_at(pos.saturating_add(1));
+    let mut order = record.order.clone();
+    for item in later.iter().flat_map(|l| &l.items) {
+        if let Some(line) = order
+            .line_items
+            .iter_mut()
+            .find(|l| l.id == item.line_item_id)
+        {
+            line.cancelled = line.cancelled.saturating_sub(item.quantity);
+        }
+    }
+    (order, upto.to_vec())
+}

@@ -93,7 +93,7 @@ where
         if self.ports().is_none() {
             return Ok(ChannelReport::NotApplicable);
         }
-        let (order, cancellations) = as_of(record, c);
+        let (order, cancellations) = crate::store::as_of(record, c);
         let order = &order;
         let mut wanted = vec![(
             EventType::CancellationCreated,
@@ -552,27 +552,6 @@ where
             tracing::warn!(company_id = %company.id, endpoint_id = %e.id, error = %err, "could not email the owner of a disabled endpoint");
         }
     }
-}
-
-/// The order as `c` left it: later cancellations (the notifier may run
-/// after them) are taken off again, so each event shows its own moment
-/// and `order.completed` follows the cancellation that completed it.
-pub(crate) fn as_of(record: &OrderRecord, c: &Cancellation) -> (domain::Order, Vec<Cancellation>) {
-    let Some(pos) = record.cancellations.iter().position(|x| x.id == c.id) else {
-        return (record.order.clone(), record.cancellations.clone());
-    };
-    let (upto, later) = record.cancellations.split_at(pos.saturating_add(1));
-    let mut order = record.order.clone();
-    for item in later.iter().flat_map(|l| &l.items) {
-        if let Some(line) = order
-            .line_items
-            .iter_mut()
-            .find(|l| l.id == item.line_item_id)
-        {
-            line.cancelled = line.cancelled.saturating_sub(item.quantity);
-        }
-    }
-    (order, upto.to_vec())
 }
 
 /// An endpoint URL's host, for logs and the ledger: a URL's path or query

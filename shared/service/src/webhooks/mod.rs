@@ -12,23 +12,23 @@
 mod deliver;
 mod endpoints;
 
-use std::future::Future;
-use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use thiserror::Error;
 
-use domain::webhooks::{API_VERSION, EventType, UrlPolicy};
+use domain::webhooks::{API_VERSION, EventType};
 use domain::{Cancellation, Order};
 
-pub(crate) use deliver::as_of;
 pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
+pub use crate::ports::{
+    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, Pending, QueueError, Resolver, SendError,
+    SigningKeys, WebhookPorts, WebhookSender,
+};
 pub use crate::store::{EventRecord, Recorded, WebhookStore};
 use crate::views::OrderView;
 
@@ -36,69 +36,6 @@ use crate::views::OrderView;
 pub const EVENT_RETENTION_DAYS: i64 = 35;
 /// Largest page of `GET /v1/events`.
 pub const MAX_EVENT_PAGE: usize = 100;
-
-/// A delivery to make: the first attempt of a ping, or a later attempt of
-/// an event whose earlier one failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryTask {
-    pub company_id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
-    /// The attempt this task makes (2 = the first retry).
-    pub attempt: u32,
-    /// Not before this time.
-    pub due_at: DateTime<Utc>,
-    /// A ping's body (pings are not kept in the log).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ping: Option<String>,
-}
-
-#[derive(Debug, Error)]
-#[error("the delivery queue failed: {0}")]
-pub struct QueueError(pub String);
-
-pub type Pending<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
-
-/// Where delivery tasks wait until due. Adapters: an SQS queue (AWS; delays
-/// past its 15-minute limit are waited out in hops), a table of the
-/// embedded store (local).
-pub trait DeliveryQueue: Send + Sync + 'static {
-    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError>;
-}
-
-/// One signed POST to an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub url: String,
-    pub event_id: String,
-    /// `Dropship-Signature`.
-    pub signature: String,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SendError {
-    /// The URL may not be called now (its name resolves to a non-public
-    /// address, or not at all).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// No answer, a timeout, a connection refused.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// The HTTP side of deliveries. Adapter: `hooks::HttpSender` (public
-/// addresses only, checked again on every connection; a short timeout; no
-/// redirects; a response read only as far as a small limit).
-pub trait WebhookSender: Send + Sync + 'static {
-    /// POST the delivery; the status it was answered with.
-    fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError>;
-}
-
-/// Resolves an endpoint's host name at registration.
-pub trait Resolver: Send + Sync + 'static {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String>;
-}
 
 /// The shortest signing key accepted, in bytes (as used, whitespace
 /// around it trimmed): no shorter than the HMAC-SHA256 output it keys.
@@ -130,11 +67,6 @@ pub fn checked_signing_key(text: &str) -> Result<Arc<[u8]>, SigningKeyError> {
     Ok(key.as_bytes().into())
 }
 
-/// The key endpoint secrets are derived from (`endpoint_secret`).
-pub trait SigningKeys: Send + Sync + 'static {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String>;
-}
-
 /// A fixed signing key (local runs read it from the data dir; tests).
 pub struct StaticKey(Arc<[u8]>);
 
@@ -151,25 +83,6 @@ impl SigningKeys for StaticKey {
         let k = Arc::clone(&self.0);
         Box::pin(async move { Ok(k) })
     }
-}
-
-/// What the API needs for webhooks: where URLs may point, how names
-/// resolve, the signing key, and the queue pings go to.
-#[derive(Clone)]
-pub struct WebhookPorts {
-    pub policy: UrlPolicy,
-    pub resolver: Arc<dyn Resolver>,
-    pub keys: Arc<dyn SigningKeys>,
-    pub queue: Arc<dyn DeliveryQueue>,
-}
-
-/// What the notifier needs to deliver: the same, and the HTTP sender.
-#[derive(Clone)]
-pub struct DeliveryPorts {
-    pub policy: UrlPolicy,
-    pub sender: Arc<dyn WebhookSender>,
-    pub keys: Arc<dyn SigningKeys>,
-    pub queue: Arc<dyn DeliveryQueue>,
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
