@@ -123,7 +123,7 @@ impl DeliveryQueue for Queue {
 struct Key;
 
 impl SigningKeys for Key {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, service::webhooks::KeyError> {
         Box::pin(async { Ok(Arc::from(&[7u8; 32][..])) })
     }
 }

@@ -352,7 +352,7 @@ where
                         Some(d) => (d.control_number, d.sent_at),
                         None => match ports.numbers.next(&partner.id).await {
                             Ok(n) => (n, crate::app::now()),
-                            Err(e) => return Attempt::Transient(e),
+                            Err(e) => return Attempt::Transient(e.to_string()),
                         },
                     };
                     let (order_then, _) = crate::store::as_of(record_ref, c);
@@ -398,7 +398,7 @@ where
                                 "X12 {set} sent, interchange control number {control:09}"
                             ))
                         }
-                        Err(e) => Attempt::Transient(e),
+                        Err(e) => Attempt::Transient(e.to_string()),
                     }
                 })
                 .await

@@ -15,7 +15,7 @@ use domain::webhooks::UrlPolicy;
 use edi::IsaId;
 
 pub use crate::store::Pending;
-use crate::store::SentDocuments;
+use crate::store::{SentDocuments, StoreError};
 
 /// A delivery to make: the first attempt of a ping, or a later attempt of
 /// an event whose earlier one failed.
@@ -75,12 +75,12 @@ pub trait WebhookSender: Send + Sync + 'static {
 
 /// Resolves an endpoint's host name at registration.
 pub trait Resolver: Send + Sync + 'static {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String>;
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, ResolveError>;
 }
 
 /// The key endpoint secrets are derived from (`endpoint_secret`).
 pub trait SigningKeys: Send + Sync + 'static {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String>;
+    fn key(&self) -> Pending<'_, Arc<[u8]>, KeyError>;
 }
 
 /// What the API needs for webhooks: where URLs may point, how names
@@ -105,7 +105,7 @@ pub struct DeliveryPorts {
 /// Interchange control numbers per partner: each call a number never
 /// given out for that partner before (1 to 999 999 999).
 pub trait ControlNumbers: Send + Sync + 'static {
-    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String>;
+    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, NumberError>;
 }
 
 /// Where documents for a company are put: `outbound/<company>/<name>` of
@@ -116,7 +116,7 @@ pub trait EdiOutbox: Send + Sync + 'static {
         company_id: &'a str,
         name: &'a str,
         bytes: &'a [u8],
-    ) -> Pending<'a, String, String>;
+    ) -> Pending<'a, String, OutboxError>;
 }
 
 /// What EDI needs: our interchange id (`DROPSHIP_ISA_ID`), control numbers,
@@ -129,4 +129,50 @@ pub struct EdiPorts {
     pub sent: Arc<dyn SentDocuments>,
     /// How long partners have to acknowledge what we send (997).
     pub ack_window: chrono::Duration,
+}
+
+/// Why a host name gave no addresses.
+#[derive(Debug, Error)]
+#[error("{host} does not resolve: {source}")]
+pub struct ResolveError {
+    pub host: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Why the signing key could not be had.
+#[derive(Debug, Error)]
+pub enum KeyError {
+    /// Where it is kept did not answer; a later read may succeed.
+    #[error(transparent)]
+    Unavailable(#[from] crate::secrets::SecretError),
+    /// What is kept there is no usable key.
+    #[error("{secret}: {source}")]
+    Unusable {
+        secret: String,
+        #[source]
+        source: crate::webhooks::SigningKeyError,
+    },
+}
+
+/// Why no control number was given out.
+#[derive(Debug, Error)]
+pub enum NumberError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The counter holds no number in the range (1 to 999 999 999).
+    #[error("control numbers of {0}: no usable number")]
+    Unusable(String),
+}
+
+/// Why a document was not put in a company's outbound folder.
+#[derive(Debug, Error)]
+pub enum OutboxError {
+    /// The company or file name cannot name a file there (the message
+    /// says which).
+    #[error("{0}")]
+    UnsafeName(String),
+    /// Writing failed; a later attempt may succeed.
+    #[error("{0}")]
+    Failed(String),
 }

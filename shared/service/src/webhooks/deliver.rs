@@ -52,7 +52,7 @@ pub enum TaskOutcome {
     Waiting,
     Attempted(DeliveryReport),
     /// A ping, sent once whatever its answer.
-    Pinged(Result<u16, String>),
+    Pinged(Result<u16, SendError>),
     /// Nothing to deliver any more (the event expired, the endpoint was
     /// deleted or disabled).
     Dropped(String),
@@ -242,7 +242,7 @@ where
             let r = self.send_bounded(&company, e, &task.event_id, body).await;
             self.unlease(&company.id, &e.id, &holder).await;
             tracing::info!(endpoint_id = %e.id, event_id = %task.event_id, result = ?r, "ping sent");
-            return Ok(TaskOutcome::Pinged(r.map_err(|e| e.to_string())));
+            return Ok(TaskOutcome::Pinged(r));
         }
         let Some(event) = self.store.event(&task.company_id, &task.event_id).await? else {
             return Ok(TaskOutcome::Dropped(format!(
@@ -397,7 +397,11 @@ where
         let Some(ports) = self.ports() else {
             return Err(SendError::Refused("webhooks are not set up here".into()));
         };
-        let key = ports.keys.key().await.map_err(SendError::Failed)?;
+        let key = ports
+            .keys
+            .key()
+            .await
+            .map_err(|e| SendError::Failed(e.to_string()))?;
         let secret = endpoint_secret(&key, &company.id, &e.id, &e.salt);
         let delivery = Delivery {
             url: e.url.clone(),

@@ -26,8 +26,8 @@ pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
 pub use crate::ports::{
-    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, Pending, QueueError, Resolver, SendError,
-    SigningKeys, WebhookPorts, WebhookSender,
+    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, KeyError, Pending, QueueError,
+    ResolveError, Resolver, SendError, SigningKeys, WebhookPorts, WebhookSender,
 };
 pub use crate::store::{EventRecord, Recorded, WebhookStore};
 use crate::views::OrderView;
@@ -79,7 +79,7 @@ impl StaticKey {
 }
 
 impl SigningKeys for StaticKey {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, KeyError> {
         let k = Arc::clone(&self.0);
         Box::pin(async move { Ok(k) })
     }
