@@ -140,6 +140,19 @@ pub struct ResolveError {
     pub source: std::io::Error,
 }
 
+/// The shortest signing key accepted, in bytes (as used, whitespace
+/// around it trimmed): no shorter than the HMAC-SHA256 output it keys.
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+/// Why a signing key is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SigningKeyError {
+    #[error("the webhook signing key is empty")]
+    Empty,
+    #[error("the webhook signing key is {0} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed")]
+    TooShort(usize),
+}
+
 /// Why the signing key could not be had.
 #[derive(Debug, Error)]
 pub enum KeyError {
@@ -151,7 +164,7 @@ pub enum KeyError {
     Unusable {
         secret: String,
         #[source]
-        source: crate::webhooks::SigningKeyError,
+        source: SigningKeyError,
     },
 }
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
-use thiserror::Error;
 
 use domain::webhooks::{API_VERSION, EventType};
 use domain::{Cancellation, Order};
@@ -26,8 +25,9 @@ pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
 pub use crate::ports::{
-    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, KeyError, Pending, QueueError,
-    ResolveError, Resolver, SendError, SigningKeys, WebhookPorts, WebhookSender,
+    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, KeyError, MIN_SIGNING_KEY_BYTES, Pending,
+    QueueError, ResolveError, Resolver, SendError, SigningKeyError, SigningKeys, WebhookPorts,
+    WebhookSender,
 };
 pub use crate::store::{EventRecord, Recorded, WebhookStore};
 use crate::views::OrderView;
@@ -36,19 +36,6 @@ use crate::views::OrderView;
 pub const EVENT_RETENTION_DAYS: i64 = 35;
 /// Largest page of `GET /v1/events`.
 pub const MAX_EVENT_PAGE: usize = 100;
-
-/// The shortest signing key accepted, in bytes (as used, whitespace
-/// around it trimmed): no shorter than the HMAC-SHA256 output it keys.
-pub const MIN_SIGNING_KEY_BYTES: usize = 32;
-
-/// Why a signing key is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SigningKeyError {
-    #[error("the webhook signing key is empty")]
-    Empty,
-    #[error("the webhook signing key is {0} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed")]
-    TooShort(usize),
-}
 
 fn long_enough(len: usize) -> Result<(), SigningKeyError> {
     match len {
