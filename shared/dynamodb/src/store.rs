@@ -5,10 +5,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use chrono::Utc;
 
 use super::DynamoStore;
-use super::errors::{backend, sdk};
-use super::items::{
-    Item, from_item, idempotency_item, key, put_expiring, record_of, s, stored_record, unexpired,
-};
+use super::errors::{backend, sdk, stored_record};
+use super::items::{Item, from_item, idempotency_item, key, put_expiring, record_of, s, unexpired};
 use super::keys::{self, RefKind};
 use super::schema;
 use domain::{Company, Order, Role};

@@ -37,10 +37,8 @@ use service::store::{IdempotencyRecord, StoreError};
 use service::webhooks::{EventRecord, Recorded, WebhookStore};
 
 use super::DynamoStore;
-use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk};
-use super::items::{
-    Item, from_item, idempotency_item, item_of, key, n, put_expiring, s, stored_record,
-};
+use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk, stored_record};
+use super::items::{Item, from_item, idempotency_item, item_of, key, n, put_expiring, s};
 use super::keys;
 use super::kinds;
 use super::schema;

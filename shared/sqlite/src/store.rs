@@ -4,11 +4,12 @@ use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::sync::Arc;
 
+use crate::idempotency::{key_unused, put_idempotency};
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 use domain::{Company, Order, Role};
 use service::store::{
-    Commit, Companies, CompanyWrite, Decided, IdempotencyRecord, IdempotencyRecords, OrderCursor,
-    OrderPage, OrderRecord, Orders, StatusFilter, Store, StoreError, shop_domain_of,
+    Commit, Companies, CompanyWrite, Decided, OrderCursor, OrderPage, OrderRecord, Orders,
+    StatusFilter, Store, StoreError, shop_domain_of,
 };
 
 /// A seller's orders by the buyer's order ref (its PO number).
@@ -350,43 +351,6 @@ impl Companies for EmbeddedStore {
     }
 }
 
-impl IdempotencyRecords for EmbeddedStore {
-    async fn idempotency_record(
-        &self,
-        company_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let (company_id, key) = (company_id.to_owned(), key.to_owned());
-        self.run(move |c| {
-            c.prepare_cached(
-                "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-            )
-            .map_err(db)?
-            .query_row(params![company_id, key, Utc::now().timestamp()], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(db)?
-            .map(|d| from_json(&d))
-            .transpose()
-        })
-        .await
-    }
-
-    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        let record = record.clone();
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            key_unused(&tx, &record.company_id, &record.key)?;
-            put_idempotency(&tx, &record)?;
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-}
-
 impl Store for EmbeddedStore {
     async fn notification_entries(
         &self,
@@ -518,29 +482,6 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
     Ok(())
 }
 
-/// `IdempotencyKeyExists`, with the record, when the company has an
-/// unexpired one under `key`.
-pub(crate) fn key_unused(
-    tx: &rusqlite::Transaction<'_>,
-    company_id: &str,
-    key: &str,
-) -> Result<(), StoreError> {
-    let stored: Option<String> = tx
-        .query_row(
-            "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-            params![company_id, key, Utc::now().timestamp()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db)?;
-    match stored {
-        None => Ok(()),
-        Some(doc) => Err(StoreError::IdempotencyKeyExists {
-            stored: Some(Box::new(from_json(&doc)?)),
-        }),
-    }
-}
-
 /// The commit's idempotency key and delivery key must be new (or expired).
 fn check_unused_keys(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     let now = Utc::now().timestamp();
@@ -623,17 +564,5 @@ fn write_order(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), St
             }
         }
     }
-    Ok(())
-}
-
-pub(crate) fn put_idempotency(
-    tx: &rusqlite::Transaction<'_>,
-    rec: &IdempotencyRecord,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT OR REPLACE INTO idempotency (company_id, key, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
-        params![rec.company_id, rec.key, rec.expires_at.timestamp(), to_json(rec)?],
-    )
-    .map_err(db)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use service::webhooks::{
     DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
 };
 
-use crate::store::{key_unused, put_idempotency};
+use crate::idempotency::{key_unused, put_idempotency};
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 
 /// The endpoints stored on a company (none when there is no such company).
