@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
-use domain::{Company, Order};
+use domain::Order;
 use service::app::App;
 use service::store::{
-    Commit, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter, Store, StoreError,
+    Commit, IdempotencyRecords, OrderCursor, OrderPage, OrderRecord, Orders, PassCompanies,
+    PassEvents, PassIdempotency, StatusFilter, Store, StoreError, Wraps,
 };
 use sqlite::EmbeddedStore;
 
@@ -373,24 +374,26 @@ impl Faulty {
     }
 }
 
-impl Store for Faulty {
-    async fn put_company(&self, c: &Company) -> Result<(), StoreError> {
-        self.inner.put_company(c).await
+impl Wraps for Faulty {
+    type Inner = EmbeddedStore;
+    fn inner(&self) -> &EmbeddedStore {
+        &self.inner
     }
-    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        self.inner.company(id).await
-    }
-    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
-        self.inner.companies().await
-    }
+}
+
+// Only order changes fail: companies, idempotency records and the event log
+// are the inner store's.
+impl PassCompanies for Faulty {}
+impl PassIdempotency for Faulty {}
+impl PassEvents for Faulty {}
+impl Store for Faulty {}
+
+impl Orders for Faulty {
     async fn cancellations_since(
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<domain::Cancellation>, StoreError> {
         self.inner.cancellations_since(since).await
-    }
-    async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
-        self.inner.company_by_shop_domain(d).await
     }
     async fn orders_by_ref(
         &self,
@@ -402,9 +405,6 @@ impl Store for Faulty {
     }
     async fn seller_orders_by_po(&self, s: &str, po: &str) -> Result<Vec<Order>, StoreError> {
         self.inner.seller_orders_by_po(s, po).await
-    }
-    async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
-        self.inner.company_by_api_key_hash(h).await
     }
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         self.inner.order(id).await
@@ -438,16 +438,6 @@ impl Store for Faulty {
             )));
         }
         self.inner.commit(commit).await
-    }
-    async fn idempotency_record(
-        &self,
-        c: &str,
-        k: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(c, k).await
-    }
-    async fn put_idempotency_record(&self, r: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.inner.put_idempotency_record(r).await
     }
 }
 
@@ -933,55 +923,4 @@ async fn invisible_reasons_422() {
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["items"][0]["reason"], "Out of stock");
-}
-
-impl service::webhooks::WebhookStore for Faulty {
-    async fn change_endpoints(
-        &self,
-        company_id: &str,
-        change: &domain::webhooks::EndpointChange,
-    ) -> Result<
-        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
-        StoreError,
-    > {
-        self.inner.change_endpoints(company_id, change).await
-    }
-
-    async fn add_endpoint(
-        &self,
-        company_id: &str,
-        endpoint: &domain::webhooks::WebhookEndpoint,
-        record: Option<&IdempotencyRecord>,
-    ) -> Result<
-        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
-        StoreError,
-    > {
-        self.inner.add_endpoint(company_id, endpoint, record).await
-    }
-
-    async fn record_event(
-        &self,
-        event: &service::webhooks::EventRecord,
-        dedupe: &str,
-        keep_until: chrono::DateTime<chrono::Utc>,
-    ) -> Result<service::webhooks::Recorded, StoreError> {
-        self.inner.record_event(event, dedupe, keep_until).await
-    }
-
-    async fn event(
-        &self,
-        company_id: &str,
-        event_id: &str,
-    ) -> Result<Option<service::webhooks::EventRecord>, StoreError> {
-        self.inner.event(company_id, event_id).await
-    }
-
-    async fn events_after(
-        &self,
-        company_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Option<(Vec<service::webhooks::EventRecord>, bool)>, StoreError> {
-        self.inner.events_after(company_id, after, limit).await
-    }
 }

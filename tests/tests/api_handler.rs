@@ -150,7 +150,7 @@ async fn preview_writes_nothing() {
 }
 
 async fn app_state(app: &service::app::App<sqlite::EmbeddedStore>) -> (u64, usize) {
-    use service::store::Store;
+    use service::store::Orders;
     let rec = app
         .store
         .order_record("ord_demo_api")
@@ -402,7 +402,7 @@ async fn whole_numbers_written_as_json_decimals_are_quantities() {
 /// a company. An order stored before names were kept shows the ids instead.
 #[tokio::test]
 async fn orders_name_their_parties() {
-    use service::store::{Commit, Store};
+    use service::store::{Commit, Orders};
 
     let app = demo_app().await;
     let names = |o: &Value| (o["buyer_name"].clone(), o["seller_name"].clone());

@@ -11,7 +11,7 @@ use platforms::sign_hmac_sha256_base64;
 use serde_json::{Value, json};
 use service::app::App;
 use service::secrets::{MemorySecrets, WithSecrets};
-use service::store::Store as _;
+use service::store::Orders as _;
 use service::webhooks::{WebhookStore, cancellation_created, new_event_id};
 
 /// As deployed (the API function uses the table alone; the others read the

@@ -304,11 +304,13 @@ impl service::edi::EdiOutbox for CutOnce {
         company_id: &'a str,
         name: &'a str,
         bytes: &'a [u8],
-    ) -> service::webhooks::Pending<'a, String, String> {
+    ) -> service::webhooks::Pending<'a, String, service::edi::OutboxError> {
         Box::pin(async move {
             let at = self.inner.put(company_id, name, bytes).await?;
             if !self.cut.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                return Err("cut after the write".to_owned());
+                return Err(service::edi::OutboxError::Failed(
+                    "cut after the write".to_owned(),
+                ));
             }
             Ok(at)
         })

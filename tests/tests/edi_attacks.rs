@@ -21,7 +21,7 @@ use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
 use service::app::App;
 use service::edi::ControlNumbers;
-use service::store::{StatusFilter, Store};
+use service::store::{Orders, StatusFilter};
 use service::webhooks::Pending;
 use sqlite::EmbeddedStore;
 
@@ -36,7 +36,7 @@ struct Numbers {
 }
 
 impl ControlNumbers for Numbers {
-    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String> {
+    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, service::edi::NumberError> {
         self.asked.lock().unwrap().push(company_id.to_owned());
         self.inner.next(company_id)
     }

@@ -15,7 +15,7 @@ use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
 use service::app::App;
-use service::store::Store;
+use service::store::Orders;
 use sqlite::EmbeddedStore;
 
 struct Host {

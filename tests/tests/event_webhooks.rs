@@ -15,7 +15,7 @@ use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
 use service::app::App;
 use service::ledger::{Channel, Ledger, Outcome};
-use service::store::Store;
+use service::store::Orders;
 use service::webhooks::{TaskOutcome, WebhookStore, verify_signature};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::{method, path};

@@ -7,7 +7,7 @@ use dropship::server::{Host, Limits, serve};
 use local::seed::{self, SeedFile};
 use serde_json::Value;
 use service::app::App;
-use service::store::Store;
+use service::store::Orders;
 use sqlite::EmbeddedStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

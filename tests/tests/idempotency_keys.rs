@@ -34,8 +34,17 @@ impl DeliveryQueue for Queue {
 struct NoNames;
 
 impl Resolver for NoNames {
-    fn resolve<'a>(&'a self, host: &'a str, _port: u16) -> Pending<'a, Vec<IpAddr>, String> {
-        Box::pin(async move { Err(format!("{host}: no names here")) })
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        _port: u16,
+    ) -> Pending<'a, Vec<IpAddr>, service::webhooks::ResolveError> {
+        Box::pin(async move {
+            Err(service::webhooks::ResolveError {
+                host: host.to_owned(),
+                source: std::io::Error::other("no names here"),
+            })
+        })
     }
 }
 

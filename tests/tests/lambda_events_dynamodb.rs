@@ -12,7 +12,7 @@ use local::seed::{self, SeedFile};
 use secretsmanager::SecretsManager;
 use service::app::App;
 use service::secrets::{SecretStore, WithSecrets};
-use service::store::Store;
+use service::store::Orders;
 
 fn events() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"))

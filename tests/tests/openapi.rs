@@ -329,7 +329,7 @@ async fn responses_match_the_documented_schemas() {
 async fn notification_summaries_match_the_documented_schema() {
     use local::worker::{OutboxWorker, local_notifier};
     use platforms::client::PlatformHttp;
-    use service::store::Store;
+    use service::store::Companies;
 
     let spec = spec();
     let app = demo_app().await;

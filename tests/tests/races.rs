@@ -9,7 +9,7 @@ use std::sync::Arc;
 use domain::{CancelRequest, FulfillRequest, ItemRequest, Source};
 use local::seed;
 use service::app::{App, AppError, Outcome};
-use service::store::Store;
+use service::store::Orders;
 use sqlite::EmbeddedStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]

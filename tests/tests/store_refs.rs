@@ -14,7 +14,7 @@ use platforms::client::{PlatformHttp, RetryPolicy};
 use serde_json::{Value, json};
 use service::app::App;
 use service::ledger::{Channel, Ledger, Outcome};
-use service::store::Store;
+use service::store::{Companies, Orders, Store};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

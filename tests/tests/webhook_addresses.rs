@@ -20,7 +20,11 @@ use sqlite::EmbeddedStore;
 struct Answers(Vec<IpAddr>);
 
 impl Resolver for Answers {
-    fn resolve<'a>(&'a self, _host: &'a str, _port: u16) -> Pending<'a, Vec<IpAddr>, String> {
+    fn resolve<'a>(
+        &'a self,
+        _host: &'a str,
+        _port: u16,
+    ) -> Pending<'a, Vec<IpAddr>, service::webhooks::ResolveError> {
         let answer = self.0.clone();
         Box::pin(async move { Ok(answer) })
     }

@@ -15,7 +15,7 @@ use platforms::client::{HttpPlatformReader, PlatformHttp, RetryPolicy};
 use platforms::{sign_hmac_sha256_base64, verify_hmac_sha256_base64};
 use serde_json::{Value, json};
 use service::app::App;
-use service::store::Store;
+use service::store::{Companies, Orders};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -14,7 +14,7 @@ use platforms::client::registration::{self, Target};
 use platforms::registration::{Command, Platform, Report, State, base, redact};
 use secretsmanager::SecretsManager;
 use service::secrets::WithSecrets;
-use service::store::Store;
+use service::store::Companies;
 use sqlite::EmbeddedStore;
 
 use crate::LOCAL_SECRETS_PREFIX;

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use service::app::App;
-use service::store::Store;
+use service::store::{Companies, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dropship");
 

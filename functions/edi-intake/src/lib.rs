@@ -139,7 +139,7 @@ async fn one<S: Store + Ledger>(
     key: &str,
     source: &str,
     size: Option<u64>,
-) -> Result<(), String> {
+) -> Result<(), ObjectError> {
     let result = match bucket.read(key, size).await? {
         None => {
             tracing::info!(key = ?key, "already processed");
@@ -160,12 +160,23 @@ async fn one<S: Store + Ledger>(
             tracing::info!(key = ?key, refused = ?report.refused, sets = ?report.sets, ?replies, "EDI file processed");
         }
         Err(e @ (EdiError::Unavailable(_) | EdiError::App(_) | EdiError::NotConfigured)) => {
-            return Err(e.to_string());
+            return Err(e.into());
         }
         // Nothing to answer: no such EDI company, unusable settings.
         Err(e) => tracing::error!(key = ?key, error = %e, "EDI file refused; set aside"),
     }
-    bucket.set_aside(company, name).await
+    Ok(bucket.set_aside(company, name).await?)
+}
+
+/// Why an object was not done with (the invocation is retried).
+#[derive(Debug, Error)]
+enum ObjectError {
+    #[error(transparent)]
+    S3(#[from] s3::S3Error),
+    #[error(transparent)]
+    Outbox(#[from] service::edi::OutboxError),
+    #[error(transparent)]
+    Edi(#[from] EdiError),
 }
 
 #[cfg(test)]

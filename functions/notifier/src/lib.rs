@@ -93,7 +93,7 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
     let policy = domain::webhooks::UrlPolicy {
         allow_insecure: config.webhooks.allow_insecure,
     };
-    let sender = hooks::HttpSender::new(policy).map_err(ConfigError::Client)?;
+    let sender = hooks::HttpSender::new(policy).map_err(|e| ConfigError::Client(e.to_string()))?;
     let webhooks = DeliveryPorts {
         policy,
         sender: Arc::new(sender),
@@ -248,6 +248,15 @@ where
     response
 }
 
+/// Why a queued message holds no task.
+#[derive(Debug, Error)]
+enum Undecodable {
+    #[error("a message without a body")]
+    NoBody,
+    #[error(transparent)]
+    Json(serde_json::Error),
+}
+
 /// One queued task; the message's failure when SQS must retry it.
 async fn delivery<S, M, Y>(notifier: &Notifier<S, M, Y>, m: &SqsMessage) -> Option<BatchItemFailure>
 where
@@ -256,11 +265,11 @@ where
     Y: StoreSync,
 {
     let id = m.message_id.clone().unwrap_or_default();
-    let task: Result<DeliveryTask, String> = m
+    let task: Result<DeliveryTask, Undecodable> = m
         .body
         .as_deref()
-        .ok_or_else(|| "a message without a body".to_owned())
-        .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()));
+        .ok_or(Undecodable::NoBody)
+        .and_then(|b| serde_json::from_str(b).map_err(Undecodable::Json));
     let task = match task {
         Ok(t) => t,
         Err(error) => {

@@ -22,7 +22,7 @@ use service::email::{Email, MailError, Mailer};
 use service::ledger::{Ledger, LedgerKey, Outcome};
 use service::notify::{Notifier, NotifierConfig, within_deadline};
 use service::secrets::WithSecrets;
-use service::store::Store;
+use service::store::Companies;
 use service::webhooks::{
     DeliveryPorts, DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, SigningKeys,
     WebhookStore, new_event_id,
@@ -123,7 +123,7 @@ impl DeliveryQueue for Queue {
 struct Key;
 
 impl SigningKeys for Key {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, service::webhooks::KeyError> {
         Box::pin(async { Ok(Arc::from(&[7u8; 32][..])) })
     }
 }

@@ -25,7 +25,7 @@ use service::email::{Email, MailError, Mailer};
 use service::ledger::{Channel, Claim, Ledger, LedgerKey, LedgerStatus, Outcome};
 use service::notify::{Notifier, NotifierConfig};
 use service::secrets::WithSecrets;
-use service::store::{Commit, Store};
+use service::store::{Commit, Companies, Orders};
 use ses::SesMailer;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

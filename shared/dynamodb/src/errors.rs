@@ -2,14 +2,14 @@
 //! errors, and a cancelled `TransactWriteItems` read by position into the
 //! refusal it stands for.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::CancellationReason;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 
-use super::items::stored_record;
-use service::store::StoreError;
+use service::store::{IdempotencyRecord, StoreError};
 
 /// A backend failure described in words (the SDK's error chain flattened).
 #[derive(Debug)]
@@ -111,4 +111,10 @@ pub(super) fn describe_reasons(reasons: &[CancellationReason], slots: &[Slot]) -
         .map(|(slot, r)| format!("{slot:?}={}", r.code().unwrap_or("?")))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The record an idempotency item holds (as a refused write returns it).
+pub(super) fn stored_record(item: &HashMap<String, AttributeValue>) -> Option<IdempotencyRecord> {
+    item.get("record")
+        .and_then(|r| serde_dynamo::from_attribute_value(r.clone()).ok())
 }

@@ -245,12 +245,6 @@ pub(super) fn idempotency_item(r: &IdempotencyRecord) -> Result<Item, StoreError
     )
 }
 
-/// The record an idempotency item holds (as a refused write returns it).
-pub(super) fn stored_record(item: &Item) -> Option<IdempotencyRecord> {
-    item.get("record")
-        .and_then(|r| serde_dynamo::from_attribute_value(r.clone()).ok())
-}
-
 pub(super) fn delivery_item(d: &DeliveryRecord) -> Result<Item, StoreError> {
     expiring_item(
         keys::delivery(&d.key),

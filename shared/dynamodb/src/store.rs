@@ -1,21 +1,19 @@
-//! The `Store` port on DynamoDB. Writing a company is in `company`, a
+//! The store's roles on DynamoDB. Writing a company is in `company`, a
 //! commit's transaction in `commit`, reading orders in `orders`.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use chrono::Utc;
 
 use super::DynamoStore;
-use super::errors::{backend, sdk};
-use super::items::{
-    Item, from_item, idempotency_item, key, put_expiring, record_of, s, stored_record, unexpired,
-};
+use super::errors::{backend, sdk, stored_record};
+use super::items::{Item, from_item, idempotency_item, key, put_expiring, record_of, s, unexpired};
 use super::keys::{self, RefKind};
 use super::schema;
 use domain::{Company, Order, Role};
 use service::ledger::LedgerEntry;
 use service::store::{
-    Commit, CompanyWrite, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter,
-    Store, StoreError,
+    Commit, Companies, CompanyWrite, IdempotencyRecord, IdempotencyRecords, OrderCursor, OrderPage,
+    OrderRecord, Orders, StatusFilter, Store, StoreError,
 };
 
 impl DynamoStore {
@@ -96,7 +94,105 @@ fn key_owner(mut item: Item) -> Result<Company, StoreError> {
     serde_dynamo::from_attribute_value(copy).map_err(StoreError::backend)
 }
 
-impl Store for DynamoStore {
+impl Orders for DynamoStore {
+    /// A Scan of the order items' cancellations: an operator's command.
+    async fn cancellations_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<domain::Cancellation>, StoreError> {
+        let items = self
+            .scan_all(
+                self.client
+                    .scan()
+                    .filter_expression("#type = :order")
+                    .projection_expression("#cs")
+                    .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
+                    .expression_attribute_names("#cs", schema::CANCELLATIONS_ATTRIBUTE)
+                    .expression_attribute_values(":order", s(super::kinds::ORDER)),
+            )
+            .await?;
+        let mut found: Vec<domain::Cancellation> = Vec::new();
+        for mut item in items {
+            if let Some(list) = item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
+                let all: Vec<domain::Cancellation> =
+                    serde_dynamo::from_attribute_value(list).map_err(StoreError::backend)?;
+                found.extend(all.into_iter().filter(|c| c.created_at >= since));
+            }
+        }
+        found.sort_by_key(|c| c.created_at);
+        Ok(found)
+    }
+
+    async fn orders_by_ref(
+        &self,
+        company_id: &str,
+        party: Role,
+        order_ref: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.orders_by_ref_item(keys::order_ref(party.into(), company_id, order_ref))
+            .await
+    }
+
+    /// The seller's `REF#P` look-up items (written with the order whenever
+    /// it has a buyer's order ref): one Query, then the orders.
+    async fn seller_orders_by_po(
+        &self,
+        seller_id: &str,
+        po: &str,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.orders_by_ref_item(keys::order_ref(RefKind::SellerPo, seller_id, po))
+            .await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        self.get(key(keys::order(id), keys::ORDER_SK))
+            .await?
+            .map(|i| record_of(i).map(|r| r.order))
+            .transpose()
+    }
+
+    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.get(key(keys::order(id), keys::ORDER_SK))
+            .await?
+            .map(record_of)
+            .transpose()
+    }
+
+    /// The company's listing items, newest first and filtered on the
+    /// status in the Query, then the orders (with their cancellations) in
+    /// one BatchGetItem: two calls for any page.
+    async fn list_orders(
+        &self,
+        company_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<&OrderCursor>,
+    ) -> Result<OrderPage, StoreError> {
+        if limit == 0 {
+            return Ok(OrderPage {
+                orders: Vec::new(),
+                next: None,
+            });
+        }
+        let mut ids = self
+            .listed(company_id, filter, limit.saturating_add(1), after)
+            .await?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        Ok(OrderPage::new(self.records(&ids).await?, more))
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.commit_with_token(
+            commit,
+            &ulid::Ulid::generate().to_string(),
+            Utc::now().timestamp(),
+        )
+        .await
+    }
+}
+
+impl Companies for DynamoStore {
     /// Replaces the stored company whatever it holds (`change_company`
     /// with a change that ignores it).
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
@@ -127,34 +223,6 @@ impl Store for DynamoStore {
             .await?
             .map(from_item)
             .transpose()
-    }
-
-    /// A Scan of the order items' cancellations: an operator's command.
-    async fn cancellations_since(
-        &self,
-        since: chrono::DateTime<Utc>,
-    ) -> Result<Vec<domain::Cancellation>, StoreError> {
-        let items = self
-            .scan_all(
-                self.client
-                    .scan()
-                    .filter_expression("#type = :order")
-                    .projection_expression("#cs")
-                    .expression_attribute_names("#type", schema::TYPE_ATTRIBUTE)
-                    .expression_attribute_names("#cs", schema::CANCELLATIONS_ATTRIBUTE)
-                    .expression_attribute_values(":order", s(super::kinds::ORDER)),
-            )
-            .await?;
-        let mut found: Vec<domain::Cancellation> = Vec::new();
-        for mut item in items {
-            if let Some(list) = item.remove(schema::CANCELLATIONS_ATTRIBUTE) {
-                let all: Vec<domain::Cancellation> =
-                    serde_dynamo::from_attribute_value(list).map_err(StoreError::backend)?;
-                found.extend(all.into_iter().filter(|c| c.created_at >= since));
-            }
-        }
-        found.sort_by_key(|c| c.created_at);
-        Ok(found)
     }
 
     /// A Scan of the company items: an operator's command, not a request's
@@ -195,114 +263,15 @@ impl Store for DynamoStore {
             .map_err(StoreError::backend)
     }
 
-    async fn orders_by_ref(
-        &self,
-        company_id: &str,
-        party: Role,
-        order_ref: &str,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.orders_by_ref_item(keys::order_ref(party.into(), company_id, order_ref))
-            .await
-    }
-
-    /// The seller's `REF#P` look-up items (written with the order whenever
-    /// it has a buyer's order ref): one Query, then the orders.
-    async fn seller_orders_by_po(
-        &self,
-        seller_id: &str,
-        po: &str,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.orders_by_ref_item(keys::order_ref(RefKind::SellerPo, seller_id, po))
-            .await
-    }
-
     async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
         self.get(key(keys::api_key(key_hash), keys::API_KEY_SK))
             .await?
             .map(key_owner)
             .transpose()
     }
+}
 
-    /// The API-key item (it carries a copy of its company) and the order
-    /// item in one BatchGetItem.
-    async fn company_and_order(
-        &self,
-        key_hash: &str,
-        order_id: &str,
-    ) -> Result<(Option<Company>, Option<Order>), StoreError> {
-        let key_pk = keys::api_key(key_hash);
-        let items = self
-            .batch_get(vec![
-                key(key_pk.clone(), keys::API_KEY_SK),
-                key(keys::order(order_id), keys::ORDER_SK),
-            ])
-            .await?;
-        let (mut company, mut order) = (None, None);
-        for item in items {
-            if item.get(schema::PK).and_then(|v| v.as_s().ok()) == Some(&key_pk) {
-                company = Some(key_owner(item)?);
-            } else {
-                order = Some(from_item(item)?);
-            }
-        }
-        let order = order.filter(|_| company.is_some());
-        Ok((company, order))
-    }
-
-    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        self.get(key(keys::order(id), keys::ORDER_SK))
-            .await?
-            .map(|i| record_of(i).map(|r| r.order))
-            .transpose()
-    }
-
-    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.get(key(keys::order(id), keys::ORDER_SK))
-            .await?
-            .map(record_of)
-            .transpose()
-    }
-
-    async fn order_with_notifications(
-        &self,
-        id: &str,
-    ) -> Result<Option<(OrderRecord, Vec<LedgerEntry>)>, StoreError> {
-        self.order_and_notifications(id).await
-    }
-
-    /// The company's listing items, newest first and filtered on the
-    /// status in the Query, then the orders (with their cancellations) in
-    /// one BatchGetItem: two calls for any page.
-    async fn list_orders(
-        &self,
-        company_id: &str,
-        filter: StatusFilter,
-        limit: usize,
-        after: Option<&OrderCursor>,
-    ) -> Result<OrderPage, StoreError> {
-        if limit == 0 {
-            return Ok(OrderPage {
-                orders: Vec::new(),
-                next: None,
-            });
-        }
-        let mut ids = self
-            .listed(company_id, filter, limit.saturating_add(1), after)
-            .await?;
-        let more = ids.len() > limit;
-        ids.truncate(limit);
-        Ok(OrderPage::new(self.records(&ids).await?, more))
-    }
-
-    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        self.commit_with_token(
-            commit,
-            &ulid::Ulid::generate().to_string(),
-            Utc::now().timestamp(),
-        )
-        .await
-    }
-
+impl IdempotencyRecords for DynamoStore {
     async fn idempotency_record(
         &self,
         company_id: &str,
@@ -355,6 +324,41 @@ impl Store for DynamoStore {
                 _ => Err(sdk("PutItem", e)),
             },
         }
+    }
+}
+
+impl Store for DynamoStore {
+    /// The API-key item (it carries a copy of its company) and the order
+    /// item in one BatchGetItem.
+    async fn company_and_order(
+        &self,
+        key_hash: &str,
+        order_id: &str,
+    ) -> Result<(Option<Company>, Option<Order>), StoreError> {
+        let key_pk = keys::api_key(key_hash);
+        let items = self
+            .batch_get(vec![
+                key(key_pk.clone(), keys::API_KEY_SK),
+                key(keys::order(order_id), keys::ORDER_SK),
+            ])
+            .await?;
+        let (mut company, mut order) = (None, None);
+        for item in items {
+            if item.get(schema::PK).and_then(|v| v.as_s().ok()) == Some(&key_pk) {
+                company = Some(key_owner(item)?);
+            } else {
+                order = Some(from_item(item)?);
+            }
+        }
+        let order = order.filter(|_| company.is_some());
+        Ok((company, order))
+    }
+
+    async fn order_with_notifications(
+        &self,
+        id: &str,
+    ) -> Result<Option<(OrderRecord, Vec<LedgerEntry>)>, StoreError> {
+        self.order_and_notifications(id).await
     }
 
     async fn notification_entries(

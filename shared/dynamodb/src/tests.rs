@@ -11,7 +11,9 @@ use super::items::{Item, key};
 use super::keys;
 use super::schema;
 use domain::Order;
-use service::store::{Commit, DeliveryRecord, StatusFilter, Store, StoreError};
+use service::store::{
+    Commit, Companies, DeliveryRecord, IdempotencyRecords, Orders, StatusFilter, StoreError,
+};
 use testkit::fixtures;
 
 mod units;

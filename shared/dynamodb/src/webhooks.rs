@@ -37,10 +37,8 @@ use service::store::{IdempotencyRecord, StoreError};
 use service::webhooks::{EventRecord, Recorded, WebhookStore};
 
 use super::DynamoStore;
-use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk};
-use super::items::{
-    Item, from_item, idempotency_item, item_of, key, n, put_expiring, s, stored_record,
-};
+use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk, stored_record};
+use super::items::{Item, from_item, idempotency_item, item_of, key, n, put_expiring, s};
 use super::keys;
 use super::kinds;
 use super::schema;
@@ -532,7 +530,10 @@ impl WebhookStore for DynamoStore {
 }
 
 impl service::edi::ControlNumbers for DynamoStore {
-    fn next<'a>(&'a self, company_id: &'a str) -> service::webhooks::Pending<'a, u32, String> {
+    fn next<'a>(
+        &'a self,
+        company_id: &'a str,
+    ) -> service::webhooks::Pending<'a, u32, service::edi::NumberError> {
         Box::pin(async move {
             // One counter item per partner, incremented atomically.
             let out = self
@@ -548,14 +549,14 @@ impl service::edi::ControlNumbers for DynamoStore {
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
                 .send()
                 .await
-                .map_err(|e| sdk("UpdateItem", e).to_string())?;
+                .map_err(|e| sdk("UpdateItem", e))?;
             out.attributes
                 .as_ref()
                 .and_then(|a| a.get("last"))
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<u32>().ok())
                 .filter(|n| (1..=999_999_999).contains(n))
-                .ok_or_else(|| format!("control numbers of {company_id}: no usable number"))
+                .ok_or_else(|| service::edi::NumberError::Unusable(company_id.to_owned()))
         })
     }
 }

@@ -188,11 +188,15 @@ pub enum InterchangeError {
 
 impl InterchangeError {
     /// The TA1 note (TA105) for this refusal.
-    pub fn ta1_note(&self) -> crate::InterchangeNote {
+    pub fn ta1_note(&self) -> crate::codes::InterchangeNote {
         match self {
-            InterchangeError::UnexpectedSender { .. } => crate::InterchangeNote::InvalidSender,
-            InterchangeError::GroupCount { .. } => crate::InterchangeNote::GroupCount,
-            InterchangeError::ControlNumber { .. } => crate::InterchangeNote::ControlNumberMismatch,
+            InterchangeError::UnexpectedSender { .. } => {
+                crate::codes::InterchangeNote::InvalidSender
+            }
+            InterchangeError::GroupCount { .. } => crate::codes::InterchangeNote::GroupCount,
+            InterchangeError::ControlNumber { .. } => {
+                crate::codes::InterchangeNote::ControlNumberMismatch
+            }
         }
     }
 }

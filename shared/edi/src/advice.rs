@@ -5,6 +5,7 @@
 use chrono::{NaiveDate, Timelike};
 
 use crate::SetKind;
+use crate::codes::InterchangeNote;
 use crate::write::{
     Envelope, Out, REFERENCE_MAX_CHARS, TED02_MAX_CHARS, WriteError, ccyymmdd, date,
 };
@@ -136,36 +137,6 @@ pub fn write_824(env: &Envelope, advice: &ApplicationAdvice) -> Result<Vec<u8>, 
     }
     out.se(&control);
     Ok(out.end(env))
-}
-
-/// TA105 (element I18): what is wrong with an interchange envelope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InterchangeNote {
-    /// `001`: the control numbers in the header and trailer do not match.
-    ControlNumberMismatch,
-    /// `006`: invalid interchange sender id.
-    InvalidSender,
-    /// `021`: invalid number of included groups.
-    GroupCount,
-    /// `022`: invalid control structure.
-    ControlStructure,
-    /// `023`: improper (premature) end of file.
-    PrematureEnd,
-    /// `024`: invalid interchange content (e.g. over our limits).
-    InvalidContent,
-}
-
-impl InterchangeNote {
-    pub fn code(self) -> &'static str {
-        match self {
-            InterchangeNote::ControlNumberMismatch => "001",
-            InterchangeNote::InvalidSender => "006",
-            InterchangeNote::GroupCount => "021",
-            InterchangeNote::ControlStructure => "022",
-            InterchangeNote::PrematureEnd => "023",
-            InterchangeNote::InvalidContent => "024",
-        }
-    }
 }
 
 /// The interchange a TA1 answers (its ISA13, ISA09 and ISA10).

@@ -1,5 +1,5 @@
 //! The 997 error code lists of 004010: AK304 (720), AK403 (723), AK502
-//! (718) and AK905 (716). Only the codes we emit are named; a partner's 997
+//! (718) and AK905 (716), and the TA1's note codes (TA105, I18). Only the codes we emit are named; a partner's 997
 //! may carry others (security codes), kept as `Other`.
 
 use std::fmt;
@@ -100,6 +100,36 @@ code_list! {
         InvalidDate = 8, "invalid date";
         InvalidTime = 9, "invalid time";
         Exclusion = 10, "exclusion condition violated";
+    }
+}
+
+/// TA105 (element I18): what is wrong with an interchange envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterchangeNote {
+    /// `001`: the control numbers in the header and trailer do not match.
+    ControlNumberMismatch,
+    /// `006`: invalid interchange sender id.
+    InvalidSender,
+    /// `021`: invalid number of included groups.
+    GroupCount,
+    /// `022`: invalid control structure.
+    ControlStructure,
+    /// `023`: improper (premature) end of file.
+    PrematureEnd,
+    /// `024`: invalid interchange content (e.g. over our limits).
+    InvalidContent,
+}
+
+impl InterchangeNote {
+    pub fn code(self) -> &'static str {
+        match self {
+            InterchangeNote::ControlNumberMismatch => "001",
+            InterchangeNote::InvalidSender => "006",
+            InterchangeNote::GroupCount => "021",
+            InterchangeNote::ControlStructure => "022",
+            InterchangeNote::PrematureEnd => "023",
+            InterchangeNote::InvalidContent => "024",
+        }
     }
 }
 

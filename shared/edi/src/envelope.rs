@@ -288,8 +288,8 @@ pub enum EnvelopeError {
 impl EnvelopeError {
     /// The TA1 note for an interchange refused for this reason, when its
     /// ISA could be read (a TA1 answers an ISA).
-    pub fn ta1_note(&self) -> Option<crate::InterchangeNote> {
-        use crate::InterchangeNote as N;
+    pub fn ta1_note(&self) -> Option<crate::codes::InterchangeNote> {
+        use crate::codes::InterchangeNote as N;
         match self {
             EnvelopeError::TooLarge { .. }
             | EnvelopeError::TooManySegments { .. }

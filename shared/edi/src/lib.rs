@@ -60,10 +60,11 @@ pub use ack::{
     Validation, control_number, read_997, validate,
 };
 pub use advice::{
-    ApplicationAdvice, ApplicationError, ErrorCondition, InterchangeNote, SetRefusal, Ta1,
-    write_824, write_ta1,
+    ApplicationAdvice, ApplicationError, ErrorCondition, SetRefusal, Ta1, write_824, write_ta1,
 };
-pub use codes::{ElementErrorCode, GroupErrorCode, SegmentErrorCode, SetErrorCode};
+pub use codes::{
+    ElementErrorCode, GroupErrorCode, InterchangeNote, SegmentErrorCode, SetErrorCode,
+};
 pub use document::{
     ChangeCode, ChangeDocument, DocumentError, LineAction, LineChange, NoEffect, Party, PocReading,
     Problem, ProductId, ProductQualifier, Unusable, read_change,

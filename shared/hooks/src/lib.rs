@@ -16,8 +16,24 @@ use std::time::Duration;
 
 use domain::webhooks::{UrlPolicy, address_allowed};
 #[cfg(feature = "sender")]
-pub use sender::HttpSender;
-use service::webhooks::{Pending, Resolver};
+pub use sender::{ClientError, HttpSender};
+use service::webhooks::{Pending, ResolveError, Resolver};
+use thiserror::Error;
+
+/// Why a name may not be connected to.
+#[derive(Debug, Error)]
+pub enum LookupError {
+    #[error("{host} does not resolve: {source}")]
+    NoAnswer {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} has no address")]
+    NoAddress(String),
+    #[error("{host} resolves to {address}, not a public address")]
+    NotPublic { host: String, address: IpAddr },
+}
 
 /// How much of an endpoint's answer is read (for the log only).
 pub const MAX_RESPONSE_BYTES: usize = 4096;
@@ -33,33 +49,43 @@ pub struct PublicResolver {
 
 impl PublicResolver {
     #[cfg_attr(not(feature = "sender"), allow(dead_code))]
-    pub(crate) async fn lookup(self, host: String, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    pub(crate) async fn lookup(
+        self,
+        host: String,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, LookupError> {
+        let answer = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| format!("{host} does not resolve: {e}"))?
-            .collect();
+            .map(|found| found.collect::<Vec<SocketAddr>>());
+        let found = match answer {
+            Ok(found) => found,
+            Err(source) => return Err(LookupError::NoAnswer { host, source }),
+        };
         if found.is_empty() {
-            return Err(format!("{host} has no address"));
+            return Err(LookupError::NoAddress(host));
         }
         if let Some(bad) = found.iter().find(|a| !address_allowed(a.ip(), self.policy)) {
-            return Err(format!(
-                "{host} resolves to {}, not a public address",
-                bad.ip()
-            ));
+            return Err(LookupError::NotPublic {
+                host,
+                address: bad.ip(),
+            });
         }
         Ok(found)
     }
 }
 
 impl Resolver for PublicResolver {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String> {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, ResolveError> {
         let host = host.to_owned();
         Box::pin(async move {
             // Every address, so the caller can say which one is refused.
-            let found = tokio::net::lookup_host((host.as_str(), port))
+            let answer = tokio::net::lookup_host((host.as_str(), port))
                 .await
-                .map_err(|e| format!("{host} does not resolve: {e}"))?;
-            Ok(found.map(|a| a.ip()).collect())
+                .map(|found| found.map(|a| a.ip()).collect::<Vec<IpAddr>>());
+            match answer {
+                Ok(found) => Ok(found),
+                Err(source) => Err(ResolveError { host, source }),
+            }
         })
     }
 }
@@ -85,6 +111,11 @@ mod sender {
         }
     }
 
+    /// The HTTP client could not be built (no TLS back end).
+    #[derive(Debug, thiserror::Error)]
+    #[error("building the webhook HTTP client: {0}")]
+    pub struct ClientError(#[source] reqwest::Error);
+
     /// Sends deliveries; cheap to clone (one connection pool).
     #[derive(Clone)]
     pub struct HttpSender {
@@ -93,7 +124,7 @@ mod sender {
     }
 
     impl HttpSender {
-        pub fn new(policy: UrlPolicy) -> Result<Self, String> {
+        pub fn new(policy: UrlPolicy) -> Result<Self, ClientError> {
             let client = reqwest::Client::builder()
                 .dns_resolver(Arc::new(PublicResolver { policy }))
                 .no_proxy()
@@ -103,7 +134,7 @@ mod sender {
                 .https_only(!policy.allow_insecure)
                 .user_agent(concat!("dropship-webhooks/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| format!("building the webhook HTTP client: {e}"))?;
+                .map_err(ClientError)?;
             Ok(HttpSender { client, policy })
         }
 
@@ -269,7 +300,10 @@ mod tests {
             }
             for policy in [UrlPolicy::default(), INSECURE] {
                 let r = PublicResolver { policy }.lookup(form.into(), 443).await;
-                assert!(r.unwrap_err().contains("not a public address"), "{form}");
+                assert!(
+                    r.unwrap_err().to_string().contains("not a public address"),
+                    "{form}"
+                );
             }
         }
     }
@@ -292,7 +326,7 @@ mod tests {
         let r = PublicResolver::default()
             .lookup("localhost".into(), 443)
             .await;
-        assert!(r.unwrap_err().contains("not a public address"));
+        assert!(r.unwrap_err().to_string().contains("not a public address"));
         let ok = PublicResolver { policy: INSECURE }
             .lookup("localhost".into(), 443)
             .await

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::AsyncReadExt;
 
 use service::App;
-use service::edi::{EdiError, EdiOutbox, EdiPorts, Inbound, InterchangeReport};
+use service::edi::{EdiError, EdiOutbox, EdiPorts, Inbound, InterchangeReport, OutboxError};
 use service::ledger::Ledger;
 use service::store::Store;
 use service::webhooks::Pending;
@@ -59,16 +59,18 @@ impl EdiOutbox for LocalEdiOutbox {
         company_id: &'a str,
         name: &'a str,
         bytes: &'a [u8],
-    ) -> Pending<'a, String, String> {
+    ) -> Pending<'a, String, OutboxError> {
         Box::pin(async move {
             if !folder_name_ok(company_id) || !folder_name_ok(name) {
-                return Err(format!("{company_id}/{name} is not a safe file name"));
+                return Err(OutboxError::UnsafeName(format!(
+                    "{company_id}/{name} is not a safe file name"
+                )));
             }
             let dir = self.root.join("outbound").join(company_id);
             crate::outbox::write_whole(&dir, name, bytes.to_vec())
                 .await
                 .map(|p| p.display().to_string())
-                .map_err(|e| format!("writing {name}: {e}"))
+                .map_err(|e| OutboxError::Failed(format!("writing {name}: {e}")))
         })
     }
 }
@@ -289,7 +291,7 @@ impl<S: Store + Ledger> EdiWatcher<S> {
         pass
     }
 
-    async fn answer(&self, company: &str, report: &InterchangeReport) -> Result<(), String> {
+    async fn answer(&self, company: &str, report: &InterchangeReport) -> Result<(), OutboxError> {
         for reply in &report.replies {
             self.outbox.put(company, &reply.name, &reply.bytes).await?;
         }

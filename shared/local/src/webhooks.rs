@@ -91,14 +91,23 @@ fn rand_hex() -> String {
     })
 }
 
+/// Why the webhook ports could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PortsError {
+    #[error(transparent)]
+    Key(#[from] service::webhooks::SigningKeyError),
+    #[error(transparent)]
+    Client(#[from] hooks::ClientError),
+}
+
 /// What the API and the notifier need for webhooks, over the embedded
 /// store's queue.
 pub fn ports(
     store: &EmbeddedStore,
     key: Arc<[u8]>,
     policy: UrlPolicy,
-) -> Result<(WebhookPorts, DeliveryPorts), String> {
-    let keys = Arc::new(StaticKey::new(key).map_err(|e| e.to_string())?);
+) -> Result<(WebhookPorts, DeliveryPorts), PortsError> {
+    let keys = Arc::new(StaticKey::new(key)?);
     let queue = Arc::new(store.clone());
     Ok((
         WebhookPorts {

@@ -78,7 +78,16 @@ pub struct OutboxWorker<M, Y> {
 }
 
 /// A delivery task that ran: its queue row, the task, what it came to.
-type Ran = (i64, DeliveryTask, Result<TaskOutcome, String>);
+type Ran = (i64, DeliveryTask, Result<TaskOutcome, TaskFailed>);
+
+/// Why a delivery task did not run to an outcome.
+#[derive(Debug, thiserror::Error)]
+enum TaskFailed {
+    #[error("panicked: {0}")]
+    Panicked(String),
+    #[error(transparent)]
+    Failed(#[from] service::notify::NotifyError),
+}
 
 impl<M: Mailer, Y: StoreSync> OutboxWorker<M, Y> {
     pub fn new(notifier: Notifier<EmbeddedStore, M, Y>) -> Self {
@@ -261,8 +270,8 @@ async fn run_task<M: Mailer, Y: StoreSync>(
     let result = AssertUnwindSafe(notifier.run_task(&task))
         .catch_unwind()
         .await
-        .map_err(|panic| format!("panicked: {}", panic_message(&*panic)))
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .map_err(|panic| TaskFailed::Panicked(panic_message(&*panic)))
+        .and_then(|r| r.map_err(TaskFailed::from));
     (seq, task, result)
 }
 
@@ -370,7 +379,7 @@ mod tests {
     use domain::{CancelledItem, Role, Source};
     use serde_json::{Value, json};
     use service::ledger::{Channel, Ledger, Outcome};
-    use service::store::{Commit, Store};
+    use service::store::{Commit, Companies, Orders};
     use wiremock::matchers::{body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

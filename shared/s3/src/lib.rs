@@ -9,8 +9,9 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use service::edi::EdiOutbox;
+use service::edi::{EdiOutbox, OutboxError};
 use service::webhooks::Pending;
+use thiserror::Error;
 
 /// Objects above this are not read (an interchange is kilobytes).
 pub const MAX_OBJECT_BYTES: usize = edi::MAX_BYTES;
@@ -67,19 +68,38 @@ fn copy_source(bucket: &str, key: &str) -> String {
     percent_encoding::utf8_percent_encode(&format!("{bucket}/{key}"), KEEP).to_string()
 }
 
-fn describe<E, R>(op: &str, e: &SdkError<E, R>) -> String
+/// Why an S3 call failed.
+#[derive(Debug, Error)]
+pub enum S3Error {
+    /// S3 refused the call, or could not be reached (its code and message,
+    /// or what went wrong on the way).
+    #[error("S3 {operation}: {detail}")]
+    Call {
+        operation: &'static str,
+        detail: String,
+    },
+    /// The object's body broke off while it was read.
+    #[error("S3 GetObject: {0}")]
+    Body(String),
+    /// The company or file name cannot be part of a key.
+    #[error("{company:?}/{name:?} is not a safe key")]
+    UnsafeKey { company: String, name: String },
+}
+
+fn describe<E, R>(operation: &'static str, e: &SdkError<E, R>) -> S3Error
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    match e.as_service_error() {
+    let detail = match e.as_service_error() {
         Some(se) => format!(
-            "S3 {op}: {}: {}",
+            "{}: {}",
             se.code().unwrap_or("unknown error"),
             se.message().unwrap_or("")
         ),
-        None => format!("S3 {op}: {}", DisplayErrorContext(e)),
-    }
+        None => DisplayErrorContext(e).to_string(),
+    };
+    S3Error::Call { operation, detail }
 }
 
 impl S3Edi {
@@ -113,7 +133,7 @@ impl S3Edi {
     /// The object's bytes, or only its head when it is over the limit
     /// (as the event's size says, or as its length turns out); `None` when
     /// it is gone (processed already). Never holds more than the limit.
-    pub async fn read(&self, key: &str, size: Option<u64>) -> Result<Option<Object>, String> {
+    pub async fn read(&self, key: &str, size: Option<u64>) -> Result<Option<Object>, S3Error> {
         let limit = u64::try_from(MAX_OBJECT_BYTES).unwrap_or(u64::MAX);
         let mut get = self.client().get_object().bucket(&self.bucket).key(key);
         let head_only = size.is_some_and(|n| n > limit);
@@ -133,7 +153,7 @@ impl S3Edi {
             .body
             .try_next()
             .await
-            .map_err(|e| format!("S3 GetObject: {e}"))?
+            .map_err(|e| S3Error::Body(e.to_string()))?
         {
             bytes.extend_from_slice(&chunk);
             if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
@@ -150,7 +170,7 @@ impl S3Edi {
     }
 
     /// Move `inbound/<company>/<name>` to `processed/<company>/<name>`.
-    pub async fn set_aside(&self, company: &str, name: &str) -> Result<(), String> {
+    pub async fn set_aside(&self, company: &str, name: &str) -> Result<(), S3Error> {
         let from = format!("inbound/{company}/{name}");
         self.client()
             .copy_object()
@@ -170,9 +190,12 @@ impl S3Edi {
         Ok(())
     }
 
-    async fn write(&self, company: &str, name: &str, bytes: &[u8]) -> Result<String, String> {
+    async fn write(&self, company: &str, name: &str, bytes: &[u8]) -> Result<String, S3Error> {
         if !plain_ok(company) || !plain_ok(name) {
-            return Err(format!("{company:?}/{name:?} is not a safe key"));
+            return Err(S3Error::UnsafeKey {
+                company: company.to_owned(),
+                name: name.to_owned(),
+            });
         }
         let key = format!("outbound/{company}/{name}");
         self.client()
@@ -194,8 +217,15 @@ impl EdiOutbox for S3Edi {
         company_id: &'a str,
         name: &'a str,
         bytes: &'a [u8],
-    ) -> Pending<'a, String, String> {
-        Box::pin(self.write(company_id, name, bytes))
+    ) -> Pending<'a, String, OutboxError> {
+        Box::pin(async move {
+            self.write(company_id, name, bytes)
+                .await
+                .map_err(|e| match e {
+                    S3Error::UnsafeKey { .. } => OutboxError::UnsafeName(e.to_string()),
+                    other => OutboxError::Failed(other.to_string()),
+                })
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
 use domain::ConnectionSecrets;
 use service::secrets::{Deleted, Put, SecretError, SecretStore};
+use service::webhooks::KeyError;
 
 #[derive(Clone, Debug)]
 pub struct SecretsManager {
@@ -282,7 +283,7 @@ impl SigningKeySecret {
         }
     }
 
-    async fn read(&self) -> Result<Arc<[u8]>, String> {
+    async fn read(&self) -> Result<Arc<[u8]>, KeyError> {
         if let Ok(guard) = self.cached.lock()
             && let Some((k, at)) = guard.as_ref()
             && at.elapsed() < KEY_TTL
@@ -296,9 +297,12 @@ impl SigningKeySecret {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| backend("GetSecretValue", e).to_string())?;
+            .map_err(|e| KeyError::Unavailable(backend("GetSecretValue", e)))?;
         let key = service::webhooks::checked_signing_key(out.secret_string().unwrap_or(""))
-            .map_err(|e| format!("{}: {e}", self.secret_id))?;
+            .map_err(|source| KeyError::Unusable {
+                secret: self.secret_id.clone(),
+                source,
+            })?;
         if let Ok(mut guard) = self.cached.lock() {
             *guard = Some((Arc::clone(&key), std::time::Instant::now()));
         }
@@ -307,7 +311,7 @@ impl SigningKeySecret {
 }
 
 impl service::webhooks::SigningKeys for SigningKeySecret {
-    fn key(&self) -> service::webhooks::Pending<'_, Arc<[u8]>, String> {
+    fn key(&self) -> service::webhooks::Pending<'_, Arc<[u8]>, KeyError> {
         Box::pin(self.read())
     }
 }

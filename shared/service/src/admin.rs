@@ -5,7 +5,7 @@ use rand::RngExt;
 use thiserror::Error;
 
 use crate::app::{App, hash_api_key, now};
-use crate::store::{CompanyWrite, Store, StoreError};
+use crate::store::{Companies, CompanyWrite, StoreError};
 use domain::{ApiKey, Company};
 
 /// What new API keys start with, so that one found in a log, a ticket or a
@@ -58,10 +58,10 @@ fn updated(stored: &Company, update: &Company) -> Company {
 }
 
 // Each change below is decided on the stored company inside
-// `Store::change_company`, which writes it only if the company is still as
+// `Companies::change_company`, which writes it only if the company is still as
 // read: concurrent commands lose nothing (a revoked key is never written
 // back, a printed key never dropped).
-impl<S: Store> App<S> {
+impl<S: Companies> App<S> {
     /// A new company; refused when one has its id.
     pub async fn add_company(&self, company: &Company) -> Result<(), AdminError> {
         let new = company.clone();

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::cache::CompanyCache;
 use crate::platform::PlatformReader;
-use crate::store::{IdempotencyRecord, Store, StoreError};
+use crate::store::{Companies, IdempotencyRecord, IdempotencyRecords, Store, StoreError};
 use domain::{Company, DomainError, NotPermitted, Order};
 
 use crate::config::Config;
@@ -125,9 +125,9 @@ pub struct App<S> {
     /// Where counts of what happens go (off unless the host says).
     pub metrics: crate::metrics::Metrics,
     /// Event webhooks: URL policy, resolver, signing key, ping queue.
-    pub(crate) webhooks: Option<crate::webhooks::WebhookPorts>,
+    pub(crate) webhooks: Option<crate::ports::WebhookPorts>,
     /// EDI: our interchange id, control numbers, the outbound folder.
-    pub(crate) edi: Option<crate::edi::EdiPorts>,
+    pub(crate) edi: Option<crate::ports::EdiPorts>,
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -179,7 +179,7 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
 
-impl<S: Store> App<S> {
+impl<S> App<S> {
     pub fn new(store: S) -> Self {
         Self::with_config(store, Config::default())
     }
@@ -197,7 +197,7 @@ impl<S: Store> App<S> {
     }
 
     /// Take EDI partners' interchanges with `ports`.
-    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+    pub fn with_edi(self, ports: crate::ports::EdiPorts) -> Self {
         App {
             edi: Some(ports),
             ..self
@@ -205,7 +205,7 @@ impl<S: Store> App<S> {
     }
 
     /// Serve the webhook endpoints and event log with `ports`.
-    pub fn with_webhooks(self, ports: crate::webhooks::WebhookPorts) -> Self {
+    pub fn with_webhooks(self, ports: crate::ports::WebhookPorts) -> Self {
         App {
             webhooks: Some(ports),
             ..self
@@ -224,7 +224,9 @@ impl<S: Store> App<S> {
             ..self
         }
     }
+}
 
+impl<S: Companies> App<S> {
     pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
         if api_key.is_empty() {
             return Err(AppError::Unauthorized);
@@ -234,7 +236,9 @@ impl<S: Store> App<S> {
             .await?
             .ok_or(AppError::Unauthorized)
     }
+}
 
+impl<S: Store> App<S> {
     /// The company of `api_key` and the order its request acts on, read in
     /// one round trip; whether the company may see the order is decided by
     /// the use case, in memory.
@@ -263,7 +267,9 @@ impl<S: Store> App<S> {
             },
         ))
     }
+}
 
+impl<S: IdempotencyRecords> App<S> {
     /// The response stored under `idem`, after a write was refused because
     /// the key is taken: the record the refusal carried, else read. A key
     /// taken by another request is refused.

@@ -30,43 +30,15 @@ pub(crate) mod acks;
 mod outbound;
 mod replies;
 
-pub use acks::{AckState, DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT, SentDocument, SentDocuments};
+pub use crate::ports::{ControlNumbers, EdiOutbox, EdiPorts, NumberError, OutboxError};
+pub use crate::store::{AckState, SentDocument, SentDocuments};
+pub use acks::{DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT};
 pub use outbound::outbound_document;
 pub use replies::{Inbound, Numbering};
 
 use crate::app::App;
 use crate::reconcile::ReconcileOutcome;
 use crate::store::Store;
-use crate::webhooks::Pending;
-
-/// Interchange control numbers per partner: each call a number never
-/// given out for that partner before (1 to 999 999 999).
-pub trait ControlNumbers: Send + Sync + 'static {
-    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String>;
-}
-
-/// Where documents for a company are put: `outbound/<company>/<name>` of
-/// the EDI folder (local) or bucket (AWS).
-pub trait EdiOutbox: Send + Sync + 'static {
-    fn put<'a>(
-        &'a self,
-        company_id: &'a str,
-        name: &'a str,
-        bytes: &'a [u8],
-    ) -> Pending<'a, String, String>;
-}
-
-/// What EDI needs: our interchange id (`DROPSHIP_ISA_ID`), control numbers,
-/// the outbound folder, the record of what we sent.
-#[derive(Clone)]
-pub struct EdiPorts {
-    pub our_id: IsaId,
-    pub numbers: Arc<dyn ControlNumbers>,
-    pub outbox: Arc<dyn EdiOutbox>,
-    pub sent: Arc<dyn SentDocuments>,
-    /// How long partners have to acknowledge what we send (997).
-    pub ack_window: chrono::Duration,
-}
 
 /// A document to put in a company's outbound folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +211,25 @@ pub fn partner_of(c: &Company) -> Result<Partner, EdiError> {
 /// buyer line ref, else its id), else by its SKU (`SK`). A line found by
 /// id whose `SK` names another SKU is refused: the partner means another
 /// line than the one the id names.
-fn line_of<'a>(order: &'a Order, change: &edi::LineChange) -> Result<&'a domain::LineItem, String> {
+/// Why a document's line names no line of the order.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+enum UnknownLine {
+    #[error("line {line} is SKU {sku}, the document says {named}")]
+    OtherSku {
+        line: String,
+        sku: String,
+        named: String,
+    },
+    #[error("neither line {line} nor SKU {sku} is on the order")]
+    NeitherLineNorSku { line: String, sku: String },
+    #[error("line {0} is not on the order")]
+    NotOnOrder(String),
+}
+
+fn line_of<'a>(
+    order: &'a Order,
+    change: &edi::LineChange,
+) -> Result<&'a domain::LineItem, UnknownLine> {
     let sku = change
         .product_ids
         .iter()
@@ -251,18 +241,19 @@ fn line_of<'a>(order: &'a Order, change: &edi::LineChange) -> Result<&'a domain:
         .find(|l| l.buyer_line_ref.as_deref() == Some(change.line_id.as_str()))
         .or_else(|| order.line_items.iter().find(|l| l.id == change.line_id));
     match (by_id, sku) {
-        (Some(l), Some(s)) if l.sku != s => Err(format!(
-            "line {} is SKU {}, the document says {s}",
-            change.line_id, l.sku
-        )),
+        (Some(l), Some(s)) if l.sku != s => Err(UnknownLine::OtherSku {
+            line: change.line_id.clone(),
+            sku: l.sku.clone(),
+            named: s.to_owned(),
+        }),
         (Some(l), _) => Ok(l),
         (None, Some(s)) => order.line_items.iter().find(|l| l.sku == s).ok_or_else(|| {
-            format!(
-                "neither line {} nor SKU {s} is on the order",
-                change.line_id
-            )
+            UnknownLine::NeitherLineNorSku {
+                line: change.line_id.clone(),
+                sku: s.to_owned(),
+            }
         }),
-        (None, None) => Err(format!("line {} is not on the order", change.line_id)),
+        (None, None) => Err(UnknownLine::NotOnOrder(change.line_id.clone())),
     }
 }
 
@@ -558,7 +549,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
                 .numbers
                 .next(&company.id)
                 .await
-                .map_err(EdiError::Unavailable)?,
+                .map_err(|e| EdiError::Unavailable(e.to_string()))?,
         };
         numbering.used(control);
         let from =

@@ -20,7 +20,7 @@ pub enum StoreError {
     /// the caller a read).
     #[error("the idempotency key has been used already")]
     IdempotencyKeyExists {
-        stored: Option<Box<crate::store::IdempotencyRecord>>,
+        stored: Option<Box<crate::records::IdempotencyRecord>>,
     },
     /// A webhook delivery with this key has been processed already.
     #[error("the delivery has been processed already")]

@@ -7,6 +7,8 @@
 //! Hosts: the `notifier` Lambda (DynamoDB stream) and `dropship serve`
 //! (the local outbox worker over the embedded store's outbox).
 
+mod channels;
+
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -18,12 +20,13 @@ use thiserror::Error;
 
 use domain::{Cancellation, Company, Role};
 
-use crate::channels::{Case, registered};
 use crate::email::{Letters, Mailer};
 use crate::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
+use crate::ports::DeliveryPorts;
+use crate::store::WebhookStore;
 use crate::store::{Store, StoreError};
 use crate::sync::StoreSync;
-use crate::webhooks::{DeliveryPorts, WebhookStore};
+use channels::{Case, registered};
 
 /// The sender used when `SENDER_EMAIL` is not set (local runs only).
 pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
@@ -210,7 +213,7 @@ pub struct Notifier<S, M, Y> {
     /// Event webhooks (off unless the host sets them up).
     pub(crate) webhooks: Option<DeliveryPorts>,
     /// X12 documents to EDI partners (off unless the host sets them up).
-    pub(crate) edi: Option<crate::edi::EdiPorts>,
+    pub(crate) edi: Option<crate::ports::EdiPorts>,
 }
 
 impl<S, M, Y> Notifier<S, M, Y>
@@ -239,7 +242,7 @@ where
     }
 
     /// Send EDI partners their 860s and 865s through `ports`.
-    pub fn with_edi(self, ports: crate::edi::EdiPorts) -> Self {
+    pub fn with_edi(self, ports: crate::ports::EdiPorts) -> Self {
         Notifier {
             edi: Some(ports),
             ..self

@@ -13,12 +13,11 @@ use std::time::Instant;
 use thiserror::Error;
 
 use crate::cache::CacheLimits;
-use crate::ledger::{Claim, Ledger, LedgerEntry, LedgerKey, Outcome};
 use crate::store::{
-    Commit, CompanyWrite, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
-    StatusFilter, Store, StoreError,
+    Companies, CompanyWrite, PassEvents, PassIdempotency, PassLedger, PassOrders, PassStore,
+    StoreError, Wraps,
 };
-use domain::{Company, ConnectionSecrets, Order, Role};
+use domain::{Company, ConnectionSecrets};
 
 #[derive(Debug, Error)]
 pub enum SecretError {
@@ -133,7 +132,7 @@ impl<S, K> WithSecrets<S, K> {
     }
 }
 
-impl<S: Store, K: SecretStore> WithSecrets<S, K> {
+impl<S: Companies, K: SecretStore> WithSecrets<S, K> {
     async fn hydrate(&self, company: Option<Company>) -> Result<Option<Company>, StoreError> {
         let Some(c) = company else { return Ok(None) };
         if c.connection.is_none() {
@@ -221,7 +220,7 @@ enum Round<T> {
 /// meanwhile.
 const SECRET_ROUNDS: usize = 5;
 
-impl<S: Store, K: SecretStore> WithSecrets<S, K> {
+impl<S: Companies, K: SecretStore> WithSecrets<S, K> {
     fn forget_cached(&self, company_id: &str) {
         if let Some(k) = &self.cache {
             k.remove(company_id);
@@ -229,7 +228,21 @@ impl<S: Store, K: SecretStore> WithSecrets<S, K> {
     }
 }
 
-impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
+impl<S: Send + Sync + 'static, K: SecretStore> Wraps for WithSecrets<S, K> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+// Only companies carry secrets: every other role is the inner store's.
+impl<S: Send + Sync + 'static, K: SecretStore> PassOrders for WithSecrets<S, K> {}
+impl<S: Send + Sync + 'static, K: SecretStore> PassIdempotency for WithSecrets<S, K> {}
+impl<S: Send + Sync + 'static, K: SecretStore> PassLedger for WithSecrets<S, K> {}
+impl<S: Send + Sync + 'static, K: SecretStore> PassStore for WithSecrets<S, K> {}
+impl<S: Send + Sync + 'static, K: SecretStore> PassEvents for WithSecrets<S, K> {}
+
+impl<S: Companies, K: SecretStore> Companies for WithSecrets<S, K> {
     /// Through `change_company`: the secrets first, then the record.
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
         let new = company.clone();
@@ -325,175 +338,13 @@ impl<S: Store, K: SecretStore> Store for WithSecrets<S, K> {
         self.inner.companies().await
     }
 
-    async fn cancellations_since(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<domain::Cancellation>, StoreError> {
-        self.inner.cancellations_since(since).await
-    }
-
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
         let c = self.inner.company_by_shop_domain(d).await?;
         self.hydrate(c).await
     }
 
-    async fn orders_by_ref(
-        &self,
-        company_id: &str,
-        party: Role,
-        order_ref: &str,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.inner.orders_by_ref(company_id, party, order_ref).await
-    }
-
-    async fn seller_orders_by_po(
-        &self,
-        seller_id: &str,
-        po: &str,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.inner.seller_orders_by_po(seller_id, po).await
-    }
-
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
         self.inner.company_by_api_key_hash(h).await
-    }
-
-    async fn company_and_order(
-        &self,
-        key_hash: &str,
-        order_id: &str,
-    ) -> Result<(Option<Company>, Option<Order>), StoreError> {
-        self.inner.company_and_order(key_hash, order_id).await
-    }
-
-    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        self.inner.order(id).await
-    }
-
-    async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.inner.order_record(id).await
-    }
-
-    async fn order_with_notifications(
-        &self,
-        id: &str,
-    ) -> Result<Option<(OrderRecord, Vec<LedgerEntry>)>, StoreError> {
-        self.inner.order_with_notifications(id).await
-    }
-
-    async fn list_orders(
-        &self,
-        company_id: &str,
-        filter: StatusFilter,
-        limit: usize,
-        after: Option<&OrderCursor>,
-    ) -> Result<OrderPage, StoreError> {
-        self.inner
-            .list_orders(company_id, filter, limit, after)
-            .await
-    }
-
-    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        self.inner.commit(commit).await
-    }
-
-    async fn decide_and_commit<T, E, F>(
-        &self,
-        order_id: &str,
-        decide: F,
-    ) -> Result<Result<T, E>, StoreError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
-    {
-        self.inner.decide_and_commit(order_id, decide).await
-    }
-
-    async fn decide_and_commit_on<T, E, F>(
-        &self,
-        read: Order,
-        decide: F,
-    ) -> Result<Result<T, E>, StoreError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&Order) -> Result<Decided<T>, E> + Send + 'static,
-    {
-        self.inner.decide_and_commit_on(read, decide).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        company_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(company_id, key).await
-    }
-
-    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.inner.put_idempotency_record(record).await
-    }
-
-    async fn notification_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.inner.notification_entries(order_id).await
-    }
-}
-
-impl<S: Ledger, K: SecretStore> Ledger for WithSecrets<S, K> {
-    async fn claim(
-        &self,
-        key: &LedgerKey,
-        now: chrono::DateTime<chrono::Utc>,
-        lock_for: chrono::Duration,
-    ) -> Result<Claim, StoreError> {
-        self.inner.claim(key, now, lock_for).await
-    }
-
-    async fn complete(
-        &self,
-        key: &LedgerKey,
-        token: &str,
-        outcome: Outcome,
-        detail: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError> {
-        self.inner.complete(key, token, outcome, detail, now).await
-    }
-
-    async fn release(
-        &self,
-        key: &LedgerKey,
-        token: &str,
-        error: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError> {
-        self.inner.release(key, token, error, now).await
-    }
-
-    async fn ledger_entries(&self, order_id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.inner.ledger_entries(order_id).await
-    }
-
-    async fn entries_since(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.inner.entries_since(since).await
-    }
-
-    async fn fail_sent(
-        &self,
-        key: &LedgerKey,
-        attempt: u32,
-        detail: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError> {
-        self.inner.fail_sent(key, attempt, detail, now).await
-    }
-
-    async fn reopen_failed(&self, key: &LedgerKey) -> Result<bool, StoreError> {
-        self.inner.reopen_failed(key).await
     }
 }
 
@@ -537,58 +388,5 @@ impl SecretStore for MemorySecrets {
             Some(_) => Deleted::Deleted,
             None => Deleted::Nothing,
         })
-    }
-}
-
-impl<S: crate::webhooks::WebhookStore, K: SecretStore> crate::webhooks::WebhookStore
-    for WithSecrets<S, K>
-{
-    async fn change_endpoints(
-        &self,
-        company_id: &str,
-        change: &domain::webhooks::EndpointChange,
-    ) -> Result<
-        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
-        StoreError,
-    > {
-        self.inner.change_endpoints(company_id, change).await
-    }
-
-    async fn add_endpoint(
-        &self,
-        company_id: &str,
-        endpoint: &domain::webhooks::WebhookEndpoint,
-        record: Option<&crate::store::IdempotencyRecord>,
-    ) -> Result<
-        Result<domain::webhooks::EndpointChanged, domain::webhooks::EndpointRefusal>,
-        StoreError,
-    > {
-        self.inner.add_endpoint(company_id, endpoint, record).await
-    }
-
-    async fn record_event(
-        &self,
-        event: &crate::webhooks::EventRecord,
-        dedupe: &str,
-        keep_until: chrono::DateTime<chrono::Utc>,
-    ) -> Result<crate::webhooks::Recorded, StoreError> {
-        self.inner.record_event(event, dedupe, keep_until).await
-    }
-
-    async fn event(
-        &self,
-        company_id: &str,
-        event_id: &str,
-    ) -> Result<Option<crate::webhooks::EventRecord>, StoreError> {
-        self.inner.event(company_id, event_id).await
-    }
-
-    async fn events_after(
-        &self,
-        company_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Option<(Vec<crate::webhooks::EventRecord>, bool)>, StoreError> {
-        self.inner.events_after(company_id, after, limit).await
     }
 }

@@ -14,6 +14,7 @@ use domain::{Cancellation, Order};
 use service::store::StoreError;
 
 mod edi;
+mod idempotency;
 mod ledger;
 mod outbox;
 mod schema;

@@ -1,13 +1,14 @@
-//! The store port on SQLite.
+//! The store's roles on SQLite.
 
 use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::sync::Arc;
 
+use crate::idempotency::{key_unused, put_idempotency};
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 use domain::{Company, Order, Role};
 use service::store::{
-    Commit, CompanyWrite, Decided, IdempotencyRecord, OrderCursor, OrderPage, OrderRecord,
+    Commit, Companies, CompanyWrite, Decided, OrderCursor, OrderPage, OrderRecord, Orders,
     StatusFilter, Store, StoreError, shop_domain_of,
 };
 
@@ -30,88 +31,7 @@ impl EmbeddedStore {
     }
 }
 
-impl Store for EmbeddedStore {
-    /// The record without its secrets; the secrets to their own file, in
-    /// the same write transaction.
-    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
-        let company = company.clone();
-        let secret_file = Arc::clone(&self.secrets);
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            write_company(&tx, &company, &secret_file)?;
-            tx.commit().map_err(db)
-        })
-        .await
-    }
-
-    /// Read, decide and write in one `BEGIN IMMEDIATE` transaction: no
-    /// other writer (thread or process) can change the company in between,
-    /// so `change` runs once.
-    async fn change_company<T, E, F>(
-        &self,
-        id: &str,
-        mut change: F,
-    ) -> Result<Result<T, E>, StoreError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
-    {
-        let id = id.to_owned();
-        let secret_file = Arc::clone(&self.secrets);
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            let stored: Option<Company> = tx
-                .query_row("SELECT doc FROM companies WHERE id = ?1", [&id], |r| {
-                    r.get::<_, String>(0)
-                })
-                .optional()
-                .map_err(db)?
-                .map(|d| from_json(&d))
-                .transpose()?;
-            let stored = match stored {
-                Some(c) if c.connection.is_some() => {
-                    let s = secret_file.get(&c.id)?;
-                    Some(c.with_secrets(s))
-                }
-                other => other,
-            };
-            // A panicking change rolls back and fails this call only.
-            let decided =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(stored.as_ref())))
-                    .map_err(|_| {
-                        StoreError::Internal("the change to the company panicked".into())
-                    })?;
-            match decided {
-                Err(e) => Ok(Err(e)),
-                Ok(CompanyWrite::Unchanged(t)) => Ok(Ok(t)),
-                Ok(CompanyWrite::Put(next, t)) => {
-                    if next.id != id {
-                        return Err(StoreError::Internal(format!(
-                            "a change to company {id} wrote company {}",
-                            next.id
-                        )));
-                    }
-                    write_company(&tx, &next, &secret_file)?;
-                    tx.commit().map_err(db)?;
-                    Ok(Ok(t))
-                }
-            }
-        })
-        .await
-    }
-
-    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        let found = self
-            .doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
-            .await?;
-        self.with_secrets(found)
-    }
-
+impl Orders for EmbeddedStore {
     async fn cancellations_since(
         &self,
         since: chrono::DateTime<Utc>,
@@ -132,31 +52,6 @@ impl Store for EmbeddedStore {
             Ok(found)
         })
         .await
-    }
-
-    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
-        self.run(|c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM companies ORDER BY id")
-                .map_err(db)?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
-            rows.map(|r| from_json(&r.map_err(db)?)).collect()
-        })
-        .await
-    }
-
-    async fn company_by_shop_domain(
-        &self,
-        shop_domain: &str,
-    ) -> Result<Option<Company>, StoreError> {
-        let found = self
-            .doc_by_key(
-                "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
-             WHERE s.shop_domain = ?1",
-                shop_domain.to_ascii_lowercase(),
-            )
-            .await?;
-        self.with_secrets(found)
     }
 
     async fn orders_by_ref(
@@ -194,15 +89,6 @@ impl Store for EmbeddedStore {
                 .map_err(db)?;
             rows.map(|r| from_json(&r.map_err(db)?)).collect()
         })
-        .await
-    }
-
-    async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
-        self.doc_by_key(
-            "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
-             WHERE k.key_hash = ?1",
-            key_hash.to_owned(),
-        )
         .await
     }
 
@@ -346,42 +232,126 @@ impl Store for EmbeddedStore {
     {
         self.decide_and_commit(&read.id, decide).await
     }
+}
 
-    async fn idempotency_record(
-        &self,
-        company_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let (company_id, key) = (company_id.to_owned(), key.to_owned());
-        self.run(move |c| {
-            c.prepare_cached(
-                "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-            )
-            .map_err(db)?
-            .query_row(params![company_id, key, Utc::now().timestamp()], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(db)?
-            .map(|d| from_json(&d))
-            .transpose()
-        })
-        .await
-    }
-
-    async fn put_idempotency_record(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        let record = record.clone();
+impl Companies for EmbeddedStore {
+    /// The record without its secrets; the secrets to their own file, in
+    /// the same write transaction.
+    async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
+        let company = company.clone();
+        let secret_file = Arc::clone(&self.secrets);
         self.run(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
-            key_unused(&tx, &record.company_id, &record.key)?;
-            put_idempotency(&tx, &record)?;
+            write_company(&tx, &company, &secret_file)?;
             tx.commit().map_err(db)
         })
         .await
     }
 
+    /// Read, decide and write in one `BEGIN IMMEDIATE` transaction: no
+    /// other writer (thread or process) can change the company in between,
+    /// so `change` runs once.
+    async fn change_company<T, E, F>(
+        &self,
+        id: &str,
+        mut change: F,
+    ) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
+    {
+        let id = id.to_owned();
+        let secret_file = Arc::clone(&self.secrets);
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let stored: Option<Company> = tx
+                .query_row("SELECT doc FROM companies WHERE id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(db)?
+                .map(|d| from_json(&d))
+                .transpose()?;
+            let stored = match stored {
+                Some(c) if c.connection.is_some() => {
+                    let s = secret_file.get(&c.id)?;
+                    Some(c.with_secrets(s))
+                }
+                other => other,
+            };
+            // A panicking change rolls back and fails this call only.
+            let decided =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(stored.as_ref())))
+                    .map_err(|_| {
+                        StoreError::Internal("the change to the company panicked".into())
+                    })?;
+            match decided {
+                Err(e) => Ok(Err(e)),
+                Ok(CompanyWrite::Unchanged(t)) => Ok(Ok(t)),
+                Ok(CompanyWrite::Put(next, t)) => {
+                    if next.id != id {
+                        return Err(StoreError::Internal(format!(
+                            "a change to company {id} wrote company {}",
+                            next.id
+                        )));
+                    }
+                    write_company(&tx, &next, &secret_file)?;
+                    tx.commit().map_err(db)?;
+                    Ok(Ok(t))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
+        let found = self
+            .doc_by_key("SELECT doc FROM companies WHERE id = ?1", id.to_owned())
+            .await?;
+        self.with_secrets(found)
+    }
+
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        self.run(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM companies ORDER BY id")
+                .map_err(db)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
+            rows.map(|r| from_json(&r.map_err(db)?)).collect()
+        })
+        .await
+    }
+
+    async fn company_by_shop_domain(
+        &self,
+        shop_domain: &str,
+    ) -> Result<Option<Company>, StoreError> {
+        let found = self
+            .doc_by_key(
+                "SELECT c.doc FROM shop_domains s JOIN companies c ON c.id = s.company_id
+             WHERE s.shop_domain = ?1",
+                shop_domain.to_ascii_lowercase(),
+            )
+            .await?;
+        self.with_secrets(found)
+    }
+
+    async fn company_by_api_key_hash(&self, key_hash: &str) -> Result<Option<Company>, StoreError> {
+        self.doc_by_key(
+            "SELECT c.doc FROM api_keys k JOIN companies c ON c.id = k.company_id
+             WHERE k.key_hash = ?1",
+            key_hash.to_owned(),
+        )
+        .await
+    }
+}
+
+impl Store for EmbeddedStore {
     async fn notification_entries(
         &self,
         order_id: &str,
@@ -512,29 +482,6 @@ fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreErr
     Ok(())
 }
 
-/// `IdempotencyKeyExists`, with the record, when the company has an
-/// unexpired one under `key`.
-pub(crate) fn key_unused(
-    tx: &rusqlite::Transaction<'_>,
-    company_id: &str,
-    key: &str,
-) -> Result<(), StoreError> {
-    let stored: Option<String> = tx
-        .query_row(
-            "SELECT doc FROM idempotency WHERE company_id = ?1 AND key = ?2 AND expires_at > ?3",
-            params![company_id, key, Utc::now().timestamp()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db)?;
-    match stored {
-        None => Ok(()),
-        Some(doc) => Err(StoreError::IdempotencyKeyExists {
-            stored: Some(Box::new(from_json(&doc)?)),
-        }),
-    }
-}
-
 /// The commit's idempotency key and delivery key must be new (or expired).
 fn check_unused_keys(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     let now = Utc::now().timestamp();
@@ -617,17 +564,5 @@ fn write_order(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), St
             }
         }
     }
-    Ok(())
-}
-
-pub(crate) fn put_idempotency(
-    tx: &rusqlite::Transaction<'_>,
-    rec: &IdempotencyRecord,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT OR REPLACE INTO idempotency (company_id, key, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
-        params![rec.company_id, rec.key, rec.expires_at.timestamp(), to_json(rec)?],
-    )
-    .map_err(db)?;
     Ok(())
 }

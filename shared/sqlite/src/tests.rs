@@ -1,7 +1,7 @@
 use super::*;
 use chrono::Utc;
 use domain::Order;
-use service::store::{Commit, Decided, Store};
+use service::store::{Commit, Companies, Decided, Orders};
 
 testkit::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
 

@@ -13,7 +13,7 @@ use service::webhooks::{
     DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
 };
 
-use crate::store::{key_unused, put_idempotency};
+use crate::idempotency::{key_unused, put_idempotency};
 use crate::{EmbeddedStore, db, from_json, to_json, ts};
 
 /// The endpoints stored on a company (none when there is no such company).
@@ -309,7 +309,7 @@ impl EmbeddedStore {
 }
 
 impl service::edi::ControlNumbers for EmbeddedStore {
-    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, String> {
+    fn next<'a>(&'a self, company_id: &'a str) -> Pending<'a, u32, service::edi::NumberError> {
         let company_id = company_id.to_owned();
         Box::pin(async move {
             self.run(move |c| {
@@ -330,7 +330,7 @@ impl service::edi::ControlNumbers for EmbeddedStore {
                     })
             })
             .await
-            .map_err(|e| e.to_string())
+            .map_err(service::edi::NumberError::from)
         })
     }
 }

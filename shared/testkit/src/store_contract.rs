@@ -1,51 +1,24 @@
 //! The store contract: one suite, run against every `Store` implementation
-//! through `store_contract_tests!`.
+//! through `store_contract_tests!`, split by role: orders here (their
+//! look-ups by reference in `refs`), companies and idempotency records
+//! beside. Each test asks only for the roles it uses.
 
 use chrono::{Duration, Utc};
 
-use domain::{CancellationKind, Order, Role};
+use domain::{CancellationKind, Order};
 use service::store::*;
 
 use crate::fixtures::*;
 
 mod companies;
+mod idempotency;
 mod refs;
 
 pub use companies::*;
+pub use idempotency::*;
 pub use refs::*;
 
-pub async fn companies_and_api_keys<S: Store>(s: &S) {
-    let mut c = company("b1", Role::Buyer);
-    s.put_company(&c).await.unwrap();
-    assert_eq!(s.company("b1").await.unwrap(), Some(c.clone()));
-    assert_eq!(
-        s.company_by_api_key_hash("hash-of-b1").await.unwrap(),
-        Some(c.clone())
-    );
-    assert_eq!(s.company("nope").await.unwrap(), None);
-    assert_eq!(s.company_by_api_key_hash("nope").await.unwrap(), None);
-
-    // Replacing a company replaces its keys; putting it again changes nothing.
-    c.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
-    s.put_company(&c).await.unwrap();
-    s.put_company(&c).await.unwrap();
-    assert_eq!(s.company_by_api_key_hash("hash-of-b1").await.unwrap(), None);
-    assert_eq!(
-        s.company_by_api_key_hash("rotated").await.unwrap(),
-        Some(c.clone())
-    );
-
-    // A key cannot be taken over by another company.
-    let mut thief = company("s1", Role::Seller);
-    thief.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
-    assert!(matches!(
-        s.put_company(&thief).await,
-        Err(StoreError::ApiKeyTaken { company_id }) if company_id == "s1"
-    ));
-    assert_eq!(s.company_by_api_key_hash("rotated").await.unwrap(), Some(c));
-}
-
-pub async fn create_and_read_orders<S: Store>(s: &S) {
+pub async fn create_and_read_orders<S: Orders>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     assert_eq!(s.order("o1").await.unwrap(), Some(o.clone()));
@@ -69,7 +42,7 @@ pub async fn create_and_read_orders<S: Store>(s: &S) {
     assert_eq!(s.order("o3").await.unwrap(), Some(unnamed));
 }
 
-pub async fn updates_check_the_version<S: Store>(s: &S) {
+pub async fn updates_check_the_version<S: Orders>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let (next, can) = cancel_one(&o, "li_1", "can_1");
@@ -100,7 +73,7 @@ pub async fn updates_check_the_version<S: Store>(s: &S) {
     assert_eq!(s.order("ghost").await.unwrap(), None);
 }
 
-pub async fn cancellations_are_listed_oldest_first<S: Store>(s: &S) {
+pub async fn cancellations_are_listed_oldest_first<S: Orders>(s: &S) {
     let mut o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let mut expected = Vec::new();
@@ -121,71 +94,7 @@ pub async fn cancellations_are_listed_oldest_first<S: Store>(s: &S) {
     assert_eq!(rec.order.version, 5);
 }
 
-pub async fn idempotency_key_commits_atomically<S: Store>(s: &S) {
-    let o = order("o1", "b1", "s1", 0);
-    let mut create = Commit::create(o.clone());
-    create.idempotency = Some(idem("b1", "k1", Duration::hours(24)));
-    s.commit(&create).await.unwrap();
-    assert_eq!(
-        s.idempotency_record("b1", "k1").await.unwrap(),
-        create.idempotency.clone()
-    );
-    // Keys are scoped per company.
-    assert_eq!(s.idempotency_record("s1", "k1").await.unwrap(), None);
-
-    // A change carrying a used key is refused whole: no order change, no cancellation.
-    let (next, can) = cancel_one(&o, "li_1", "can_1");
-    let mut c = Commit::update(next);
-    c.cancellation = Some(can);
-    c.idempotency = Some(idem("b1", "k1", Duration::hours(24)));
-    // The refusal hands back the stored record, for the replay.
-    match s.commit(&c).await {
-        Err(StoreError::IdempotencyKeyExists { stored: Some(r) }) => {
-            assert_eq!(Some(*r), create.idempotency)
-        }
-        other => panic!("a used key must be refused with its record: {other:?}"),
-    }
-    let rec = s.order_record("o1").await.unwrap().unwrap();
-    assert_eq!(rec.order, o);
-    assert!(rec.cancellations.is_empty());
-
-    // Another company may use the same key.
-    c.idempotency = Some(idem("s1", "k1", Duration::hours(24)));
-    s.commit(&c).await.unwrap();
-    assert_eq!(
-        s.order_record("o1")
-            .await
-            .unwrap()
-            .unwrap()
-            .cancellations
-            .len(),
-        1
-    );
-}
-
-pub async fn standalone_idempotency_records<S: Store>(s: &S) {
-    let r = idem("b1", "k2", Duration::hours(24));
-    s.put_idempotency_record(&r).await.unwrap();
-    let mut again = r.clone();
-    again.body = "another answer".into();
-    match s.put_idempotency_record(&again).await {
-        Err(StoreError::IdempotencyKeyExists {
-            stored: Some(stored),
-        }) => assert_eq!(*stored, r),
-        other => panic!("a used key must be refused with its record: {other:?}"),
-    }
-    assert_eq!(s.idempotency_record("b1", "k2").await.unwrap(), Some(r));
-
-    // An expired record is gone: not returned, and the key may be used again.
-    let old = idem("b1", "k3", Duration::seconds(-5));
-    s.put_idempotency_record(&old).await.unwrap();
-    assert_eq!(s.idempotency_record("b1", "k3").await.unwrap(), None);
-    let fresh = idem("b1", "k3", Duration::hours(1));
-    s.put_idempotency_record(&fresh).await.unwrap();
-    assert_eq!(s.idempotency_record("b1", "k3").await.unwrap(), Some(fresh));
-}
-
-pub async fn deliveries_are_processed_once<S: Store>(s: &S) {
+pub async fn deliveries_are_processed_once<S: Orders>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let now = Utc::now();
@@ -212,7 +121,7 @@ pub async fn deliveries_are_processed_once<S: Store>(s: &S) {
     assert_eq!(s.order("o1").await.unwrap(), Some(next));
 }
 
-pub async fn fulfillments_commit_with_the_order<S: Store>(s: &S) {
+pub async fn fulfillments_commit_with_the_order<S: Orders>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let mut next = o.clone();
@@ -234,7 +143,7 @@ pub async fn fulfillments_commit_with_the_order<S: Store>(s: &S) {
     assert_eq!(s.order("o1").await.unwrap(), Some(next));
 }
 
-pub async fn orders_list_newest_first_with_cursor<S: Store>(s: &S) {
+pub async fn orders_list_newest_first_with_cursor<S: Orders>(s: &S) {
     for i in 0..7 {
         s.commit(&Commit::create(order(&format!("o{i}"), "b1", "s1", i)))
             .await
@@ -317,7 +226,7 @@ pub async fn orders_list_newest_first_with_cursor<S: Store>(s: &S) {
 }
 
 /// Many writers decide on the same version; exactly one wins.
-pub async fn racing_writers_one_wins<S: Store + Clone>(s: &S) {
+pub async fn racing_writers_one_wins<S: Orders + Clone>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let mut tasks = Vec::new();
@@ -348,7 +257,7 @@ pub async fn racing_writers_one_wins<S: Store + Clone>(s: &S) {
 /// `decide_and_commit`: the decision sees the current order; a commit is
 /// written whole with the caller's value, a refusal or "unchanged" writes
 /// nothing, a missing order never reaches the decision.
-pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
+pub async fn decisions_commit_with_the_order<S: Orders + IdempotencyRecords>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let decided = s
@@ -420,7 +329,7 @@ pub async fn decisions_commit_with_the_order<S: Store>(s: &S) {
 /// loses a race (`VersionConflict`), spread over `stores` (handles on the
 /// same data): every one commits exactly once. Returns how many races were
 /// lost in all.
-pub async fn deciders_on<S: Store + Clone>(stores: &[S]) -> usize {
+pub async fn deciders_on<S: Orders + Clone>(stores: &[S]) -> usize {
     const DECIDERS: usize = 32;
     let Some(first) = stores.first() else {
         return 0;
@@ -467,13 +376,13 @@ pub async fn deciders_on<S: Store + Clone>(stores: &[S]) -> usize {
     lost
 }
 
-pub async fn concurrent_deciders_each_commit_once<S: Store + Clone>(s: &S) {
+pub async fn concurrent_deciders_each_commit_once<S: Orders + Clone>(s: &S) {
     let lost = deciders_on(std::slice::from_ref(s)).await;
     eprintln!("concurrent deciders: {lost} lost races");
 }
 
 /// The cancellations made since a time, oldest first (operator sweeps).
-pub async fn cancellations_since_a_time<S: Store>(s: &S) {
+pub async fn cancellations_since_a_time<S: Orders>(s: &S) {
     let o = crate::fixtures::order("o-since", "b1", "s1", 0);
     s.commit(&Commit::create(o.clone())).await.unwrap();
     let (next, first) = cancel_one(&o, "li_1", "can-s1");

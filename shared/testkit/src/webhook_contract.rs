@@ -7,7 +7,7 @@ use domain::webhooks::{
 };
 use domain::{Company, Role};
 use service::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
-use service::store::{Store, StoreError};
+use service::store::{Companies, IdempotencyRecords, StoreError};
 use service::webhooks::{EventRecord, Recorded, WebhookStore, new_event_id};
 
 use crate::fixtures;
@@ -45,11 +45,11 @@ pub fn event_of_company(company: &str, order: &str) -> EventRecord {
     }
 }
 
-async fn endpoints<S: Store>(s: &S, company: &str) -> Vec<WebhookEndpoint> {
+async fn endpoints<S: Companies>(s: &S, company: &str) -> Vec<WebhookEndpoint> {
     s.company(company).await.unwrap().unwrap().webhook_endpoints
 }
 
-pub async fn endpoints_are_added_limited_and_removed<S: Store + WebhookStore>(s: &S) {
+pub async fn endpoints_are_added_limited_and_removed<S: Companies + WebhookStore>(s: &S) {
     s.put_company(&fixtures::company("c1", Role::Seller))
         .await
         .unwrap();
@@ -85,7 +85,7 @@ pub async fn endpoints_are_added_limited_and_removed<S: Store + WebhookStore>(s:
 
 /// Replacing a company (an operator's update, a re-seed) keeps its
 /// endpoints: they change only through `change_endpoints`.
-pub async fn replacing_a_company_keeps_its_endpoints<S: Store + WebhookStore>(s: &S) {
+pub async fn replacing_a_company_keeps_its_endpoints<S: Companies + WebhookStore>(s: &S) {
     let c: Company = fixtures::company("c2", Role::Buyer);
     s.put_company(&c).await.unwrap();
     s.change_endpoints("c2", &EndpointChange::Add(endpoint("we_1")))
@@ -106,7 +106,7 @@ pub async fn replacing_a_company_keeps_its_endpoints<S: Store + WebhookStore>(s:
     assert_eq!(by_key.id, "c2");
 }
 
-pub async fn failing_for_days_disables_an_endpoint<S: Store + WebhookStore>(s: &S) {
+pub async fn failing_for_days_disables_an_endpoint<S: Companies + WebhookStore>(s: &S) {
     s.put_company(&fixtures::company("c3", Role::Seller))
         .await
         .unwrap();
@@ -132,7 +132,7 @@ pub async fn failing_for_days_disables_an_endpoint<S: Store + WebhookStore>(s: &
     assert_eq!(endpoints(s, "c3").await[0].status, EndpointStatus::Disabled);
 }
 
-pub async fn concurrent_additions_are_all_kept<S: Store + WebhookStore>(s: &S) {
+pub async fn concurrent_additions_are_all_kept<S: Companies + WebhookStore>(s: &S) {
     s.put_company(&fixtures::company("c4", Role::Seller))
         .await
         .unwrap();
@@ -150,7 +150,11 @@ pub async fn concurrent_additions_are_all_kept<S: Store + WebhookStore>(s: &S) {
 /// it or not at all: a key the company holds (from any request) adds
 /// nothing and comes back as stored; a fresh key is taken with the
 /// endpoint; the same key digest again finds that endpoint.
-pub async fn a_keyed_endpoint_is_added_with_its_key_or_not_at_all<S: Store + WebhookStore>(s: &S) {
+pub async fn a_keyed_endpoint_is_added_with_its_key_or_not_at_all<
+    S: Companies + IdempotencyRecords + WebhookStore,
+>(
+    s: &S,
+) {
     s.put_company(&fixtures::company("c8", Role::Seller))
         .await
         .unwrap();
@@ -215,7 +219,7 @@ pub async fn a_keyed_endpoint_is_added_with_its_key_or_not_at_all<S: Store + Web
     assert_eq!(ids, ["we_2", "we_4", "we_5"]);
 }
 
-pub async fn events_are_recorded_once_per_subject<S: Store + WebhookStore>(s: &S) {
+pub async fn events_are_recorded_once_per_subject<S: Companies + WebhookStore>(s: &S) {
     let first = event("c5", "o1");
     let keep = Utc::now() + Duration::days(35);
     let r = s
@@ -246,7 +250,7 @@ pub async fn events_are_recorded_once_per_subject<S: Store + WebhookStore>(s: &S
     );
 }
 
-pub async fn the_log_pages_in_order<S: Store + WebhookStore>(s: &S) {
+pub async fn the_log_pages_in_order<S: Companies + WebhookStore>(s: &S) {
     let keep = Utc::now() + Duration::days(35);
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -288,7 +292,7 @@ pub async fn the_log_pages_in_order<S: Store + WebhookStore>(s: &S) {
 /// An event whose id was taken before another's but written after it (in
 /// another process, ids are only monotonic within one) comes after it in
 /// the log: a reader that has read the other does not pass over it.
-pub async fn a_late_write_is_not_passed_over<S: Store + WebhookStore>(s: &S) {
+pub async fn a_late_write_is_not_passed_over<S: Companies + WebhookStore>(s: &S) {
     let keep = Utc::now() + Duration::days(35);
     let early = event("c8", "o1");
     let late = event("c8", "o2");
@@ -314,7 +318,7 @@ pub async fn a_late_write_is_not_passed_over<S: Store + WebhookStore>(s: &S) {
 
 /// A cursor naming no event of the company's is refused (`None`), not
 /// read as a place in the log: an unknown id, another company's event.
-pub async fn an_unknown_cursor_is_refused<S: Store + WebhookStore>(s: &S) {
+pub async fn an_unknown_cursor_is_refused<S: Companies + WebhookStore>(s: &S) {
     let keep = Utc::now() + Duration::days(35);
     let mine = event("c9", "o1");
     let theirs = event("c10", "o1");

@@ -7,7 +7,10 @@ use tokio::time::Instant;
 use super::*;
 use crate::app::{App, AppError, Outcome};
 use crate::config::RaceRetry;
-use crate::store::{IdempotencyRecord, OrderCursor, OrderPage, OrderRecord, StatusFilter};
+use crate::store::{
+    Companies, IdempotencyRecord, IdempotencyRecords, OrderCursor, OrderPage, OrderRecord, Orders,
+    StatusFilter,
+};
 use domain::inbound::PlatformOrder;
 use domain::{CancelRequest, Cancellation, FulfillRequest, Integration, ItemRequest, Source};
 use testkit::fixtures;
@@ -50,40 +53,30 @@ impl Fake {
     }
 }
 
-impl Store for Fake {
-    async fn put_company(&self, _: &Company) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn company(&self, _: &str) -> Result<Option<Company>, StoreError> {
-        Ok(None)
-    }
-    async fn company_by_shop_domain(&self, _: &str) -> Result<Option<Company>, StoreError> {
-        Ok(None)
-    }
-    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
-        Ok(vec![])
-    }
+impl Orders for Fake {
     async fn cancellations_since(
         &self,
         _: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Cancellation>, StoreError> {
         Ok(vec![])
     }
+
     async fn orders_by_ref(&self, _: &str, _: Role, _: &str) -> Result<Vec<Order>, StoreError> {
         Ok(vec![self.listed.clone()])
     }
+
     async fn seller_orders_by_po(&self, _: &str, _: &str) -> Result<Vec<Order>, StoreError> {
         Ok(vec![self.listed.clone()])
     }
-    async fn company_by_api_key_hash(&self, _: &str) -> Result<Option<Company>, StoreError> {
-        Ok(None)
-    }
+
     async fn order(&self, _: &str) -> Result<Option<Order>, StoreError> {
         Ok(self.order.lock().unwrap().clone())
     }
+
     async fn order_record(&self, _: &str) -> Result<Option<OrderRecord>, StoreError> {
         Ok(None)
     }
+
     async fn list_orders(
         &self,
         _: &str,
@@ -93,6 +86,7 @@ impl Store for Fake {
     ) -> Result<OrderPage, StoreError> {
         Ok(OrderPage::new(vec![], false))
     }
+
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.tries.lock().unwrap().push(Instant::now());
         // As a store's conditional write: no item, no update.
@@ -115,6 +109,31 @@ impl Store for Fake {
         *self.order.lock().unwrap() = Some(commit.order.clone());
         Ok(())
     }
+}
+
+impl Companies for Fake {
+    async fn put_company(&self, _: &Company) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn company(&self, _: &str) -> Result<Option<Company>, StoreError> {
+        Ok(None)
+    }
+
+    async fn company_by_shop_domain(&self, _: &str) -> Result<Option<Company>, StoreError> {
+        Ok(None)
+    }
+
+    async fn companies(&self) -> Result<Vec<Company>, StoreError> {
+        Ok(vec![])
+    }
+
+    async fn company_by_api_key_hash(&self, _: &str) -> Result<Option<Company>, StoreError> {
+        Ok(None)
+    }
+}
+
+impl IdempotencyRecords for Fake {
     async fn idempotency_record(
         &self,
         _: &str,
@@ -122,10 +141,13 @@ impl Store for Fake {
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(None)
     }
+
     async fn put_idempotency_record(&self, _: &IdempotencyRecord) -> Result<(), StoreError> {
         Ok(())
     }
 }
+
+impl Store for Fake {}
 
 /// Order o1 of buyer b1 and seller s1 (a Shopify store: its refs set).
 fn order() -> Order {

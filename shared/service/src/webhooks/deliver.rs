@@ -52,7 +52,7 @@ pub enum TaskOutcome {
     Waiting,
     Attempted(DeliveryReport),
     /// A ping, sent once whatever its answer.
-    Pinged(Result<u16, String>),
+    Pinged(Result<u16, SendError>),
     /// Nothing to deliver any more (the event expired, the endpoint was
     /// deleted or disabled).
     Dropped(String),
@@ -93,7 +93,7 @@ where
         if self.ports().is_none() {
             return Ok(ChannelReport::NotApplicable);
         }
-        let (order, cancellations) = as_of(record, c);
+        let (order, cancellations) = crate::store::as_of(record, c);
         let order = &order;
         let mut wanted = vec![(
             EventType::CancellationCreated,
@@ -242,7 +242,7 @@ where
             let r = self.send_bounded(&company, e, &task.event_id, body).await;
             self.unlease(&company.id, &e.id, &holder).await;
             tracing::info!(endpoint_id = %e.id, event_id = %task.event_id, result = ?r, "ping sent");
-            return Ok(TaskOutcome::Pinged(r.map_err(|e| e.to_string())));
+            return Ok(TaskOutcome::Pinged(r));
         }
         let Some(event) = self.store.event(&task.company_id, &task.event_id).await? else {
             return Ok(TaskOutcome::Dropped(format!(
@@ -397,7 +397,11 @@ where
         let Some(ports) = self.ports() else {
             return Err(SendError::Refused("webhooks are not set up here".into()));
         };
-        let key = ports.keys.key().await.map_err(SendError::Failed)?;
+        let key = ports
+            .keys
+            .key()
+            .await
+            .map_err(|e| SendError::Failed(e.to_string()))?;
         let secret = endpoint_secret(&key, &company.id, &e.id, &e.salt);
         let delivery = Delivery {
             url: e.url.clone(),
@@ -564,27 +568,6 @@ impl NotifyError {
             detail: format!("panicked: {message}"),
         }
     }
-}
-
-/// The order as `c` left it: later cancellations (the notifier may run
-/// after them) are taken off again, so each event shows its own moment
-/// and `order.completed` follows the cancellation that completed it.
-pub(crate) fn as_of(record: &OrderRecord, c: &Cancellation) -> (domain::Order, Vec<Cancellation>) {
-    let Some(pos) = record.cancellations.iter().position(|x| x.id == c.id) else {
-        return (record.order.clone(), record.cancellations.clone());
-    };
-    let (upto, later) = record.cancellations.split_at(pos.saturating_add(1));
-    let mut order = record.order.clone();
-    for item in later.iter().flat_map(|l| &l.items) {
-        if let Some(line) = order
-            .line_items
-            .iter_mut()
-            .find(|l| l.id == item.line_item_id)
-        {
-            line.cancelled = line.cancelled.saturating_sub(item.quantity);
-        }
-    }
-    (order, upto.to_vec())
 }
 
 /// An endpoint URL's host, for logs and the ledger: a URL's path or query

@@ -121,7 +121,7 @@ impl<S: Store + WebhookStore> App<S> {
             .keys
             .key()
             .await
-            .map_err(WebhookError::Unavailable)?;
+            .map_err(|e| WebhookError::Unavailable(e.to_string()))?;
         Ok(endpoint_secret(&key, company, &e.id, &e.salt))
     }
 

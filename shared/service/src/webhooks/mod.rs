@@ -12,191 +12,30 @@
 mod deliver;
 mod endpoints;
 
-use std::future::Future;
-use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
+use serde::Serialize;
 
-use domain::webhooks::{
-    API_VERSION, EndpointChange, EndpointChanged, EndpointRefusal, EventType, UrlPolicy,
-    WebhookEndpoint,
-};
+use domain::webhooks::{API_VERSION, EventType};
 use domain::{Cancellation, Order};
 
-pub(crate) use deliver::as_of;
 pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
 pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
 
-use crate::store::{IdempotencyRecord, StoreError};
+pub use crate::ports::{
+    Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, KeyError, MIN_SIGNING_KEY_BYTES, Pending,
+    QueueError, ResolveError, Resolver, SendError, SigningKeyError, SigningKeys, WebhookPorts,
+    WebhookSender,
+};
+pub use crate::store::{EventRecord, Recorded, WebhookStore};
 use crate::views::OrderView;
 
 /// How long events stay readable in the log (at least 30 days by contract).
 pub const EVENT_RETENTION_DAYS: i64 = 35;
 /// Largest page of `GET /v1/events`.
 pub const MAX_EVENT_PAGE: usize = 100;
-
-/// An event as recorded: its exact body is what is delivered and listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventRecord {
-    pub id: String,
-    pub company_id: String,
-    pub event_type: EventType,
-    pub created_at: DateTime<Utc>,
-    /// The order it is about (its ledger records live there).
-    pub order_id: String,
-    /// The JSON delivered, byte for byte.
-    pub body: String,
-}
-
-/// The answer to `record_event`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    New(EventRecord),
-    /// Recorded earlier under the same key: that one is the event.
-    Existing(EventRecord),
-}
-
-impl Recorded {
-    pub fn event(&self) -> &EventRecord {
-        match self {
-            Recorded::New(e) | Recorded::Existing(e) => e,
-        }
-    }
-}
-
-/// The store port for endpoints and the event log.
-pub trait WebhookStore: Send + Sync + 'static {
-    /// Apply `change` to the company's endpoints atomically (read, apply
-    /// `domain::webhooks::change_endpoints`, write only if nothing changed
-    /// meanwhile). `Ok(Err(NotFound))` also when there is no such company.
-    fn change_endpoints(
-        &self,
-        company_id: &str,
-        change: &EndpointChange,
-    ) -> impl Future<Output = Result<Result<EndpointChanged, EndpointRefusal>, StoreError>> + Send;
-
-    /// Add `endpoint` (`EndpointChange::Add`) and, in the same write,
-    /// `record`: the idempotency record of the request that adds it, so
-    /// the key is taken exactly when the endpoint exists. A key the
-    /// company holds already (unexpired) is `IdempotencyKeyExists`, with
-    /// the stored record where the store can, and nothing is added.
-    fn add_endpoint(
-        &self,
-        company_id: &str,
-        endpoint: &WebhookEndpoint,
-        record: Option<&IdempotencyRecord>,
-    ) -> impl Future<Output = Result<Result<EndpointChanged, EndpointRefusal>, StoreError>> + Send;
-
-    /// Record `event` unless an event was recorded under `dedupe` for the
-    /// same company already, in which case that one is returned. Kept
-    /// until `keep_until` at least.
-    fn record_event(
-        &self,
-        event: &EventRecord,
-        dedupe: &str,
-        keep_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
-
-    fn event(
-        &self,
-        company_id: &str,
-        event_id: &str,
-    ) -> impl Future<Output = Result<Option<EventRecord>, StoreError>> + Send;
-
-    /// The company's events recorded after the event `after`, in the order
-    /// they were recorded (each takes the next place in its company's log
-    /// in the write that records it, so a reader paging with `after` never
-    /// passes over one committed late), at most `limit`; `true` when more
-    /// follow. `None` when `after` names no event of the company's that
-    /// the store keeps.
-    fn events_after(
-        &self,
-        company_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Option<(Vec<EventRecord>, bool)>, StoreError>> + Send;
-}
-
-/// A delivery to make: the first attempt of a ping, or a later attempt of
-/// an event whose earlier one failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryTask {
-    pub company_id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
-    /// The attempt this task makes (2 = the first retry).
-    pub attempt: u32,
-    /// Not before this time.
-    pub due_at: DateTime<Utc>,
-    /// A ping's body (pings are not kept in the log).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ping: Option<String>,
-}
-
-#[derive(Debug, Error)]
-#[error("the delivery queue failed: {0}")]
-pub struct QueueError(pub String);
-
-pub type Pending<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
-
-/// Where delivery tasks wait until due. Adapters: an SQS queue (AWS; delays
-/// past its 15-minute limit are waited out in hops), a table of the
-/// embedded store (local).
-pub trait DeliveryQueue: Send + Sync + 'static {
-    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError>;
-}
-
-/// One signed POST to an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub url: String,
-    pub event_id: String,
-    /// `Dropship-Signature`.
-    pub signature: String,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SendError {
-    /// The URL may not be called now (its name resolves to a non-public
-    /// address, or not at all).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// No answer, a timeout, a connection refused.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// The HTTP side of deliveries. Adapter: `hooks::HttpSender` (public
-/// addresses only, checked again on every connection; a short timeout; no
-/// redirects; a response read only as far as a small limit).
-pub trait WebhookSender: Send + Sync + 'static {
-    /// POST the delivery; the status it was answered with.
-    fn send<'a>(&'a self, delivery: &'a Delivery) -> Pending<'a, u16, SendError>;
-}
-
-/// Resolves an endpoint's host name at registration.
-pub trait Resolver: Send + Sync + 'static {
-    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Pending<'a, Vec<IpAddr>, String>;
-}
-
-/// The shortest signing key accepted, in bytes (as used, whitespace
-/// around it trimmed): no shorter than the HMAC-SHA256 output it keys.
-pub const MIN_SIGNING_KEY_BYTES: usize = 32;
-
-/// Why a signing key is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SigningKeyError {
-    #[error("the webhook signing key is empty")]
-    Empty,
-    #[error("the webhook signing key is {0} bytes; at least {MIN_SIGNING_KEY_BYTES} are needed")]
-    TooShort(usize),
-}
 
 fn long_enough(len: usize) -> Result<(), SigningKeyError> {
     match len {
@@ -215,11 +54,6 @@ pub fn checked_signing_key(text: &str) -> Result<Arc<[u8]>, SigningKeyError> {
     Ok(key.as_bytes().into())
 }
 
-/// The key endpoint secrets are derived from (`endpoint_secret`).
-pub trait SigningKeys: Send + Sync + 'static {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String>;
-}
-
 /// A fixed signing key (local runs read it from the data dir; tests).
 pub struct StaticKey(Arc<[u8]>);
 
@@ -232,29 +66,10 @@ impl StaticKey {
 }
 
 impl SigningKeys for StaticKey {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, String> {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, KeyError> {
         let k = Arc::clone(&self.0);
         Box::pin(async move { Ok(k) })
     }
-}
-
-/// What the API needs for webhooks: where URLs may point, how names
-/// resolve, the signing key, and the queue pings go to.
-#[derive(Clone)]
-pub struct WebhookPorts {
-    pub policy: UrlPolicy,
-    pub resolver: Arc<dyn Resolver>,
-    pub keys: Arc<dyn SigningKeys>,
-    pub queue: Arc<dyn DeliveryQueue>,
-}
-
-/// What the notifier needs to deliver: the same, and the HTTP sender.
-#[derive(Clone)]
-pub struct DeliveryPorts {
-    pub policy: UrlPolicy,
-    pub sender: Arc<dyn WebhookSender>,
-    pub keys: Arc<dyn SigningKeys>,
-    pub queue: Arc<dyn DeliveryQueue>,
 }
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;

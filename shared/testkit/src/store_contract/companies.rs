@@ -1,13 +1,45 @@
-//! Companies: their secrets, and changes decided on the stored company.
+//! Companies: their API keys and secrets, and changes decided on the
+//! stored company.
 
 use domain::Role;
 use service::store::*;
 
 use crate::fixtures::*;
 
+pub async fn companies_and_api_keys<S: Companies>(s: &S) {
+    let mut c = company("b1", Role::Buyer);
+    s.put_company(&c).await.unwrap();
+    assert_eq!(s.company("b1").await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        s.company_by_api_key_hash("hash-of-b1").await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(s.company("nope").await.unwrap(), None);
+    assert_eq!(s.company_by_api_key_hash("nope").await.unwrap(), None);
+
+    // Replacing a company replaces its keys; putting it again changes nothing.
+    c.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
+    s.put_company(&c).await.unwrap();
+    s.put_company(&c).await.unwrap();
+    assert_eq!(s.company_by_api_key_hash("hash-of-b1").await.unwrap(), None);
+    assert_eq!(
+        s.company_by_api_key_hash("rotated").await.unwrap(),
+        Some(c.clone())
+    );
+
+    // A key cannot be taken over by another company.
+    let mut thief = company("s1", Role::Seller);
+    thief.api_keys = vec![domain::ApiKey::from_hash("rotated", None)];
+    assert!(matches!(
+        s.put_company(&thief).await,
+        Err(StoreError::ApiKeyTaken { company_id }) if company_id == "s1"
+    ));
+    assert_eq!(s.company_by_api_key_hash("rotated").await.unwrap(), Some(c));
+}
+
 /// A company's secrets are kept apart from its record but read back with it
 /// by id and by shop domain; a company found by API key carries none.
-pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
+pub async fn company_secrets_are_kept_apart<S: Companies>(s: &S) {
     let mut c = crate::fixtures::company("shop1", Role::Seller);
     c.integration = domain::Integration::Shopify;
     c.connection = Some(domain::Connection {
@@ -52,7 +84,7 @@ pub async fn company_secrets_are_kept_apart<S: Store>(s: &S) {
 /// there is none); its refusal comes back with nothing written;
 /// `Unchanged` writes nothing; a company put under another id is refused;
 /// changes made at once, each adding a key to what it read, all land.
-pub async fn company_changes_decide_on_the_stored_company<S: Store + Clone>(s: &S) {
+pub async fn company_changes_decide_on_the_stored_company<S: Companies + Clone>(s: &S) {
     use domain::Company;
     let missing = s
         .change_company("cc1", |stored: Option<&Company>| {
@@ -133,7 +165,7 @@ pub async fn company_changes_decide_on_the_stored_company<S: Store + Clone>(s: &
 /// several rounds: every change lands. Every created key authenticates,
 /// the revoked one does not, the stored list holds exactly what the
 /// changes left, and the update's details are kept.
-pub async fn concurrent_key_changes_lose_nothing<S: Store + Clone>(s: &S) {
+pub async fn concurrent_key_changes_lose_nothing<S: Companies + Clone>(s: &S) {
     use service::app::App;
     const CREATES: usize = 6;
     const ROUNDS: usize = 3;

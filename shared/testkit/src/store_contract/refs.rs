@@ -5,7 +5,7 @@ use service::store::*;
 
 use crate::fixtures::*;
 
-pub async fn platform_lookups<S: Store>(s: &S) {
+pub async fn platform_lookups<S: Orders + Companies>(s: &S) {
     let mut shop = company("shop1", Role::Buyer);
     shop.integration = domain::Integration::Shopify;
     shop.connection = Some(domain::Connection {
@@ -104,7 +104,7 @@ pub async fn platform_lookups<S: Store>(s: &S) {
 
 /// A change of references moves the order's look-ups: found under the new
 /// ones, no longer under the old, the other party's untouched.
-pub async fn changed_refs_move_the_lookups<S: Store>(s: &S) {
+pub async fn changed_refs_move_the_lookups<S: Orders>(s: &S) {
     let mut o = order("o1", "b1", "s1", 0);
     o.buyer_order_ref = Some("5001".into());
     o.seller_order_ref = Some("731".into());
@@ -183,7 +183,7 @@ pub async fn changed_refs_move_the_lookups<S: Store>(s: &S) {
 /// that PO, by id, in their current state; never another seller's, never
 /// by the seller's own ref; following the buyer's ref as it changes; the
 /// buyer's own look-up as before.
-pub async fn seller_orders_by_buyer_po<S: Store>(s: &S) {
+pub async fn seller_orders_by_buyer_po<S: Orders>(s: &S) {
     let ids = |v: Vec<Order>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
     let mut a = order("oa", "b1", "s1", 0);
     a.buyer_order_ref = Some("PO-1".into());

@@ -7,60 +7,21 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
 use domain::{Cancellation, Company, Order, Role};
 
 use crate::email::Mailer;
 use crate::ledger::{Ledger, LedgerKey};
 use crate::notify::{ChannelReport, Notifier, NotifyError};
+use crate::store::WebhookStore;
 use crate::store::{OrderRecord, Store};
 use crate::sync::StoreSync;
-use crate::webhooks::WebhookStore;
 
 mod edi;
 mod email;
 mod store_sync;
 mod webhook;
 
-/// How a partner hears of a cancellation: the id its ledger records,
-/// counts, reports and views are keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The partner company's notification email.
-    Email,
-    /// The partner's store platform (refund, order status, line quantities).
-    StoreSync,
-    /// An event pushed to one of the partner's webhook endpoints.
-    Webhook,
-    /// An X12 document (860 to an EDI seller, 865 to an EDI buyer).
-    Edi,
-}
-
-impl Channel {
-    /// The channels a cancellation is notified on directly (its ledger
-    /// records, its view), in the order they run; webhook deliveries are
-    /// keyed by event and endpoint instead.
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::StoreSync, Channel::Edi];
-
-    /// Every channel, in the order `notify` runs (and reports) them.
-    pub const REGISTERED: [Channel; 4] = [
-        Channel::Email,
-        Channel::StoreSync,
-        Channel::Edi,
-        Channel::Webhook,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::StoreSync => "store_sync",
-            Channel::Webhook => "webhook",
-            Channel::Edi => "edi",
-        }
-    }
-}
+pub use crate::ledger::Channel;
 
 /// The channels `notify` runs, in order: `Channel::REGISTERED`, each id
 /// mapped to its channel (the match keeps the two in step).

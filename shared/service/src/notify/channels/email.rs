@@ -6,8 +6,8 @@ use crate::email::{CancellationNotice, MailError, Mailer};
 use crate::ledger::Ledger;
 use crate::notify::{Attempt, ChannelReport, Notifier, NotifyError};
 use crate::store::Store;
+use crate::store::WebhookStore;
 use crate::sync::StoreSync;
-use crate::webhooks::WebhookStore;
 
 pub(super) struct EmailChannel;
 

@@ -1,42 +1,15 @@
-//! The store port: what the application needs from persistence, and nothing
-//! more. Implementations: the SQLite store (local) and the DynamoDB store (AWS).
+//! The orders role: orders, their cancellations and fulfilments, and the
+//! records committed with them (idempotency, processed deliveries).
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use domain::{Cancellation, Company, Fulfillment, Order, Role};
+use domain::{Cancellation, Fulfillment, Order, Role};
 
-pub use crate::error::StoreError;
-
-/// How every store keeps a time: RFC 3339 in UTC to the microsecond, so
-/// stored times sort as strings and read back exactly.
-pub fn timestamp(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// The shop domain a Shopify company is found by (lower case).
-pub fn shop_domain_of(c: &Company) -> Option<String> {
-    c.connection
-        .as_ref()
-        .and_then(|k| k.shop_domain.as_deref())
-        .map(|d| d.trim().to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-}
-
-/// A response stored under an `Idempotency-Key`, replayed on retries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub company_id: String,
-    pub key: String,
-    /// SHA-256 (hex) over method, path and body of the first request.
-    pub fingerprint: String,
-    pub status: u16,
-    pub body: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
+use crate::error::StoreError;
+use crate::records::IdempotencyRecord;
 
 /// A processed webhook delivery (platform de-duplication key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,16 +99,16 @@ pub enum Decided<T> {
     Unchanged(T),
 }
 
-/// `Store::decide_and_commit` done optimistically: read the order, decide,
+/// `Orders::decide_and_commit` done optimistically: read the order, decide,
 /// commit conditioned on the version read. A change committed in between
 /// makes the commit fail with `VersionConflict`, for the caller to retry.
-pub(crate) async fn decide_optimistically<S, T, E, F>(
+async fn decide_optimistically<S, T, E, F>(
     store: &S,
     order_id: &str,
     decide: F,
 ) -> Result<Result<T, E>, StoreError>
 where
-    S: Store + ?Sized,
+    S: Orders + ?Sized,
     F: FnOnce(&Order) -> Result<Decided<T>, E>,
 {
     let order = store
@@ -150,15 +123,6 @@ where
             Ok(Ok(t))
         }
     }
-}
-
-/// What a change to a company decided on the stored company.
-#[derive(Debug)]
-pub enum CompanyWrite<T> {
-    /// Write this company (under the id changed) and answer `T`.
-    Put(Box<Company>, T),
-    /// Nothing to write; answer `T`.
-    Unchanged(T),
 }
 
 /// An order as clients see it: its state and its cancellations, oldest first.
@@ -200,59 +164,15 @@ impl OrderPage {
     }
 }
 
-/// The persistence port. Every state change goes through `commit`, which
-/// checks the order's version and the uniqueness of every record atomically.
-pub trait Store: Send + Sync + 'static {
-    /// Create or replace a company and its API-key hashes.
-    fn put_company(&self, company: &Company)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    fn company(&self, id: &str)
-    -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
-
-    /// Read the company (with its secrets, as `company` reads it), run
-    /// `change` on it (`None`: there is none) and write what it decided,
-    /// only if the company is still as read. A concurrent change makes the
-    /// store read again and run `change` again (so it must be pure), a
-    /// bounded number of times, then `CompanyChanged`: a read-modify-write
-    /// that loses nothing (`put_company` after `company` can). `Ok(Err(e))`
-    /// is the change's own refusal, with nothing written. Webhook endpoints
-    /// are kept as stored. The default refuses: a store must check what it
-    /// read to offer this.
-    fn change_company<T, E, F>(
-        &self,
-        id: &str,
-        change: F,
-    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnMut(Option<&Company>) -> Result<CompanyWrite<T>, E> + Send + 'static,
-    {
-        let _ = (id, change);
-        async {
-            Err(StoreError::Internal(
-                "this store cannot change a company conditionally".into(),
-            ))
-        }
-    }
-
+/// Orders as stored. Every state change goes through `commit`, which checks
+/// the order's version and the uniqueness of every record atomically.
+pub trait Orders: Send + Sync + 'static {
     /// Every cancellation created at or after `since`, oldest first
     /// (operator commands: a full read, never on a request's path).
     fn cancellations_since(
         &self,
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Cancellation>, StoreError>> + Send;
-
-    /// Every company, by id, without secrets (operator commands: a full
-    /// read of the companies, never on a request's path).
-    fn companies(&self) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
-
-    /// The Shopify company whose connection has this shop domain (lower case).
-    fn company_by_shop_domain(
-        &self,
-        shop_domain: &str,
-    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
 
     /// Orders where the company is `party` and its order reference (the id
     /// in its store platform) is `order_ref`. A buyer's store order may
@@ -272,11 +192,6 @@ pub trait Store: Send + Sync + 'static {
         seller_id: &str,
         po: &str,
     ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
-
-    fn company_by_api_key_hash(
-        &self,
-        key_hash: &str,
-    ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
 
     /// The order's current state and version, without its history.
     fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
@@ -343,63 +258,25 @@ pub trait Store: Send + Sync + 'static {
             }
         }
     }
+}
 
-    /// The company owning an API key and an order, read together (one
-    /// round trip where the store can): authorising is then done in memory.
-    /// The order is `None` when there is no company.
-    fn company_and_order(
-        &self,
-        key_hash: &str,
-        order_id: &str,
-    ) -> impl Future<Output = Result<(Option<Company>, Option<Order>), StoreError>> + Send {
-        async move {
-            let Some(company) = self.company_by_api_key_hash(key_hash).await? else {
-                return Ok((None, None));
-            };
-            Ok((Some(company), self.order(order_id).await?))
+/// The order as `c` left it: later cancellations (the notifier may run
+/// after them) are taken off again, so each event shows its own moment
+/// and `order.completed` follows the cancellation that completed it.
+pub(crate) fn as_of(record: &OrderRecord, c: &Cancellation) -> (Order, Vec<Cancellation>) {
+    let Some(pos) = record.cancellations.iter().position(|x| x.id == c.id) else {
+        return (record.order.clone(), record.cancellations.clone());
+    };
+    let (upto, later) = record.cancellations.split_at(pos.saturating_add(1));
+    let mut order = record.order.clone();
+    for item in later.iter().flat_map(|l| &l.items) {
+        if let Some(line) = order
+            .line_items
+            .iter_mut()
+            .find(|l| l.id == item.line_item_id)
+        {
+            line.cancelled = line.cancelled.saturating_sub(item.quantity);
         }
     }
-
-    /// The order with its cancellations and their notification ledger
-    /// records (one round trip where the store can).
-    fn order_with_notifications(
-        &self,
-        id: &str,
-    ) -> impl Future<
-        Output = Result<Option<(OrderRecord, Vec<crate::ledger::LedgerEntry>)>, StoreError>,
-    > + Send {
-        async move {
-            let Some(record) = self.order_record(id).await? else {
-                return Ok(None);
-            };
-            let entries = self.notification_entries(id).await?;
-            Ok(Some((record, entries)))
-        }
-    }
-
-    /// An unexpired idempotency record.
-    fn idempotency_record(
-        &self,
-        company_id: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
-
-    /// Store a record for a response that changed nothing (an error);
-    /// `IdempotencyKeyExists` (with the stored record, where the store can)
-    /// when an unexpired one is there already.
-    fn put_idempotency_record(
-        &self,
-        record: &IdempotencyRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The notification ledger records of an order's cancellations, for
-    /// clients (`views::CancellationView`). Stores that keep no ledger have
-    /// none.
-    fn notification_entries(
-        &self,
-        order_id: &str,
-    ) -> impl Future<Output = Result<Vec<crate::ledger::LedgerEntry>, StoreError>> + Send {
-        let _ = order_id;
-        async { Ok(Vec::new()) }
-    }
+    (order, upto.to_vec())
 }

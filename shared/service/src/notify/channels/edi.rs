@@ -7,8 +7,8 @@ use crate::email::Mailer;
 use crate::ledger::Ledger;
 use crate::notify::{Attempt, ChannelReport, Notifier, NotifyError, RETRY_SCAN};
 use crate::store::Store;
+use crate::store::WebhookStore;
 use crate::sync::StoreSync;
-use crate::webhooks::WebhookStore;
 use domain::Cancellation;
 
 pub(super) struct EdiChannel;
@@ -52,10 +52,10 @@ where
                 Some(d) => (d.control_number, d.sent_at),
                 None => match ports.numbers.next(&partner.id).await {
                     Ok(n) => (n, crate::app::now()),
-                    Err(e) => return Attempt::Transient(e),
+                    Err(e) => return Attempt::Transient(e.to_string()),
                 },
             };
-            let (order_then, _) = crate::webhooks::as_of(case.record, c);
+            let (order_then, _) = crate::store::as_of(case.record, c);
             let file = match crate::edi::outbound_document(
                 &ports.our_id,
                 &settings,
@@ -98,7 +98,7 @@ where
                         "X12 {set} sent, interchange control number {control:09}"
                     ))
                 }
-                Err(e) => Attempt::Transient(e),
+                Err(e) => Attempt::Transient(e.to_string()),
             }
         }))
     }

@@ -8,8 +8,8 @@ use crate::email::Mailer;
 use crate::ledger::Ledger;
 use crate::notify::{Attempt, ChannelReport, Notifier, NotifyError};
 use crate::store::Store;
+use crate::store::WebhookStore;
 use crate::sync::{StoreSync, SyncError};
-use crate::webhooks::WebhookStore;
 
 pub(super) struct StoreSyncChannel;
 

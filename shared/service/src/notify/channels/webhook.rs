@@ -9,8 +9,8 @@ use crate::email::Mailer;
 use crate::ledger::{Ledger, LedgerKey, Outcome};
 use crate::notify::{ChannelReport, Notifier, NotifyError};
 use crate::store::Store;
+use crate::store::WebhookStore;
 use crate::sync::StoreSync;
-use crate::webhooks::WebhookStore;
 
 pub(super) struct WebhookChannel;
 
