@@ -357,7 +357,7 @@ async fn shopify_delivery<S: Store>(
         .filter(|d| !d.is_empty());
     let claim = Claim {
         platform: "shopify",
-        integration: Integration::Shopify,
+        integration: Integration::Store(Platform::Shopify),
         who: Who::Shop(domain.as_deref()),
         credential: Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
     };
@@ -372,7 +372,7 @@ async fn shopify_delivery<S: Store>(
     // event repeats its body; two events with one body state one thing.
     Ok(Delivery {
         company,
-        source: Source::Shopify,
+        source: Source::Store(Platform::Shopify),
         key: format!("shopify:{topic}:{}", sha256_hex(body)),
         keyed_by_state: false,
         inbound,
@@ -387,7 +387,7 @@ async fn woocommerce_delivery<S: Store>(
 ) -> Result<Delivery, Problem> {
     let claim = Claim {
         platform: "woocommerce",
-        integration: Integration::Woocommerce,
+        integration: Integration::Store(Platform::WooCommerce),
         who: Who::Id(id),
         credential: Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
     };
@@ -397,7 +397,7 @@ async fn woocommerce_delivery<S: Store>(
     // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
     Ok(Delivery {
         company,
-        source: Source::Woocommerce,
+        source: Source::Store(Platform::WooCommerce),
         key: format!("woocommerce:{}", sha256_hex(body)),
         keyed_by_state: false,
         inbound,
@@ -412,7 +412,7 @@ async fn bigcommerce_delivery<S: Store>(
 ) -> Result<Delivery, Problem> {
     let claim = Claim {
         platform: "bigcommerce",
-        integration: Integration::Bigcommerce,
+        integration: Integration::Store(Platform::BigCommerce),
         who: Who::Id(id),
         credential: Credential::Token(header_str(headers, "x-webhook-token")),
     };
@@ -432,7 +432,7 @@ async fn bigcommerce_delivery<S: Store>(
     // the order read back names the change.
     Ok(Delivery {
         company,
-        source: Source::Bigcommerce,
+        source: Source::Store(Platform::BigCommerce),
         key: format!("bigcommerce:{}", sha256_hex(body)),
         keyed_by_state: true,
         inbound,

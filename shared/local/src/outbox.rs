@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use domain::Platform;
 use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
 use platforms::outbound::describe_update;
 use platforms::outbound::{
@@ -81,8 +82,8 @@ const REDACTED: &str = "<redacted>";
 pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
     let c = &plan.connection;
     let order_ref = plan.order_ref.to_string();
-    let (requests, note) = match &plan.action {
-        SyncAction::WooCommerce(u) => (
+    let (requests, note) = match (&plan.action, plan.platform) {
+        (SyncAction::Update(u), Platform::WooCommerce) => (
             vec![json!({
                 "method": "PUT",
                 "url": woocommerce_order_url(c, &order_ref)?.as_str(),
@@ -95,7 +96,12 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
                 "each line's subtotal and total scaled to its new quantity",
             ),
         ),
-        SyncAction::BigCommerce(u) => (
+        (SyncAction::Update(_), Platform::Shopify) => {
+            return Err(SyncError::Rejected(
+                "Shopify orders are refunded, not updated".into(),
+            ));
+        }
+        (SyncAction::Update(u), Platform::BigCommerce) => (
             vec![json!({
                 "method": "PUT",
                 "url": bigcommerce_order_url(c, &order_ref)?.as_str(),
@@ -108,11 +114,14 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
                 "a discounted product's unit prices as paid after its discounts",
             ),
         ),
-        SyncAction::ShopifyRefund {
-            lines,
-            note,
-            routine,
-        } => {
+        (
+            SyncAction::ShopifyRefund {
+                lines,
+                note,
+                routine,
+            },
+            _,
+        ) => {
             let id = order_gid(plan.order_ref);
             let refund: Vec<(String, u32)> = lines
                 .iter()
@@ -166,7 +175,7 @@ pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
         "order_id": plan.order_id,
         "cancellation_id": plan.cancellation_id,
         "company_id": plan.company_id,
-        "platform": plan.action.platform(),
+        "platform": plan.platform.as_str(),
         "note": note,
         "unmapped_lines": plan.unmapped_lines,
         "requests": requests,
@@ -198,7 +207,7 @@ impl StoreSync for RecordingStoreSync {
             .map_err(|e| SyncError::Unavailable(format!("writing {name}: {e}")))?;
         Ok(format!(
             "{} request recorded in {} (no api_base_url)",
-            plan.action.platform(),
+            plan.platform.as_str(),
             path.display()
         ))
     }
@@ -264,6 +273,7 @@ mod tests {
             order_id: "o1".into(),
             cancellation_id: "can_1".into(),
             company_id: "seller-woo".into(),
+            platform: Platform::WooCommerce,
             connection: Connection {
                 site_url: Some("https://cedar.example".into()),
                 consumer_key: Some("ck_secret".into()),
@@ -271,7 +281,7 @@ mod tests {
                 ..Connection::default()
             },
             order_ref: domain::PlatformId::parse("731").unwrap(),
-            action: SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)])),
+            action: SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 1)])),
             unmapped_lines: vec![],
         };
         rec.apply(&plan).await.unwrap();

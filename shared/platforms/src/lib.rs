@@ -600,7 +600,7 @@ mod url_properties {
             base in prop_oneof![Just(None), Just(Some("http://127.0.0.1:9")), Just(Some("https://fake.example/prefix/"))],
         ) {
             let r = n.to_string();
-            for p in [Integration::Shopify, Integration::Woocommerce, Integration::Bigcommerce] {
+            for p in [Integration::Store(Platform::Shopify), Integration::Store(Platform::WooCommerce), Integration::Store(Platform::BigCommerce)] {
                 prop_assert!(valid_store_ref(p, &r));
             }
             let c = connection(base);

@@ -161,7 +161,10 @@ pub fn wanted(
 ) -> Result<Vec<Wanted>, ConnectError> {
     let address = address(platform, base, company_id)?;
     if platform == Platform::BigCommerce {
-        domain::transport::check_bigcommerce_destination(address.as_str())?;
+        domain::transport::check_destination_443(
+            address.as_str(),
+            "BigCommerce delivers webhooks to https on port 443 only",
+        )?;
     }
     Ok(topics(platform)
         .iter()
@@ -358,11 +361,7 @@ impl Report {
 
 /// `platform` as our integrations name it.
 pub fn platform_name(p: Platform) -> &'static str {
-    match p {
-        Platform::Shopify => crate::shopify::PLATFORM,
-        Platform::WooCommerce => crate::woocommerce::PLATFORM,
-        Platform::BigCommerce => crate::bigcommerce::PLATFORM,
-    }
+    p.as_str()
 }
 
 /// `text` with every occurrence of each secret replaced, for error texts

@@ -1,5 +1,6 @@
 //! The store-sync port over the platforms' APIs.
 
+use domain::Platform;
 use domain::sync::{SyncAction, SyncPlan};
 use service::sync::{StoreSync, SyncError};
 
@@ -47,12 +48,19 @@ impl StoreSync for HttpStoreSync {
                 };
                 outbound::shopify_refund(&self.http, conn, &refund).await?
             }
-            SyncAction::WooCommerce(u) => {
-                outbound::woocommerce_update(&self.http, conn, r, u).await?
-            }
-            SyncAction::BigCommerce(u) => {
-                outbound::bigcommerce_update(&self.http, conn, r, u).await?
-            }
+            SyncAction::Update(u) => match plan.platform {
+                Platform::WooCommerce => {
+                    outbound::woocommerce_update(&self.http, conn, r, u).await?
+                }
+                Platform::BigCommerce => {
+                    outbound::bigcommerce_update(&self.http, conn, r, u).await?
+                }
+                Platform::Shopify => {
+                    return Err(SyncError::Rejected(
+                        "Shopify orders are refunded, not updated".into(),
+                    ));
+                }
+            },
         };
         if !plan.unmapped_lines.is_empty() {
             detail.push_str(&format!(
