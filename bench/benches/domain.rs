@@ -22,8 +22,8 @@ const API_BUYER: Actor = Actor {
 
 const SHOPIFY_SELLER: Actor = Actor {
     party: Role::Seller,
-    integration: Integration::Shopify,
-    source: Source::Shopify,
+    integration: Integration::Store(domain::Platform::Shopify),
+    source: Source::Store(domain::Platform::Shopify),
 };
 
 fn domain(c: &mut Criterion) {

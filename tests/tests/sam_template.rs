@@ -248,7 +248,7 @@ fn routes_are_the_handlers_routes_each_to_its_function() {
             "{m} {p}: an app route is an API route too"
         );
     }
-    for (m, p) in webhooks::ROUTES {
+    for (m, p) in &webhooks::routes() {
         expected.insert(((*m).into(), (*p).into()), "webhook-intake".into());
     }
     assert_eq!(
@@ -908,7 +908,7 @@ fn throttling_and_concurrency_limits() {
     assert!(is_ref(&d["ThrottlingRateLimit"], "ApiRateLimit"));
     assert!(is_ref(&d["ThrottlingBurstLimit"], "ApiBurstLimit"));
     let routes = &api["Properties"]["RouteSettings"];
-    for (m, p) in webhooks::ROUTES {
+    for (m, p) in &webhooks::routes() {
         let r = &routes[format!("{m} {p}").as_str()];
         assert!(
             is_ref(&r["ThrottlingRateLimit"], "WebhookRateLimit"),

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
-use platforms::outbound::SHOPIFY_DOCUMENTS;
+use platforms::shopify::SHOPIFY_DOCUMENTS;
 
 fn schema_text() -> (String, PathBuf) {
     if let Ok(p) = std::env::var("SHOPIFY_ADMIN_SCHEMA") {
@@ -124,7 +124,7 @@ fn deprecated_uses(name: &str, doc: &str) -> Vec<String> {
 
 #[test]
 fn no_document_uses_anything_deprecated() {
-    use platforms::registration::{
+    use platforms::shopify::registration::{
         SHOPIFY_CREATE_MUTATION, SHOPIFY_DELETE_MUTATION, SHOPIFY_LIST_QUERY,
     };
     for (name, doc) in [
@@ -152,7 +152,7 @@ fn no_document_uses_anything_deprecated() {
 
 #[test]
 fn the_subscription_topics_and_inputs_are_the_schemas() {
-    use platforms::registration::{SHOPIFY_TOPICS, shopify_create_variables};
+    use platforms::shopify::registration::{SHOPIFY_TOPICS, shopify_create_variables};
     let s = schema();
     let topics = s
         .get_enum("WebhookSubscriptionTopic")
@@ -242,6 +242,7 @@ fn mutations_that_take_an_idempotency_key_carry_one() {
         }
     }
     assert!(
-        platforms::outbound::REFUND_CREATE_MUTATION.contains("@idempotent(key: $idempotencyKey)")
+        platforms::shopify::outbound::REFUND_CREATE_MUTATION
+            .contains("@idempotent(key: $idempotencyKey)")
     );
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use domain::sync::{OrderUpdate, RefundLine, ShopifyRoutine, SyncAction, SyncPlan};
-use domain::{Connection, PlatformId, Role};
+use domain::{Connection, Platform, PlatformId, Role};
 use platforms::client::{HttpStoreSync, PlatformHttp, RetryPolicy};
 use serde_json::{Value, json};
 use service::metrics::Metrics;
@@ -39,11 +39,12 @@ fn conn(base: &str) -> Connection {
     }
 }
 
-fn plan(base: &str, order_ref: &str, action: SyncAction) -> SyncPlan {
+fn plan(base: &str, order_ref: &str, (platform, action): (Platform, SyncAction)) -> SyncPlan {
     SyncPlan {
         order_id: "ord_1".into(),
         cancellation_id: "can_1".into(),
         company_id: "partner".into(),
+        platform,
         connection: conn(base),
         order_ref: PlatformId::parse(order_ref).unwrap(),
         action,
@@ -75,8 +76,8 @@ fn shop() -> (FakeShopify, ShopOrder) {
     (FakeShopify::today(), order)
 }
 
-fn refund(party: Role, lines: &[(&str, u32, u32)]) -> SyncAction {
-    SyncAction::ShopifyRefund {
+fn refund(party: Role, lines: &[(&str, u32, u32)]) -> (Platform, SyncAction) {
+    let action = SyncAction::ShopifyRefund {
         lines: lines
             .iter()
             .map(|(r, cancelled, target)| RefundLine {
@@ -87,7 +88,8 @@ fn refund(party: Role, lines: &[(&str, u32, u32)]) -> SyncAction {
             .collect(),
         note: "Dropship order ord_1 cancellation can_1".into(),
         routine: ShopifyRoutine::for_party(party),
-    }
+    };
+    (Platform::Shopify, action)
 }
 
 #[tokio::test]
@@ -272,7 +274,10 @@ async fn woocommerce_partial_cancellation_lowers_the_order_total() {
     let p = plan(
         &server.uri(),
         "731",
-        SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 2)])),
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 2)])),
+        ),
     );
     sync.apply(&p).await.unwrap();
     let o = woo.order(731).unwrap();
@@ -292,14 +297,20 @@ async fn woocommerce_partial_cancellation_lowers_the_order_total() {
     let zero = plan(
         &server.uri(),
         "731",
-        SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(42, 0)])),
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(42, 0)])),
+        ),
     );
     sync.apply(&zero).await.unwrap();
     assert_eq!(woo.order(731).unwrap().lines.len(), 1);
     let whole = plan(
         &server.uri(),
         "731",
-        SyncAction::WooCommerce(OrderUpdate::CancelOrder),
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::CancelOrder),
+        ),
     );
     sync.apply(&whole).await.unwrap();
     assert_eq!(woo.order(731).unwrap().status, "cancelled");
@@ -328,7 +339,10 @@ async fn bigcommerce_partial_cancellation_keeps_the_discount_paid() {
     let p = plan(
         &server.uri(),
         "120",
-        SyncAction::BigCommerce(OrderUpdate::SetQuantities(vec![(65, 1)])),
+        (
+            Platform::BigCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(65, 1)])),
+        ),
     );
     sync.apply(&p).await.unwrap();
     assert_eq!(

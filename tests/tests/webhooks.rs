@@ -986,7 +986,7 @@ async fn every_refusal_reads_the_same() {
     for (id, integration, conn) in [
         (
             "bare-shopify",
-            domain::Integration::Shopify,
+            domain::Integration::Store(domain::Platform::Shopify),
             domain::Connection {
                 shop_domain: Some("bare.myshopify.com".into()),
                 ..Default::default()
@@ -994,7 +994,7 @@ async fn every_refusal_reads_the_same() {
         ),
         (
             "bare-woo",
-            domain::Integration::Woocommerce,
+            domain::Integration::Store(domain::Platform::WooCommerce),
             domain::Connection {
                 site_url: Some("https://bare.example".into()),
                 ..Default::default()
@@ -1002,7 +1002,7 @@ async fn every_refusal_reads_the_same() {
         ),
         (
             "bare-bc",
-            domain::Integration::Bigcommerce,
+            domain::Integration::Store(domain::Platform::BigCommerce),
             domain::Connection {
                 store_hash: Some("bare".into()),
                 ..Default::default()

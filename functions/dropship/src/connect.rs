@@ -171,9 +171,7 @@ async fn read_company(store: &StoreArgs, id: &str) -> anyhow::Result<Company> {
 
 fn target(c: &Company) -> anyhow::Result<(Platform, &Connection)> {
     let platform = match c.integration {
-        Integration::Shopify => Platform::Shopify,
-        Integration::Woocommerce => Platform::WooCommerce,
-        Integration::Bigcommerce => Platform::BigCommerce,
+        Integration::Store(p) => p,
         other @ (Integration::Api | Integration::Edi) => bail!(
             "company {} integrates by {}, not through a store platform: there is nothing to connect",
             c.id,

@@ -46,7 +46,7 @@ impl fmt::Display for PlatformId {
 /// Whether the integration's references are a store platform's ids.
 pub(crate) fn is_store_platform(integration: Integration) -> bool {
     match integration {
-        Integration::Shopify | Integration::Woocommerce | Integration::Bigcommerce => true,
+        Integration::Store(_) => true,
         Integration::Edi | Integration::Api => false,
     }
 }

@@ -2,6 +2,8 @@
 //! order's state, whatever platform and payload it came from. The
 //! reconciliation of our order with it is `crate::reconcile`.
 
+pub use crate::Platform;
+
 /// An order as a store platform reports it now: absolute quantities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformOrder {
@@ -29,33 +31,15 @@ impl PlatformOrder {
     }
 }
 
-/// A store platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Shopify,
-    WooCommerce,
-    BigCommerce,
-}
-
-impl Platform {
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::Shopify => "Shopify",
-            Platform::WooCommerce => "WooCommerce",
-            Platform::BigCommerce => "BigCommerce",
-        }
-    }
-}
-
 /// The state of an order as its platform reports it, and so the reason of
 /// what we cancel. Whole-order cancellation is one of its variants, so the
 /// decision and its reason cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderState {
-    /// The whole order is cancelled (Shopify `cancelled_at` set, WooCommerce
-    /// `cancelled`, BigCommerce status 5).
+    /// The whole order is cancelled (each platform's module in the
+    /// platforms crate says what reads as cancelled).
     Cancelled(Platform, CancelCause),
-    /// The whole order is refunded (WooCommerce `refunded`, BigCommerce 4).
+    /// The whole order is refunded (a status some platforms have).
     Refunded(Platform),
     /// The order is open; some line quantities may have gone down.
     Open(Platform, LineChange),
@@ -107,7 +91,8 @@ pub enum LineChange {
     OrderEdited,
     /// Shopify `refunds/create`, with the refund's note if any.
     Refunded { note: Option<String> },
-    /// A WooCommerce or BigCommerce order change.
+    /// Any other change of an order (WooCommerce, and platforms whose
+    /// deliveries only name the order).
     QuantityUpdated,
 }
 

@@ -6,6 +6,7 @@ mod error;
 mod ids;
 pub mod inbound;
 mod model;
+mod platform;
 pub mod refs;
 pub mod rules;
 pub mod sync;
@@ -21,6 +22,7 @@ pub use commands::{
 };
 pub use error::{DomainError, NotPermitted};
 pub use model::*;
+pub use platform::{Platform, SyncKind};
 pub use refs::{PlatformId, StoreRefs, set_store_refs, valid_store_ref};
 
 /// The longest reason accepted, in characters.
@@ -442,8 +444,8 @@ mod tests {
     fn shopify_seller() -> Actor {
         Actor {
             party: Role::Seller,
-            integration: Integration::Shopify,
-            source: Source::Shopify,
+            integration: Integration::Store(Platform::Shopify),
+            source: Source::Store(Platform::Shopify),
         }
     }
 
@@ -475,7 +477,7 @@ mod tests {
         .unwrap();
         let c = r.cancellation.unwrap();
         assert_eq!(c.kind, CancellationKind::Items);
-        assert_eq!(c.source, Source::Shopify);
+        assert_eq!(c.source, Source::Store(Platform::Shopify));
         assert_eq!(
             (c.items[0].line_item_id.as_str(), c.items[0].quantity),
             ("li_1", 2)
@@ -551,8 +553,8 @@ mod tests {
         let o = order();
         let woo_buyer = Actor {
             party: Role::Buyer,
-            integration: Integration::Woocommerce,
-            source: Source::Woocommerce,
+            integration: Integration::Store(Platform::WooCommerce),
+            source: Source::Store(Platform::WooCommerce),
         };
         let e = reconcile(
             &o,

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::platform::Platform;
+
 /// A company's side of the market. On an order it is also the party it plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,13 +23,11 @@ impl Role {
     }
 }
 
-/// How a company connects to the marketplace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// How a company connects to the marketplace: through its store on a
+/// platform, EDI, or the API and app. Serialized as `as_str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Integration {
-    Shopify,
-    Woocommerce,
-    Bigcommerce,
+    Store(Platform),
     Edi,
     Api,
 }
@@ -35,24 +35,42 @@ pub enum Integration {
 impl Integration {
     pub fn as_str(self) -> &'static str {
         match self {
-            Integration::Shopify => "shopify",
-            Integration::Woocommerce => "woocommerce",
-            Integration::Bigcommerce => "bigcommerce",
+            Integration::Store(p) => p.as_str(),
             Integration::Edi => "edi",
             Integration::Api => "api",
         }
     }
+
+    /// The store platform, for a store-connected company.
+    pub fn platform(self) -> Option<Platform> {
+        match self {
+            Integration::Store(p) => Some(p),
+            Integration::Edi | Integration::Api => None,
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "edi" => Some(Integration::Edi),
+            "api" => Some(Integration::Api),
+            _ => Platform::parse(s).map(Integration::Store),
+        }
+    }
+
+    fn names() -> Vec<&'static str> {
+        let mut names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+        names.extend(["edi", "api"]);
+        names
+    }
 }
 
-/// Where a cancellation came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Where a cancellation came from: the app, the API, a company's own store
+/// (its platform's webhooks), or EDI. Serialized as `as_str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     App,
     Api,
-    Shopify,
-    Woocommerce,
-    Bigcommerce,
+    Store(Platform),
     Edi,
 }
 
@@ -61,23 +79,56 @@ impl Source {
         match self {
             Source::App => "app",
             Source::Api => "api",
-            Source::Shopify => "shopify",
-            Source::Woocommerce => "woocommerce",
-            Source::Bigcommerce => "bigcommerce",
+            Source::Store(p) => p.as_str(),
             Source::Edi => "edi",
         }
     }
 
     /// The store platform a source stands for, if it is one.
-    pub fn platform(self) -> Option<Integration> {
+    pub fn platform(self) -> Option<Platform> {
         match self {
-            Source::Shopify => Some(Integration::Shopify),
-            Source::Woocommerce => Some(Integration::Woocommerce),
-            Source::Bigcommerce => Some(Integration::Bigcommerce),
+            Source::Store(p) => Some(p),
             Source::App | Source::Api | Source::Edi => None,
         }
     }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "app" => Some(Source::App),
+            "api" => Some(Source::Api),
+            "edi" => Some(Source::Edi),
+            _ => Platform::parse(s).map(Source::Store),
+        }
+    }
+
+    fn names() -> Vec<&'static str> {
+        let mut names = vec!["app", "api"];
+        names.extend(Platform::ALL.iter().map(|p| p.as_str()));
+        names.push("edi");
+        names
+    }
 }
+
+/// `Integration` and `Source` are stored and sent as their `as_str`, one
+/// lower-case word (as their derived forms were).
+macro_rules! as_str_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                <$t>::parse(&s).ok_or_else(|| crate::platform::unknown_name(&s, &<$t>::names()))
+            }
+        }
+    };
+}
+as_str_serde!(Integration);
+as_str_serde!(Source);
 
 /// Connection details of a store-connected company. The secret fields are
 /// filled in memory from the secret store; stored company records hold none
@@ -611,7 +662,7 @@ mod tests {
             id: "s1".into(),
             name: "S".into(),
             role: Role::Seller,
-            integration: Integration::Woocommerce,
+            integration: Integration::Store(Platform::WooCommerce),
             email: "s@example.com".into(),
             api_keys: vec![],
             connection: Some(Connection {

@@ -70,7 +70,7 @@ fn line_id(i: usize) -> String {
 
 fn actor(party: Role, source: Source) -> Actor {
     let integration = match source {
-        Source::Shopify => Integration::Shopify,
+        Source::Store(Platform::Shopify) => Integration::Store(Platform::Shopify),
         _ => Integration::Api,
     };
     Actor {
@@ -137,7 +137,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
                     .collect(),
                 reason: "edited".into(),
             };
-            let a = actor(*p, Source::Shopify);
+            let a = actor(*p, Source::Store(Platform::Shopify));
             let first = reconcile(order, a, &state, "c".into(), t).ok()?;
             let after = first.order.clone().unwrap_or_else(|| order.clone());
             // Reconciling twice to the same platform quantities changes nothing.
@@ -219,7 +219,7 @@ proptest! {
                 .collect(),
             reason: "edited".into(),
         };
-        let r = reconcile(&order, actor(Role::Seller, Source::Shopify), &state, "c".into(), DateTime::UNIX_EPOCH)
+        let r = reconcile(&order, actor(Role::Seller, Source::Store(Platform::Shopify)), &state, "c".into(), DateTime::UNIX_EPOCH)
             .expect("a Shopify seller may reconcile");
         let after = r.order.clone().unwrap_or_else(|| order.clone());
         for ((b, a), target) in order.line_items.iter().zip(&after.line_items).zip(&targets) {

@@ -168,9 +168,9 @@ mod tests {
     #[test]
     fn references_follow_the_owners_integration() {
         for p in [
-            Integration::Shopify,
-            Integration::Woocommerce,
-            Integration::Bigcommerce,
+            Integration::Store(crate::Platform::Shopify),
+            Integration::Store(crate::Platform::WooCommerce),
+            Integration::Store(crate::Platform::BigCommerce),
         ] {
             assert!(valid_store_ref(p, "731"));
             assert!(!valid_store_ref(p, "W-1"));
@@ -232,7 +232,7 @@ mod tests {
     fn each_party_sets_its_own_refs() {
         let o = order();
         let t = DateTime::UNIX_EPOCH + chrono::Duration::hours(1);
-        let woo = Integration::Woocommerce;
+        let woo = Integration::Store(crate::Platform::WooCommerce);
         let next = set_store_refs(
             &o,
             Role::Seller,
@@ -250,7 +250,7 @@ mod tests {
         let by_buyer = set_store_refs(
             &next,
             Role::Buyer,
-            Integration::Shopify,
+            Integration::Store(crate::Platform::Shopify),
             &refs(None, &[("li_1", "13009")]),
             t,
         )

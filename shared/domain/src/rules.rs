@@ -2,6 +2,7 @@
 
 use super::error::NotPermitted;
 use super::model::{CancellationKind, Integration, Role, Source};
+pub use crate::platform::SyncKind;
 
 /// May a company that plays `party` on an order, connected through
 /// `integration`, create a cancellation of `kind` from `source`?
@@ -25,7 +26,7 @@ pub(crate) fn may_cancel(
     }
     match source.platform() {
         Some(platform) => {
-            if platform == integration && syncs_inbound(integration, party) {
+            if Integration::Store(platform) == integration && syncs_inbound(integration, party) {
                 Ok(())
             } else {
                 Err(NotPermitted::NoInboundSync)
@@ -43,12 +44,9 @@ pub(crate) fn may_cancel(
 
 /// Does the integration sync cancellations from the company's own store?
 pub(crate) fn syncs_inbound(integration: Integration, party: Role) -> bool {
-    matches!(
-        (integration, party),
-        (Integration::Shopify, _)
-            | (Integration::Woocommerce, Role::Seller)
-            | (Integration::Bigcommerce, Role::Seller)
-    )
+    integration
+        .platform()
+        .is_some_and(|p| p.syncs_inbound(party))
 }
 
 /// What a company can do in the app or API, for clients that want to show
@@ -70,23 +68,8 @@ pub fn capabilities(integration: Integration, party: Role) -> Capabilities {
 }
 
 /// How the partner of a cancelling party hears about it, besides email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncKind {
-    /// Refund in Shopify (buyer: customer notified, full refund archives).
-    ShopifyRefund,
-    /// Status "Cancelled" for whole orders, new line quantities otherwise.
-    WooCommerceOrderUpdate,
-    /// Status 5 for whole orders, new product quantities otherwise.
-    BigCommerceOrderUpdate,
-}
-
 pub fn outbound_sync(integration: Integration, party: Role) -> Option<SyncKind> {
-    match (integration, party) {
-        (Integration::Shopify, _) => Some(SyncKind::ShopifyRefund),
-        (Integration::Woocommerce, Role::Seller) => Some(SyncKind::WooCommerceOrderUpdate),
-        (Integration::Bigcommerce, Role::Seller) => Some(SyncKind::BigCommerceOrderUpdate),
-        _ => None,
-    }
+    integration.platform()?.outbound_sync(party)
 }
 
 #[cfg(test)]
@@ -131,9 +114,9 @@ mod tests {
     use CancellationKind::{Items, Order};
 
     const ALL: [Integration; 5] = [
-        Integration::Shopify,
-        Integration::Woocommerce,
-        Integration::Bigcommerce,
+        Integration::Store(crate::Platform::Shopify),
+        Integration::Store(crate::Platform::WooCommerce),
+        Integration::Store(crate::Platform::BigCommerce),
         Integration::Edi,
         Integration::Api,
     ];
@@ -166,45 +149,66 @@ mod tests {
 
     #[test]
     fn inbound_sync_only_from_the_companys_own_platform() {
-        assert!(may_cancel(Integration::Shopify, Role::Buyer, Items, Source::Shopify).is_ok());
-        assert!(may_cancel(Integration::Shopify, Role::Seller, Order, Source::Shopify).is_ok());
         assert!(
             may_cancel(
-                Integration::Woocommerce,
-                Role::Seller,
+                Integration::Store(crate::Platform::Shopify),
+                Role::Buyer,
                 Items,
-                Source::Woocommerce
+                Source::Store(crate::Platform::Shopify)
             )
             .is_ok()
         );
         assert!(
             may_cancel(
-                Integration::Bigcommerce,
+                Integration::Store(crate::Platform::Shopify),
                 Role::Seller,
                 Order,
-                Source::Bigcommerce
+                Source::Store(crate::Platform::Shopify)
+            )
+            .is_ok()
+        );
+        assert!(
+            may_cancel(
+                Integration::Store(crate::Platform::WooCommerce),
+                Role::Seller,
+                Items,
+                Source::Store(crate::Platform::WooCommerce)
+            )
+            .is_ok()
+        );
+        assert!(
+            may_cancel(
+                Integration::Store(crate::Platform::BigCommerce),
+                Role::Seller,
+                Order,
+                Source::Store(crate::Platform::BigCommerce)
             )
             .is_ok()
         );
         assert_eq!(
             may_cancel(
-                Integration::Woocommerce,
+                Integration::Store(crate::Platform::WooCommerce),
                 Role::Buyer,
                 Order,
-                Source::Woocommerce
+                Source::Store(crate::Platform::WooCommerce)
             ),
             Err(NotPermitted::NoInboundSync)
         );
         assert_eq!(
-            may_cancel(Integration::Api, Role::Seller, Order, Source::Shopify),
+            may_cancel(
+                Integration::Api,
+                Role::Seller,
+                Order,
+                Source::Store(crate::Platform::Shopify)
+            ),
             Err(NotPermitted::NoInboundSync)
         );
         assert_eq!(
             may_cancel(
-                Integration::Shopify,
+                Integration::Store(crate::Platform::Shopify),
                 Role::Seller,
                 Order,
-                Source::Bigcommerce
+                Source::Store(crate::Platform::BigCommerce)
             ),
             Err(NotPermitted::NoInboundSync)
         );
@@ -213,16 +217,22 @@ mod tests {
     #[test]
     fn outbound_sync_matches_the_table() {
         assert_eq!(
-            outbound_sync(Integration::Shopify, Role::Buyer),
+            outbound_sync(Integration::Store(crate::Platform::Shopify), Role::Buyer),
             Some(SyncKind::ShopifyRefund)
         );
         assert_eq!(
-            outbound_sync(Integration::Woocommerce, Role::Seller),
-            Some(SyncKind::WooCommerceOrderUpdate)
+            outbound_sync(
+                Integration::Store(crate::Platform::WooCommerce),
+                Role::Seller
+            ),
+            Some(SyncKind::OrderUpdate)
         );
         assert_eq!(
-            outbound_sync(Integration::Bigcommerce, Role::Seller),
-            Some(SyncKind::BigCommerceOrderUpdate)
+            outbound_sync(
+                Integration::Store(crate::Platform::BigCommerce),
+                Role::Seller
+            ),
+            Some(SyncKind::OrderUpdate)
         );
         assert_eq!(outbound_sync(Integration::Edi, Role::Seller), None);
         assert_eq!(outbound_sync(Integration::Api, Role::Buyer), None);

@@ -9,7 +9,8 @@ use thiserror::Error;
 
 use crate::rules::{SyncKind, outbound_sync};
 use crate::{
-    Cancellation, CancellationKind, Company, Connection, LineItem, Order, PlatformId, Role,
+    Cancellation, CancellationKind, Company, Connection, LineItem, Order, Platform, PlatformId,
+    Role,
 };
 
 /// Why a store sync cannot be planned: none of these gets better by
@@ -34,7 +35,7 @@ pub enum PlanError {
     NoMappedLine { order: String, party: &'static str },
 }
 
-/// The change a WooCommerce or BigCommerce order gets.
+/// The change an order gets on a platform that takes order updates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderUpdate {
     /// The whole order was cancelled: set its status.
@@ -88,18 +89,8 @@ pub enum SyncAction {
         note: String,
         routine: ShopifyRoutine,
     },
-    WooCommerce(OrderUpdate),
-    BigCommerce(OrderUpdate),
-}
-
-impl SyncAction {
-    pub fn platform(&self) -> &'static str {
-        match self {
-            SyncAction::ShopifyRefund { .. } => "shopify",
-            SyncAction::WooCommerce(_) => "woocommerce",
-            SyncAction::BigCommerce(_) => "bigcommerce",
-        }
-    }
+    /// A status or line-quantity update (`SyncKind::OrderUpdate`).
+    Update(OrderUpdate),
 }
 
 /// A planned store sync for one cancellation.
@@ -108,6 +99,8 @@ pub struct SyncPlan {
     pub order_id: String,
     pub cancellation_id: String,
     pub company_id: String,
+    /// The partner's store platform.
+    pub platform: Platform,
     pub connection: Connection,
     /// The partner's own order id (`buyer_order_ref` / `seller_order_ref`).
     pub order_ref: PlatformId,
@@ -131,7 +124,10 @@ pub fn plan(
     order: &Order,
     cancellation: &Cancellation,
 ) -> Result<Option<SyncPlan>, PlanError> {
-    let Some(kind) = outbound_sync(partner.integration, party) else {
+    let Some(platform) = partner.integration.platform() else {
+        return Ok(None);
+    };
+    let Some(kind) = platform.outbound_sync(party) else {
         return Ok(None);
     };
     let integration = partner.integration.as_str();
@@ -154,6 +150,7 @@ pub fn plan(
         order_id: order.id.clone(),
         cancellation_id: cancellation.id.clone(),
         company_id: partner.id.clone(),
+        platform,
         connection,
         order_ref,
         action,
@@ -280,13 +277,7 @@ fn action(
                 routine: ShopifyRoutine::for_party(refs.party),
             }
         }
-        SyncKind::WooCommerceOrderUpdate if whole => {
-            SyncAction::WooCommerce(OrderUpdate::CancelOrder)
-        }
-        SyncKind::WooCommerceOrderUpdate => SyncAction::WooCommerce(quantities()?),
-        SyncKind::BigCommerceOrderUpdate if whole => {
-            SyncAction::BigCommerce(OrderUpdate::CancelOrder)
-        }
-        SyncKind::BigCommerceOrderUpdate => SyncAction::BigCommerce(quantities()?),
+        SyncKind::OrderUpdate if whole => SyncAction::Update(OrderUpdate::CancelOrder),
+        SyncKind::OrderUpdate => SyncAction::Update(quantities()?),
     })
 }

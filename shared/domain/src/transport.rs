@@ -1,6 +1,6 @@
 //! Where a store's credentials may travel: only over https, except to a
 //! loopback host (tests and local runs). WooCommerce accepts Basic auth over
-//! HTTPS only; BigCommerce delivers webhooks only to https on port 443.
+//! HTTPS only; some platforms deliver webhooks only to https on port 443.
 
 use thiserror::Error;
 use url::{Host, Url};
@@ -68,17 +68,17 @@ pub fn require_https(
     }
 }
 
-/// A BigCommerce webhook destination: https on port 443, unless loopback.
-pub fn check_bigcommerce_destination(raw: &str) -> Result<Url, TransportRefusal> {
-    const WHY: &str = "BigCommerce delivers webhooks to https on port 443 only";
-    let url = require_https("the webhook destination", raw, WHY)?;
+/// A webhook destination for a platform that delivers to https on port 443
+/// only (`why` says which): refused otherwise, unless loopback.
+pub fn check_destination_443(raw: &str, why: &'static str) -> Result<Url, TransportRefusal> {
+    let url = require_https("the webhook destination", raw, why)?;
     if is_loopback(&url) || url.port_or_known_default() == Some(443) {
         Ok(url)
     } else {
         Err(TransportRefusal::NotPort443 {
             field: "the webhook destination",
             value: raw.to_owned(),
-            why: WHY,
+            why,
         })
     }
 }
@@ -88,7 +88,7 @@ impl Connection {
     /// a loopback host): `site_url` for WooCommerce, `api_base_url` for
     /// every platform.
     pub fn check_transport(&self, integration: Integration) -> Result<(), TransportRefusal> {
-        if integration == Integration::Woocommerce
+        if integration == Integration::Store(crate::Platform::WooCommerce)
             && let Some(site) = &self.site_url
         {
             require_https(
@@ -111,6 +111,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Platform;
 
     #[test]
     fn https_or_loopback() {
@@ -150,7 +151,8 @@ mod tests {
     }
 
     #[test]
-    fn bigcommerce_destinations_are_https_on_443() {
+    fn port_443_destinations() {
+        let check_bigcommerce_destination = |raw| check_destination_443(raw, "https on 443 only");
         assert!(check_bigcommerce_destination("https://hooks.example/").is_ok());
         assert!(check_bigcommerce_destination("https://hooks.example:443/").is_ok());
         assert!(check_bigcommerce_destination("http://127.0.0.1:3000/").is_ok());
@@ -169,15 +171,29 @@ mod tests {
             site_url: Some("http://cedar.example".into()),
             ..Connection::default()
         };
-        let e = c.check_transport(Integration::Woocommerce).unwrap_err();
+        let e = c
+            .check_transport(Integration::Store(Platform::WooCommerce))
+            .unwrap_err();
         assert!(e.to_string().contains("Basic auth over HTTPS"), "{e}");
         // Not WooCommerce's field for other platforms.
-        assert!(c.check_transport(Integration::Shopify).is_ok());
+        assert!(
+            c.check_transport(Integration::Store(Platform::Shopify))
+                .is_ok()
+        );
         c.site_url = Some("https://cedar.example".into());
-        assert!(c.check_transport(Integration::Woocommerce).is_ok());
+        assert!(
+            c.check_transport(Integration::Store(Platform::WooCommerce))
+                .is_ok()
+        );
         c.api_base_url = Some("http://api.example".into());
-        assert!(c.check_transport(Integration::Bigcommerce).is_err());
+        assert!(
+            c.check_transport(Integration::Store(Platform::BigCommerce))
+                .is_err()
+        );
         c.api_base_url = Some("http://127.0.0.1:4000".into());
-        assert!(c.check_transport(Integration::Bigcommerce).is_ok());
+        assert!(
+            c.check_transport(Integration::Store(Platform::BigCommerce))
+                .is_ok()
+        );
     }
 }

@@ -2,7 +2,7 @@
 use domain::sync::{OrderUpdate, PlanError, RefundLine, ShopifyRoutine, SyncAction, plan};
 use domain::{
     Cancellation, CancellationKind, CancelledItem, Company, Connection, Integration, Order,
-    PlatformId, Role, Source,
+    Platform, PlatformId, Role, Source,
 };
 use testkit::fixtures;
 
@@ -47,27 +47,39 @@ fn partial_sets_new_quantities_from_the_order_state() {
     let mut o = order();
     o.line_items[0].cancelled = 2; // of 3: one left
     let can = cancellation(CancellationKind::Items, &[("li_1", 2)]);
-    let woo = company(Integration::Woocommerce, Role::Seller);
+    let woo = company(Integration::Store(Platform::WooCommerce), Role::Seller);
     let p = plan(&woo, Role::Seller, &o, &can).unwrap().unwrap();
     assert_eq!(p.order_ref.to_string(), "731");
     assert_eq!(
-        p.action,
-        SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)]))
+        (p.platform, p.action),
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 1)]))
+        )
     );
-    let bc = company(Integration::Bigcommerce, Role::Seller);
+    let bc = company(Integration::Store(Platform::BigCommerce), Role::Seller);
     let p = plan(&bc, Role::Seller, &o, &can).unwrap().unwrap();
     assert_eq!(
-        p.action,
-        SyncAction::BigCommerce(OrderUpdate::SetQuantities(vec![(41, 1)]))
+        (p.platform, p.action),
+        (
+            Platform::BigCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 1)]))
+        )
     );
 }
 
 #[test]
 fn whole_order_sets_the_status() {
     let can = cancellation(CancellationKind::Order, &[("li_1", 3), ("li_2", 2)]);
-    let woo = company(Integration::Woocommerce, Role::Seller);
+    let woo = company(Integration::Store(Platform::WooCommerce), Role::Seller);
     let p = plan(&woo, Role::Seller, &order(), &can).unwrap().unwrap();
-    assert_eq!(p.action, SyncAction::WooCommerce(OrderUpdate::CancelOrder));
+    assert_eq!(
+        (p.platform, p.action),
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::CancelOrder)
+        )
+    );
 }
 
 #[test]
@@ -76,7 +88,7 @@ fn shopify_buyer_refunds_mapped_lines_and_notes_the_rest() {
     o.line_items[0].cancelled = 1;
     o.line_items[1].cancelled = 1;
     let can = cancellation(CancellationKind::Items, &[("li_1", 1), ("li_2", 1)]);
-    let shop = company(Integration::Shopify, Role::Buyer);
+    let shop = company(Integration::Store(Platform::Shopify), Role::Buyer);
     let p = plan(&shop, Role::Buyer, &o, &can).unwrap().unwrap();
     assert_eq!(p.order_ref.to_string(), "5001");
     let SyncAction::ShopifyRefund { lines, routine, .. } = &p.action else {
@@ -109,7 +121,7 @@ fn shopify_seller_refunds_without_the_buyers_routine() {
     o.line_items[0].seller_line_ref = Some("13001".into());
     o.seller_order_ref = Some("7001".into());
     let can = cancellation(CancellationKind::Order, &[("li_1", 3)]);
-    let shop = company(Integration::Shopify, Role::Seller);
+    let shop = company(Integration::Store(Platform::Shopify), Role::Seller);
     let p = plan(&shop, Role::Seller, &o, &can).unwrap().unwrap();
     let SyncAction::ShopifyRefund { routine, .. } = &p.action else {
         panic!()
@@ -132,13 +144,13 @@ fn no_sync_for_email_only_partners_and_refusals_for_missing_data() {
     for (i, r) in [
         (Integration::Api, Role::Seller),
         (Integration::Edi, Role::Buyer),
-        (Integration::Woocommerce, Role::Buyer),
+        (Integration::Store(Platform::WooCommerce), Role::Buyer),
     ] {
         assert_eq!(plan(&company(i, r), r, &order(), &can).unwrap(), None);
     }
     let mut o = order();
     o.seller_order_ref = None;
-    let woo = company(Integration::Woocommerce, Role::Seller);
+    let woo = company(Integration::Store(Platform::WooCommerce), Role::Seller);
     assert!(matches!(
         plan(&woo, Role::Seller, &o, &can),
         Err(PlanError::NoOrderRef { .. })

@@ -169,8 +169,8 @@ fn reconcile(
 ) -> Result<(Commit, Outcome), Outcome> {
     let shopify_seller = Actor {
         party: Role::Seller,
-        integration: Integration::Shopify,
-        source: Source::Shopify,
+        integration: Integration::Store(domain::Platform::Shopify),
+        source: Source::Store(domain::Platform::Shopify),
     };
     let state = PlatformState {
         whole_order_cancelled: false,

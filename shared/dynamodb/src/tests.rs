@@ -59,7 +59,7 @@ async fn a_removed_connection_forgets_its_secrets() {
     let app = service::app::App::new(store.clone());
     let connected = |id: &str| {
         let mut c = fixtures::company(id, domain::Role::Seller);
-        c.integration = domain::Integration::Woocommerce;
+        c.integration = domain::Integration::Store(domain::Platform::WooCommerce);
         c.connection = Some(domain::Connection {
             site_url: Some("https://shop.example".into()),
             webhook_secret: Some(format!("whsec-{id}")),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 
-use domain::{Cancellation, CancellationKind, Company, Integration, LineItem, Order, Role, Source};
+use domain::{Cancellation, CancellationKind, Company, LineItem, Order, Role, Source, SyncKind};
 use service::email::{CancellationNotice, Email, MailError, safe};
 
 /// The letters the notifier sends, written from the templates here.
@@ -81,9 +81,7 @@ pub(crate) fn source_label(s: Source) -> &'static str {
     match s {
         Source::App => "the Dropship app",
         Source::Api => "the Dropship API",
-        Source::Shopify => "Shopify",
-        Source::Woocommerce => "WooCommerce",
-        Source::Bigcommerce => "BigCommerce",
+        Source::Store(p) => p.name(),
         Source::Edi => "EDI",
     }
 }
@@ -186,17 +184,15 @@ impl Notice {
             Role::Buyer => order.buyer_order_ref.clone(),
             Role::Seller => order.seller_order_ref.clone(),
         };
-        let store_note = domain::rules::outbound_sync(partner.integration, partner_party)
-            .map(|_| match partner.integration {
-                Integration::Shopify => {
-                    "These items are being refunded in your Shopify store; Shopify notifies your customer."
-                }
-                Integration::Woocommerce => "The order is being updated in your WooCommerce store.",
-                Integration::Bigcommerce => "The order is being updated in your BigCommerce store.",
-                Integration::Edi | Integration::Api => "",
+        let store_note = partner.integration.platform().and_then(|p| {
+            let name = p.name();
+            Some(match p.outbound_sync(partner_party)? {
+                SyncKind::ShopifyRefund => format!(
+                    "These items are being refunded in your {name} store; {name} notifies your customer."
+                ),
+                SyncKind::OrderUpdate => format!("The order is being updated in your {name} store."),
             })
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
+        });
         Notice {
             order_id: order.id.clone(),
             cancellation_id: cancellation.id.clone(),
@@ -286,7 +282,7 @@ mod tests {
         order.seller_order_ref = Some("731".into());
         let mut partner = fixtures::company("s1", Role::Seller);
         partner.name = "Cedar <Crafts> & Co".into();
-        partner.integration = Integration::Woocommerce;
+        partner.integration = domain::Integration::Store(domain::Platform::WooCommerce);
         partner.connection = Some(Connection::default());
         let can = Cancellation {
             id: "can_1".into(),

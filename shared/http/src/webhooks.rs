@@ -5,7 +5,7 @@
 //! snapshots and the echo of our own outbound change are no-ops.
 
 use lambda_http::Request;
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::http::{Method, StatusCode};
 use serde::Serialize;
 use service::app::sha256_hex;
 
@@ -14,10 +14,8 @@ use crate::response::{
     no_route,
 };
 use domain::{Company, Integration, PlatformId, Source};
-use platforms::{
-    self, Inbound, LineChange, OrderState, Platform, PlatformOrder, bigcommerce, shopify,
-    woocommerce,
-};
+use platforms::platform::{Credential, Delivery as Received, Sender, StorePlatform};
+use platforms::{self, Inbound, LineChange, OrderState, Platform, PlatformOrder};
 use service::app::App;
 use service::intake::{Fetched, Found, Lookup};
 use service::platform::ReadError;
@@ -27,12 +25,12 @@ use service::{ReconcileOutcome, ReconcileResult};
 /// Largest webhook body accepted (platform payloads of large orders).
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
-/// The routes served, as (method, path template).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/webhooks/shopify"),
-    ("POST", "/webhooks/woocommerce/{company_id}"),
-    ("POST", "/webhooks/bigcommerce/{company_id}"),
-];
+/// The routes served, as (method, path template): one per platform.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    platforms::platform::all()
+        .map(|p| ("POST", p.route()))
+        .collect()
+}
 
 /// How a delivery that was not refused ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,15 +116,6 @@ enum Refusal {
     BadCredential,
 }
 
-/// How a platform proves a delivery is its own.
-#[derive(Clone, Copy)]
-enum Credential<'a> {
-    /// `base64(HMAC-SHA256(secret, body))` (Shopify, WooCommerce).
-    Hmac(Option<&'a str>),
-    /// The secret itself, sent back in a header (BigCommerce).
-    Token(Option<&'a str>),
-}
-
 /// Stands in for the secret of a company that does not exist or has none,
 /// so that a refusal costs the same work as a real check. It never admits:
 /// the refusal is decided before the check's result is looked at.
@@ -154,16 +143,7 @@ fn check(
         refusal = refusal.or(Some(Refusal::NoSecret));
     }
     let secret = secret.unwrap_or(NO_SECRET);
-    let (given, matches) = match credential {
-        Credential::Hmac(sig) => (
-            sig,
-            platforms::verify_hmac_sha256_base64(secret, body, sig.unwrap_or_default()),
-        ),
-        Credential::Token(token) => (
-            token,
-            platforms::token_matches(secret, token.unwrap_or_default()),
-        ),
-    };
+    let (given, matches) = (credential.given(), credential.matches(secret, body));
     if given.is_none_or(str::is_empty) {
         refusal = refusal.or(Some(Refusal::MissingCredential));
     } else if !matches {
@@ -183,13 +163,22 @@ struct Claim<'a> {
     credential: Credential<'a>,
 }
 
-/// How a delivery names its company.
+/// How a delivery names its company (`Sender`, borrowed).
 #[derive(Clone, Copy, Debug)]
 enum Who<'a> {
-    /// Shopify's shop-domain header (lower case), if sent.
+    /// A shop domain sent in a header (lower case), if sent.
     Shop(Option<&'a str>),
     /// The company id in the route.
     Id(&'a str),
+}
+
+impl<'a> Who<'a> {
+    fn of(sender: &'a Sender<'a>) -> Self {
+        match sender {
+            Sender::Shop(d) => Who::Shop(d.as_deref()),
+            Sender::Id(id) => Who::Id(id),
+        }
+    }
 }
 
 async fn look_up<S: Store>(app: &App<S>, who: Who<'_>, lookup: Lookup) -> Result<Found, Problem> {
@@ -237,35 +226,28 @@ async fn authenticate<S: Store>(
     })
 }
 
-/// A webhook route: the platform, and the company id in the path.
-enum Route<'a> {
-    Shopify,
-    WooCommerce(&'a str),
-    BigCommerce(&'a str),
-}
-
-impl Route<'_> {
-    fn platform(&self) -> Platform {
-        match self {
-            Route::Shopify => Platform::Shopify,
-            Route::WooCommerce(_) => Platform::WooCommerce,
-            Route::BigCommerce(_) => Platform::BigCommerce,
-        }
-    }
+/// A webhook route: the platform, and the company id when the path has one.
+struct Route<'a> {
+    platform: &'static dyn StorePlatform,
+    company_id: Option<&'a str>,
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
     let rest = path.strip_prefix("/webhooks/")?.trim_end_matches('/');
-    match rest.split_once('/') {
-        None if rest == "shopify" => Some(Route::Shopify),
-        Some(("woocommerce", id)) if !id.is_empty() && !id.contains('/') => {
-            Some(Route::WooCommerce(id))
-        }
-        Some(("bigcommerce", id)) if !id.is_empty() && !id.contains('/') => {
-            Some(Route::BigCommerce(id))
-        }
-        _ => None,
-    }
+    let (name, id) = match rest.split_once('/') {
+        None => (rest, None),
+        Some((name, id)) => (name, Some(id)),
+    };
+    let platform = platforms::platform::by_route(name)?;
+    let company_id = match (platform.company_in_path(), id) {
+        (false, None) => None,
+        (true, Some(id)) if !id.is_empty() && !id.contains('/') => Some(id),
+        _ => return None,
+    };
+    Some(Route {
+        platform,
+        company_id,
+    })
 }
 
 /// Handle one webhook delivery. Never fails: every error is a response.
@@ -274,11 +256,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
         dispatch(app, &req, company_id).await
     })
     .await;
-    let platform = route(req.uri().path()).map_or("unknown", |r| match r.platform() {
-        Platform::Shopify => "shopify",
-        Platform::WooCommerce => "woocommerce",
-        Platform::BigCommerce => "bigcommerce",
-    });
+    let platform = route(req.uri().path()).map_or("unknown", |r| r.platform.kind().as_str());
     app.metrics.count(service::metrics::Event::WebhookDelivery {
         platform,
         outcome: outcome(&r),
@@ -309,18 +287,20 @@ async fn dispatch<S: Store>(
         ));
     }
     let headers = req.headers();
-    let d = match route {
-        Route::Shopify => shopify_delivery(app, headers, body).await?,
-        Route::WooCommerce(_) if woocommerce::is_ping(body) => {
-            return Ok(answer(
-                Handled::Ignored,
-                Some("webhook ping".into()),
-                vec![],
-            ));
-        }
-        Route::WooCommerce(id) => woocommerce_delivery(app, id, headers, body).await?,
-        Route::BigCommerce(id) => bigcommerce_delivery(app, id, headers, body).await?,
+    let platform = route.platform;
+    if platform.is_ping(body) {
+        return Ok(answer(
+            Handled::Ignored,
+            Some("webhook ping".into()),
+            vec![],
+        ));
+    }
+    let header = |name: &str| header_str(headers, name);
+    let received = Received {
+        body,
+        headers: &header,
     };
+    let d = delivery(app, platform, route.company_id, &received).await?;
     *company_id = Some(d.company.id.clone());
     match &d.inbound {
         Inbound::Ignore(why) => {
@@ -329,7 +309,7 @@ async fn dispatch<S: Store>(
         }
         Inbound::Order(po) => reconcile(app, &d.company, d.source, po, &d.key).await,
         Inbound::Fetch { order_ref, change } => {
-            fetch_and_reconcile(app, &d, route.platform(), *order_ref, change).await
+            fetch_and_reconcile(app, &d, platform.kind(), *order_ref, change).await
         }
     }
 }
@@ -340,101 +320,44 @@ struct Delivery {
     company: Company,
     source: Source,
     key: String,
-    /// The key alone does not tell two changes apart (BigCommerce's
-    /// payload names only the order): it is completed with the state read
-    /// back from the platform.
+    /// The key alone does not tell two changes apart (the payload names
+    /// only the order): it is completed with the state read back from the
+    /// platform.
     keyed_by_state: bool,
     inbound: Inbound,
 }
 
-async fn shopify_delivery<S: Store>(
+/// Authenticate a delivery to `platform`'s route and read what it says.
+async fn delivery<'a, S: Store>(
     app: &App<S>,
-    headers: &HeaderMap,
-    body: &[u8],
+    platform: &dyn StorePlatform,
+    path_id: Option<&'a str>,
+    received: &Received<'a>,
 ) -> Result<Delivery, Problem> {
-    let domain = header_str(headers, "x-shopify-shop-domain")
-        .map(|d| d.trim().to_ascii_lowercase())
-        .filter(|d| !d.is_empty());
+    let kind = platform.kind();
+    let sender = platform.sender(received, path_id);
     let claim = Claim {
-        platform: "shopify",
-        integration: Integration::Shopify,
-        who: Who::Shop(domain.as_deref()),
-        credential: Credential::Hmac(header_str(headers, "x-shopify-hmac-sha256")),
+        platform: kind.as_str(),
+        integration: Integration::Store(kind),
+        who: Who::of(&sender),
+        credential: platform.credential(received),
     };
-    let company = authenticate(app, claim, body).await?;
-    // Routing only: the topic picks the payload's shape, the signed
-    // body decides what is cancelled.
-    let topic = header_str(headers, "x-shopify-topic").unwrap_or_default();
-    let inbound = shopify::parse(topic, body).map_err(|e| bad_payload(&e))?;
-    // Keyed by what is signed, the body: an event id is an unsigned header,
-    // so a sender replaying a captured body under a later event's id could
-    // otherwise claim that event's key before it arrives. A retry of one
-    // event repeats its body; two events with one body state one thing.
-    Ok(Delivery {
-        company,
-        source: Source::Shopify,
-        key: format!("shopify:{topic}:{}", sha256_hex(body)),
-        keyed_by_state: false,
-        inbound,
-    })
-}
-
-async fn woocommerce_delivery<S: Store>(
-    app: &App<S>,
-    id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Delivery, Problem> {
-    let claim = Claim {
-        platform: "woocommerce",
-        integration: Integration::Woocommerce,
-        who: Who::Id(id),
-        credential: Credential::Hmac(header_str(headers, "x-wc-webhook-signature")),
-    };
-    let company = authenticate(app, claim, body).await?;
-    let topic = header_str(headers, "x-wc-webhook-topic").unwrap_or_default();
-    let inbound = woocommerce::parse(topic, body).map_err(|e| bad_payload(&e))?;
-    // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
-    Ok(Delivery {
-        company,
-        source: Source::Woocommerce,
-        key: format!("woocommerce:{}", sha256_hex(body)),
-        keyed_by_state: false,
-        inbound,
-    })
-}
-
-async fn bigcommerce_delivery<S: Store>(
-    app: &App<S>,
-    id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Delivery, Problem> {
-    let claim = Claim {
-        platform: "bigcommerce",
-        integration: Integration::Bigcommerce,
-        who: Who::Id(id),
-        credential: Credential::Token(header_str(headers, "x-webhook-token")),
-    };
-    let company = authenticate(app, claim, body).await?;
-    let inbound = match bigcommerce::sent_at(body) {
+    let company = authenticate(app, claim, received.body).await?;
+    let inbound = match platform.sent_at(received.body) {
         Some(sent) if too_old(app, sent) => {
-            tracing::warn!(company_id = %company.id, sent_at = sent, "a BigCommerce delivery older than its retries; a replay, ignored");
+            tracing::warn!(company_id = %company.id, sent_at = sent, "a {} delivery older than its retries; a replay, ignored", kind.name());
             Inbound::Ignore(format!(
                 "sent at {sent} (created_at), more than {} h ago",
                 app.config.delivery_max_age.num_hours()
             ))
         }
-        _ => bigcommerce::parse(body).map_err(|e| bad_payload(&e))?,
+        _ => platform.parse(received).map_err(|e| bad_payload(&e))?,
     };
-    // The payload's `hash` is the SHA-1 of its `data` ({"type":"order","id":N}),
-    // the same for every change of an order: the body names the delivery,
-    // the order read back names the change.
     Ok(Delivery {
         company,
-        source: Source::Bigcommerce,
-        key: format!("bigcommerce:{}", sha256_hex(body)),
-        keyed_by_state: true,
+        source: Source::Store(kind),
+        key: platform.delivery_key(received),
+        keyed_by_state: platform.keyed_by_state(),
         inbound,
     })
 }
@@ -556,15 +479,16 @@ mod tests {
 
     #[test]
     fn routes_parse() {
-        assert!(matches!(route("/webhooks/shopify"), Some(Route::Shopify)));
-        assert!(matches!(
-            route("/webhooks/woocommerce/seller-woo"),
-            Some(Route::WooCommerce("seller-woo"))
-        ));
-        assert!(matches!(
-            route("/webhooks/bigcommerce/seller-bc/"),
-            Some(Route::BigCommerce("seller-bc"))
-        ));
+        let parsed = |p| route(p).map(|r| (r.platform.kind(), r.company_id));
+        assert_eq!(parsed("/webhooks/shopify"), Some((Platform::Shopify, None)));
+        assert_eq!(
+            parsed("/webhooks/woocommerce/seller-woo"),
+            Some((Platform::WooCommerce, Some("seller-woo")))
+        );
+        assert_eq!(
+            parsed("/webhooks/bigcommerce/seller-bc/"),
+            Some((Platform::BigCommerce, Some("seller-bc")))
+        );
         assert!(route("/webhooks/woocommerce/").is_none());
         assert!(route("/webhooks/woocommerce/a/b").is_none());
         assert!(route("/webhooks/magento/x").is_none());

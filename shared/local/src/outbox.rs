@@ -9,13 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
+use domain::sync::SyncPlan;
 use email::rfc5322;
-use platforms::outbound::describe_update;
-use platforms::outbound::{
-    self, REFUND_CREATE_MUTATION, bigcommerce_body, line_gid, order_gid, woocommerce_body,
-};
-use platforms::{bigcommerce_order_url, shopify_graphql_url, woocommerce_order_url};
 use service::email::{Email, MailError, Mailer, safe};
 use service::sync::{StoreSync, SyncError};
 
@@ -72,116 +67,19 @@ impl RecordingStoreSync {
     }
 }
 
-const REDACTED: &str = "<redacted>";
-
-/// The requests a plan stands for, without secrets. Shopify's refund
-/// depends on the live order (current quantities, suggested transactions,
-/// whether shipping is refunded and the order closed), so its record shows
-/// the `refundCreate` for the cancelled quantities with the transactions
-/// left to `order.suggestedRefund` at send time.
+/// The requests a plan stands for, without secrets (each platform says
+/// what they are, and what is decided only when they are sent).
 pub(crate) fn request_record(plan: &SyncPlan) -> Result<Value, SyncError> {
-    let c = &plan.connection;
-    let order_ref = plan.order_ref.to_string();
-    let (requests, note) = match &plan.action {
-        SyncAction::WooCommerce(u) => (
-            vec![json!({
-                "method": "PUT",
-                "url": woocommerce_order_url(c, &order_ref)?.as_str(),
-                "headers": {"Authorization": format!("Basic {REDACTED}"), "Content-Type": "application/json"},
-                "body": woocommerce_body(u),
-            })],
-            amounts_note(
-                describe_update("WooCommerce", plan.order_ref, u),
-                u,
-                "each line's subtotal and total scaled to its new quantity",
-            ),
-        ),
-        SyncAction::BigCommerce(u) => (
-            vec![json!({
-                "method": "PUT",
-                "url": bigcommerce_order_url(c, &order_ref)?.as_str(),
-                "headers": {"X-Auth-Token": REDACTED, "Content-Type": "application/json"},
-                "body": bigcommerce_body(u),
-            })],
-            amounts_note(
-                describe_update("BigCommerce", plan.order_ref, u),
-                u,
-                "a discounted product's unit prices as paid after its discounts",
-            ),
-        ),
-        SyncAction::ShopifyRefund {
-            lines,
-            note,
-            routine,
-        } => {
-            let id = order_gid(plan.order_ref);
-            let refund: Vec<(String, u32)> = lines
-                .iter()
-                .map(|l| (line_gid(l.line_ref), l.cancelled))
-                .collect();
-            let key = outbound::refund_idempotency_key(
-                &outbound::shopify_store(c)?,
-                &id,
-                &plan.cancellation_id,
-                &refund,
-                false,
-            );
-            let req = outbound::RefundRequest {
-                order_gid: &id,
-                lines: &refund,
-                shipping: false,
-                notify: routine.notify_customer,
-                currency: None,
-                note,
-                idempotency_key: &key,
-            };
-            (
-                vec![json!({
-                    "method": "POST",
-                    "url": shopify_graphql_url(c)?.as_str(),
-                    "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
-                    "body": {
-                        "query": REFUND_CREATE_MUTATION,
-                        "variables": outbound::refund_input(&req, json!([])),
-                    },
-                })],
-                format!(
-                    "Shopify order {}: refund of the cancelled units ({}); the transactions{} \
-                     are decided from the live order (order.suggestedRefund) when sent",
-                    plan.order_ref,
-                    if routine.notify_customer {
-                        "customer notified"
-                    } else {
-                        "customer not notified"
-                    },
-                    if routine.refund_shipping || routine.archive {
-                        ", and whether shipping is refunded and the order closed,"
-                    } else {
-                        ""
-                    }
-                ),
-            )
-        }
-    };
+    let recorded = platforms::platform(plan.platform).recorded(plan)?;
     Ok(json!({
         "order_id": plan.order_id,
         "cancellation_id": plan.cancellation_id,
         "company_id": plan.company_id,
-        "platform": plan.action.platform(),
-        "note": note,
+        "platform": plan.platform.as_str(),
+        "note": recorded.note,
         "unmapped_lines": plan.unmapped_lines,
-        "requests": requests,
+        "requests": recorded.requests,
     }))
-}
-
-/// A partial update's amounts come from the live order when sent.
-fn amounts_note(mut note: String, u: &OrderUpdate, what: &str) -> String {
-    if let OrderUpdate::SetQuantities(_) = u {
-        note.push_str(&format!(
-            "; when sent, the body also carries {what}, read from the live order"
-        ));
-    }
-    note
 }
 
 impl StoreSync for RecordingStoreSync {
@@ -199,7 +97,7 @@ impl StoreSync for RecordingStoreSync {
             .map_err(|e| SyncError::Unavailable(format!("writing {name}: {e}")))?;
         Ok(format!(
             "{} request recorded in {} (no api_base_url)",
-            plan.action.platform(),
+            plan.platform.as_str(),
             path.display()
         ))
     }
@@ -209,6 +107,8 @@ impl StoreSync for RecordingStoreSync {
 mod tests {
     use super::*;
     use domain::Connection;
+    use domain::Platform;
+    use domain::sync::SyncAction;
     use platforms::outbound::OrderUpdate;
 
     fn email() -> Email {
@@ -265,6 +165,7 @@ mod tests {
             order_id: "o1".into(),
             cancellation_id: "can_1".into(),
             company_id: "seller-woo".into(),
+            platform: Platform::WooCommerce,
             connection: Connection {
                 site_url: Some("https://cedar.example".into()),
                 consumer_key: Some("ck_secret".into()),
@@ -272,7 +173,7 @@ mod tests {
                 ..Connection::default()
             },
             order_ref: domain::PlatformId::parse("731").unwrap(),
-            action: SyncAction::WooCommerce(OrderUpdate::SetQuantities(vec![(41, 1)])),
+            action: SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 1)])),
             unmapped_lines: vec![],
         };
         rec.apply(&plan).await.unwrap();

@@ -134,9 +134,9 @@ fn case(lines: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Case> {
         prop_oneof![
             Just(Source::App),
             Just(Source::Api),
-            Just(Source::Shopify),
-            Just(Source::Woocommerce),
-            Just(Source::Bigcommerce),
+            Just(Source::Store(domain::Platform::Shopify)),
+            Just(Source::Store(domain::Platform::WooCommerce)),
+            Just(Source::Store(domain::Platform::BigCommerce)),
             Just(Source::Edi),
         ],
         (store_ref(true), store_ref(true), text(true)),
@@ -274,10 +274,16 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 
     // The store sync of every kind of store partner.
     for (integration, role) in [
-        (Integration::Shopify, Role::Buyer),
-        (Integration::Shopify, Role::Seller),
-        (Integration::Woocommerce, Role::Seller),
-        (Integration::Bigcommerce, Role::Seller),
+        (Integration::Store(domain::Platform::Shopify), Role::Buyer),
+        (Integration::Store(domain::Platform::Shopify), Role::Seller),
+        (
+            Integration::Store(domain::Platform::WooCommerce),
+            Role::Seller,
+        ),
+        (
+            Integration::Store(domain::Platform::BigCommerce),
+            Role::Seller,
+        ),
     ] {
         let mut c = cancellation.clone();
         c.initiated_by = other(role);
@@ -291,7 +297,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                     prop_assert!(l.cancelled >= 1);
                 }
             }
-            SyncAction::WooCommerce(u) | SyncAction::BigCommerce(u) => {
+            SyncAction::Update(u) => {
                 prop_assert_eq!(case.whole, *u == OrderUpdate::CancelOrder);
             }
         }

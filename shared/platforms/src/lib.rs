@@ -1,7 +1,10 @@
-//! Store platforms (Shopify, WooCommerce, BigCommerce): what their webhooks
-//! say and how they are verified, where their APIs are (every URL built
-//! here, one encoded segment per value), and what we send them. With the
-//! `client` feature, the calls themselves.
+//! Store platforms (Shopify, WooCommerce, BigCommerce), one module tree
+//! each: what their webhooks say and how they are verified, where their
+//! APIs are (every URL built with `join_segments`, one encoded segment per
+//! value), what we send them and which webhooks they should have; with the
+//! `client` feature, the calls themselves. `platform::StorePlatform` is what
+//! a platform is to the rest of the service, `platform::get` the registry.
+//! This module holds what they share.
 
 pub mod amounts;
 pub mod bigcommerce;
@@ -9,6 +12,7 @@ pub mod bigcommerce;
 pub mod client;
 mod error;
 pub mod outbound;
+pub mod platform;
 pub mod registration;
 pub mod shopify;
 pub mod woocommerce;
@@ -19,10 +23,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
-use url::{Host, Url};
+use url::Url;
 
 use domain::{Connection, PlatformId};
 pub use error::PlatformError;
+pub use platform::{StorePlatform, get as platform};
+pub use shopify::{SHOPIFY_API_VERSION, graphql_url as shopify_graphql_url};
 
 pub use domain::inbound::{CancelCause, LineChange, OrderState, Platform, PlatformOrder};
 
@@ -116,10 +122,6 @@ pub(crate) fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error>
     Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
 }
 
-/// The Shopify Admin API version every call and document targets
-/// (docs/platforms.md says when and how to move to the next one).
-pub const SHOPIFY_API_VERSION: &str = "2026-10";
-
 /// A platform answered with another API version than asked for, or said
 /// that what we sent uses something deprecated.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -150,7 +152,19 @@ impl ApiDrift {
     }
 }
 
-fn field<'a>(
+/// What a recorded request shows in place of a credential.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Lower-case hex SHA-256, as delivery keys carry it.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn field<'a>(
     platform: &'static str,
     name: &'static str,
     v: &'a Option<String>,
@@ -163,7 +177,7 @@ fn field<'a>(
         })
 }
 
-fn invalid(platform: &'static str, field: &'static str, detail: &str) -> PlatformError {
+pub(crate) fn invalid(platform: &'static str, field: &'static str, detail: &str) -> PlatformError {
     PlatformError::InvalidConnection {
         platform,
         field,
@@ -173,7 +187,11 @@ fn invalid(platform: &'static str, field: &'static str, detail: &str) -> Platfor
 
 /// A base URL from the connection (`api_base_url`, `site_url`): http(s),
 /// with a host, no credentials, query or fragment. A path prefix is kept.
-fn base_url(platform: &'static str, name: &'static str, raw: &str) -> Result<Url, PlatformError> {
+pub(crate) fn base_url(
+    platform: &'static str,
+    name: &'static str,
+    raw: &str,
+) -> Result<Url, PlatformError> {
     let url = Url::parse(raw.trim()).map_err(|e| invalid(platform, name, &e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(invalid(platform, name, "not an http(s) URL with a host"));
@@ -189,7 +207,7 @@ fn base_url(platform: &'static str, name: &'static str, raw: &str) -> Result<Url
 
 /// A store's base URL (credentials are sent there): as `base_url`, and
 /// https unless the host is loopback (tests and local runs).
-fn store_base_url(
+pub(crate) fn store_base_url(
     platform: &'static str,
     name: &'static str,
     raw: &str,
@@ -202,29 +220,6 @@ fn store_base_url(
             why: "the store's credentials are sent there",
         };
         return Err(invalid(platform, name, &refusal.to_string()));
-    }
-    Ok(url)
-}
-
-/// `https://{shop_domain}`, for a shop domain that is a plain DNS name.
-fn shop_url(domain: &str) -> Result<Url, PlatformError> {
-    let bad = || invalid("shopify", "shop_domain", "not a host name");
-    let domain = domain.trim().to_ascii_lowercase();
-    let labels_ok = domain.split('.').all(|l| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    if !labels_ok || domain.len() > 253 {
-        return Err(bad());
-    }
-    let mut url = Url::parse("https://shop.invalid").map_err(|_| bad())?;
-    url.set_host(Some(&domain)).map_err(|_| bad())?;
-    // An all-numeric name would be read as an IPv4 address.
-    if url.host_str() != Some(domain.as_str()) || !matches!(url.host(), Some(Host::Domain(_))) {
-        return Err(bad());
     }
     Ok(url)
 }
@@ -260,93 +255,6 @@ pub(crate) fn join_segments(
     Ok(url)
 }
 
-/// `{api_base_url or https://{shop_domain}}/admin/api/2026-10/graphql.json`
-pub fn shopify_graphql_url(c: &Connection) -> Result<Url, PlatformError> {
-    let base = match &c.api_base_url {
-        Some(b) => store_base_url("shopify", "api_base_url", b)?,
-        None => shop_url(field("shopify", "shop_domain", &c.shop_domain)?)?,
-    };
-    join_segments(
-        "shopify",
-        &base,
-        &["admin", "api", SHOPIFY_API_VERSION, "graphql.json"],
-    )
-}
-
-/// `{api_base_url or site_url}/wp-json/wc/v3/{segments}`
-fn woocommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
-    let base = match &c.api_base_url {
-        Some(b) => store_base_url("woocommerce", "api_base_url", b)?,
-        None => store_base_url(
-            "woocommerce",
-            "site_url",
-            field("woocommerce", "site_url", &c.site_url)?,
-        )?,
-    };
-    let path: Vec<&str> = ["wp-json", "wc", "v3"]
-        .iter()
-        .chain(segments)
-        .copied()
-        .collect();
-    join_segments("woocommerce", &base, &path)
-}
-
-/// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}`
-pub fn woocommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
-    woocommerce_url(c, &["orders", order_id])
-}
-
-/// `{api_base_url or site_url}/wp-json/wc/v3/webhooks[/{id}]`
-pub fn woocommerce_webhooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
-    match id {
-        Some(id) => woocommerce_url(c, &["webhooks", id]),
-        None => woocommerce_url(c, &["webhooks"]),
-    }
-}
-
-/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/{segments}`
-fn bigcommerce_url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
-    let base = store_base_url(
-        "bigcommerce",
-        "api_base_url",
-        c.api_base_url
-            .as_deref()
-            .unwrap_or("https://api.bigcommerce.com"),
-    )?;
-    let hash = field("bigcommerce", "store_hash", &c.store_hash)?;
-    let path: Vec<&str> = ["stores", hash].iter().chain(segments).copied().collect();
-    join_segments("bigcommerce", &base, &path)
-}
-
-/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v2/orders/{id}`
-pub fn bigcommerce_order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
-    bigcommerce_url(c, &["v2", "orders", order_id])
-}
-
-/// `{api_base_url or https://api.bigcommerce.com}/stores/{hash}/v3/hooks[/{id}]`
-pub fn bigcommerce_hooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
-    match id {
-        Some(id) => bigcommerce_url(c, &["v3", "hooks", id]),
-        None => bigcommerce_url(c, &["v3", "hooks"]),
-    }
-}
-
-/// `{order url}/products?limit={limit}&page={page}`
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
-pub(crate) fn bigcommerce_products_url(
-    c: &Connection,
-    order_id: &str,
-    limit: usize,
-    page: usize,
-) -> Result<Url, PlatformError> {
-    let order = bigcommerce_order_url(c, order_id)?;
-    let mut url = join_segments("bigcommerce", &order, &["products"])?;
-    url.query_pairs_mut()
-        .append_pair("limit", &limit.to_string())
-        .append_pair("page", &page.to_string());
-    Ok(url)
-}
-
 /// The secret a connection's webhooks are verified with.
 pub fn webhook_secret<'a>(
     platform: &'static str,
@@ -365,6 +273,13 @@ pub fn access_token<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bigcommerce::{
+        hooks_url as bigcommerce_hooks_url, order_url as bigcommerce_order_url,
+        products_url as bigcommerce_products_url,
+    };
+    use crate::woocommerce::{
+        order_url as woocommerce_order_url, webhooks_url as woocommerce_webhooks_url,
+    };
 
     #[test]
     fn hmac_signatures() {
@@ -547,7 +462,11 @@ mod tests {
 #[cfg(test)]
 mod url_properties {
     use super::*;
-    use crate::outbound::order_gid;
+    use crate::bigcommerce::{
+        order_url as bigcommerce_order_url, products_url as bigcommerce_products_url,
+    };
+    use crate::shopify::outbound::order_gid;
+    use crate::woocommerce::order_url as woocommerce_order_url;
     use domain::{Integration, valid_store_ref};
     use proptest::prelude::*;
 
@@ -600,7 +519,7 @@ mod url_properties {
             base in prop_oneof![Just(None), Just(Some("http://127.0.0.1:9")), Just(Some("https://fake.example/prefix/"))],
         ) {
             let r = n.to_string();
-            for p in [Integration::Shopify, Integration::Woocommerce, Integration::Bigcommerce] {
+            for p in [Integration::Store(Platform::Shopify), Integration::Store(Platform::WooCommerce), Integration::Store(Platform::BigCommerce)] {
                 prop_assert!(valid_store_ref(p, &r));
             }
             let c = connection(base);

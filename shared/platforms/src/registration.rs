@@ -1,7 +1,8 @@
 //! Registering our webhooks with a company's store (`dropship connect`):
 //! which webhooks the intake needs and at which addresses, which of a
 //! store's webhooks are ours, and what to create, repair or remove. Pure:
-//! the calls are in `client::registration`.
+//! the calls are in `client::registration`; each platform's topics and
+//! documents are in its module.
 //!
 //! A webhook is **ours** when its address is under the base URL given (the
 //! stack's `ApiUrl`); every other webhook of the store is left alone.
@@ -12,72 +13,6 @@ use url::Url;
 
 use crate::{PlatformError, base_url, join_segments};
 pub use domain::inbound::Platform;
-
-/// The Shopify topics the intake acts on (`shopify::parse`), as
-/// `webhookSubscriptionCreate` names them.
-pub const SHOPIFY_TOPICS: [&str; 4] = [
-    "ORDERS_CANCELLED",
-    "ORDERS_UPDATED",
-    "ORDERS_EDITED",
-    "REFUNDS_CREATE",
-];
-
-/// The WooCommerce topic the intake acts on (`woocommerce::parse`).
-pub const WOOCOMMERCE_TOPICS: [&str; 1] = ["order.updated"];
-
-/// The name our WooCommerce webhooks are given (shown in its admin).
-pub const WOOCOMMERCE_WEBHOOK_NAME: &str = "Dropship order cancellations";
-
-/// Lists the app's webhook subscriptions of the shop, a page at a time.
-pub const SHOPIFY_LIST_QUERY: &str = r#"query DropshipWebhookSubscriptions($after: String) {
-  webhookSubscriptions(first: 100, after: $after) {
-    nodes {
-      id
-      topic
-      uri
-      format
-      filter
-      includeFields
-    }
-    pageInfo {
-      hasNextPage
-      endCursor
-    }
-  }
-}"#;
-
-pub const SHOPIFY_CREATE_MUTATION: &str = r#"mutation DropshipWebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
-    webhookSubscription {
-      id
-      topic
-      uri
-    }
-    userErrors {
-      field
-      message
-    }
-  }
-}"#;
-
-pub const SHOPIFY_DELETE_MUTATION: &str = r#"mutation DropshipWebhookSubscriptionDelete($id: ID!) {
-  webhookSubscriptionDelete(id: $id) {
-    deletedWebhookSubscriptionId
-    userErrors {
-      field
-      message
-    }
-  }
-}"#;
-
-/// The variables of `SHOPIFY_CREATE_MUTATION`: `uri`, as 2026-10 has it
-/// (`callbackUrl` is deprecated), and JSON, which the intake parses.
-pub fn shopify_create_variables(topic: &str, address: &str) -> serde_json::Value {
-    serde_json::json!({
-        "topic": topic,
-        "webhookSubscription": { "uri": address, "format": "JSON" },
-    })
-}
 
 /// What stops a company's store from being connected.
 #[derive(Debug, Error)]
@@ -125,17 +60,18 @@ pub fn base(raw: &str) -> Result<Url, ConnectError> {
     Ok(url)
 }
 
-/// Where the platform's deliveries for this company go: the routes of
+/// Where the platform's deliveries for this company go: its route of
 /// `handlers::webhooks` under `base`, each value one encoded segment.
 pub fn address(platform: Platform, base: &Url, company_id: &str) -> Result<Url, ConnectError> {
-    let (name, segments): (&str, &[&str]) = match platform {
-        // Shopify deliveries name their shop in a header, not in the path.
-        Platform::Shopify => ("shopify", &["webhooks", "shopify"]),
-        Platform::WooCommerce => ("woocommerce", &["webhooks", "woocommerce", company_id]),
-        Platform::BigCommerce => ("bigcommerce", &["webhooks", "bigcommerce", company_id]),
+    let p = crate::platform::get(platform);
+    let name = platform.as_str();
+    let segments: &[&str] = if p.company_in_path() {
+        &["webhooks", name, company_id]
+    } else {
+        &["webhooks", name]
     };
     let url = join_segments(name, base, segments)?;
-    if platform != Platform::Shopify
+    if p.company_in_path()
         && url.path_segments().and_then(|mut s| s.next_back()) != Some(company_id)
     {
         return Err(ConnectError::UnroutableCompanyId(company_id.to_owned()));
@@ -143,13 +79,9 @@ pub fn address(platform: Platform, base: &Url, company_id: &str) -> Result<Url, 
     Ok(url)
 }
 
-/// The topics (Shopify, WooCommerce) or scopes (BigCommerce) we register.
+/// The topics (or scopes) we register.
 pub fn topics(platform: Platform) -> &'static [&'static str] {
-    match platform {
-        Platform::Shopify => &SHOPIFY_TOPICS,
-        Platform::WooCommerce => &WOOCOMMERCE_TOPICS,
-        Platform::BigCommerce => &crate::bigcommerce::ORDER_SCOPES,
-    }
+    crate::platform::get(platform).topics()
 }
 
 /// The webhooks the company's store should have: one per topic, at the
@@ -160,9 +92,7 @@ pub fn wanted(
     company_id: &str,
 ) -> Result<Vec<Wanted>, ConnectError> {
     let address = address(platform, base, company_id)?;
-    if platform == Platform::BigCommerce {
-        domain::transport::check_bigcommerce_destination(address.as_str())?;
-    }
+    crate::platform::get(platform).check_destination(&address)?;
     Ok(topics(platform)
         .iter()
         .map(|t| Wanted {
@@ -356,15 +286,6 @@ impl Report {
     }
 }
 
-/// `platform` as our integrations name it.
-pub fn platform_name(p: Platform) -> &'static str {
-    match p {
-        Platform::Shopify => crate::shopify::PLATFORM,
-        Platform::WooCommerce => crate::woocommerce::PLATFORM,
-        Platform::BigCommerce => crate::bigcommerce::PLATFORM,
-    }
-}
-
 /// `text` with every occurrence of each secret replaced, for error texts
 /// that may quote a platform's answer.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
@@ -378,6 +299,8 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shopify::registration::SHOPIFY_TOPICS;
+    use crate::woocommerce::registration::WOOCOMMERCE_TOPICS;
 
     fn listed(id: &str, topic: &str, address: &str, problems: &[&str]) -> Listed {
         Listed {

@@ -131,7 +131,7 @@ async fn a_removed_connection_leaves_no_secret_in_the_file() {
     let app = service::app::App::new(s.clone());
     let connected = |id: &str, secret: &str| {
         let mut c = testkit::fixtures::company(id, domain::Role::Seller);
-        c.integration = domain::Integration::Woocommerce;
+        c.integration = domain::Integration::Store(domain::Platform::WooCommerce);
         c.connection = Some(domain::Connection {
             site_url: Some("https://shop.example".into()),
             webhook_secret: Some(secret.into()),

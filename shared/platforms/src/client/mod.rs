@@ -3,12 +3,9 @@
 //! platform reader). Behind the `client` feature, so what only parses
 //! webhooks and builds requests links no HTTP client.
 
-pub mod bigcommerce;
 pub mod http;
-pub mod outbound;
 pub mod reader;
 pub mod registration;
-pub mod shopify;
 pub mod sync;
 
 pub use http::{PlatformHttp, RetryPolicy};

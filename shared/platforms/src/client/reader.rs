@@ -7,7 +7,7 @@ use service::platform::{PlatformReader, ReadError, Reading};
 use domain::inbound::{LineChange, Platform};
 use domain::{Connection, PlatformId};
 
-use super::{PlatformHttp, bigcommerce, shopify};
+use super::PlatformHttp;
 use crate::PlatformError;
 
 /// Reads orders through the shared retrying client, built on first use so
@@ -47,20 +47,16 @@ impl PlatformReader for HttpPlatformReader {
         change: &'a LineChange,
     ) -> Reading<'a> {
         Box::pin(async move {
-            let read = match platform {
-                Platform::Shopify => {
-                    shopify::fetch_order(self.http(), connection, order_ref, change).await
-                }
-                Platform::BigCommerce => {
-                    bigcommerce::fetch_order(self.http(), connection, order_ref).await
-                }
-                // WooCommerce deliveries carry the order itself.
-                Platform::WooCommerce => {
-                    return Err(ReadError::Permanent(
-                        "WooCommerce orders are not read back".into(),
-                    ));
-                }
-            };
+            let p = crate::platform::get(platform);
+            if !p.reads_back() {
+                return Err(ReadError::Permanent(format!(
+                    "{} orders are not read back",
+                    platform.name()
+                )));
+            }
+            let read = p
+                .read_order(self.http(), connection, order_ref, change)
+                .await;
             read.map_err(read_error)
         })
     }

@@ -1,33 +1,42 @@
 //! Registering our webhooks over the network (`crate::registration` says
 //! which and where): list the store's webhooks, then create, repair or
-//! remove ours. Lists and removals are retried like reads; a create is
+//! remove ours, through each platform's `Hooks`. Lists and removals are retried like reads; a create is
 //! not repeated after an ambiguous failure (the next run lists first).
 
 use domain::Connection;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
 use super::PlatformHttp;
 use super::http::{BodyLimit, decode, decode_error, read_body};
-use super::shopify::graphql;
+use crate::platform::Call;
 use crate::registration::{
-    self as reg, Command, ConnectError, Entry, Listed, Platform, Report, SHOPIFY_CREATE_MUTATION,
-    SHOPIFY_DELETE_MUTATION, SHOPIFY_LIST_QUERY, State, WOOCOMMERCE_WEBHOOK_NAME,
+    self as reg, Command, ConnectError, Entry, Listed, Platform, Report, State,
 };
-use crate::{
-    PlatformError, access_token, bigcommerce_hooks_url, field, id_string, token_matches,
-    webhook_secret, woocommerce_webhooks_url,
-};
+use crate::{PlatformError, webhook_secret};
 
 /// Pages of a store's webhook list read at most (a list that never ends
 /// is an answer we cannot read).
-const MAX_PAGES: u32 = 100;
+pub(crate) const MAX_PAGES: u32 = 100;
 /// Webhooks asked for per page (WooCommerce's maximum is 100).
-const PAGE: usize = 100;
-/// The header BigCommerce sends back with every delivery.
-const TOKEN_HEADER: &str = "X-Webhook-Token";
+pub(crate) const PAGE: usize = 100;
+
+/// A platform's webhook API: list the store's webhooks, create, repair
+/// (make sound again; returns the id, which may be new) and remove one.
+pub trait Hooks: Sync {
+    fn list<'a>(&'a self, s: &'a Store<'a>) -> Call<'a, Vec<Listed>>;
+    fn create<'a>(&'a self, s: &'a Store<'a>, topic: &'a str, address: &'a str)
+    -> Call<'a, String>;
+    fn repair<'a>(
+        &'a self,
+        s: &'a Store<'a>,
+        id: &'a str,
+        topic: &'a str,
+        address: &'a str,
+    ) -> Call<'a, String>;
+    fn remove<'a>(&'a self, s: &'a Store<'a>, id: &'a str) -> Call<'a, ()>;
+}
 
 /// A company's store, as the operator commands act on it.
 pub struct Target<'a> {
@@ -43,7 +52,7 @@ pub async fn run(
     target: &Target<'_>,
     base: &Url,
 ) -> Result<Report, ConnectError> {
-    let platform = reg::platform_name(target.platform);
+    let platform = target.platform.as_str();
     let wanted = reg::wanted(target.platform, base, target.company_id)?;
     // Disconnecting needs only the API credentials.
     let secret = match command {
@@ -78,20 +87,25 @@ pub async fn run(
     })
 }
 
-struct Store<'a> {
-    http: &'a PlatformHttp,
-    platform: Platform,
-    conn: &'a Connection,
+/// A company's store as the webhook calls reach it.
+pub struct Store<'a> {
+    pub(crate) http: &'a PlatformHttp,
+    pub(crate) platform: Platform,
+    pub(crate) conn: &'a Connection,
     /// The company's webhook secret (not needed to disconnect).
-    secret: Option<&'a str>,
+    pub(crate) secret: Option<&'a str>,
 }
 
 impl Store<'_> {
-    fn name(&self) -> &'static str {
-        reg::platform_name(self.platform)
+    pub(crate) fn name(&self) -> &'static str {
+        self.platform.as_str()
     }
 
-    fn secret(&self) -> Result<&str, PlatformError> {
+    fn hooks(&self) -> &'static dyn Hooks {
+        crate::platform::get(self.platform).hooks()
+    }
+
+    pub(crate) fn secret(&self) -> Result<&str, PlatformError> {
         self.secret.ok_or(PlatformError::MissingConnection {
             platform: self.name(),
             field: "webhook_secret",
@@ -138,97 +152,24 @@ impl Store<'_> {
     }
 
     async fn list(&self) -> Result<Vec<Listed>, PlatformError> {
-        match self.platform {
-            Platform::Shopify => self.shopify_list().await,
-            Platform::WooCommerce => self.woocommerce_list().await,
-            Platform::BigCommerce => self.bigcommerce_list().await,
-        }
+        self.hooks().list(self).await
     }
 
     async fn create(&self, topic: &str, address: &str) -> Result<String, PlatformError> {
-        match self.platform {
-            Platform::Shopify => self.shopify_create(topic, address).await,
-            Platform::WooCommerce => {
-                let body = json!({
-                    "name": WOOCOMMERCE_WEBHOOK_NAME,
-                    "topic": topic,
-                    "delivery_url": address,
-                    "secret": self.secret()?,
-                    "status": "active",
-                });
-                let url = woocommerce_webhooks_url(self.conn, None)?;
-                let hook: WooHook = self
-                    .send_once(self.woocommerce(reqwest::Method::POST, &url, Some(&body))?)
-                    .await?;
-                Ok(hook.id)
-            }
-            Platform::BigCommerce => {
-                let body = json!({
-                    "scope": topic,
-                    "destination": address,
-                    "is_active": true,
-                    "headers": { TOKEN_HEADER: self.secret()? },
-                });
-                let url = bigcommerce_hooks_url(self.conn, None)?;
-                let hook: BcOne = self
-                    .send_once(self.bigcommerce(reqwest::Method::POST, &url, Some(&body))?)
-                    .await?;
-                Ok(hook.data.id)
-            }
-        }
+        self.hooks().create(self, topic, address).await
     }
 
-    /// Make a wrong webhook sound; returns its id (Shopify's is new).
     async fn repair(&self, id: &str, topic: &str, address: &str) -> Result<String, PlatformError> {
-        match self.platform {
-            // A subscription's format, filter and fields are fixed at its
-            // creation as far as we rely on: recreate it.
-            Platform::Shopify => {
-                self.remove(id).await?;
-                self.shopify_create(topic, address).await
-            }
-            Platform::WooCommerce => {
-                // Its secret cannot be read back, so it is set again too.
-                let body = json!({ "status": "active", "secret": self.secret()? });
-                let url = woocommerce_webhooks_url(self.conn, Some(id))?;
-                self.send_json::<Value>(self.woocommerce(
-                    reqwest::Method::PUT,
-                    &url,
-                    Some(&body),
-                )?)
-                .await?;
-                Ok(id.to_owned())
-            }
-            Platform::BigCommerce => {
-                let body =
-                    json!({ "is_active": true, "headers": { TOKEN_HEADER: self.secret()? } });
-                let url = bigcommerce_hooks_url(self.conn, Some(id))?;
-                self.send_json::<Value>(self.bigcommerce(
-                    reqwest::Method::PUT,
-                    &url,
-                    Some(&body),
-                )?)
-                .await?;
-                Ok(id.to_owned())
-            }
-        }
+        self.hooks().repair(self, id, topic, address).await
     }
 
     async fn remove(&self, id: &str) -> Result<(), PlatformError> {
-        let request = match self.platform {
-            Platform::Shopify => return self.shopify_delete(id).await,
-            Platform::WooCommerce => {
-                let mut url = woocommerce_webhooks_url(self.conn, Some(id))?;
-                url.query_pairs_mut().append_pair("force", "true");
-                self.woocommerce(reqwest::Method::DELETE, &url, None)?
-            }
-            Platform::BigCommerce => {
-                let url = bigcommerce_hooks_url(self.conn, Some(id))?;
-                self.bigcommerce(reqwest::Method::DELETE, &url, None)?
-            }
-        };
+        self.hooks().remove(self, id).await
+    }
+
+    /// Remove a webhook over REST: one already gone is what removing it wanted.
+    pub(crate) async fn remove_rest(&self, request: Request) -> Result<(), PlatformError> {
         match self.send_json::<Value>(request).await {
-            // Gone already: what removing it wanted.
             Ok(_) | Err(PlatformError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -236,38 +177,6 @@ impl Store<'_> {
 
     // The requests: a method, a URL built by the crate's builders, the
     // platform's credentials and a JSON body.
-
-    fn woocommerce(
-        &self,
-        method: reqwest::Method,
-        url: &Url,
-        body: Option<&Value>,
-    ) -> Result<Request, PlatformError> {
-        let platform = self.name();
-        Ok(Request {
-            method,
-            url: url.clone(),
-            auth: Auth::Basic {
-                key: field(platform, "consumer_key", &self.conn.consumer_key)?.to_owned(),
-                secret: field(platform, "consumer_secret", &self.conn.consumer_secret)?.to_owned(),
-            },
-            body: body.cloned(),
-        })
-    }
-
-    fn bigcommerce(
-        &self,
-        method: reqwest::Method,
-        url: &Url,
-        body: Option<&Value>,
-    ) -> Result<Request, PlatformError> {
-        Ok(Request {
-            method,
-            url: url.clone(),
-            auth: Auth::Token(access_token(self.name(), self.conn)?.to_owned()),
-            body: body.cloned(),
-        })
-    }
 
     /// Send, retrying what the client retries; `None` for an empty body.
     async fn send(
@@ -295,7 +204,10 @@ impl Store<'_> {
         Ok((!bytes.is_empty()).then_some(bytes))
     }
 
-    async fn send_json<T: DeserializeOwned>(&self, r: Request) -> Result<Option<T>, PlatformError> {
+    pub(crate) async fn send_json<T: DeserializeOwned>(
+        &self,
+        r: Request,
+    ) -> Result<Option<T>, PlatformError> {
         match self.send(self.http, r).await? {
             Some(bytes) => decode(self.name(), &bytes).map(Some),
             None => Ok(None),
@@ -303,353 +215,41 @@ impl Store<'_> {
     }
 
     /// A create: not repeated after an ambiguous failure.
-    async fn send_once<T: DeserializeOwned>(&self, r: Request) -> Result<T, PlatformError> {
+    pub(crate) async fn send_once<T: DeserializeOwned>(
+        &self,
+        r: Request,
+    ) -> Result<T, PlatformError> {
         let bytes = self.send(&self.http.for_non_idempotent(), r).await?;
         decode(self.name(), bytes.as_deref().unwrap_or_default())
     }
-
-    // Shopify: the Admin GraphQL API.
-
-    async fn shopify_list(&self) -> Result<Vec<Listed>, PlatformError> {
-        let mut after: Option<String> = None;
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let data: ShopifySubscriptions = graphql(
-                self.http,
-                self.conn,
-                SHOPIFY_LIST_QUERY,
-                json!({ "after": after }),
-            )
-            .await?;
-            let page = data.webhook_subscriptions;
-            out.extend(page.nodes.into_iter().map(ShopifySubscription::listed));
-            match (page.page_info.has_next_page, page.page_info.end_cursor) {
-                (true, Some(c)) if after.as_deref() != Some(c.as_str()) => after = Some(c),
-                _ => return Ok(out),
-            }
-        }
-        Err(too_many_pages(self.name()))
-    }
-
-    async fn shopify_create(&self, topic: &str, address: &str) -> Result<String, PlatformError> {
-        let data: ShopifyCreate = graphql(
-            &self.http.for_non_idempotent(),
-            self.conn,
-            SHOPIFY_CREATE_MUTATION,
-            reg::shopify_create_variables(topic, address),
-        )
-        .await?;
-        let payload = shopify_payload(
-            "webhookSubscriptionCreate",
-            data.webhook_subscription_create,
-        )?;
-        payload.webhook_subscription.map(|s| s.id).ok_or_else(|| {
-            decode_error(
-                self.name(),
-                "webhookSubscriptionCreate returned no subscription",
-            )
-        })
-    }
-
-    async fn shopify_delete(&self, id: &str) -> Result<(), PlatformError> {
-        let data: ShopifyDelete = graphql(
-            self.http,
-            self.conn,
-            SHOPIFY_DELETE_MUTATION,
-            json!({ "id": id }),
-        )
-        .await?;
-        shopify_payload(
-            "webhookSubscriptionDelete",
-            data.webhook_subscription_delete,
-        )?;
-        Ok(())
-    }
-
-    // WooCommerce and BigCommerce: REST lists, a page at a time.
-
-    async fn woocommerce_list(&self) -> Result<Vec<Listed>, PlatformError> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut url = woocommerce_webhooks_url(self.conn, None)?;
-            url.query_pairs_mut()
-                .append_pair("per_page", &PAGE.to_string())
-                .append_pair("page", &page.to_string());
-            let hooks: Vec<WooHook> = self
-                .send_json(self.woocommerce(reqwest::Method::GET, &url, None)?)
-                .await?
-                .unwrap_or_default();
-            let n = hooks.len();
-            out.extend(hooks.into_iter().map(WooHook::listed));
-            if n < PAGE {
-                return Ok(out);
-            }
-        }
-        Err(too_many_pages(self.name()))
-    }
-
-    async fn bigcommerce_list(&self) -> Result<Vec<Listed>, PlatformError> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let mut url = bigcommerce_hooks_url(self.conn, None)?;
-            url.query_pairs_mut()
-                .append_pair("limit", &PAGE.to_string())
-                .append_pair("page", &page.to_string());
-            let list: BcList = self
-                .send_json(self.bigcommerce(reqwest::Method::GET, &url, None)?)
-                .await?
-                .unwrap_or_default();
-            let n = list.data.len();
-            out.extend(list.data.into_iter().map(|h| h.listed(self.secret)));
-            let last = match list
-                .meta
-                .and_then(|m| m.pagination)
-                .and_then(|p| p.total_pages)
-            {
-                Some(total) => u64::from(page) >= total,
-                None => n < PAGE,
-            };
-            if last {
-                return Ok(out);
-            }
-        }
-        Err(too_many_pages(self.name()))
-    }
 }
 
-enum Auth {
+pub(crate) enum Auth {
     Basic { key: String, secret: String },
     Token(String),
 }
 
-struct Request {
-    method: reqwest::Method,
-    url: Url,
-    auth: Auth,
-    body: Option<Value>,
+pub(crate) struct Request {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: Url,
+    pub(crate) auth: Auth,
+    pub(crate) body: Option<Value>,
 }
 
-fn too_many_pages(platform: &'static str) -> PlatformError {
+pub(crate) fn too_many_pages(platform: &'static str) -> PlatformError {
     decode_error(
         platform,
         &format!("the webhook list goes on beyond {MAX_PAGES} pages"),
     )
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifySubscriptions {
-    webhook_subscriptions: ShopifyPage,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifyPage {
-    nodes: Vec<ShopifySubscription>,
-    page_info: PageInfo,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifySubscription {
-    id: String,
-    topic: String,
-    uri: String,
-    #[serde(default)]
-    format: Option<String>,
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default)]
-    include_fields: Vec<String>,
-}
-
-impl ShopifySubscription {
-    fn listed(self) -> Listed {
-        let mut problems = Vec::new();
-        if let Some(f) = self.format.as_deref().filter(|f| *f != "JSON") {
-            problems.push(format!("format {f}, not JSON"));
-        }
-        if let Some(f) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-            problems.push(format!("filtered ({f}): some deliveries are not sent"));
-        }
-        if !self.include_fields.is_empty() {
-            problems.push("only some fields are included".to_owned());
-        }
-        Listed {
-            id: self.id,
-            topic: self.topic,
-            address: self.uri,
-            problems,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifyCreate {
-    webhook_subscription_create: Option<ShopifyPayload>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifyDelete {
-    webhook_subscription_delete: Option<ShopifyPayload>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ShopifyPayload {
-    #[serde(default)]
-    webhook_subscription: Option<IdOnly>,
-    #[serde(default)]
-    user_errors: Vec<UserError>,
-}
-
-#[derive(Deserialize)]
-struct IdOnly {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct UserError {
-    message: String,
-}
-
-fn shopify_payload(op: &str, p: Option<ShopifyPayload>) -> Result<ShopifyPayload, PlatformError> {
-    let p = p.ok_or_else(|| {
-        decode_error(
-            crate::shopify::PLATFORM,
-            &format!("{op} returned no payload"),
-        )
-    })?;
-    if p.user_errors.is_empty() {
-        return Ok(p);
-    }
-    Err(PlatformError::Rejected {
-        platform: crate::shopify::PLATFORM,
-        status: 200,
-        body: format!(
-            "{op}: {}",
-            p.user_errors
-                .iter()
-                .map(|e| e.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    })
-}
-
-#[derive(Deserialize)]
-struct WooHook {
-    #[serde(deserialize_with = "id_string")]
-    id: String,
-    #[serde(default)]
-    topic: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    delivery_url: String,
-}
-
-impl WooHook {
-    fn listed(self) -> Listed {
-        let problems = if self.status == "active" {
-            vec![]
-        } else {
-            vec![format!("status {}, not active", self.status)]
-        };
-        Listed {
-            id: self.id,
-            topic: self.topic,
-            address: self.delivery_url,
-            problems,
-        }
-    }
-}
-
-#[derive(Deserialize, Default)]
-struct BcList {
-    #[serde(default)]
-    data: Vec<BcHook>,
-    #[serde(default)]
-    meta: Option<BcMeta>,
-}
-
-#[derive(Deserialize)]
-struct BcMeta {
-    #[serde(default)]
-    pagination: Option<BcPagination>,
-}
-
-#[derive(Deserialize)]
-struct BcPagination {
-    #[serde(default)]
-    total_pages: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct BcOne {
-    data: BcHook,
-}
-
-#[derive(Deserialize)]
-struct BcHook {
-    #[serde(deserialize_with = "id_string")]
-    id: String,
-    #[serde(default)]
-    scope: String,
-    #[serde(default)]
-    destination: String,
-    #[serde(default)]
-    is_active: Option<bool>,
-    /// The custom headers sent with each delivery; our token among them.
-    #[serde(default)]
-    headers: Option<serde_json::Map<String, Value>>,
-}
-
-impl BcHook {
-    /// Sound when active and sending the company's secret as its token
-    /// (checked only when the list shows the headers and we know the
-    /// secret).
-    fn listed(self, secret: Option<&str>) -> Listed {
-        let mut problems = Vec::new();
-        if self.is_active == Some(false) {
-            problems.push("inactive".to_owned());
-        }
-        if let (Some(headers), Some(secret)) = (&self.headers, secret) {
-            let token = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(TOKEN_HEADER))
-                .map(|(_, v)| v.as_str().unwrap_or_default());
-            match token {
-                None => problems.push(format!("no {TOKEN_HEADER} header")),
-                Some(t) if !token_matches(secret, t) => {
-                    problems.push(format!(
-                        "{TOKEN_HEADER} is not the company's webhook secret"
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        Listed {
-            id: self.id,
-            topic: self.scope,
-            address: self.destination,
-            problems,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bigcommerce::hooks::BcHook;
+    use crate::shopify::hooks::ShopifySubscription;
+    use crate::woocommerce::hooks::WooHook;
+    use serde_json::json;
 
     #[test]
     fn listed_webhooks_say_what_is_wrong() {

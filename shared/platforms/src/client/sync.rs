@@ -1,9 +1,8 @@
 //! The store-sync port over the platforms' APIs.
 
-use domain::sync::{SyncAction, SyncPlan};
+use domain::sync::SyncPlan;
 use service::sync::{StoreSync, SyncError};
 
-use super::outbound;
 use super::{PlatformError, PlatformHttp};
 
 /// Platform failures as the sync port reports them.
@@ -31,29 +30,9 @@ impl HttpStoreSync {
 
 impl StoreSync for HttpStoreSync {
     async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
-        let (conn, r) = (&plan.connection, plan.order_ref);
-        let mut detail = match &plan.action {
-            SyncAction::ShopifyRefund {
-                lines,
-                note,
-                routine,
-            } => {
-                let refund = outbound::ShopifyRefund {
-                    order_ref: r,
-                    cancellation_id: &plan.cancellation_id,
-                    lines,
-                    note,
-                    routine: *routine,
-                };
-                outbound::shopify_refund(&self.http, conn, &refund).await?
-            }
-            SyncAction::WooCommerce(u) => {
-                outbound::woocommerce_update(&self.http, conn, r, u).await?
-            }
-            SyncAction::BigCommerce(u) => {
-                outbound::bigcommerce_update(&self.http, conn, r, u).await?
-            }
-        };
+        let mut detail = crate::platform::get(plan.platform)
+            .apply(&self.http, plan)
+            .await?;
         if !plan.unmapped_lines.is_empty() {
             detail.push_str(&format!(
                 "; lines without a store reference left alone: {}",

@@ -169,7 +169,7 @@ fn buyer() -> Company {
 
 fn shopify_seller() -> Company {
     let mut s = fixtures::company("s1", Role::Seller);
-    s.integration = Integration::Shopify;
+    s.integration = Integration::Store(domain::Platform::Shopify);
     s
 }
 
@@ -281,9 +281,14 @@ async fn every_path(store: Fake) -> Vec<(&'static str, Result<(), AppError>)> {
         ),
         (
             "reconcile",
-            app.reconcile_platform_order(&shopify_seller(), Source::Shopify, &po, "evt-1")
-                .await
-                .map(drop),
+            app.reconcile_platform_order(
+                &shopify_seller(),
+                Source::Store(domain::Platform::Shopify),
+                &po,
+                "evt-1",
+            )
+            .await
+            .map(drop),
         ),
     ]
 }

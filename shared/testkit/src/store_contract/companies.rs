@@ -41,7 +41,7 @@ pub async fn companies_and_api_keys<S: Companies>(s: &S) {
 /// by id and by shop domain; a company found by API key carries none.
 pub async fn company_secrets_are_kept_apart<S: Companies>(s: &S) {
     let mut c = crate::fixtures::company("shop1", Role::Seller);
-    c.integration = domain::Integration::Shopify;
+    c.integration = domain::Integration::Store(domain::Platform::Shopify);
     c.connection = Some(domain::Connection {
         shop_domain: Some("shop1.myshopify.com".into()),
         webhook_secret: Some("whsec-1".into()),

@@ -7,7 +7,7 @@ use crate::fixtures::*;
 
 pub async fn platform_lookups<S: Orders + Companies>(s: &S) {
     let mut shop = company("shop1", Role::Buyer);
-    shop.integration = domain::Integration::Shopify;
+    shop.integration = domain::Integration::Store(domain::Platform::Shopify);
     shop.connection = Some(domain::Connection {
         shop_domain: Some("Maple.myshopify.com".into()),
         ..Default::default()

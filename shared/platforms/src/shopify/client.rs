@@ -5,10 +5,10 @@ use domain::{Connection, PlatformId};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::PlatformHttp;
-use super::http::{BodyLimit, read_body};
-use crate::shopify::{ORDER_LINES_QUERY, PLATFORM, legacy_id};
-use crate::{PlatformError, SHOPIFY_API_VERSION, access_token, shopify_graphql_url};
+use super::{ORDER_LINES_QUERY, PLATFORM, SHOPIFY_API_VERSION, graphql_url, legacy_id};
+use crate::client::PlatformHttp;
+use crate::client::http::{BodyLimit, read_body};
+use crate::{PlatformError, access_token};
 
 #[derive(Deserialize)]
 struct Gql<T> {
@@ -76,7 +76,7 @@ pub async fn graphql<T: serde::de::DeserializeOwned>(
     query: &str,
     variables: serde_json::Value,
 ) -> Result<T, PlatformError> {
-    let url = shopify_graphql_url(conn)?;
+    let url = graphql_url(conn)?;
     let token = access_token(PLATFORM, conn)?;
     let body = json!({ "query": query, "variables": variables });
     let decode = |detail: String| PlatformError::Decode {
@@ -172,7 +172,7 @@ pub(crate) async fn fetch_order(
     order_ref: PlatformId,
     change: &LineChange,
 ) -> Result<Option<PlatformOrder>, PlatformError> {
-    let gid = crate::outbound::order_gid(order_ref);
+    let gid = super::outbound::order_gid(order_ref);
     let Some((state, lines)) =
         order_with_lines::<CancelState>(http, conn, ORDER_LINES_QUERY, &gid).await?
     else {
@@ -180,7 +180,7 @@ pub(crate) async fn fetch_order(
     };
     Ok(Some(PlatformOrder {
         order_ref: order_ref.to_string(),
-        state: crate::shopify::order_state(
+        state: super::order_state(
             state.cancelled_at.as_deref(),
             state.cancel_reason.as_deref(),
             change.clone(),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use domain::PlatformId;
 
-use super::{Inbound, LineChange, id_string};
+use crate::{Inbound, LineChange, id_string};
 
 pub const PLATFORM: &str = "bigcommerce";
 

@@ -4,7 +4,7 @@
 use domain::{PlatformId, trim_blank};
 use serde::Deserialize;
 
-use super::{
+use crate::{
     CancelCause, Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, platform_id,
 };
 

@@ -1,19 +1,20 @@
-//! BigCommerce over the network: the V2 order and products reads.
+//! BigCommerce over the network: the V2 order and products reads, and
+//! the order update.
 
 use domain::inbound::{CancelCause, LineChange, OrderState, Platform, PlatformOrder};
 use domain::{Connection, PlatformId};
 use serde::Deserialize;
 
-use super::PlatformHttp;
-use super::http::{BodyLimit, decode, read_body};
-use crate::amounts::BcProduct;
-use crate::bigcommerce::{CANCELLED, PLATFORM, REFUNDED};
+use super::{CANCELLED, PLATFORM, REFUNDED, body, order_url, products_url};
+use crate::amounts::{BcProduct, bigcommerce_partial_body};
+use crate::client::PlatformHttp;
+use crate::client::http::{BodyLimit, decode, read_body};
+use crate::outbound::{amount_error, update_detail};
+use domain::sync::OrderUpdate;
 
 /// Products fetched per page.
 const PAGE: usize = 250;
-use crate::{
-    PlatformError, access_token, bigcommerce_order_url, bigcommerce_products_url, quantity,
-};
+use crate::{PlatformError, access_token, quantity};
 
 #[derive(Deserialize)]
 struct OrderBody {
@@ -56,13 +57,10 @@ pub(crate) async fn products(
     let order_ref = order_ref.to_string();
     let mut all = Vec::new();
     for page in 1.. {
-        let products: Vec<BcProduct> = get_json(
-            http,
-            &bigcommerce_products_url(conn, &order_ref, PAGE, page)?,
-            token,
-        )
-        .await?
-        .unwrap_or_default();
+        let products: Vec<BcProduct> =
+            get_json(http, &products_url(conn, &order_ref, PAGE, page)?, token)
+                .await?
+                .unwrap_or_default();
         let n = products.len();
         all.extend(products);
         if n < PAGE {
@@ -81,7 +79,7 @@ pub(crate) async fn fetch_order(
 ) -> Result<Option<PlatformOrder>, PlatformError> {
     let token = access_token(PLATFORM, conn)?;
     let order_ref = order_id.to_string();
-    let url = bigcommerce_order_url(conn, &order_ref)?;
+    let url = order_url(conn, &order_ref)?;
     let Some(order) = get_json::<OrderBody>(http, &url, token).await? else {
         return Ok(None);
     };
@@ -101,4 +99,42 @@ pub(crate) async fn fetch_order(
         lines,
         complete_line_list: true,
     }))
+}
+
+/// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`. A partial
+/// cancellation reads the order's products first: the update clears the
+/// discounts of the lines it changes, so a discounted line's unit prices are
+/// sent as paid. Returns what was done, in words.
+pub(crate) async fn update(
+    http: &PlatformHttp,
+    conn: &Connection,
+    order_ref: PlatformId,
+    update: &OrderUpdate,
+) -> Result<String, PlatformError> {
+    let platform = PLATFORM;
+    let url = order_url(conn, &order_ref.to_string())?;
+    let token = access_token(platform, conn)?;
+    let (body, missing) = match update {
+        OrderUpdate::CancelOrder => (Some(body(update)), Vec::new()),
+        OrderUpdate::SetQuantities(lines) => {
+            let products = products(http, conn, order_ref).await?;
+            bigcommerce_partial_body(lines, &products).map_err(|e| amount_error(platform, e))?
+        }
+    };
+    if let Some(body) = &body {
+        http.send(platform, |c| {
+            c.put(url.clone())
+                .header("X-Auth-Token", token)
+                .header("Accept", "application/json")
+                .json(body)
+        })
+        .await?;
+    }
+    Ok(update_detail(
+        "BigCommerce",
+        order_ref,
+        update,
+        body.is_some(),
+        &missing,
+    ))
 }

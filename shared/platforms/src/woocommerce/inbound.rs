@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, quantity};
+use crate::{Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, quantity};
 
 pub const PLATFORM: &str = "woocommerce";
 
@@ -37,7 +37,7 @@ pub fn parse(topic: &str, body: &[u8]) -> Result<Inbound, serde_json::Error> {
     }
     let p: OrderPayload = serde_json::from_slice(body)?;
     let state = match p.status.as_str() {
-        "cancelled" => OrderState::Cancelled(Platform::WooCommerce, super::CancelCause::Other),
+        "cancelled" => OrderState::Cancelled(Platform::WooCommerce, crate::CancelCause::Other),
         "refunded" => OrderState::Refunded(Platform::WooCommerce),
         _ => OrderState::Open(Platform::WooCommerce, LineChange::QuantityUpdated),
     };

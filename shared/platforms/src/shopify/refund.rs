@@ -1,130 +1,17 @@
-//! Outbound store sync over the network: WooCommerce and BigCommerce
-//! updates, Shopify refunds (see `crate::outbound` for the shapes).
+//! Shopify, the refund over the network: read the order, ask Shopify for
+//! the refund's transactions, refund under an idempotency key, close the
+//! order when nothing is left (`super::outbound` has the shapes).
 
-use domain::sync::{OrderUpdate, RefundLine, ShopifyRoutine};
+use domain::sync::{RefundLine, ShopifyRoutine};
 use domain::{Connection, PlatformId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::PlatformHttp;
-use super::http::{BodyLimit, decode, decode_error, read_body};
-use super::shopify::{graphql, order_with_lines};
-use crate::amounts::{AmountError, WooOrder, bigcommerce_partial_body, woocommerce_partial_body};
-use crate::outbound::*;
-use crate::shopify::{self, legacy_id};
-use crate::{PlatformError, access_token, bigcommerce_order_url, field, woocommerce_order_url};
-
-/// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial
-/// cancellation reads the order first, so that each line's subtotal and
-/// total are sent scaled to its new quantity. Returns what was done, in
-/// words.
-pub(crate) async fn woocommerce_update(
-    http: &PlatformHttp,
-    conn: &Connection,
-    order_ref: PlatformId,
-    update: &OrderUpdate,
-) -> Result<String, PlatformError> {
-    let platform = crate::woocommerce::PLATFORM;
-    let url = woocommerce_order_url(conn, &order_ref.to_string())?;
-    let key = field(platform, "consumer_key", &conn.consumer_key)?;
-    let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
-    let (body, missing) = match update {
-        OrderUpdate::CancelOrder => (Some(woocommerce_body(update)), Vec::new()),
-        OrderUpdate::SetQuantities(lines) => {
-            let resp = http
-                .send(platform, |c| {
-                    c.get(url.clone())
-                        .basic_auth(key, Some(secret))
-                        .header("Accept", "application/json")
-                })
-                .await?;
-            let bytes = read_body(platform, resp, BodyLimit::Order).await?;
-            let order: WooOrder = decode(platform, &bytes)?;
-            woocommerce_partial_body(lines, &order).map_err(|e| amount_error(platform, e))?
-        }
-    };
-    if let Some(body) = &body {
-        http.send(platform, |c| {
-            c.put(url.clone())
-                .basic_auth(key, Some(secret))
-                .header("Accept", "application/json")
-                .json(body)
-        })
-        .await?;
-    }
-    Ok(describe(
-        "WooCommerce",
-        order_ref,
-        update,
-        body.is_some(),
-        &missing,
-    ))
-}
-
-/// `PUT {api}/stores/{hash}/v2/orders/{id}` with `X-Auth-Token`. A partial
-/// cancellation reads the order's products first: the update clears the
-/// discounts of the lines it changes, so a discounted line's unit prices are
-/// sent as paid. Returns what was done, in words.
-pub(crate) async fn bigcommerce_update(
-    http: &PlatformHttp,
-    conn: &Connection,
-    order_ref: PlatformId,
-    update: &OrderUpdate,
-) -> Result<String, PlatformError> {
-    let platform = crate::bigcommerce::PLATFORM;
-    let url = bigcommerce_order_url(conn, &order_ref.to_string())?;
-    let token = access_token(platform, conn)?;
-    let (body, missing) = match update {
-        OrderUpdate::CancelOrder => (Some(bigcommerce_body(update)), Vec::new()),
-        OrderUpdate::SetQuantities(lines) => {
-            let products = super::bigcommerce::products(http, conn, order_ref).await?;
-            bigcommerce_partial_body(lines, &products).map_err(|e| amount_error(platform, e))?
-        }
-    };
-    if let Some(body) = &body {
-        http.send(platform, |c| {
-            c.put(url.clone())
-                .header("X-Auth-Token", token)
-                .header("Accept", "application/json")
-                .json(body)
-        })
-        .await?;
-    }
-    Ok(describe(
-        "BigCommerce",
-        order_ref,
-        update,
-        body.is_some(),
-        &missing,
-    ))
-}
-
-fn amount_error(platform: &'static str, e: AmountError) -> PlatformError {
-    decode_error(platform, &e.to_string())
-}
-
-/// The ledger's detail of an order update.
-fn describe(
-    platform: &str,
-    order_ref: PlatformId,
-    update: &OrderUpdate,
-    sent: bool,
-    missing: &[u64],
-) -> String {
-    let mut out = if sent {
-        describe_update(platform, order_ref, update)
-    } else {
-        format!("{platform} order {order_ref}: nothing to update")
-    };
-    if !missing.is_empty() {
-        let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
-        out.push_str(&format!(
-            "; line(s) {} not on the {platform} order",
-            ids.join(", ")
-        ));
-    }
-    out
-}
+use super::client::{graphql, order_with_lines};
+use super::outbound::*;
+use super::{PLATFORM, legacy_id};
+use crate::PlatformError;
+use crate::client::PlatformHttp;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -202,14 +89,14 @@ struct UserError {
 
 fn user_errors(op: &str, r: Option<MutationResult>) -> Result<MutationResult, PlatformError> {
     let r = r.ok_or_else(|| PlatformError::Decode {
-        platform: shopify::PLATFORM,
+        platform: PLATFORM,
         detail: format!("{op} returned no payload"),
     })?;
     if r.user_errors.is_empty() {
         Ok(r)
     } else {
         Err(PlatformError::Rejected {
-            platform: shopify::PLATFORM,
+            platform: PLATFORM,
             status: 200,
             body: format!(
                 "{op}: {}",
@@ -246,7 +133,7 @@ pub(crate) async fn shopify_refund(
         order_with_lines::<RefundState>(http, conn, REFUND_STATE_QUERY, &id).await?
     else {
         return Err(PlatformError::Rejected {
-            platform: shopify::PLATFORM,
+            platform: PLATFORM,
             status: 200,
             body: format!("Shopify order {order_ref} not found"),
         });

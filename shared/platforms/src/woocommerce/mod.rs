@@ -1,0 +1,218 @@
+//! WooCommerce: webhooks signed with HMAC-SHA256 to a route per company,
+//! carrying the whole order; updates and webhooks over the REST API v3
+//! with Basic auth.
+
+mod inbound;
+pub mod registration;
+
+#[cfg(feature = "client")]
+pub(crate) mod hooks;
+
+use domain::Connection;
+use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::outbound::describe_update;
+use crate::platform::{Credential, Delivery, Recorded, StorePlatform, unsupported};
+use crate::{Inbound, Platform, PlatformError, field, join_segments, store_base_url};
+pub use inbound::*;
+
+/// `{api_base_url or site_url}/wp-json/wc/v3/{segments}`
+fn url(c: &Connection, segments: &[&str]) -> Result<Url, PlatformError> {
+    let base = match &c.api_base_url {
+        Some(b) => store_base_url("woocommerce", "api_base_url", b)?,
+        None => store_base_url(
+            "woocommerce",
+            "site_url",
+            field("woocommerce", "site_url", &c.site_url)?,
+        )?,
+    };
+    let path: Vec<&str> = ["wp-json", "wc", "v3"]
+        .iter()
+        .chain(segments)
+        .copied()
+        .collect();
+    join_segments("woocommerce", &base, &path)
+}
+
+/// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}`
+pub fn order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+    url(c, &["orders", order_id])
+}
+
+/// `{api_base_url or site_url}/wp-json/wc/v3/webhooks[/{id}]`
+pub fn webhooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
+    match id {
+        Some(id) => url(c, &["webhooks", id]),
+        None => url(c, &["webhooks"]),
+    }
+}
+
+/// WooCommerce REST v3 order update body.
+pub fn body(u: &OrderUpdate) -> Value {
+    match u {
+        OrderUpdate::CancelOrder => json!({ "status": "cancelled" }),
+        OrderUpdate::SetQuantities(lines) => json!({
+            "line_items": lines
+                .iter()
+                .map(|(id, q)| json!({ "id": id, "quantity": q }))
+                .collect::<Vec<_>>()
+        }),
+    }
+}
+
+/// What the local outbox shows for an order update.
+fn recorded(plan: &SyncPlan) -> Result<Recorded, PlatformError> {
+    let SyncAction::Update(u) = &plan.action else {
+        return Err(unsupported(PLATFORM, "refunds"));
+    };
+    Ok(Recorded {
+        requests: vec![json!({
+            "method": "PUT",
+            "url": order_url(&plan.connection, &plan.order_ref.to_string())?.as_str(),
+            "headers": {"Authorization": format!("Basic {}", crate::REDACTED), "Content-Type": "application/json"},
+            "body": body(u),
+        })],
+        note: crate::outbound::amounts_note(
+            describe_update("WooCommerce", plan.order_ref, u),
+            u,
+            "each line's subtotal and total scaled to its new quantity",
+        ),
+    })
+}
+
+/// WooCommerce as the service sees it.
+pub struct WooCommerce;
+
+impl StorePlatform for WooCommerce {
+    fn kind(&self) -> Platform {
+        Platform::WooCommerce
+    }
+
+    fn route(&self) -> &'static str {
+        "/webhooks/woocommerce/{company_id}"
+    }
+
+    fn credential<'a>(&self, d: &Delivery<'a>) -> Credential<'a> {
+        Credential::Hmac(d.header("x-wc-webhook-signature"))
+    }
+
+    fn is_ping(&self, body: &[u8]) -> bool {
+        is_ping(body)
+    }
+
+    fn parse(&self, d: &Delivery<'_>) -> Result<Inbound, serde_json::Error> {
+        parse(d.header("x-wc-webhook-topic").unwrap_or_default(), d.body)
+    }
+
+    // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
+    fn delivery_key(&self, d: &Delivery<'_>) -> String {
+        format!("woocommerce:{}", crate::sha256_hex(d.body))
+    }
+
+    // Deliveries carry the order itself.
+    fn reads_back(&self) -> bool {
+        false
+    }
+
+    fn topics(&self) -> &'static [&'static str] {
+        &registration::WOOCOMMERCE_TOPICS
+    }
+
+    fn recorded(&self, plan: &SyncPlan) -> Result<Recorded, PlatformError> {
+        recorded(plan)
+    }
+
+    #[cfg(feature = "client")]
+    fn read_order<'a>(
+        &'a self,
+        _http: &'a crate::client::PlatformHttp,
+        _conn: &'a Connection,
+        _order_ref: domain::PlatformId,
+        _change: &'a crate::LineChange,
+    ) -> crate::platform::Call<'a, Option<crate::PlatformOrder>> {
+        Box::pin(async { Err(unsupported(PLATFORM, "order reads")) })
+    }
+
+    #[cfg(feature = "client")]
+    fn apply<'a>(
+        &'a self,
+        http: &'a crate::client::PlatformHttp,
+        plan: &'a SyncPlan,
+    ) -> crate::platform::Call<'a, String> {
+        Box::pin(async move {
+            let SyncAction::Update(u) = &plan.action else {
+                return Err(unsupported(PLATFORM, "refunds"));
+            };
+            client::update(http, &plan.connection, plan.order_ref, u).await
+        })
+    }
+
+    #[cfg(feature = "client")]
+    fn hooks(&self) -> &dyn crate::client::registration::Hooks {
+        self
+    }
+}
+
+/// WooCommerce over the network: the order update.
+#[cfg(feature = "client")]
+mod client {
+    use domain::sync::OrderUpdate;
+    use domain::{Connection, PlatformId};
+
+    use super::{PLATFORM, body, order_url};
+    use crate::PlatformError;
+    use crate::amounts::{WooOrder, woocommerce_partial_body};
+    use crate::client::PlatformHttp;
+    use crate::client::http::{BodyLimit, decode, read_body};
+    use crate::field;
+    use crate::outbound::{amount_error, update_detail};
+
+    /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial
+    /// cancellation reads the order first, so that each line's subtotal and
+    /// total are sent scaled to its new quantity. Returns what was done, in
+    /// words.
+    pub(crate) async fn update(
+        http: &PlatformHttp,
+        conn: &Connection,
+        order_ref: PlatformId,
+        update: &OrderUpdate,
+    ) -> Result<String, PlatformError> {
+        let platform = PLATFORM;
+        let url = order_url(conn, &order_ref.to_string())?;
+        let key = field(platform, "consumer_key", &conn.consumer_key)?;
+        let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
+        let (body, missing) = match update {
+            OrderUpdate::CancelOrder => (Some(body(update)), Vec::new()),
+            OrderUpdate::SetQuantities(lines) => {
+                let resp = http
+                    .send(platform, |c| {
+                        c.get(url.clone())
+                            .basic_auth(key, Some(secret))
+                            .header("Accept", "application/json")
+                    })
+                    .await?;
+                let bytes = read_body(platform, resp, BodyLimit::Order).await?;
+                let order: WooOrder = decode(platform, &bytes)?;
+                woocommerce_partial_body(lines, &order).map_err(|e| amount_error(platform, e))?
+            }
+        };
+        if let Some(body) = &body {
+            http.send(platform, |c| {
+                c.put(url.clone())
+                    .basic_auth(key, Some(secret))
+                    .header("Accept", "application/json")
+                    .json(body)
+            })
+            .await?;
+        }
+        Ok(update_detail(
+            "WooCommerce",
+            order_ref,
+            update,
+            body.is_some(),
+            &missing,
+        ))
+    }
+}
