@@ -10,8 +10,8 @@ use serde::Serialize;
 use service::app::sha256_hex;
 
 use crate::response::{
-    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
-    no_route,
+    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, known_company,
+    method_not_allowed, no_route,
 };
 use domain::{Company, Integration, PlatformId, Source};
 use platforms::{
@@ -270,10 +270,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Handle one webhook delivery. Never fails: every error is a response.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
-    let r = answer_and_log("webhook", &req, async |company_id| {
-        dispatch(app, &req, company_id).await
-    })
-    .await;
+    let r = answer_and_log("webhook", &req, async || dispatch(app, &req).await).await;
     let platform = route(req.uri().path()).map_or("unknown", |r| match r.platform() {
         Platform::Shopify => "shopify",
         Platform::WooCommerce => "woocommerce",
@@ -286,11 +283,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
     r
 }
 
-async fn dispatch<S: Store>(
-    app: &App<S>,
-    req: &Request,
-    company_id: &mut Option<String>,
-) -> Result<HttpResponse, Problem> {
+async fn dispatch<S: Store>(app: &App<S>, req: &Request) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
         return Err(no_route(path));
@@ -321,7 +314,7 @@ async fn dispatch<S: Store>(
         Route::WooCommerce(id) => woocommerce_delivery(app, id, headers, body).await?,
         Route::BigCommerce(id) => bigcommerce_delivery(app, id, headers, body).await?,
     };
-    *company_id = Some(d.company.id.clone());
+    known_company(&d.company.id);
     match &d.inbound {
         Inbound::Ignore(why) => {
             tracing::info!(company_id = %d.company.id, %why, "webhook ignored");
