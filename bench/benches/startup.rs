@@ -49,7 +49,7 @@ fn startup(c: &mut Criterion) {
             .load(),
     );
     c.bench_function("startup/sdk_config", |b| {
-        b.iter(|| rt.block_on(aws::sdk_config()))
+        b.iter(|| rt.block_on(aws::sdk_config(&aws::Settings::from_env())))
     });
 
     c.bench_function("startup/dynamodb_client_new", |b| {
@@ -64,7 +64,7 @@ fn startup(c: &mut Criterion) {
     // builds the HTTP client, the trust store and the TLS connector), and
     // with one client reused (only the request). The difference is what the
     // lazy HTTP client moved from init to the first invocation.
-    let sdk = rt.block_on(aws::sdk_config());
+    let sdk = rt.block_on(aws::sdk_config(&aws::Settings::from_env()));
     let no_retries = |sdk: &aws_config::SdkConfig| {
         aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(sdk)
@@ -79,7 +79,7 @@ fn startup(c: &mut Criterion) {
     c.bench_function("startup/first_request_fresh_client", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let sdk = aws::sdk_config().await;
+                let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
                 request(no_retries(&sdk)).await
             })
         })

@@ -31,7 +31,8 @@ type Deployed = WithSecrets<DynamoStore, SecretsManager>;
 async fn demo_store() -> Deployed {
     let table = fresh_store().await;
     let prefix = format!("dropship/{}/companies/", table.table());
-    let secrets = SecretsManager::on_first_use(&aws::sdk_config().await, prefix);
+    let secrets =
+        SecretsManager::on_first_use(&aws::sdk_config(&aws::Settings::from_env()).await, prefix);
     let store = WithSecrets::new(table, secrets);
     seed::apply(&store, &SeedFile::parse(dropship::DEMO_SEED).unwrap())
         .await

@@ -17,16 +17,17 @@ use sqs::SqsQueue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    let settings = aws::Settings::from_env();
+    settings.init_logging();
     // Counts as CloudWatch embedded metrics, one JSON line on stdout each.
-    let sdk = aws::sdk_config().await;
-    let hooks = aws::lambda::webhook_settings()?;
+    let sdk = aws::sdk_config(&settings).await;
+    let hooks = settings.webhook_settings()?;
     let policy = domain::webhooks::UrlPolicy {
         allow_insecure: hooks.allow_insecure,
     };
     let app = App::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        aws::lambda::table_name()?,
+        settings.table_name()?,
     ))
     .with_metrics(Metrics::emf())
     .with_webhooks(WebhookPorts {

@@ -138,7 +138,7 @@ async fn run(
 async fn read_company(store: &StoreArgs, id: &str) -> anyhow::Result<Company> {
     let (found, place) = match &store.dynamodb_table {
         Some(table) => {
-            let sdk = aws::sdk_config().await;
+            let sdk = aws::sdk_config(crate::settings()).await;
             let s = WithSecrets::new(
                 DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
                 SecretsManager::on_first_use(&sdk, store.secrets_prefix.as_str()),

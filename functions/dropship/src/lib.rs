@@ -11,3 +11,10 @@ pub const LOCAL_SECRETS_PREFIX: &str = "dropship/local/companies/";
 
 /// The demo seed loaded into an empty data directory.
 pub const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");
+
+/// The AWS settings of the environment (endpoint, credentials, TLS), read
+/// once; the CLI's flags carry the rest.
+pub fn settings() -> &'static aws::Settings {
+    static SETTINGS: std::sync::OnceLock<aws::Settings> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(aws::Settings::from_env)
+}

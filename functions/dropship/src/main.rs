@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dropship::connect;
 use dropship::server::{Host, Limits, serve};
-use dropship::{DEMO_SEED, LOCAL_SECRETS_PREFIX};
+use dropship::{DEMO_SEED, LOCAL_SECRETS_PREFIX, settings};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
@@ -306,7 +306,7 @@ async fn notifications(
         .map_err(|e| anyhow::anyhow!("DROPSHIP_ISA_ID {:?}: {e}", edi_args.isa_id))?;
     match &target.dynamodb_table {
         Some(table) => {
-            let sdk = aws::sdk_config().await;
+            let sdk = aws::sdk_config(settings()).await;
             let store = WithSecrets::cached(
                 DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
                 SecretsManager::on_first_use(&sdk, &target.secrets_prefix),
@@ -445,9 +445,9 @@ async fn dynamodb(
     table: &str,
     secrets_prefix: &str,
 ) -> anyhow::Result<WithSecrets<DynamoStore, SecretsManager>> {
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(settings()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|e| !e.is_empty()) {
+    if settings().endpoint_url.is_some() {
         store
             .ensure_table()
             .await

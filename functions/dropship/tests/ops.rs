@@ -161,7 +161,7 @@ async fn companies_and_keys_on_dynamodb() {
         "--secrets-prefix".to_owned(),
         prefix.clone(),
     ];
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
     let open = async || {
         service::secrets::WithSecrets::new(
             dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
@@ -285,7 +285,7 @@ async fn key_commands_at_once_on_dynamodb() {
         "--secrets-prefix".to_owned(),
         prefix.clone(),
     ];
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
     key_commands_at_once(dir.path(), &store, async || {
         service::secrets::WithSecrets::new(
             dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
@@ -363,7 +363,7 @@ async fn a_removed_connection_schedules_its_secret_for_deletion_on_dynamodb() {
         prefix.clone(),
     ];
     let (with, _) = remove_the_connection(dir.path(), &store);
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
     let sm = secretsmanager::SecretsManager::on_first_use(&sdk, &prefix);
     assert!(
         sm.scheduled_deletion("seller-gone")
@@ -537,7 +537,7 @@ async fn notifications_on_dynamodb_sweep_list_and_retry() {
         sender.clone(),
     ];
     seed(&store[..4]);
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
         .email_address(&sender)

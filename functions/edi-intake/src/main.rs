@@ -5,18 +5,19 @@ use std::sync::Arc;
 
 use dynamodb::DynamoStore;
 use edi_intake::{Invocation, invoked};
-use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use s3::S3Edi;
 use service::App;
 use service::edi::EdiPorts;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let sdk = aws::sdk_config().await;
-    let table = aws::lambda::table_name()?;
-    let isa = std::env::var("DROPSHIP_ISA_ID").unwrap_or_else(|_| "DROPSHIP".to_owned());
-    let our_id = edi::IsaId::new("ZZ", &isa).map_err(|e| format!("DROPSHIP_ISA_ID: {e}"))?;
+    let settings = aws::Settings::from_env();
+    settings.init_logging();
+    let sdk = aws::sdk_config(&settings).await;
+    let table = settings.table_name()?;
+    let our_id =
+        edi::IsaId::new("ZZ", &settings.isa_id).map_err(|e| format!("DROPSHIP_ISA_ID: {e}"))?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     // Each event names its bucket; the client is shared.
     let s3 = S3Edi::on_first_use(&sdk, "");

@@ -55,7 +55,7 @@ pub enum ConfigError {
 }
 
 /// `TABLE_NAME`, `SENDER_EMAIL`, `SECRETS_PREFIX` and the webhook settings
-/// (`aws::lambda::webhook_settings`).
+/// (`aws::Settings::webhook_settings`).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: String,
@@ -69,21 +69,15 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
+    pub fn from_settings(settings: &aws::Settings) -> Result<Self, ConfigError> {
+        let missing = |aws::lambda::InitError::Missing(name)| ConfigError::Missing(name);
         Ok(Config {
-            table: var("TABLE_NAME")?,
-            sender: var("SENDER_EMAIL")?,
-            secrets_prefix: var("SECRETS_PREFIX")?,
-            webhooks: aws::lambda::webhook_settings()
-                .map_err(|aws::lambda::InitError::Missing(name)| ConfigError::Missing(name))?,
-            edi_bucket: var("EDI_BUCKET")?,
-            isa_id: std::env::var("DROPSHIP_ISA_ID").unwrap_or_else(|_| "DROPSHIP".to_owned()),
+            table: settings.table_name().map_err(missing)?,
+            sender: settings.sender_email().map_err(missing)?,
+            secrets_prefix: settings.secrets_prefix().map_err(missing)?,
+            webhooks: settings.webhook_settings().map_err(missing)?,
+            edi_bucket: settings.edi_bucket().map_err(missing)?,
+            isa_id: settings.isa_id.clone(),
         })
     }
 }

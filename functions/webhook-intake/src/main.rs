@@ -1,6 +1,10 @@
 //! Lambda `webhook-intake`: signed store-platform webhooks to cancellations,
 //! over DynamoDB, with the companies' secrets from Secrets Manager.
 //! Everything that can be done once is done at init.
+// The handler's future nests the request span, the secret-store decorator,
+// the platform reader and the SDK's orchestrator: deeper than the compiler's
+// default layout query depth (a compile-time limit only).
+#![recursion_limit = "256"]
 
 use dynamodb::DynamoStore;
 use handlers::webhooks;
@@ -13,10 +17,11 @@ use service::secrets::WithSecrets;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let (table, prefix) = (aws::lambda::table_name()?, aws::lambda::secrets_prefix()?);
+    let settings = aws::Settings::from_env();
+    settings.init_logging();
+    let (table, prefix) = (settings.table_name()?, settings.secrets_prefix()?);
     // One SDK configuration for both clients: init pays for it once.
-    let sdk = aws::sdk_config().await;
+    let sdk = aws::sdk_config(&settings).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     // No secret cache here: the companies themselves are kept (with their
     // secrets) for a while, and read again when a signature fails.

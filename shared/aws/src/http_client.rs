@@ -39,11 +39,11 @@ fn trust_store(native_too: bool) -> TrustStore {
 /// (The SDK's client itself builds one connector at creation, to validate
 /// it, and discards it; that is avoided too.)
 #[derive(Debug)]
-struct OnFirstUse(OnceLock<SharedHttpClient>);
+struct OnFirstUse(OnceLock<SharedHttpClient>, bool);
 
 impl OnFirstUse {
     fn get(&self) -> &SharedHttpClient {
-        self.0.get_or_init(build)
+        self.0.get_or_init(|| build(self.1))
     }
 }
 
@@ -63,9 +63,7 @@ impl HttpClient for OnFirstUse {
     }
 }
 
-fn build() -> SharedHttpClient {
-    let native_too =
-        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+fn build(native_too: bool) -> SharedHttpClient {
     let mut builder = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
     // Building a context from a trust store cannot fail today; if it ever
@@ -79,9 +77,10 @@ fn build() -> SharedHttpClient {
     builder.build_https()
 }
 
-/// The client for `aws_config::ConfigLoader::http_client`.
-pub fn client() -> SharedHttpClient {
-    SharedHttpClient::new(OnFirstUse(OnceLock::new()))
+/// The client for `aws_config::ConfigLoader::http_client`; `native_too`:
+/// trust the platform's store as well (`SSL_CERT_FILE` or `SSL_CERT_DIR`).
+pub fn client(native_too: bool) -> SharedHttpClient {
+    SharedHttpClient::new(OnFirstUse(OnceLock::new(), native_too))
 }
 
 #[cfg(test)]
@@ -105,8 +104,12 @@ mod tests {
 
     #[test]
     fn the_lazy_client_reports_what_the_sdk_connector_reports() {
-        let lazy = client().connector_metadata().expect("connector metadata");
-        let built = build().connector_metadata().expect("connector metadata");
+        let lazy = client(false)
+            .connector_metadata()
+            .expect("connector metadata");
+        let built = build(false)
+            .connector_metadata()
+            .expect("connector metadata");
         assert_eq!(lazy.name(), built.name());
         assert_eq!(lazy.version(), built.version());
         assert_eq!(lazy.to_string(), built.to_string());

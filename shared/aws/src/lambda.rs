@@ -1,4 +1,6 @@
-//! What every Lambda function reads at init besides the SDK configuration.
+//! The settings every host reads from its environment, once, at init: what
+//! the Lambdas need, the SDK's shortcuts, and the log set-up. The only place
+//! that reads the environment; adapters take what they need as arguments.
 
 use thiserror::Error;
 
@@ -9,21 +11,46 @@ pub enum InitError {
     Missing(&'static str),
 }
 
-/// The table name (`TABLE_NAME`), or a clear error naming what is missing.
-pub fn table_name() -> Result<String, InitError> {
-    std::env::var("TABLE_NAME")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(InitError::Missing("TABLE_NAME"))
+/// Everything read from the environment. Required values are kept as
+/// `Option` and asked for by the host that needs them, so each function
+/// fails only on what it uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `TABLE_NAME`.
+    pub table_name: Option<String>,
+    /// `SENDER_EMAIL`.
+    pub sender_email: Option<String>,
+    /// `SECRETS_PREFIX` (in the stack `dropship/<stack name>/companies/`).
+    pub secrets_prefix: Option<String>,
+    /// `WEBHOOK_QUEUE_URL`.
+    pub webhook_queue_url: Option<String>,
+    /// `WEBHOOK_SIGNING_KEY`.
+    pub webhook_signing_key: Option<String>,
+    /// `ALLOW_INSECURE_WEBHOOK_URLS` is `true` or `1` (test stacks only).
+    pub allow_insecure_webhook_urls: bool,
+    /// `EDI_BUCKET`.
+    pub edi_bucket: Option<String>,
+    /// `DROPSHIP_ISA_ID` (default `DROPSHIP`).
+    pub isa_id: String,
+    /// `AWS_ENDPOINT_URL`, when set and not empty (a local stand-in).
+    pub endpoint_url: Option<String>,
+    /// The SDK's environment shortcuts (see `sdk_config`).
+    pub credentials_in_env: bool,
+    pub region_in_env: bool,
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set: trust the native store too.
+    pub native_roots: bool,
+    pub log: LogSettings,
 }
 
-/// The name prefix of the companies' secrets (`SECRETS_PREFIX`, in the
-/// stack `dropship/<stack name>/companies/`).
-pub fn secrets_prefix() -> Result<String, InitError> {
-    std::env::var("SECRETS_PREFIX")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(InitError::Missing("SECRETS_PREFIX"))
+/// Lambda's advanced logging controls, and `RUST_LOG`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `AWS_LAMBDA_LOG_FORMAT` is `JSON` (any case).
+    pub json: bool,
+    /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, as the default level.
+    pub level: Option<String>,
+    /// `RUST_LOG` as filter directives.
+    pub directives: Option<String>,
 }
 
 /// Where webhook deliveries wait (`WEBHOOK_QUEUE_URL`), the secret holding
@@ -37,17 +64,148 @@ pub struct WebhookSettings {
     pub allow_insecure: bool,
 }
 
-pub fn webhook_settings() -> Result<WebhookSettings, InitError> {
-    let var = |name: &'static str| {
-        std::env::var(name)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(InitError::Missing(name))
-    };
-    Ok(WebhookSettings {
-        queue_url: var("WEBHOOK_QUEUE_URL")?,
-        signing_key: var("WEBHOOK_SIGNING_KEY")?,
-        allow_insecure: std::env::var("ALLOW_INSECURE_WEBHOOK_URLS")
-            .is_ok_and(|v| matches!(v.trim(), "true" | "1")),
-    })
+impl Settings {
+    /// Read the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read from `lookup` (the environment, or a test's map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let required = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let set = |name: &str| lookup(name).is_some_and(|v| !v.is_empty());
+        let log_level = lookup("AWS_LAMBDA_LOG_LEVEL").or_else(|| lookup("RUST_LOG"));
+        Settings {
+            table_name: required("TABLE_NAME"),
+            sender_email: required("SENDER_EMAIL"),
+            secrets_prefix: required("SECRETS_PREFIX"),
+            webhook_queue_url: required("WEBHOOK_QUEUE_URL"),
+            webhook_signing_key: required("WEBHOOK_SIGNING_KEY"),
+            allow_insecure_webhook_urls: lookup("ALLOW_INSECURE_WEBHOOK_URLS")
+                .is_some_and(|v| matches!(v.trim(), "true" | "1")),
+            edi_bucket: required("EDI_BUCKET"),
+            isa_id: lookup("DROPSHIP_ISA_ID").unwrap_or_else(|| "DROPSHIP".to_owned()),
+            endpoint_url: lookup("AWS_ENDPOINT_URL").filter(|e| !e.is_empty()),
+            credentials_in_env: crate::credentials_in_env(set),
+            region_in_env: crate::region_in_env(set),
+            native_roots: lookup("SSL_CERT_FILE").is_some() || lookup("SSL_CERT_DIR").is_some(),
+            log: LogSettings {
+                json: lookup("AWS_LAMBDA_LOG_FORMAT")
+                    .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+                level: log_level,
+                directives: lookup("RUST_LOG"),
+            },
+        }
+    }
+
+    /// The table name (`TABLE_NAME`), or a clear error naming what is missing.
+    pub fn table_name(&self) -> Result<String, InitError> {
+        need(&self.table_name, "TABLE_NAME")
+    }
+
+    /// The name prefix of the companies' secrets (`SECRETS_PREFIX`).
+    pub fn secrets_prefix(&self) -> Result<String, InitError> {
+        need(&self.secrets_prefix, "SECRETS_PREFIX")
+    }
+
+    /// `SENDER_EMAIL`.
+    pub fn sender_email(&self) -> Result<String, InitError> {
+        need(&self.sender_email, "SENDER_EMAIL")
+    }
+
+    /// `EDI_BUCKET`.
+    pub fn edi_bucket(&self) -> Result<String, InitError> {
+        need(&self.edi_bucket, "EDI_BUCKET")
+    }
+
+    pub fn webhook_settings(&self) -> Result<WebhookSettings, InitError> {
+        Ok(WebhookSettings {
+            queue_url: need(&self.webhook_queue_url, "WEBHOOK_QUEUE_URL")?,
+            signing_key: need(&self.webhook_signing_key, "WEBHOOK_SIGNING_KEY")?,
+            allow_insecure: self.allow_insecure_webhook_urls,
+        })
+    }
+
+    /// The log subscriber Lambda's runtime would set up (JSON lines when the
+    /// function's log format is JSON), from these settings.
+    pub fn init_logging(&self) {
+        use std::str::FromStr;
+        use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+        let level = LevelFilter::from_str(self.log.level.as_deref().unwrap_or("INFO"))
+            .unwrap_or(LevelFilter::INFO);
+        let collector = tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_env_filter(
+                EnvFilter::builder()
+                    .with_default_directive(level.into())
+                    .parse_lossy(self.log.directives.as_deref().unwrap_or_default()),
+            );
+        if self.log.json {
+            collector.json().init()
+        } else {
+            collector.init()
+        }
+    }
+}
+
+fn need(value: &Option<String>, name: &'static str) -> Result<String, InitError> {
+    value.clone().ok_or(InitError::Missing(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Settings {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(move |n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn missing_or_blank_values_name_the_variable() {
+        let s = from(&[("TABLE_NAME", "  "), ("WEBHOOK_QUEUE_URL", "q")]);
+        assert_eq!(s.table_name(), Err(InitError::Missing("TABLE_NAME")));
+        assert_eq!(
+            s.table_name().unwrap_err().to_string(),
+            "TABLE_NAME is not set: the function needs it"
+        );
+        assert_eq!(
+            s.webhook_settings(),
+            Err(InitError::Missing("WEBHOOK_SIGNING_KEY"))
+        );
+        assert_eq!(s.isa_id, "DROPSHIP");
+        assert!(!s.allow_insecure_webhook_urls);
+        assert_eq!(s.endpoint_url, None);
+    }
+
+    #[test]
+    fn values_are_read_as_the_functions_read_them() {
+        let s = from(&[
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_QUEUE_URL", "q"),
+            ("WEBHOOK_SIGNING_KEY", "k"),
+            ("ALLOW_INSECURE_WEBHOOK_URLS", " 1 "),
+            ("DROPSHIP_ISA_ID", "ME"),
+            ("AWS_ENDPOINT_URL", ""),
+            ("AWS_LAMBDA_LOG_FORMAT", "Json"),
+            ("RUST_LOG", "debug"),
+        ]);
+        assert_eq!(s.table_name().unwrap(), "t");
+        assert_eq!(
+            s.webhook_settings().unwrap(),
+            WebhookSettings {
+                queue_url: "q".into(),
+                signing_key: "k".into(),
+                allow_insecure: true
+            }
+        );
+        assert_eq!(s.isa_id, "ME");
+        assert_eq!(s.endpoint_url, None);
+        assert!(s.log.json);
+        assert_eq!(s.log.level.as_deref(), Some("debug"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The AWS SDK set-up every function shares: the standard environment
 //! (credentials, region, `AWS_ENDPOINT_URL` for a local stand-in), and the
-//! HTTP client the SDK calls go through (`http_client`).
+//! HTTP client the SDK calls go through (`http_client`), and the settings
+//! every host reads once at init (`lambda::Settings`).
 
 use aws_config::BehaviorVersion;
 
@@ -8,6 +9,7 @@ mod http_client;
 pub mod lambda;
 
 pub use aws_config::SdkConfig;
+pub use lambda::Settings;
 
 /// The SDK configuration every function shares: the standard AWS
 /// environment, and the HTTP client that builds its TLS set-up on first use
@@ -19,16 +21,15 @@ pub use aws_config::SdkConfig;
 /// asked, so it is not built: building it creates STS and IMDS clients and
 /// parses their endpoint rules, which was a measurable part of init (see
 /// BENCHMARKS.md). Without them the standard chains apply unchanged.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).http_client(http_client::client());
-    if credentials_in_env(set) {
+pub async fn sdk_config(settings: &Settings) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client::client(settings.native_roots));
+    if settings.credentials_in_env {
         loader = loader.credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         );
     }
-    if region_in_env(set) {
+    if settings.region_in_env {
         loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
     }
     loader.load().await

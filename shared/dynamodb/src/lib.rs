@@ -48,7 +48,10 @@ impl DynamoStore {
     /// A store on the standard AWS environment (credentials, region, and
     /// `AWS_ENDPOINT_URL` for a local stand-in).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        Self::new(Client::new(&aws::sdk_config().await), table)
+        Self::new(
+            Client::new(&aws::sdk_config(&aws::Settings::from_env()).await),
+            table,
+        )
     }
 
     pub fn table(&self) -> &str {

@@ -248,53 +248,89 @@ pub fn method_not_allowed(allowed: &'static str, detail: String) -> HttpResponse
 }
 
 /// Answer one request with what `dispatch` returns (an error as its problem
-/// response), then log it with the company `dispatch` identified, if any.
-/// Never fails.
+/// response) inside the request's span, then log it. The span carries the
+/// operation, the company once `dispatch` knows it (`known_company`) and the
+/// outcome, so every line logged while answering carries them. Never fails.
 pub(crate) async fn answer_and_log(
     what: &'static str,
     req: &lambda_http::Request,
-    dispatch: impl AsyncFnOnce(&mut Option<String>) -> Result<HttpResponse, Problem>,
+    dispatch: impl AsyncFnOnce() -> Result<HttpResponse, Problem>,
 ) -> HttpResponse {
+    use tracing::Instrument;
     let started = std::time::Instant::now();
-    let mut company_id = None;
-    let response = dispatch(&mut company_id)
+    let span = tracing::info_span!(
+        "request",
+        op = what,
+        company_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let response = dispatch()
+        .instrument(span.clone())
         .await
         .unwrap_or_else(Problem::into_response);
-    log_request(
-        what,
-        req.method().as_str(),
-        req.uri().path(),
-        response.status().as_u16(),
-        company_id.as_deref(),
-        started,
+    let status = response.status().as_u16();
+    span.record(
+        "outcome",
+        tracing::field::display(Outcome::of(status).as_str()),
     );
+    span.in_scope(|| {
+        log_request(
+            what,
+            req.method().as_str(),
+            req.uri().path(),
+            status,
+            started,
+        )
+    });
     response
 }
 
-/// One log line per request: what, who, how it ended, how long it took.
+/// Name the company a request is answered for on its span (and so on every
+/// line logged inside it).
+pub(crate) fn known_company(company_id: &str) {
+    tracing::Span::current().record("company_id", tracing::field::display(company_id));
+}
+
+/// How a request ended, on its span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Refused,
+    Failed,
+}
+
+impl Outcome {
+    fn of(status: u16) -> Self {
+        match status {
+            500.. => Outcome::Failed,
+            400.. => Outcome::Refused,
+            _ => Outcome::Ok,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One log line per request: what, how it ended, how long it took (who:
+/// the request's span).
 fn log_request(
     what: &'static str,
     method: &str,
     path: &str,
     status: u16,
-    company_id: Option<&str>,
     started: std::time::Instant,
 ) {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::error!(
-            what,
-            method,
-            path,
-            status,
-            company_id,
-            elapsed_ms,
-            "request failed"
-        );
+        tracing::error!(what, method, path, status, elapsed_ms, "request failed");
     } else {
-        tracing::info!(
-            what, method, path, status, company_id, elapsed_ms, "request"
-        );
+        tracing::info!(what, method, path, status, elapsed_ms, "request");
     }
 }
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 use service::app::sha256_hex;
 
 use crate::response::{
-    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, method_not_allowed,
-    no_route,
+    Code, HttpResponse, Problem, answer_and_log, body_bytes, header_str, json, known_company,
+    method_not_allowed, no_route,
 };
 use domain::{Company, Integration, PlatformId, Source};
 use platforms::platform::{Credential, Delivery as Received, Sender, StorePlatform};
@@ -252,10 +252,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Handle one webhook delivery. Never fails: every error is a response.
 pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
-    let r = answer_and_log("webhook", &req, async |company_id| {
-        dispatch(app, &req, company_id).await
-    })
-    .await;
+    let r = answer_and_log("webhook", &req, async || dispatch(app, &req).await).await;
     let platform = route(req.uri().path()).map_or("unknown", |r| r.platform.kind().as_str());
     app.metrics.count(service::metrics::Event::WebhookDelivery {
         platform,
@@ -264,11 +261,7 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
     r
 }
 
-async fn dispatch<S: Store>(
-    app: &App<S>,
-    req: &Request,
-    company_id: &mut Option<String>,
-) -> Result<HttpResponse, Problem> {
+async fn dispatch<S: Store>(app: &App<S>, req: &Request) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
         return Err(no_route(path));
@@ -301,7 +294,7 @@ async fn dispatch<S: Store>(
         headers: &header,
     };
     let d = delivery(app, platform, route.company_id, &received).await?;
-    *company_id = Some(d.company.id.clone());
+    known_company(&d.company.id);
     match &d.inbound {
         Inbound::Ignore(why) => {
             tracing::info!(company_id = %d.company.id, %why, "webhook ignored");

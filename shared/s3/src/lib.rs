@@ -276,7 +276,7 @@ mod tests {
             local,
             "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
         );
-        let sdk = aws::sdk_config().await;
+        let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
         let bucket = format!("edi-test-{}", std::process::id());
         let s3 = S3Edi::on_first_use(&sdk, &bucket);
         s3.client()

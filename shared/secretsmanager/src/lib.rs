@@ -357,7 +357,7 @@ mod tests {
                 "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
             );
         };
-        let sdk = aws::sdk_config().await;
+        let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
         let prefix = format!("dropship/t-{}/companies/", ulid::Ulid::generate());
         let sm = SecretsManager::on_first_use(&sdk, prefix);
         assert_eq!(sm.get("c1").await.unwrap(), None, "{endpoint}");
@@ -387,7 +387,7 @@ mod tests {
                 "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
             );
         };
-        let sdk = aws::sdk_config().await;
+        let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
         let prefix = format!("dropship/t-{}/companies/", ulid::Ulid::generate());
         let sm = SecretsManager::on_first_use(&sdk, prefix);
         let s = ConnectionSecrets {

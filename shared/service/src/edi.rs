@@ -27,6 +27,7 @@ use edi::{
 };
 
 pub(crate) mod acks;
+mod document;
 mod outbound;
 mod replies;
 
@@ -660,7 +661,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
             .await
     }
 
-    pub(crate) async fn edi_interchange_numbered(
+    async fn edi_interchange_in_span(
         &self,
         company_id: &str,
         bytes: &[u8],

@@ -273,6 +273,22 @@ where
     /// attempted even when one fails; an error (the first channel's) means
     /// at least one must be retried (those done are not repeated then).
     pub async fn notify(&self, c: &Cancellation) -> Result<Report, NotifyError> {
+        use tracing::Instrument;
+        // One span per notification: every line logged on its channels
+        // carries the partner and how it ended.
+        let span = tracing::info_span!(
+            "notification",
+            op = "notify",
+            cancellation_id = %c.id,
+            company_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.notify_in_span(c).instrument(span.clone()).await;
+        span.record("outcome", if result.is_ok() { "ok" } else { "retry" });
+        result
+    }
+
+    async fn notify_in_span(&self, c: &Cancellation) -> Result<Report, NotifyError> {
         let record = self
             .store
             .order_record(&c.order_id)
@@ -293,6 +309,7 @@ where
             .company(partner_id)
             .await?
             .ok_or_else(|| NotifyError::CompanyMissing(partner_id.to_owned()))?;
+        tracing::Span::current().record("company_id", partner.id.as_str());
         let initiator_name = match self.store.company(initiator_id).await? {
             Some(i) => i.name,
             None => initiator_id.clone(),

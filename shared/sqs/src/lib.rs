@@ -110,7 +110,7 @@ mod tests {
             local,
             "AWS_ENDPOINT_URL must point at ministack: run through scripts/ministack.sh test"
         );
-        let sdk = aws::sdk_config().await;
+        let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
         let client = Client::new(&sdk);
         let name = format!("deliveries-{}", std::process::id());
         let url = client

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::response::{
     Code, HttpResponse, MAX_BODY_BYTES, Problem, answer_and_log, bearer, body_bytes, header_str,
-    json, method_not_allowed, no_route, raw,
+    json, known_company, method_not_allowed, no_route, raw,
 };
 use crate::views::{CancellationList, CancellationsView, CompanyView, OrderView};
 use domain::{Company, DomainError, Source};
@@ -92,16 +92,12 @@ fn route(path: &str) -> Option<Route<'_>> {
 
 /// Handle one API request. Never fails: every error is a problem response.
 pub async fn handle<S: Store + WebhookStore>(app: &App<S>, req: Request) -> HttpResponse {
-    answer_and_log("api", &req, async |company_id| {
-        dispatch(app, &req, company_id).await
-    })
-    .await
+    answer_and_log("api", &req, async || dispatch(app, &req).await).await
 }
 
 async fn dispatch<S: Store + WebhookStore>(
     app: &App<S>,
     req: &Request,
-    company_id: &mut Option<String>,
 ) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
@@ -140,7 +136,7 @@ async fn dispatch<S: Store + WebhookStore>(
             None,
         ),
     };
-    *company_id = Some(company.id.clone());
+    known_company(&company.id);
     let query = Query::parse(req.uri().query());
 
     match route {

@@ -203,6 +203,31 @@ where
     /// all of it left, and only while no other attempt to the endpoint is
     /// in flight (else it is queued again).
     pub async fn run_task(&self, task: &DeliveryTask) -> Result<TaskOutcome, NotifyError> {
+        use tracing::Instrument;
+        // One span per delivery: every line logged while running it carries
+        // the company, the event and how it ended.
+        let span = tracing::info_span!(
+            "delivery",
+            op = "webhook_delivery",
+            company_id = %task.company_id,
+            event_id = %task.event_id,
+            endpoint_id = %task.endpoint_id,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.run_task_in_span(task).instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(TaskOutcome::Waiting) => "waiting",
+            Ok(TaskOutcome::Attempted(_)) => "attempted",
+            Ok(TaskOutcome::Pinged(_)) => "pinged",
+            Ok(TaskOutcome::Dropped(_)) => "dropped",
+            Ok(TaskOutcome::EndpointBusy) => "endpoint_busy",
+            Err(_) => "failed",
+        };
+        span.record("outcome", outcome);
+        result
+    }
+
+    async fn run_task_in_span(&self, task: &DeliveryTask) -> Result<TaskOutcome, NotifyError> {
         if self.ports().is_none() {
             return Ok(TaskOutcome::Dropped("webhooks are not set up here".into()));
         }
