@@ -38,7 +38,11 @@ if ! command -v dockerd >/dev/null; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
 fi
-export DOCKER_HOST="unix://$docker_dir/docker.sock"
+# The daemon's sockets: under target/ too, unless that path is too long for
+# a Unix socket (108 bytes, and containerd's sit deeper); then in /tmp.
+sock_dir="$docker_dir"
+if ((${#docker_dir} > 60)); then sock_dir="$(mktemp -d /tmp/sam-local.XXXXXX)"; fi
+export DOCKER_HOST="unix://$sock_dir/docker.sock"
 # The Debian client (the package's), whatever else is on PATH.
 docker() { /usr/bin/docker "$@"; }
 
@@ -59,15 +63,16 @@ stop_all() {
             log "stopped the Docker daemon (pid $pid)"
         fi
     fi
+    [[ "$sock_dir" == "$docker_dir" ]] || rm -rf "$sock_dir"
     exit "$rc"
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$docker_dir"
-rm -f "$docker_dir/docker.sock" "$docker_dir/dockerd.pid"
+rm -f "$sock_dir/docker.sock" "$docker_dir/dockerd.pid"
 # setsid: its own session; containerd and the shims follow it down.
-setsid dockerd --host "$DOCKER_HOST" --data-root "$docker_dir/data" --exec-root "$docker_dir/exec" \
+setsid dockerd --host "$DOCKER_HOST" --data-root "$docker_dir/data" --exec-root "$sock_dir/exec" \
     --pidfile "$docker_dir/dockerd.pid" --storage-driver overlay2 \
     --iptables=false --ip-masq=false --ip-forward=false --dns 127.0.0.1 \
     >"$docker_dir/dockerd.log" 2>&1 </dev/null &
