@@ -643,29 +643,6 @@ async fn the_partner_sees_control_numbers_never_our_paths() {
     }
 }
 
-/// What a `fmt` subscriber writes, kept.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn a_file_name_cannot_forge_a_log_line() {
     let h = host(no_extra()).await;
@@ -687,7 +664,7 @@ async fn a_file_name_cannot_forge_a_log_line() {
     assert_eq!(h.watcher.pass().await.processed, 2);
     assert_eq!(cancelled(&h, "ord_edi_1001").await, [2, 1]);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains(r"po.x12\nERROR forged"), "{log}");
     assert!(log.contains(r"junk\nERROR forged too"), "{log}");
     assert!(

@@ -6,29 +6,6 @@ mod common;
 
 use common::*;
 
-/// What a `fmt` subscriber writes, kept.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// The request's span names the company once the key is known, so the
 /// line logged inside the request carries it, with the operation and the
 /// outcome.
@@ -50,7 +27,7 @@ async fn a_request_line_carries_the_company_from_its_span() {
         .unwrap()
         .to_owned();
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let line = log
         .lines()
         .find(|l| l.contains(" request ") || l.ends_with(" request"))
