@@ -130,15 +130,14 @@ rootfs="$(python3 scripts/sam_local_rootfs.py "$state" "$state"/build/*/bootstra
 recipe_id="$(basename "$rootfs" .tar)"
 if [[ "$(docker image inspect -f '{{index .Config.Labels "recipe"}}' "$base_image" 2>/dev/null)" != "$recipe_id" ]]; then
     docker import --change "LABEL recipe=$recipe_id" "$rootfs" "$base_image" >/dev/null
-    # SAM keeps its emulator image (base + emulator) across changes of either:
-    # drop it, and SAM makes it anew on this base with its pinned emulator.
-    docker images --format '{{.Repository}}:{{.Tag}}' | grep -- '-rapid-' | xargs -r /usr/bin/docker rmi -f >/dev/null 2>&1 || true
     lap "base image $base_image made ($recipe_id)"
 fi
-sam_version="$(scripts/sam.sh run sam --version | awk '{print $NF}')"
-if [[ "$(cat "$state/sam-version" 2>/dev/null)" != "$sam_version" ]]; then
+# SAM keeps its emulator image (this base + its emulator) across changes of
+# either: drop it when one changed, and SAM makes it anew.
+emulator="$recipe_id $(grep '^aws-sam-cli==' scripts/sam-requirements.txt)"
+if [[ "$(cat "$state/emulator" 2>/dev/null)" != "$emulator" ]]; then
     docker images --format '{{.Repository}}:{{.Tag}}' | grep -- '-rapid-' | xargs -r /usr/bin/docker rmi -f >/dev/null 2>&1 || true
-    echo "$sam_version" >"$state/sam-version"
+    echo "$emulator" >"$state/emulator"
 fi
 
 # --- The test, with ministack on the bridge address -----------------------------
