@@ -13,9 +13,12 @@
 #    (public.ecr.aws/lambda/provided:al2023-x86_64), made locally from this
 #    machine's files: what the functions and SAM's image build run, and the
 #    folders Lambda uses. SAM adds its Runtime Interface Emulator itself.
-# 4. ministack on the bridge address of a Docker network of this script's;
-#    the functions' containers reach it there. Their DNS server is their own
-#    loopback (no name is looked up anywhere), and IPv4 forwarding stays off.
+# 4. ministack on a Docker network of this script's, in the network
+#    namespace of a container that only holds an address there: the
+#    functions' containers reach it across the bridge, never through this
+#    machine's own input path, which a host firewall may close to everything
+#    but loopback. Their DNS server is their own loopback (no name is looked
+#    up anywhere), and IPv4 forwarding stays off.
 #
 #   scripts/sam-local.sh          run the whole check
 set -euo pipefail
@@ -25,6 +28,9 @@ cd "$root"
 state="$root/target/sam-local"
 docker_dir="$state/docker"
 network="dropship-sam-local"
+bridge_if="dropship-sl0"
+ministack_ip="172.31.254.2"
+bridge_nf=/proc/sys/net/bridge/bridge-nf-call-iptables
 base_image="public.ecr.aws/lambda/provided:al2023-x86_64"
 mkdir -p "$state"
 
@@ -64,6 +70,7 @@ stop_all() {
         fi
     fi
     [[ "$sock_dir" == "$docker_dir" ]] || rm -rf "$sock_dir"
+    if [[ -n "${bridge_nf_was:-}" ]]; then echo "$bridge_nf_was" >"$bridge_nf" 2>/dev/null || true; fi
     exit "$rc"
 }
 trap stop_all EXIT
@@ -83,12 +90,18 @@ done
 docker version >/dev/null || { log "dockerd did not start; its log follows"; cat "$docker_dir/dockerd.log" >&2; exit 1; }
 lap "Docker daemon up (data under $docker_dir)"
 
-# An internal network: its bridge has an address on this machine (ministack
-# listens there), and its containers get no default route.
+# An internal network: its containers get no default route.
 if ! docker network inspect "$network" >/dev/null 2>&1; then
-    docker network create --internal --subnet 172.31.254.0/24 --gateway 172.31.254.1 "$network" >/dev/null
+    docker network create --internal --subnet 172.31.254.0/24 --gateway 172.31.254.1 \
+        -o com.docker.network.bridge.name="$bridge_if" "$network" >/dev/null
 fi
-bridge="$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$network")"
+# Frames between two containers on the bridge stay off this machine's
+# iptables chains while the step runs (restored at the end), so a host
+# firewall's forward rules do not come between the functions and ministack.
+if [[ -w "$bridge_nf" ]]; then
+    bridge_nf_was="$(cat "$bridge_nf")"
+    echo 0 >"$bridge_nf" || bridge_nf_was=""
+fi
 # With forwarding off (dockerd is told not to turn it on), a container's
 # packets end at this machine, whatever route the container has.
 if [[ "$(cat /proc/sys/net/ipv4/ip_forward)" != 0 ]]; then
@@ -140,7 +153,15 @@ if [[ "$(cat "$state/emulator" 2>/dev/null)" != "$emulator" ]]; then
     echo "$emulator" >"$state/emulator"
 fi
 
-# --- The test, with ministack on the bridge address -----------------------------
+# --- The test, with ministack beside the functions ---------------------------------
+# A container holding ministack's address on the network (its shell waits
+# on a stdin that never closes); ministack itself runs from this machine's
+# files, in that container's network namespace.
+docker rm -f dropship-sam-local-ministack >/dev/null 2>&1 || true
+docker run -d -i --name dropship-sam-local-ministack --network "$network" --ip "$ministack_ip" \
+    --entrypoint /bin/sh "$base_image" -c 'read -r _' >/dev/null
+holder_pid="$(docker inspect -f '{{.State.Pid}}' dropship-sam-local-ministack)"
 export SAM_LOCAL_NETWORK="$network"
-MINISTACK_HOST="$bridge" scripts/ministack.sh test scripts/sam.sh run python3 scripts/sam_local_test.py
+MINISTACK_HOST="$ministack_ip" MINISTACK_NETNS_PID="$holder_pid" \
+    scripts/ministack.sh test scripts/sam.sh run python3 scripts/sam_local_test.py
 lap "sam local invoke and start-api"

@@ -4,8 +4,8 @@
 then `sam local start-api` driven through the template's own routes.
 
 Run by scripts/sam-local.sh, which provides the Docker daemon, the built
-functions (target/sam-local/build), ministack on the daemon's bridge address
-(AWS_ENDPOINT_URL) and the SAM tool chain's Python, boto3 and `sam`.
+functions (target/sam-local/build), ministack on the daemon's network, in a
+holder container's network namespace (AWS_ENDPOINT_URL) and the SAM tool chain's Python, boto3 and `sam`.
 
 1. Seeds a fresh table (`dropship seed` of the demo seed and the EDI seed),
    the sender in SES, the delivery queue, the signing key, the EDI buckets.
@@ -442,6 +442,13 @@ def main() -> int:
     log(f"{passed} passed, {len(failed)} failed")
     for f in failed:
         log(f"failed: {f}")
+    if failed:
+        # What the functions logged as errors, last in the output, where a
+        # CI log's tail shows it.
+        for w in worlds.values():
+            errors = [l for l in w.log_file.read_text().splitlines() if '"level":"ERROR"' in l]
+            for line in errors[:3]:
+                log(f"{w.name} logged: {line[:600]}")
     return 1 if failed else 0
 
 
