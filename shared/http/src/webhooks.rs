@@ -27,7 +27,7 @@ pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
 /// The routes served, as (method, path template): one per platform.
 pub fn routes() -> Vec<(&'static str, &'static str)> {
-    platforms::platform::all()
+    platforms::registry::all()
         .map(|p| ("POST", p.route()))
         .collect()
 }
@@ -238,7 +238,7 @@ fn route(path: &str) -> Option<Route<'_>> {
         None => (rest, None),
         Some((name, id)) => (name, Some(id)),
     };
-    let platform = platforms::platform::by_route(name)?;
+    let platform = platforms::registry::by_route(name)?;
     let company_id = match (platform.company_in_path(), id) {
         (false, None) => None,
         (true, Some(id)) if !id.is_empty() && !id.contains('/') => Some(id),

@@ -16,7 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{id_string, quantity};
+use crate::inbound::{id_string, quantity};
 
 /// An amount a platform sent that is not a decimal number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use service::metrics::{Event, Metrics};
 
+/// A call to a platform, boxed so the platform traits can be used as
+/// objects.
+pub type Call<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send + 'a>>;
+
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub attempts: u32,

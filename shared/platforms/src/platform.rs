@@ -1,17 +1,20 @@
-//! What a store platform is to the rest of the service, as one trait, and
-//! the registry of the platforms there are. The webhook intake, the local
-//! outbox, the store sync, the platform reader and `dropship connect` all
-//! go through it, so none of them knows a platform's specifics.
+//! What a store platform is to the rest of the service, as one trait. The
+//! webhook intake, the local outbox, the store sync, the platform reader
+//! and `dropship connect` all go through it (`registry` gives each
+//! platform's), so none of them knows a platform's specifics.
 
 use domain::transport::TransportRefusal;
 use domain::{Platform, sync::SyncPlan};
 use serde_json::Value;
 use url::Url;
 
+use crate::signature::{token_matches, verify_hmac_sha256_base64};
 use crate::{Inbound, PlatformError};
 
 #[cfg(feature = "client")]
-use crate::client::{PlatformHttp, registration::Hooks};
+use crate::http::{Call, PlatformHttp};
+#[cfg(feature = "client")]
+use crate::subscriptions::Subscriptions;
 #[cfg(feature = "client")]
 use domain::{Connection, PlatformId, inbound::LineChange, inbound::PlatformOrder};
 
@@ -58,9 +61,9 @@ impl<'a> Credential<'a> {
     pub fn matches(self, secret: &str, body: &[u8]) -> bool {
         match self {
             Credential::Hmac(sig) => {
-                crate::verify_hmac_sha256_base64(secret, body, sig.unwrap_or_default())
+                verify_hmac_sha256_base64(secret, body, sig.unwrap_or_default())
             }
-            Credential::Token(token) => crate::token_matches(secret, token.unwrap_or_default()),
+            Credential::Token(token) => token_matches(secret, token.unwrap_or_default()),
         }
     }
 }
@@ -73,14 +76,13 @@ pub struct Recorded {
     pub note: String,
 }
 
-/// A call to a platform, boxed so the trait can be used as an object.
-#[cfg(feature = "client")]
-pub type Call<'a, T> =
-    std::pin::Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send + 'a>>;
+/// What a recorded request shows in place of a credential.
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// One store platform: how its webhooks are routed, authenticated, parsed
-/// and de-duplicated, which webhooks it should have, and (with `client`)
-/// how its orders are read back and updated.
+/// and de-duplicated, which webhook subscriptions it should have, and (with
+/// `client`) how its orders are read back and updated and its
+/// subscriptions managed.
 pub trait StorePlatform: Send + Sync {
     fn kind(&self) -> Platform;
 
@@ -156,28 +158,9 @@ pub trait StorePlatform: Send + Sync {
     #[cfg(feature = "client")]
     fn apply<'a>(&'a self, http: &'a PlatformHttp, plan: &'a SyncPlan) -> Call<'a, String>;
 
-    /// Its webhook API (`dropship connect`).
+    /// Its webhook-subscription API (`dropship connect`).
     #[cfg(feature = "client")]
-    fn hooks(&self) -> &dyn Hooks;
-}
-
-/// The platform's implementation: the one place every platform is listed.
-pub fn get(p: Platform) -> &'static dyn StorePlatform {
-    match p {
-        Platform::Shopify => &crate::shopify::Shopify,
-        Platform::WooCommerce => &crate::woocommerce::WooCommerce,
-        Platform::BigCommerce => &crate::bigcommerce::BigCommerce,
-    }
-}
-
-/// Every platform, in `Platform::ALL` order.
-pub fn all() -> impl Iterator<Item = &'static dyn StorePlatform> {
-    Platform::ALL.into_iter().map(get)
-}
-
-/// The platform a webhook route segment names (its `as_str`).
-pub fn by_route(segment: &str) -> Option<&'static dyn StorePlatform> {
-    Platform::parse(segment).map(get)
+    fn subscriptions(&self) -> &dyn Subscriptions;
 }
 
 /// A plan's action the platform does not take.

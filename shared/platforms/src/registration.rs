@@ -1,8 +1,8 @@
 //! Registering our webhooks with a company's store (`dropship connect`):
-//! which webhooks the intake needs and at which addresses, which of a
-//! store's webhooks are ours, and what to create, repair or remove. Pure:
-//! the calls are in `client::registration`; each platform's topics and
-//! documents are in its module.
+//! which webhook subscriptions the intake needs and at which addresses,
+//! which of a store's webhooks are ours, and what to create, repair or
+//! remove. Pure: the calls are in `client::registration`; each platform's
+//! topics, documents and subscription calls are in its module.
 //!
 //! A webhook is **ours** when its address is under the base URL given (the
 //! stack's `ApiUrl`); every other webhook of the store is left alone.
@@ -11,7 +11,10 @@ use serde::Serialize;
 use thiserror::Error;
 use url::Url;
 
-use crate::{PlatformError, base_url, join_segments};
+use crate::PlatformError;
+use crate::connection::{base_url, join_segments};
+use crate::platform::StorePlatform;
+use crate::subscriptions::Listed;
 pub use domain::inbound::Platform;
 
 /// What stops a company's store from being connected.
@@ -62,9 +65,8 @@ pub fn base(raw: &str) -> Result<Url, ConnectError> {
 
 /// Where the platform's deliveries for this company go: its route of
 /// `handlers::webhooks` under `base`, each value one encoded segment.
-pub fn address(platform: Platform, base: &Url, company_id: &str) -> Result<Url, ConnectError> {
-    let p = crate::platform::get(platform);
-    let name = platform.as_str();
+pub fn address(p: &dyn StorePlatform, base: &Url, company_id: &str) -> Result<Url, ConnectError> {
+    let name = p.kind().as_str();
     let segments: &[&str] = if p.company_in_path() {
         &["webhooks", name, company_id]
     } else {
@@ -79,21 +81,16 @@ pub fn address(platform: Platform, base: &Url, company_id: &str) -> Result<Url, 
     Ok(url)
 }
 
-/// The topics (or scopes) we register.
-pub fn topics(platform: Platform) -> &'static [&'static str] {
-    crate::platform::get(platform).topics()
-}
-
 /// The webhooks the company's store should have: one per topic, at the
 /// company's address.
 pub fn wanted(
-    platform: Platform,
+    p: &dyn StorePlatform,
     base: &Url,
     company_id: &str,
 ) -> Result<Vec<Wanted>, ConnectError> {
-    let address = address(platform, base, company_id)?;
-    crate::platform::get(platform).check_destination(&address)?;
-    Ok(topics(platform)
+    let address = address(p, base, company_id)?;
+    p.check_destination(&address)?;
+    Ok(p.topics()
         .iter()
         .map(|t| Wanted {
             topic: (*t).to_owned(),
@@ -123,17 +120,6 @@ fn same_address(a: &str, b: &Url) -> bool {
 pub struct Wanted {
     pub topic: String,
     pub address: Url,
-}
-
-/// A webhook as the store lists it. `problems` are what the platform's
-/// client found wrong with it as one of ours (inactive, not JSON, a token
-/// that is not the company's secret); empty when it is sound.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub id: String,
-    pub topic: String,
-    pub address: String,
-    pub problems: Vec<String>,
 }
 
 /// What a webhook is, or became.
@@ -299,6 +285,7 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::get;
     use crate::shopify::registration::SHOPIFY_TOPICS;
     use crate::woocommerce::registration::WOOCOMMERCE_TOPICS;
 
@@ -348,19 +335,19 @@ mod tests {
     fn addresses() {
         let b = base("https://api.example/prod/").unwrap();
         assert_eq!(
-            address(Platform::Shopify, &b, "any/thing")
+            address(get(Platform::Shopify), &b, "any/thing")
                 .unwrap()
                 .as_str(),
             "https://api.example/prod/webhooks/shopify"
         );
         assert_eq!(
-            address(Platform::WooCommerce, &b, "seller-woo")
+            address(get(Platform::WooCommerce), &b, "seller-woo")
                 .unwrap()
                 .as_str(),
             "https://api.example/prod/webhooks/woocommerce/seller-woo"
         );
         assert_eq!(
-            address(Platform::BigCommerce, &b, "seller-bc")
+            address(get(Platform::BigCommerce), &b, "seller-bc")
                 .unwrap()
                 .as_str(),
             "https://api.example/prod/webhooks/bigcommerce/seller-bc"
@@ -368,7 +355,7 @@ mod tests {
         for bad in ["a/b", "a b", "é", "a?b", "a#b", "a%2Fb"] {
             assert!(
                 matches!(
-                    address(Platform::WooCommerce, &b, bad),
+                    address(get(Platform::WooCommerce), &b, bad),
                     Err(ConnectError::UnroutableCompanyId(_))
                 ),
                 "{bad}"
@@ -376,7 +363,7 @@ mod tests {
         }
         for bad in [".", "..", "a\nb"] {
             assert!(matches!(
-                address(Platform::BigCommerce, &b, bad),
+                address(get(Platform::BigCommerce), &b, bad),
                 Err(ConnectError::Platform(
                     PlatformError::InvalidReference { .. }
                 ))
@@ -407,7 +394,7 @@ mod tests {
     #[test]
     fn a_survey_sorts_the_stores_webhooks() {
         let b = base("http://127.0.0.1:3000/").unwrap();
-        let wanted = wanted(Platform::BigCommerce, &b, "seller-bc").unwrap();
+        let wanted = wanted(get(Platform::BigCommerce), &b, "seller-bc").unwrap();
         let ours = "http://127.0.0.1:3000/webhooks/bigcommerce/seller-bc";
         let s = survey(
             &wanted,
@@ -511,7 +498,8 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use crate::url_properties::hostile;
+    use crate::connection::url_properties::hostile;
+    use crate::registry::get;
     use proptest::prelude::*;
 
     fn bases() -> impl Strategy<Value = String> {
@@ -540,7 +528,7 @@ mod properties {
             prop_assert!(b.query().is_none() && b.fragment().is_none());
             prop_assert!(b.username().is_empty() && b.password().is_none());
             prop_assert!(b.path().ends_with('/'));
-            match address(p, &b, &id) {
+            match address(get(p), &b, &id) {
                 Ok(a) => {
                     prop_assert!(is_ours(&b, a.as_str()), "{} not under {}", a, b);
                     prop_assert_eq!(a.host(), b.host());
@@ -572,7 +560,7 @@ mod properties {
             ),
         ) {
             let b = base("https://api.example/prod/").unwrap();
-            let wanted = wanted(p, &b, "seller-1").unwrap();
+            let wanted = wanted(get(p), &b, "seller-1").unwrap();
             let mut topics: Vec<String> = wanted.iter().map(|w| w.topic.clone()).collect();
             topics.push("other.topic".into());
             let addresses = [

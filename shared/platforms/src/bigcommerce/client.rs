@@ -7,14 +7,16 @@ use serde::Deserialize;
 
 use super::{CANCELLED, PLATFORM, REFUNDED, body, order_url, products_url};
 use crate::amounts::{BcProduct, bigcommerce_partial_body};
-use crate::client::PlatformHttp;
-use crate::client::http::{BodyLimit, decode, read_body};
+use crate::http::PlatformHttp;
+use crate::http::{BodyLimit, decode, read_body};
 use crate::outbound::{amount_error, update_detail};
 use domain::sync::OrderUpdate;
 
 /// Products fetched per page.
 const PAGE: usize = 250;
-use crate::{PlatformError, access_token, quantity};
+use crate::PlatformError;
+use crate::connection::access_token;
+use crate::inbound::quantity;
 
 #[derive(Deserialize)]
 struct OrderBody {

@@ -5,7 +5,8 @@ use serde::Deserialize;
 
 use domain::PlatformId;
 
-use crate::{Inbound, LineChange, id_string};
+use crate::inbound::id_string;
+use crate::{Inbound, LineChange};
 
 pub const PLATFORM: &str = "bigcommerce";
 

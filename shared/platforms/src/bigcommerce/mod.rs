@@ -7,7 +7,7 @@ mod inbound;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
-pub(crate) mod hooks;
+pub(crate) mod subscriptions;
 
 use domain::Connection;
 use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
@@ -15,9 +15,12 @@ use domain::transport::TransportRefusal;
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::connection::{field, join_segments, store_base_url};
 use crate::outbound::describe_update;
+use crate::platform::REDACTED;
 use crate::platform::{Credential, Delivery, Recorded, StorePlatform, unsupported};
-use crate::{Inbound, Platform, PlatformError, field, join_segments, store_base_url};
+use crate::signature::sha256_hex;
+use crate::{Inbound, Platform, PlatformError};
 pub use inbound::*;
 
 /// The header BigCommerce sends back with every delivery: our token.
@@ -88,7 +91,7 @@ fn recorded(plan: &SyncPlan) -> Result<Recorded, PlatformError> {
         requests: vec![json!({
             "method": "PUT",
             "url": order_url(&plan.connection, &plan.order_ref.to_string())?.as_str(),
-            "headers": {"X-Auth-Token": crate::REDACTED, "Content-Type": "application/json"},
+            "headers": {"X-Auth-Token": REDACTED, "Content-Type": "application/json"},
             "body": body(u),
         })],
         note: crate::outbound::amounts_note(
@@ -127,7 +130,7 @@ impl StorePlatform for BigCommerce {
     // the same for every change of an order: the body names the delivery,
     // the order read back names the change.
     fn delivery_key(&self, d: &Delivery<'_>) -> String {
-        format!("bigcommerce:{}", crate::sha256_hex(d.body))
+        format!("bigcommerce:{}", sha256_hex(d.body))
     }
 
     fn keyed_by_state(&self) -> bool {
@@ -153,20 +156,20 @@ impl StorePlatform for BigCommerce {
     #[cfg(feature = "client")]
     fn read_order<'a>(
         &'a self,
-        http: &'a crate::client::PlatformHttp,
+        http: &'a crate::http::PlatformHttp,
         conn: &'a Connection,
         order_ref: domain::PlatformId,
         _change: &'a crate::LineChange,
-    ) -> crate::platform::Call<'a, Option<crate::PlatformOrder>> {
+    ) -> crate::http::Call<'a, Option<crate::PlatformOrder>> {
         Box::pin(client::fetch_order(http, conn, order_ref))
     }
 
     #[cfg(feature = "client")]
     fn apply<'a>(
         &'a self,
-        http: &'a crate::client::PlatformHttp,
+        http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
-    ) -> crate::platform::Call<'a, String> {
+    ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::Update(u) = &plan.action else {
                 return Err(unsupported(PLATFORM, "refunds"));
@@ -176,7 +179,7 @@ impl StorePlatform for BigCommerce {
     }
 
     #[cfg(feature = "client")]
-    fn hooks(&self) -> &dyn crate::client::registration::Hooks {
+    fn subscriptions(&self) -> &dyn crate::subscriptions::Subscriptions {
         self
     }
 }

@@ -1,16 +1,21 @@
-//! BigCommerce's webhooks over its V3 REST API (`/v3/hooks`).
+//! BigCommerce's webhook subscriptions (the deliveries our intake gets)
+//! over its V3 REST API (`/v3/hooks`).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
 use super::{BigCommerce, TOKEN_HEADER, hooks_url};
-use crate::client::registration::{Auth, Hooks, MAX_PAGES, PAGE, Request, Store, too_many_pages};
-use crate::platform::Call;
-use crate::registration::Listed;
-use crate::{PlatformError, access_token, id_string, token_matches};
+use crate::PlatformError;
+use crate::connection::access_token;
+use crate::http::Call;
+use crate::inbound::id_string;
+use crate::signature::token_matches;
+use crate::subscriptions::{
+    Auth, Listed, MAX_PAGES, PAGE, Request, Store, Subscriptions, too_many_pages,
+};
 
-impl Hooks for BigCommerce {
+impl Subscriptions for BigCommerce {
     fn list<'a>(&'a self, s: &'a Store<'a>) -> Call<'a, Vec<Listed>> {
         Box::pin(s.bigcommerce_list())
     }

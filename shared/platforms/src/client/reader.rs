@@ -7,8 +7,9 @@ use service::platform::{PlatformReader, ReadError, Reading};
 use domain::inbound::{LineChange, Platform};
 use domain::{Connection, PlatformId};
 
-use super::PlatformHttp;
 use crate::PlatformError;
+use crate::http::PlatformHttp;
+use crate::registry;
 
 /// Reads orders through the shared retrying client, built on first use so
 /// a cold start that reads nothing pays no TLS set-up.
@@ -47,7 +48,7 @@ impl PlatformReader for HttpPlatformReader {
         change: &'a LineChange,
     ) -> Reading<'a> {
         Box::pin(async move {
-            let p = crate::platform::get(platform);
+            let p = registry::get(platform);
             if !p.reads_back() {
                 return Err(ReadError::Permanent(format!(
                     "{} orders are not read back",

@@ -3,7 +3,9 @@
 use domain::sync::SyncPlan;
 use service::sync::{StoreSync, SyncError};
 
-use super::{PlatformError, PlatformHttp};
+use crate::PlatformError;
+use crate::http::PlatformHttp;
+use crate::registry;
 
 /// Platform failures as the sync port reports them.
 impl From<PlatformError> for SyncError {
@@ -30,9 +32,7 @@ impl HttpStoreSync {
 
 impl StoreSync for HttpStoreSync {
     async fn apply(&self, plan: &SyncPlan) -> Result<String, SyncError> {
-        let mut detail = crate::platform::get(plan.platform)
-            .apply(&self.http, plan)
-            .await?;
+        let mut detail = registry::get(plan.platform).apply(&self.http, plan).await?;
         if !plan.unmapped_lines.is_empty() {
             detail.push_str(&format!(
                 "; lines without a store reference left alone: {}",

@@ -6,9 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ORDER_LINES_QUERY, PLATFORM, SHOPIFY_API_VERSION, graphql_url, legacy_id};
-use crate::client::PlatformHttp;
-use crate::client::http::{BodyLimit, read_body};
-use crate::{PlatformError, access_token};
+use crate::PlatformError;
+use crate::connection::access_token;
+use crate::http::PlatformHttp;
+use crate::http::{BodyLimit, read_body};
 
 #[derive(Deserialize)]
 struct Gql<T> {

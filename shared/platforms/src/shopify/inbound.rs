@@ -4,9 +4,8 @@
 use domain::{PlatformId, trim_blank};
 use serde::Deserialize;
 
-use crate::{
-    CancelCause, Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, platform_id,
-};
+use crate::inbound::{id_string, platform_id};
+use crate::{CancelCause, Inbound, LineChange, OrderState, Platform, PlatformOrder};
 
 pub const PLATFORM: &str = "shopify";
 

@@ -9,17 +9,20 @@ pub mod registration;
 #[cfg(feature = "client")]
 pub(crate) mod client;
 #[cfg(feature = "client")]
-pub(crate) mod hooks;
-#[cfg(feature = "client")]
 mod refund;
+#[cfg(feature = "client")]
+pub(crate) mod subscriptions;
 
 use domain::Connection;
 use domain::sync::{SyncAction, SyncPlan};
 use serde_json::json;
 use url::{Host, Url};
 
+use crate::connection::{field, invalid, join_segments, store_base_url};
+use crate::platform::REDACTED;
 use crate::platform::{Credential, Delivery, Recorded, Sender, StorePlatform, unsupported};
-use crate::{Inbound, Platform, PlatformError, field, invalid, join_segments, store_base_url};
+use crate::signature::sha256_hex;
+use crate::{Inbound, Platform, PlatformError};
 pub use inbound::*;
 pub use outbound::SHOPIFY_DOCUMENTS;
 
@@ -105,7 +108,7 @@ fn recorded(plan: &SyncPlan) -> Result<Recorded, PlatformError> {
         requests: vec![json!({
             "method": "POST",
             "url": graphql_url(c)?.as_str(),
-            "headers": {"X-Shopify-Access-Token": crate::REDACTED, "Content-Type": "application/json"},
+            "headers": {"X-Shopify-Access-Token": REDACTED, "Content-Type": "application/json"},
             "body": {
                 "query": outbound::REFUND_CREATE_MUTATION,
                 "variables": outbound::refund_input(&req, json!([])),
@@ -167,7 +170,7 @@ impl StorePlatform for Shopify {
     // event repeats its body; two events with one body state one thing.
     fn delivery_key(&self, d: &Delivery<'_>) -> String {
         let topic = d.header("x-shopify-topic").unwrap_or_default();
-        format!("shopify:{topic}:{}", crate::sha256_hex(d.body))
+        format!("shopify:{topic}:{}", sha256_hex(d.body))
     }
 
     fn topics(&self) -> &'static [&'static str] {
@@ -181,20 +184,20 @@ impl StorePlatform for Shopify {
     #[cfg(feature = "client")]
     fn read_order<'a>(
         &'a self,
-        http: &'a crate::client::PlatformHttp,
+        http: &'a crate::http::PlatformHttp,
         conn: &'a Connection,
         order_ref: domain::PlatformId,
         change: &'a crate::LineChange,
-    ) -> crate::platform::Call<'a, Option<crate::PlatformOrder>> {
+    ) -> crate::http::Call<'a, Option<crate::PlatformOrder>> {
         Box::pin(client::fetch_order(http, conn, order_ref, change))
     }
 
     #[cfg(feature = "client")]
     fn apply<'a>(
         &'a self,
-        http: &'a crate::client::PlatformHttp,
+        http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
-    ) -> crate::platform::Call<'a, String> {
+    ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::ShopifyRefund {
                 lines,
@@ -216,7 +219,7 @@ impl StorePlatform for Shopify {
     }
 
     #[cfg(feature = "client")]
-    fn hooks(&self) -> &dyn crate::client::registration::Hooks {
+    fn subscriptions(&self) -> &dyn crate::subscriptions::Subscriptions {
         self
     }
 }

@@ -11,7 +11,7 @@ use super::client::{graphql, order_with_lines};
 use super::outbound::*;
 use super::{PLATFORM, legacy_id};
 use crate::PlatformError;
-use crate::client::PlatformHttp;
+use crate::http::PlatformHttp;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,5 @@
-//! Shopify's webhook subscriptions over the Admin GraphQL API.
+//! Shopify's webhook subscriptions (the deliveries our intake gets) over
+//! the Admin GraphQL API.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -9,12 +10,11 @@ use super::registration::{
     SHOPIFY_CREATE_MUTATION, SHOPIFY_DELETE_MUTATION, SHOPIFY_LIST_QUERY, shopify_create_variables,
 };
 use crate::PlatformError;
-use crate::client::http::decode_error;
-use crate::client::registration::{Hooks, MAX_PAGES, Store, too_many_pages};
-use crate::platform::Call;
-use crate::registration::Listed;
+use crate::http::Call;
+use crate::http::decode_error;
+use crate::subscriptions::{Listed, MAX_PAGES, Store, Subscriptions, too_many_pages};
 
-impl Hooks for Shopify {
+impl Subscriptions for Shopify {
     fn list<'a>(&'a self, s: &'a Store<'a>) -> Call<'a, Vec<Listed>> {
         Box::pin(s.shopify_list())
     }

@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::{Inbound, LineChange, OrderState, Platform, PlatformOrder, id_string, quantity};
+use crate::inbound::{id_string, quantity};
+use crate::{Inbound, LineChange, OrderState, Platform, PlatformOrder};
 
 pub const PLATFORM: &str = "woocommerce";
 

@@ -6,16 +6,19 @@ mod inbound;
 pub mod registration;
 
 #[cfg(feature = "client")]
-pub(crate) mod hooks;
+pub(crate) mod subscriptions;
 
 use domain::Connection;
 use domain::sync::{OrderUpdate, SyncAction, SyncPlan};
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::connection::{field, join_segments, store_base_url};
 use crate::outbound::describe_update;
+use crate::platform::REDACTED;
 use crate::platform::{Credential, Delivery, Recorded, StorePlatform, unsupported};
-use crate::{Inbound, Platform, PlatformError, field, join_segments, store_base_url};
+use crate::signature::sha256_hex;
+use crate::{Inbound, Platform, PlatformError};
 pub use inbound::*;
 
 /// `{api_base_url or site_url}/wp-json/wc/v3/{segments}`
@@ -71,7 +74,7 @@ fn recorded(plan: &SyncPlan) -> Result<Recorded, PlatformError> {
         requests: vec![json!({
             "method": "PUT",
             "url": order_url(&plan.connection, &plan.order_ref.to_string())?.as_str(),
-            "headers": {"Authorization": format!("Basic {}", crate::REDACTED), "Content-Type": "application/json"},
+            "headers": {"Authorization": format!("Basic {}", REDACTED), "Content-Type": "application/json"},
             "body": body(u),
         })],
         note: crate::outbound::amounts_note(
@@ -108,7 +111,7 @@ impl StorePlatform for WooCommerce {
 
     // X-WC-Webhook-Delivery-ID is new on every delivery; the body is the key.
     fn delivery_key(&self, d: &Delivery<'_>) -> String {
-        format!("woocommerce:{}", crate::sha256_hex(d.body))
+        format!("woocommerce:{}", sha256_hex(d.body))
     }
 
     // Deliveries carry the order itself.
@@ -127,20 +130,20 @@ impl StorePlatform for WooCommerce {
     #[cfg(feature = "client")]
     fn read_order<'a>(
         &'a self,
-        _http: &'a crate::client::PlatformHttp,
+        _http: &'a crate::http::PlatformHttp,
         _conn: &'a Connection,
         _order_ref: domain::PlatformId,
         _change: &'a crate::LineChange,
-    ) -> crate::platform::Call<'a, Option<crate::PlatformOrder>> {
+    ) -> crate::http::Call<'a, Option<crate::PlatformOrder>> {
         Box::pin(async { Err(unsupported(PLATFORM, "order reads")) })
     }
 
     #[cfg(feature = "client")]
     fn apply<'a>(
         &'a self,
-        http: &'a crate::client::PlatformHttp,
+        http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
-    ) -> crate::platform::Call<'a, String> {
+    ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::Update(u) = &plan.action else {
                 return Err(unsupported(PLATFORM, "refunds"));
@@ -150,7 +153,7 @@ impl StorePlatform for WooCommerce {
     }
 
     #[cfg(feature = "client")]
-    fn hooks(&self) -> &dyn crate::client::registration::Hooks {
+    fn subscriptions(&self) -> &dyn crate::subscriptions::Subscriptions {
         self
     }
 }
@@ -164,9 +167,9 @@ mod client {
     use super::{PLATFORM, body, order_url};
     use crate::PlatformError;
     use crate::amounts::{WooOrder, woocommerce_partial_body};
-    use crate::client::PlatformHttp;
-    use crate::client::http::{BodyLimit, decode, read_body};
-    use crate::field;
+    use crate::connection::field;
+    use crate::http::PlatformHttp;
+    use crate::http::{BodyLimit, decode, read_body};
     use crate::outbound::{amount_error, update_detail};
 
     /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial

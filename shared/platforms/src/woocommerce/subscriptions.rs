@@ -1,4 +1,5 @@
-//! WooCommerce's webhooks over its REST API (`/wp-json/wc/v3/webhooks`).
+//! WooCommerce's webhook subscriptions (the deliveries our intake gets)
+//! over its REST API (`/wp-json/wc/v3/webhooks`).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -7,12 +8,15 @@ use url::Url;
 use super::WooCommerce;
 use super::registration::WOOCOMMERCE_WEBHOOK_NAME;
 use super::webhooks_url;
-use crate::client::registration::{Auth, Hooks, MAX_PAGES, PAGE, Request, Store, too_many_pages};
-use crate::platform::Call;
-use crate::registration::Listed;
-use crate::{PlatformError, field, id_string};
+use crate::PlatformError;
+use crate::connection::field;
+use crate::http::Call;
+use crate::inbound::id_string;
+use crate::subscriptions::{
+    Auth, Listed, MAX_PAGES, PAGE, Request, Store, Subscriptions, too_many_pages,
+};
 
-impl Hooks for WooCommerce {
+impl Subscriptions for WooCommerce {
     fn list<'a>(&'a self, s: &'a Store<'a>) -> Call<'a, Vec<Listed>> {
         Box::pin(s.woocommerce_list())
     }
