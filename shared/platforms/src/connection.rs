@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::PlatformError;
 
+/// A connection detail a call needs: present and not blank.
 pub(crate) fn field<'a>(
     platform: &'static str,
     name: &'static str,
@@ -20,6 +21,7 @@ pub(crate) fn field<'a>(
         })
 }
 
+/// A connection detail that cannot be used as it is.
 pub(crate) fn invalid(platform: &'static str, field: &'static str, detail: &str) -> PlatformError {
     PlatformError::InvalidConnection {
         platform,

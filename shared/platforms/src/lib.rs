@@ -4,12 +4,14 @@
 //! segment per value), what we send them and which webhook subscriptions
 //! they should have; with the `client` feature, the calls themselves.
 //!
-//! The modules are layered, each using only those above it:
-//! - shared: `error`, `inbound`, `signature`, `connection`, `drift`,
-//!   `amounts`, `outbound`, `subscriptions` (a store's webhook
-//!   subscriptions; with `client`, the trait their calls implement),
-//!   `registration`, `platform` (the `StorePlatform` trait) and, with
-//!   `client`, `http` (the retrying client);
+//! The modules are layered, each using only modules listed before it
+//! (`scripts/module_cycles.py shared/platforms/src` checks there is no
+//! cycle):
+//! - shared: `error`, `drift`, `inbound`, `signature`, `connection`,
+//!   `amounts`, `outbound`, with `client` `http` (the retrying client),
+//!   `subscriptions` (a store's webhook subscriptions; with `client`, the
+//!   trait their calls implement), `platform` (the `StorePlatform` trait),
+//!   `registration` (which subscriptions are wanted);
 //! - one module tree per platform: `shopify`, `woocommerce`, `bigcommerce`;
 //! - `registry`: which implementation each `domain::Platform` has;
 //! - with `client`, `client`: the service's ports over the registry
