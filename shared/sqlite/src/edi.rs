@@ -7,7 +7,8 @@ use service::edi::{AckState, SentDocument, SentDocuments};
 use service::store::StoreError;
 use service::webhooks::Pending;
 
-use crate::{EmbeddedStore, db, from_json, to_json, ts};
+use crate::EmbeddedStore;
+use crate::codec::{db, from_json, to_json, ts};
 
 impl SentDocuments for EmbeddedStore {
     fn record<'a>(&'a self, doc: &'a SentDocument) -> Pending<'a, (), StoreError> {

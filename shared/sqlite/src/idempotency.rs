@@ -4,7 +4,8 @@
 use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use crate::{EmbeddedStore, db, from_json, to_json};
+use crate::EmbeddedStore;
+use crate::codec::{db, from_json, to_json};
 use service::store::{IdempotencyRecord, IdempotencyRecords, StoreError};
 
 impl IdempotencyRecords for EmbeddedStore {

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::{EmbeddedStore, db, ts};
+use crate::EmbeddedStore;
+use crate::codec::{db, ts};
 use service::ledger::{
     Channel, Claim, Ledger, LedgerEntry, LedgerKey, LedgerStatus, Outcome, lock_expired,
     lock_expiry, new_token,

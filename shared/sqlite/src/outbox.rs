@@ -6,7 +6,8 @@ use domain::Cancellation;
 use rusqlite::params;
 use service::store::StoreError;
 
-use crate::{EmbeddedStore, db, from_json, ts};
+use crate::EmbeddedStore;
+use crate::codec::{db, from_json, ts};
 
 /// How one attempt at an outbox entry's notification ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,12 @@
 //! The embedded store's tables. Run on every open: a table or index added
 //! here is created in an existing file too (`IF NOT EXISTS`).
 
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use service::store::StoreError;
+
+use crate::codec::db;
+
 pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS companies (
     id  TEXT PRIMARY KEY,
@@ -112,3 +118,38 @@ CREATE TABLE IF NOT EXISTS edi_replies (
     PRIMARY KEY (company_id, source)
 );
 "#;
+
+/// Create what is missing: the tables and indexes, then the event log's
+/// places in a file made before events had them.
+pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA).map_err(db)?;
+    place_events(conn)
+}
+
+/// Gives each event its place in its company's log (`seq`): taken under
+/// the write lock, so places follow the order events are committed in and
+/// a reader paging by place never passes over a later commit. Files
+/// written before events had places get them here, in id order (the
+/// order they were listed in).
+pub(crate) fn place_events(conn: &Connection) -> Result<(), StoreError> {
+    // Under the write lock: two processes may open an older file at once.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db)?;
+    let placed: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'seq'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if placed == 0 {
+        tx.execute_batch(
+            "ALTER TABLE events ADD COLUMN seq INTEGER;
+             UPDATE events SET seq = (SELECT COUNT(*) FROM events e
+                 WHERE e.company_id = events.company_id AND e.id <= events.id);",
+        )
+        .map_err(db)?;
+    }
+    tx.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (company_id, seq);")
+        .map_err(db)?;
+    tx.commit().map_err(db)
+}

@@ -4,8 +4,9 @@ use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::sync::Arc;
 
+use crate::EmbeddedStore;
+use crate::codec::{db, from_json, to_json, ts};
 use crate::idempotency::{key_unused, put_idempotency};
-use crate::{EmbeddedStore, db, from_json, to_json, ts};
 use domain::{Company, Order, Role};
 use service::store::{
     Commit, Companies, CompanyWrite, Decided, OrderCursor, OrderPage, OrderRecord, Orders,

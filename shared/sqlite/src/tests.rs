@@ -1,6 +1,9 @@
 use super::*;
+use crate::codec::db;
 use chrono::Utc;
 use domain::Order;
+use rusqlite::Connection;
+use service::store::StoreError;
 use service::store::{Commit, Companies, Decided, Orders};
 
 testkit::store_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));

@@ -2,7 +2,7 @@
 //! delivery queue (a table the local worker drains when tasks fall due).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use domain::Company;
 use domain::webhooks::{
@@ -13,8 +13,9 @@ use service::webhooks::{
     DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
 };
 
+use crate::EmbeddedStore;
+use crate::codec::{db, from_json, to_json, ts};
 use crate::idempotency::{key_unused, put_idempotency};
-use crate::{EmbeddedStore, db, from_json, to_json, ts};
 
 /// The endpoints stored on a company (none when there is no such company).
 pub(crate) fn stored_endpoints(
@@ -33,34 +34,6 @@ pub(crate) fn stored_endpoints(
         Some(d) => Ok(from_json::<Company>(&d)?.webhook_endpoints),
         None => Ok(Vec::new()),
     }
-}
-
-/// Gives each event its place in its company's log (`seq`): taken under
-/// the write lock, so places follow the order events are committed in and
-/// a reader paging by place never passes over a later commit. Files
-/// written before events had places get them here, in id order (the
-/// order they were listed in).
-pub(crate) fn place_events(conn: &Connection) -> Result<(), StoreError> {
-    // Under the write lock: two processes may open an older file at once.
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db)?;
-    let placed: i64 = tx
-        .query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'seq'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    if placed == 0 {
-        tx.execute_batch(
-            "ALTER TABLE events ADD COLUMN seq INTEGER;
-             UPDATE events SET seq = (SELECT COUNT(*) FROM events e
-                 WHERE e.company_id = events.company_id AND e.id <= events.id);",
-        )
-        .map_err(db)?;
-    }
-    tx.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS events_seq ON events (company_id, seq);")
-        .map_err(db)?;
-    tx.commit().map_err(db)
 }
 
 fn epoch(t: DateTime<Utc>) -> i64 {
@@ -375,6 +348,7 @@ impl EmbeddedStore {
 mod tests {
     #[allow(unused_imports)]
     use super::*;
+    use rusqlite::Connection;
 
     testkit::webhook_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
 
