@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use crate::write::DELIMITER_BYTES;
+use crate::ids::DELIMITER_BYTES;
 use crate::*;
 
 /// Text with the characters that break X12: all delimiters, CR/LF, other

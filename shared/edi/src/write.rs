@@ -22,10 +22,8 @@ use thiserror::Error;
 use crate::ack::{GroupAck, InterchangeAck};
 use crate::document::{PocReading, ProductId};
 use crate::envelope::{Delimiters, Usage};
+use crate::ids::DELIMITER_BYTES;
 use crate::{IsaId, IsaIdError, SetKind};
-
-/// The delimiters we write by default, which no data value may contain.
-pub(crate) const DELIMITER_BYTES: [u8; 4] = [b'*', b'^', b'>', b'~'];
 
 /// The longest `MSG01` (element 933 in 004010).
 pub const MSG_MAX_CHARS: usize = 264;
