@@ -55,10 +55,6 @@ impl<S> EdiService<S> {
             ports,
         }
     }
-
-    pub fn core(&self) -> &Core<S> {
-        &self.core
-    }
 }
 
 /// A document to put in a company's outbound folder.
