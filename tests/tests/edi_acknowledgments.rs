@@ -13,8 +13,8 @@ use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
-use service::app::App;
-use service::edi::{AckState, SentDocuments};
+use service::app::{App, Core};
+use service::edi::{AckState, EdiService, SentDocuments};
 use service::ledger::{Channel, Ledger, LedgerEntry, Outcome};
 use service::metrics::{Captured, Metrics};
 use service::notify::Notifier;
@@ -47,9 +47,10 @@ async fn host(ack_window: chrono::Duration) -> Host {
     ports.ack_window = ack_window;
     let (metrics, captured) = Metrics::capture();
     let mut watcher = EdiWatcher::new(
-        App::new(store.clone())
-            .with_edi(ports.clone())
-            .with_metrics(metrics),
+        EdiService::new(
+            Core::new(store.clone()).with_metrics(metrics),
+            ports.clone(),
+        ),
         &edi,
     );
     watcher.settle = std::time::Duration::ZERO;

@@ -19,8 +19,9 @@ use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
-use service::app::App;
+use service::app::{App, Core};
 use service::edi::ControlNumbers;
+use service::edi::EdiService;
 use service::store::{Orders, StatusFilter};
 use service::webhooks::Pending;
 use sqlite::EmbeddedStore;
@@ -76,7 +77,10 @@ async fn host(extra: Value) -> Host {
         inner: ports.numbers.clone(),
         asked: asked.clone(),
     });
-    let mut watcher = EdiWatcher::new(App::new(store.clone()).with_edi(ports.clone()), &edi);
+    let mut watcher = EdiWatcher::new(
+        EdiService::new(Core::new(store.clone()), ports.clone()),
+        &edi,
+    );
     watcher.settle = std::time::Duration::ZERO;
     let worker = OutboxWorker::new(
         local_notifier(

@@ -14,7 +14,8 @@ use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
-use service::app::App;
+use service::app::{App, Core};
+use service::edi::EdiService;
 use service::store::Orders;
 use sqlite::EmbeddedStore;
 
@@ -37,7 +38,10 @@ async fn host() -> Host {
     let dir = tempfile::tempdir().unwrap();
     let edi = local::edi::edi_dir(dir.path());
     let ports = local::edi::ports(&store, &edi, edi::IsaId::dropship());
-    let mut watcher = EdiWatcher::new(App::new(store.clone()).with_edi(ports.clone()), &edi);
+    let mut watcher = EdiWatcher::new(
+        EdiService::new(Core::new(store.clone()), ports.clone()),
+        &edi,
+    );
     watcher.settle = std::time::Duration::ZERO;
     let worker = OutboxWorker::new(
         local_notifier(

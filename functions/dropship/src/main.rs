@@ -592,8 +592,10 @@ async fn serve_embedded(
         .with_webhooks(delivery)
         .with_edi(edi_ports.clone()),
     );
-    let watcher =
-        local::edi::EdiWatcher::new(App::new(store.clone()).with_edi(edi_ports), &edi_dir);
+    let watcher = local::edi::EdiWatcher::new(
+        service::edi::EdiService::new(service::Core::new(store.clone()), edi_ports),
+        &edi_dir,
+    );
     let data = format!("data in {}", data_dir.display());
     run(
         store,

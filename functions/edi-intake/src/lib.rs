@@ -1,7 +1,7 @@
 //! The `edi-intake` Lambda: S3 object events of the EDI bucket's
 //! `inbound/<company>/` prefix. Each object is read (only its head when the
 //! event says it is over the limit), processed as one interchange
-//! (`App::edi_interchange`), answered (997, 824, TA1) in
+//! (`EdiService::edi_file`), answered (997, 824, TA1) in
 //! `outbound/<company>/`, and moved to `processed/<company>/`. Each object
 //! is its own event, so one partner's large file runs beside, not before,
 //! another partner's. A failure on
@@ -11,14 +11,13 @@
 //!
 //! An hourly schedule (EventBridge) invokes it too: our documents that
 //! partners have not acknowledged in time are settled as overdue
-//! (`App::edi_overdue`).
+//! (`EdiService::edi_overdue`).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use s3::{Object, S3Edi, inbound_key};
 use serde::Deserialize;
-use service::App;
-use service::edi::{EdiError, EdiOutbox, Inbound};
+use service::edi::{EdiError, EdiOutbox, EdiService, Inbound};
 use service::ledger::Ledger;
 use service::store::{Store, StoreError};
 use thiserror::Error;
@@ -52,7 +51,7 @@ pub enum Invocation {
 /// One invocation: the objects of an S3 event, or on the schedule the
 /// overdue acknowledgments.
 pub async fn invoked<S: Store + Ledger>(
-    app: &App<S>,
+    app: &EdiService<S>,
     bucket: &S3Edi,
     invocation: Invocation,
 ) -> Result<(), Failed> {
@@ -82,7 +81,7 @@ pub fn object_key(r: &S3EventRecord) -> Option<String> {
 /// Handle one event: every record, each on its own, on the bucket it
 /// names (`bucket` gives the client).
 pub async fn handle<S: Store + Ledger>(
-    app: &App<S>,
+    app: &EdiService<S>,
     bucket: &S3Edi,
     event: S3Event,
 ) -> Result<(), Retry> {
@@ -132,7 +131,7 @@ pub fn source_of(r: &S3EventRecord, key: &str) -> String {
 }
 
 async fn one<S: Store + Ledger>(
-    app: &App<S>,
+    app: &EdiService<S>,
     bucket: &S3Edi,
     company: &str,
     name: &str,
@@ -159,7 +158,7 @@ async fn one<S: Store + Ledger>(
             let replies: Vec<&str> = report.replies.iter().map(|r| r.name.as_str()).collect();
             tracing::info!(key = ?key, refused = ?report.refused, sets = ?report.sets, ?replies, "EDI file processed");
         }
-        Err(e @ (EdiError::Unavailable(_) | EdiError::App(_) | EdiError::NotConfigured)) => {
+        Err(e @ (EdiError::Unavailable(_) | EdiError::App(_))) => {
             return Err(e.into());
         }
         // Nothing to answer: no such EDI company, unusable settings.

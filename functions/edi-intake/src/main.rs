@@ -7,8 +7,8 @@ use dynamodb::DynamoStore;
 use edi_intake::{Invocation, invoked};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use s3::S3Edi;
-use service::App;
-use service::edi::EdiPorts;
+use service::Core;
+use service::edi::{EdiPorts, EdiService};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -21,16 +21,16 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     // Each event names its bucket; the client is shared.
     let s3 = S3Edi::on_first_use(&sdk, "");
-    let app = App::new(store.clone())
-        .with_edi(EdiPorts {
-            our_id,
-            numbers: Arc::new(store.clone()),
-            sent: Arc::new(store),
-            ack_window: service::edi::DEFAULT_ACK_WINDOW,
-            // 997s are written by `handle`, to the event's bucket.
-            outbox: Arc::new(s3.clone()),
-        })
-        .with_metrics(service::metrics::Metrics::emf());
+    let ports = EdiPorts {
+        our_id,
+        numbers: Arc::new(store.clone()),
+        sent: Arc::new(store.clone()),
+        ack_window: service::edi::DEFAULT_ACK_WINDOW,
+        // 997s are written by `handle`, to the event's bucket.
+        outbox: Arc::new(s3.clone()),
+    };
+    let core = Core::new(store).with_metrics(service::metrics::Metrics::emf());
+    let app = EdiService::new(core, ports);
     let (app, s3) = (&app, &s3);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {

@@ -209,9 +209,13 @@ where
     M: Mailer,
     Y: StoreSync,
 {
+    // Boxed: each source's work nests every channel's adapters, a type too
+    // deep to lay out inside the runtime's own future.
     let response = match invocation {
-        Invocation::Stream(e) => serde_json::to_value(handle(notifier, e).await),
-        Invocation::Deliveries(e) => serde_json::to_value(handle_deliveries(notifier, e).await),
+        Invocation::Stream(e) => serde_json::to_value(Box::pin(handle(notifier, e)).await),
+        Invocation::Deliveries(e) => {
+            serde_json::to_value(Box::pin(handle_deliveries(notifier, e)).await)
+        }
     };
     response.unwrap_or_else(|_| serde_json::json!({"batchItemFailures": []}))
 }

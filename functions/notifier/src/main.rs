@@ -1,9 +1,5 @@
 //! The `notifier` Lambda entry point: configuration and clients once per
 //! execution environment, then one `handle` per stream batch.
-// The handler's future nests the notifier, the secret-store decorator, the
-// store and the SDK's orchestrator: deeper than the compiler's default
-// layout query depth (a compile-time limit only).
-#![recursion_limit = "256"]
 
 use std::sync::Arc;
 

@@ -1,10 +1,6 @@
 //! Lambda `webhook-intake`: signed store-platform webhooks to cancellations,
 //! over DynamoDB, with the companies' secrets from Secrets Manager.
 //! Everything that can be done once is done at init.
-// The handler's future nests the request span, the secret-store decorator,
-// the platform reader and the SDK's orchestrator: deeper than the compiler's
-// default layout query depth (a compile-time limit only).
-#![recursion_limit = "256"]
 
 use dynamodb::DynamoStore;
 use handlers::webhooks;

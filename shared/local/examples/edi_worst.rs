@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
-use service::App;
+use service::Core;
+use service::edi::EdiService;
 use sqlite::EmbeddedStore;
 
 const CASES: [(&str, &str); 7] = [
@@ -155,7 +156,7 @@ fn run(case: &str) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let edi = local::edi::edi_dir(dir.path());
         let ports = local::edi::ports(&store, &edi, edi::IsaId::dropship());
-        let mut watcher = EdiWatcher::new(App::new(store.clone()).with_edi(ports), &edi);
+        let mut watcher = EdiWatcher::new(EdiService::new(Core::new(store.clone()), ports), &edi);
         watcher.settle = Duration::ZERO;
         let inbound = edi.join("inbound/buyer-edi");
         std::fs::create_dir_all(&inbound).map_err(|e| e.to_string())?;

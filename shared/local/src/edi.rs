@@ -1,5 +1,5 @@
 //! EDI on a local run: `<data-dir>/edi/inbound/<company>/` is watched; each
-//! file is processed once (`App::edi_interchange`), its answers (997, 824,
+//! file is processed once (`EdiService::edi_file`), its answers (997, 824,
 //! TA1) written to `<data-dir>/edi/outbound/<company>/`, and the file moved
 //! to `<data-dir>/edi/processed/<company>/`. The notifier's 860s and 865s go
 //! to the same outbound folders (`LocalEdiOutbox`).
@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncReadExt;
 
-use service::App;
-use service::edi::{EdiError, EdiOutbox, EdiPorts, Inbound, InterchangeReport, OutboxError};
+use service::edi::{
+    EdiError, EdiOutbox, EdiPorts, EdiService, Inbound, InterchangeReport, OutboxError,
+};
 use service::ledger::Ledger;
 use service::store::Store;
 use service::webhooks::Pending;
@@ -110,7 +111,7 @@ enum Read {
 
 /// Watches the inbound folders.
 pub struct EdiWatcher<S> {
-    app: App<S>,
+    app: EdiService<S>,
     root: PathBuf,
     outbox: LocalEdiOutbox,
     pub poll: Duration,
@@ -130,8 +131,7 @@ pub struct Pass {
 }
 
 impl<S: Store + Ledger> EdiWatcher<S> {
-    /// `app` must have EDI set up (`App::with_edi`).
-    pub fn new(app: App<S>, edi_dir: &Path) -> Self {
+    pub fn new(app: EdiService<S>, edi_dir: &Path) -> Self {
         EdiWatcher {
             app,
             root: edi_dir.to_path_buf(),
@@ -270,9 +270,7 @@ impl<S: Store + Ledger> EdiWatcher<S> {
                     }
                     tracing::info!(company_id = %company, file = ?name, refused = ?report.refused, sets = report.sets.len(), replies = report.replies.len(), "EDI file processed");
                 }
-                Err(
-                    e @ (EdiError::Unavailable(_) | EdiError::App(_) | EdiError::NotConfigured),
-                ) => {
+                Err(e @ (EdiError::Unavailable(_) | EdiError::App(_))) => {
                     tracing::warn!(company_id = %company, file = ?name, error = %e, "EDI file not processed; tried again later");
                     pass.retried += 1;
                     continue;

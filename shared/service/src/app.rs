@@ -1,7 +1,12 @@
 //! Application service: the use cases, orchestrating the pure domain and the
-//! store. Here: the service itself, its errors, idempotent replies, ids,
-//! hashing and authentication; the use cases live beside it (`orders`,
-//! `changes`, `reconcile`), all deciding through the loop in `retry`.
+//! store. Here: the core every use-case service shares (store, config,
+//! metrics, and the idempotency rule), their errors, idempotent replies,
+//! ids, hashing and authentication; the use cases live beside it
+//! (`orders`, `changes`, `reconcile`, `edi`), all deciding through the loop
+//! in `retry`.
+
+use std::ops::Deref;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
@@ -114,20 +119,64 @@ pub fn hash_api_key(key: &str) -> String {
     sha256_hex(key.as_bytes())
 }
 
-pub struct App<S> {
+/// What every use-case service shares: the store, the configuration and
+/// where counts go; on it, the decide-and-commit loop (`retry`) and the
+/// idempotency rule. Services hold it behind an `Arc`, so a host's
+/// services share one.
+pub struct Core<S> {
     pub store: S,
     pub config: Config,
+    /// Where counts of what happens go (off unless the host says).
+    pub metrics: crate::metrics::Metrics,
+}
+
+impl<S> Core<S> {
+    pub fn new(store: S) -> Self {
+        Self::with_config(store, Config::default())
+    }
+
+    pub fn with_config(store: S, config: Config) -> Self {
+        Core {
+            store,
+            config,
+            metrics: crate::metrics::Metrics::off(),
+        }
+    }
+
+    /// Count what happens into `metrics` (the Lambda functions: EMF).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        Core { metrics, ..self }
+    }
+
+    /// Shared by the services built on it.
+    pub fn shared(self) -> Arc<Self> {
+        Arc::new(self)
+    }
+}
+
+pub struct App<S> {
+    core: Core<S>,
     /// Reads orders from store platforms for webhook deliveries that name
     /// an order without its state; hosts without webhooks have none.
     pub(crate) platforms: Option<Box<dyn PlatformReader>>,
     /// Companies as webhook intake last read them (see `cache`).
     pub(crate) companies: CompanyCache,
-    /// Where counts of what happens go (off unless the host says).
-    pub metrics: crate::metrics::Metrics,
     /// Event webhooks: URL policy, resolver, signing key, ping queue.
     pub(crate) webhooks: Option<crate::ports::WebhookPorts>,
-    /// EDI: our interchange id, control numbers, the outbound folder.
-    pub(crate) edi: Option<crate::ports::EdiPorts>,
+}
+
+impl<S> Deref for App<S> {
+    type Target = Core<S>;
+
+    fn deref(&self) -> &Core<S> {
+        &self.core
+    }
+}
+
+impl<S> std::ops::DerefMut for App<S> {
+    fn deref_mut(&mut self) -> &mut Core<S> {
+        &mut self.core
+    }
 }
 
 /// The order a request acts on: its id, and the order itself when it was
@@ -186,21 +235,10 @@ impl<S> App<S> {
 
     pub fn with_config(store: S, config: Config) -> Self {
         App {
-            store,
             companies: CompanyCache::new(config.company_cache),
-            config,
+            core: Core::with_config(store, config),
             platforms: None,
-            metrics: crate::metrics::Metrics::off(),
             webhooks: None,
-            edi: None,
-        }
-    }
-
-    /// Take EDI partners' interchanges with `ports`.
-    pub fn with_edi(self, ports: crate::ports::EdiPorts) -> Self {
-        App {
-            edi: Some(ports),
-            ..self
         }
     }
 
@@ -214,7 +252,10 @@ impl<S> App<S> {
 
     /// Count what happens into `metrics` (the Lambda functions: EMF).
     pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
-        App { metrics, ..self }
+        App {
+            core: self.core.with_metrics(metrics),
+            ..self
+        }
     }
 
     /// Read platform orders through `reader` (webhook hosts).
@@ -269,7 +310,7 @@ impl<S: Store> App<S> {
     }
 }
 
-impl<S: IdempotencyRecords> App<S> {
+impl<S: IdempotencyRecords> Core<S> {
     /// The response stored under `idem`, after a write was refused because
     /// the key is taken: the record the refusal carried, else read. A key
     /// taken by another request is refused.

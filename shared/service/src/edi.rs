@@ -1,4 +1,4 @@
-//! EDI partners' documents, both ways. Inbound (`App::edi_interchange`):
+//! EDI partners' documents, both ways. Inbound (`EdiService::edi_interchange`):
 //! an interchange from a company's folder is checked whole (`edi::validate`:
 //! envelopes, counts, control numbers, the sender is the folder's company)
 //! and every functional group is answered with a 997, which speaks only of
@@ -37,9 +37,25 @@ pub use acks::{DEFAULT_ACK_WINDOW, REPLY_NUMBERS_KEPT};
 pub use outbound::outbound_document;
 pub use replies::{Inbound, Numbering};
 
-use crate::app::App;
+use crate::app::Core;
 use crate::reconcile::ReconcileOutcome;
 use crate::store::Store;
+
+/// EDI intake: partners' interchanges read and answered, and the
+/// acknowledgments of what we sent settled. Holds the EDI ports it needs.
+pub struct EdiService<S> {
+    core: Arc<Core<S>>,
+    ports: EdiPorts,
+}
+
+impl<S> EdiService<S> {
+    pub fn new(core: impl Into<Arc<Core<S>>>, ports: EdiPorts) -> Self {
+        EdiService {
+            core: core.into(),
+            ports,
+        }
+    }
+}
 
 /// A document to put in a company's outbound folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +154,6 @@ pub enum EdiError {
     UnknownCompany(String),
     #[error("company {0} has no usable EDI settings: {1}")]
     Settings(String, String),
-    #[error("EDI is not set up on this host")]
-    NotConfigured,
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -351,11 +365,7 @@ struct Named {
     receivers: Vec<String>,
 }
 
-impl<S: Store + crate::ledger::Ledger> App<S> {
-    fn edi_ports(&self) -> Result<&EdiPorts, EdiError> {
-        self.edi.as_ref().ok_or(EdiError::NotConfigured)
-    }
-
+impl<S: Store + crate::ledger::Ledger> EdiService<S> {
     fn named_in(
         &self,
         partner: &Partner,
@@ -363,10 +373,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         doc: &ChangeDocument,
         header: &IsaHeader,
     ) -> Named {
-        let ours: Vec<&str> = self
-            .edi
-            .iter()
-            .map(|p| p.our_id.id())
+        let ours: Vec<&str> = std::iter::once(self.ports.our_id.id())
             .chain(partner.our_id.as_ref().map(IsaId::id))
             .collect();
         let n1 = match partner.named_by {
@@ -404,6 +411,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         let po = &doc.po_number;
         let mut candidates: Vec<Order> = match company.role {
             Role::Buyer => self
+                .core
                 .store
                 .orders_by_ref(&company.id, Role::Buyer, po)
                 .await
@@ -412,6 +420,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
                 .filter(|o| o.buyer_id == company.id)
                 .collect(),
             Role::Seller => self
+                .core
                 .store
                 .seller_orders_by_po(&company.id, po)
                 .await
@@ -431,6 +440,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
                     continue;
                 }
                 let c = self
+                    .core
                     .store
                     .company(other)
                     .await
@@ -504,6 +514,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         let (set, po_number) = (doc.set, doc.po_number.clone());
         let doc = Arc::new(doc.clone());
         let outcomes = self
+            .core
             .reconcile_to(
                 company,
                 Source::Edi,
@@ -543,7 +554,7 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
         group_ids: Option<(String, String)>,
         numbering: &Numbering,
     ) -> Result<Envelope, EdiError> {
-        let ports = self.edi_ports()?;
+        let ports = &self.ports;
         let control = match numbering.kept() {
             Some(n) => n,
             None => ports
@@ -596,8 +607,8 @@ impl<S: Store + crate::ledger::Ledger> App<S> {
     }
 
     async fn edi_company(&self, company_id: &str) -> Result<(Company, Partner), EdiError> {
-        self.edi_ports()?;
         let company = self
+            .core
             .store
             .company(company_id)
             .await

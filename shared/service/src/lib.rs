@@ -27,7 +27,8 @@ pub mod sync;
 pub mod views;
 pub mod webhooks;
 
-pub use app::{App, Target, now};
+pub use app::{App, Core, Target, now};
 pub use cache::CacheLimits;
 pub use config::{Config, RaceRetry};
+pub use edi::EdiService;
 pub use reconcile::{ReconcileOutcome, ReconcileResult};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::app::{App, AppError, Target, new_id, now};
+use crate::app::{App, AppError, Core, Target, new_id, now};
 use crate::intake::Ours;
 use crate::store::{Commit, Decided, DeliveryRecord, Store, StoreError};
 use domain::inbound::PlatformOrder;
@@ -88,7 +88,9 @@ impl<S: Store> App<S> {
         })
         .await
     }
+}
 
+impl<S: Store> Core<S> {
     /// Bring each of `orders` to the quantities `state` reads off it, one
     /// commit per order carrying the delivery key (a redelivery is a no-op).
     pub(crate) async fn reconcile_to<F>(

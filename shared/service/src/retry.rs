@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use crate::app::{App, AppError, Idempotent, Outcome, Read, Target, idempotency_record, key_of};
+use crate::app::{AppError, Core, Idempotent, Outcome, Read, Target, idempotency_record, key_of};
 use crate::metrics::Event;
 use crate::store::{Commit, Decided, Store, StoreError};
 use domain::{Company, Order, Role};
 
-impl<S: Store> App<S> {
+impl<S: Store> Core<S> {
     /// The one decide-and-commit loop: the store decides on the order's
     /// current state and commits; a lost race (`VersionConflict`) waits a
     /// jittered, growing while and decides again, within

@@ -141,7 +141,7 @@ impl<S: Companies, K: SecretStore> WithSecrets<S, K> {
         if let Some(s) = self.cache.as_ref().and_then(|k| k.get(&c.id)) {
             return Ok(Some(c.with_secrets(s)));
         }
-        let s = self.secrets.get(&c.id).await?.unwrap_or_default();
+        let s = Box::pin(self.secrets.get(&c.id)).await?.unwrap_or_default();
         if let Some(k) = &self.cache {
             k.put(&c.id, &s);
         }
@@ -242,6 +242,9 @@ impl<S: Send + Sync + 'static, K: SecretStore> PassLedger for WithSecrets<S, K> 
 impl<S: Send + Sync + 'static, K: SecretStore> PassStore for WithSecrets<S, K> {}
 impl<S: Send + Sync + 'static, K: SecretStore> PassEvents for WithSecrets<S, K> {}
 
+// The calls this decorator wraps (store and secret store, SDK calls on AWS)
+// are boxed: nested in place, their futures made every use case reading a
+// company too deep a type for the compiler's default layout limits.
 impl<S: Companies, K: SecretStore> Companies for WithSecrets<S, K> {
     /// Through `change_company`: the secrets first, then the record.
     async fn put_company(&self, company: &Company) -> Result<(), StoreError> {
@@ -309,15 +312,15 @@ impl<S: Companies, K: SecretStore> Companies for WithSecrets<S, K> {
                 Err(e) => return Ok(Err(e)),
                 Ok(Round::Done(answer)) => return Ok(Ok(answer)),
                 Ok(Round::ReadSecrets) => {
-                    known = Some(self.secrets.get(id).await?.unwrap_or_default());
+                    known = Some(Box::pin(self.secrets.get(id)).await?.unwrap_or_default());
                 }
                 Ok(Round::PutSecrets(s)) => {
-                    self.secrets.put(id, &s).await?;
+                    Box::pin(self.secrets.put(id, &s)).await?;
                     self.forget_cached(id);
                     known = Some(s);
                 }
                 Ok(Round::ForgetSecrets) => {
-                    self.secrets.delete(id).await?;
+                    Box::pin(self.secrets.delete(id)).await?;
                     self.forget_cached(id);
                     forgotten = true;
                     known = Some(ConnectionSecrets::default());
@@ -330,21 +333,21 @@ impl<S: Companies, K: SecretStore> Companies for WithSecrets<S, K> {
     }
 
     async fn company(&self, id: &str) -> Result<Option<Company>, StoreError> {
-        let c = self.inner.company(id).await?;
-        self.hydrate(c).await
+        let c = Box::pin(self.inner.company(id)).await?;
+        Box::pin(self.hydrate(c)).await
     }
 
     async fn companies(&self) -> Result<Vec<Company>, StoreError> {
-        self.inner.companies().await
+        Box::pin(self.inner.companies()).await
     }
 
     async fn company_by_shop_domain(&self, d: &str) -> Result<Option<Company>, StoreError> {
-        let c = self.inner.company_by_shop_domain(d).await?;
-        self.hydrate(c).await
+        let c = Box::pin(self.inner.company_by_shop_domain(d)).await?;
+        Box::pin(self.hydrate(c)).await
     }
 
     async fn company_by_api_key_hash(&self, h: &str) -> Result<Option<Company>, StoreError> {
-        self.inner.company_by_api_key_hash(h).await
+        Box::pin(self.inner.company_by_api_key_hash(h)).await
     }
 }
 

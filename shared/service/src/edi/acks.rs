@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::App;
+use super::EdiService;
 use crate::ledger::Ledger;
 use crate::metrics::{Event, Metrics};
 use crate::ports::EdiPorts;
@@ -149,7 +149,7 @@ pub(crate) async fn settle_overdue<L: Ledger>(
     settled
 }
 
-impl<S: Store + Ledger> App<S> {
+impl<S: Store + Ledger> EdiService<S> {
     /// Settle what the partner's 997s and TA1s in an accepted interchange
     /// say of our documents. A failure is logged, never fatal: the
     /// document then stays awaiting and turns overdue, which re-sends it.
@@ -162,9 +162,7 @@ impl<S: Store + Ledger> App<S> {
     }
 
     async fn settle_one(&self, company_id: &str, verdict: &Verdict<'_>) -> Result<(), StoreError> {
-        let Some(ports) = &self.edi else {
-            return Ok(());
-        };
+        let ports = &self.ports;
         let control = verdict.control_number;
         let Some(doc) = ports.sent.sent_document(company_id, control).await? else {
             tracing::info!(
@@ -192,8 +190,8 @@ impl<S: Store + Ledger> App<S> {
         }
         conclude(
             ports,
-            &self.store,
-            &self.metrics,
+            &self.core.store,
+            &self.core.metrics,
             &doc,
             verdict.state,
             &verdict.note,
@@ -205,10 +203,8 @@ impl<S: Store + Ledger> App<S> {
     /// no acknowledgment (at most a batch per call: hosts call it
     /// periodically). Returns how many were settled.
     pub async fn edi_overdue(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let Some(ports) = &self.edi else {
-            return Ok(0);
-        };
+        let ports = &self.ports;
         let docs = overdue_documents(ports, now, OVERDUE_BATCH).await?;
-        Ok(settle_overdue(ports, &self.store, &self.metrics, &docs).await)
+        Ok(settle_overdue(ports, &self.core.store, &self.core.metrics, &docs).await)
     }
 }

@@ -2,11 +2,10 @@
 
 use tracing::Instrument;
 
-use super::{EdiError, InterchangeReport, Numbering};
-use crate::app::App;
+use super::{EdiError, EdiService, InterchangeReport, Numbering};
 use crate::store::Store;
 
-impl<S: Store + crate::ledger::Ledger> App<S> {
+impl<S: Store + crate::ledger::Ledger> EdiService<S> {
     /// Read one interchange inside its span: every line logged while reading
     /// it carries the partner and how it ended.
     pub(crate) async fn edi_interchange_numbered(

@@ -10,11 +10,10 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::app::App;
 use crate::ledger::Ledger;
 use crate::store::Store;
 
-use super::{EdiError, InterchangeReport};
+use super::{EdiError, EdiService, InterchangeReport};
 
 /// The control numbers our replies to one file take: those kept from an
 /// earlier run first, in order, then fresh ones; each number used is noted.
@@ -56,7 +55,7 @@ pub enum Inbound<'a> {
     TooLarge(&'a [u8], u64),
 }
 
-impl<S: Store + Ledger> App<S> {
+impl<S: Store + Ledger> EdiService<S> {
     /// Process inbound file `source` of `company_id` and answer it, once:
     /// a file seen before (the same `source`) is answered under the
     /// control numbers its replies were first given.
@@ -66,7 +65,7 @@ impl<S: Store + Ledger> App<S> {
         source: &str,
         file: Inbound<'_>,
     ) -> Result<InterchangeReport, EdiError> {
-        let ports = self.edi_ports()?;
+        let ports = &self.ports;
         let unavailable = |e: crate::store::StoreError| EdiError::Unavailable(e.to_string());
         let kept = ports
             .sent

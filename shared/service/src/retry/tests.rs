@@ -158,9 +158,11 @@ fn order() -> Order {
 }
 
 fn app(commits: Commits, policy: RaceRetry) -> App<Fake> {
-    let mut app = App::new(Fake::new(Some(order()), order(), commits));
-    app.config.race_retry = policy;
-    app
+    let config = crate::Config {
+        race_retry: policy,
+        ..crate::Config::default()
+    };
+    App::with_config(Fake::new(Some(order()), order(), commits), config)
 }
 
 fn buyer() -> Company {
