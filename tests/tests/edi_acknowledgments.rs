@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use aws::emf::Captured;
 use common::*;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
@@ -16,7 +17,6 @@ use serde_json::json;
 use service::app::{App, Core};
 use service::edi::{AckState, EdiService, SentDocuments};
 use service::ledger::{Channel, Ledger, LedgerEntry, Outcome};
-use service::metrics::{Captured, Metrics};
 use service::notify::Notifier;
 use sqlite::EmbeddedStore;
 
@@ -45,7 +45,7 @@ async fn host(ack_window: chrono::Duration) -> Host {
     let edi = local::edi::edi_dir(dir.path());
     let mut ports = local::edi::ports(&store, &edi, edi::IsaId::dropship());
     ports.ack_window = ack_window;
-    let (metrics, captured) = Metrics::capture();
+    let (metrics, captured) = aws::emf::capture();
     let mut watcher = EdiWatcher::new(
         EdiService::new(
             Core::new(store.clone()).with_metrics(metrics),

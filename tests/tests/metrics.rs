@@ -4,10 +4,10 @@
 
 mod common;
 
+use aws::emf::Captured;
 use common::*;
 use handlers::webhooks;
 use serde_json::Value;
-use service::metrics::{Captured, Metrics};
 
 fn count(docs: &[Value], metric: &str, dims: &[(&str, &str)]) -> usize {
     docs.iter()
@@ -25,7 +25,7 @@ fn count(docs: &[Value], metric: &str, dims: &[(&str, &str)]) -> usize {
 }
 
 async fn app() -> (service::app::App<sqlite::EmbeddedStore>, Captured) {
-    let (metrics, seen) = Metrics::capture();
+    let (metrics, seen) = aws::emf::capture();
     (demo_app().await.with_metrics(metrics), seen)
 }
 
@@ -149,7 +149,7 @@ async fn notifications_are_counted_by_channel_and_result() {
     assert_eq!(r.status, 201);
     let c: domain::Cancellation = serde_json::from_value(r.body).unwrap();
     let outbox = tempfile::tempdir().unwrap();
-    let (metrics, seen) = Metrics::capture();
+    let (metrics, seen) = aws::emf::capture();
     let notifier = local::worker::local_notifier(
         store,
         outbox.path(),

@@ -941,7 +941,8 @@ fn throttling_and_concurrency_limits() {
 /// alarm topic.
 #[test]
 fn alarms_watch_what_the_functions_count() {
-    use service::metrics::{Event, NAMESPACE, document};
+    use aws::emf::{NAMESPACE, document};
+    use service::metrics::Event;
     let t = template();
     let alarms: Vec<(String, &Value)> = resources(&t)
         .into_iter()

@@ -9,7 +9,6 @@ use domain::sync::{OrderUpdate, RefundLine, ShopifyRoutine, SyncAction, SyncPlan
 use domain::{Connection, Platform, PlatformId, Role};
 use platforms::client::{HttpStoreSync, PlatformHttp, RetryPolicy};
 use serde_json::{Value, json};
-use service::metrics::Metrics;
 use service::sync::{StoreSync, SyncError};
 use testkit::stores::{
     BcOrder, BcProduct, Decimal, FakeBigCommerce, FakeShopify, FakeWooCommerce, ShopLine,
@@ -206,7 +205,7 @@ async fn version_drift_and_deprecations_are_logged_counted_and_kept() {
     shopify.add_order(order);
     shopify.set_deprecated_reason("Order.closed");
     let server = shopify.start().await;
-    let (metrics, seen) = Metrics::capture();
+    let (metrics, seen) = aws::emf::capture();
     let http = fast_http().with_metrics(metrics);
     let sync = HttpStoreSync::new(http.clone());
     sync.apply(&plan(
@@ -230,7 +229,7 @@ async fn version_drift_and_deprecations_are_logged_counted_and_kept() {
     let (shopify, order) = shop();
     shopify.add_order(order);
     let server = shopify.start().await;
-    let (metrics, seen) = Metrics::capture();
+    let (metrics, seen) = aws::emf::capture();
     let http = fast_http().with_metrics(metrics);
     HttpStoreSync::new(http.clone())
         .apply(&plan(

@@ -2,7 +2,7 @@
 //! handlers, over DynamoDB: the API's routes to `handlers::api`, and the web
 //! app's (`handlers::assets::ROUTES`) to its embedded files, so the app is
 //! served from the API's own origin. Everything that can be done once is
-//! done at init.
+//! set up at init; its clients are built on first use.
 
 use std::sync::Arc;
 
@@ -11,7 +11,6 @@ use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
 use secretsmanager::SigningKeySecret;
 use service::App;
-use service::metrics::Metrics;
 use service::webhooks::WebhookPorts;
 use sqs::SqsQueue;
 
@@ -25,17 +24,14 @@ async fn main() -> Result<(), Error> {
     let policy = domain::webhooks::UrlPolicy {
         allow_insecure: hooks.allow_insecure,
     };
-    let app = App::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table_name()?,
-    ))
-    .with_metrics(Metrics::emf())
-    .with_webhooks(WebhookPorts {
-        policy,
-        resolver: Arc::new(hooks::PublicResolver { policy }),
-        keys: Arc::new(SigningKeySecret::on_first_use(&sdk, &hooks.signing_key)),
-        queue: Arc::new(SqsQueue::on_first_use(&sdk, &hooks.queue_url)),
-    });
+    let app = App::new(DynamoStore::on_first_use(&sdk, settings.table_name()?))
+        .with_metrics(aws::emf::metrics())
+        .with_webhooks(WebhookPorts {
+            policy,
+            resolver: Arc::new(hooks::PublicResolver { policy }),
+            keys: Arc::new(SigningKeySecret::on_first_use(&sdk, &hooks.signing_key)),
+            queue: Arc::new(SqsQueue::on_first_use(&sdk, &hooks.queue_url)),
+        });
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         let reply = if assets::serves(req.uri().path()) {

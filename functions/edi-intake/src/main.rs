@@ -1,5 +1,6 @@
-//! The `edi-intake` Lambda entry point: clients once per execution
-//! environment, then one `invoked` per S3 event or schedule.
+//! The `edi-intake` Lambda entry point: the app once per execution
+//! environment (its clients built on first use), then one `invoked` per S3
+//! event or schedule.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let table = settings.table_name()?;
     let our_id =
         edi::IsaId::new("ZZ", &settings.isa_id).map_err(|e| format!("DROPSHIP_ISA_ID: {e}"))?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let store = DynamoStore::on_first_use(&sdk, table);
     // Each event names its bucket; the client is shared.
     let s3 = S3Edi::on_first_use(&sdk, "");
     let ports = EdiPorts {
@@ -29,7 +30,7 @@ async fn main() -> Result<(), Error> {
         // 997s are written by `handle`, to the event's bucket.
         outbox: Arc::new(s3.clone()),
     };
-    let core = Core::new(store).with_metrics(service::metrics::Metrics::emf());
+    let core = Core::new(store).with_metrics(aws::emf::metrics());
     let app = EdiService::new(core, ports);
     let (app, s3) = (&app, &s3);
     lambda_runtime::run(service_fn(

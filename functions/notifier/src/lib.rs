@@ -82,24 +82,25 @@ impl Config {
     }
 }
 
-/// Build the clients once per execution environment.
+/// The notifier once per execution environment; its clients are built on
+/// first use.
 pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigError> {
     let policy = domain::webhooks::UrlPolicy {
         allow_insecure: config.webhooks.allow_insecure,
     };
-    let sender = hooks::HttpSender::new(policy).map_err(|e| ConfigError::Client(e.to_string()))?;
     let webhooks = DeliveryPorts {
         policy,
-        sender: Arc::new(sender),
+        // Its TLS set-up is built with the first delivery.
+        sender: Arc::new(hooks::HttpSender::on_first_use(policy)),
         keys: Arc::new(SigningKeySecret::on_first_use(
             sdk,
             &config.webhooks.signing_key,
         )),
         queue: Arc::new(SqsQueue::on_first_use(sdk, &config.webhooks.queue_url)),
     };
-    // One DynamoDB client for the store and the EDI control numbers: a
-    // second would be built (and pay its set-up) at every cold start.
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table);
+    // One DynamoDB client for the store and the EDI control numbers, built
+    // with the first request.
+    let store = DynamoStore::on_first_use(sdk, &config.table);
     let our_id = edi::IsaId::new("ZZ", &config.isa_id)
         .map_err(|e| ConfigError::Client(format!("DROPSHIP_ISA_ID: {e}")))?;
     let edi = EdiPorts {
@@ -117,10 +118,10 @@ pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigE
         ),
         SesMailer::on_first_use(sdk),
         email::Letters,
-        HttpStoreSync::new(PlatformHttp::default().with_metrics(service::metrics::Metrics::emf())),
+        HttpStoreSync::new(PlatformHttp::default().with_metrics(aws::emf::metrics())),
         NotifierConfig::new(&config.sender),
     )
-    .with_metrics(service::metrics::Metrics::emf())
+    .with_metrics(aws::emf::metrics())
     .with_webhooks(webhooks)
     .with_edi(edi))
 }

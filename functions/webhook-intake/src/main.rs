@@ -1,6 +1,7 @@
 //! Lambda `webhook-intake`: signed store-platform webhooks to cancellations,
 //! over DynamoDB, with the companies' secrets from Secrets Manager.
-//! Everything that can be done once is done at init.
+//! Everything that can be done once is set up at init; its clients are
+//! built on first use.
 
 use dynamodb::DynamoStore;
 use handlers::webhooks;
@@ -8,7 +9,6 @@ use lambda_http::{Error, Request, service_fn};
 use platforms::client::{HttpPlatformReader, PlatformHttp};
 use secretsmanager::SecretsManager;
 use service::App;
-use service::metrics::Metrics;
 use service::secrets::WithSecrets;
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,14 +18,14 @@ async fn main() -> Result<(), Error> {
     let (table, prefix) = (settings.table_name()?, settings.secrets_prefix()?);
     // One SDK configuration for both clients: init pays for it once.
     let sdk = aws::sdk_config(&settings).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let store = DynamoStore::on_first_use(&sdk, table);
     // No secret cache here: the companies themselves are kept (with their
     // secrets) for a while, and read again when a signature fails.
     let secrets = SecretsManager::on_first_use(&sdk, prefix);
     let app = App::new(WithSecrets::new(store, secrets))
-        .with_metrics(Metrics::emf())
+        .with_metrics(aws::emf::metrics())
         .with_platform_reader(HttpPlatformReader::new(
-            PlatformHttp::default().with_metrics(Metrics::emf()),
+            PlatformHttp::default().with_metrics(aws::emf::metrics()),
         ));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -1,15 +1,20 @@
 //! The AWS SDK set-up every function shares: the standard environment
-//! (credentials, region, `AWS_ENDPOINT_URL` for a local stand-in), and the
-//! HTTP client the SDK calls go through (`http_client`), and the settings
-//! every host reads once at init (`lambda::Settings`).
+//! (credentials, region, `AWS_ENDPOINT_URL` for a local stand-in), the
+//! HTTP client the SDK calls go through (`http_client`), SDK clients built
+//! on first use (`OnFirstUse`), the settings every host reads once at init
+//! (`lambda::Settings`), and the counts as CloudWatch embedded metrics
+//! (`emf`).
 
 use aws_config::BehaviorVersion;
 
+pub mod emf;
 mod http_client;
 pub mod lambda;
+mod on_first_use;
 
 pub use aws_config::SdkConfig;
 pub use lambda::Settings;
+pub use on_first_use::OnFirstUse;
 
 /// The SDK configuration every function shares: the standard AWS
 /// environment, and the HTTP client that builds its TLS set-up on first use

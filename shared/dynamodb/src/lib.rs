@@ -33,14 +33,23 @@ mod tests;
 /// DynamoDB-backed store. Cheap to clone (the client is shared).
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    client: aws::OnFirstUse<Client>,
     table: String,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
-            client,
+            client: aws::OnFirstUse::built(client),
+            table: table.into(),
+        }
+    }
+
+    /// A store whose client is built from `sdk` with its first request, not
+    /// at a Lambda's init (see `aws::OnFirstUse`).
+    pub fn on_first_use(sdk: &aws::SdkConfig, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client: aws::OnFirstUse::new(sdk, Client::new),
             table: table.into(),
         }
     }

@@ -92,7 +92,7 @@ impl Resolver for PublicResolver {
 
 #[cfg(feature = "sender")]
 mod sender {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
 
     use domain::webhooks::{UrlHost, UrlPolicy, address_allowed, check_url};
     use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -119,13 +119,43 @@ mod sender {
     /// Sends deliveries; cheap to clone (one connection pool).
     #[derive(Clone)]
     pub struct HttpSender {
-        client: reqwest::Client,
+        /// Built on first use (`client`); clones share it.
+        client: Arc<OnceLock<reqwest::Client>>,
         policy: UrlPolicy,
     }
 
     impl HttpSender {
+        /// A sender whose client is built now: a broken TLS set-up fails
+        /// the host at start.
         pub fn new(policy: UrlPolicy) -> Result<Self, ClientError> {
-            let client = reqwest::Client::builder()
+            let sender = Self::on_first_use(policy);
+            sender.client()?;
+            Ok(sender)
+        }
+
+        /// A sender whose client (its TLS configuration and root store) is
+        /// built with the first delivery, not at a Lambda's init: most
+        /// notifier invocations deliver nothing. If it cannot be built
+        /// then, that delivery fails as transient (`SendError::Failed`) and
+        /// the next one tries again.
+        pub fn on_first_use(policy: UrlPolicy) -> Self {
+            HttpSender {
+                client: Arc::new(OnceLock::new()),
+                policy,
+            }
+        }
+
+        #[cfg(test)]
+        pub(crate) fn is_built(&self) -> bool {
+            self.client.get().is_some()
+        }
+
+        fn client(&self) -> Result<&reqwest::Client, ClientError> {
+            if let Some(client) = self.client.get() {
+                return Ok(client);
+            }
+            let policy = self.policy;
+            let built = reqwest::Client::builder()
                 .dns_resolver(Arc::new(PublicResolver { policy }))
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
@@ -135,7 +165,7 @@ mod sender {
                 .user_agent(concat!("dropship-webhooks/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(ClientError)?;
-            Ok(HttpSender { client, policy })
+            Ok(self.client.get_or_init(|| built))
         }
 
         async fn post(&self, d: &Delivery) -> Result<u16, SendError> {
@@ -149,8 +179,10 @@ mod sender {
             {
                 return Err(SendError::Refused(format!("{a} is not a public address")));
             }
-            let mut response = self
-                .client
+            let client = self
+                .client()
+                .map_err(|e| SendError::Failed(error_chain(&e)))?;
+            let mut response = client
                 .post(&checked.url)
                 .header("content-type", "application/json")
                 .header("dropship-event-id", &d.event_id)
@@ -227,7 +259,7 @@ mod tests {
             .and(header_regex("dropship-signature", "^t=1,v1=00$"))
             .and(header("content-type", "application/json"))
             .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(100_000)))
-            .expect(1)
+            .expect(2)
             .mount(&server)
             .await;
         Mock::given(method("POST"))
@@ -245,6 +277,15 @@ mod tests {
                 .await,
             Ok(200)
         );
+        // Built on first use, clones sharing it: the same answers.
+        let lazy = HttpSender::on_first_use(INSECURE);
+        assert!(!lazy.is_built(), "nothing built before a delivery");
+        let clone = lazy.clone();
+        assert_eq!(
+            lazy.send(&delivery(format!("{}/hook", server.uri()))).await,
+            Ok(200)
+        );
+        assert!(clone.is_built(), "clones share the client");
         assert_eq!(
             sender
                 .send(&delivery(format!("{}/moved", server.uri())))

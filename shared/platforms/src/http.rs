@@ -132,18 +132,21 @@ impl PlatformHttp {
         }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        self.client.get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(15))
-                .user_agent(concat!(
-                    "dropship-cancellations/",
-                    env!("CARGO_PKG_VERSION")
-                ))
-                .build()
-                .unwrap_or_default()
-        })
+    /// The client, built on the first call. A client that cannot be built
+    /// (no TLS back end) is not kept: the next call tries again.
+    fn client(&self) -> Result<&reqwest::Client, reqwest::Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let built = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!(
+                "dropship-cancellations/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// Send the request `build` makes, retrying transient failures. Returns
@@ -153,11 +156,16 @@ impl PlatformHttp {
         platform: &'static str,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response, PlatformError> {
+        // Transient: nothing was sent, and a later invocation may build it.
+        let client = self.client().map_err(|e| PlatformError::Unavailable {
+            platform,
+            detail: format!("building the HTTP client: {e}"),
+        })?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.policy.attempts;
-            let (detail, wait, ambiguous) = match build(self.client()).send().await {
+            let (detail, wait, ambiguous) = match build(client).send().await {
                 Ok(r) if r.status().is_success() => return Ok(r),
                 Ok(r) if retryable(r.status()) => {
                     let status = r.status();

@@ -1,16 +1,12 @@
-//! Counts of what happens, as CloudWatch embedded metric format (EMF)
-//! documents: one JSON line on standard output per event, which CloudWatch
-//! Logs turns into metrics in namespace `Dropship` (no API call, nothing to
-//! wait for). Each document carries its dimensions and also the coarser
-//! rollups named in `rollups`, so an alarm can watch, say, every failed
-//! notification whatever its channel. Off unless a host turns it on; tests
-//! capture the lines instead.
+//! Counts of what happens. The use cases count `Event`s through `Metrics`;
+//! where the counts go is the `MetricsWriter` port: in the Lambda functions
+//! CloudWatch embedded metric format documents on standard output
+//! (`aws::emf`), in local hosts nowhere (off), in tests memory. Each event
+//! names its metric, its dimensions and the coarser dimension sets
+//! (`rollups`) it is also counted under, so an alarm can watch, say, every
+//! failed notification whatever its channel.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-/// The namespace of every metric.
-pub const NAMESPACE: &str = "Dropship";
+use std::sync::Arc;
 
 /// What is counted, with its dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,47 +32,51 @@ pub enum Event<'a> {
     EdiUnacknowledged { result: &'a str },
 }
 
-struct Doc<'a> {
-    name: &'static str,
-    dims: Vec<(&'static str, &'a str)>,
+/// The metric an event adds one to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metric<'a> {
+    pub name: &'static str,
+    /// Its dimensions, in order.
+    pub dims: Vec<(&'static str, &'a str)>,
     /// Dimension sets besides the full one (each a subset of `dims`).
-    rollups: &'static [&'static [&'static str]],
+    pub rollups: &'static [&'static [&'static str]],
 }
 
 impl<'a> Event<'a> {
-    fn doc(self) -> Doc<'a> {
+    /// The metric this event counts in.
+    pub fn metric(self) -> Metric<'a> {
         match self {
-            Event::CancellationCreated { source, kind } => Doc {
+            Event::CancellationCreated { source, kind } => Metric {
                 name: "CancellationsCreated",
                 dims: vec![("Source", source), ("Kind", kind)],
                 rollups: &[&[]],
             },
-            Event::WebhookDelivery { platform, outcome } => Doc {
+            Event::WebhookDelivery { platform, outcome } => Metric {
                 name: "WebhookDeliveries",
                 dims: vec![("Platform", platform), ("Outcome", outcome)],
                 rollups: &[&["Outcome"]],
             },
-            Event::Notification { channel, result } => Doc {
+            Event::Notification { channel, result } => Metric {
                 name: "Notifications",
                 dims: vec![("Channel", channel), ("Result", result)],
                 rollups: &[&["Result"]],
             },
-            Event::CommitConflict => Doc {
+            Event::CommitConflict => Metric {
                 name: "CommitConflicts",
                 dims: vec![],
                 rollups: &[],
             },
-            Event::CommitGaveUp => Doc {
+            Event::CommitGaveUp => Metric {
                 name: "CommitsGivenUp",
                 dims: vec![],
                 rollups: &[],
             },
-            Event::EdiUnacknowledged { result } => Doc {
+            Event::EdiUnacknowledged { result } => Metric {
                 name: "EdiDocumentsUnacknowledged",
                 dims: vec![("Result", result)],
                 rollups: &[&[]],
             },
-            Event::PlatformApiDrift { platform, kind } => Doc {
+            Event::PlatformApiDrift { platform, kind } => Metric {
                 name: "PlatformApiDrift",
                 dims: vec![("Platform", platform), ("Kind", kind)],
                 rollups: &[&["Platform"]],
@@ -85,102 +85,91 @@ impl<'a> Event<'a> {
     }
 }
 
-/// The EMF document of one event at `timestamp_ms`.
-pub fn document(event: Event<'_>, timestamp_ms: i64) -> serde_json::Value {
-    let doc = event.doc();
-    let full: Vec<&str> = doc.dims.iter().map(|(k, _)| *k).collect();
-    let mut sets = vec![full];
-    sets.extend(doc.rollups.iter().map(|r| r.to_vec()));
-    let mut root = serde_json::Map::new();
-    root.insert(
-        "_aws".into(),
-        serde_json::json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": sets,
-                "Metrics": [{"Name": doc.name, "Unit": "Count"}],
-            }],
-        }),
-    );
-    for (k, v) in doc.dims {
-        root.insert(k.into(), serde_json::Value::String(v.to_owned()));
-    }
-    root.insert(doc.name.into(), serde_json::json!(1));
-    serde_json::Value::Object(root)
+/// The metrics port: where counted events go. Writing never fails the
+/// work: a metric that cannot be written is dropped.
+pub trait MetricsWriter: Send + Sync {
+    /// Write one count of `event`, which happened at `timestamp_ms`
+    /// (milliseconds since the Unix epoch).
+    fn write(&self, event: Event<'_>, timestamp_ms: i64);
+
+    /// What it is, for `Metrics`' debug output.
+    fn kind(&self) -> &'static str;
 }
 
+/// Where counts go. Cheap to clone; off by default.
 #[derive(Clone, Default)]
-enum Sink {
-    #[default]
-    Off,
-    Stdout,
-    Captured(Arc<Mutex<Vec<String>>>),
-}
-
-/// Where counts go. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct Metrics(Sink);
+pub struct Metrics(Option<Arc<dyn MetricsWriter>>);
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sink = match &self.0 {
-            Sink::Off => "off",
-            Sink::Stdout => "stdout",
-            Sink::Captured(_) => "captured",
-        };
-        write!(f, "Metrics({sink})")
-    }
-}
-
-/// The lines a capturing `Metrics` has emitted.
-#[derive(Clone, Debug, Default)]
-pub struct Captured(Arc<Mutex<Vec<String>>>);
-
-impl Captured {
-    /// The documents so far, parsed.
-    pub fn documents(&self) -> Vec<serde_json::Value> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        let kind = self.0.as_ref().map_or("off", |w| w.kind());
+        write!(f, "Metrics({kind})")
     }
 }
 
 impl Metrics {
     /// Counts nothing (local hosts, most tests).
     pub fn off() -> Self {
-        Metrics(Sink::Off)
+        Metrics(None)
     }
 
-    /// EMF lines on standard output (the Lambda functions).
-    pub fn emf() -> Self {
-        Metrics(Sink::Stdout)
-    }
-
-    /// Lines kept in memory, for tests.
-    pub fn capture() -> (Self, Captured) {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        (Metrics(Sink::Captured(Arc::clone(&lines))), Captured(lines))
+    /// Counts into `writer` (the Lambda functions: `aws::emf`).
+    pub fn to(writer: Arc<dyn MetricsWriter>) -> Self {
+        Metrics(Some(writer))
     }
 
     /// Count one event. Never fails: a metric that cannot be written is
     /// dropped, and the work it describes goes on.
     pub fn count(&self, event: Event<'_>) {
-        let line = match &self.0 {
-            Sink::Off => return,
-            _ => document(event, chrono::Utc::now().timestamp_millis()).to_string(),
-        };
-        match &self.0 {
-            Sink::Off => {}
-            Sink::Stdout => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
-            Sink::Captured(lines) => lines.lock().unwrap_or_else(|p| p.into_inner()).push(line),
+        if let Some(writer) = &self.0 {
+            writer.write(event, chrono::Utc::now().timestamp_millis());
         }
+    }
+}
+
+/// A writer that keeps the names of the metrics counted, for this crate's
+/// tests (the EMF documents themselves are `aws::emf`'s, tested there).
+#[cfg(test)]
+pub(crate) mod recorded {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    pub(crate) struct Recorded(Arc<Mutex<Vec<(String, i64)>>>);
+
+    impl MetricsWriter for Recorded {
+        fn write(&self, event: Event<'_>, timestamp_ms: i64) {
+            let name = event.metric().name.to_owned();
+            let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            names.push((name, timestamp_ms));
+        }
+
+        fn kind(&self) -> &'static str {
+            "recorded"
+        }
+    }
+
+    impl Recorded {
+        /// How many counts of metric `name` were written.
+        pub(crate) fn count(&self, name: &str) -> usize {
+            let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            names.iter().filter(|(n, _)| n == name).count()
+        }
+
+        pub(crate) fn first_timestamp(&self) -> Option<i64> {
+            let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            names.first().map(|(_, at)| *at)
+        }
+
+        pub(crate) fn total(&self) -> usize {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+        }
+    }
+
+    /// A `Metrics` that records into the returned `Recorded`.
+    pub(crate) fn record() -> (Metrics, Recorded) {
+        let recorded = Recorded::default();
+        (Metrics::to(Arc::new(recorded.clone())), recorded)
     }
 }
 
@@ -189,53 +178,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_document_declares_its_metric_and_dimension_sets() {
-        let d = document(
-            Event::Notification {
-                channel: "email",
-                result: "failed",
-            },
-            1_795_600_000_000,
-        );
-        assert_eq!(
-            d,
-            serde_json::json!({
-                "_aws": {
-                    "Timestamp": 1_795_600_000_000_i64,
-                    "CloudWatchMetrics": [{
-                        "Namespace": "Dropship",
-                        "Dimensions": [["Channel", "Result"], ["Result"]],
-                        "Metrics": [{"Name": "Notifications", "Unit": "Count"}],
-                    }],
-                },
-                "Channel": "email",
-                "Result": "failed",
-                "Notifications": 1,
-            })
-        );
-        let c = document(Event::CommitConflict, 0);
-        assert_eq!(
-            c["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            serde_json::json!([[]])
-        );
-        assert_eq!(c["CommitConflicts"], 1);
+    fn counts_go_through_the_port_with_the_time_and_off_counts_nothing() {
+        let (metrics, seen) = recorded::record();
+        assert_eq!(format!("{metrics:?}"), "Metrics(recorded)");
+        let before = chrono::Utc::now().timestamp_millis();
+        metrics.count(Event::CommitConflict);
+        metrics.clone().count(Event::CancellationCreated {
+            source: "api",
+            kind: "order",
+        });
+        assert_eq!(seen.count("CommitConflicts"), 1);
+        assert_eq!(seen.count("CancellationsCreated"), 1);
+        let at = seen.first_timestamp().unwrap();
+        assert!(at >= before && at <= chrono::Utc::now().timestamp_millis());
+        let off = Metrics::off();
+        assert_eq!(format!("{off:?}"), "Metrics(off)");
+        off.count(Event::CommitConflict);
+        assert_eq!(format!("{:?}", Metrics::default()), "Metrics(off)");
+        assert_eq!(seen.total(), 2);
     }
 
     #[test]
-    fn captured_lines_are_one_document_each_and_off_counts_nothing() {
-        let (m, seen) = Metrics::capture();
-        m.count(Event::CancellationCreated {
-            source: "api",
-            kind: "items",
-        });
-        m.count(Event::WebhookDelivery {
-            platform: "shopify",
-            outcome: "unauthorized",
-        });
-        let docs = seen.documents();
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0]["Source"], "api");
-        assert_eq!(docs[1]["Outcome"], "unauthorized");
-        Metrics::off().count(Event::CommitConflict);
+    fn each_event_names_its_metric_dimensions_and_rollups() {
+        let m = Event::Notification {
+            channel: "email",
+            result: "failed",
+        }
+        .metric();
+        assert_eq!(m.name, "Notifications");
+        assert_eq!(m.dims, [("Channel", "email"), ("Result", "failed")]);
+        assert_eq!(m.rollups, &[&["Result"][..]][..]);
+        let c = Event::CommitConflict.metric();
+        assert_eq!(
+            (c.name, c.dims.len(), c.rollups.len()),
+            ("CommitConflicts", 0, 0)
+        );
     }
 }

@@ -326,23 +326,16 @@ async fn every_path_commits_through_the_decision() {
 
 #[tokio::test(start_paused = true)]
 async fn lost_races_and_give_ups_are_counted() {
-    let (metrics, seen) = crate::metrics::Metrics::capture();
+    let (metrics, seen) = crate::metrics::recorded::record();
     let app = app(Commits::RefuseThenAccept(3), policy(5, 1000, 60_000, 200)).with_metrics(metrics);
     cancel_one(&app).await.unwrap();
-    let docs = seen.documents();
-    assert_eq!(docs.iter().filter(|d| d["CommitConflicts"] == 1).count(), 3);
-    assert_eq!(docs.iter().filter(|d| d["CommitsGivenUp"] == 1).count(), 0);
+    assert_eq!(seen.count("CommitConflicts"), 3);
+    assert_eq!(seen.count("CommitsGivenUp"), 0);
 
-    let (metrics, seen) = crate::metrics::Metrics::capture();
+    let (metrics, seen) = crate::metrics::recorded::record();
     let app = app_always_refusing().with_metrics(metrics);
     assert!(matches!(cancel_one(&app).await, Err(AppError::Conflict)));
-    assert_eq!(
-        seen.documents()
-            .iter()
-            .filter(|d| d["CommitsGivenUp"] == 1)
-            .count(),
-        1
-    );
+    assert_eq!(seen.count("CommitsGivenUp"), 1);
 }
 
 fn app_always_refusing() -> App<Fake> {
