@@ -86,8 +86,8 @@ impl Settings {
             edi_bucket: required("EDI_BUCKET"),
             isa_id: lookup("DROPSHIP_ISA_ID").unwrap_or_else(|| "DROPSHIP".to_owned()),
             endpoint_url: lookup("AWS_ENDPOINT_URL").filter(|e| !e.is_empty()),
-            credentials_in_env: crate::credentials_in_env(set),
-            region_in_env: crate::region_in_env(set),
+            credentials_in_env: credentials_in_env(set),
+            region_in_env: region_in_env(set),
             native_roots: lookup("SSL_CERT_FILE").is_some() || lookup("SSL_CERT_DIR").is_some(),
             log: LogSettings {
                 json: lookup("AWS_LAMBDA_LOG_FORMAT")
@@ -153,6 +153,16 @@ fn need(value: &Option<String>, name: &'static str) -> Result<String, InitError>
     value.clone().ok_or(InitError::Missing(name))
 }
 
+/// What the environment credentials provider needs to answer.
+fn credentials_in_env(set: impl Fn(&str) -> bool) -> bool {
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
+}
+
+/// What the environment region provider reads.
+fn region_in_env(set: impl Fn(&str) -> bool) -> bool {
+    set("AWS_REGION") || set("AWS_DEFAULT_REGION")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +217,26 @@ mod tests {
         assert_eq!(s.endpoint_url, None);
         assert!(s.log.json);
         assert_eq!(s.log.level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn the_environment_shortcuts_apply_only_when_the_environment_can_answer() {
+        let env = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        // Lambda sets all of these.
+        let lambda = env(&[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ]);
+        assert!(credentials_in_env(lambda));
+        assert!(region_in_env(lambda));
+        // A key id without its secret, or nothing: the SDK's default chains.
+        assert!(!credentials_in_env(env(&["AWS_ACCESS_KEY_ID"])));
+        assert!(!credentials_in_env(env(&["AWS_SECRET_ACCESS_KEY"])));
+        assert!(!credentials_in_env(env(&[])));
+        assert!(!region_in_env(env(&[])));
+        assert!(region_in_env(env(&["AWS_DEFAULT_REGION"])));
     }
 }

@@ -39,39 +39,3 @@ pub async fn sdk_config(settings: &Settings) -> aws_config::SdkConfig {
     }
     loader.load().await
 }
-
-/// What the environment credentials provider needs to answer.
-fn credentials_in_env(set: impl Fn(&str) -> bool) -> bool {
-    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
-}
-
-/// What the environment region provider reads.
-fn region_in_env(set: impl Fn(&str) -> bool) -> bool {
-    set("AWS_REGION") || set("AWS_DEFAULT_REGION")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_environment_shortcuts_apply_only_when_the_environment_can_answer() {
-        let env = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
-        // Lambda sets all of these.
-        let lambda = env(&[
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-        ]);
-        assert!(credentials_in_env(lambda));
-        assert!(region_in_env(lambda));
-        // A key id without its secret, or nothing: the SDK's default chains.
-        assert!(!credentials_in_env(env(&["AWS_ACCESS_KEY_ID"])));
-        assert!(!credentials_in_env(env(&["AWS_SECRET_ACCESS_KEY"])));
-        assert!(!credentials_in_env(env(&[])));
-        assert!(!region_in_env(env(&[])));
-        assert!(region_in_env(env(&["AWS_DEFAULT_REGION"])));
-    }
-}
