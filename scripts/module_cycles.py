@@ -177,6 +177,17 @@ def main():
         base = f.parent if f.name == "mod.rs" else f.with_suffix("")
         for t in test_mods:
             test_files.update({base / f"{t}.rs", base / t / "mod.rs"})
+    # Names reached through a glob re-export (`pub use model::*`) or an
+    # exported macro (`crate::name!`): the module that defines them.
+    globs = set(re.findall(r"pub\s+use\s+(?:crate::|self::)?(\w+)::\*\s*;", lib_code)) & modules
+    defined = {}
+    for f in files:
+        m = module_of(f, src)
+        for name in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:fn|struct|enum|const|static|trait|type)\s+(\w+)", parsed[f], re.M):
+            if m in globs:
+                defined.setdefault(name, m)
+        for name in re.findall(r"macro_rules!\s*(\w+)", parsed[f]):
+            defined.setdefault(name, m)
     for f in files:
         if f in test_files or any(t.parent / t.stem in f.parents for t in test_files if t.name != "mod.rs"):
             continue
@@ -186,6 +197,8 @@ def main():
             if b == "?":
                 if name in root_items:
                     b = "<root>"
+                elif name in defined:
+                    b = defined[name]
                 else:
                     unknown.add((str(f), name))
                     continue

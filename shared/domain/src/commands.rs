@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use super::error::{DomainError, NotPermitted};
 use super::model::{
     Cancellation, CancellationKind, CancelledItem, Company, FulfilledItem, Fulfillment,
-    Integration, LineItem, Order, Role, Source,
+    Integration, LineItem, Order, Source,
 };
 use super::model::{NewOrder, next_version};
+use super::role::Role;
 use super::rules::may_cancel;
 use super::{MAX_REASON_CHARS, trim_blank, validate_reason};
 

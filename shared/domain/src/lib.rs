@@ -8,6 +8,7 @@ pub mod inbound;
 mod model;
 mod platform;
 pub mod refs;
+mod role;
 pub mod rules;
 pub mod sync;
 pub mod transport;
@@ -24,6 +25,7 @@ pub use error::{DomainError, NotPermitted};
 pub use model::*;
 pub use platform::{Platform, SyncKind};
 pub use refs::{PlatformId, StoreRefs, set_store_refs, valid_store_ref};
+pub use role::Role;
 
 /// The longest reason accepted, in characters.
 pub(crate) const MAX_REASON_CHARS: usize = 500;

@@ -5,23 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::Platform;
-
-/// A company's side of the market. On an order it is also the party it plays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Buyer,
-    Seller,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Buyer => "buyer",
-            Role::Seller => "seller",
-        }
-    }
-}
+use crate::role::Role;
 
 /// How a company connects to the marketplace: through its store on a
 /// platform, EDI, or the API and app. Serialized as `as_str`.

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Role;
+use crate::role::Role;
 
 /// A store platform. Serialized as `as_str` (stored records, JSON bodies,
 /// URLs and log fields all use that spelling).

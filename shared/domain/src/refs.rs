@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, NotPermitted};
 pub use super::ids::*;
-use super::model::{Integration, NewOrder, Order, Role, next_version};
+use super::model::{Integration, NewOrder, Order, next_version};
+use crate::role::Role;
 
 fn check(integration: Integration, field: RefField, r: &str) -> Result<(), DomainError> {
     if valid_store_ref(integration, r) {

@@ -1,8 +1,9 @@
 //! Who may do what: the integration table of docs/domain.md, as code.
 
 use super::error::NotPermitted;
-use super::model::{CancellationKind, Integration, Role, Source};
+use super::model::{CancellationKind, Integration, Source};
 pub use crate::platform::SyncKind;
+use crate::role::Role;
 
 /// May a company that plays `party` on an order, connected through
 /// `integration`, create a cancellation of `kind` from `source`?
