@@ -1,5 +1,5 @@
 //! Webhook handling of a 50-line Shopify order, signature check
-//! included, through `webhooks::handle` on the embedded (in-memory) store.
+//! included, through `intake::handle` on the embedded (in-memory) store.
 //! Each iteration gets a fresh order and a new delivery, so every timed
 //! call verifies, parses, looks up, reconciles and commits 50 cancelled lines.
 
@@ -8,7 +8,7 @@ mod common;
 use std::cell::Cell;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use handlers::webhooks;
+use handlers::intake;
 use lambda_http::Body;
 
 const SECRET: &str = "demo-shopify-seller-secret";
@@ -59,7 +59,7 @@ fn webhooks_bench(c: &mut Criterion) {
                 ));
                 delivery(&order_ref, &format!("evt-{i}"), 9)
             },
-            |req| rt.block_on(webhooks::handle(&app, req)),
+            |req| rt.block_on(intake::handle(&app, req)),
             BatchSize::SmallInput,
         )
     });
@@ -73,14 +73,14 @@ fn webhooks_bench(c: &mut Criterion) {
         "seller-shopify",
         "699999",
     ));
-    let first = rt.block_on(webhooks::handle(&app, delivery("699999", "evt-dup", 9)));
+    let first = rt.block_on(intake::handle(&app, delivery("699999", "evt-dup", 9)));
     let (status, text) = status_and_result(&first);
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"cancelled\""), "{text}");
     c.bench_function("webhooks/shopify_orders_updated_50_lines_duplicate", |b| {
         b.iter_batched(
             || delivery("699999", "evt-dup", 9),
-            |req| rt.block_on(webhooks::handle(&app, req)),
+            |req| rt.block_on(intake::handle(&app, req)),
             BatchSize::SmallInput,
         )
     });
@@ -93,7 +93,7 @@ fn webhooks_bench(c: &mut Criterion) {
         "seller-shopify",
         "699998",
     ));
-    let r = rt.block_on(webhooks::handle(&app, delivery("699998", "evt-check", 9)));
+    let r = rt.block_on(intake::handle(&app, delivery("699998", "evt-check", 9)));
     let (status, text) = status_and_result(&r);
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"cancelled\""), "{text}");

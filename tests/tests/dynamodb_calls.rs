@@ -6,13 +6,13 @@ mod common;
 
 use common::*;
 use dynamodb::testing::{Call, Counter, Read, counted_store};
-use handlers::webhooks;
+use handlers::intake;
 use platforms::sign_hmac_sha256_base64;
 use serde_json::{Value, json};
 use service::app::App;
+use service::events::{WebhookStore, cancellation_created, new_event_id};
 use service::secrets::{MemorySecrets, WithSecrets};
 use service::store::Orders as _;
-use service::webhooks::{WebhookStore, cancellation_created, new_event_id};
 
 /// As deployed (the API function uses the table alone; the others read the
 /// companies' secrets from a secret store, which makes no DynamoDB call).
@@ -199,7 +199,7 @@ async fn deliver(app: &App<Store>, d: &[(String, String)]) -> Value {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let r = webhooks::handle(
+    let r = intake::handle(
         app,
         event("POST", "/webhooks/shopify", None, Some(body), &headers),
     )
@@ -441,11 +441,11 @@ async fn round_trips_and_units_per_request() {
         let now = service::now();
         let eid = new_event_id();
         let c = &record.cancellations[0];
-        let event = service::webhooks::EventRecord {
+        let event = service::events::EventRecord {
             body: cancellation_created(&eid, now, &record.order, &record.cancellations, c),
             id: eid.clone(),
             company_id: "buyer-api".into(),
-            event_type: domain::webhooks::EventType::CancellationCreated,
+            event_type: domain::events::EventType::CancellationCreated,
             created_at: now,
             order_id: id.clone(),
         };

@@ -305,7 +305,7 @@ impl service::edi::EdiOutbox for CutOnce {
         company_id: &'a str,
         name: &'a str,
         bytes: &'a [u8],
-    ) -> service::webhooks::Pending<'a, String, service::edi::OutboxError> {
+    ) -> service::events::Pending<'a, String, service::edi::OutboxError> {
         Box::pin(async move {
             let at = self.inner.put(company_id, name, bytes).await?;
             if !self.cut.swap(true, std::sync::atomic::Ordering::SeqCst) {

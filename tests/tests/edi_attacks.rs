@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use service::app::{App, Core};
 use service::edi::ControlNumbers;
 use service::edi::EdiService;
+use service::events::Pending;
 use service::store::{Orders, StatusFilter};
-use service::webhooks::Pending;
 use sqlite::EmbeddedStore;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

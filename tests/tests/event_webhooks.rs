@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::*;
-use domain::webhooks::{EndpointChange, UrlPolicy};
+use domain::events::{EndpointChange, UrlPolicy};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
 use service::app::App;
+use service::events::{TaskOutcome, WebhookStore, verify_signature};
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::Orders;
-use service::webhooks::{TaskOutcome, WebhookStore, verify_signature};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -38,8 +38,8 @@ async fn host(policy: UrlPolicy) -> Host {
     let store = EmbeddedStore::in_memory().unwrap();
     let app = seeded(store.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let key = local::webhooks::signing_key(dir.path()).unwrap();
-    let (api, delivery) = local::webhooks::ports(&store, Arc::clone(&key), policy).unwrap();
+    let key = local::events::signing_key(dir.path()).unwrap();
+    let (api, delivery) = local::events::ports(&store, Arc::clone(&key), policy).unwrap();
     let outbox = dir.path().join("outbox");
     let worker = OutboxWorker::new(
         local_notifier(store.clone(), &outbox, SENDER, PlatformHttp::default())
@@ -157,7 +157,7 @@ async fn a_cancellation_reaches_the_partners_endpoint_once_signed() {
     assert_eq!(got.len(), 1, "{got:?}");
     let e = &got[0];
     assert_eq!(e["type"], "cancellation.created");
-    assert_eq!(e["api_version"], domain::webhooks::API_VERSION);
+    assert_eq!(e["api_version"], domain::events::API_VERSION);
     assert!(e["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(e["data"]["cancellation"]["id"], c.as_str());
     assert_eq!(e["data"]["cancellation"]["initiated_by"], "buyer");
@@ -399,7 +399,7 @@ async fn the_event_log_returns_what_was_missed_page_by_page() {
     assert_eq!(r.body["events"], json!([]));
     // A well-formed id naming no event in the caller's log is refused,
     // never read as a position in it.
-    let unknown = format!("/v1/events?after={}", service::webhooks::new_event_id());
+    let unknown = format!("/v1/events?after={}", service::events::new_event_id());
     for bad in [
         "/v1/events?after=EVENT%23x",
         "/v1/events?limit=0",
@@ -720,7 +720,7 @@ async fn an_endpoint_that_never_answers_holds_up_no_email() {
         .parse()
         .unwrap();
     assert!(
-        (1..=domain::webhooks::PING_INTERVAL_SECONDS as u64).contains(&wait),
+        (1..=domain::events::PING_INTERVAL_SECONDS as u64).contains(&wait),
         "Retry-After {wait}"
     );
     // The buyer cancels: an event for the silent endpoint too.

@@ -9,15 +9,15 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use domain::webhooks::UrlPolicy;
+use domain::events::UrlPolicy;
 use serde_json::{Value, json};
 use service::app::App;
-use service::secrets::{MemorySecrets, WithSecrets};
-use service::store::Store;
-use service::webhooks::{
+use service::events::{
     DeliveryQueue, DeliveryTask, Pending, QueueError, Resolver, StaticKey, WebhookPorts,
     WebhookStore,
 };
+use service::secrets::{MemorySecrets, WithSecrets};
+use service::store::Store;
 
 /// Keeps what it is given: the pings a test queued.
 #[derive(Default)]
@@ -38,9 +38,9 @@ impl Resolver for NoNames {
         &'a self,
         host: &'a str,
         _port: u16,
-    ) -> Pending<'a, Vec<IpAddr>, service::webhooks::ResolveError> {
+    ) -> Pending<'a, Vec<IpAddr>, service::events::ResolveError> {
         Box::pin(async move {
-            Err(service::webhooks::ResolveError {
+            Err(service::events::ResolveError {
                 host: host.to_owned(),
                 source: std::io::Error::other("no names here"),
             })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use dynamodb::DynamoStore;
 use dynamodb::testing::fresh_store;
-use handlers::{api, webhooks};
+use handlers::{api, intake};
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
 use secretsmanager::SecretsManager;
@@ -141,7 +141,7 @@ async fn webhook_events_on_dynamodb() {
         ("webhooks/shopify-buyer-orders-cancelled.json", 200),
         ("webhooks/woocommerce-order-cancelled.json", 200),
     ] {
-        let r = webhooks::handle(&app, load(file)).await;
+        let r = intake::handle(&app, load(file)).await;
         assert_eq!(r.status().as_u16(), status, "{file}: {}", json_body(&r));
     }
     let woo = app
@@ -171,7 +171,7 @@ async fn webhook_events_on_dynamodb() {
     forged
         .headers_mut()
         .insert("x-wc-webhook-signature", "AAAA".parse().unwrap());
-    assert_eq!(webhooks::handle(&app, forged).await.status(), 401);
+    assert_eq!(intake::handle(&app, forged).await.status(), 401);
 }
 
 /// After seeding, no item of the table holds any of the seed's secret

@@ -6,7 +6,7 @@ mod common;
 
 use aws::emf::Captured;
 use common::*;
-use handlers::webhooks;
+use handlers::intake;
 use serde_json::Value;
 
 fn count(docs: &[Value], metric: &str, dims: &[(&str, &str)]) -> usize {
@@ -51,7 +51,7 @@ async fn deliver(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    webhooks::handle(app, event("POST", path, None, Some(body), &h))
+    intake::handle(app, event("POST", path, None, Some(body), &h))
         .await
         .status()
         .as_u16()

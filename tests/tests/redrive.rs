@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use domain::webhooks::UrlPolicy;
+use domain::events::UrlPolicy;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
@@ -29,12 +29,12 @@ async fn a_delivery_that_failed_for_good_is_queued_again_by_retry_once() {
     let store = EmbeddedStore::in_memory().unwrap();
     let app = seeded(store.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let key = local::webhooks::signing_key(dir.path()).unwrap();
+    let key = local::events::signing_key(dir.path()).unwrap();
     let policy = UrlPolicy {
         allow_insecure: true,
     };
-    let (api, delivery) = local::webhooks::ports(&store, key.clone(), policy).unwrap();
-    let (_, operator_delivery) = local::webhooks::ports(&store, key, policy).unwrap();
+    let (api, delivery) = local::events::ports(&store, key.clone(), policy).unwrap();
+    let (_, operator_delivery) = local::events::ports(&store, key, policy).unwrap();
     let outbox = dir.path().join("outbox");
     let mut worker = OutboxWorker::new(
         local_notifier(store.clone(), &outbox, SENDER, PlatformHttp::default())

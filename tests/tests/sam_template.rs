@@ -1,5 +1,5 @@
 //! `template.yaml` against the code: every route of `api::ROUTES`,
-//! `assets::ROUTES` (the web app) and `webhooks::ROUTES` (and no other) on
+//! `assets::ROUTES` (the web app) and `intake::ROUTES` (and no other) on
 //! the HttpApi, each to its function;
 //! the functions' binaries are the workspace's Lambda binaries; the table is
 //! `dynamodb::schema`; the notifier's stream mapping selects new
@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dynamodb::schema;
-use handlers::{api, assets, webhooks};
+use handlers::{api, assets, intake};
 use serde_norway::Value;
 
 fn root() -> PathBuf {
@@ -248,7 +248,7 @@ fn routes_are_the_handlers_routes_each_to_its_function() {
             "{m} {p}: an app route is an API route too"
         );
     }
-    for (m, p) in &webhooks::routes() {
+    for (m, p) in &intake::routes() {
         expected.insert(((*m).into(), (*p).into()), "webhook-intake".into());
     }
     assert_eq!(
@@ -908,7 +908,7 @@ fn throttling_and_concurrency_limits() {
     assert!(is_ref(&d["ThrottlingRateLimit"], "ApiRateLimit"));
     assert!(is_ref(&d["ThrottlingBurstLimit"], "ApiBurstLimit"));
     let routes = &api["Properties"]["RouteSettings"];
-    for (m, p) in &webhooks::routes() {
+    for (m, p) in &intake::routes() {
         let r = &routes[format!("{m} {p}").as_str()];
         assert!(
             is_ref(&r["ThrottlingRateLimit"], "WebhookRateLimit"),
@@ -1176,7 +1176,7 @@ fn claims_and_attempts_end_within_the_notifiers_timeout() {
         lock + margin < timeout,
         "{id}: a claim locks for {lock} s, the function lives {timeout} s"
     );
-    let attempt = i64::try_from(service::webhooks::ATTEMPT_LIMIT.as_secs()).unwrap();
+    let attempt = i64::try_from(service::events::ATTEMPT_LIMIT.as_secs()).unwrap();
     assert!(
         attempt < lock,
         "a delivery attempt of {attempt} s outlives its {lock} s claim"

@@ -36,17 +36,14 @@ fn create_body(seller: &str, extra: Value, line_extra: Value) -> String {
     body.to_string()
 }
 
-async fn order_count<S: Store + service::webhooks::WebhookStore>(app: &App<S>, key: &str) -> usize {
+async fn order_count<S: Store + service::events::WebhookStore>(app: &App<S>, key: &str) -> usize {
     let r = call(app, "GET", "/v1/orders?limit=100", Some(key), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["orders"].as_array().unwrap().len()
 }
 
 /// A new order of the API buyer with `seller`, as the API creates it.
-async fn new_order<S: Store + service::webhooks::WebhookStore>(
-    app: &App<S>,
-    seller: &str,
-) -> String {
+async fn new_order<S: Store + service::events::WebhookStore>(app: &App<S>, seller: &str) -> String {
     let r = call(
         app,
         "POST",
@@ -59,7 +56,7 @@ async fn new_order<S: Store + service::webhooks::WebhookStore>(
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn put_refs<S: Store + service::webhooks::WebhookStore>(
+async fn put_refs<S: Store + service::events::WebhookStore>(
     app: &App<S>,
     key: &str,
     order: &str,

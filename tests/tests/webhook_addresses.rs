@@ -9,10 +9,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use common::*;
-use domain::webhooks::UrlPolicy;
+use domain::events::UrlPolicy;
 use serde_json::json;
 use service::app::App;
-use service::webhooks::{Pending, Resolver, WebhookPorts};
+use service::events::{Pending, Resolver, WebhookPorts};
 use sqlite::EmbeddedStore;
 
 /// Answers every name with the same addresses, as a DNS server an
@@ -24,7 +24,7 @@ impl Resolver for Answers {
         &'a self,
         _host: &'a str,
         _port: u16,
-    ) -> Pending<'a, Vec<IpAddr>, service::webhooks::ResolveError> {
+    ) -> Pending<'a, Vec<IpAddr>, service::events::ResolveError> {
         let answer = self.0.clone();
         Box::pin(async move { Ok(answer) })
     }
@@ -33,8 +33,8 @@ impl Resolver for Answers {
 async fn app(answers: Vec<IpAddr>) -> (App<EmbeddedStore>, tempfile::TempDir) {
     let store = EmbeddedStore::in_memory().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let key = local::webhooks::signing_key(dir.path()).unwrap();
-    let (ports, _) = local::webhooks::ports(&store, key, UrlPolicy::default()).unwrap();
+    let key = local::events::signing_key(dir.path()).unwrap();
+    let (ports, _) = local::events::ports(&store, key, UrlPolicy::default()).unwrap();
     let ports = WebhookPorts {
         resolver: Arc::new(Answers(answers)),
         ..ports

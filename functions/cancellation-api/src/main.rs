@@ -11,7 +11,7 @@ use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
 use secretsmanager::SigningKeySecret;
 use service::App;
-use service::webhooks::WebhookPorts;
+use service::events::WebhookPorts;
 use sqs::SqsQueue;
 
 #[tokio::main(flavor = "current_thread")]
@@ -21,14 +21,14 @@ async fn main() -> Result<(), Error> {
     // Counts as CloudWatch embedded metrics, one JSON line on stdout each.
     let sdk = aws::sdk_config(&settings).await;
     let hooks = settings.webhook_settings()?;
-    let policy = domain::webhooks::UrlPolicy {
+    let policy = domain::events::UrlPolicy {
         allow_insecure: hooks.allow_insecure,
     };
     let app = App::new(DynamoStore::on_first_use(&sdk, settings.table_name()?))
         .with_metrics(aws::emf::metrics())
         .with_webhooks(WebhookPorts {
             policy,
-            resolver: Arc::new(hooks::PublicResolver { policy }),
+            resolver: Arc::new(event_sender::PublicResolver { policy }),
             keys: Arc::new(SigningKeySecret::on_first_use(&sdk, &hooks.signing_key)),
             queue: Arc::new(SqsQueue::on_first_use(&sdk, &hooks.queue_url)),
         });

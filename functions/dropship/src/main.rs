@@ -153,8 +153,8 @@ struct WebhookArgs {
 }
 
 impl WebhookArgs {
-    fn policy(&self) -> domain::webhooks::UrlPolicy {
-        domain::webhooks::UrlPolicy {
+    fn policy(&self) -> domain::events::UrlPolicy {
+        domain::events::UrlPolicy {
             allow_insecure: self.allow_insecure_webhook_urls,
         }
     }
@@ -164,7 +164,7 @@ impl WebhookArgs {
         &self,
         sdk: &aws::SdkConfig,
         secrets_prefix: &str,
-    ) -> anyhow::Result<Option<service::webhooks::DeliveryPorts>> {
+    ) -> anyhow::Result<Option<service::events::DeliveryPorts>> {
         let Some(queue_url) = &self.webhook_queue_url else {
             return Ok(None);
         };
@@ -180,10 +180,10 @@ impl WebhookArgs {
             ),
         };
         let policy = self.policy();
-        Ok(Some(service::webhooks::DeliveryPorts {
+        Ok(Some(service::events::DeliveryPorts {
             policy,
             sender: std::sync::Arc::new(
-                hooks::HttpSender::new(policy).map_err(anyhow::Error::msg)?,
+                event_sender::HttpSender::new(policy).map_err(anyhow::Error::msg)?,
             ),
             keys: std::sync::Arc::new(secretsmanager::SigningKeySecret::on_first_use(sdk, &key)),
             queue: std::sync::Arc::new(sqs::SqsQueue::on_first_use(sdk, queue_url)),
@@ -273,7 +273,7 @@ async fn run_notifications<S, M, Y>(
     json: bool,
 ) -> anyhow::Result<()>
 where
-    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
+    S: Store + service::ledger::Ledger + service::events::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {
@@ -340,13 +340,13 @@ async fn notifications(
             let edi_ports =
                 local::edi::ports(&store, &local::edi::edi_dir(&target.data_dir), our_id);
             // Deliveries are queued in the store; `dropship serve` sends them.
-            let key = local::webhooks::signing_key(&target.data_dir).with_context(|| {
+            let key = local::events::signing_key(&target.data_dir).with_context(|| {
                 format!(
                     "reading the webhook signing key in {}",
                     target.data_dir.display()
                 )
             })?;
-            let (_, delivery) = local::webhooks::ports(&store, key, webhook_args.policy())
+            let (_, delivery) = local::events::ports(&store, key, webhook_args.policy())
                 .map_err(anyhow::Error::msg)?;
             let n = local_notifier(store, &outbox, &sender_email, PlatformHttp::default())
                 .with_edi(edi_ports)
@@ -469,14 +469,14 @@ async fn seed_into<S: Store>(store: &S, file: &Path) -> anyhow::Result<()> {
 
 /// Apply the given seed, or the demo seed to a fresh store; then serve.
 #[allow(clippy::too_many_arguments)]
-async fn run<S: Store + service::webhooks::WebhookStore>(
+async fn run<S: Store + service::events::WebhookStore>(
     store: S,
     port: u16,
     limits: Limits,
     seed: Option<PathBuf>,
     fresh: bool,
     data: String,
-    webhooks: Option<service::webhooks::WebhookPorts>,
+    webhooks: Option<service::events::WebhookPorts>,
     background: impl FnOnce(tokio::sync::watch::Receiver<bool>),
 ) -> anyhow::Result<()> {
     match seed {
@@ -561,7 +561,7 @@ async fn serve_embedded(
     let store = EmbeddedStore::open_dir(data_dir)?;
     let outbox = data_dir.join("outbox");
     println!("notification emails are written to {}", outbox.display());
-    let policy = domain::webhooks::UrlPolicy {
+    let policy = domain::events::UrlPolicy {
         allow_insecure: allow_insecure_webhook_urls,
     };
     if policy.allow_insecure {
@@ -569,10 +569,10 @@ async fn serve_embedded(
             "webhook endpoints may use http and loopback addresses (--allow-insecure-webhook-urls)"
         );
     }
-    let key = local::webhooks::signing_key(data_dir)
+    let key = local::events::signing_key(data_dir)
         .with_context(|| format!("reading the webhook signing key in {}", data_dir.display()))?;
     let (api_hooks, delivery) =
-        local::webhooks::ports(&store, key, policy).map_err(anyhow::Error::msg)?;
+        local::events::ports(&store, key, policy).map_err(anyhow::Error::msg)?;
     let our_id = edi::IsaId::new("ZZ", isa_id)
         .map_err(|e| anyhow::anyhow!("DROPSHIP_ISA_ID {isa_id:?}: {e}"))?;
     let edi_dir = local::edi::edi_dir(data_dir);

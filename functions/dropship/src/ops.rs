@@ -267,7 +267,7 @@ pub async fn retry<S, M, Y>(
     channel: Option<service::ledger::Channel>,
 ) -> anyhow::Result<Report>
 where
-    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
+    S: Store + service::ledger::Ledger + service::events::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {
@@ -283,7 +283,7 @@ pub async fn sweep<S, M, Y>(
     since: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report>
 where
-    S: Store + service::ledger::Ledger + service::webhooks::WebhookStore,
+    S: Store + service::ledger::Ledger + service::events::WebhookStore,
     M: service::email::Mailer,
     Y: service::sync::StoreSync,
 {

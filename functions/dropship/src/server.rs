@@ -8,8 +8,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use handlers::intake::{self, MAX_WEBHOOK_BYTES};
 use handlers::response::{Code, MAX_BODY_BYTES, Problem};
-use handlers::webhooks::{self, MAX_WEBHOOK_BYTES};
 use handlers::{api, assets};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -115,7 +115,7 @@ async fn to_lambda(
     Ok(lambda_http::Request::from_parts(parts, body))
 }
 
-async fn route<S: Store + service::webhooks::WebhookStore>(
+async fn route<S: Store + service::events::WebhookStore>(
     host: Arc<Host<S>>,
     limits: Limits,
     req: Request<Incoming>,
@@ -147,7 +147,7 @@ async fn route<S: Store + service::webhooks::WebhookStore>(
         Err(reply) => return Ok(reply),
     };
     let reply = if webhook {
-        webhooks::handle(&host.app, req).await
+        intake::handle(&host.app, req).await
     } else {
         api::handle(&host.app, req).await
     };
@@ -155,7 +155,7 @@ async fn route<S: Store + service::webhooks::WebhookStore>(
 }
 
 /// Serve until `shutdown` turns true; connections in flight are finished.
-pub async fn serve<S: Store + service::webhooks::WebhookStore>(
+pub async fn serve<S: Store + service::events::WebhookStore>(
     listener: TcpListener,
     host: Arc<Host<S>>,
     limits: Limits,

@@ -24,12 +24,12 @@ use secretsmanager::SigningKeySecret;
 use service::CacheLimits;
 use service::edi::EdiPorts;
 use service::email::Mailer;
+use service::events::{DeliveryPorts, DeliveryTask};
 use service::ledger::Ledger;
 use service::notify::{Notifier, NotifierConfig, NotifyError, Report, panic_message};
 use service::secrets::WithSecrets;
 use service::store::Store;
 use service::sync::StoreSync;
-use service::webhooks::{DeliveryPorts, DeliveryTask};
 use ses::SesMailer;
 use sqs::SqsQueue;
 use thiserror::Error;
@@ -85,13 +85,13 @@ impl Config {
 /// The notifier once per execution environment; its clients are built on
 /// first use.
 pub fn build(sdk: &SdkConfig, config: &Config) -> Result<LambdaNotifier, ConfigError> {
-    let policy = domain::webhooks::UrlPolicy {
+    let policy = domain::events::UrlPolicy {
         allow_insecure: config.webhooks.allow_insecure,
     };
     let webhooks = DeliveryPorts {
         policy,
         // Its TLS set-up is built with the first delivery.
-        sender: Arc::new(hooks::HttpSender::on_first_use(policy)),
+        sender: Arc::new(event_sender::HttpSender::on_first_use(policy)),
         keys: Arc::new(SigningKeySecret::on_first_use(
             sdk,
             &config.webhooks.signing_key,
@@ -206,7 +206,7 @@ pub async fn handle_invocation<S, M, Y>(
     invocation: Invocation,
 ) -> serde_json::Value
 where
-    S: Store + Ledger + service::webhooks::WebhookStore,
+    S: Store + Ledger + service::events::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -222,7 +222,7 @@ where
 }
 
 /// Run the batch's delivery tasks side by side (each a different endpoint
-/// at a time, each attempt bounded by `service::webhooks::ATTEMPT_LIMIT`,
+/// at a time, each attempt bounded by `service::events::ATTEMPT_LIMIT`,
 /// so the invocation takes about one attempt's time, not the batch's);
 /// the ids of messages to retry (a task that failed on our side). A task
 /// that is not due yet, or whose endpoint is busy, was queued again and
@@ -232,7 +232,7 @@ pub async fn handle_deliveries<S, M, Y>(
     event: SqsEvent,
 ) -> SqsBatchResponse
 where
-    S: Store + Ledger + service::webhooks::WebhookStore,
+    S: Store + Ledger + service::events::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -259,7 +259,7 @@ enum Undecodable {
 /// One queued task; the message's failure when SQS must retry it.
 async fn delivery<S, M, Y>(notifier: &Notifier<S, M, Y>, m: &SqsMessage) -> Option<BatchItemFailure>
 where
-    S: Store + Ledger + service::webhooks::WebhookStore,
+    S: Store + Ledger + service::events::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -299,7 +299,7 @@ where
 /// Handle one batch; never fails as a whole.
 pub async fn handle<S, M, Y>(notifier: &Notifier<S, M, Y>, event: Event) -> DynamoDbEventResponse
 where
-    S: Store + Ledger + service::webhooks::WebhookStore,
+    S: Store + Ledger + service::events::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {
@@ -366,7 +366,7 @@ async fn handle_record<S, M, Y>(
     record: &EventRecord,
 ) -> Result<Option<Report>, RecordFailure>
 where
-    S: Store + Ledger + service::webhooks::WebhookStore,
+    S: Store + Ledger + service::events::WebhookStore,
     M: Mailer,
     Y: StoreSync,
 {

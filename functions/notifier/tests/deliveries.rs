@@ -12,21 +12,21 @@ use std::time::Duration as StdDuration;
 use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::Duration;
-use domain::webhooks::{EndpointChange, EndpointStatus, EventType, UrlPolicy, WebhookEndpoint};
+use domain::events::{EndpointChange, EndpointStatus, EventType, UrlPolicy, WebhookEndpoint};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
 use notifier::handle_deliveries;
 use platforms::client::{HttpStoreSync, PlatformHttp};
 use secretsmanager::SecretsManager;
 use service::email::{Email, MailError, Mailer};
+use service::events::{
+    DeliveryPorts, DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, SigningKeys,
+    WebhookStore, new_event_id,
+};
 use service::ledger::{Ledger, LedgerKey, Outcome};
 use service::notify::{Notifier, NotifierConfig, within_deadline};
 use service::secrets::WithSecrets;
 use service::store::Companies;
-use service::webhooks::{
-    DeliveryPorts, DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, SigningKeys,
-    WebhookStore, new_event_id,
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");
@@ -123,7 +123,7 @@ impl DeliveryQueue for Queue {
 struct Key;
 
 impl SigningKeys for Key {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, service::webhooks::KeyError> {
+    fn key(&self) -> Pending<'_, Arc<[u8]>, service::events::KeyError> {
         Box::pin(async { Ok(Arc::from(&[7u8; 32][..])) })
     }
 }
@@ -232,7 +232,7 @@ fn notifier(store: &TestStore, queue: &Queue) -> Notifier<TestStore, NoMail, Htt
     )
     .with_webhooks(DeliveryPorts {
         policy,
-        sender: Arc::new(hooks::HttpSender::new(policy).unwrap()),
+        sender: Arc::new(event_sender::HttpSender::new(policy).unwrap()),
         keys: Arc::new(Key),
         queue: Arc::new(queue.clone()),
     })

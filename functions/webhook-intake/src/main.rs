@@ -4,7 +4,7 @@
 //! built on first use.
 
 use dynamodb::DynamoStore;
-use handlers::webhooks;
+use handlers::intake;
 use lambda_http::{Error, Request, service_fn};
 use platforms::client::{HttpPlatformReader, PlatformHttp};
 use secretsmanager::SecretsManager;
@@ -29,7 +29,7 @@ async fn main() -> Result<(), Error> {
         ));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(webhooks::handle(app, req).await)
+        Ok::<_, std::convert::Infallible>(intake::handle(app, req).await)
     }))
     .await
 }

@@ -202,7 +202,7 @@ pub fn is_public(addr: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhooks::{UrlPolicy, check_url};
+    use crate::events::{UrlPolicy, check_url};
     use proptest::prelude::*;
 
     fn mask_v4(len: u8) -> u32 {

@@ -3,6 +3,7 @@
 pub mod addresses;
 mod commands;
 mod error;
+pub mod events;
 mod ids;
 pub mod inbound;
 mod model;
@@ -12,7 +13,6 @@ mod role;
 pub mod rules;
 pub mod sync;
 pub mod transport;
-pub mod webhooks;
 
 #[cfg(test)]
 mod proptests;

@@ -251,7 +251,7 @@ pub struct Company {
     /// Where its events are pushed (`webhooks`). Changed only through the
     /// store's endpoint changes, never by replacing the company.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhook_endpoints: Vec<crate::webhooks::WebhookEndpoint>,
+    pub webhook_endpoints: Vec<crate::events::WebhookEndpoint>,
     /// An EDI company's interchange id (ISA05/06 when it sends, ISA07/08
     /// when we send to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use service::edi::{AckState, SentDocument, SentDocuments};
+use service::events::Pending;
 use service::store::StoreError;
-use service::webhooks::Pending;
 
 use super::DynamoStore;
 use super::errors::{CONDITIONAL_CHECK_FAILED, sdk};

@@ -13,6 +13,7 @@ mod commit;
 mod company;
 mod edi;
 mod errors;
+mod events;
 mod items;
 mod keys;
 mod kinds;
@@ -23,7 +24,6 @@ pub mod schema;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-mod webhooks;
 
 #[cfg(test)]
 mod race;

@@ -246,11 +246,11 @@ async fn every_read_is_strongly_consistent() {
         ledger_contract::failed_records_are_listed_and_reopened,
         sent_documents_contract::recorded_then_settled_once,
         sent_documents_contract::awaiting_lists_the_oldest_unsettled,
-        webhook_contract::endpoints_are_added_limited_and_removed,
-        webhook_contract::events_are_recorded_once_per_subject,
-        webhook_contract::the_log_pages_in_order,
-        webhook_contract::a_late_write_is_not_passed_over,
-        webhook_contract::an_unknown_cursor_is_refused,
+        events_contract::endpoints_are_added_limited_and_removed,
+        events_contract::events_are_recorded_once_per_subject,
+        events_contract::the_log_pages_in_order,
+        events_contract::a_late_write_is_not_passed_over,
+        events_contract::an_unknown_cursor_is_refused,
     );
     let ops: std::collections::BTreeSet<&str> = reads.iter().map(|(_, r)| r.op).collect();
     assert!(

@@ -19,9 +19,9 @@ use tokio::io::AsyncReadExt;
 use service::edi::{
     EdiError, EdiOutbox, EdiPorts, EdiService, Inbound, InterchangeReport, OutboxError,
 };
+use service::events::Pending;
 use service::ledger::Ledger;
 use service::store::Store;
-use service::webhooks::Pending;
 use tokio::sync::watch;
 
 /// The EDI folder under a data dir.

@@ -4,10 +4,10 @@
 //! a fake or staging store when one is configured, and seed files.
 
 pub mod edi;
+pub mod events;
 pub mod outbox;
 #[cfg(test)]
 mod proptests;
 pub mod seed;
 pub mod sync;
-pub mod webhooks;
 pub mod worker;

@@ -25,10 +25,10 @@ use super::sync::LocalStoreSync;
 use platforms::client::HttpStoreSync;
 use platforms::client::PlatformHttp;
 use service::email::Mailer;
+use service::events::{DeliveryTask, TaskOutcome};
 use service::notify::{Notifier, NotifierConfig, NotifyError, panic_message};
 use service::store::StoreError;
 use service::sync::StoreSync;
-use service::webhooks::{DeliveryTask, TaskOutcome};
 use sqlite::{EmbeddedStore, OutboxAttempt};
 
 /// Deliveries in flight at once (each to a different endpoint).
@@ -278,7 +278,7 @@ async fn run_task<M: Mailer, Y: StoreSync>(
 /// Take a task that ran off the queue; one that failed on our side is
 /// queued again a little later.
 async fn settle(store: &EmbeddedStore, (seq, task, result): Ran) {
-    use service::webhooks::DeliveryQueue;
+    use service::events::DeliveryQueue;
     match result {
         Ok(outcome) => {
             tracing::debug!(seq, ?outcome, "delivery task ran");
@@ -302,7 +302,7 @@ async fn settle(store: &EmbeddedStore, (seq, task, result): Ran) {
 
 /// Queue a task again a few seconds later, in place of its row.
 async fn defer(store: &EmbeddedStore, seq: i64, task: DeliveryTask) {
-    use service::webhooks::DeliveryQueue;
+    use service::events::DeliveryQueue;
     let later = DeliveryTask {
         due_at: service::now() + chrono::Duration::seconds(5),
         ..task

@@ -64,7 +64,7 @@ pub fn base(raw: &str) -> Result<Url, ConnectError> {
 }
 
 /// Where the platform's deliveries for this company go: its route of
-/// `handlers::webhooks` under `base`, each value one encoded segment.
+/// `handlers::intake` under `base`, each value one encoded segment.
 pub fn address(p: &dyn StorePlatform, base: &Url, company_id: &str) -> Result<Url, ConnectError> {
     let name = p.kind().as_str();
     let segments: &[&str] = if p.company_in_path() {

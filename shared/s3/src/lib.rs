@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use service::edi::{EdiOutbox, OutboxError};
-use service::webhooks::Pending;
+use service::events::Pending;
 use thiserror::Error;
 
 /// Objects above this are not read (an interchange is kilobytes).

@@ -11,6 +11,7 @@ mod config;
 pub mod edi;
 pub mod email;
 mod error;
+pub mod events;
 pub mod intake;
 pub mod ledger;
 pub mod metrics;
@@ -25,7 +26,6 @@ pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod views;
-pub mod webhooks;
 
 pub use app::{App, Core, Target, now};
 pub use cache::CacheLimits;

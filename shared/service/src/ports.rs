@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use domain::webhooks::UrlPolicy;
+use domain::events::UrlPolicy;
 use edi::IsaId;
 
 pub use crate::store::Pending;
@@ -65,7 +65,7 @@ pub enum SendError {
     Failed(String),
 }
 
-/// The HTTP side of deliveries. Adapter: `hooks::HttpSender` (public
+/// The HTTP side of deliveries. Adapter: `event_sender::HttpSender` (public
 /// addresses only, checked again on every connection; a short timeout; no
 /// redirects; a response read only as far as a small limit).
 pub trait WebhookSender: Send + Sync + 'static {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use service::edi::{AckState, SentDocument, SentDocuments};
+use service::events::Pending;
 use service::store::StoreError;
-use service::webhooks::Pending;
 
 use crate::EmbeddedStore;
 use crate::codec::{db, from_json, to_json, ts};

@@ -7,6 +7,7 @@
 mod codec;
 mod edi;
 mod embedded;
+mod events;
 mod idempotency;
 mod ledger;
 mod outbox;
@@ -15,7 +16,6 @@ mod secrets;
 mod store;
 #[cfg(test)]
 mod tests;
-mod webhooks;
 
 pub use embedded::EmbeddedStore;
 pub use outbox::{OutboxAttempt, OutboxEntry};

@@ -417,7 +417,7 @@ fn write_company(
     }
     // Endpoints change only through `change_endpoints`: kept.
     let mut company = company;
-    company.webhook_endpoints = crate::webhooks::stored_endpoints(tx, &company.id)?;
+    company.webhook_endpoints = crate::events::stored_endpoints(tx, &company.id)?;
     tx.execute(
         "INSERT INTO companies (id, doc) VALUES (?1, ?2)
              ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",

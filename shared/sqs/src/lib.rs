@@ -1,4 +1,4 @@
-//! The delivery queue (`service::webhooks::DeliveryQueue`) over Amazon SQS.
+//! The delivery queue (`service::events::DeliveryQueue`) over Amazon SQS.
 //! A task is one message, its body the task's JSON, sent with the delay
 //! until it is due; SQS delays at most 15 minutes, so a task due later is
 //! received early and sent on again (`Notifier::run_task` does that) until
@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
-use service::webhooks::{DeliveryQueue, DeliveryTask, Pending, QueueError};
+use service::events::{DeliveryQueue, DeliveryTask, Pending, QueueError};
 
 /// SQS's longest message delay, in seconds.
 pub const MAX_DELAY_SECONDS: i64 = 900;

@@ -95,7 +95,7 @@ impl Reply {
     }
 }
 
-pub async fn send<S: Store + service::webhooks::WebhookStore>(app: &App<S>, req: Request) -> Reply {
+pub async fn send<S: Store + service::events::WebhookStore>(app: &App<S>, req: Request) -> Reply {
     let r = api::handle(app, req).await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -121,7 +121,7 @@ pub async fn send<S: Store + service::webhooks::WebhookStore>(app: &App<S>, req:
     }
 }
 
-pub async fn call<S: Store + service::webhooks::WebhookStore>(
+pub async fn call<S: Store + service::events::WebhookStore>(
     app: &App<S>,
     method: &str,
     path: &str,

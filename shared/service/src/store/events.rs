@@ -6,7 +6,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use domain::webhooks::{
+use domain::events::{
     EndpointChange, EndpointChanged, EndpointRefusal, EventType, WebhookEndpoint,
 };
 
@@ -45,7 +45,7 @@ impl Recorded {
 /// Endpoints and the event log as stored.
 pub trait WebhookStore: Send + Sync + 'static {
     /// Apply `change` to the company's endpoints atomically (read, apply
-    /// `domain::webhooks::change_endpoints`, write only if nothing changed
+    /// `domain::events::change_endpoints`, write only if nothing changed
     /// meanwhile). `Ok(Err(NotFound))` also when there is no such company.
     fn change_endpoints(
         &self,

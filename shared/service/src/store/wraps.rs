@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 
-use domain::webhooks::{EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint};
+use domain::events::{EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint};
 use domain::{Cancellation, Company, Order, Role};
 
 use super::companies::{Companies, CompanyWrite};

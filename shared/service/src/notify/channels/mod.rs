@@ -18,8 +18,8 @@ use crate::sync::StoreSync;
 
 mod edi;
 mod email;
+mod events;
 mod store_sync;
-mod webhook;
 
 pub use crate::ledger::Channel;
 
@@ -44,7 +44,7 @@ where
         Channel::Email => &email::EmailChannel,
         Channel::StoreSync => &store_sync::StoreSyncChannel,
         Channel::Edi => &edi::EdiChannel,
-        Channel::Webhook => &webhook::WebhookChannel,
+        Channel::Webhook => &events::WebhookChannel,
     }
 }
 

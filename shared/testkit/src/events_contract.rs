@@ -1,14 +1,14 @@
 //! The webhook store contract (endpoints and the event log), run against
-//! every store through `webhook_contract_tests!`.
+//! every store through `events_contract_tests!`.
 use chrono::{Duration, Utc};
-use domain::webhooks::{
+use domain::events::{
     EndpointChange, EndpointChanged, EndpointRefusal, EndpointStatus, EventType, MAX_ENDPOINTS,
     WebhookEndpoint,
 };
 use domain::{Company, Role};
+use service::events::{EventRecord, Recorded, WebhookStore, new_event_id};
 use service::ledger::{Channel, Claim, Ledger, LedgerKey, Outcome};
 use service::store::{Companies, IdempotencyRecords, StoreError};
-use service::webhooks::{EventRecord, Recorded, WebhookStore, new_event_id};
 
 use crate::fixtures;
 
@@ -437,9 +437,9 @@ pub async fn deliveries_are_ledgered_per_endpoint<S: Ledger>(s: &S) {
 
 /// Generates the webhook store contract suite for a store built by `$make`.
 #[macro_export]
-macro_rules! webhook_contract_tests {
+macro_rules! events_contract_tests {
     ($make:expr) => {
-        $crate::webhook_contract_tests!(@tests $make;
+        $crate::events_contract_tests!(@tests $make;
             endpoints_are_added_limited_and_removed,
             replacing_a_company_keeps_its_endpoints,
             failing_for_days_disables_an_endpoint,
@@ -453,14 +453,14 @@ macro_rules! webhook_contract_tests {
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
-        mod webhook_contract {
+        mod events_contract {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let store = $make;
-                    $crate::webhook_contract::$name(&store).await;
+                    $crate::events_contract::$name(&store).await;
                 }
             )*
         }

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use domain::webhooks::UrlPolicy;
-use hooks::{HttpSender, PublicResolver};
-use service::webhooks::{
+use domain::events::UrlPolicy;
+use event_sender::{HttpSender, PublicResolver};
+use service::events::{
     DeliveryPorts, MIN_SIGNING_KEY_BYTES, SigningKeyError, StaticKey, WebhookPorts,
     checked_signing_key,
 };
@@ -84,7 +84,7 @@ fn create(dir: &Path, path: &Path) -> std::io::Result<String> {
 
 fn rand_hex() -> String {
     use std::fmt::Write as _;
-    let bytes: [u8; 32] = service::webhooks::random_bytes();
+    let bytes: [u8; 32] = service::events::random_bytes();
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
@@ -95,9 +95,9 @@ fn rand_hex() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum PortsError {
     #[error(transparent)]
-    Key(#[from] service::webhooks::SigningKeyError),
+    Key(#[from] service::events::SigningKeyError),
     #[error(transparent)]
-    Client(#[from] hooks::ClientError),
+    Client(#[from] event_sender::ClientError),
 }
 
 /// What the API and the notifier need for webhooks, over the embedded

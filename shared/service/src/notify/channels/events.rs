@@ -1,6 +1,6 @@
 //! Event webhooks: the partner's events recorded and their deliveries
 //! queued, each (event, endpoint) under a claim of its own
-//! (`webhooks::deliver`), not one per cancellation.
+//! (`events::deliver`), not one per cancellation.
 
 use domain::Cancellation;
 

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use domain::Company;
-use domain::webhooks::{
+use domain::events::{
     EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint, change_endpoints,
 };
-use service::store::{IdempotencyRecord, StoreError};
-use service::webhooks::{
+use service::events::{
     DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, Recorded, WebhookStore,
 };
+use service::store::{IdempotencyRecord, StoreError};
 
 use crate::EmbeddedStore;
 use crate::codec::{db, from_json, to_json, ts};
@@ -350,7 +350,7 @@ mod tests {
     use super::*;
     use rusqlite::Connection;
 
-    testkit::webhook_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
+    testkit::events_contract_tests!(EmbeddedStore::in_memory().expect("in-memory store"));
 
     /// Two connections to one file, as two processes have, write while a
     /// third pages through the log.
@@ -359,7 +359,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.sqlite3");
         let open = || EmbeddedStore::open(&path).unwrap();
-        testkit::webhook_contract::concurrent_writers_are_read_once(open(), open(), open()).await;
+        testkit::events_contract::concurrent_writers_are_read_once(open(), open(), open()).await;
     }
 
     /// A file written before events had places: they get them in id
@@ -381,7 +381,7 @@ mod tests {
             )
             .unwrap();
             for (i, id) in ids.iter().enumerate().rev() {
-                let mut e = testkit::webhook_contract::event_of_company("c1", "o1");
+                let mut e = testkit::events_contract::event_of_company("c1", "o1");
                 e.id = (*id).to_owned();
                 c.execute(
                     "INSERT INTO events VALUES ('c1', ?1, ?2, ?3, ?4)",
@@ -392,7 +392,7 @@ mod tests {
         }
         let s = EmbeddedStore::open(&path).unwrap();
         let keep = Utc::now() + chrono::Duration::days(35);
-        let new = testkit::webhook_contract::event_of_company("c1", "o1");
+        let new = testkit::events_contract::event_of_company("c1", "o1");
         s.record_event(&new, "k2", keep).await.unwrap();
         let (page, _) = s
             .events_after("c1", Some(ids[0]), 10)

@@ -3,7 +3,7 @@
 //! `dropship serve` alike. Thin: parse, call the application, map the result.
 
 mod bodies;
-mod hooks;
+mod events;
 mod orders;
 
 use lambda_http::Request;
@@ -20,8 +20,8 @@ use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, 
 #[cfg(test)]
 use orders::{decode_cursor, encode_cursor};
 use service::app::{App, AppError, Idempotency, Outcome, Reply, Target};
+use service::events::WebhookStore;
 use service::store::{IdempotencyRecord, Store, StoreError};
-use service::webhooks::WebhookStore;
 
 /// Default and largest page size of `GET /v1/orders`.
 pub(crate) const DEFAULT_PAGE: usize = 20;
@@ -141,10 +141,10 @@ async fn dispatch<S: Store + WebhookStore>(
 
     match route {
         Route::WebhookEndpoints if *method == Method::GET => {
-            return hooks::list(app, &company).await;
+            return events::list(app, &company).await;
         }
-        Route::WebhookEndpoint(id) => return hooks::delete(app, &company, id).await,
-        Route::Events => return hooks::events(app, &company, &query).await,
+        Route::WebhookEndpoint(id) => return events::delete(app, &company, id).await,
+        Route::Events => return events::events(app, &company, &query).await,
         _ => {}
     }
 
@@ -241,9 +241,9 @@ async fn write<S: Store + WebhookStore>(
         Route::Cancellations(id) => cancel(app, company, on(id), body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, company, on(id), body, idem.as_ref()).await,
         Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
-        Route::WebhookEndpoints => hooks::create(app, company, body, idem.as_ref()).await,
+        Route::WebhookEndpoints => events::create(app, company, body, idem.as_ref()).await,
         Route::WebhookTest(id) => {
-            once(app, company, idem.as_ref(), hooks::test(app, company, id)).await
+            once(app, company, idem.as_ref(), events::test(app, company, id)).await
         }
         Route::Me | Route::Order(_) | Route::WebhookEndpoint(_) | Route::Events => {
             Ok(method_not_allowed(

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use handlers::webhooks;
+use handlers::intake;
 use local::seed::{self, SeedFile};
 use platforms::client::{HttpPlatformReader, PlatformHttp, RetryPolicy};
 use platforms::{sign_hmac_sha256_base64, verify_hmac_sha256_base64};
@@ -99,7 +99,7 @@ async fn deliver_as_sent(
         Some(std::str::from_utf8(body).unwrap()),
         &h,
     );
-    let r = webhooks::handle(app, req).await;
+    let r = intake::handle(app, req).await;
     let status = r.status().as_u16();
     let body = match r.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
@@ -791,9 +791,9 @@ async fn ignored_deliveries_answer_200() {
         (200, Some("ignored"))
     );
     // Unknown routes and methods.
-    let r = webhooks::handle(&app, event("GET", "/webhooks/shopify", None, None, &[])).await;
+    let r = intake::handle(&app, event("GET", "/webhooks/shopify", None, None, &[])).await;
     assert_eq!(r.status(), 405);
-    let r = webhooks::handle(
+    let r = intake::handle(
         &app,
         event("POST", "/webhooks/magento/x", None, Some("{}"), &[]),
     )
@@ -963,7 +963,7 @@ async fn deliver_raw(
         Some(std::str::from_utf8(body).unwrap()),
         &h,
     );
-    let r = webhooks::handle(app, req).await;
+    let r = intake::handle(app, req).await;
     let mut hs: Vec<_> = r
         .headers()
         .iter()

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use domain::Company;
-use domain::webhooks::{
+use domain::events::{
     CheckedUrl, EndpointChange, EndpointChanged, EndpointRefusal, EndpointStatus, EventsRefusal,
     UrlHost, UrlRefusal, WebhookEndpoint, address_allowed, check_url, normalize_events,
 };

@@ -10,10 +10,10 @@ use super::{invalid_body, parse, store_problem};
 use crate::response::{Code, HttpResponse, Problem, json, raw};
 use crate::views::to_json;
 use domain::Company;
-use domain::webhooks::{EndpointRefusal, EndpointStatus, WebhookEndpoint};
+use domain::events::{EndpointRefusal, EndpointStatus, WebhookEndpoint};
 use service::app::{App, Idempotency, Idempotent, Outcome, Reply};
+use service::events::{EndpointRequest, MAX_EVENT_PAGE, WebhookError, WebhookStore};
 use service::store::Store;
-use service::webhooks::{EndpointRequest, MAX_EVENT_PAGE, WebhookError, WebhookStore};
 
 /// Default page of `GET /v1/events`.
 const DEFAULT_EVENT_PAGE: usize = 50;

@@ -30,11 +30,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::Company;
-use domain::webhooks::{
+use domain::events::{
     EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint, change_endpoints,
 };
+use service::events::{EventRecord, Recorded, WebhookStore};
 use service::store::{IdempotencyRecord, StoreError};
-use service::webhooks::{EventRecord, Recorded, WebhookStore};
 
 use super::DynamoStore;
 use super::errors::{CONDITIONAL_CHECK_FAILED, TRANSACTION_CONFLICT, backend, sdk, stored_record};
@@ -533,7 +533,7 @@ impl service::edi::ControlNumbers for DynamoStore {
     fn next<'a>(
         &'a self,
         company_id: &'a str,
-    ) -> service::webhooks::Pending<'a, u32, service::edi::NumberError> {
+    ) -> service::events::Pending<'a, u32, service::edi::NumberError> {
         Box::pin(async move {
             // One counter item per partner, incremented atomically.
             let out = self
@@ -567,7 +567,7 @@ mod tests {
     #[allow(unused_imports)]
     use super::*;
 
-    testkit::webhook_contract_tests!(fresh_store().await);
+    testkit::events_contract_tests!(fresh_store().await);
 
     /// Two clients on one table, as two Lambdas are, write while a third
     /// pages through the log.
@@ -576,7 +576,7 @@ mod tests {
         let a = fresh_store().await;
         let b = DynamoStore::from_env(a.table()).await;
         let reader = DynamoStore::from_env(a.table()).await;
-        testkit::webhook_contract::concurrent_writers_are_read_once(a, b, reader).await;
+        testkit::events_contract::concurrent_writers_are_read_once(a, b, reader).await;
     }
 
     #[test]
@@ -597,7 +597,7 @@ mod tests {
         let keep = Utc::now() + Duration::days(35);
         let mut ids = Vec::new();
         for i in 0..3 {
-            let mut e = testkit::webhook_contract::event_of_company("gap", "o1");
+            let mut e = testkit::events_contract::event_of_company("gap", "o1");
             if i == 2 {
                 e.created_at = Utc::now() - Duration::minutes(30);
             }
@@ -619,7 +619,7 @@ mod tests {
         assert_eq!(got, [ids[0].as_str(), ids[2].as_str()]);
         // Places 2 and 3 missing, place 4's event recent: the page ends
         // before it.
-        let recent = testkit::webhook_contract::event_of_company("gap", "o1");
+        let recent = testkit::events_contract::event_of_company("gap", "o1");
         s.record_event(&recent, "g3", keep).await.unwrap();
         removed(3).await.unwrap();
         let (page, more) = s

@@ -9,6 +9,6 @@
 
 pub mod api;
 pub mod assets;
+pub mod intake;
 pub mod response;
 pub(crate) mod views;
-pub mod webhooks;

@@ -1,9 +1,9 @@
-//! The HTTP side of event webhooks (`service::webhooks::WebhookSender` and
+//! The HTTP side of event webhooks (`service::events::WebhookSender` and
 //! `Resolver`). A delivery goes to a partner-chosen URL from inside our
 //! network, so every connection is checked, not only the registration:
 //!
 //! - names resolve through `PublicResolver`, which refuses a name if any of
-//!   its addresses is not public (`domain::webhooks::address_allowed`), so
+//!   its addresses is not public (`domain::events::address_allowed`), so
 //!   a DNS answer that changed to 169.254.169.254 or 10.x after
 //!   registration reaches nothing; literal addresses are checked before the
 //!   request (the resolver is not asked for them);
@@ -14,10 +14,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use domain::webhooks::{UrlPolicy, address_allowed};
+use domain::events::{UrlPolicy, address_allowed};
 #[cfg(feature = "sender")]
 pub use sender::{ClientError, HttpSender};
-use service::webhooks::{Pending, ResolveError, Resolver};
+use service::events::{Pending, ResolveError, Resolver};
 use thiserror::Error;
 
 /// Why a name may not be connected to.
@@ -94,9 +94,9 @@ impl Resolver for PublicResolver {
 mod sender {
     use std::sync::{Arc, OnceLock};
 
-    use domain::webhooks::{UrlHost, UrlPolicy, address_allowed, check_url};
+    use domain::events::{UrlHost, UrlPolicy, address_allowed, check_url};
     use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-    use service::webhooks::{Delivery, Pending, SendError, WebhookSender};
+    use service::events::{Delivery, Pending, SendError, WebhookSender};
 
     use super::{CONNECT_TIMEOUT, MAX_RESPONSE_BYTES, PublicResolver, TIMEOUT};
 
@@ -233,7 +233,7 @@ mod sender {
 #[cfg(all(test, feature = "sender"))]
 mod tests {
     use super::*;
-    use service::webhooks::{Delivery, SendError, WebhookSender};
+    use service::events::{Delivery, SendError, WebhookSender};
     use wiremock::matchers::{header, header_regex, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -4,11 +4,11 @@
 //! records events and queues their deliveries: every attempt runs from the
 //! delivery queue, apart from email, store sync and EDI, one at a time per
 //! endpoint (its lease) and bounded by `ATTEMPT_LIMIT`; a failed one is
-//! retried on `domain::webhooks::retry_delay`'s schedule.
+//! retried on `domain::events::retry_delay`'s schedule.
 
 use chrono::{DateTime, Duration, Utc};
 
-use domain::webhooks::{
+use domain::events::{
     EndpointChange, EndpointChanged, EndpointRefusal, EventType, WebhookEndpoint, retry_delay,
 };
 use domain::{Cancellation, Company};
@@ -567,7 +567,7 @@ where
              (POST /v1/webhook-endpoints) once it answers.\n",
             url = e.url,
             id = e.id,
-            h = domain::webhooks::DISABLE_AFTER_HOURS,
+            h = domain::events::DISABLE_AFTER_HOURS,
         );
         let email = Email {
             from: self.config.sender.clone(),

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 
-use domain::webhooks::{API_VERSION, EventType};
+use domain::events::{API_VERSION, EventType};
 use domain::{Cancellation, Order};
 
 pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
