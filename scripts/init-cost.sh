@@ -9,7 +9,7 @@
 #
 #   scripts/init-cost.sh [--runs 300] BINARY...
 #   e.g. scripts/init-cost.sh target/release/{hello-lambda,cancellation-api,notifier}
-#        (after scripts/coldstart.sh [--pie], which builds them; target/pie/release/...)
+#        (after scripts/coldstart.sh, which builds them position-independent, as shipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=300
