@@ -3,6 +3,8 @@
 //! what we send them (`service::edi::EdiOutbox`), `processed/<company>/` what
 //! was read. The client is built on first use.
 
+use std::sync::{Arc, OnceLock};
+
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -16,7 +18,8 @@ pub const MAX_OBJECT_BYTES: usize = edi::MAX_BYTES;
 
 #[derive(Clone, Debug)]
 pub struct S3Edi {
-    client: aws::OnFirstUse<Client>,
+    client: Arc<OnceLock<Client>>,
+    config: SdkConfig,
     bucket: String,
 }
 
@@ -99,20 +102,11 @@ where
     S3Error::Call { operation, detail }
 }
 
-/// Path-style addressing: what S3-compatible local endpoints need, and
-/// equally valid on AWS.
-fn path_style_client(sdk: &SdkConfig) -> Client {
-    Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 impl S3Edi {
     pub fn on_first_use(sdk: &SdkConfig, bucket: impl Into<String>) -> Self {
         S3Edi {
-            client: aws::OnFirstUse::new(sdk, path_style_client),
+            client: Arc::new(OnceLock::new()),
+            config: sdk.clone(),
             bucket: bucket.into(),
         }
     }
@@ -126,7 +120,14 @@ impl S3Edi {
     }
 
     fn client(&self) -> &Client {
-        self.client.get()
+        self.client.get_or_init(|| {
+            // Path-style addressing: what S3-compatible local endpoints need,
+            // and equally valid on AWS.
+            let conf = aws_sdk_s3::config::Builder::from(&self.config)
+                .force_path_style(true)
+                .build();
+            Client::from_conf(conf)
+        })
     }
 
     /// The object's bytes, or only its head when it is over the limit
