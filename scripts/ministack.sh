@@ -21,10 +21,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Where it listens: loopback, or (MINISTACK_HOST) an address containers
 # reach; each address has its own instance.
 host="${MINISTACK_HOST:-127.0.0.1}"
-# MINISTACK_NETNS_PID: run it in that process's network namespace (where
-# MINISTACK_HOST is an address), not this machine's.
-in_netns=()
-[[ -z "${MINISTACK_NETNS_PID:-}" ]] || in_netns=(nsenter --target "$MINISTACK_NETNS_PID" --net --)
 state="$root/target/ministack"
 [[ "$host" == 127.0.0.1 ]] || state="$root/target/ministack-$host"
 venv="$root/target/venv"
@@ -54,7 +50,7 @@ running() {
 }
 
 free_port() {
-    "${in_netns[@]}" "$venv/bin/python" -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$host"
+    "$venv/bin/python" -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1]); s.close()' "$host"
 }
 
 healthy() {
@@ -92,7 +88,7 @@ start() {
     # AWS_ENDPOINT_URL in its own environment: the Lambda functions it runs
     # (provided.* bootstraps on the host) call this ministack back, not AWS.
     AWS_ENDPOINT_URL="http://$host:$port" GATEWAY_PORT="$port" BIND_HOST="$host" SFTP_ENABLED=0 LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
-        setsid "${in_netns[@]}" "$venv/bin/ministack" >"$logfile" 2>&1 </dev/null &
+        setsid "$venv/bin/ministack" >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     local i
     for i in $(seq 1 150); do

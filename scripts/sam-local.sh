@@ -13,12 +13,14 @@
 #    (public.ecr.aws/lambda/provided:al2023-x86_64), made locally from this
 #    machine's files: what the functions and SAM's image build run, and the
 #    folders Lambda uses. SAM adds its Runtime Interface Emulator itself.
-# 4. ministack on a Docker network of this script's, in the network
-#    namespace of a container that only holds an address there: the
-#    functions' containers reach it across the bridge, never through this
-#    machine's own input path, which a host firewall may close to everything
-#    but loopback. Their DNS server is their own loopback (no name is looked
-#    up anywhere), and IPv4 forwarding stays off.
+# 4. ministack on this machine's loopback, as in the other steps; the
+#    functions' containers call it at the address of a container of ours on
+#    their network, where scripts/netns_relay.py listens and relays to
+#    loopback. Their calls cross the bridge from container to container and
+#    never arrive at this machine's own input path, which a host firewall may
+#    close to everything but loopback; this machine's calls stay on loopback.
+#    The containers' DNS server is their own loopback (no name is looked up
+#    anywhere), and IPv4 forwarding stays off.
 #
 #   scripts/sam-local.sh          run the whole check
 set -euo pipefail
@@ -29,7 +31,8 @@ state="$root/target/sam-local"
 docker_dir="$state/docker"
 network="dropship-sam-local"
 bridge_if="dropship-sl0"
-ministack_ip="172.31.254.2"
+relay_ip="172.31.254.2"
+probe_ip="172.31.254.3"
 bridge_nf=/proc/sys/net/bridge/bridge-nf-call-iptables
 base_image="public.ecr.aws/lambda/provided:al2023-x86_64"
 mkdir -p "$state"
@@ -153,15 +156,19 @@ if [[ "$(cat "$state/emulator" 2>/dev/null)" != "$emulator" ]]; then
     echo "$emulator" >"$state/emulator"
 fi
 
-# --- The test, with ministack beside the functions ---------------------------------
-# A container holding ministack's address on the network (its shell waits
-# on a stdin that never closes); ministack itself runs from this machine's
-# files, in that container's network namespace.
-docker rm -f dropship-sam-local-ministack >/dev/null 2>&1 || true
-docker run -d -i --name dropship-sam-local-ministack --network "$network" --ip "$ministack_ip" \
-    --entrypoint /bin/sh "$base_image" -c 'read -r _' >/dev/null
-holder_pid="$(docker inspect -f '{{.State.Pid}}' dropship-sam-local-ministack)"
-export SAM_LOCAL_NETWORK="$network"
-MINISTACK_HOST="$ministack_ip" MINISTACK_NETNS_PID="$holder_pid" \
-    scripts/ministack.sh test scripts/sam.sh run python3 scripts/sam_local_test.py
+# --- The test, with ministack reachable from the functions' network -----------------
+# Two containers that only hold an address on the network (each shell waits
+# on a stdin that never closes): the relay's, and one the driver checks the
+# functions' path from before it starts.
+holder() {
+    docker rm -f "$1" >/dev/null 2>&1 || true
+    docker run -d -i --name "$1" --network "$network" --ip "$2" \
+        --entrypoint /bin/sh "$base_image" -c 'read -r _' 2> >(grep -v 'IPv4 forwarding is disabled' >&2) >/dev/null
+    docker inspect -f '{{.State.Pid}}' "$1"
+}
+relay_pid="$(holder dropship-sam-local-relay "$relay_ip")"
+probe_pid="$(holder dropship-sam-local-probe "$probe_ip")"
+export SAM_LOCAL_NETWORK="$network" SAM_LOCAL_RELAY_IP="$relay_ip" \
+    SAM_LOCAL_RELAY_PID="$relay_pid" SAM_LOCAL_PROBE_PID="$probe_pid"
+scripts/ministack.sh test scripts/sam.sh run python3 scripts/sam_local_test.py
 lap "sam local invoke and start-api"

@@ -4,8 +4,10 @@
 then `sam local start-api` driven through the template's own routes.
 
 Run by scripts/sam-local.sh, which provides the Docker daemon, the built
-functions (target/sam-local/build), ministack on the daemon's network, in a
-holder container's network namespace (AWS_ENDPOINT_URL) and the SAM tool chain's Python, boto3 and `sam`.
+functions (target/sam-local/build), ministack on loopback (AWS_ENDPOINT_URL),
+two containers of its own on the functions' network (one whose address the
+functions call ministack at, through scripts/netns_relay.py, one to check
+that path from) and the SAM tool chain's Python, boto3 and `sam`.
 
 1. Seeds a fresh table (`dropship seed` of the demo seed and the EDI seed),
    the sender in SES, the delivery queue, the signing key, the EDI buckets.
@@ -43,18 +45,26 @@ from pathlib import Path
 
 import boto3
 
+import netns_relay
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 STATE = ROOT / "target" / "sam-local"
 TEMPLATE = STATE / "build" / "template.yaml"
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"]  # ministack, on this machine's loopback
 NETWORK = os.environ["SAM_LOCAL_NETWORK"]
+# Where the functions' containers call ministack: the relay, in the holder
+# container's namespace, on ministack's own port.
+RELAY_PID = int(os.environ["SAM_LOCAL_RELAY_PID"])
+RELAY_ADDRESS = (os.environ["SAM_LOCAL_RELAY_IP"], int(ENDPOINT.rsplit(":", 1)[1]))
+PROBE_PID = int(os.environ["SAM_LOCAL_PROBE_PID"])
+FUNCTIONS_ENDPOINT = f"http://{RELAY_ADDRESS[0]}:{RELAY_ADDRESS[1]}"
 RUN_ID = int(time.time())
 SENDER = "notifications@dropship.test"
 EDI_SAMPLE_BUCKET = "dropship-edi-sample"  # the bucket events/edi-intake/object-created.json names
 PARAMETERS = [
     "Architecture=x86_64",
-    f"LocalEndpointUrl={ENDPOINT}",
+    f"LocalEndpointUrl={FUNCTIONS_ENDPOINT}",
     f"SenderEmail={SENDER}",
     "AllowInsecureWebhookUrls=true",
 ]
@@ -123,7 +133,9 @@ class World:
         queue = boto3.client("sqs").create_queue(QueueName=f"{self.table}-deliveries")["QueueUrl"]
         boto3.client("secretsmanager").create_secret(Name=signing_key, SecretString=os.urandom(32).hex())
         boto3.client("s3").create_bucket(Bucket=self.edi_bucket)
-        common = {"TABLE_NAME": self.table}
+        # SAM gives a function this machine's value of a variable its template
+        # sets (ours: ministack on loopback) unless this file names it.
+        common = {"TABLE_NAME": self.table, "AWS_ENDPOINT_URL": FUNCTIONS_ENDPOINT}
         env = {
             "CancellationApiFunction": common | {
                 "WEBHOOK_QUEUE_URL": queue, "WEBHOOK_SIGNING_KEY": signing_key,
@@ -424,7 +436,15 @@ def start_api(w: World) -> None:
 
 
 def main() -> int:
-    log(f"ministack {ENDPOINT}; network {NETWORK}")
+    loopback = ENDPOINT.split("//", 1)[1].rsplit(":", 1)[0]
+    netns_relay.start(RELAY_PID, RELAY_ADDRESS, (loopback, RELAY_ADDRESS[1]))
+    # The path the functions take, tried once from another container first,
+    # so that a machine which closes it fails here, saying so.
+    blocked = netns_relay.can_connect(PROBE_PID, RELAY_ADDRESS)
+    if blocked is not None:
+        log(f"a container on {NETWORK} cannot reach ministack's relay at {FUNCTIONS_ENDPOINT}: {blocked}")
+        return 1
+    log(f"ministack {ENDPOINT}; the functions reach it at {FUNCTIONS_ENDPOINT} on network {NETWORK}")
     boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
     boto3.client("s3").create_bucket(Bucket=EDI_SAMPLE_BUCKET)
     worlds = {n: World(n) for n in ("api", "webhooks", "notifier", "edi")}
