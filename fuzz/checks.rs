@@ -176,13 +176,19 @@ pub fn api_event(
 }
 
 /// A fresh demo-seeded app on an in-memory store (deterministic per input).
-pub fn demo_app() -> App<EmbeddedStore> {
+pub fn demo_app() -> handlers::api::Api<EmbeddedStore> {
     runtime().block_on(async {
         let store = EmbeddedStore::in_memory().expect("an in-memory store");
         seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
             .await
             .expect("seeded");
-        App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
+        let key = std::sync::Arc::from(&[7u8; 32][..]);
+        let policy = domain::events::UrlPolicy::default();
+        let (ports, _) =
+            local::events::ports(&store, key, policy).expect("the local webhook ports");
+        let app =
+            App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default());
+        handlers::api::Api::new(app, ports)
     })
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use domain::Order;
-use service::app::App;
+use handlers::api::Api;
 use service::store::{
     Commit, IdempotencyRecords, OrderCursor, OrderPage, OrderRecord, Orders, PassCompanies,
     PassEvents, PassIdempotency, StatusFilter, Store, StoreError, Wraps,
@@ -17,7 +17,7 @@ const CANCEL: &str = "/v1/orders/ord_demo_api/cancellations";
 const FULFIL: &str = "/v1/orders/ord_demo_api/fulfillments";
 
 /// Snapshot of what a request could change.
-async fn state(app: &App<EmbeddedStore>) -> (Order, usize) {
+async fn state(app: &Api<EmbeddedStore>) -> (Order, usize) {
     let rec = app
         .store
         .order_record("ord_demo_api")
@@ -29,7 +29,7 @@ async fn state(app: &App<EmbeddedStore>) -> (Order, usize) {
 
 /// Send, expect the status and code, and check nothing changed.
 async fn refused(
-    app: &App<EmbeddedStore>,
+    app: &Api<EmbeddedStore>,
     method: &str,
     path: &str,
     key: Option<&str>,
@@ -443,9 +443,10 @@ impl Orders for Faulty {
 
 #[tokio::test]
 async fn conflict_409_after_bounded_retries() {
-    let mut app = seeded(Faulty::new(true, 0)).await;
     // Lost races are retried for a time budget; a short one keeps the test quick.
-    app.config.race_retry.budget = std::time::Duration::from_millis(200);
+    let mut config = service::Config::default();
+    config.race_retry.budget = std::time::Duration::from_millis(200);
+    let app = seeded_core(service::Core::with_config(Faulty::new(true, 0), config)).await;
     let r = call(&app, "POST", CANCEL, Some(BUYER), Some(r#"{"reason":"r"}"#)).await;
     assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.body);
     let rec = app

@@ -11,7 +11,7 @@ fn load(name: &str) -> String {
     std::fs::read_to_string(events_dir().join("api").join(name)).unwrap()
 }
 
-async fn run(app: &service::app::App<sqlite::EmbeddedStore>, name: &str) -> Reply {
+async fn run(app: &handlers::api::Api<sqlite::EmbeddedStore>, name: &str) -> Reply {
     send(app, from_event(&load(name))).await
 }
 
@@ -149,7 +149,7 @@ async fn preview_writes_nothing() {
     assert_eq!((r.status, r.code()), (409, "quantity_exceeds_open"));
 }
 
-async fn app_state(app: &service::app::App<sqlite::EmbeddedStore>) -> (u64, usize) {
+async fn app_state(app: &handlers::api::Api<sqlite::EmbeddedStore>) -> (u64, usize) {
     use service::store::Orders;
     let rec = app
         .store

@@ -6,10 +6,10 @@ mod common;
 
 use common::*;
 use dynamodb::testing::{Call, Counter, Read, counted_store};
+use handlers::api::Api;
 use handlers::intake;
 use platforms::sign_hmac_sha256_base64;
 use serde_json::{Value, json};
-use service::app::App;
 use service::events::{WebhookStore, cancellation_created, new_event_id};
 use service::secrets::{MemorySecrets, WithSecrets};
 use service::store::Orders as _;
@@ -98,7 +98,7 @@ fn ops(calls: &[Call]) -> String {
 }
 
 struct Bench {
-    app: App<Store>,
+    app: Api<Store>,
     counter: Counter,
     rows: Vec<Row>,
     reads: Vec<(&'static str, Read)>,
@@ -110,7 +110,7 @@ impl Bench {
         &mut self,
         what: &'static str,
         at_most: Option<usize>,
-        f: impl AsyncFnOnce(&App<Store>) -> T,
+        f: impl AsyncFnOnce(&Api<Store>) -> T,
     ) -> T {
         self.counter.take();
         self.counter.take_reads();
@@ -144,7 +144,7 @@ fn three_lines() -> String {
 
 const PARTIAL: &str = r#"{"items": [{"line_item_id": "li_2", "quantity": 1, "reason": "One plate arrived chipped"}]}"#;
 
-async fn create(app: &App<Store>) -> String {
+async fn create(app: &Api<Store>) -> String {
     let r = Box::pin(call(
         app,
         "POST",
@@ -157,7 +157,7 @@ async fn create(app: &App<Store>) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn post_keyed(app: &App<Store>, path: &str, key: &str, who: &str, body: &str) -> Reply {
+async fn post_keyed(app: &Api<Store>, path: &str, key: &str, who: &str, body: &str) -> Reply {
     send(
         app,
         event(
@@ -193,7 +193,7 @@ fn shopify_seller_update(current: u32, event_id: &str) -> Vec<(String, String)> 
     ]
 }
 
-async fn deliver(app: &App<Store>, d: &[(String, String)]) -> Value {
+async fn deliver(app: &Api<Store>, d: &[(String, String)]) -> Value {
     let body = d[0].1.as_str();
     let headers: Vec<(&str, &str)> = d[1..]
         .iter()

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use aws::emf::Captured;
 use common::*;
+use handlers::api::Api;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
-use service::app::{App, Core};
+use service::app::Core;
 use service::edi::{AckState, EdiService, SentDocuments};
 use service::ledger::{Channel, Ledger, LedgerEntry, Outcome};
 use service::notify::Notifier;
@@ -23,7 +24,7 @@ use sqlite::EmbeddedStore;
 type LocalNotifier = Notifier<EmbeddedStore, local::outbox::EmlOutbox, local::sync::LocalStoreSync>;
 
 struct Host {
-    app: App<EmbeddedStore>,
+    app: Api<EmbeddedStore>,
     watcher: EdiWatcher<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     /// What an operator's `dropship notifications` runs.

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use handlers::api::Api;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
-use service::app::{App, Core};
+use service::app::Core;
 use service::edi::ControlNumbers;
 use service::edi::EdiService;
 use service::events::Pending;
@@ -44,7 +45,7 @@ impl ControlNumbers for Numbers {
 }
 
 struct Host {
-    app: App<EmbeddedStore>,
+    app: Api<EmbeddedStore>,
     watcher: EdiWatcher<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     store: EmbeddedStore,

@@ -9,18 +9,19 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use domain::{CancellationKind, Role, Source};
+use handlers::api::Api;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::json;
-use service::app::{App, Core};
+use service::app::Core;
 use service::edi::EdiService;
 use service::store::Orders;
 use sqlite::EmbeddedStore;
 
 struct Host {
-    app: App<EmbeddedStore>,
+    app: Api<EmbeddedStore>,
     watcher: EdiWatcher<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     store: EmbeddedStore,

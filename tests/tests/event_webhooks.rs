@@ -10,10 +10,10 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::*;
 use domain::events::{EndpointChange, UrlPolicy};
+use handlers::api::Api;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
-use service::app::App;
 use service::events::{TaskOutcome, WebhookStore, verify_signature};
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::Orders;
@@ -27,7 +27,7 @@ const INSECURE: UrlPolicy = UrlPolicy {
 };
 
 struct Host {
-    app: App<EmbeddedStore>,
+    app: Api<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     store: EmbeddedStore,
     outbox: std::path::PathBuf,
@@ -46,7 +46,7 @@ async fn host(policy: UrlPolicy) -> Host {
             .with_webhooks(delivery),
     );
     Host {
-        app: app.with_webhooks(api),
+        app: with_ports(app, api),
         worker,
         store,
         outbox,

@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
+use domain::events::UrlPolicy;
 use dropship::server::{Host, Limits, serve};
+use handlers::api::Api;
 use local::seed::{self, SeedFile};
 use serde_json::Value;
 use service::app::App;
 use service::store::Orders;
 use sqlite::EmbeddedStore;
+use testkit::webhook_ports::webhook_ports;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,7 +27,7 @@ async fn start() -> (
         .await
         .unwrap();
     let host = Arc::new(Host {
-        app: App::new(store),
+        api: Api::new(App::new(store), webhook_ports(UrlPolicy::default()).0),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -110,7 +113,7 @@ async fn racing_http_clients_never_over_commit() {
         }
     }
     let rec = host
-        .app
+        .api
         .store
         .order_record("ord_demo_api")
         .await
@@ -205,7 +208,7 @@ async fn hot_order_clients_never_get_conflict_on_the_embedded_store() {
     }
     assert!(others.is_empty(), "not 201: {others:?}");
     let rec = host
-        .app
+        .api
         .store
         .order_record(&order_id)
         .await

@@ -5,65 +5,26 @@
 
 mod common;
 
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::*;
 use domain::events::UrlPolicy;
+use handlers::api::Api;
 use serde_json::{Value, json};
-use service::app::App;
-use service::events::{
-    DeliveryQueue, DeliveryTask, Pending, QueueError, Resolver, StaticKey, WebhookPorts,
-    WebhookStore,
-};
+use service::events::WebhookStore;
 use service::secrets::{MemorySecrets, WithSecrets};
 use service::store::Store;
+use testkit::webhook_ports::{KeptTasks, webhook_ports};
 
-/// Keeps what it is given: the pings a test queued.
-#[derive(Default)]
-struct Queue(Mutex<Vec<DeliveryTask>>);
-
-impl DeliveryQueue for Queue {
-    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError> {
-        self.0.lock().unwrap().push(task.clone());
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// Endpoints here are literal loopback addresses: no name is resolved.
-struct NoNames;
-
-impl Resolver for NoNames {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> Pending<'a, Vec<IpAddr>, service::events::ResolveError> {
-        Box::pin(async move {
-            Err(service::events::ResolveError {
-                host: host.to_owned(),
-                source: std::io::Error::other("no names here"),
-            })
-        })
-    }
-}
-
-async fn app_on<S: Store + WebhookStore>(store: S) -> (App<S>, Arc<Queue>) {
-    let policy = UrlPolicy {
+async fn app_on<S: Store + WebhookStore>(store: S) -> (Api<S>, Arc<KeptTasks>) {
+    let (ports, queue) = webhook_ports(UrlPolicy {
         allow_insecure: true,
-    };
-    let queue = Arc::new(Queue::default());
-    let ports = WebhookPorts {
-        policy,
-        resolver: Arc::new(NoNames),
-        keys: Arc::new(StaticKey::new(Arc::from(&[7u8; 32][..])).unwrap()),
-        queue: queue.clone(),
-    };
-    (seeded(store).await.with_webhooks(ports), queue)
+    });
+    (with_ports(seeded(store).await, ports), queue)
 }
 
 async fn post<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &Api<S>,
     path: &str,
     who: &str,
     key: &str,
@@ -83,7 +44,7 @@ async fn post<S: Store + WebhookStore>(
     .await
 }
 
-async fn count<S: Store + WebhookStore>(app: &App<S>, path: &str, who: &str, field: &str) -> usize {
+async fn count<S: Store + WebhookStore>(app: &Api<S>, path: &str, who: &str, field: &str) -> usize {
     let r = call(app, "GET", path, Some(who), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body[field].as_array().map_or(0, Vec::len)
@@ -95,7 +56,7 @@ fn replayed(r: &Reply) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-async fn one_rule_for_every_post<S: Store + WebhookStore>(app: &App<S>, queue: &Queue) {
+async fn one_rule_for_every_post<S: Store + WebhookStore>(app: &Api<S>, queue: &KeptTasks) {
     const ENDPOINTS: &str = "/v1/webhook-endpoints";
     let order = json!({"seller_id": "seller-api", "line_items": [{"id": "li_1", "sku": "A", "quantity": 2}]});
     let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]});
@@ -187,7 +148,7 @@ async fn one_rule_for_every_post<S: Store + WebhookStore>(app: &App<S>, queue: &
     let r = post(app, &test, BUYER, "k-ping", &Value::Null).await;
     assert_eq!((r.status, &r.body), (202, &ping.body));
     assert!(replayed(&r));
-    assert_eq!(queue.0.lock().unwrap().len(), 1, "one ping");
+    assert_eq!(queue.tasks().len(), 1, "one ping");
     let r = post(app, ENDPOINTS, BUYER, "k-ping", &hook).await;
     assert_eq!((r.status, r.code()), (422, "idempotency_key_reused"));
 }

@@ -20,7 +20,7 @@ use sqlite::EmbeddedStore;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-type TestApp = App<EmbeddedStore>;
+type TestApp = handlers::api::Api<EmbeddedStore>;
 
 fn dir() -> std::path::PathBuf {
     events_dir().join("webhooks")
@@ -40,11 +40,15 @@ async fn app_with(base: Option<&str>) -> TestApp {
     let seed = SeedFile::parse(&v.to_string()).unwrap();
     let store = EmbeddedStore::in_memory().unwrap();
     seed::apply(&store, &seed).await.unwrap();
-    App::new(store).with_platform_reader(HttpPlatformReader::new(PlatformHttp::new(RetryPolicy {
-        attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(2),
-    })))
+    api_on(
+        App::new(store).with_platform_reader(HttpPlatformReader::new(PlatformHttp::new(
+            RetryPolicy {
+                attempts: 3,
+                base_delay: Duration::from_millis(5),
+                max_delay: Duration::from_secs(2),
+            },
+        ))),
+    )
 }
 
 /// A sample delivery: (path, headers, body).

@@ -40,9 +40,11 @@ async fn demo_store() -> Deployed {
     store
 }
 
-async fn demo_app() -> App<Deployed> {
-    App::new(demo_store().await)
-        .with_platform_reader(platforms::client::HttpPlatformReader::default())
+async fn demo_app() -> handlers::api::Api<Deployed> {
+    let app = App::new(demo_store().await)
+        .with_platform_reader(platforms::client::HttpPlatformReader::default());
+    let (ports, _) = testkit::webhook_ports::webhook_ports(Default::default());
+    handlers::api::Api::new(app, ports)
 }
 
 fn json_body(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {

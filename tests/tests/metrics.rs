@@ -24,9 +24,13 @@ fn count(docs: &[Value], metric: &str, dims: &[(&str, &str)]) -> usize {
         .count()
 }
 
-async fn app() -> (service::app::App<sqlite::EmbeddedStore>, Captured) {
+async fn app() -> (handlers::api::Api<sqlite::EmbeddedStore>, Captured) {
     let (metrics, seen) = aws::emf::capture();
-    (demo_app().await.with_metrics(metrics), seen)
+    let store = sqlite::EmbeddedStore::in_memory().unwrap();
+    (
+        seeded_core(service::Core::new(store).with_metrics(metrics)).await,
+        seen,
+    )
 }
 
 fn sample(name: &str) -> (Vec<(String, String)>, String) {
@@ -42,7 +46,7 @@ fn sample(name: &str) -> (Vec<(String, String)>, String) {
 }
 
 async fn deliver(
-    app: &service::app::App<sqlite::EmbeddedStore>,
+    app: &handlers::api::Api<sqlite::EmbeddedStore>,
     path: &str,
     headers: &[(String, String)],
     body: &str,

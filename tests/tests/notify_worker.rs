@@ -7,11 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use handlers::api::Api;
 use local::outbox::EmlOutbox;
 use local::worker::{Drained, OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
-use service::app::App;
 use service::email::{Email, MailError, Mailer};
 use service::ledger::{Channel, Ledger, LedgerStatus, Outcome};
 use service::notify::{Notifier, NotifierConfig};
@@ -20,7 +20,7 @@ use sqlite::EmbeddedStore;
 const SENDER: &str = "from@dropship.example";
 
 /// A new order of the API buyer with the API seller.
-async fn create_order(app: &App<EmbeddedStore>, lines: Value) -> String {
+async fn create_order(app: &Api<EmbeddedStore>, lines: Value) -> String {
     let body = json!({"seller_id": "seller-api", "line_items": lines}).to_string();
     let r = call(app, "POST", "/v1/orders", Some(BUYER), Some(&body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -28,7 +28,7 @@ async fn create_order(app: &App<EmbeddedStore>, lines: Value) -> String {
 }
 
 /// The buyer cancels these items; the cancellation's id.
-async fn cancel(app: &App<EmbeddedStore>, order_id: &str, items: Value) -> String {
+async fn cancel(app: &Api<EmbeddedStore>, order_id: &str, items: Value) -> String {
     let body = json!({ "items": items }).to_string();
     let r = call(
         app,
@@ -131,7 +131,7 @@ impl Mailer for PanicsOn {
 }
 
 fn panicking_worker(
-    app: &App<EmbeddedStore>,
+    app: &Api<EmbeddedStore>,
     outbox: &Path,
     poisoned_order: &str,
 ) -> OutboxWorker<PanicsOn, local::sync::LocalStoreSync> {

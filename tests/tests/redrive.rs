@@ -43,7 +43,7 @@ async fn a_delivery_that_failed_for_good_is_queued_again_by_retry_once() {
     // What `dropship notifications retry` runs.
     let operator = local_notifier(store.clone(), &outbox, SENDER, PlatformHttp::default())
         .with_webhooks(operator_delivery);
-    let app = app.with_webhooks(api);
+    let app = with_ports(app, api);
 
     let rx = MockServer::start().await;
     Mock::given(method("POST"))

@@ -9,10 +9,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use handlers::api::Api;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::{PlatformHttp, RetryPolicy};
 use serde_json::{Value, json};
-use service::app::App;
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::{Companies, Orders, Store};
 use sqlite::EmbeddedStore;
@@ -36,14 +36,14 @@ fn create_body(seller: &str, extra: Value, line_extra: Value) -> String {
     body.to_string()
 }
 
-async fn order_count<S: Store + service::events::WebhookStore>(app: &App<S>, key: &str) -> usize {
+async fn order_count<S: Store + service::events::WebhookStore>(app: &Api<S>, key: &str) -> usize {
     let r = call(app, "GET", "/v1/orders?limit=100", Some(key), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["orders"].as_array().unwrap().len()
 }
 
 /// A new order of the API buyer with `seller`, as the API creates it.
-async fn new_order<S: Store + service::events::WebhookStore>(app: &App<S>, seller: &str) -> String {
+async fn new_order<S: Store + service::events::WebhookStore>(app: &Api<S>, seller: &str) -> String {
     let r = call(
         app,
         "POST",
@@ -57,7 +57,7 @@ async fn new_order<S: Store + service::events::WebhookStore>(app: &App<S>, selle
 }
 
 async fn put_refs<S: Store + service::events::WebhookStore>(
-    app: &App<S>,
+    app: &Api<S>,
     key: &str,
     order: &str,
     body: &str,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use common::*;
 use domain::events::UrlPolicy;
+use handlers::api::Api;
 use serde_json::json;
-use service::app::App;
 use service::events::{Pending, Resolver, WebhookPorts};
 use sqlite::EmbeddedStore;
 
@@ -30,7 +30,7 @@ impl Resolver for Answers {
     }
 }
 
-async fn app(answers: Vec<IpAddr>) -> (App<EmbeddedStore>, tempfile::TempDir) {
+async fn app(answers: Vec<IpAddr>) -> (Api<EmbeddedStore>, tempfile::TempDir) {
     let store = EmbeddedStore::in_memory().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = local::events::signing_key(dir.path()).unwrap();
@@ -39,10 +39,10 @@ async fn app(answers: Vec<IpAddr>) -> (App<EmbeddedStore>, tempfile::TempDir) {
         resolver: Arc::new(Answers(answers)),
         ..ports
     };
-    (seeded(store).await.with_webhooks(ports), dir)
+    (with_ports(seeded(store).await, ports), dir)
 }
 
-async fn register(app: &App<EmbeddedStore>, url: &str) -> Reply {
+async fn register(app: &Api<EmbeddedStore>, url: &str) -> Reply {
     let body = json!({"url": url, "events": ["*"]}).to_string();
     call(
         app,

@@ -66,13 +66,19 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// The demo seed on a fresh in-memory embedded store.
-pub async fn demo_app() -> App<EmbeddedStore> {
+/// The demo seed on a fresh in-memory embedded store, with the API's
+/// services (the embedded store's webhook ports, as `dropship serve` has).
+pub async fn demo_app() -> handlers::api::Api<EmbeddedStore> {
     let store = EmbeddedStore::in_memory().expect("an in-memory store");
     seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
         .await
         .expect("seeded");
-    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
+    let key = std::sync::Arc::from(&[7u8; 32][..]);
+    let policy = domain::events::UrlPolicy::default();
+    let (ports, _) = local::events::ports(&store, key, policy).expect("the local webhook ports");
+    let app =
+        App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default());
+    handlers::api::Api::new(app, ports)
 }
 
 /// Seed one order of `LINES` lines (10 units each) between the given

@@ -10,8 +10,8 @@ use dynamodb::DynamoStore;
 use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
 use secretsmanager::SigningKeySecret;
-use service::App;
 use service::events::WebhookPorts;
+use service::{App, Core};
 use sqs::SqsQueue;
 
 #[tokio::main(flavor = "current_thread")]
@@ -24,20 +24,23 @@ async fn main() -> Result<(), Error> {
     let policy = domain::events::UrlPolicy {
         allow_insecure: hooks.allow_insecure,
     };
-    let app = App::new(DynamoStore::on_first_use(&sdk, settings.table_name()?))
-        .with_metrics(aws::emf::metrics())
-        .with_webhooks(WebhookPorts {
+    let store = DynamoStore::on_first_use(&sdk, settings.table_name()?);
+    let core = Core::new(store).with_metrics(aws::emf::metrics()).shared();
+    let api = api::Api::new(
+        App::on(core),
+        WebhookPorts {
             policy,
             resolver: Arc::new(event_sender::PublicResolver { policy }),
             keys: Arc::new(SigningKeySecret::on_first_use(&sdk, &hooks.signing_key)),
             queue: Arc::new(SqsQueue::on_first_use(&sdk, &hooks.queue_url)),
-        });
-    let app = &app;
+        },
+    );
+    let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
         let reply = if assets::serves(req.uri().path()) {
             assets::handle(&req)
         } else {
-            api::handle(app, req).await
+            api::handle(api, req).await
         };
         Ok::<_, std::convert::Infallible>(reply)
     }))

@@ -8,6 +8,7 @@ use dropship::connect;
 use dropship::server::{Host, Limits, serve};
 use dropship::{DEMO_SEED, LOCAL_SECRETS_PREFIX, settings};
 use dynamodb::DynamoStore;
+use handlers::api::Api;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::HttpPlatformReader;
@@ -62,6 +63,15 @@ enum Command {
         /// Our X12 interchange id (qualifier ZZ) in EDI documents.
         #[arg(long, env = "DROPSHIP_ISA_ID", default_value = "DROPSHIP")]
         isa_id: String,
+        /// With --dynamodb-table (required there): the stack's delivery
+        /// queue (its `WebhookDeliveryQueueUrl` output), where the API's
+        /// endpoint tests queue their pings.
+        #[arg(long, env = "WEBHOOK_QUEUE_URL")]
+        webhook_queue_url: Option<String>,
+        /// With --dynamodb-table: the signing key's secret, by default the
+        /// one beside --secrets-prefix (`dropship/<stack>/webhook-signing-key`).
+        #[arg(long, env = "WEBHOOK_SIGNING_KEY")]
+        webhook_signing_key: Option<String>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -168,17 +178,7 @@ impl WebhookArgs {
         let Some(queue_url) = &self.webhook_queue_url else {
             return Ok(None);
         };
-        let key = match &self.webhook_signing_key {
-            Some(k) => k.clone(),
-            None => format!(
-                "{}webhook-signing-key",
-                secrets_prefix
-                    .strip_suffix("companies/")
-                    .ok_or_else(|| anyhow::anyhow!(
-                        "--webhook-signing-key: none given, and --secrets-prefix {secrets_prefix:?} is not a stack's"
-                    ))?
-            ),
-        };
+        let key = signing_key_name(self.webhook_signing_key.as_deref(), secrets_prefix)?;
         let policy = self.policy();
         Ok(Some(service::events::DeliveryPorts {
             policy,
@@ -188,6 +188,20 @@ impl WebhookArgs {
             keys: std::sync::Arc::new(secretsmanager::SigningKeySecret::on_first_use(sdk, &key)),
             queue: std::sync::Arc::new(sqs::SqsQueue::on_first_use(sdk, queue_url)),
         }))
+    }
+}
+
+/// The signing key's secret: the one given, else the stack's beside its
+/// companies' secrets.
+fn signing_key_name(given: Option<&str>, secrets_prefix: &str) -> anyhow::Result<String> {
+    match given {
+        Some(k) => Ok(k.to_owned()),
+        None => Ok(format!(
+            "{}webhook-signing-key",
+            secrets_prefix.strip_suffix("companies/").ok_or_else(|| anyhow::anyhow!(
+                "--webhook-signing-key: none given, and --secrets-prefix {secrets_prefix:?} is not a stack's"
+            ))?
+        )),
     }
 }
 
@@ -476,7 +490,7 @@ async fn run<S: Store + service::events::WebhookStore>(
     seed: Option<PathBuf>,
     fresh: bool,
     data: String,
-    webhooks: Option<service::events::WebhookPorts>,
+    webhooks: service::events::WebhookPorts,
     background: impl FnOnce(tokio::sync::watch::Receiver<bool>),
 ) -> anyhow::Result<()> {
     match seed {
@@ -505,11 +519,10 @@ async fn run<S: Store + service::events::WebhookStore>(
         "dropship serving http://{} ({data})",
         listener.local_addr()?
     );
-    let mut app = App::new(store).with_platform_reader(HttpPlatformReader::default());
-    if let Some(w) = webhooks {
-        app = app.with_webhooks(w);
-    }
-    let host = Arc::new(Host { app });
+    let app = App::new(store).with_platform_reader(HttpPlatformReader::default());
+    let host = Arc::new(Host {
+        api: Api::new(app, webhooks),
+    });
     let (tx, rx) = tokio::sync::watch::channel(false);
     background(rx.clone());
     tokio::spawn(async move {
@@ -521,14 +534,46 @@ async fn run<S: Store + service::events::WebhookStore>(
     Ok(())
 }
 
-/// `dropship serve --dynamodb-table`: the handlers over a DynamoDB table.
+/// What `serve --dynamodb-table` needs for the API's webhook endpoint
+/// routes: the stack's delivery queue and signing key.
+struct StackWebhooks {
+    queue_url: Option<String>,
+    signing_key: Option<String>,
+    policy: domain::events::UrlPolicy,
+}
+
+impl StackWebhooks {
+    async fn ports(self, secrets_prefix: &str) -> anyhow::Result<service::events::WebhookPorts> {
+        let queue_url = self.queue_url.ok_or_else(|| {
+            anyhow::anyhow!(
+                "serve --dynamodb-table needs the stack's webhook delivery queue, where endpoint \
+                 tests queue their pings: --webhook-queue-url or WEBHOOK_QUEUE_URL (the stack's \
+                 WebhookDeliveryQueueUrl output)"
+            )
+        })?;
+        let key = signing_key_name(self.signing_key.as_deref(), secrets_prefix)?;
+        let sdk = aws::sdk_config(settings()).await;
+        let policy = self.policy;
+        Ok(service::events::WebhookPorts {
+            policy,
+            resolver: Arc::new(event_sender::PublicResolver { policy }),
+            keys: Arc::new(secretsmanager::SigningKeySecret::on_first_use(&sdk, &key)),
+            queue: Arc::new(sqs::SqsQueue::on_first_use(&sdk, &queue_url)),
+        })
+    }
+}
+
+/// `dropship serve --dynamodb-table`: the handlers over a DynamoDB table,
+/// wired as the stack's API function is.
 async fn serve_dynamodb(
     table: &str,
     secrets_prefix: &str,
     port: u16,
     limits: Limits,
     seed: Option<PathBuf>,
+    webhooks: StackWebhooks,
 ) -> anyhow::Result<()> {
+    let webhooks = webhooks.ports(secrets_prefix).await?;
     let store = dynamodb(table, secrets_prefix).await?;
     if seed.is_none() {
         println!(
@@ -541,9 +586,7 @@ async fn serve_dynamodb(
         "notifications are not sent locally on DynamoDB: the notifier function reads the table's stream"
     );
     let data = format!("DynamoDB table {table}");
-    // Webhook endpoints need the delivery queue of a notifier: the
-    // stack's (SQS) on AWS, the embedded store's locally.
-    run(store, port, limits, seed, false, data, None, |_| {}).await
+    run(store, port, limits, seed, false, data, webhooks, |_| {}).await
 }
 
 /// `dropship serve`: the handlers over the embedded store, with the
@@ -604,7 +647,7 @@ async fn serve_embedded(
         seed,
         fresh,
         data,
-        Some(api_hooks),
+        api_hooks,
         move |shutdown| {
             tokio::spawn(worker.run(shutdown.clone()));
             tokio::spawn(watcher.run(shutdown));
@@ -653,8 +696,21 @@ async fn main() -> anyhow::Result<()> {
             dynamodb_table: Some(table),
             secrets_prefix,
             limits,
+            webhook_queue_url,
+            webhook_signing_key,
+            allow_insecure_webhook_urls,
             ..
-        } => serve_dynamodb(&table, &secrets_prefix, port, limits.limits(), seed).await?,
+        } => {
+            let webhooks = StackWebhooks {
+                queue_url: webhook_queue_url,
+                signing_key: webhook_signing_key,
+                policy: domain::events::UrlPolicy {
+                    allow_insecure: allow_insecure_webhook_urls,
+                },
+            };
+            let limits = limits.limits();
+            serve_dynamodb(&table, &secrets_prefix, port, limits, seed, webhooks).await?
+        }
         Command::Serve {
             port,
             data_dir,

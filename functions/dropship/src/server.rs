@@ -8,23 +8,24 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use handlers::api::{self, Api};
+use handlers::assets;
 use handlers::intake::{self, MAX_WEBHOOK_BYTES};
 use handlers::response::{Code, MAX_BODY_BYTES, Problem};
-use handlers::{api, assets};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use service::app::App;
 use service::store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-/// What `dropship serve` hosts.
+/// What `dropship serve` hosts: the API's services (platform intake
+/// shares their app).
 pub struct Host<S> {
-    pub app: App<S>,
+    pub api: Api<S>,
 }
 
 /// How long and how many clients may hold the server.
@@ -147,9 +148,9 @@ async fn route<S: Store + service::events::WebhookStore>(
         Err(reply) => return Ok(reply),
     };
     let reply = if webhook {
-        intake::handle(&host.app, req).await
+        intake::handle(&host.api.app, req).await
     } else {
-        api::handle(&host.app, req).await
+        api::handle(&host.api, req).await
     };
     Ok(to_hyper(reply))
 }

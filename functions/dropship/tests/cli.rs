@@ -49,6 +49,24 @@ fn serve(data_dir: &Path, extra: &[&str]) -> Server {
     Server { child, url, banner }
 }
 
+/// An unsigned AWS JSON-protocol call to ministack (it checks no
+/// signature): the answer's document.
+fn aws_json(endpoint: &str, target: &str, version: &str, body: &str) -> serde_json::Value {
+    let (status, answer) = curl(&[
+        "-X",
+        "POST",
+        endpoint,
+        "-H",
+        &format!("X-Amz-Target: {target}"),
+        "-H",
+        &format!("Content-Type: application/x-amz-json-{version}"),
+        "-d",
+        body,
+    ]);
+    assert_eq!(status, 200, "{target}: {answer}");
+    serde_json::from_str(&answer).unwrap()
+}
+
 /// (status, body) of a curl request.
 fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
@@ -252,7 +270,80 @@ fn seed_and_serve_on_dynamodb() {
     assert!(run().contains("5 orders created, 0 already present"));
     assert!(run().contains("0 orders created, 5 already present"));
     let dir = tempfile::tempdir().unwrap();
-    let s = serve(dir.path(), &["--dynamodb-table", &table]);
+    // It hosts the stack's API, webhook endpoint routes included: without
+    // the stack's delivery queue it does not start, and says why.
+    let refused = Command::new(BIN)
+        .args(["serve", "--port", "0", "--dynamodb-table", &table])
+        .env_remove("WEBHOOK_QUEUE_URL")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("--webhook-queue-url"),
+        "{said}"
+    );
+    // The queue and signing key a stack has, made at ministack.
+    let queue = aws_json(
+        &endpoint,
+        "AmazonSQS.CreateQueue",
+        "1.0",
+        &format!(r#"{{"QueueName":"{table}-deliveries"}}"#),
+    )["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = format!("dropship/{table}/webhook-signing-key");
+    aws_json(
+        &endpoint,
+        "secretsmanager.CreateSecret",
+        "1.1",
+        &format!(r#"{{"Name":"{key}","SecretString":"{}"}}"#, "ab".repeat(32)),
+    );
+    let s = serve(
+        dir.path(),
+        &[
+            "--dynamodb-table",
+            &table,
+            "--webhook-queue-url",
+            &queue,
+            "--webhook-signing-key",
+            &key,
+            "--allow-insecure-webhook-urls",
+        ],
+    );
+    // An endpoint registered and tested: its ping waits on the queue.
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/webhook-endpoints", s.url),
+        "-H",
+        BUYER,
+        "-d",
+        r#"{"url":"http://127.0.0.1:9/hook","events":["cancellation.created"]}"#,
+    ]);
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // Derived from the stack's signing key, read from Secrets Manager.
+    assert!(
+        created["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{body}"
+    );
+    let id = created["id"].as_str().unwrap();
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/webhook-endpoints/{id}/test", s.url),
+        "-H",
+        BUYER,
+    ]);
+    assert_eq!(status, 202, "{body}");
+    let waiting = aws_json(
+        &endpoint,
+        "AmazonSQS.ReceiveMessage",
+        "1.0",
+        &format!(r#"{{"QueueUrl":"{queue}","MaxNumberOfMessages":10}}"#),
+    );
+    assert!(waiting.to_string().contains(id), "{waiting}");
     let (status, body) = curl(&[&format!("{}/v1/orders/ord_demo_api", s.url), "-H", BUYER]);
     assert_eq!(status, 200, "{body}");
     let (status, body) = curl(&[

@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::events::UrlPolicy;
 use dropship::server::{Host, Limits, serve};
+use handlers::api::Api;
 use local::seed::{self, SeedFile};
 use service::app::App;
 use sqlite::EmbeddedStore;
+use testkit::webhook_ports::webhook_ports;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,7 +32,7 @@ async fn start(limits: Limits) -> Running {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let host = Arc::new(Host {
-        app: App::new(store),
+        api: Api::new(App::new(store), webhook_ports(UrlPolicy::default()).0),
     });
     tokio::spawn(serve(listener, host, limits, rx));
     Running { addr, _stop: tx }

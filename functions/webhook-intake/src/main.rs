@@ -8,8 +8,8 @@ use handlers::intake;
 use lambda_http::{Error, Request, service_fn};
 use platforms::client::{HttpPlatformReader, PlatformHttp};
 use secretsmanager::SecretsManager;
-use service::App;
 use service::secrets::WithSecrets;
+use service::{App, Core};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -22,11 +22,10 @@ async fn main() -> Result<(), Error> {
     // No secret cache here: the companies themselves are kept (with their
     // secrets) for a while, and read again when a signature fails.
     let secrets = SecretsManager::on_first_use(&sdk, prefix);
-    let app = App::new(WithSecrets::new(store, secrets))
-        .with_metrics(aws::emf::metrics())
-        .with_platform_reader(HttpPlatformReader::new(
-            PlatformHttp::default().with_metrics(aws::emf::metrics()),
-        ));
+    let core = Core::new(WithSecrets::new(store, secrets)).with_metrics(aws::emf::metrics());
+    let app = App::on(core.shared()).with_platform_reader(HttpPlatformReader::new(
+        PlatformHttp::default().with_metrics(aws::emf::metrics()),
+    ));
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(intake::handle(app, req).await)

@@ -155,14 +155,12 @@ impl<S> Core<S> {
 }
 
 pub struct App<S> {
-    core: Core<S>,
+    core: Arc<Core<S>>,
     /// Reads orders from store platforms for webhook deliveries that name
     /// an order without its state; hosts without webhooks have none.
     pub(crate) platforms: Option<Box<dyn PlatformReader>>,
     /// Companies as webhook intake last read them (see `cache`).
     pub(crate) companies: CompanyCache,
-    /// Event webhooks: URL policy, resolver, signing key, ping queue.
-    pub(crate) webhooks: Option<crate::ports::WebhookPorts>,
 }
 
 impl<S> Deref for App<S> {
@@ -170,12 +168,6 @@ impl<S> Deref for App<S> {
 
     fn deref(&self) -> &Core<S> {
         &self.core
-    }
-}
-
-impl<S> std::ops::DerefMut for App<S> {
-    fn deref_mut(&mut self) -> &mut Core<S> {
-        &mut self.core
     }
 }
 
@@ -234,28 +226,21 @@ impl<S> App<S> {
     }
 
     pub fn with_config(store: S, config: Config) -> Self {
+        Self::on(Core::with_config(store, config).shared())
+    }
+
+    /// On a core the host's other services share.
+    pub fn on(core: Arc<Core<S>>) -> Self {
         App {
-            companies: CompanyCache::new(config.company_cache),
-            core: Core::with_config(store, config),
+            companies: CompanyCache::new(core.config.company_cache),
+            core,
             platforms: None,
-            webhooks: None,
         }
     }
 
-    /// Serve the webhook endpoints and event log with `ports`.
-    pub fn with_webhooks(self, ports: crate::ports::WebhookPorts) -> Self {
-        App {
-            webhooks: Some(ports),
-            ..self
-        }
-    }
-
-    /// Count what happens into `metrics` (the Lambda functions: EMF).
-    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
-        App {
-            core: self.core.with_metrics(metrics),
-            ..self
-        }
+    /// The core, for the host's other services.
+    pub fn core(&self) -> Arc<Core<S>> {
+        self.core.clone()
     }
 
     /// Read platform orders through `reader` (webhook hosts).

@@ -8,3 +8,4 @@ pub mod ledger_contract;
 pub mod sent_documents_contract;
 pub mod store_contract;
 pub mod stores;
+pub mod webhook_ports;

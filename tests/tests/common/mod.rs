@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use handlers::api;
+use handlers::api::{self, Api};
 use lambda_http::http::{HeaderMap, Method};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
@@ -29,12 +29,35 @@ pub fn demo_seed() -> SeedFile {
     SeedFile::parse(&text).unwrap()
 }
 
-pub async fn seeded<S: Store>(store: S) -> App<S> {
-    seed::apply(&store, &demo_seed()).await.unwrap();
-    App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default())
+pub async fn seeded<S: Store>(store: S) -> Api<S> {
+    seeded_core(service::Core::new(store)).await
 }
 
-pub async fn demo_app() -> App<EmbeddedStore> {
+/// The demo seed in `core`'s store, and the API's services on that core
+/// (webhook ports from `testkit::webhook_ports`, loopback endpoints allowed).
+pub async fn seeded_core<S: Store>(core: service::Core<S>) -> Api<S> {
+    seed::apply(&core.store, &demo_seed()).await.unwrap();
+    api_on(
+        App::on(core.shared())
+            .with_platform_reader(platforms::client::HttpPlatformReader::default()),
+    )
+}
+
+/// The API's services over `app`, with webhook ports from
+/// `testkit::webhook_ports` (loopback endpoints allowed).
+pub fn api_on<S>(app: App<S>) -> Api<S> {
+    let (ports, _) = testkit::webhook_ports::webhook_ports(domain::events::UrlPolicy {
+        allow_insecure: true,
+    });
+    Api::new(app, ports)
+}
+
+/// The same services with other webhook ports.
+pub fn with_ports<S>(api: Api<S>, ports: service::events::WebhookPorts) -> Api<S> {
+    Api::new(api.app, ports)
+}
+
+pub async fn demo_app() -> Api<EmbeddedStore> {
     seeded(EmbeddedStore::in_memory().unwrap()).await
 }
 
@@ -95,7 +118,7 @@ impl Reply {
     }
 }
 
-pub async fn send<S: Store + service::events::WebhookStore>(app: &App<S>, req: Request) -> Reply {
+pub async fn send<S: Store + service::events::WebhookStore>(app: &Api<S>, req: Request) -> Reply {
     let r = api::handle(app, req).await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -122,7 +145,7 @@ pub async fn send<S: Store + service::events::WebhookStore>(app: &App<S>, req: R
 }
 
 pub async fn call<S: Store + service::events::WebhookStore>(
-    app: &App<S>,
+    app: &Api<S>,
     method: &str,
     path: &str,
     key: Option<&str>,

@@ -11,8 +11,8 @@ use crate::response::{Code, HttpResponse, Problem, json, raw};
 use crate::views::to_json;
 use domain::Company;
 use domain::events::{EndpointRefusal, EndpointStatus, WebhookEndpoint};
-use service::app::{App, Idempotency, Idempotent, Outcome, Reply};
-use service::events::{EndpointRequest, MAX_EVENT_PAGE, WebhookError, WebhookStore};
+use service::app::{Idempotency, Idempotent, Outcome, Reply};
+use service::events::{EndpointRequest, EventsService, MAX_EVENT_PAGE, WebhookError, WebhookStore};
 use service::store::Store;
 
 /// Default page of `GET /v1/events`.
@@ -72,7 +72,7 @@ pub(super) fn problem(e: &WebhookError) -> Problem {
         WebhookError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
         WebhookError::BadCursor | WebhookError::CursorNotKept => Code::InvalidQuery,
         WebhookError::Store(s) => return store_problem(s),
-        WebhookError::NotConfigured | WebhookError::Unavailable(_) => {
+        WebhookError::Unavailable(_) => {
             tracing::error!(error = %e, "webhooks unavailable");
             return Problem::new(
                 Code::Unavailable,
@@ -94,7 +94,7 @@ fn endpoint_created(e: &WebhookEndpoint) -> Reply {
 
 /// `POST /v1/webhook-endpoints`.
 pub(super) async fn create<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &EventsService<S>,
     company: &Company,
     body: &[u8],
     idem: Option<&Idempotency>,
@@ -137,7 +137,7 @@ pub(super) async fn create<S: Store + WebhookStore>(
 
 /// `GET /v1/webhook-endpoints`.
 pub(super) async fn list<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &EventsService<S>,
     company: &Company,
 ) -> Result<HttpResponse, Problem> {
     let endpoints = app.endpoints(company).await.map_err(|e| problem(&e))?;
@@ -154,7 +154,7 @@ pub(super) async fn list<S: Store + WebhookStore>(
 
 /// `DELETE /v1/webhook-endpoints/{id}`.
 pub(super) async fn delete<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &EventsService<S>,
     company: &Company,
     id: &str,
 ) -> Result<HttpResponse, Problem> {
@@ -170,7 +170,7 @@ pub(super) async fn delete<S: Store + WebhookStore>(
 
 /// `POST /v1/webhook-endpoints/{id}/test`.
 pub(super) async fn test<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &EventsService<S>,
     company: &Company,
     id: &str,
 ) -> Result<HttpResponse, Problem> {
@@ -195,7 +195,7 @@ pub(super) async fn test<S: Store + WebhookStore>(
 
 /// `GET /v1/events?after=&limit=`.
 pub(super) async fn events<S: Store + WebhookStore>(
-    app: &App<S>,
+    app: &EventsService<S>,
     company: &Company,
     q: &Query,
 ) -> Result<HttpResponse, Problem> {

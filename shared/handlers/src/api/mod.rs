@@ -19,8 +19,8 @@ use domain::{Company, DomainError, Source};
 use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, set_store_refs};
 #[cfg(test)]
 use orders::{decode_cursor, encode_cursor};
-use service::app::{App, AppError, Idempotency, Outcome, Reply, Target};
-use service::events::WebhookStore;
+use service::app::{App, AppError, Core, Idempotency, Outcome, Reply, Target};
+use service::events::{EventsService, WebhookPorts, WebhookStore};
 use service::store::{IdempotencyRecord, Store, StoreError};
 
 /// Default and largest page size of `GET /v1/orders`.
@@ -90,15 +90,39 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
 }
 
+/// The services the API's routes use, over one core: orders and their
+/// changes, and a company's event webhooks.
+pub struct Api<S> {
+    pub app: App<S>,
+    pub events: EventsService<S>,
+}
+
+impl<S> Api<S> {
+    /// The API over `app`, with `ports` for its event webhook routes.
+    pub fn new(app: App<S>, ports: WebhookPorts) -> Self {
+        let events = EventsService::new(app.core(), ports);
+        Api { app, events }
+    }
+}
+
+impl<S> std::ops::Deref for Api<S> {
+    type Target = App<S>;
+
+    fn deref(&self) -> &App<S> {
+        &self.app
+    }
+}
+
 /// Handle one API request. Never fails: every error is a problem response.
-pub async fn handle<S: Store + WebhookStore>(app: &App<S>, req: Request) -> HttpResponse {
-    answer_and_log("api", &req, async || dispatch(app, &req).await).await
+pub async fn handle<S: Store + WebhookStore>(api: &Api<S>, req: Request) -> HttpResponse {
+    answer_and_log("api", &req, async || dispatch(api, &req).await).await
 }
 
 async fn dispatch<S: Store + WebhookStore>(
-    app: &App<S>,
+    api: &Api<S>,
     req: &Request,
 ) -> Result<HttpResponse, Problem> {
+    let app = &api.app;
     let path = req.uri().path();
     let Some(route) = route(path) else {
         return Err(no_route(path));
@@ -141,17 +165,17 @@ async fn dispatch<S: Store + WebhookStore>(
 
     match route {
         Route::WebhookEndpoints if *method == Method::GET => {
-            return events::list(app, &company).await;
+            return events::list(&api.events, &company).await;
         }
-        Route::WebhookEndpoint(id) => return events::delete(app, &company, id).await,
-        Route::Events => return events::events(app, &company, &query).await,
+        Route::WebhookEndpoint(id) => return events::delete(&api.events, &company, id).await,
+        Route::Events => return events::events(&api.events, &company, &query).await,
         _ => {}
     }
 
     if *method == Method::GET {
         return read(app, &company, route, &query, allowed, path).await;
     }
-    write(app, &company, route, target, &query, req, body).await
+    write(api, &company, route, target, &query, req, body).await
 }
 
 /// `GET` routes.
@@ -201,7 +225,7 @@ async fn read<S: Store>(
 
 /// `POST` and `PUT` routes, with the one `Idempotency-Key` rule.
 async fn write<S: Store + WebhookStore>(
-    app: &App<S>,
+    api: &Api<S>,
     company: &Company,
     route: Route<'_>,
     target: Option<Target>,
@@ -209,7 +233,7 @@ async fn write<S: Store + WebhookStore>(
     req: &Request,
     body: &[u8],
 ) -> Result<HttpResponse, Problem> {
-    let (method, path) = (req.method(), req.uri().path());
+    let (app, (method, path)) = (&api.app, (req.method(), req.uri().path()));
     // POST and PUT: previews are side-effect free and take no Idempotency-Key.
     let preview = match query.get("preview") {
         None | Some("false") => false,
@@ -241,9 +265,10 @@ async fn write<S: Store + WebhookStore>(
         Route::Cancellations(id) => cancel(app, company, on(id), body, source, idem.as_ref()).await,
         Route::Fulfillments(id) => fulfill(app, company, on(id), body, idem.as_ref()).await,
         Route::StoreRefs(id) => set_store_refs(app, company, id, body, idem.as_ref()).await,
-        Route::WebhookEndpoints => events::create(app, company, body, idem.as_ref()).await,
+        Route::WebhookEndpoints => events::create(&api.events, company, body, idem.as_ref()).await,
         Route::WebhookTest(id) => {
-            once(app, company, idem.as_ref(), events::test(app, company, id)).await
+            let test = events::test(&api.events, company, id);
+            once(app, company, idem.as_ref(), test).await
         }
         Route::Me | Route::Order(_) | Route::WebhookEndpoint(_) | Route::Events => {
             Ok(method_not_allowed(
@@ -272,7 +297,7 @@ async fn write<S: Store + WebhookStore>(
 /// key has one, `422 idempotency_key_reused` (kept nowhere) when that was
 /// for another request.
 async fn keep<S: Store>(
-    app: &App<S>,
+    app: &Core<S>,
     company: &Company,
     idem: &Idempotency,
     reply: Reply,
@@ -291,7 +316,7 @@ async fn keep<S: Store>(
 /// no commit checks its key: the key's earlier answer when it has one,
 /// else `act` once and keep its answer. Refusals are kept by `write`.
 async fn once<S: Store>(
-    app: &App<S>,
+    app: &Core<S>,
     company: &Company,
     idem: Option<&Idempotency>,
     act: impl Future<Output = Result<HttpResponse, Problem>>,

@@ -1,5 +1,8 @@
-//! The endpoint use cases on `App`: register, list, delete and test a
+//! The endpoints-and-events service: register, list, delete and test a
 //! company's endpoints, and read its event log.
+
+use std::ops::Deref;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -13,7 +16,7 @@ use super::{
     DeliveryTask, EventRecord, MAX_EVENT_PAGE, WebhookPorts, WebhookStore, endpoint_secret,
     new_event_id, ping,
 };
-use crate::app::{App, AppError, Idempotency, Idempotent, Outcome, key_of, sha256_hex};
+use crate::app::{AppError, Core, Idempotency, Idempotent, Outcome, key_of, sha256_hex};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -32,8 +35,6 @@ pub enum WebhookError {
         "after names no event in your log (events are kept 35 days); leave it out to read from the oldest"
     )]
     CursorNotKept,
-    #[error("webhooks are not set up on this host")]
-    NotConfigured,
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -88,15 +89,32 @@ fn made_with(endpoints: &[WebhookEndpoint], d: &str) -> Option<WebhookEndpoint> 
         .cloned()
 }
 
-impl<S: Store + WebhookStore> App<S> {
-    fn webhook_ports(&self) -> Result<&WebhookPorts, WebhookError> {
-        self.webhooks.as_ref().ok_or(WebhookError::NotConfigured)
-    }
+/// A company's webhook endpoints and its event log, over the core the
+/// host's other services share and the ports the API needs for webhooks.
+pub struct EventsService<S> {
+    core: Arc<Core<S>>,
+    ports: WebhookPorts,
+}
 
+impl<S> EventsService<S> {
+    pub fn new(core: Arc<Core<S>>, ports: WebhookPorts) -> Self {
+        EventsService { core, ports }
+    }
+}
+
+impl<S> Deref for EventsService<S> {
+    type Target = Core<S>;
+
+    fn deref(&self) -> &Core<S> {
+        &self.core
+    }
+}
+
+impl<S: Store + WebhookStore> EventsService<S> {
     /// Is `url` one deliveries may go to? Its form, then (for a name)
     /// every address it resolves to now; delivery checks again.
     async fn check_endpoint_url(&self, url: &str) -> Result<CheckedUrl, WebhookError> {
-        let ports = self.webhook_ports()?;
+        let ports = &self.ports;
         let checked = check_url(url, ports.policy)?;
         if let UrlHost::Name(name) = &checked.host {
             let addrs = ports
@@ -117,7 +135,7 @@ impl<S: Store + WebhookStore> App<S> {
 
     async fn secret_of(&self, company: &str, e: &WebhookEndpoint) -> Result<String, WebhookError> {
         let key = self
-            .webhook_ports()?
+            .ports
             .keys
             .key()
             .await
@@ -255,7 +273,7 @@ impl<S: Store + WebhookStore> App<S> {
     /// (`EndpointRefusal::PingTooSoon`): a ping goes to a URL the partner
     /// chose, and one that never answers takes a delivery's time.
     pub async fn ping_endpoint(&self, company: &Company, id: &str) -> Result<String, WebhookError> {
-        let ports = self.webhook_ports()?;
+        let ports = &self.ports;
         let now = crate::app::now();
         let change = EndpointChange::Ping {
             id: id.to_owned(),

@@ -22,7 +22,7 @@ use domain::events::{API_VERSION, EventType};
 use domain::{Cancellation, Order};
 
 pub use deliver::{ATTEMPT_LIMIT, DeliveryReport, TaskOutcome};
-pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, WebhookError};
+pub use endpoints::{CreatedEndpoint, EndpointRequest, EventPage, EventsService, WebhookError};
 
 pub use crate::ports::{
     Delivery, DeliveryPorts, DeliveryQueue, DeliveryTask, KeyError, MIN_SIGNING_KEY_BYTES, Pending,

@@ -158,11 +158,20 @@ fn order() -> Order {
 }
 
 fn app(commits: Commits, policy: RaceRetry) -> App<Fake> {
+    counted(commits, policy, crate::metrics::Metrics::off())
+}
+
+fn counted(commits: Commits, policy: RaceRetry, metrics: crate::metrics::Metrics) -> App<Fake> {
     let config = crate::Config {
         race_retry: policy,
         ..crate::Config::default()
     };
-    App::with_config(Fake::new(Some(order()), order(), commits), config)
+    let store = Fake::new(Some(order()), order(), commits);
+    App::on(
+        crate::Core::with_config(store, config)
+            .with_metrics(metrics)
+            .shared(),
+    )
 }
 
 fn buyer() -> Company {
@@ -327,17 +336,17 @@ async fn every_path_commits_through_the_decision() {
 #[tokio::test(start_paused = true)]
 async fn lost_races_and_give_ups_are_counted() {
     let (metrics, seen) = crate::metrics::recorded::record();
-    let app = app(Commits::RefuseThenAccept(3), policy(5, 1000, 60_000, 200)).with_metrics(metrics);
+    let app = counted(
+        Commits::RefuseThenAccept(3),
+        policy(5, 1000, 60_000, 200),
+        metrics,
+    );
     cancel_one(&app).await.unwrap();
     assert_eq!(seen.count("CommitConflicts"), 3);
     assert_eq!(seen.count("CommitsGivenUp"), 0);
 
     let (metrics, seen) = crate::metrics::recorded::record();
-    let app = app_always_refusing().with_metrics(metrics);
+    let app = counted(Commits::AlwaysRefuse, policy(0, 0, 60_000, 7), metrics);
     assert!(matches!(cancel_one(&app).await, Err(AppError::Conflict)));
     assert_eq!(seen.count("CommitsGivenUp"), 1);
-}
-
-fn app_always_refusing() -> App<Fake> {
-    app(Commits::AlwaysRefuse, policy(0, 0, 60_000, 7))
 }
