@@ -13,7 +13,7 @@ use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
 use platforms::{Inbound, OrderState, Platform, bigcommerce, shopify, woocommerce};
 use serde_json::{Value, json};
-use service::app::App;
+use service::app::OrdersService;
 use sqlite::EmbeddedStore;
 
 pub const DEMO_SEED: &str = include_str!("../events/demo-seed.json");
@@ -175,7 +175,8 @@ pub fn api_event(
     lr.into()
 }
 
-/// A fresh demo-seeded app on an in-memory store (deterministic per input).
+/// The API's services on a fresh demo-seeded in-memory store
+/// (deterministic per input).
 pub fn demo_app() -> handlers::api::Api<EmbeddedStore> {
     runtime().block_on(async {
         let store = EmbeddedStore::in_memory().expect("an in-memory store");
@@ -186,9 +187,7 @@ pub fn demo_app() -> handlers::api::Api<EmbeddedStore> {
         let policy = domain::events::UrlPolicy::default();
         let (ports, _) =
             local::events::ports(&store, key, policy).expect("the local webhook ports");
-        let app =
-            App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default());
-        handlers::api::Api::new(app, ports)
+        handlers::api::Api::new(OrdersService::new(store), ports)
     })
 }
 

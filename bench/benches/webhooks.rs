@@ -59,7 +59,7 @@ fn webhooks_bench(c: &mut Criterion) {
                 ));
                 delivery(&order_ref, &format!("evt-{i}"), 9)
             },
-            |req| rt.block_on(intake::handle(&app, req)),
+            |req| rt.block_on(intake::handle(&app.intake, req)),
             BatchSize::SmallInput,
         )
     });
@@ -73,14 +73,17 @@ fn webhooks_bench(c: &mut Criterion) {
         "seller-shopify",
         "699999",
     ));
-    let first = rt.block_on(intake::handle(&app, delivery("699999", "evt-dup", 9)));
+    let first = rt.block_on(intake::handle(
+        &app.intake,
+        delivery("699999", "evt-dup", 9),
+    ));
     let (status, text) = status_and_result(&first);
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"cancelled\""), "{text}");
     c.bench_function("webhooks/shopify_orders_updated_50_lines_duplicate", |b| {
         b.iter_batched(
             || delivery("699999", "evt-dup", 9),
-            |req| rt.block_on(intake::handle(&app, req)),
+            |req| rt.block_on(intake::handle(&app.intake, req)),
             BatchSize::SmallInput,
         )
     });
@@ -93,7 +96,10 @@ fn webhooks_bench(c: &mut Criterion) {
         "seller-shopify",
         "699998",
     ));
-    let r = rt.block_on(intake::handle(&app, delivery("699998", "evt-check", 9)));
+    let r = rt.block_on(intake::handle(
+        &app.intake,
+        delivery("699998", "evt-check", 9),
+    ));
     let (status, text) = status_and_result(&r);
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"cancelled\""), "{text}");

@@ -98,7 +98,7 @@ fn ops(calls: &[Call]) -> String {
 }
 
 struct Bench {
-    app: Api<Store>,
+    app: Services<Store>,
     counter: Counter,
     rows: Vec<Row>,
     reads: Vec<(&'static str, Read)>,
@@ -110,7 +110,7 @@ impl Bench {
         &mut self,
         what: &'static str,
         at_most: Option<usize>,
-        f: impl AsyncFnOnce(&Api<Store>) -> T,
+        f: impl AsyncFnOnce(&Services<Store>) -> T,
     ) -> T {
         self.counter.take();
         self.counter.take_reads();
@@ -193,14 +193,14 @@ fn shopify_seller_update(current: u32, event_id: &str) -> Vec<(String, String)> 
     ]
 }
 
-async fn deliver(app: &Api<Store>, d: &[(String, String)]) -> Value {
+async fn deliver(app: &Services<Store>, d: &[(String, String)]) -> Value {
     let body = d[0].1.as_str();
     let headers: Vec<(&str, &str)> = d[1..]
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let r = intake::handle(
-        app,
+        &app.intake,
         event("POST", "/webhooks/shopify", None, Some(body), &headers),
     )
     .await;

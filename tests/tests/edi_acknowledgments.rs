@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use aws::emf::Captured;
 use common::*;
-use handlers::api::Api;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
@@ -24,7 +23,7 @@ use sqlite::EmbeddedStore;
 type LocalNotifier = Notifier<EmbeddedStore, local::outbox::EmlOutbox, local::sync::LocalStoreSync>;
 
 struct Host {
-    app: Api<EmbeddedStore>,
+    app: Services<EmbeddedStore>,
     watcher: EdiWatcher<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     /// What an operator's `dropship notifications` runs.

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use domain::{CancellationKind, Role, Source};
-use handlers::api::Api;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
@@ -21,7 +20,7 @@ use service::store::Orders;
 use sqlite::EmbeddedStore;
 
 struct Host {
-    app: Api<EmbeddedStore>,
+    app: Services<EmbeddedStore>,
     watcher: EdiWatcher<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     store: EmbeddedStore,

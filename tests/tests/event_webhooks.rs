@@ -10,7 +10,6 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::*;
 use domain::events::{EndpointChange, UrlPolicy};
-use handlers::api::Api;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;
 use serde_json::{Value, json};
@@ -27,7 +26,7 @@ const INSECURE: UrlPolicy = UrlPolicy {
 };
 
 struct Host {
-    app: Api<EmbeddedStore>,
+    app: Services<EmbeddedStore>,
     worker: OutboxWorker<local::outbox::EmlOutbox, local::sync::LocalStoreSync>,
     store: EmbeddedStore,
     outbox: std::path::PathBuf,

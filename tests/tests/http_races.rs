@@ -7,8 +7,10 @@ use domain::events::UrlPolicy;
 use dropship::server::{Host, Limits, serve};
 use handlers::api::Api;
 use local::seed::{self, SeedFile};
+use platforms::client::HttpPlatformReader;
 use serde_json::Value;
-use service::app::App;
+use service::IntakeService;
+use service::app::OrdersService;
 use service::store::Orders;
 use sqlite::EmbeddedStore;
 use testkit::webhook_ports::webhook_ports;
@@ -26,8 +28,10 @@ async fn start() -> (
     seed::apply(&store, &SeedFile::parse(dropship::DEMO_SEED).unwrap())
         .await
         .unwrap();
+    let app = OrdersService::new(store);
     let host = Arc::new(Host {
-        api: Api::new(App::new(store), webhook_ports(UrlPolicy::default()).0),
+        intake: IntakeService::new(app.core(), HttpPlatformReader::default()),
+        api: Api::new(app, webhook_ports(UrlPolicy::default()).0),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

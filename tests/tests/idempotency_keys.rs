@@ -16,7 +16,7 @@ use service::secrets::{MemorySecrets, WithSecrets};
 use service::store::Store;
 use testkit::webhook_ports::{KeptTasks, webhook_ports};
 
-async fn app_on<S: Store + WebhookStore>(store: S) -> (Api<S>, Arc<KeptTasks>) {
+async fn app_on<S: Store + WebhookStore>(store: S) -> (Services<S>, Arc<KeptTasks>) {
     let (ports, queue) = webhook_ports(UrlPolicy {
         allow_insecure: true,
     });

@@ -14,13 +14,13 @@ use local::seed::{self, SeedFile};
 use platforms::client::{HttpPlatformReader, PlatformHttp, RetryPolicy};
 use platforms::{sign_hmac_sha256_base64, verify_hmac_sha256_base64};
 use serde_json::{Value, json};
-use service::app::App;
+use service::app::OrdersService;
 use service::store::{Companies, Orders};
 use sqlite::EmbeddedStore;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-type TestApp = handlers::api::Api<EmbeddedStore>;
+type TestApp = Services<EmbeddedStore>;
 
 fn dir() -> std::path::PathBuf {
     events_dir().join("webhooks")
@@ -40,15 +40,12 @@ async fn app_with(base: Option<&str>) -> TestApp {
     let seed = SeedFile::parse(&v.to_string()).unwrap();
     let store = EmbeddedStore::in_memory().unwrap();
     seed::apply(&store, &seed).await.unwrap();
-    api_on(
-        App::new(store).with_platform_reader(HttpPlatformReader::new(PlatformHttp::new(
-            RetryPolicy {
-                attempts: 3,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_secs(2),
-            },
-        ))),
-    )
+    let reader = HttpPlatformReader::new(PlatformHttp::new(RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(2),
+    }));
+    services(OrdersService::new(store), reader)
 }
 
 /// A sample delivery: (path, headers, body).
@@ -103,7 +100,7 @@ async fn deliver_as_sent(
         Some(std::str::from_utf8(body).unwrap()),
         &h,
     );
-    let r = intake::handle(app, req).await;
+    let r = intake::handle(&app.intake, req).await;
     let status = r.status().as_u16();
     let body = match r.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
@@ -795,10 +792,14 @@ async fn ignored_deliveries_answer_200() {
         (200, Some("ignored"))
     );
     // Unknown routes and methods.
-    let r = intake::handle(&app, event("GET", "/webhooks/shopify", None, None, &[])).await;
+    let r = intake::handle(
+        &app.intake,
+        event("GET", "/webhooks/shopify", None, None, &[]),
+    )
+    .await;
     assert_eq!(r.status(), 405);
     let r = intake::handle(
-        &app,
+        &app.intake,
         event("POST", "/webhooks/magento/x", None, Some("{}"), &[]),
     )
     .await;
@@ -967,7 +968,7 @@ async fn deliver_raw(
         Some(std::str::from_utf8(body).unwrap()),
         &h,
     );
-    let r = intake::handle(app, req).await;
+    let r = intake::handle(&app.intake, req).await;
     let mut hs: Vec<_> = r
         .headers()
         .iter()

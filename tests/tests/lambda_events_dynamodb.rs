@@ -2,6 +2,8 @@
 //! sample events in `events/`: the same files `sam local invoke -e` and
 //! `cargo lambda invoke --data-file` take.
 
+mod common;
+
 use std::path::PathBuf;
 
 use dynamodb::DynamoStore;
@@ -10,7 +12,7 @@ use handlers::{api, intake};
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
 use secretsmanager::SecretsManager;
-use service::app::App;
+use service::app::OrdersService;
 use service::secrets::{SecretStore, WithSecrets};
 use service::store::Orders;
 
@@ -40,11 +42,12 @@ async fn demo_store() -> Deployed {
     store
 }
 
-async fn demo_app() -> handlers::api::Api<Deployed> {
-    let app = App::new(demo_store().await)
-        .with_platform_reader(platforms::client::HttpPlatformReader::default());
-    let (ports, _) = testkit::webhook_ports::webhook_ports(Default::default());
-    handlers::api::Api::new(app, ports)
+/// The services a host of both functions' handlers runs, over one core.
+async fn demo_app() -> common::Services<Deployed> {
+    common::services(
+        OrdersService::new(demo_store().await),
+        platforms::client::HttpPlatformReader::default(),
+    )
 }
 
 fn json_body(r: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
@@ -143,7 +146,7 @@ async fn webhook_events_on_dynamodb() {
         ("webhooks/shopify-buyer-orders-cancelled.json", 200),
         ("webhooks/woocommerce-order-cancelled.json", 200),
     ] {
-        let r = intake::handle(&app, load(file)).await;
+        let r = intake::handle(&app.intake, load(file)).await;
         assert_eq!(r.status().as_u16(), status, "{file}: {}", json_body(&r));
     }
     let woo = app
@@ -173,7 +176,7 @@ async fn webhook_events_on_dynamodb() {
     forged
         .headers_mut()
         .insert("x-wc-webhook-signature", "AAAA".parse().unwrap());
-    assert_eq!(intake::handle(&app, forged).await.status(), 401);
+    assert_eq!(intake::handle(&app.intake, forged).await.status(), 401);
 }
 
 /// After seeding, no item of the table holds any of the seed's secret

@@ -24,7 +24,7 @@ fn count(docs: &[Value], metric: &str, dims: &[(&str, &str)]) -> usize {
         .count()
 }
 
-async fn app() -> (handlers::api::Api<sqlite::EmbeddedStore>, Captured) {
+async fn app() -> (Services<sqlite::EmbeddedStore>, Captured) {
     let (metrics, seen) = aws::emf::capture();
     let store = sqlite::EmbeddedStore::in_memory().unwrap();
     (
@@ -46,7 +46,7 @@ fn sample(name: &str) -> (Vec<(String, String)>, String) {
 }
 
 async fn deliver(
-    app: &handlers::api::Api<sqlite::EmbeddedStore>,
+    app: &Services<sqlite::EmbeddedStore>,
     path: &str,
     headers: &[(String, String)],
     body: &str,
@@ -55,7 +55,7 @@ async fn deliver(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    intake::handle(app, event("POST", path, None, Some(body), &h))
+    intake::handle(&app.intake, event("POST", path, None, Some(body), &h))
         .await
         .status()
         .as_u16()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use domain::{CancelRequest, FulfillRequest, ItemRequest, Source};
 use local::seed;
-use service::app::{App, AppError, Outcome};
+use service::app::{AppError, OrdersService, Outcome};
 use service::store::Orders;
 use sqlite::EmbeddedStore;
 
@@ -17,7 +17,7 @@ async fn cancellations_racing_fulfillments_never_over_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open_dir(dir.path()).unwrap();
     seed::apply(&store, &common::demo_seed()).await.unwrap();
-    let app = Arc::new(App::new(store));
+    let app = Arc::new(OrdersService::new(store));
     let buyer = app.authenticate(common::BUYER).await.unwrap();
     let seller = app.authenticate(common::SELLER).await.unwrap();
     // ord_demo_api: li_1 x4, li_2 x2. 48 writers each want one unit of li_1

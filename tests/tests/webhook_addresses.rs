@@ -30,7 +30,7 @@ impl Resolver for Answers {
     }
 }
 
-async fn app(answers: Vec<IpAddr>) -> (Api<EmbeddedStore>, tempfile::TempDir) {
+async fn app(answers: Vec<IpAddr>) -> (Services<EmbeddedStore>, tempfile::TempDir) {
     let store = EmbeddedStore::in_memory().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = local::events::signing_key(dir.path()).unwrap();

@@ -9,7 +9,7 @@ use lambda_http::Request;
 use lambda_http::request::LambdaRequest;
 use local::seed::{self, SeedFile};
 use serde_json::{Value, json};
-use service::app::App;
+use service::app::OrdersService;
 use sqlite::EmbeddedStore;
 
 /// Lines per order in every benchmark: a 50-line order.
@@ -68,7 +68,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// The demo seed on a fresh in-memory embedded store, with the API's
 /// services (the embedded store's webhook ports, as `dropship serve` has).
-pub async fn demo_app() -> handlers::api::Api<EmbeddedStore> {
+pub async fn demo_app() -> Services {
     let store = EmbeddedStore::in_memory().expect("an in-memory store");
     seed::apply(&store, &SeedFile::parse(DEMO_SEED).expect("the demo seed"))
         .await
@@ -76,15 +76,35 @@ pub async fn demo_app() -> handlers::api::Api<EmbeddedStore> {
     let key = std::sync::Arc::from(&[7u8; 32][..]);
     let policy = domain::events::UrlPolicy::default();
     let (ports, _) = local::events::ports(&store, key, policy).expect("the local webhook ports");
-    let app =
-        App::new(store).with_platform_reader(platforms::client::HttpPlatformReader::default());
-    handlers::api::Api::new(app, ports)
+    let app = OrdersService::new(store);
+    Services {
+        intake: service::IntakeService::new(
+            app.core(),
+            platforms::client::HttpPlatformReader::default(),
+        ),
+        api: handlers::api::Api::new(app, ports),
+    }
+}
+
+/// What `dropship serve` runs over one core: the API's services and
+/// platform intake. Derefs to the API's.
+pub struct Services {
+    pub api: handlers::api::Api<EmbeddedStore>,
+    pub intake: service::IntakeService<EmbeddedStore>,
+}
+
+impl std::ops::Deref for Services {
+    type Target = handlers::api::Api<EmbeddedStore>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.api
+    }
 }
 
 /// Seed one order of `LINES` lines (10 units each) between the given
 /// companies, with platform references `seller_ref` / `900001..`.
 pub async fn seed_order(
-    app: &App<EmbeddedStore>,
+    app: &OrdersService<EmbeddedStore>,
     id: &str,
     buyer: &str,
     seller: &str,

@@ -11,7 +11,7 @@ use handlers::{api, assets};
 use lambda_http::{Error, Request, service_fn};
 use secretsmanager::SigningKeySecret;
 use service::events::WebhookPorts;
-use service::{App, Core};
+use service::{Core, OrdersService};
 use sqs::SqsQueue;
 
 #[tokio::main(flavor = "current_thread")]
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::on_first_use(&sdk, settings.table_name()?);
     let core = Core::new(store).with_metrics(aws::emf::metrics()).shared();
     let api = api::Api::new(
-        App::on(core),
+        OrdersService::on(core),
         WebhookPorts {
             policy,
             resolver: Arc::new(event_sender::PublicResolver { policy }),

@@ -14,7 +14,8 @@ use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::HttpPlatformReader;
 use platforms::client::PlatformHttp;
 use secretsmanager::SecretsManager;
-use service::app::App;
+use service::admin::AdminService;
+use service::app::OrdersService;
 use service::notify::Notifier;
 use service::secrets::WithSecrets;
 use service::store::Store;
@@ -370,7 +371,7 @@ async fn notifications(
     }
 }
 
-async fn run_ops<S: Store>(app: App<S>, ops: Ops, json: bool) -> anyhow::Result<()> {
+async fn run_ops<S: Store>(app: AdminService<S>, ops: Ops, json: bool) -> anyhow::Result<()> {
     use dropship::ops;
     let report = match ops {
         Ops::Companies(CompaniesCmd::Add { file }) => ops::add(&app, &file).await?,
@@ -391,11 +392,11 @@ async fn operate(target: StoreArgs, ops: Ops) -> anyhow::Result<()> {
     match &target.dynamodb_table {
         Some(table) => {
             let store = dynamodb(table, &target.secrets_prefix).await?;
-            run_ops(App::new(store), ops, target.json).await
+            run_ops(AdminService::new(store), ops, target.json).await
         }
         None => {
             let store = EmbeddedStore::open_dir(&target.data_dir)?;
-            run_ops(App::new(store), ops, target.json).await
+            run_ops(AdminService::new(store), ops, target.json).await
         }
     }
 }
@@ -519,8 +520,9 @@ async fn run<S: Store + service::events::WebhookStore>(
         "dropship serving http://{} ({data})",
         listener.local_addr()?
     );
-    let app = App::new(store).with_platform_reader(HttpPlatformReader::default());
+    let app = OrdersService::new(store);
     let host = Arc::new(Host {
+        intake: service::IntakeService::new(app.core(), HttpPlatformReader::default()),
         api: Api::new(app, webhooks),
     });
     let (tx, rx) = tokio::sync::watch::channel(false);

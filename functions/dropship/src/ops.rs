@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use domain::{ApiKey, Company};
 use local::seed::SeedCompany;
-use service::app::App;
+use service::admin::AdminService;
 use service::store::Store;
 
 /// What a command prints.
@@ -82,7 +82,7 @@ pub fn company_json(c: &Company) -> Value {
     })
 }
 
-pub async fn add<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Report> {
+pub async fn add<S: Store>(app: &AdminService<S>, file: &Path) -> anyhow::Result<Report> {
     let c = read_company(file)?;
     app.add_company(&c).await?;
     Ok(Report {
@@ -91,7 +91,7 @@ pub async fn add<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Report> 
     })
 }
 
-pub async fn update<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Report> {
+pub async fn update<S: Store>(app: &AdminService<S>, file: &Path) -> anyhow::Result<Report> {
     let c = read_company(file)?;
     app.update_company(&c).await?;
     Ok(Report {
@@ -100,7 +100,7 @@ pub async fn update<S: Store>(app: &App<S>, file: &Path) -> anyhow::Result<Repor
     })
 }
 
-pub async fn list<S: Store>(app: &App<S>) -> anyhow::Result<Report> {
+pub async fn list<S: Store>(app: &AdminService<S>) -> anyhow::Result<Report> {
     let all = app.companies().await?;
     let mut text = String::new();
     for c in &all {
@@ -131,14 +131,17 @@ pub async fn list<S: Store>(app: &App<S>) -> anyhow::Result<Report> {
     })
 }
 
-pub async fn show<S: Store>(app: &App<S>, id: &str) -> anyhow::Result<Report> {
+pub async fn show<S: Store>(app: &AdminService<S>, id: &str) -> anyhow::Result<Report> {
     let c = app.company_record(id).await?;
     let json = company_json(&c);
     let text = serde_json::to_string_pretty(&json)?;
     Ok(Report { json, text })
 }
 
-pub async fn create_key<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Result<Report> {
+pub async fn create_key<S: Store>(
+    app: &AdminService<S>,
+    company_id: &str,
+) -> anyhow::Result<Report> {
     let new = app.create_key(company_id).await?;
     Ok(Report {
         json: json!({"id": new.key.id, "key": new.secret, "company_id": company_id}),
@@ -149,7 +152,10 @@ pub async fn create_key<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Res
     })
 }
 
-pub async fn list_keys<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Result<Report> {
+pub async fn list_keys<S: Store>(
+    app: &AdminService<S>,
+    company_id: &str,
+) -> anyhow::Result<Report> {
     let c = app.company_record(company_id).await?;
     let mut text = String::new();
     for k in &c.api_keys {
@@ -166,7 +172,7 @@ pub async fn list_keys<S: Store>(app: &App<S>, company_id: &str) -> anyhow::Resu
 }
 
 pub async fn revoke_key<S: Store>(
-    app: &App<S>,
+    app: &AdminService<S>,
     company_id: &str,
     key_id: &str,
 ) -> anyhow::Result<Report> {

@@ -18,14 +18,16 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use service::IntakeService;
 use service::store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-/// What `dropship serve` hosts: the API's services (platform intake
-/// shares their app).
+/// What `dropship serve` hosts: the API's services and platform intake,
+/// over one core.
 pub struct Host<S> {
     pub api: Api<S>,
+    pub intake: IntakeService<S>,
 }
 
 /// How long and how many clients may hold the server.
@@ -148,7 +150,7 @@ async fn route<S: Store + service::events::WebhookStore>(
         Err(reply) => return Ok(reply),
     };
     let reply = if webhook {
-        intake::handle(&host.api.app, req).await
+        intake::handle(&host.intake, req).await
     } else {
         api::handle(&host.api, req).await
     };

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use service::app::App;
+use service::app::OrdersService;
 use service::store::{Companies, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dropship");
@@ -79,7 +79,7 @@ async fn story<S: Store, F: AsyncFn() -> S>(dir: &Path, store: &[String], open: 
     assert!(key.starts_with("dsk_") && key.len() == 4 + 40, "{key}");
     assert!(key[4..].bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(id.starts_with("key_"));
-    let app = App::new(open().await);
+    let app = OrdersService::new(open().await);
     assert_eq!(app.authenticate(&key).await.unwrap().id, "seller-ops");
 
     let (ok, v, _) = run(&["keys", "list", "seller-ops"], store);
@@ -109,7 +109,7 @@ async fn story<S: Store, F: AsyncFn() -> S>(dir: &Path, store: &[String], open: 
     assert!(ok, "{err}");
     assert_eq!(v["revoked"], true);
     // Refused at the next request.
-    let app = App::new(open().await);
+    let app = OrdersService::new(open().await);
     assert!(app.authenticate(&key).await.is_err());
     let (ok, _, err) = run(&["keys", "revoke", "seller-ops", &id], store);
     assert!(!ok && err.contains("has no key"), "{err}");
@@ -235,7 +235,7 @@ async fn key_commands_at_once<S: Store, F: AsyncFn() -> S>(dir: &Path, store: &[
                 ));
             }
         }
-        let app = App::new(open().await);
+        let app = OrdersService::new(open().await);
         assert!(
             app.authenticate(&doomed.1).await.is_err(),
             "round {round}: the revoked key still authenticates"
@@ -407,7 +407,7 @@ fn seed(store: &[String]) {
 }
 
 async fn cancel_demo_api<S: Store>(store: S) -> domain::Cancellation {
-    let app = App::new(store);
+    let app = OrdersService::new(store);
     let buyer = app.authenticate("demo-buyer-api-key").await.unwrap();
     let request = domain::CancelRequest::Items(vec![domain::ItemRequest {
         line_item_id: "li_1".into(),

@@ -9,7 +9,9 @@ use domain::events::UrlPolicy;
 use dropship::server::{Host, Limits, serve};
 use handlers::api::Api;
 use local::seed::{self, SeedFile};
-use service::app::App;
+use platforms::client::HttpPlatformReader;
+use service::IntakeService;
+use service::app::OrdersService;
 use sqlite::EmbeddedStore;
 use testkit::webhook_ports::webhook_ports;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,8 +33,10 @@ async fn start(limits: Limits) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let app = OrdersService::new(store);
     let host = Arc::new(Host {
-        api: Api::new(App::new(store), webhook_ports(UrlPolicy::default()).0),
+        intake: IntakeService::new(app.core(), HttpPlatformReader::default()),
+        api: Api::new(app, webhook_ports(UrlPolicy::default()).0),
     });
     tokio::spawn(serve(listener, host, limits, rx));
     Running { addr, _stop: tx }

@@ -9,7 +9,7 @@ use lambda_http::{Error, Request, service_fn};
 use platforms::client::{HttpPlatformReader, PlatformHttp};
 use secretsmanager::SecretsManager;
 use service::secrets::WithSecrets;
-use service::{App, Core};
+use service::{Core, IntakeService};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -23,9 +23,10 @@ async fn main() -> Result<(), Error> {
     // secrets) for a while, and read again when a signature fails.
     let secrets = SecretsManager::on_first_use(&sdk, prefix);
     let core = Core::new(WithSecrets::new(store, secrets)).with_metrics(aws::emf::metrics());
-    let app = App::on(core.shared()).with_platform_reader(HttpPlatformReader::new(
-        PlatformHttp::default().with_metrics(aws::emf::metrics()),
-    ));
+    let app = IntakeService::new(
+        core.shared(),
+        HttpPlatformReader::new(PlatformHttp::default().with_metrics(aws::emf::metrics())),
+    );
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(intake::handle(app, req).await)

@@ -56,7 +56,7 @@ async fn a_company_with_secrets_is_refused() {
 async fn a_removed_connection_forgets_its_secrets() {
     use service::secrets::{MemorySecrets, SecretStore, WithSecrets};
     let store = WithSecrets::new(fresh_store().await, MemorySecrets::default());
-    let app = service::app::App::new(store.clone());
+    let app = service::admin::AdminService::new(store.clone());
     let connected = |id: &str| {
         let mut c = fixtures::company(id, domain::Role::Seller);
         c.integration = domain::Integration::Store(domain::Platform::WooCommerce);

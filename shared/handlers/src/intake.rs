@@ -16,8 +16,7 @@ use crate::response::{
 use domain::{Company, Integration, PlatformId, Source};
 use platforms::platform::{Credential, Delivery as Received, Sender, StorePlatform};
 use platforms::{self, Inbound, LineChange, OrderState, Platform, PlatformOrder};
-use service::app::App;
-use service::intake::{Fetched, Found, Lookup};
+use service::intake::{Fetched, Found, IntakeService, Lookup};
 use service::platform::ReadError;
 use service::store::Store;
 use service::{ReconcileOutcome, ReconcileResult};
@@ -181,7 +180,11 @@ impl<'a> Who<'a> {
     }
 }
 
-async fn look_up<S: Store>(app: &App<S>, who: Who<'_>, lookup: Lookup) -> Result<Found, Problem> {
+async fn look_up<S: Store>(
+    app: &IntakeService<S>,
+    who: Who<'_>,
+    lookup: Lookup,
+) -> Result<Found, Problem> {
     match who {
         Who::Shop(Some(d)) => app.company_by_shop_domain(d, lookup).await,
         Who::Shop(None) => Ok(Found {
@@ -198,7 +201,7 @@ async fn look_up<S: Store>(app: &App<S>, who: Who<'_>, lookup: Lookup) -> Result
 /// the check is read again and checked once more, so a secret rotated since
 /// it was cached is honoured at once.
 async fn authenticate<S: Store>(
-    app: &App<S>,
+    app: &IntakeService<S>,
     claim: Claim<'_>,
     body: &[u8],
 ) -> Result<Company, Problem> {
@@ -251,7 +254,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 }
 
 /// Handle one webhook delivery. Never fails: every error is a response.
-pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
+pub async fn handle<S: Store>(app: &IntakeService<S>, req: Request) -> HttpResponse {
     let r = answer_and_log("webhook", &req, async || dispatch(app, &req).await).await;
     let platform = route(req.uri().path()).map_or("unknown", |r| r.platform.kind().as_str());
     app.metrics.count(service::metrics::Event::WebhookDelivery {
@@ -261,7 +264,10 @@ pub async fn handle<S: Store>(app: &App<S>, req: Request) -> HttpResponse {
     r
 }
 
-async fn dispatch<S: Store>(app: &App<S>, req: &Request) -> Result<HttpResponse, Problem> {
+async fn dispatch<S: Store>(
+    app: &IntakeService<S>,
+    req: &Request,
+) -> Result<HttpResponse, Problem> {
     let path = req.uri().path();
     let Some(route) = route(path) else {
         return Err(no_route(path));
@@ -322,7 +328,7 @@ struct Delivery {
 
 /// Authenticate a delivery to `platform`'s route and read what it says.
 async fn delivery<'a, S: Store>(
-    app: &App<S>,
+    app: &IntakeService<S>,
     platform: &dyn StorePlatform,
     path_id: Option<&'a str>,
     received: &Received<'a>,
@@ -356,7 +362,7 @@ async fn delivery<'a, S: Store>(
 }
 
 /// Sent (epoch seconds) longer ago than any retry of the platform's.
-fn too_old<S: Store>(app: &App<S>, sent: i64) -> bool {
+fn too_old<S: Store>(app: &IntakeService<S>, sent: i64) -> bool {
     let age = service::app::now().timestamp().saturating_sub(sent);
     age > app.config.delivery_max_age.num_seconds()
 }
@@ -377,7 +383,7 @@ fn state_digest(po: &PlatformOrder) -> String {
 /// A delivery that names the order: read its state from the platform (for
 /// orders we know only), then reconcile.
 async fn fetch_and_reconcile<S: Store>(
-    app: &App<S>,
+    app: &IntakeService<S>,
     d: &Delivery,
     platform: Platform,
     order_ref: PlatformId,
@@ -433,7 +439,7 @@ fn bad_payload(e: &serde_json::Error) -> Problem {
 }
 
 async fn reconcile<S: Store>(
-    app: &App<S>,
+    app: &IntakeService<S>,
     company: &Company,
     source: Source,
     po: &PlatformOrder,

@@ -4,7 +4,7 @@
 use rand::RngExt;
 use thiserror::Error;
 
-use crate::app::{App, hash_api_key, now};
+use crate::app::{hash_api_key, now};
 use crate::store::{Companies, CompanyWrite, StoreError};
 use domain::{ApiKey, Company};
 
@@ -57,11 +57,23 @@ fn updated(stored: &Company, update: &Company) -> Company {
     next
 }
 
+/// The operator's service: companies and their keys, over the store's
+/// companies alone.
+pub struct AdminService<S> {
+    store: S,
+}
+
+impl<S> AdminService<S> {
+    pub fn new(store: S) -> Self {
+        AdminService { store }
+    }
+}
+
 // Each change below is decided on the stored company inside
 // `Companies::change_company`, which writes it only if the company is still as
 // read: concurrent commands lose nothing (a revoked key is never written
 // back, a printed key never dropped).
-impl<S: Companies> App<S> {
+impl<S: Companies> AdminService<S> {
     /// A new company; refused when one has its id.
     pub async fn add_company(&self, company: &Company) -> Result<(), AdminError> {
         let new = company.clone();

@@ -1,9 +1,9 @@
-//! Application service: the use cases, orchestrating the pure domain and the
-//! store. Here: the core every use-case service shares (store, config,
-//! metrics, and the idempotency rule), their errors, idempotent replies,
-//! ids, hashing and authentication; the use cases live beside it
-//! (`orders`, `changes`, `reconcile`, `edi`), all deciding through the loop
-//! in `retry`.
+//! What the use-case services share: the core (store, config, metrics, and
+//! the idempotency rule), their errors, idempotent replies, ids, hashing,
+//! and the orders-and-changes service with authentication. The services
+//! live beside it (`orders` and `changes` on `OrdersService`,
+//! `intake::IntakeService`, `edi::EdiService`, `events::EventsService`,
+//! `admin::AdminService`), all deciding through the loop in `retry`.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -12,8 +12,6 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::cache::CompanyCache;
-use crate::platform::PlatformReader;
 use crate::store::{Companies, IdempotencyRecord, IdempotencyRecords, Store, StoreError};
 use domain::{Company, DomainError, NotPermitted, Order};
 
@@ -154,16 +152,13 @@ impl<S> Core<S> {
     }
 }
 
-pub struct App<S> {
+/// Orders and their changes, for the API: create, read, cancel, fulfil,
+/// set store references; and who a request's API key is.
+pub struct OrdersService<S> {
     core: Arc<Core<S>>,
-    /// Reads orders from store platforms for webhook deliveries that name
-    /// an order without its state; hosts without webhooks have none.
-    pub(crate) platforms: Option<Box<dyn PlatformReader>>,
-    /// Companies as webhook intake last read them (see `cache`).
-    pub(crate) companies: CompanyCache,
 }
 
-impl<S> Deref for App<S> {
+impl<S> Deref for OrdersService<S> {
     type Target = Core<S>;
 
     fn deref(&self) -> &Core<S> {
@@ -220,7 +215,7 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
 
-impl<S> App<S> {
+impl<S> OrdersService<S> {
     pub fn new(store: S) -> Self {
         Self::with_config(store, Config::default())
     }
@@ -231,28 +226,16 @@ impl<S> App<S> {
 
     /// On a core the host's other services share.
     pub fn on(core: Arc<Core<S>>) -> Self {
-        App {
-            companies: CompanyCache::new(core.config.company_cache),
-            core,
-            platforms: None,
-        }
+        OrdersService { core }
     }
 
     /// The core, for the host's other services.
     pub fn core(&self) -> Arc<Core<S>> {
         self.core.clone()
     }
-
-    /// Read platform orders through `reader` (webhook hosts).
-    pub fn with_platform_reader(self, reader: impl PlatformReader) -> Self {
-        App {
-            platforms: Some(Box::new(reader)),
-            ..self
-        }
-    }
 }
 
-impl<S: Companies> App<S> {
+impl<S: Companies> OrdersService<S> {
     pub async fn authenticate(&self, api_key: &str) -> Result<Company, AppError> {
         if api_key.is_empty() {
             return Err(AppError::Unauthorized);
@@ -264,7 +247,7 @@ impl<S: Companies> App<S> {
     }
 }
 
-impl<S: Store> App<S> {
+impl<S: Store> OrdersService<S> {
     /// The company of `api_key` and the order its request acts on, read in
     /// one round trip; whether the company may see the order is decided by
     /// the use case, in memory.

@@ -1,13 +1,13 @@
 //! Changes to an order from the app or the API: cancel (or preview it),
 //! fulfill; and what clients read back about them.
 
-use crate::app::{App, AppError, Idempotent, Outcome, Target, new_id, now};
+use crate::app::{AppError, Idempotent, OrdersService, Outcome, Target, new_id, now};
 use crate::ledger::LedgerEntry;
 use crate::metrics::Event;
 use crate::store::{Commit, Store};
 use domain::{Actor, CancelRequest, Cancellation, Company, FulfillRequest, Fulfillment, Source};
 
-impl<S: Store> App<S> {
+impl<S: Store> OrdersService<S> {
     /// Create a cancellation from the app or the API, or preview it.
     pub async fn cancel(
         &self,

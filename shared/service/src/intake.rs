@@ -1,13 +1,44 @@
 //! Webhook intake's use cases: who a delivery claims to come from, and an
 //! order's state read from its platform when the delivery only names it.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use domain::inbound::{LineChange, Platform, PlatformOrder};
 use domain::{Company, Order, PlatformId};
 
-use crate::app::{App, AppError};
-use crate::cache::CompanyKey;
-use crate::platform::ReadError;
+use crate::app::{AppError, Core};
+use crate::cache::{CompanyCache, CompanyKey};
+use crate::platform::{PlatformReader, ReadError};
 use crate::store::Store;
+
+/// Store-platform deliveries: who one claims to come from (companies
+/// kept for a while, see `cache`), an order read from its platform when
+/// the delivery only names it, and reconciling our orders to it (on
+/// `Core`).
+pub struct IntakeService<S> {
+    core: Arc<Core<S>>,
+    reader: Box<dyn PlatformReader>,
+    companies: CompanyCache,
+}
+
+impl<S> IntakeService<S> {
+    pub fn new(core: Arc<Core<S>>, reader: impl PlatformReader) -> Self {
+        IntakeService {
+            companies: CompanyCache::new(core.config.company_cache),
+            core,
+            reader: Box::new(reader),
+        }
+    }
+}
+
+impl<S> Deref for IntakeService<S> {
+    type Target = Core<S>;
+
+    fn deref(&self) -> &Core<S> {
+        &self.core
+    }
+}
 
 /// What reading a named order from its platform came to.
 #[derive(Debug)]
@@ -42,7 +73,7 @@ pub struct Found {
     pub cached: bool,
 }
 
-impl<S: Store> App<S> {
+impl<S: Store> IntakeService<S> {
     /// The company a delivery names by its id.
     pub async fn company(&self, id: &str, lookup: Lookup) -> Result<Found, AppError> {
         self.cached_company(CompanyKey::Id(id.to_owned()), lookup)
@@ -99,14 +130,9 @@ impl<S: Store> App<S> {
         if known.is_empty() {
             return Ok(Fetched::UnknownOrder);
         }
-        let Some(reader) = self.platforms.as_deref() else {
-            return Ok(Fetched::Failed(ReadError::Permanent(
-                "this host reads no store platform".into(),
-            )));
-        };
         let conn = company.connection.clone().unwrap_or_default();
         Ok(
-            match reader.order(platform, &conn, order_ref, change).await {
+            match self.reader.order(platform, &conn, order_ref, change).await {
                 Ok(Some(po)) => Fetched::Order(po, Ours(known)),
                 Ok(None) => Fetched::NotInStore,
                 Err(e) => Fetched::Failed(e),

@@ -27,8 +27,9 @@ pub mod store;
 pub mod sync;
 pub mod views;
 
-pub use app::{App, Core, Target, now};
+pub use app::{Core, OrdersService, Target, now};
 pub use cache::CacheLimits;
 pub use config::{Config, RaceRetry};
 pub use edi::EdiService;
+pub use intake::IntakeService;
 pub use reconcile::{ReconcileOutcome, ReconcileResult};

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::app::{
-    App, AppError, Idempotent, Outcome, Read, Target, idempotency_record, key_of, new_id, now,
+    AppError, Idempotent, OrdersService, Outcome, Read, Target, idempotency_record, key_of, new_id,
+    now,
 };
 use crate::ledger::LedgerEntry;
 use crate::store::{
@@ -11,7 +12,7 @@ use crate::store::{
 };
 use domain::{Company, NewOrder, NotPermitted, Order, Role, StoreRefs};
 
-impl<S: Store> App<S> {
+impl<S: Store> OrdersService<S> {
     pub async fn create_order(
         &self,
         buyer: &Company,

@@ -1,8 +1,8 @@
 //! The ports the use cases reach beyond the store: EDI's control numbers and
 //! outbound folder, webhook deliveries' queue, sender, resolver and signing
-//! key, and the bundles `App` and `Notifier` hold them in. Below every use
-//! case, so the service and the notifier depend on them and not on each
-//! other.
+//! key, and the bundles `EventsService`, `EdiService` and `Notifier` hold
+//! them in. Below every use case, so the services and the notifier depend
+//! on them and not on each other.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::app::{App, AppError, Core, Target, new_id, now};
+use crate::app::{AppError, Core, Target, new_id, now};
 use crate::intake::Ours;
 use crate::store::{Commit, Decided, DeliveryRecord, Store, StoreError};
 use domain::inbound::PlatformOrder;
@@ -36,7 +36,7 @@ pub struct ReconcileOutcome {
     pub(crate) shortfalls: Vec<domain::Shortfall>,
 }
 
-impl<S: Store> App<S> {
+impl<S: Store> Core<S> {
     /// Bring every order of `company` that matches the platform order to the
     /// platform's quantities. One commit per order, each carrying the
     /// delivery key so a redelivery is a no-op.

@@ -131,7 +131,7 @@ async fn secrets_live_in_their_own_private_file() {
 async fn a_removed_connection_leaves_no_secret_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let s = EmbeddedStore::open_dir(dir.path()).unwrap();
-    let app = service::app::App::new(s.clone());
+    let app = service::admin::AdminService::new(s.clone());
     let connected = |id: &str, secret: &str| {
         let mut c = testkit::fixtures::company(id, domain::Role::Seller);
         c.integration = domain::Integration::Store(domain::Platform::WooCommerce);

@@ -9,8 +9,10 @@ use lambda_http::http::{HeaderMap, Method};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request};
 use local::seed::{self, SeedFile};
+use platforms::client::HttpPlatformReader;
 use serde_json::Value;
-use service::app::App;
+use service::IntakeService;
+use service::app::OrdersService;
 use service::store::Store;
 use sqlite::EmbeddedStore;
 
@@ -29,35 +31,57 @@ pub fn demo_seed() -> SeedFile {
     SeedFile::parse(&text).unwrap()
 }
 
-pub async fn seeded<S: Store>(store: S) -> Api<S> {
+/// What a host of the API and of platform intake runs, over one core:
+/// the API's services, and intake (`intake::handle(&host.intake, ..)`).
+/// Derefs to the API's services.
+pub struct Services<S> {
+    pub api: Api<S>,
+    pub intake: IntakeService<S>,
+}
+
+impl<S> std::ops::Deref for Services<S> {
+    type Target = Api<S>;
+
+    fn deref(&self) -> &Api<S> {
+        &self.api
+    }
+}
+
+pub async fn seeded<S: Store>(store: S) -> Services<S> {
     seeded_core(service::Core::new(store)).await
 }
 
-/// The demo seed in `core`'s store, and the API's services on that core
+/// The demo seed in `core`'s store, and the services on that core
 /// (webhook ports from `testkit::webhook_ports`, loopback endpoints allowed).
-pub async fn seeded_core<S: Store>(core: service::Core<S>) -> Api<S> {
+pub async fn seeded_core<S: Store>(core: service::Core<S>) -> Services<S> {
     seed::apply(&core.store, &demo_seed()).await.unwrap();
-    api_on(
-        App::on(core.shared())
-            .with_platform_reader(platforms::client::HttpPlatformReader::default()),
+    services(
+        OrdersService::on(core.shared()),
+        HttpPlatformReader::default(),
     )
 }
 
-/// The API's services over `app`, with webhook ports from
-/// `testkit::webhook_ports` (loopback endpoints allowed).
-pub fn api_on<S>(app: App<S>) -> Api<S> {
+/// The services over `app`'s core: intake reading platforms with `reader`,
+/// webhook ports from `testkit::webhook_ports` (loopback endpoints allowed).
+pub fn services<S>(app: OrdersService<S>, reader: HttpPlatformReader) -> Services<S> {
     let (ports, _) = testkit::webhook_ports::webhook_ports(domain::events::UrlPolicy {
         allow_insecure: true,
     });
-    Api::new(app, ports)
+    Services {
+        intake: IntakeService::new(app.core(), reader),
+        api: Api::new(app, ports),
+    }
 }
 
 /// The same services with other webhook ports.
-pub fn with_ports<S>(api: Api<S>, ports: service::events::WebhookPorts) -> Api<S> {
-    Api::new(api.app, ports)
+pub fn with_ports<S>(s: Services<S>, ports: service::events::WebhookPorts) -> Services<S> {
+    Services {
+        api: Api::new(s.api.app, ports),
+        intake: s.intake,
+    }
 }
 
-pub async fn demo_app() -> Api<EmbeddedStore> {
+pub async fn demo_app() -> Services<EmbeddedStore> {
     seeded(EmbeddedStore::in_memory().unwrap()).await
 }
 

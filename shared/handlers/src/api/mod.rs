@@ -19,7 +19,7 @@ use domain::{Company, DomainError, Source};
 use orders::{Query, cancel, create_order, fulfill, list_orders, preview_cancel, set_store_refs};
 #[cfg(test)]
 use orders::{decode_cursor, encode_cursor};
-use service::app::{App, AppError, Core, Idempotency, Outcome, Reply, Target};
+use service::app::{AppError, Core, Idempotency, OrdersService, Outcome, Reply, Target};
 use service::events::{EventsService, WebhookPorts, WebhookStore};
 use service::store::{IdempotencyRecord, Store, StoreError};
 
@@ -93,22 +93,22 @@ fn route(path: &str) -> Option<Route<'_>> {
 /// The services the API's routes use, over one core: orders and their
 /// changes, and a company's event webhooks.
 pub struct Api<S> {
-    pub app: App<S>,
+    pub app: OrdersService<S>,
     pub events: EventsService<S>,
 }
 
 impl<S> Api<S> {
     /// The API over `app`, with `ports` for its event webhook routes.
-    pub fn new(app: App<S>, ports: WebhookPorts) -> Self {
+    pub fn new(app: OrdersService<S>, ports: WebhookPorts) -> Self {
         let events = EventsService::new(app.core(), ports);
         Api { app, events }
     }
 }
 
 impl<S> std::ops::Deref for Api<S> {
-    type Target = App<S>;
+    type Target = OrdersService<S>;
 
-    fn deref(&self) -> &App<S> {
+    fn deref(&self) -> &OrdersService<S> {
         &self.app
     }
 }
@@ -180,7 +180,7 @@ async fn dispatch<S: Store + WebhookStore>(
 
 /// `GET` routes.
 async fn read<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     route: Route<'_>,
     query: &Query,

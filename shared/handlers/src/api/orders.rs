@@ -10,7 +10,7 @@ use super::{DEFAULT_PAGE, MAX_PAGE, app_problem, check_opt, outcome, parse};
 use crate::response::{Code, HttpResponse, Problem, json};
 use crate::views::{OrderList, OrderView, to_json};
 use domain::{Company, FulfillRequest, Source};
-use service::app::{App, Idempotency, Idempotent, Reply, Target};
+use service::app::{Idempotency, Idempotent, OrdersService, Reply, Target};
 use service::store::{OrderCursor, OrderRecord, StatusFilter, Store};
 
 /// A keyed request whose result is answered by `reply`.
@@ -43,7 +43,7 @@ fn created<T: serde::Serialize>(record: &T) -> Reply {
 }
 
 pub(super) async fn create_order<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     body: &[u8],
     idem: Option<&Idempotency>,
@@ -63,7 +63,7 @@ pub(super) async fn create_order<S: Store>(
 }
 
 pub(super) async fn cancel<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     order: Target,
     body: &[u8],
@@ -81,7 +81,7 @@ pub(super) async fn cancel<S: Store>(
 }
 
 pub(super) async fn preview_cancel<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     order: Target,
     body: &[u8],
@@ -96,7 +96,7 @@ pub(super) async fn preview_cancel<S: Store>(
 }
 
 pub(super) async fn fulfill<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     order: Target,
     body: &[u8],
@@ -124,7 +124,7 @@ pub(super) async fn fulfill<S: Store>(
 }
 
 pub(super) async fn set_store_refs<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     order_id: &str,
     body: &[u8],
@@ -141,7 +141,7 @@ pub(super) async fn set_store_refs<S: Store>(
 }
 
 pub(super) async fn list_orders<S: Store>(
-    app: &App<S>,
+    app: &OrdersService<S>,
     company: &Company,
     q: &Query,
 ) -> Result<HttpResponse, Problem> {

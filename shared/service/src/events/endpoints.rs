@@ -42,7 +42,7 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
-    /// An idempotency outcome of the shared rule (`App::stored_reply`).
+    /// An idempotency outcome of the shared rule (`Core::stored_reply`).
     fn from_app(e: AppError) -> Self {
         match e {
             AppError::IdempotencyKeyReused => WebhookError::IdempotencyKeyReused,

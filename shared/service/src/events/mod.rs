@@ -1,6 +1,6 @@
 //! Event webhooks for API partners: the event log, signing, and the ports
 //! deliveries go through. The use cases are beside it: registering
-//! endpoints and reading the log (`endpoints`, on `App`), recording and
+//! endpoints and reading the log (`endpoints`, `EventsService`), recording and
 //! delivering events (`deliver`, on `Notifier`).
 //!
 //! An event is rendered once, when it is recorded, and kept with its exact

@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 use tokio::time::Instant;
 
 use super::*;
-use crate::app::{App, AppError, Outcome};
+use crate::app::{AppError, OrdersService, Outcome};
 use crate::config::RaceRetry;
 use crate::store::{
     Companies, IdempotencyRecord, IdempotencyRecords, OrderCursor, OrderPage, OrderRecord, Orders,
@@ -157,17 +157,21 @@ fn order() -> Order {
     o
 }
 
-fn app(commits: Commits, policy: RaceRetry) -> App<Fake> {
+fn app(commits: Commits, policy: RaceRetry) -> OrdersService<Fake> {
     counted(commits, policy, crate::metrics::Metrics::off())
 }
 
-fn counted(commits: Commits, policy: RaceRetry, metrics: crate::metrics::Metrics) -> App<Fake> {
+fn counted(
+    commits: Commits,
+    policy: RaceRetry,
+    metrics: crate::metrics::Metrics,
+) -> OrdersService<Fake> {
     let config = crate::Config {
         race_retry: policy,
         ..crate::Config::default()
     };
     let store = Fake::new(Some(order()), order(), commits);
-    App::on(
+    OrdersService::on(
         crate::Core::with_config(store, config)
             .with_metrics(metrics)
             .shared(),
@@ -192,7 +196,7 @@ fn one_unit() -> CancelRequest {
     }])
 }
 
-async fn cancel_one<S: Store>(app: &App<S>) -> Result<Outcome<Cancellation>, AppError> {
+async fn cancel_one<S: Store>(app: &OrdersService<S>) -> Result<Outcome<Cancellation>, AppError> {
     app.cancel(&buyer(), "o1", &one_unit(), Source::Api, None)
         .await
 }
@@ -267,7 +271,7 @@ async fn the_attempt_count_bounds_a_loop_without_waits() {
 
 /// Every command that decides on an order, against `store`.
 async fn every_path(store: Fake) -> Vec<(&'static str, Result<(), AppError>)> {
-    let app = App::new(store);
+    let app = OrdersService::new(store);
     let fulfil = FulfillRequest {
         items: vec![("li_1".into(), 1)],
         tracking_number: None,

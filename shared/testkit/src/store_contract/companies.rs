@@ -166,17 +166,19 @@ pub async fn company_changes_decide_on_the_stored_company<S: Companies + Clone>(
 /// the revoked one does not, the stored list holds exactly what the
 /// changes left, and the update's details are kept.
 pub async fn concurrent_key_changes_lose_nothing<S: Companies + Clone>(s: &S) {
-    use service::app::App;
+    use service::admin::AdminService;
     const CREATES: usize = 6;
     const ROUNDS: usize = 3;
     s.put_company(&company("k1", Role::Buyer)).await.unwrap();
-    let app = App::new(s.clone());
+    let app = AdminService::new(s.clone());
+    // What the API authenticates with.
+    let api = service::OrdersService::new(s.clone());
     let mut doomed = app.create_key("k1").await.unwrap();
     for round in 0..ROUNDS {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CREATES + 2));
         let mut creates = Vec::new();
         for _ in 0..CREATES {
-            let app = App::new(s.clone());
+            let app = AdminService::new(s.clone());
             let barrier = std::sync::Arc::clone(&barrier);
             creates.push(tokio::spawn(async move {
                 barrier.wait().await;
@@ -184,7 +186,7 @@ pub async fn concurrent_key_changes_lose_nothing<S: Companies + Clone>(s: &S) {
             }));
         }
         let revoke = {
-            let app = App::new(s.clone());
+            let app = AdminService::new(s.clone());
             let id = doomed.key.id.clone();
             let barrier = std::sync::Arc::clone(&barrier);
             tokio::spawn(async move {
@@ -193,7 +195,7 @@ pub async fn concurrent_key_changes_lose_nothing<S: Companies + Clone>(s: &S) {
             })
         };
         let update = {
-            let app = App::new(s.clone());
+            let app = AdminService::new(s.clone());
             let mut renamed = company("k1", Role::Buyer);
             renamed.name = format!("Renamed in round {round}");
             let barrier = std::sync::Arc::clone(&barrier);
@@ -210,12 +212,12 @@ pub async fn concurrent_key_changes_lose_nothing<S: Companies + Clone>(s: &S) {
             created.push(t.await.unwrap().unwrap());
         }
         assert!(
-            app.authenticate(&doomed.secret).await.is_err(),
+            api.authenticate(&doomed.secret).await.is_err(),
             "round {round}: the revoked key still authenticates"
         );
         for k in &created {
             assert!(
-                app.authenticate(&k.secret).await.is_ok(),
+                api.authenticate(&k.secret).await.is_ok(),
                 "round {round}: created key {} was lost",
                 k.key.id
             );
