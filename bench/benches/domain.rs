@@ -31,6 +31,7 @@ fn domain(c: &mut Criterion) {
     let t = DateTime::UNIX_EPOCH;
 
     let whole = CancelRequest::WholeOrder {
+        reason_code: None,
         reason: Some("Items are out of stock".into()),
     };
     c.bench_function("domain/cancel_whole_order_50_lines", |b| {
@@ -51,6 +52,7 @@ fn domain(c: &mut Criterion) {
             .map(|i| ItemRequest {
                 line_item_id: format!("li_{}", i * 5),
                 quantity: 3,
+                reason_code: None,
                 reason: Some("Item is out of stock".into()),
             })
             .collect(),
@@ -76,6 +78,7 @@ fn domain(c: &mut Criterion) {
                 quantity: 9,
             })
             .collect(),
+        reason_code: domain::ReasonCode::Other,
         reason: "Order updated in Shopify".into(),
     };
     c.bench_function("domain/reconcile_50_lines_changed", |b| {

@@ -86,7 +86,7 @@ async fn partial_then_whole_cancellation_events() {
     assert_eq!(c["kind"], "items");
     assert_eq!(
         c["items"],
-        serde_json::json!([{"line_item_id": "li_1", "quantity": 1, "reason": "Item is out of stock"}])
+        serde_json::json!([{"line_item_id": "li_1", "quantity": 1, "reason_code": "other", "reason": "Item is out of stock"}])
     );
     let replay = run(&app, "cancel-items.json").await;
     assert_eq!((replay.status, &replay.body), (201, &r.body));
@@ -99,8 +99,8 @@ async fn partial_then_whole_cancellation_events() {
     assert_eq!(
         whole.body["items"],
         serde_json::json!([
-            {"line_item_id": "li_1", "quantity": 3, "reason": "Items are out of stock"},
-            {"line_item_id": "li_2", "quantity": 2, "reason": "Items are out of stock"}
+            {"line_item_id": "li_1", "quantity": 3, "reason_code": "other", "reason": "Items are out of stock"},
+            {"line_item_id": "li_2", "quantity": 2, "reason_code": "other", "reason": "Items are out of stock"}
         ])
     );
     let o = run(&app, "get-order.json").await.body;
@@ -193,7 +193,7 @@ async fn fulfillment_then_cancellation_statuses() {
     assert_eq!(c.status, 201);
     assert_eq!(
         c.body["items"],
-        serde_json::json!([{"line_item_id": "li_1", "quantity": 3, "reason": "Customer changed their mind"}])
+        serde_json::json!([{"line_item_id": "li_1", "quantity": 3, "reason_code": "other", "reason": "Customer changed their mind"}])
     );
     let o = run(&app, "get-order.json").await.body;
     assert_eq!(o["fulfillment_status"], "fulfilled");

@@ -218,7 +218,7 @@ async fn reasons(h: &Host, order: &str) -> Vec<String> {
         .unwrap()
         .cancellations
         .iter()
-        .flat_map(|c| c.items.iter().map(|i| i.reason.clone()))
+        .flat_map(|c| c.items.iter().map(domain::CancelledItem::reason_text))
         .collect()
 }
 

@@ -224,7 +224,10 @@ async fn shopify_buyer_update_reaches_the_right_seller_order() {
         ("buyer", "shopify")
     );
     assert_eq!(c.kind, domain::CancellationKind::Items);
-    assert_eq!(c.items[0].reason, "Order updated in Shopify");
+    assert_eq!(
+        c.items[0].reason.as_deref(),
+        Some("Order updated in Shopify")
+    );
     // The other seller's order of the same Shopify order is untouched.
     let other = order(&app, "ord_demo_shopify_shopify").await;
     assert!(other.cancellations.is_empty());
@@ -242,8 +245,13 @@ async fn shopify_buyer_cancellation_cancels_every_seller_order_once() {
         assert_eq!(rec.cancellations.len(), 1);
         assert_eq!(rec.cancellations[0].kind, domain::CancellationKind::Order);
         assert_eq!(
-            rec.cancellations[0].items[0].reason,
-            "Order cancelled in Shopify (the customer cancelled)"
+            rec.cancellations[0].items[0].reason.as_deref(),
+            Some("Order cancelled in Shopify (the customer cancelled)")
+        );
+        // Shopify's cancel_reason `customer`, coded.
+        assert_eq!(
+            rec.cancellations[0].items[0].reason_code,
+            domain::ReasonCode::CustomerRequest
         );
     }
     // Redelivered, and the orders/updated Shopify sends with it: nothing new.
@@ -270,8 +278,13 @@ async fn shopify_seller_role() {
     assert_eq!(lines(&rec), vec![(5, 0, 5)]);
     assert_eq!(rec.cancellations[1].kind, domain::CancellationKind::Order);
     assert_eq!(
-        rec.cancellations[1].items[0].reason,
-        "Order cancelled in Shopify (items unavailable)"
+        rec.cancellations[1].items[0].reason.as_deref(),
+        Some("Order cancelled in Shopify (items unavailable)")
+    );
+    // Shopify's cancel_reason `inventory` arrives as out of stock.
+    assert_eq!(
+        rec.cancellations[1].items[0].reason_code,
+        domain::ReasonCode::OutOfStock
     );
 }
 
@@ -305,8 +318,13 @@ async fn shopify_edit_and_refund_fetch_the_order() {
     let rec = order(&app, "ord_demo_shopify_shopify").await;
     assert_eq!(lines(&rec), vec![(5, 0, 2)]);
     assert_eq!(
-        rec.cancellations[0].items[0].reason,
-        "Order edited in Shopify"
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Order edited in Shopify")
+    );
+    // An edit is the customer's request.
+    assert_eq!(
+        rec.cancellations[0].items[0].reason_code,
+        domain::ReasonCode::CustomerRequest
     );
     let req = &server.received_requests().await.unwrap()[0];
     let sent: Value = serde_json::from_slice(&req.body).unwrap();
@@ -340,8 +358,13 @@ async fn shopify_refund_uses_the_refund_note() {
     let rec = order(&app, "ord_demo_shopify_woo").await;
     assert_eq!(lines(&rec), vec![(2, 0, 1), (3, 0, 0)]);
     assert_eq!(
-        rec.cancellations[0].items[0].reason,
-        "Refunded in Shopify: Damaged in transit"
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Refunded in Shopify: Damaged in transit")
+    );
+    // So is a refund.
+    assert_eq!(
+        rec.cancellations[0].items[0].reason_code,
+        domain::ReasonCode::CustomerRequest
     );
 }
 
@@ -415,8 +438,8 @@ async fn woocommerce_quantities_cancellation_ping_and_echo() {
         ("seller", "woocommerce")
     );
     assert_eq!(
-        rec.cancellations[0].items[0].reason,
-        "Quantity updated in WooCommerce"
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Quantity updated in WooCommerce")
     );
 
     // The buyer cancels a spoon through the API; our outbound change sets
@@ -425,6 +448,7 @@ async fn woocommerce_quantities_cancellation_ping_and_echo() {
     let req = domain::CancelRequest::Items(vec![domain::ItemRequest {
         line_item_id: "li_2".into(),
         quantity: 1,
+        reason_code: None,
         reason: Some("Customer changed their mind".into()),
     }]);
     app.cancel(
@@ -475,8 +499,8 @@ async fn woocommerce_quantities_cancellation_ping_and_echo() {
         domain::CancellationKind::Order
     );
     assert_eq!(
-        rec.cancellations.last().unwrap().items[0].reason,
-        "Order cancelled in WooCommerce"
+        rec.cancellations.last().unwrap().items[0].reason.as_deref(),
+        Some("Order cancelled in WooCommerce")
     );
 }
 
@@ -603,7 +627,10 @@ async fn bigcommerce_status_and_refunds() {
         ("seller", "bigcommerce")
     );
     assert_eq!(c.kind, domain::CancellationKind::Order);
-    assert_eq!(c.items[0].reason, "Order cancelled in BigCommerce");
+    assert_eq!(
+        c.items[0].reason.as_deref(),
+        Some("Order cancelled in BigCommerce")
+    );
     // Redelivery (same hash): reconciles to the same state, nothing new.
     let again = deliver_sample(&app, "bigcommerce-order-status-updated").await;
     assert_eq!(again.status, 200);
@@ -647,8 +674,8 @@ async fn bigcommerce_status_and_refunds() {
     let rec = order(&app, "ord_demo_api_bc").await;
     assert_eq!(lines(&rec), vec![(2, 0, 1), (1, 0, 0)]);
     assert_eq!(
-        rec.cancellations[0].items[0].reason,
-        "Quantity updated in BigCommerce"
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Quantity updated in BigCommerce")
     );
     let r = deliver_sample(&app, "bigcommerce-order-updated").await;
     assert_eq!(r.status, 200);
@@ -904,8 +931,8 @@ async fn the_unsigned_topic_cannot_cancel_an_order() {
     assert_eq!(woo.cancellations.len(), 1);
     assert_eq!(woo.cancellations[0].kind, domain::CancellationKind::Items);
     assert_eq!(
-        woo.cancellations[0].items[0].reason,
-        "Order updated in Shopify"
+        woo.cancellations[0].items[0].reason.as_deref(),
+        Some("Order updated in Shopify")
     );
     let other = order(&app, "ord_demo_shopify_shopify").await;
     assert!(other.cancellations.is_empty());
@@ -922,8 +949,8 @@ async fn the_unsigned_topic_cannot_cancel_an_order() {
     let rec = order(&app, "ord_demo_shopify_shopify").await;
     assert_eq!(rec.cancellations[0].kind, domain::CancellationKind::Order);
     assert_eq!(
-        rec.cancellations[0].items[0].reason,
-        "Order cancelled in Shopify (items unavailable)"
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Order cancelled in Shopify (items unavailable)")
     );
 }
 
@@ -947,7 +974,10 @@ async fn an_invisible_refund_note_is_no_reason() {
     assert_eq!(r.status, 200, "{}", r.body);
     let rec = order(&app, "ord_demo_shopify_woo").await;
     assert_eq!(lines(&rec), vec![(2, 0, 1), (3, 0, 0)]);
-    assert_eq!(rec.cancellations[0].items[0].reason, "Refunded in Shopify");
+    assert_eq!(
+        rec.cancellations[0].items[0].reason.as_deref(),
+        Some("Refunded in Shopify")
+    );
 }
 
 /// A delivery's whole answer: status, headers and body bytes.

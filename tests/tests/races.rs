@@ -44,6 +44,7 @@ async fn cancellations_racing_fulfillments_never_over_commit() {
                 }
                 2 if i % 16 == 2 => {
                     let req = CancelRequest::WholeOrder {
+                        reason_code: None,
                         reason: Some("racing".into()),
                     };
                     app.cancel(&buyer, "ord_demo_api", &req, Source::Api, None)
@@ -60,6 +61,7 @@ async fn cancellations_racing_fulfillments_never_over_commit() {
                     let req = CancelRequest::Items(vec![ItemRequest {
                         line_item_id: line.into(),
                         quantity: 1,
+                        reason_code: None,
                         reason: Some("racing".into()),
                     }]);
                     app.cancel(who, "ord_demo_api", &req, Source::App, None)

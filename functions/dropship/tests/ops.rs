@@ -412,6 +412,7 @@ async fn cancel_demo_api<S: Store>(store: S) -> domain::Cancellation {
     let request = domain::CancelRequest::Items(vec![domain::ItemRequest {
         line_item_id: "li_1".into(),
         quantity: 1,
+        reason_code: None,
         reason: Some("Found a cheaper one".into()),
     }]);
     match app

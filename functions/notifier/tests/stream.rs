@@ -487,7 +487,7 @@ async fn shopify_buyer_gets_a_refund_of_the_cancelled_line() {
         [json!({
             "orderId": "gid://shopify/Order/5001",
             "notify": true,
-            "note": "Dropship order ord_demo_shopify_woo cancellation can_evt_shopify_buyer",
+            "note": "Dropship order ord_demo_shopify_woo cancellation can_evt_shopify_buyer: Other (other)",
             "currency": "USD",
             "refundLineItems": [{"lineItemId": "gid://shopify/LineItem/13002", "quantity": 1, "restockType": "CANCEL"}],
             "transactions": [{"orderId": "gid://shopify/Order/5001", "amount": "11.00",

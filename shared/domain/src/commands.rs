@@ -14,7 +14,7 @@ use super::model::{
 use super::model::{NewOrder, next_version};
 use super::role::Role;
 use super::rules::may_cancel;
-use super::{MAX_REASON_CHARS, trim_blank, validate_reason};
+use super::{MAX_REASON_CHARS, ReasonCode, trim_blank, validate_reason};
 
 /// Who is acting on an order, and through what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +29,18 @@ pub struct Actor {
 pub struct ItemRequest {
     pub line_item_id: String,
     pub quantity: i64,
+    /// As received: checked against `ReasonCode`; none is `other`.
+    pub reason_code: Option<String>,
     pub reason: Option<String>,
 }
 
 /// A cancellation request in one of its two forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelRequest {
-    WholeOrder { reason: Option<String> },
+    WholeOrder {
+        reason_code: Option<String>,
+        reason: Option<String>,
+    },
     Items(Vec<ItemRequest>),
 }
 
@@ -129,8 +134,12 @@ pub fn cancel(
     may_cancel(actor.integration, actor.party, request.kind(), actor.source)?;
     let mut next = next_version(order, now);
     let items = match request {
-        CancelRequest::WholeOrder { reason } => {
-            let reason = validate_reason(reason.as_deref(), None)?;
+        CancelRequest::WholeOrder {
+            reason_code,
+            reason,
+        } => {
+            let (reason_code, reason) =
+                validate_reason(reason_code.as_deref(), reason.as_deref(), None)?;
             let items: Vec<CancelledItem> = next
                 .line_items
                 .iter_mut()
@@ -141,6 +150,7 @@ pub fn cancel(
                     CancelledItem {
                         line_item_id: l.id.clone(),
                         quantity,
+                        reason_code,
                         reason: reason.clone(),
                     }
                 })
@@ -158,6 +168,7 @@ pub fn cancel(
             for item in requested {
                 quantity_u32(&item.line_item_id, item.quantity)?;
                 reasons.push(validate_reason(
+                    item.reason_code.as_deref(),
                     item.reason.as_deref(),
                     Some(&item.line_item_id),
                 )?);
@@ -172,13 +183,14 @@ pub fn cancel(
                 .iter()
                 .zip(quantities)
                 .zip(reasons)
-                .map(|((item, quantity), reason)| {
+                .map(|((item, quantity), (reason_code, reason))| {
                     if let Some(line) = line_mut(&mut next, &item.line_item_id) {
                         line.cancelled += quantity;
                     }
                     CancelledItem {
                         line_item_id: item.line_item_id.clone(),
                         quantity,
+                        reason_code,
                         reason,
                     }
                 })
@@ -322,6 +334,8 @@ pub struct PlatformState {
     /// The platform reports the whole order cancelled: every line's target is 0.
     pub whole_order_cancelled: bool,
     pub lines: Vec<PlatformLine>,
+    /// What the platform's state reads as (`inbound::OrderState::reason_code`).
+    pub reason_code: ReasonCode,
     /// The platform's reason, or a fixed descriptive one.
     pub reason: String,
 }
@@ -409,7 +423,8 @@ pub fn reconcile(
             items.push(CancelledItem {
                 line_item_id: line.id.clone(),
                 quantity,
-                reason: reason.clone(),
+                reason_code: state.reason_code,
+                reason: Some(reason.clone()),
             });
         }
     }

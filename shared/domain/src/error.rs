@@ -24,6 +24,11 @@ pub enum DomainError {
         line_item_id: Option<String>,
         chars: usize,
     },
+    #[error("{}", match .line_item_id { Some(id) => format!("line item {id}: {code:?} is not a reason code"), None => format!("{code:?} is not a reason code") })]
+    InvalidReasonCode {
+        line_item_id: Option<String>,
+        code: String,
+    },
     #[error("line item {line_item_id}: quantity must be at least 1, got {quantity}")]
     InvalidQuantity { line_item_id: String, quantity: i64 },
     #[error("line item {line_item_id} is not on this order")]
@@ -69,6 +74,7 @@ impl DomainError {
             DomainError::QuantityExceedsOpen { .. } => "quantity_exceeds_open",
             DomainError::ReasonRequired { .. } => "reason_required",
             DomainError::ReasonTooLong { .. } => "reason_too_long",
+            DomainError::InvalidReasonCode { .. } => "invalid_reason_code",
             DomainError::InvalidQuantity { .. } => "invalid_quantity",
             DomainError::UnknownLineItem { .. } => "unknown_line_item",
             DomainError::DuplicateLineItem { .. } => "duplicate_line_item",

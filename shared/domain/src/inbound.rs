@@ -3,6 +3,7 @@
 //! reconciliation of our order with it is `crate::reconcile`.
 
 pub use crate::Platform;
+use crate::ReasonCode;
 
 /// An order as a store platform reports it now: absolute quantities.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,11 @@ impl PlatformOrder {
     /// The reason recorded on the cancellation this state leads to.
     pub fn reason(&self) -> String {
         self.state.reason()
+    }
+
+    /// The reason code recorded on it.
+    pub fn reason_code(&self) -> ReasonCode {
+        self.state.reason_code()
     }
 }
 
@@ -70,6 +76,17 @@ impl CancelCause {
         }
     }
 
+    /// The reason code this cause reads as.
+    pub fn code(self) -> ReasonCode {
+        match self {
+            CancelCause::Customer => ReasonCode::CustomerRequest,
+            CancelCause::Inventory => ReasonCode::OutOfStock,
+            CancelCause::Fraud => ReasonCode::Fraud,
+            CancelCause::Declined => ReasonCode::PaymentDeclined,
+            CancelCause::Staff | CancelCause::Other => ReasonCode::Other,
+        }
+    }
+
     fn text(self) -> &'static str {
         match self {
             CancelCause::Customer => "the customer cancelled",
@@ -99,6 +116,16 @@ pub enum LineChange {
 impl OrderState {
     pub(crate) fn is_whole_order(&self) -> bool {
         matches!(self, OrderState::Cancelled(..) | OrderState::Refunded(_))
+    }
+
+    /// The code a cancellation this state leads to carries: the platform's
+    /// cause when it gives one; a refund or an edit is the customer's
+    /// request, as platforms record them.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            OrderState::Cancelled(_, cause) => cause.code(),
+            OrderState::Refunded(_) | OrderState::Open(..) => ReasonCode::CustomerRequest,
+        }
     }
 
     pub fn reason(&self) -> String {

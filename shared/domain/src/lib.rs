@@ -8,6 +8,7 @@ mod ids;
 pub mod inbound;
 mod model;
 mod platform;
+mod reasons;
 pub mod refs;
 mod role;
 pub mod rules;
@@ -24,6 +25,7 @@ pub use commands::{
 pub use error::{DomainError, NotPermitted};
 pub use model::*;
 pub use platform::{Platform, SyncKind};
+pub use reasons::ReasonCode;
 pub use refs::{PlatformId, StoreRefs, set_store_refs, valid_store_ref};
 pub use role::Role;
 
@@ -42,26 +44,39 @@ pub fn trim_blank(s: &str) -> &str {
     s.trim_matches(is_invisible)
 }
 
-/// A reason must be present and non-blank after trimming, and at most
-/// `MAX_REASON_CHARS` characters. Returns the trimmed reason.
+/// A request's reason: its code (`other` when none is given; an unknown
+/// one is refused) and its note, trimmed (`None` when blank). A note is
+/// required with `other` and at most `MAX_REASON_CHARS` characters.
 pub(crate) fn validate_reason(
+    code: Option<&str>,
     reason: Option<&str>,
     line_item_id: Option<&str>,
-) -> Result<String, DomainError> {
+) -> Result<(ReasonCode, Option<String>), DomainError> {
+    let line_item_id = || line_item_id.map(str::to_owned);
+    let code = match code {
+        None => ReasonCode::Other,
+        Some(c) => ReasonCode::parse(c).ok_or_else(|| DomainError::InvalidReasonCode {
+            line_item_id: line_item_id(),
+            code: c.chars().take(64).collect(),
+        })?,
+    };
     let trimmed = reason.map(trim_blank).unwrap_or_default();
     if trimmed.is_empty() {
-        return Err(DomainError::ReasonRequired {
-            line_item_id: line_item_id.map(str::to_owned),
-        });
+        return match code {
+            ReasonCode::Other => Err(DomainError::ReasonRequired {
+                line_item_id: line_item_id(),
+            }),
+            code => Ok((code, None)),
+        };
     }
     let chars = trimmed.chars().count();
     if chars > MAX_REASON_CHARS {
         return Err(DomainError::ReasonTooLong {
-            line_item_id: line_item_id.map(str::to_owned),
+            line_item_id: line_item_id(),
             chars,
         });
     }
-    Ok(trimmed.to_owned())
+    Ok((code, Some(trimmed.to_owned())))
 }
 
 #[cfg(test)]
@@ -126,6 +141,7 @@ mod tests {
                 .map(|(id, q, r)| ItemRequest {
                     line_item_id: (*id).into(),
                     quantity: *q,
+                    reason_code: None,
                     reason: r.map(Into::into),
                 })
                 .collect(),
@@ -139,15 +155,20 @@ mod tests {
     #[test]
     fn reasons_are_trimmed_and_bounded() {
         assert_eq!(
-            validate_reason(Some("  out of stock "), None).unwrap(),
+            validate_reason(None, Some("  out of stock "), None)
+                .unwrap()
+                .1
+                .unwrap(),
             "out of stock"
         );
         assert_eq!(
-            validate_reason(None, None).unwrap_err().code(),
+            validate_reason(None, None, None).unwrap_err().code(),
             "reason_required"
         );
         assert_eq!(
-            validate_reason(Some(" \t\n"), None).unwrap_err().code(),
+            validate_reason(None, Some(" \t\n"), None)
+                .unwrap_err()
+                .code(),
             "reason_required"
         );
         // Format characters and Unicode white space are blank too.
@@ -157,7 +178,7 @@ mod tests {
             " \u{00a0}\u{3000}\u{2028}\u{180e}\u{200d}\u{00ad}",
         ] {
             assert_eq!(
-                validate_reason(Some(blank), Some("li_1")).unwrap_err(),
+                validate_reason(None, Some(blank), Some("li_1")).unwrap_err(),
                 DomainError::ReasonRequired {
                     line_item_id: Some("li_1".into())
                 },
@@ -165,26 +186,87 @@ mod tests {
             );
         }
         assert_eq!(
-            validate_reason(Some("\u{feff}\u{200b} out of stock\u{2060}\u{00a0}"), None).unwrap(),
+            validate_reason(
+                None,
+                Some("\u{feff}\u{200b} out of stock\u{2060}\u{00a0}"),
+                None
+            )
+            .unwrap()
+            .1
+            .unwrap(),
             "out of stock",
             "trimmed of invisible characters at both ends"
         );
         assert_eq!(
-            validate_reason(Some("out\u{200b}of stock"), None).unwrap(),
+            validate_reason(None, Some("out\u{200b}of stock"), None)
+                .unwrap()
+                .1
+                .unwrap(),
             "out\u{200b}of stock",
             "inner characters are kept"
         );
         // The limit counts what is kept.
         let padded = format!("\u{200b}{}\u{200b}", "x".repeat(MAX_REASON_CHARS));
-        assert!(validate_reason(Some(&padded), None).is_ok());
+        assert!(validate_reason(None, Some(&padded), None).is_ok());
         let long = "é".repeat(MAX_REASON_CHARS);
         assert!(
-            validate_reason(Some(&long), None).is_ok(),
+            validate_reason(None, Some(&long), None).is_ok(),
             "counts characters, not bytes"
         );
         let longer = "x".repeat(MAX_REASON_CHARS + 1);
         assert_eq!(
-            validate_reason(Some(&longer), None).unwrap_err().code(),
+            validate_reason(None, Some(&longer), None)
+                .unwrap_err()
+                .code(),
+            "reason_too_long"
+        );
+    }
+
+    #[test]
+    fn a_code_stands_alone_except_other_and_an_unknown_one_is_refused() {
+        for code in ReasonCode::ALL {
+            let r = validate_reason(Some(code.as_str()), None, Some("li_1"));
+            if code == ReasonCode::Other {
+                assert_eq!(r.unwrap_err().code(), "reason_required");
+            } else {
+                assert_eq!(r.unwrap(), (code, None), "{code}");
+            }
+            // A note beside it is kept, trimmed; a blank one is none.
+            assert_eq!(
+                validate_reason(Some(code.as_str()), Some(" damaged "), None).unwrap(),
+                (code, Some("damaged".to_owned()))
+            );
+        }
+        assert_eq!(
+            validate_reason(Some("out_of_stock"), Some(" \u{200b} "), None).unwrap(),
+            (ReasonCode::OutOfStock, None)
+        );
+        // No code: `other`, so the text is required (old clients).
+        assert_eq!(
+            validate_reason(None, Some("gone"), None).unwrap(),
+            (ReasonCode::Other, Some("gone".to_owned()))
+        );
+        for bad in ["OUT_OF_STOCK", "stock", ""] {
+            assert_eq!(
+                validate_reason(Some(bad), Some("note"), Some("li_2")).unwrap_err(),
+                DomainError::InvalidReasonCode {
+                    line_item_id: Some("li_2".into()),
+                    code: bad.into()
+                }
+            );
+        }
+        // A code is checked before the note's length.
+        let long = "x".repeat(MAX_REASON_CHARS + 1);
+        assert_eq!(
+            validate_reason(Some("nope"), Some(&long), None)
+                .unwrap_err()
+                .code(),
+            "invalid_reason_code"
+        );
+        assert_eq!(
+            validate_reason(Some("fraud"), Some(&long), None)
+                .unwrap_err()
+                .code(),
             "reason_too_long"
         );
     }
@@ -209,6 +291,7 @@ mod tests {
             &o,
             API_SELLER,
             &CancelRequest::WholeOrder {
+                reason_code: None,
                 reason: Some("Items are out of stock".into()),
             },
             "can_1".into(),
@@ -232,6 +315,7 @@ mod tests {
             &d.order,
             API_BUYER,
             &CancelRequest::WholeOrder {
+                reason_code: None,
                 reason: Some("again".into()),
             },
             "can_2".into(),
@@ -294,7 +378,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(d.record.kind, CancellationKind::Items);
-        assert_eq!(d.record.items[0].reason, "broken");
+        assert_eq!(d.record.items[0].reason.as_deref(), Some("broken"));
         assert_eq!(d.order.line("li_1").unwrap().cancelled, 2);
         assert_eq!(d.order.line("li_1").unwrap().open(), 1);
         // Nothing on the input order changed.
@@ -334,6 +418,7 @@ mod tests {
             source: Source::App,
         };
         let whole = CancelRequest::WholeOrder {
+            reason_code: None,
             reason: Some("r".into()),
         };
         assert_eq!(
@@ -461,6 +546,7 @@ mod tests {
                     quantity: *q,
                 })
                 .collect(),
+            reason_code: crate::ReasonCode::Other,
             reason: "Order edited in Shopify".into(),
         }
     }
@@ -577,16 +663,16 @@ mod tests {
             s.reason = blank.into();
             let r = reconcile(&o, shopify_seller(), &s, "c".into(), DateTime::UNIX_EPOCH).unwrap();
             assert_eq!(
-                r.cancellation.unwrap().items[0].reason,
-                "Cancelled in the store platform",
+                r.cancellation.unwrap().items[0].reason.as_deref(),
+                Some("Cancelled in the store platform"),
                 "{blank:?}"
             );
         }
         s.reason = "\u{feff} Refunded in Shopify: damaged\u{200b}\n".into();
         let r = reconcile(&o, shopify_seller(), &s, "c".into(), DateTime::UNIX_EPOCH).unwrap();
         assert_eq!(
-            r.cancellation.unwrap().items[0].reason,
-            "Refunded in Shopify: damaged"
+            r.cancellation.unwrap().items[0].reason.as_deref(),
+            Some("Refunded in Shopify: damaged")
         );
     }
 }

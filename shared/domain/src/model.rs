@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::Platform;
+use crate::reasons::ReasonCode;
 use crate::role::Role;
 
 /// How a company connects to the marketplace: through its store on a
@@ -516,7 +517,27 @@ impl CancellationKind {
 pub struct CancelledItem {
     pub line_item_id: String,
     pub quantity: u32,
-    pub reason: String,
+    /// Cancellations recorded before codes existed read as `other`.
+    #[serde(default = "other")]
+    pub reason_code: ReasonCode,
+    /// The canceller's note, if any (always one with `other`).
+    pub reason: Option<String>,
+}
+
+fn other() -> ReasonCode {
+    ReasonCode::Other
+}
+
+impl CancelledItem {
+    /// The reason as a person reads it: the code's label and the note
+    /// (the note alone with `other`).
+    pub fn reason_text(&self) -> String {
+        match (self.reason_code, &self.reason) {
+            (ReasonCode::Other, Some(note)) => note.clone(),
+            (code, Some(note)) => format!("{}: {note}", code.label()),
+            (code, None) => code.label().to_owned(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -528,6 +549,19 @@ pub struct Cancellation {
     pub kind: CancellationKind,
     pub items: Vec<CancelledItem>,
     pub created_at: DateTime<Utc>,
+}
+
+impl Cancellation {
+    /// The codes of its items, each once, in item order.
+    pub fn reason_codes(&self) -> Vec<ReasonCode> {
+        let mut codes = Vec::new();
+        for i in &self.items {
+            if !codes.contains(&i.reason_code) {
+                codes.push(i.reason_code);
+            }
+        }
+        codes
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -87,6 +87,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
             order,
             actor(*p, Source::Api),
             &CancelRequest::WholeOrder {
+                reason_code: None,
                 reason: Some("r".into()),
             },
             "c".into(),
@@ -103,6 +104,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
                     .map(|(i, q)| ItemRequest {
                         line_item_id: line_id(*i),
                         quantity: *q,
+                        reason_code: None,
                         reason: Some("r".into()),
                     })
                     .collect(),
@@ -135,6 +137,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
                         quantity: *q,
                     })
                     .collect(),
+                reason_code: crate::ReasonCode::Other,
                 reason: "edited".into(),
             };
             let a = actor(*p, Source::Store(Platform::Shopify));
@@ -217,7 +220,7 @@ proptest! {
                 .zip(&targets)
                 .map(|(l, q)| PlatformLine { line_item_id: l.id.clone(), quantity: *q })
                 .collect(),
-            reason: "edited".into(),
+            reason_code: crate::ReasonCode::Other, reason: "edited".into(),
         };
         let r = reconcile(&order, actor(Role::Seller, Source::Store(Platform::Shopify)), &state, "c".into(), DateTime::UNIX_EPOCH)
             .expect("a Shopify seller may reconcile");

@@ -270,9 +270,18 @@ fn action(
                         target: m.active,
                     })
                     .collect(),
+                // The codes as well as their labels: a store's staff and
+                // its apps both read the refund's note.
                 note: format!(
-                    "Dropship order {} cancellation {}",
-                    refs.order.id, cancellation.id
+                    "Dropship order {} cancellation {}: {}",
+                    refs.order.id,
+                    cancellation.id,
+                    cancellation
+                        .reason_codes()
+                        .iter()
+                        .map(|c| format!("{} ({c})", c.label()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 routine: ShopifyRoutine::for_party(refs.party),
             }

@@ -28,7 +28,8 @@ fn cancellation(kind: CancellationKind, items: &[(&str, u32)]) -> Cancellation {
             .map(|(l, q)| CancelledItem {
                 line_item_id: (*l).into(),
                 quantity: *q,
-                reason: "r".into(),
+                reason_code: domain::ReasonCode::Other,
+                reason: Some("r".into()),
             })
             .collect(),
         created_at: chrono::Utc::now(),

@@ -98,6 +98,7 @@ fn decide(
             let req = CancelRequest::Items(vec![ItemRequest {
                 line_item_id: l.into(),
                 quantity: 1,
+                reason_code: None,
                 reason: Some("out of stock".into()),
             }]);
             match domain::cancel(order, buyer, &req, record_id.clone(), now) {
@@ -117,6 +118,7 @@ fn decide(
         }
         Op::CancelOrder => {
             let req = CancelRequest::WholeOrder {
+                reason_code: None,
                 reason: Some("buyer changed their mind".into()),
             };
             match domain::cancel(order, buyer, &req, record_id.clone(), now) {
@@ -178,6 +180,7 @@ fn reconcile(
             line_item_id: "li_3".into(),
             quantity: target,
         }],
+        reason_code: domain::ReasonCode::Other,
         reason: "Order edited in Shopify".into(),
     };
     match domain::reconcile(order, shopify_seller, &state, record_id.clone(), now) {

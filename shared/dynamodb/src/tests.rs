@@ -594,7 +594,7 @@ async fn any_order_and_cancellation_round_trip() {
         s.commit(&Commit::create(o.clone())).await.unwrap();
         let line = o.line_items[0].id.clone();
         let (next, mut can) = fixtures::cancel_one(&o, &line, &format!("can-{n}"));
-        can.items[0].reason = reason;
+        can.items[0].reason = Some(reason);
         let mut c = Commit::update(next.clone());
         c.cancellation = Some(can.clone());
         if keyed {

@@ -92,7 +92,10 @@ pub(crate) struct EmailLine {
     pub(crate) sku: String,
     pub(crate) title: Option<String>,
     pub(crate) quantity: u32,
+    /// The code's label and the note (`CancelledItem::reason_text`).
     pub(crate) reason: String,
+    /// The code itself, for a partner's system that reads the email.
+    pub(crate) reason_code: &'static str,
 }
 
 /// What both parts of the email say; each template reads it through
@@ -176,7 +179,8 @@ impl Notice {
                     sku: line.map_or_else(|| item.line_item_id.clone(), |l| l.sku.clone()),
                     title: line.and_then(|l| l.title.clone()),
                     quantity: item.quantity,
-                    reason: item.reason.clone(),
+                    reason: item.reason_text(),
+                    reason_code: item.reason_code.as_str(),
                 }
             })
             .collect();
@@ -294,12 +298,14 @@ mod tests {
                 CancelledItem {
                     line_item_id: "li_1".into(),
                     quantity: 2,
-                    reason: reason.into(),
+                    reason_code: domain::ReasonCode::Other,
+                    reason: Some(reason.into()),
                 },
                 CancelledItem {
                     line_item_id: "li_2".into(),
                     quantity: 1,
-                    reason: "Changed my mind".into(),
+                    reason_code: domain::ReasonCode::CustomerRequest,
+                    reason: Some("Changed my mind".into()),
                 },
             ],
             created_at: order.created_at,
@@ -379,7 +385,18 @@ mod tests {
             }
         }
         // The text part is plain; the HTML part escapes what users typed.
-        assert!(e.text.contains("Reason: Out of <b>stock</b> & gone"));
+        assert!(
+            e.text
+                .contains("Reason: Out of <b>stock</b> & gone (code other)")
+        );
+        // A code other than `other`: its label, the note, and the code.
+        assert!(
+            e.text
+                .contains("Reason: Customer request: Changed my mind (code customer_request)"),
+            "{}",
+            e.text
+        );
+        assert!(e.html.contains("<small>(customer_request)</small>"));
         assert!(e.text.contains("Hello Cedar <Crafts> & Co,"));
         assert!(
             e.html

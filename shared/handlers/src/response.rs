@@ -80,6 +80,7 @@ pub enum Code {
     DuplicateLineItem,
     EmptyItems,
     ReasonTooLong,
+    InvalidReasonCode,
     UnknownSeller,
     IdempotencyKeyReused,
     InvalidStoreRef,
@@ -93,7 +94,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::InvalidBody,
         Code::InvalidQuery,
         Code::InvalidIdempotencyKey,
@@ -113,6 +114,7 @@ impl Code {
         Code::DuplicateLineItem,
         Code::EmptyItems,
         Code::ReasonTooLong,
+        Code::InvalidReasonCode,
         Code::UnknownSeller,
         Code::IdempotencyKeyReused,
         Code::InvalidStoreRef,
@@ -146,6 +148,7 @@ impl Code {
             Code::DuplicateLineItem => "duplicate_line_item",
             Code::EmptyItems => "empty_items",
             Code::ReasonTooLong => "reason_too_long",
+            Code::InvalidReasonCode => "invalid_reason_code",
             Code::UnknownSeller => "unknown_seller",
             Code::IdempotencyKeyReused => "idempotency_key_reused",
             Code::InvalidStoreRef => "invalid_store_ref",
@@ -180,6 +183,7 @@ impl Code {
             Code::DuplicateLineItem => "Duplicate line item",
             Code::EmptyItems => "Empty items",
             Code::ReasonTooLong => "Reason too long",
+            Code::InvalidReasonCode => "Unknown reason code",
             Code::UnknownSeller => "Unknown seller",
             Code::IdempotencyKeyReused => "Idempotency key reused",
             Code::InvalidStoreRef => "Invalid store reference",
@@ -214,6 +218,7 @@ impl Code {
             Code::DuplicateLineItem => StatusCode::UNPROCESSABLE_ENTITY,
             Code::EmptyItems => StatusCode::UNPROCESSABLE_ENTITY,
             Code::ReasonTooLong => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidReasonCode => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnknownSeller => StatusCode::UNPROCESSABLE_ENTITY,
             Code::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Code::InvalidStoreRef => StatusCode::UNPROCESSABLE_ENTITY,

@@ -166,7 +166,8 @@ fn committed(case: &Case) -> Option<(Order, Cancellation)> {
             items.push(CancelledItem {
                 line_item_id: id.clone(),
                 quantity: take,
-                reason: l.reason.clone(),
+                reason_code: domain::ReasonCode::Other,
+                reason: Some(l.reason.clone()),
             });
         }
         line_items.push(LineItem {

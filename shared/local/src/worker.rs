@@ -412,7 +412,8 @@ mod tests {
             items: vec![CancelledItem {
                 line_item_id: line.into(),
                 quantity: 1,
-                reason: "Out of stock".into(),
+                reason_code: domain::ReasonCode::Other,
+                reason: Some("Out of stock".into()),
             }],
             created_at: service::now(),
         });

@@ -329,9 +329,12 @@ pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformSta
         (None, true, _) | (None, false, None) => doc.order_reason(),
         (None, false, Some(first)) => doc.line_reason(first),
     };
+    // X12 gives no reason code in the sets we read: the partner's words
+    // (NTE) are the note.
     Ok(PlatformState {
         whole_order_cancelled: doc.whole_order,
         lines,
+        reason_code: domain::ReasonCode::Other,
         reason,
     })
 }
@@ -526,6 +529,7 @@ impl<S: Store + crate::ledger::Ledger> EdiService<S> {
                     platform_state(order, &doc).unwrap_or_else(|_| PlatformState {
                         whole_order_cancelled: false,
                         lines: Vec::new(),
+                        reason_code: domain::ReasonCode::Other,
                         reason: doc.order_reason(),
                     })
                 },

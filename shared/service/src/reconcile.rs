@@ -83,6 +83,7 @@ impl<S: Store> Core<S> {
             domain::PlatformState {
                 whole_order_cancelled: po.cancelled(),
                 lines: platform_lines(order, party, &po),
+                reason_code: po.reason_code(),
                 reason: po.reason(),
             }
         })

@@ -69,7 +69,8 @@ pub fn cancel_one(order: &Order, line: &str, id: &str) -> (Order, Cancellation) 
         items: vec![CancelledItem {
             line_item_id: line.into(),
             quantity: 1,
-            reason: "out of stock".into(),
+            reason_code: domain::ReasonCode::OutOfStock,
+            reason: Some("out of stock".into()),
         }],
         created_at: next.updated_at,
     };

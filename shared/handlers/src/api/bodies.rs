@@ -116,6 +116,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CancelBody {
+    #[serde(default)]
+    reason_code: Option<String>,
     #[serde(default, deserialize_with = "present")]
     reason: Option<Option<String>>,
     #[serde(default)]
@@ -129,28 +131,37 @@ pub(super) struct ItemBody {
     #[serde(deserialize_with = "whole_number")]
     quantity: i64,
     #[serde(default)]
+    reason_code: Option<String>,
+    #[serde(default)]
     reason: Option<String>,
 }
 
 impl CancelBody {
     pub(super) fn into_request(self) -> Result<CancelRequest, Problem> {
-        match (self.reason, self.items) {
-            (Some(reason), None) => Ok(CancelRequest::WholeOrder { reason }),
-            (None, Some(items)) => Ok(CancelRequest::Items(
+        // A whole-order request gives a code or a reason (a null one
+        // included, refused as missing); an items request gives neither.
+        let whole = self.reason.is_some() || self.reason_code.is_some();
+        match (whole, self.items) {
+            (true, None) => Ok(CancelRequest::WholeOrder {
+                reason_code: self.reason_code,
+                reason: self.reason.flatten(),
+            }),
+            (false, Some(items)) => Ok(CancelRequest::Items(
                 items
                     .into_iter()
                     .map(|i| ItemRequest {
                         line_item_id: i.line_item_id,
                         quantity: i.quantity,
+                        reason_code: i.reason_code,
                         reason: i.reason,
                     })
                     .collect(),
             )),
-            (Some(_), Some(_)) => Err(invalid_body(
-                "give either a whole-order {\"reason\"} or {\"items\": [...]}, not both",
+            (true, Some(_)) => Err(invalid_body(
+                "give either a whole-order {\"reason_code\", \"reason\"} or {\"items\": [...]}, not both",
             )),
-            (None, None) => Err(invalid_body(
-                "give either a whole-order {\"reason\"} or {\"items\": [...]}",
+            (false, None) => Err(invalid_body(
+                "give either a whole-order {\"reason_code\", \"reason\"} or {\"items\": [...]}",
             )),
         }
     }

@@ -439,6 +439,7 @@ fn domain_code(e: &DomainError) -> Code {
         DomainError::QuantityExceedsOpen { .. } => Code::QuantityExceedsOpen,
         DomainError::ReasonRequired { .. } => Code::ReasonRequired,
         DomainError::ReasonTooLong { .. } => Code::ReasonTooLong,
+        DomainError::InvalidReasonCode { .. } => Code::InvalidReasonCode,
         DomainError::InvalidQuantity { .. } => Code::InvalidQuantity,
         DomainError::UnknownLineItem { .. } => Code::UnknownLineItem,
         DomainError::DuplicateLineItem { .. } => Code::DuplicateLineItem,

@@ -47,7 +47,7 @@ pub fn outbound_document(
     let reason = c
         .items
         .first()
-        .map(|i| i.reason.clone())
+        .map(domain::CancelledItem::reason_text)
         .unwrap_or_else(|| "Cancelled".to_owned());
     let change = OutboundChange {
         po_number: order

@@ -192,6 +192,7 @@ fn one_unit() -> CancelRequest {
     CancelRequest::Items(vec![ItemRequest {
         line_item_id: "li_1".into(),
         quantity: 1,
+        reason_code: None,
         reason: Some("out of stock".into()),
     }])
 }
