@@ -11,6 +11,36 @@ const SOURCE = {
 };
 // The whole-order preview needs a reason; it is not stored (nothing is written).
 const PREVIEW_REASON = 'preview';
+// The reason codes and their labels, as docs/api.md lists them (a test
+// checks this list against the service's).
+export const REASON_CODES = [
+  ['customer_request', 'Customer request'],
+  ['out_of_stock', 'Out of stock'],
+  ['discontinued', 'Discontinued'],
+  ['pricing_error', 'Pricing error'],
+  ['fraud', 'Suspected fraud'],
+  ['address_undeliverable', 'Address undeliverable'],
+  ['delayed', 'Delayed'],
+  ['duplicate_order', 'Duplicate order'],
+  ['payment_declined', 'Payment declined'],
+  ['other', 'Other'],
+];
+const REASON_LABEL = new Map(REASON_CODES);
+/** A chosen reason is complete: a code, and a note when the code is `other`. */
+const reasonReady = (r) => Boolean(r?.code) && (r.code !== 'other' || r.note.trim() !== '');
+/** What the API takes for a chosen reason: the code, and the note when there is one. */
+const reasonBody = (r) => (r.note.trim() ? { reason_code: r.code, reason: r.note.trim() } : { reason_code: r.code });
+/** A select of the codes, with a first option that chooses none. */
+const codeSelect = (attrs, value = '') => h('select', attrs,
+  h('option', { value: '' }, 'Choose a reason…'),
+  REASON_CODES.map(([code, label]) => h('option', { value: code, selected: code === value ? '' : null }, label)));
+/** How a cancelled item's reason reads: the label and the note (the note alone with `other`). */
+function reasonText(it) {
+  const note = it.reason ? h('q', {}, it.reason) : null;
+  if (!it.reason_code || it.reason_code === 'other') return [note ?? 'Other'];
+  const label = REASON_LABEL.get(it.reason_code) ?? it.reason_code;
+  return note ? [label, ' — ', note] : [label];
+}
 
 const openUnits = (order) => order.line_items.reduce((n, l) => n + l.open, 0);
 const itemName = (line) => line?.title || line?.sku || 'Unknown item';
@@ -22,7 +52,7 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
   const s = {
     order: null,
     pending: new Map(), // line id -> quantity to cancel
-    reasons: new Map(), // line id -> reason
+    reasons: new Map(), // line id -> {code, note}
     step: 'select', // or 'reasons'
     attempt: null, // {text, key}: one Idempotency-Key per distinct submission
   };
@@ -101,17 +131,22 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
     }
     trigger.disabled = false;
     let busy = false;
+    const code = codeSelect({ id: 'order-reason-code', required: true, 'aria-describedby': 'order-reason-hint' });
     const reason = h('input', {
       id: 'order-reason', type: 'text', maxlength: '500', autocomplete: 'off',
-      required: true, 'aria-describedby': 'order-reason-hint',
+      'aria-describedby': 'order-reason-hint',
     });
+    const chosen = () => ({ code: code.value, note: reason.value });
     const confirm = h('button', { type: 'submit', class: 'danger', id: 'confirm-cancel-order', disabled: true }, 'Cancel Order');
     const error = h('p', { class: 'flow-error', role: 'alert' });
     const dialog = h('dialog', { id: 'cancel-order-dialog', 'aria-labelledby': 'cancel-order-title' });
     const close = () => dialog.close();
-    reason.addEventListener('input', () => {
-      confirm.disabled = busy || !reason.value.trim();
-    });
+    const update = () => {
+      reason.required = code.value === 'other';
+      confirm.disabled = busy || !reasonReady(chosen());
+    };
+    code.addEventListener('change', update);
+    reason.addEventListener('input', update);
     dialog.addEventListener('cancel', (ev) => {
       if (busy) ev.preventDefault();
     });
@@ -122,9 +157,8 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
     });
     const submit = async (ev) => {
       ev.preventDefault();
-      const text = reason.value.trim();
-      if (!text || busy) return;
-      const body = { reason: text };
+      if (!reasonReady(chosen()) || busy) return;
+      const body = reasonBody(chosen());
       busy = true;
       confirm.disabled = true;
       confirm.textContent = 'Cancelling…';
@@ -142,7 +176,7 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
       } catch (e) {
         busy = false;
         confirm.textContent = 'Cancel Order';
-        confirm.disabled = !reason.value.trim();
+        confirm.disabled = !reasonReady(chosen());
         if (STALE_CODES.has(e.code) || e.status === 401) close();
         fail(e, error);
       }
@@ -153,17 +187,19 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
       h('ul', { class: 'will-cancel', id: 'will-cancel' },
         preview.items.map((it) => h('li', {},
           h('strong', {}, `${it.quantity} ×`), ' ', itemLabel(lineById(it.line_item_id))))),
-      h('label', { for: 'order-reason' }, 'Reason for cancellation'),
+      h('label', { for: 'order-reason-code' }, 'Reason for cancellation'),
+      code,
+      h('label', { for: 'order-reason' }, 'Note for your partner'),
       reason,
       h('p', { class: 'hint', id: 'order-reason-hint' },
-        'Required, for example “Items are out of stock”. Your partner sees it. Cancellation cannot be undone.'),
+        'Your partner and its systems see the reason; add a note in your words if it helps (required with “Other”). Cancellation cannot be undone.'),
       error,
       h('div', { class: 'buttons' },
         confirm,
         h('button', { type: 'button', id: 'keep-order', onclick: close }, 'Keep Order'))));
     main.append(dialog);
     dialog.showModal();
-    reason.focus();
+    code.focus();
   }
 
   function cancelOrderControl() {
@@ -277,7 +313,7 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
           type: 'button', class: 'primary', id: 'update-order', disabled: !allOk,
           onclick() {
             s.step = 'reasons';
-            render('#reason-0');
+            render('#reason-code-0');
           },
         }, 'Update Order'),
         h('button', { type: 'button', id: 'cancel-update', onclick: cancelUpdate }, 'Cancel Update')));
@@ -289,14 +325,14 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
     const entries = [...s.pending.entries()];
     const confirm = h('button', { type: 'submit', class: 'danger', id: 'confirm-update-order' }, 'Update Order');
     const error = h('p', { class: 'flow-error', role: 'alert' });
-    const allReasons = () => entries.every(([lid]) => (s.reasons.get(lid) ?? '').trim() !== '');
+    const allReasons = () => entries.every(([lid]) => reasonReady(s.reasons.get(lid)));
     confirm.disabled = !allReasons();
     const submit = async (ev) => {
       ev.preventDefault();
       if (busy || !allReasons()) return;
       const body = {
         items: entries.map(([lid, quantity]) => ({
-          line_item_id: lid, quantity, reason: s.reasons.get(lid).trim(),
+          line_item_id: lid, quantity, ...reasonBody(s.reasons.get(lid)),
         })),
       };
       busy = true;
@@ -320,25 +356,33 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
     };
     return h('section', { class: 'panel', 'aria-labelledby': 'items-to-cancel-title' },
       h('h3', { id: 'items-to-cancel-title' }, 'Items to cancel'),
-      h('p', {}, 'These items will be cancelled when you update the order. Enter a reason for each; cancellation cannot be undone.'),
+      h('p', {}, 'These items will be cancelled when you update the order. Choose a reason for each; cancellation cannot be undone.'),
       h('form', { onsubmit: submit, class: 'stack' },
         h('ul', { class: 'reason-list' },
           entries.map(([lid, quantity], i) => {
             const line = lineById(lid);
+            const was = s.reasons.get(lid) ?? { code: '', note: '' };
+            const code = codeSelect({ id: `reason-code-${i}`, required: true }, was.code);
             const input = h('input', {
-              id: `reason-${i}`, type: 'text', maxlength: '500', autocomplete: 'off', required: true,
-              value: s.reasons.get(lid) ?? '',
+              id: `reason-${i}`, type: 'text', maxlength: '500', autocomplete: 'off',
+              value: was.note, required: was.code === 'other',
             });
-            input.addEventListener('input', () => {
-              s.reasons.set(lid, input.value);
+            const update = () => {
+              s.reasons.set(lid, { code: code.value, note: input.value });
+              input.required = code.value === 'other';
               if (!busy) confirm.disabled = !allReasons();
-            });
+            };
+            code.addEventListener('change', update);
+            input.addEventListener('input', update);
+            const hidden = h('span', { class: 'visually-hidden' }, ` for cancelling ${itemName(line)}`);
             return h('li', {},
               h('p', {}, h('strong', {}, `${quantity} ×`), ' ', itemLabel(line)),
-              h('label', { for: `reason-${i}` }, 'Reason', h('span', { class: 'visually-hidden' }, ` for cancelling ${itemName(line)}`)),
+              h('label', { for: `reason-code-${i}` }, 'Reason', hidden),
+              code,
+              h('label', { for: `reason-${i}` }, 'Note', hidden.cloneNode(true)),
               input);
           })),
-        h('p', { class: 'hint' }, 'For example “Item is out of stock”. Your partner sees each reason.'),
+        h('p', { class: 'hint' }, 'Your partner and its systems see each reason; a note is required with “Other”.'),
         error,
         h('div', { class: 'buttons' },
           confirm,
@@ -362,7 +406,7 @@ export async function renderOrder(main, { id, me, current = () => true, onUnauth
         h('ul', {},
           c.items.map((it) => h('li', {},
             h('strong', {}, `${it.quantity} ×`), ' ', itemLabel(lineById(it.line_item_id)),
-            ': ', h('q', {}, it.reason)))))));
+            ': ', ...reasonText(it)))))));
   }
 
   function itemsTable() {

@@ -146,7 +146,7 @@ describe('Orders page', () => {
 });
 
 describe('API buyer', () => {
-  it('cancels the whole order: preview list, reason required, summary after', async () => {
+  it('cancels the whole order: preview list, a reason chosen, a note with Other, summary after', async () => {
     const order = await createOrder(apiUrl, KEYS.buyerApi, 'seller-api');
     const shipped = await call(apiUrl, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/fulfillments`,
       { items: [{ line_item_id: 'li_1', quantity: 1 }] });
@@ -174,22 +174,33 @@ describe('API buyer', () => {
       ['2 × Blue enamel mug (MUG-BLUE)', '2 × White plate (PLATE-WHT)']);
     assert.ok(posts.some((r) => r.url.endsWith(`/v1/orders/${order.id}/cancellations?preview=true`)));
     const confirm = dialog.getByRole('button', { name: 'Cancel Order' });
-    const reason = dialog.getByLabel('Reason for cancellation');
-    assert.equal(await reason.evaluate((el) => el === document.activeElement), true);
+    const code = dialog.getByLabel('Reason for cancellation');
+    const note = dialog.getByLabel('Note for your partner');
+    assert.equal(await code.evaluate((el) => el === document.activeElement), true);
     assert.equal(await confirm.isDisabled(), true);
-    await reason.fill('   ');
+    // Every code is offered, by its label.
+    assert.deepEqual(await code.locator('option').allInnerTexts(), ['Choose a reason…', 'Customer request',
+      'Out of stock', 'Discontinued', 'Pricing error', 'Suspected fraud', 'Address undeliverable', 'Delayed',
+      'Duplicate order', 'Payment declined', 'Other']);
+    // Other needs a note; a blank one is none.
+    await code.selectOption({ label: 'Other' });
+    assert.equal(await confirm.isDisabled(), true);
+    await note.fill('   ');
     assert.equal(await confirm.isDisabled(), true);
     await allLabelled(p);
     await shot(p, 'api-buyer-cancel-order-dialog');
-    await reason.fill('Items are out of stock');
+    // Any other code stands alone; the note goes with it.
+    await code.selectOption({ label: 'Out of stock' });
     assert.equal(await confirm.isEnabled(), true);
+    await note.fill('Items are out of stock');
+    await shot(p, 'api-buyer-cancel-order-reason-chosen');
     await confirm.click();
 
     await dialog.waitFor({ state: 'detached' });
     await p.getByRole('status').filter({ hasText: `Order ${order.id} cancelled: 2 × Blue enamel mug, 2 × White plate.` }).waitFor();
     const summary = p.locator('#order-summary');
     await summary.getByText('Order cancelled by the buyer, Acme Home (API buyer) (you) via the app').waitFor();
-    assert.match(await summary.locator('#cancellations').innerText(), /2 × Blue enamel mug \(MUG-BLUE\): Items are out of stock/);
+    assert.match(await summary.locator('#cancellations').innerText(), /2 × Blue enamel mug \(MUG-BLUE\): Out of stock — Items are out of stock/);
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 1, cancelled: 2, open: 0 });
     assert.equal(await p.getByRole('button', { name: 'Cancel Order' }).count(), 0);
     await p.locator('#order-status').getByText('Complete').waitFor();
@@ -197,6 +208,9 @@ describe('API buyer', () => {
 
     const cancel = posts.find((r) => r.url.endsWith(`/v1/orders/${order.id}/cancellations`));
     assert.equal(cancel.headers['x-dropship-client'], 'app');
+    const stored = (await apiOrder(KEYS.buyerApi, order.id)).cancellations[0].items;
+    assert.deepEqual(stored.map((it) => [it.reason_code, it.reason]),
+      [['out_of_stock', 'Items are out of stock'], ['out_of_stock', 'Items are out of stock']]);
     assert.match(cancel.headers['idempotency-key'], /^app-[0-9a-f]{32}$/);
     const saved = await apiOrder(KEYS.sellerApi, order.id);
     assert.equal(saved.cancellations.length, 1);
@@ -224,7 +238,8 @@ describe('API buyer', () => {
     });
     await p.getByRole('button', { name: 'Cancel Order' }).click();
     const dialog = p.getByRole('dialog');
-    await dialog.getByLabel('Reason for cancellation').fill('Customer changed their mind');
+    await dialog.getByLabel('Reason for cancellation').selectOption({ label: 'Customer request' });
+    await dialog.getByLabel('Note for your partner').fill('Customer changed their mind');
     await dialog.getByRole('button', { name: 'Cancel Order' }).click();
     await dialog.getByRole('alert').filter({ hasText: 'Could not reach the server' }).waitFor();
     await dialog.getByRole('button', { name: 'Cancel Order' }).click();
@@ -252,7 +267,7 @@ describe('API buyer', () => {
     }));
     await p.getByRole('button', { name: 'Cancel Order' }).click();
     const dialog = p.getByRole('dialog');
-    await dialog.getByLabel('Reason for cancellation').fill('Out of stock');
+    await dialog.getByLabel('Reason for cancellation').selectOption({ label: 'Out of stock' });
     await dialog.getByRole('button', { name: 'Cancel Order' }).click();
     await dialog.getByRole('alert').filter({ hasText: 'A transient failure on our side; retry with the same Idempotency-Key.' }).waitFor();
     await p.unroute(`**/v1/orders/${order.id}/cancellations`);
@@ -263,7 +278,8 @@ describe('API buyer', () => {
     await row(p, 'Blue enamel mug').getByRole('button', { name: 'Cancel Blue enamel mug' }).click();
     await p.getByLabel('Quantity to cancel of Blue enamel mug').fill('3');
     await p.getByRole('button', { name: 'Update Order' }).click();
-    await p.getByLabel('Reason for cancelling Blue enamel mug').fill('Wrong colour');
+    await p.getByLabel('Reason for cancelling Blue enamel mug').selectOption({ label: 'Other' });
+    await p.getByLabel('Note for cancelling Blue enamel mug').fill('Wrong colour');
     const bySeller = await call(apiUrl, KEYS.sellerApi, 'POST', `/v1/orders/${order.id}/cancellations`,
       { items: [{ line_item_id: 'li_1', quantity: 2, reason: 'Item is out of stock' }] });
     assert.equal(bySeller.status, 201);
@@ -320,7 +336,7 @@ describe('API seller', () => {
     // Second step, then Cancel Update discards everything.
     await p.getByRole('button', { name: 'Update Order' }).click();
     await p.getByRole('heading', { name: 'Items to cancel' }).waitFor();
-    await p.getByLabel('Reason for cancelling Blue enamel mug').fill('Item is out of stock');
+    await p.getByLabel('Reason for cancelling Blue enamel mug').selectOption({ label: 'Out of stock' });
     await p.getByRole('button', { name: 'Cancel Update' }).click();
     assert.equal(await p.getByRole('heading', { name: 'Items to cancel' }).count(), 0);
     assert.equal(await p.getByLabel(/Quantity to cancel/).count(), 0);
@@ -336,19 +352,25 @@ describe('API seller', () => {
       ['1 × Blue enamel mug (MUG-BLUE)', '2 × White plate (PLATE-WHT)']);
     const confirm = p.getByRole('button', { name: 'Update Order' });
     assert.equal(await confirm.isDisabled(), true);
-    await p.getByLabel('Reason for cancelling Blue enamel mug').fill('Item is out of stock');
+    await p.getByLabel('Reason for cancelling Blue enamel mug').selectOption({ label: 'Out of stock' });
+    await p.getByLabel('Note for cancelling Blue enamel mug').fill('Item is out of stock');
     assert.equal(await confirm.isDisabled(), true);
-    await p.getByLabel('Reason for cancelling White plate').fill('  ');
+    await p.getByLabel('Reason for cancelling White plate').selectOption({ label: 'Other' });
+    await p.getByLabel('Note for cancelling White plate').fill('  ');
     assert.equal(await confirm.isDisabled(), true);
-    await p.getByLabel('Reason for cancelling White plate').fill('Discontinued');
+    await p.getByLabel('Note for cancelling White plate').fill('Discontinued by the maker');
+    assert.equal(await confirm.isEnabled(), true);
+    await p.getByLabel('Reason for cancelling White plate').selectOption({ label: 'Discontinued' });
+    await p.getByLabel('Note for cancelling White plate').fill('');
+    assert.equal(await confirm.isEnabled(), true);
     await shot(p, 'api-seller-items-reasons');
     await confirm.click();
 
     await p.getByRole('status').filter({ hasText: 'Order updated: cancelled 1 × Blue enamel mug, 2 × White plate.' }).waitFor();
     const list = p.locator('#cancellations');
     await list.getByText('Items cancelled by the seller, Sunrise Supply (API seller) (you) via the app').waitFor();
-    assert.match(await list.innerText(), /1 × Blue enamel mug \(MUG-BLUE\): Item is out of stock/);
-    assert.match(await list.innerText(), /2 × White plate \(PLATE-WHT\): Discontinued/);
+    assert.match(await list.innerText(), /1 × Blue enamel mug \(MUG-BLUE\): Out of stock — Item is out of stock/);
+    assert.match(await list.innerText(), /2 × White plate \(PLATE-WHT\): Discontinued$/);
     assert.deepEqual(await quantities(p, 'Blue enamel mug'), { ordered: 3, fulfilled: 0, cancelled: 1, open: 2 });
     assert.deepEqual(await quantities(p, 'White plate'), { ordered: 2, fulfilled: 0, cancelled: 2, open: 0 });
     // Only items with open units keep a cancel control.
@@ -382,6 +404,10 @@ describe('API seller', () => {
     await p.keyboard.press('Tab');
     assert.equal(await focused(), 'Update Order');
     await p.keyboard.press('Enter');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'reason-code-0');
+    // The code by keyboard (a select takes a typed label), then the note.
+    await p.keyboard.type('Other');
+    await p.keyboard.press('Tab');
     assert.equal(await p.evaluate(() => document.activeElement.id), 'reason-0');
     await p.keyboard.type('Damaged in the warehouse');
     await p.keyboard.press('Enter');
@@ -421,7 +447,7 @@ describe('EDI seller', () => {
       ['3 × Blue enamel mug (MUG-BLUE)', '2 × White plate (PLATE-WHT)']);
     const confirm = dialog.getByRole('button', { name: 'Cancel Order' });
     assert.equal(await confirm.isDisabled(), true);
-    await dialog.getByLabel('Reason for cancellation').fill('Items are out of stock');
+    await dialog.getByLabel('Reason for cancellation').selectOption({ label: 'Out of stock' });
     await confirm.click();
     await dialog.waitFor({ state: 'detached' });
     await p.locator('#cancellations').getByText('Order cancelled by the seller, Northwind Wholesale (EDI seller) (you) via the app').waitFor();

@@ -113,3 +113,28 @@ async fn the_text_a_code_needs_and_codes_not_in_the_list_are_refused() {
         r.body
     );
 }
+
+/// The app's list of codes and labels, and docs/api.md's table, are the
+/// service's: none missing, none extra.
+#[test]
+fn the_app_and_the_docs_list_the_codes_the_service_knows() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let app = std::fs::read_to_string(root.join("app/order.js")).unwrap();
+    let block = app
+        .split("export const REASON_CODES = [")
+        .nth(1)
+        .and_then(|rest| rest.split("];").next())
+        .expect("REASON_CODES in app/order.js");
+    let docs = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
+    for code in domain::ReasonCode::ALL {
+        let entry = format!("['{}', '{}'],", code.as_str(), code.label());
+        assert!(block.contains(&entry), "app/order.js lacks {entry}");
+        let row = format!("| `{}` | {} |", code.as_str(), code.label());
+        assert!(docs.contains(&row), "docs/api.md lacks {row}");
+    }
+    assert_eq!(
+        block.matches("['").count(),
+        domain::ReasonCode::ALL.len(),
+        "app/order.js lists other codes too"
+    );
+}
