@@ -300,13 +300,13 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    // seller-api cancels PO-1002 whole: its EDI buyer gets an 865.
+    // seller-api cancels PO-1002 whole, coded: its EDI buyer gets an 865.
     let r = call(
         &h.app,
         "POST",
         "/v1/orders/ord_edi_1002/cancellations",
         Some(SELLER),
-        Some(&json!({"reason": "Out of stock"}).to_string()),
+        Some(&json!({"reason_code": "out_of_stock", "reason": "Warehouse empty"}).to_string()),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -341,6 +341,21 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
         .find(|s| s.id == "BCA")
         .unwrap();
     assert_eq!((bca.element(1), bca.element(3)), ("01", "PO-1002"));
+    // The reason as the partner reads it: the code's label, the note, and
+    // the code; an uncoded one (from before codes, or only text) as `other`.
+    let msg = |ic: &edi::Interchange| {
+        let segs = &ic.groups[0].sets[0].segments;
+        segs.iter()
+            .find(|s| s.id == "MSG")
+            .unwrap()
+            .element(1)
+            .to_owned()
+    };
+    assert_eq!(
+        msg(&to_buyer[0]),
+        "Out of stock: Warehouse empty (code out_of_stock)"
+    );
+    assert_eq!(msg(&to_seller[0]), "Too many (code other)");
     // Each document read back is a valid interchange from us.
     for ic in to_seller.iter().chain(&to_buyer) {
         let v = edi::validate(ic, &ic.header.sender, edi::PocReading::default());

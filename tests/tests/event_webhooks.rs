@@ -148,7 +148,7 @@ async fn a_cancellation_reaches_the_partners_endpoint_once_signed() {
         &h,
         BUYER,
         &order,
-        json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason": "Out of stock"}]}),
+        json!({"items": [{"line_item_id": "li_1", "quantity": 1, "reason_code": "out_of_stock"}]}),
     )
     .await;
     h.worker.drain().await.unwrap();
@@ -160,6 +160,11 @@ async fn a_cancellation_reaches_the_partners_endpoint_once_signed() {
     assert!(e["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(e["data"]["cancellation"]["id"], c.as_str());
     assert_eq!(e["data"]["cancellation"]["initiated_by"], "buyer");
+    // The code reaches the partner's system as given (no note: null).
+    assert_eq!(
+        e["data"]["cancellation"]["items"],
+        json!([{"line_item_id": "li_1", "quantity": 1, "reason_code": "out_of_stock", "reason": null}])
+    );
     assert_eq!(e["data"]["order"]["id"], order.as_str());
     assert_eq!(e["data"]["order"]["line_items"][0]["cancelled"], 1);
     assert!(

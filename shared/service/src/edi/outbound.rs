@@ -47,7 +47,7 @@ pub fn outbound_document(
     let reason = c
         .items
         .first()
-        .map(domain::CancelledItem::reason_text)
+        .map(|i| format!("{} (code {})", i.reason_text(), i.reason_code))
         .unwrap_or_else(|| "Cancelled".to_owned());
     let change = OutboundChange {
         po_number: order
