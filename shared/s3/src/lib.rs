@@ -3,8 +3,6 @@
 //! what we send them (`service::edi::EdiOutbox`), `processed/<company>/` what
 //! was read. The client is built on first use.
 
-use std::sync::{Arc, OnceLock};
-
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -18,8 +16,7 @@ pub const MAX_OBJECT_BYTES: usize = edi::MAX_BYTES;
 
 #[derive(Clone, Debug)]
 pub struct S3Edi {
-    client: Arc<OnceLock<Client>>,
-    config: SdkConfig,
+    client: aws::OnFirstUse<Client>,
     bucket: String,
 }
 
@@ -102,11 +99,20 @@ where
     S3Error::Call { operation, detail }
 }
 
+/// Path-style addressing: what S3-compatible local endpoints need, and
+/// equally valid on AWS.
+fn path_style_client(sdk: &SdkConfig) -> Client {
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 impl S3Edi {
     pub fn on_first_use(sdk: &SdkConfig, bucket: impl Into<String>) -> Self {
         S3Edi {
-            client: Arc::new(OnceLock::new()),
-            config: sdk.clone(),
+            client: aws::OnFirstUse::new(sdk, path_style_client),
             bucket: bucket.into(),
         }
     }
@@ -120,14 +126,7 @@ impl S3Edi {
     }
 
     fn client(&self) -> &Client {
-        self.client.get_or_init(|| {
-            // Path-style addressing: what S3-compatible local endpoints need,
-            // and equally valid on AWS.
-            let conf = aws_sdk_s3::config::Builder::from(&self.config)
-                .force_path_style(true)
-                .build();
-            Client::from_conf(conf)
-        })
+        self.client.get()
     }
 
     /// The object's bytes, or only its head when it is over the limit

@@ -4,7 +4,7 @@
 //! `ConnectionSecrets`. The client is built with the first read, so a
 //! process that never needs a secret never pays for it.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
@@ -20,16 +20,14 @@ use service::secrets::{Deleted, Put, SecretError, SecretStore};
 
 #[derive(Clone, Debug)]
 pub struct SecretsManager {
-    client: Arc<OnceLock<Client>>,
-    config: Option<SdkConfig>,
+    client: aws::OnFirstUse<Client>,
     prefix: String,
 }
 
 impl SecretsManager {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
         SecretsManager {
-            client: Arc::new(OnceLock::from(client)),
-            config: None,
+            client: aws::OnFirstUse::built(client),
             prefix: prefix.into(),
         }
     }
@@ -37,21 +35,13 @@ impl SecretsManager {
     /// A store whose client is built from `sdk` on first use.
     pub fn on_first_use(sdk: &SdkConfig, prefix: impl Into<String>) -> Self {
         SecretsManager {
-            client: Arc::new(OnceLock::new()),
-            config: Some(sdk.clone()),
+            client: aws::OnFirstUse::new(sdk, Client::new),
             prefix: prefix.into(),
         }
     }
 
     fn client(&self) -> &Client {
-        // `config` is `None` only when `new` was given the client already.
-        self.client.get_or_init(|| {
-            Client::new(
-                self.config
-                    .as_ref()
-                    .unwrap_or(&SdkConfig::builder().build()),
-            )
-        })
+        self.client.get()
     }
 
     /// The secret's name. Secrets Manager names allow ASCII letters,

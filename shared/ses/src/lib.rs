@@ -3,8 +3,6 @@
 //! RFC 5322 document the local outbox writes (`email::rfc5322`), so
 //! every send of a notification carries its stable reference headers.
 
-use std::sync::{Arc, OnceLock};
-
 use aws_config::SdkConfig;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::config::http::HttpResponse;
@@ -28,16 +26,13 @@ const TRANSIENT_CODES: &[&str] = &[
 
 #[derive(Clone, Debug)]
 pub struct SesMailer {
-    client: Arc<OnceLock<Client>>,
-    /// What the client is built from on first use (`None` once given one).
-    config: Option<SdkConfig>,
+    client: aws::OnFirstUse<Client>,
 }
 
 impl SesMailer {
     pub fn new(client: Client) -> Self {
         SesMailer {
-            client: Arc::new(OnceLock::from(client)),
-            config: None,
+            client: aws::OnFirstUse::built(client),
         }
     }
 
@@ -48,20 +43,12 @@ impl SesMailer {
     /// to send (every email already in the ledger) never needs it.
     pub fn on_first_use(sdk: &SdkConfig) -> Self {
         SesMailer {
-            client: Arc::new(OnceLock::new()),
-            config: Some(sdk.clone()),
+            client: aws::OnFirstUse::new(sdk, Client::new),
         }
     }
 
     pub fn client(&self) -> &Client {
-        // `config` is `None` only when `new` was given the client already.
-        self.client.get_or_init(|| {
-            Client::new(
-                self.config
-                    .as_ref()
-                    .unwrap_or(&SdkConfig::builder().build()),
-            )
-        })
+        self.client.get()
     }
 }
 
@@ -141,7 +128,7 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         let mailer = SesMailer::on_first_use(&sdk);
-        assert!(mailer.client.get().is_none(), "nothing built at creation");
+        assert!(!mailer.client.is_built(), "nothing built at creation");
         let copy = mailer.clone();
         let region = mailer.client().config().region().map(ToString::to_string);
         assert_eq!(region.as_deref(), Some("eu-west-2"));

@@ -5,8 +5,6 @@
 //! its time: a ten-hour wait is forty hops, each one message and one
 //! invocation. The client is built on first use.
 
-use std::sync::{Arc, OnceLock};
-
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -17,22 +15,20 @@ pub const MAX_DELAY_SECONDS: i64 = 900;
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: Arc<OnceLock<Client>>,
-    config: SdkConfig,
+    client: aws::OnFirstUse<Client>,
     url: String,
 }
 
 impl SqsQueue {
     pub fn on_first_use(sdk: &SdkConfig, queue_url: impl Into<String>) -> Self {
         SqsQueue {
-            client: Arc::new(OnceLock::new()),
-            config: sdk.clone(),
+            client: aws::OnFirstUse::new(sdk, Client::new),
             url: queue_url.into(),
         }
     }
 
     fn client(&self) -> &Client {
-        self.client.get_or_init(|| Client::new(&self.config))
+        self.client.get()
     }
 
     async fn send(&self, task: &DeliveryTask) -> Result<(), QueueError> {
