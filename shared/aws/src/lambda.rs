@@ -127,24 +127,39 @@ impl Settings {
     }
 
     /// The log subscriber Lambda's runtime would set up (JSON lines when the
-    /// function's log format is JSON), from these settings.
+    /// function's log format is JSON), from these settings. `RUST_LOG` takes
+    /// `target=level` directives and a bare default level (a `Targets`
+    /// filter: no span or field matching, so no regex engine in the
+    /// functions); directives it cannot read are ignored whole.
     pub fn init_logging(&self) {
+        use tracing_subscriber::prelude::*;
+        let filter = self.log_filter();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .without_time();
+        if self.log.json {
+            tracing_subscriber::registry()
+                .with(layer.json().with_filter(filter))
+                .init()
+        } else {
+            tracing_subscriber::registry()
+                .with(layer.with_filter(filter))
+                .init()
+        }
+    }
+}
+
+impl Settings {
+    /// What is logged: `RUST_LOG`'s directives over the level setting.
+    fn log_filter(&self) -> tracing_subscriber::filter::Targets {
         use std::str::FromStr;
-        use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+        use tracing_subscriber::filter::{LevelFilter, Targets};
         let level = LevelFilter::from_str(self.log.level.as_deref().unwrap_or("INFO"))
             .unwrap_or(LevelFilter::INFO);
-        let collector = tracing_subscriber::fmt()
-            .with_target(false)
-            .without_time()
-            .with_env_filter(
-                EnvFilter::builder()
-                    .with_default_directive(level.into())
-                    .parse_lossy(self.log.directives.as_deref().unwrap_or_default()),
-            );
-        if self.log.json {
-            collector.json().init()
-        } else {
-            collector.init()
+        match self.log.directives.as_deref().map(Targets::from_str) {
+            Some(Ok(t)) if t.default_level().is_some() => t,
+            Some(Ok(t)) => t.with_default(level),
+            Some(Err(_)) | None => Targets::new().with_default(level),
         }
     }
 }
@@ -166,6 +181,27 @@ fn region_in_env(set: impl Fn(&str) -> bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_log_directives_over_the_level_setting() {
+        use tracing_subscriber::filter::LevelFilter;
+        let filter = |pairs: &[(&str, &str)]| from(pairs).log_filter();
+        assert_eq!(filter(&[]).default_level(), Some(LevelFilter::INFO));
+        let f = filter(&[("AWS_LAMBDA_LOG_LEVEL", "WARN")]);
+        assert_eq!(f.default_level(), Some(LevelFilter::WARN));
+        // Targets named, the rest at the level setting.
+        let f = filter(&[("RUST_LOG", "aws_smithy_runtime=debug")]);
+        assert_eq!(f.default_level(), Some(LevelFilter::INFO));
+        assert!(f.would_enable("aws_smithy_runtime", &tracing::Level::DEBUG));
+        assert!(!f.would_enable("hyper", &tracing::Level::DEBUG));
+        // A bare level in the directives is the default.
+        let f = filter(&[("RUST_LOG", "debug,hyper=off")]);
+        assert_eq!(f.default_level(), Some(LevelFilter::DEBUG));
+        assert!(!f.would_enable("hyper", &tracing::Level::ERROR));
+        // Unreadable directives are ignored whole.
+        let f = filter(&[("RUST_LOG", "x[{=?")]);
+        assert_eq!(f.default_level(), Some(LevelFilter::INFO));
+    }
 
     fn from(pairs: &[(&str, &str)]) -> Settings {
         let pairs: Vec<(String, String)> = pairs
