@@ -79,6 +79,21 @@ fn sent_now(path: &str, body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A platform's delivery as API Gateway hands it to webhook-intake.
+fn delivery_request(path: &str, headers: &[(String, String)], body: &[u8]) -> lambda_http::Request {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    event(
+        "POST",
+        path,
+        None,
+        Some(std::str::from_utf8(body).unwrap()),
+        &h,
+    )
+}
+
 async fn deliver(app: &TestApp, path: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
     deliver_as_sent(app, path, headers, &sent_now(path, body)).await
 }
@@ -89,17 +104,7 @@ async fn deliver_as_sent(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Reply {
-    let h: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let req = event(
-        "POST",
-        path,
-        None,
-        Some(std::str::from_utf8(body).unwrap()),
-        &h,
-    );
+    let req = delivery_request(path, headers, body);
     let r = intake::handle(&app.intake, req).await;
     let status = r.status().as_u16();
     let body = match r.body() {
@@ -987,17 +992,7 @@ async fn deliver_raw(
     headers: &[(String, String)],
     body: &[u8],
 ) -> RawAnswer {
-    let h: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let req = event(
-        "POST",
-        path,
-        None,
-        Some(std::str::from_utf8(body).unwrap()),
-        &h,
-    );
+    let req = delivery_request(path, headers, body);
     let r = intake::handle(&app.intake, req).await;
     let mut hs: Vec<_> = r
         .headers()

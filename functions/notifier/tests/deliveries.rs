@@ -5,14 +5,14 @@
 //! loopback listeners that answer after a pause and count the connections
 //! open at once. Run through `scripts/ministack.sh test cargo test --workspace`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use aws_config::BehaviorVersion;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::Duration;
-use domain::events::{EndpointChange, EndpointStatus, EventType, UrlPolicy, WebhookEndpoint};
+use domain::events::{EndpointChange, EventType, UrlPolicy};
 use dynamodb::DynamoStore;
 use local::seed::{self, SeedFile};
 use notifier::handle_deliveries;
@@ -20,13 +20,13 @@ use platforms::client::{HttpStoreSync, PlatformHttp};
 use secretsmanager::SecretsManager;
 use service::email::{Email, MailError, Mailer};
 use service::events::{
-    DeliveryPorts, DeliveryQueue, DeliveryTask, EventRecord, Pending, QueueError, SigningKeys,
-    WebhookStore, new_event_id,
+    DeliveryPorts, DeliveryTask, EventRecord, StaticKey, WebhookStore, new_event_id,
 };
 use service::ledger::{Ledger, LedgerKey, Outcome};
 use service::notify::{Notifier, NotifierConfig, within_deadline};
 use service::secrets::WithSecrets;
 use service::store::Companies;
+use testkit::webhook_ports::KeptTasks;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEMO_SEED: &str = include_str!("../../../events/demo-seed.json");
@@ -107,27 +107,6 @@ impl Slow {
     }
 }
 
-/// The delivery queue, in memory: what the tasks queued again.
-#[derive(Default, Clone)]
-struct Queue(Arc<Mutex<Vec<DeliveryTask>>>);
-
-impl DeliveryQueue for Queue {
-    fn schedule<'a>(&'a self, task: &'a DeliveryTask) -> Pending<'a, (), QueueError> {
-        Box::pin(async move {
-            self.0.lock().unwrap().push(task.clone());
-            Ok(())
-        })
-    }
-}
-
-struct Key;
-
-impl SigningKeys for Key {
-    fn key(&self) -> Pending<'_, Arc<[u8]>, service::events::KeyError> {
-        Box::pin(async { Ok(Arc::from(&[7u8; 32][..])) })
-    }
-}
-
 /// No email is sent by deliveries that succeed.
 struct NoMail;
 
@@ -157,20 +136,7 @@ async fn store() -> TestStore {
 }
 
 async fn register(store: &TestStore, id: &str, url: &str) {
-    let e = WebhookEndpoint {
-        id: id.into(),
-        url: url.into(),
-        events: vec!["*".into()],
-        status: EndpointStatus::Enabled,
-        created_at: service::now(),
-        salt: "00ff".into(),
-        created_by_key: None,
-        request_fingerprint: None,
-        failing_since: None,
-        disabled_at: None,
-        lease: None,
-        pinged_at: None,
-    };
+    let e = testkit::fixtures::webhook_endpoint(id, url);
     store
         .change_endpoints(COMPANY, &EndpointChange::Add(e))
         .await
@@ -219,7 +185,10 @@ fn batch(tasks: &[DeliveryTask]) -> SqsEvent {
     serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
 }
 
-fn notifier(store: &TestStore, queue: &Queue) -> Notifier<TestStore, NoMail, HttpStoreSync> {
+fn notifier(
+    store: &TestStore,
+    queue: &Arc<KeptTasks>,
+) -> Notifier<TestStore, NoMail, HttpStoreSync> {
     let policy = UrlPolicy {
         allow_insecure: true,
     };
@@ -233,8 +202,8 @@ fn notifier(store: &TestStore, queue: &Queue) -> Notifier<TestStore, NoMail, Htt
     .with_webhooks(DeliveryPorts {
         policy,
         sender: Arc::new(event_sender::HttpSender::new(policy).unwrap()),
-        keys: Arc::new(Key),
-        queue: Arc::new(queue.clone()),
+        keys: Arc::new(StaticKey::new(Arc::from(&[7u8; 32][..])).unwrap()),
+        queue: queue.clone(),
     })
 }
 
@@ -248,7 +217,7 @@ async fn a_batch_runs_side_by_side_one_attempt_per_endpoint() {
     register(&store, "we_a", &a.url).await;
     register(&store, "we_b", &b.url).await;
     let (first, second) = (event(&store, "s:1").await, event(&store, "s:2").await);
-    let queue = Queue::default();
+    let queue = Arc::new(KeptTasks::default());
     let n = notifier(&store, &queue);
     let tasks = [
         task(&first, "we_a"),
@@ -271,7 +240,7 @@ async fn a_batch_runs_side_by_side_one_attempt_per_endpoint() {
     assert_eq!(b.received(), 1);
     // One of the two events to we_a was sent; the other waits in the queue
     // for the endpoint, a few seconds at most.
-    let queued = queue.0.lock().unwrap().clone();
+    let queued = queue.tasks();
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0].endpoint_id, "we_a");
     assert!(queued[0].due_at <= service::now() + Duration::seconds(6));
@@ -331,14 +300,14 @@ async fn a_task_is_not_started_without_an_attempts_time_left() {
     let a = Slow::start(StdDuration::from_millis(10), Open::default()).await;
     register(&store, "we_a", &a.url).await;
     let e = event(&store, "s:1").await;
-    let queue = Queue::default();
+    let queue = Arc::new(KeptTasks::default());
     let n = notifier(&store, &queue);
     // An invocation with 10 s left: less than an attempt may take.
     let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
     let r = within_deadline(deadline, handle_deliveries(&n, batch(&[task(&e, "we_a")]))).await;
     assert!(r.batch_item_failures.is_empty(), "{r:?}");
     assert_eq!(a.received(), 0);
-    let queued = queue.0.lock().unwrap().clone();
+    let queued = queue.tasks();
     assert_eq!(queued.len(), 1, "queued again for the next invocation");
     assert_eq!(queued[0].event_id, e.id);
 }

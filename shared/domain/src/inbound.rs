@@ -76,7 +76,9 @@ impl CancelCause {
         }
     }
 
-    /// The reason code this cause reads as.
+    /// The reason code this cause reads as: one per value of Shopify's
+    /// `OrderCancelReason` (Admin API 2026-10 schema), the contract's
+    /// mapping (docs/api.md, *Reason codes*).
     pub fn code(self) -> ReasonCode {
         match self {
             CancelCause::Customer => ReasonCode::CustomerRequest,

@@ -13,20 +13,7 @@ use service::store::{Companies, IdempotencyRecords, StoreError};
 use crate::fixtures;
 
 fn endpoint(id: &str) -> WebhookEndpoint {
-    WebhookEndpoint {
-        id: id.into(),
-        url: "https://hooks.example.com/in".into(),
-        events: vec!["*".into()],
-        status: EndpointStatus::Enabled,
-        created_at: service::now(),
-        salt: "00ff".into(),
-        created_by_key: None,
-        request_fingerprint: None,
-        failing_since: None,
-        disabled_at: None,
-        lease: None,
-        pinged_at: None,
-    }
+    fixtures::webhook_endpoint(id, "https://hooks.example.com/in")
 }
 
 fn event(company: &str, order: &str) -> EventRecord {

@@ -89,3 +89,21 @@ pub fn idem(company: &str, key: &str, ttl: Duration) -> IdempotencyRecord {
         expires_at: now + ttl,
     }
 }
+
+/// An enabled endpoint of every event, at `url`, never delivered to.
+pub fn webhook_endpoint(id: &str, url: &str) -> domain::events::WebhookEndpoint {
+    domain::events::WebhookEndpoint {
+        id: id.into(),
+        url: url.into(),
+        events: vec!["*".into()],
+        status: domain::events::EndpointStatus::Enabled,
+        created_at: service::now(),
+        salt: "00ff".into(),
+        created_by_key: None,
+        request_fingerprint: None,
+        failing_since: None,
+        disabled_at: None,
+        lease: None,
+        pinged_at: None,
+    }
+}
