@@ -401,7 +401,8 @@ def start_api(w: World) -> None:
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, text=True,
                            capture_output=True, env=os.environ | {"DROPSHIP_URL": api}, timeout=300)
         ok = (r.returncode == 0 and '"cancellation_status":"cancelled"' in r.stdout
-              and '"reason":"Item is out of stock"' in r.stdout and "nothing_to_cancel" in r.stdout)
+              and '"reason_code":"out_of_stock"' in r.stdout and "nothing_to_cancel" in r.stdout
+              and '"partner_id":"seller-api"' in r.stdout[r.stdout.rfind('{"company_id"'):])
         check(ok, "the README's walk-through through start-api's routes"
               + ("" if ok else f" (rc {r.returncode}: {r.stdout[-600:]} {r.stderr[-600:]})"))
         # A WooCommerce delivery signed with seller-woo's seeded secret.

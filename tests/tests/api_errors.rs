@@ -409,6 +409,21 @@ impl Orders for Faulty {
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         self.inner.order(id).await
     }
+    async fn score_rows(
+        &self,
+        c: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        self.inner.score_rows(c, from, to).await
+    }
+    async fn all_score_rows(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        self.inner.all_score_rows(from, to).await
+    }
     async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
         self.inner.order_record(id).await
     }

@@ -492,6 +492,15 @@ async fn round_trips_and_units_per_request() {
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(got, event_ids[10..]);
+    // The scorecard: the key, then one Query of the caller's counters,
+    // whatever the number of orders.
+    let r = b
+        .row("GET /v1/scorecard?days=90", Some(2), async |app| {
+            call(app, "GET", "/v1/scorecard?days=90", Some(BUYER), None).await
+        })
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body["partners"].as_array().unwrap().is_empty());
 
     println!("| request | calls | of which | read units | write units |");
     println!("|---|---|---|---|---|");
@@ -529,21 +538,24 @@ async fn round_trips_and_units_per_request() {
         weak.is_empty(),
         "reads without ConsistentRead=true: {weak:#?}"
     );
-    // Write units of a partial cancellation of a 3-line order: below the
-    // 4 (no key) and 6 (with a key) of one transaction of separate items.
+    // Write units of a partial cancellation of a 3-line order: one
+    // transaction of the order item and the two sides' scorecard counters,
+    // 2 units each under 1 KB; with a key, its record too.
     let written = |what: &str| {
         let row = b.rows.iter().find(|r| r.what == what).unwrap();
         written_units(what, &row.calls)
     };
-    assert!(written("POST .../cancellations (items), partial, 3-line order") < 4.0);
-    assert!(written("the same with Idempotency-Key") < 6.0);
+    assert_eq!(
+        written("POST .../cancellations (items), partial, 3-line order"),
+        6.0
+    );
+    assert_eq!(written("the same with Idempotency-Key"), 8.0);
     // Creating the 3-line order (its buyer's order ref is PO-88412) is one
-    // transaction of 5 items under 1 KB, 2 units each: the order, its two
-    // listing items and two look-up items of the buyer's ref, `REF#B` (the
+    // transaction of 7 items under 1 KB, 2 units each: the order, its two
+    // listing items, two look-up items of the buyer's ref, `REF#B` (the
     // buyer's look-up) and `REF#P` (the seller's, by the buyer's PO number,
-    // for EDI sellers). 8 before the `REF#P` item: one more item when the
-    // order has a buyer's ref.
-    assert_eq!(written("POST /v1/orders (3 lines)"), 10.0);
+    // for EDI sellers), and the two sides' scorecard counters.
+    assert_eq!(written("POST /v1/orders (3 lines)"), 14.0);
 }
 
 #[test]

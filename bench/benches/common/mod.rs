@@ -126,6 +126,33 @@ pub async fn seed_order(
     .expect("order seeded");
 }
 
+/// `event` with a query string.
+pub fn event_with_query(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Request {
+    let mut h = serde_json::Map::new();
+    h.insert("host".into(), "api.example.com".into());
+    for (k, v) in headers {
+        h.insert(k.to_lowercase(), (*v).into());
+    }
+    let e = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "bench", "domainName": "api.example.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "requestId": "bench", "routeKey": "$default", "stage": "$default",
+            "time": "26/Nov/2026:04:00:00 +0000", "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    });
+    let lr: LambdaRequest = serde_json::from_value(e).expect("a valid API Gateway v2 event");
+    lr.into()
+}
+
 /// An API Gateway HTTP API (v2) event, converted as the Lambda runtime does.
 pub fn event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
     let mut h = serde_json::Map::new();

@@ -118,6 +118,13 @@ enum Command {
         #[command(flatten)]
         webhooks: WebhookArgs,
     },
+    /// Reports over every company (operators).
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCmd,
+        #[command(flatten)]
+        target: StoreArgs,
+    },
     /// Register the company's store webhooks pointing at BASE_URL (idempotent).
     Connect(connect::ConnectArgs),
     /// Remove our webhooks (those under BASE_URL) from the company's store.
@@ -248,6 +255,24 @@ enum KeysCmd {
 }
 
 #[derive(Subcommand)]
+enum ReportCmd {
+    /// Every company pair's cancellation scorecard: orders and units
+    /// created in the window, and how many were cancelled, by whom and why.
+    Cancellations {
+        /// The window: 7, 30 or 90 days ending today (UTC).
+        #[arg(long, default_value_t = 30, value_parser = window_days)]
+        days: u32,
+    },
+}
+
+fn window_days(s: &str) -> Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|d| domain::scorecard::Window::of_days(*d).is_some())
+        .ok_or_else(|| format!("{s:?}: one of 7, 30, 90"))
+}
+
+#[derive(Subcommand)]
 enum NotificationsCmd {
     /// Notification records, newest last: all, or only those failed for good.
     List {
@@ -280,6 +305,7 @@ fn channel(s: &str) -> Result<service::ledger::Channel, String> {
 enum Ops {
     Companies(CompaniesCmd),
     Keys(KeysCmd),
+    Report(ReportCmd),
 }
 
 async fn run_notifications<S, M, Y>(
@@ -382,6 +408,9 @@ async fn run_ops<S: Store>(app: AdminService<S>, ops: Ops, json: bool) -> anyhow
         Ops::Keys(KeysCmd::List { company }) => ops::list_keys(&app, &company).await?,
         Ops::Keys(KeysCmd::Revoke { company, key_id }) => {
             ops::revoke_key(&app, &company, &key_id).await?
+        }
+        Ops::Report(ReportCmd::Cancellations { days }) => {
+            ops::report_cancellations(&app, days).await?
         }
     };
     report.print(json);
@@ -667,6 +696,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Companies { cmd, target } => operate(target, Ops::Companies(cmd)).await?,
         Command::Keys { cmd, target } => operate(target, Ops::Keys(cmd)).await?,
+        Command::Report { cmd, target } => operate(target, Ops::Report(cmd)).await?,
         Command::Notifications {
             cmd,
             target,

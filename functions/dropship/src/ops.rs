@@ -315,3 +315,64 @@ where
         text,
     })
 }
+
+/// `dropship report cancellations`: every company pair's scorecard over the
+/// last `days` days; JSON as `GET /v1/scorecard` answers, one document per
+/// company, or a line per pair.
+pub async fn report_cancellations<S: service::store::Orders>(
+    app: &AdminService<S>,
+    days: u32,
+) -> anyhow::Result<Report> {
+    use domain::scorecard::Window;
+    use handlers::scorecard::ScorecardView;
+    let window = Window::of_days(days)
+        .ok_or_else(|| anyhow::anyhow!("--days must be 7, 30 or 90, got {days}"))?;
+    let cards = app.scorecards(window).await?;
+    let views: Vec<ScorecardView<'_>> = cards.iter().map(ScorecardView::of).collect();
+    let mut text = format!(
+        "{:<20} {:<20} {:>7} {:>9} {:>7} {:>8} {:>7} {:>7}  top reason\n",
+        "company", "partner", "orders", "cancelled", "units", "cancelled", "buyer", "seller"
+    );
+    for card in &cards {
+        for p in &card.partners {
+            let t = &p.totals;
+            let top = domain::ReasonCode::ALL
+                .into_iter()
+                .filter(|c| t.reason(*c) > 0)
+                .max_by_key(|c| t.reason(*c))
+                .map(|c| format!("{} ({})", c.label(), t.reason(c)))
+                .unwrap_or_else(|| "-".into());
+            text.push_str(&format!(
+                "{:<20} {:<20} {:>7} {:>9} {:>7} {:>8} {:>7} {:>7}  {top}\n",
+                card.company_id,
+                p.partner_id,
+                t.orders,
+                format!(
+                    "{} {}",
+                    t.orders_cancelled,
+                    rate(t.orders_cancelled, t.orders)
+                ),
+                t.units,
+                format!("{} {}", t.units_cancelled, rate(t.units_cancelled, t.units)),
+                t.by_buyer,
+                t.by_seller,
+            ));
+        }
+    }
+    if cards.is_empty() {
+        text.push_str(&format!("no orders in the last {days} days\n"));
+    }
+    Ok(Report {
+        json: serde_json::to_value(&views)?,
+        text,
+    })
+}
+
+/// A share as a whole percentage, or a dash when there is nothing to share.
+fn rate(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    let pct = (part as f64) * 100.0 / (whole as f64);
+    format!("{pct:.0}%")
+}

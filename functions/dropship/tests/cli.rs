@@ -231,10 +231,25 @@ fn readme_walkthrough_runs_as_written() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(r#""reason":"Item is out of stock""#),
+        stdout.contains(r#""reason_code":"out_of_stock""#),
         "{stdout}"
     );
     assert!(stdout.contains("nothing_to_cancel"), "{stdout}");
+    // The scorecard counts the walk-through's order: all 5 units cancelled.
+    let card = &stdout[stdout.rfind(r#"{"company_id""#).expect("a scorecard")..];
+    let card: serde_json::Value =
+        serde_json::from_str(card.trim()).expect("the scorecard comes last");
+    let seller = card["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partner_id"] == "seller-api")
+        .expect("seller-api on the buyer's scorecard");
+    assert!(seller["units_cancelled"].as_u64().unwrap() >= 5, "{card}");
+    assert!(
+        seller["by_reason"]["out_of_stock"].as_u64().unwrap() >= 1,
+        "{card}"
+    );
     assert!(
         !dir.path().join("order.json").exists(),
         "the walk-through cleans up"

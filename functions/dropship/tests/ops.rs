@@ -623,3 +623,124 @@ async fn notifications_on_dynamodb_sweep_list_and_retry() {
     assert_eq!(v["channels"]["email"], "already_done");
     assert_eq!(sent_by_us().await, 2, "sent once");
 }
+
+/// Two new orders between the demo's API buyer and seller, one of them
+/// partly cancelled by the seller as out of stock.
+async fn trade_today<S: Store>(store: S) {
+    let app = OrdersService::new(store);
+    let buyer = app.authenticate("demo-buyer-api-key").await.unwrap();
+    let seller = app.authenticate("demo-seller-api-key").await.unwrap();
+    let mut ids = Vec::new();
+    for po in ["REPORT-1", "REPORT-2"] {
+        let line = |id: &str, quantity| domain::NewLine {
+            id: id.into(),
+            sku: format!("SKU-{id}"),
+            title: None,
+            quantity,
+            unit_price: None,
+            buyer_line_ref: None,
+            seller_line_ref: None,
+        };
+        let request = domain::NewOrder {
+            buyer_order_ref: Some(po.into()),
+            seller_order_ref: None,
+            line_items: vec![line("li_1", 3), line("li_2", 2)],
+        };
+        match app
+            .create_order(&buyer, "seller-api", request, None)
+            .await
+            .unwrap()
+        {
+            service::app::Outcome::Done(r) => ids.push(r.order.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let request = domain::CancelRequest::Items(vec![domain::ItemRequest {
+        line_item_id: "li_1".into(),
+        quantity: 2,
+        reason_code: Some("out_of_stock".into()),
+        reason: None,
+    }]);
+    app.cancel(&seller, ids[0].as_str(), &request, domain::Source::Api, None)
+        .await
+        .unwrap();
+}
+
+/// `dropship report cancellations`: both sides of the pair, as JSON and as
+/// text; a window the scorecard does not have is refused.
+fn report_shows_the_trade(store: &[String]) {
+    let (ok, v, err) = run(&["report", "cancellations", "--days", "7"], store);
+    assert!(ok, "{err}");
+    let cards = v.as_array().expect("one document per company");
+    let find = |company: &str, partner: &str| {
+        cards
+            .iter()
+            .find(|c| c["company_id"] == company)
+            .and_then(|c| c["partners"].as_array())
+            .and_then(|ps| ps.iter().find(|p| p["partner_id"] == partner))
+            .cloned()
+            .unwrap_or_else(|| panic!("{company} with {partner} in {v}"))
+    };
+    for (company, partner) in [("buyer-api", "seller-api"), ("seller-api", "buyer-api")] {
+        let p = find(company, partner);
+        assert_eq!(
+            (
+                &p["orders"],
+                &p["orders_cancelled"],
+                &p["units"],
+                &p["units_cancelled"]
+            ),
+            (&json!(2), &json!(1), &json!(10), &json!(2)),
+            "{company}: {p}"
+        );
+        assert_eq!(p["by_initiator"], json!({"buyer": 0, "seller": 2}));
+        assert_eq!(p["by_reason"]["out_of_stock"], 2);
+        assert_eq!(v.to_string().matches("\"days\":7").count(), cards.len());
+    }
+    let out = Command::new(BIN)
+        .args(["report", "cancellations", "--days", "7"])
+        .args(store)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("buyer-api")
+            && l.contains("seller-api")
+            && l.contains("1 50%")
+            && l.contains("2 20%")
+            && l.contains("Out of stock (2)")),
+        "{text}"
+    );
+    let (ok, _, err) = run(&["report", "cancellations", "--days", "8"], store);
+    assert!(!ok && err.contains("one of 7, 30, 90"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_cancellations_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = vec!["--data-dir".to_owned(), data.to_str().unwrap().to_owned()];
+    seed(&store);
+    trade_today(sqlite::EmbeddedStore::open_dir(&data).unwrap()).await;
+    report_shows_the_trade(&store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_cancellations_on_dynamodb() {
+    let (table, prefix) = ministack_table("report");
+    let store = vec![
+        "--dynamodb-table".to_owned(),
+        table.clone(),
+        "--secrets-prefix".to_owned(),
+        prefix.clone(),
+    ];
+    seed(&store);
+    let sdk = aws::sdk_config(&aws::Settings::from_env()).await;
+    trade_today(service::secrets::WithSecrets::new(
+        dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table),
+        secretsmanager::SecretsManager::on_first_use(&sdk, &prefix),
+    ))
+    .await;
+    report_shows_the_trade(&store);
+}

@@ -12,6 +12,7 @@ mod reasons;
 pub mod refs;
 mod role;
 pub mod rules;
+pub mod scorecard;
 pub mod sync;
 pub mod transport;
 

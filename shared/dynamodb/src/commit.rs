@@ -6,7 +6,9 @@
 //! new order and its listing items, a used-key or delivery check, look-up
 //! items by reference, a fulfillment record, the listing items of an order
 //! that became complete) is one `TransactWriteItems`, each member with the
-//! `Slot` that reads its refusal back.
+//! `Slot` that reads its refusal back. A commit that changes the
+//! scorecard's counts (a new order, a cancellation) adds to them in the
+//! same transaction, so they count each change exactly once.
 
 use std::collections::HashMap;
 
@@ -17,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::DynamoStore;
-use super::errors::{Slot, backend, describe_reasons, refusal, sdk};
+use super::errors::{Slot, backend, describe_reasons, only_counters_conflicted, refusal, sdk};
 use super::items::{
     COMMIT_TOKEN, Item, Update, delivery_item, fulfillment_item, idempotency_item, key,
     listing_items, order_item, order_update, put_expiring, put_new, s,
@@ -26,6 +28,7 @@ use super::keys::{self, RefKind};
 use super::kinds;
 use super::schema;
 use domain::Order;
+use domain::scorecard::ScoreChange;
 use service::store::{Commit, OrderRefs, StoreError};
 
 impl DynamoStore {
@@ -40,9 +43,11 @@ impl DynamoStore {
     }
 
     /// Whether the commit is one order update and nothing else (no
-    /// look-up item changes: the `P` item follows the buyer's ref).
+    /// look-up item changes: the `P` item follows the buyer's ref; no
+    /// counts changed).
     fn is_single_update(commit: &Commit) -> bool {
         commit.expected_version.is_some()
+            && score_change(commit).is_none()
             && commit.fulfillment.is_none()
             && commit.idempotency.is_none()
             && commit.delivery.is_none()
@@ -128,6 +133,12 @@ impl DynamoStore {
             let put = put_expiring(&self.table, delivery_item(d)?, now)?;
             items.push(TransactWriteItem::builder().put(put).build());
             slots.push(Slot::Delivery);
+        }
+        if let Some(change) = score_change(commit) {
+            for update in self.score_updates(&change, &order.id)? {
+                items.push(TransactWriteItem::builder().update(update).build());
+                slots.push(Slot::Score);
+            }
         }
         Ok((items, slots))
     }
@@ -249,31 +260,58 @@ impl DynamoStore {
             return self.update_order(commit, token).await;
         }
         let (items, slots) = self.commit_items(commit, now, token)?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(token)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
-                    e.as_service_error()
-                {
-                    let reasons = tce.cancellation_reasons();
-                    if let Some(refusal) = refusal(reasons, &slots) {
-                        return Err(refusal);
-                    }
-                    return Err(backend(format!(
-                        "DynamoDB TransactWriteItems cancelled: {}",
-                        describe_reasons(reasons, &slots)
-                    )));
+        let mut token = token.to_owned();
+        let mut attempt = 0u32;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let Err(e) = sent else { return Ok(()) };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
+                e.as_service_error()
+            {
+                let reasons = tce.cancellation_reasons();
+                // A cancelled transaction wrote nothing: sent again under a
+                // new token, it is a new attempt, not a replay.
+                if only_counters_conflicted(reasons, &slots) && attempt < COUNTER_RETRIES {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 10))
+                        .await;
+                    token = ulid::Ulid::generate().to_string();
+                    continue;
                 }
-                Err(sdk("TransactWriteItems", e))
             }
+            return Err(self.commit_refused(e, &slots));
         }
+    }
+
+    /// A `TransactWriteItems` failure as the refusal it stands for, read by
+    /// position, or a backend error.
+    fn commit_refused(
+        &self,
+        e: aws_sdk_dynamodb::error::SdkError<
+            TransactWriteItemsError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+        slots: &[Slot],
+    ) -> StoreError {
+        if let Some(TransactWriteItemsError::TransactionCanceledException(tce)) =
+            e.as_service_error()
+        {
+            let reasons = tce.cancellation_reasons();
+            if let Some(refusal) = refusal(reasons, slots) {
+                return refusal;
+            }
+            return backend(format!(
+                "DynamoDB TransactWriteItems cancelled: {}",
+                describe_reasons(reasons, slots)
+            ));
+        }
+        sdk("TransactWriteItems", e)
     }
 
     /// One conditional UpdateItem of the order item.
@@ -324,6 +362,18 @@ impl DynamoStore {
             },
         }
     }
+}
+
+/// Times a commit is sent again when only scorecard counters conflicted.
+const COUNTER_RETRIES: u32 = 3;
+
+/// What the commit adds to the scorecard's counts, if anything.
+fn score_change(commit: &Commit) -> Option<ScoreChange> {
+    ScoreChange::of(
+        &commit.order,
+        commit.expected_version.is_none(),
+        commit.cancellation.as_ref(),
+    )
 }
 
 /// The fulfilment that left no unit open, if this commit is it.

@@ -58,6 +58,8 @@ pub(super) enum Slot {
     Fulfillment,
     Idempotency,
     Delivery,
+    /// A scorecard counter added to.
+    Score,
 }
 
 pub(super) const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
@@ -102,6 +104,21 @@ pub(super) fn refusal(reasons: &[CancellationReason], slots: &[Slot]) -> Option<
         return Some(StoreError::VersionConflict);
     }
     None
+}
+
+/// Whether the commit was cancelled only because another transaction was
+/// adding to the same scorecard counter: nothing was written, and the same
+/// change may be sent again at once.
+pub(super) fn only_counters_conflicted(reasons: &[CancellationReason], slots: &[Slot]) -> bool {
+    let mut conflicted = false;
+    for (slot, r) in slots.iter().zip(reasons) {
+        match r.code() {
+            None | Some("None") => {}
+            Some(TRANSACTION_CONFLICT) if *slot == Slot::Score => conflicted = true,
+            Some(_) => return false,
+        }
+    }
+    conflicted
 }
 
 pub(super) fn describe_reasons(reasons: &[CancellationReason], slots: &[Slot]) -> String {

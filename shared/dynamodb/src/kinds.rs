@@ -18,3 +18,4 @@ pub(super) const EDI_SENT: &str = "edi_sent";
 pub(super) const EDI_AWAITING: &str = "edi_awaiting";
 pub(super) const EDI_SENT_FOR: &str = "edi_sent_for";
 pub(super) const EDI_REPLIES: &str = "edi_replies";
+pub(super) const SCORE: &str = "score";

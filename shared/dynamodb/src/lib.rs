@@ -21,6 +21,7 @@ mod ledger;
 mod orders;
 mod provision;
 pub mod schema;
+mod scorecard;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

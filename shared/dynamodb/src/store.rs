@@ -182,6 +182,23 @@ impl Orders for DynamoStore {
         Ok(OrderPage::new(self.records(&ids).await?, more))
     }
 
+    async fn score_rows(
+        &self,
+        company_id: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        self.score_query(company_id, from, to).await
+    }
+
+    async fn all_score_rows(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        self.score_scan(from, to).await
+    }
+
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.commit_with_token(
             commit,

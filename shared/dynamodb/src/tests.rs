@@ -242,6 +242,7 @@ async fn every_read_is_strongly_consistent() {
         store_contract::platform_lookups,
         store_contract::seller_orders_by_buyer_po,
         store_contract::decisions_commit_with_the_order,
+        store_contract::scorecard_counts_match_a_recount,
         ledger_contract::claim_then_complete,
         ledger_contract::failed_records_are_listed_and_reopened,
         sent_documents_contract::recorded_then_settled_once,
@@ -700,11 +701,26 @@ async fn ref_items_follow_the_order_refs() {
     let (items, slots) = s.commit_items(&create, 0, "t").unwrap();
     assert_eq!(
         slots,
-        [OrderCreate, Listing, Listing, OrderRef, OrderRef, OrderRef]
+        [
+            OrderCreate,
+            Listing,
+            Listing,
+            OrderRef,
+            OrderRef,
+            OrderRef,
+            Score,
+            Score
+        ]
     );
     assert_eq!(
         member_pks(&items)[3..],
-        ["REF#B#2#b1#PO-1", "REF#S#2#s1#SO-1", "REF#P#2#s1#PO-1"]
+        [
+            "REF#B#2#b1#PO-1",
+            "REF#S#2#s1#SO-1",
+            "REF#P#2#s1#PO-1",
+            "SCORE#b1",
+            "SCORE#s1"
+        ]
     );
     s.commit(&create).await.unwrap();
     assert!(present(RefKind::SellerPo, "s1", "PO-1").await);

@@ -11,4 +11,5 @@ pub mod api;
 pub mod assets;
 pub mod intake;
 pub mod response;
+pub mod scorecard;
 pub(crate) mod views;

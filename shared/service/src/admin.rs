@@ -1,5 +1,6 @@
 //! The operator's use cases on companies and their API keys (`dropship
-//! companies`, `dropship keys`). Never on a request's path.
+//! companies`, `dropship keys`; `dropship report` is in `scorecard`).
+//! Never on a request's path.
 
 use rand::RngExt;
 use thiserror::Error;
@@ -66,6 +67,10 @@ pub struct AdminService<S> {
 impl<S> AdminService<S> {
     pub fn new(store: S) -> Self {
         AdminService { store }
+    }
+
+    pub(crate) fn store(&self) -> &S {
+        &self.store
     }
 }
 

@@ -22,6 +22,7 @@ pub mod ports;
 mod reconcile;
 mod records;
 mod retry;
+pub mod scorecard;
 pub mod secrets;
 pub mod store;
 pub mod sync;

@@ -12,6 +12,7 @@ mod idempotency;
 mod ledger;
 mod outbox;
 mod schema;
+mod scorecard;
 mod secrets;
 mod store;
 #[cfg(test)]

@@ -120,10 +120,11 @@ CREATE TABLE IF NOT EXISTS edi_replies (
 "#;
 
 /// Create what is missing: the tables and indexes, then the event log's
-/// places in a file made before events had them.
+/// places and the scorecard's counts in a file made before either.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA).map_err(db)?;
-    place_events(conn)
+    place_events(conn)?;
+    crate::scorecard::migrate(conn)
 }
 
 /// Gives each event its place in its company's log (`seq`): taken under

@@ -1,12 +1,13 @@
 //! The store's roles on SQLite.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::sync::Arc;
 
 use crate::EmbeddedStore;
 use crate::codec::{db, from_json, to_json, ts};
 use crate::idempotency::{key_unused, put_idempotency};
+use domain::scorecard::{DayCounts, ScoreChange};
 use domain::{Company, Order, Role};
 use service::store::{
     Commit, Companies, CompanyWrite, Decided, OrderCursor, OrderPage, OrderRecord, Orders,
@@ -96,6 +97,26 @@ impl Orders for EmbeddedStore {
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         let id = id.to_owned();
         self.run(move |c| Self::order_of(c, &id)).await
+    }
+
+    async fn score_rows(
+        &self,
+        company_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCounts>, StoreError> {
+        let company_id = company_id.to_owned();
+        self.run(move |c| crate::scorecard::rows(c, Some(&company_id), from, to))
+            .await
+    }
+
+    async fn all_score_rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCounts>, StoreError> {
+        self.run(move |c| crate::scorecard::rows(c, None, from, to))
+            .await
     }
 
     async fn order_record(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
@@ -441,6 +462,13 @@ fn write_company(
 fn apply(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
     check_unused_keys(tx, commit)?;
     write_order(tx, commit)?;
+    if let Some(change) = ScoreChange::of(
+        &commit.order,
+        commit.expected_version.is_none(),
+        commit.cancellation.as_ref(),
+    ) {
+        crate::scorecard::add(tx, &change)?;
+    }
     if let Some(can) = &commit.cancellation {
         tx.execute(
             "INSERT INTO cancellations (id, order_id, doc) VALUES (?1, ?2, ?3)",

@@ -196,3 +196,39 @@ async fn seller_orders_by_po_are_read_on_their_index() {
         "{plan:?}"
     );
 }
+
+/// A file written before the scorecard existed gets its counts from its
+/// orders when first opened, once: opened again, nothing is counted twice.
+#[tokio::test]
+async fn an_older_file_is_counted_once_when_opened() {
+    use testkit::fixtures;
+    let dir = tempfile::tempdir().unwrap();
+    let today = Utc::now().date_naive();
+    let window = domain::scorecard::Window::Days90;
+    let rows = async |s: &EmbeddedStore| {
+        s.all_score_rows(window.first_day(today), today)
+            .await
+            .unwrap()
+    };
+    let kept = {
+        let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+        let mut o = fixtures::order("o1", "b1", "s1", 0);
+        o.created_at = Utc::now();
+        s.commit(&Commit::create(o.clone())).await.unwrap();
+        let (next, can) = fixtures::cancel_one(&o, "li_1", "c1");
+        let mut c = Commit::update(next);
+        c.cancellation = Some(can);
+        s.commit(&c).await.unwrap();
+        rows(&s).await
+    };
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    Connection::open(dir.path().join("dropship.sqlite3"))
+        .unwrap()
+        .execute_batch("DROP TABLE scorecard")
+        .unwrap();
+    let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+    assert_eq!(rows(&s).await, kept);
+    drop(s);
+    let s = EmbeddedStore::open_dir(dir.path()).unwrap();
+    assert_eq!(rows(&s).await, kept);
+}

@@ -13,10 +13,12 @@ use crate::fixtures::*;
 mod companies;
 mod idempotency;
 mod refs;
+mod scorecard;
 
 pub use companies::*;
 pub use idempotency::*;
 pub use refs::*;
+pub use scorecard::*;
 
 pub async fn create_and_read_orders<S: Orders>(s: &S) {
     let o = order("o1", "b1", "s1", 0);
@@ -443,6 +445,7 @@ macro_rules! store_contract_tests {
             racing_writers_one_wins,
             decisions_commit_with_the_order,
             concurrent_deciders_each_commit_once,
+            scorecard_counts_match_a_recount,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -5,6 +5,7 @@
 mod bodies;
 mod events;
 mod orders;
+mod scorecard;
 
 use lambda_http::Request;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -45,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"),
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/test"),
     ("GET", "/v1/events"),
+    ("GET", "/v1/scorecard"),
 ];
 
 enum Route<'a> {
@@ -58,12 +60,13 @@ enum Route<'a> {
     WebhookEndpoint(&'a str),
     WebhookTest(&'a str),
     Events,
+    Scorecard,
 }
 
 impl Route<'_> {
     fn allowed(&self) -> &'static str {
         match self {
-            Route::Me | Route::Order(_) | Route::Events => "GET",
+            Route::Me | Route::Order(_) | Route::Events | Route::Scorecard => "GET",
             Route::Orders | Route::Cancellations(_) | Route::WebhookEndpoints => "GET, POST",
             Route::Fulfillments(_) | Route::WebhookTest(_) => "POST",
             Route::StoreRefs(_) => "PUT",
@@ -86,6 +89,7 @@ fn route(path: &str) -> Option<Route<'_>> {
         ["webhook-endpoints", id] if !id.is_empty() => Some(Route::WebhookEndpoint(id)),
         ["webhook-endpoints", id, "test"] if !id.is_empty() => Some(Route::WebhookTest(id)),
         ["events"] => Some(Route::Events),
+        ["scorecard"] => Some(Route::Scorecard),
         _ => None,
     }
 }
@@ -190,6 +194,7 @@ async fn read<S: Store>(
     match route {
         Route::Me => Ok(json(StatusCode::OK, &CompanyView::new(company))),
         Route::Orders => list_orders(app, company, query).await,
+        Route::Scorecard => scorecard::scorecard(app, company, query).await,
         Route::Order(id) => {
             let (rec, notes) = app
                 .order_with_notifications(company, id)
@@ -270,12 +275,14 @@ async fn write<S: Store + WebhookStore>(
             let test = events::test(&api.events, company, id);
             once(app, company, idem.as_ref(), test).await
         }
-        Route::Me | Route::Order(_) | Route::WebhookEndpoint(_) | Route::Events => {
-            Ok(method_not_allowed(
-                "GET",
-                format!("{method} is not allowed on {path}; allowed: GET"),
-            ))
-        }
+        Route::Me
+        | Route::Order(_)
+        | Route::WebhookEndpoint(_)
+        | Route::Events
+        | Route::Scorecard => Ok(method_not_allowed(
+            "GET",
+            format!("{method} is not allowed on {path}; allowed: GET"),
+        )),
     };
     match (result, idem) {
         // The first answer to a key is kept, errors included (not 5xx).

@@ -73,6 +73,23 @@ impl Orders for Fake {
         Ok(self.order.lock().unwrap().clone())
     }
 
+    async fn score_rows(
+        &self,
+        _: &str,
+        _: chrono::NaiveDate,
+        _: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        Ok(vec![])
+    }
+
+    async fn all_score_rows(
+        &self,
+        _: chrono::NaiveDate,
+        _: chrono::NaiveDate,
+    ) -> Result<Vec<domain::scorecard::DayCounts>, StoreError> {
+        Ok(vec![])
+    }
+
     async fn order_record(&self, _: &str) -> Result<Option<OrderRecord>, StoreError> {
         Ok(None)
     }

@@ -3,9 +3,10 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use domain::scorecard::DayCounts;
 use domain::{Cancellation, Fulfillment, Order, Role};
 
 use crate::error::StoreError;
@@ -211,7 +212,27 @@ pub trait Orders: Send + Sync + 'static {
         after: Option<&OrderCursor>,
     ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
 
-    /// Apply a change atomically; see `StoreError` for the refusals.
+    /// The company's scorecard rows (one per partner and day of the
+    /// orders' creation, or a few where a store spreads a busy pair) for
+    /// days `from..=to`: a read bounded by partners and days, never by
+    /// orders. Every commit keeps them up to date (`ScoreChange`).
+    fn score_rows(
+        &self,
+        company_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DayCounts>, StoreError>> + Send;
+
+    /// Every company's scorecard rows for days `from..=to` (operator
+    /// commands: a full read, never on a request's path).
+    fn all_score_rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DayCounts>, StoreError>> + Send;
+
+    /// Apply a change atomically, with the scorecard counts it changes;
+    /// see `StoreError` for the refusals.
     fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Read the order, run `decide` on it and commit what it decided, as

@@ -4,9 +4,10 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use domain::events::{EndpointChange, EndpointChanged, EndpointRefusal, WebhookEndpoint};
+use domain::scorecard::DayCounts;
 use domain::{Cancellation, Company, Order, Role};
 
 use super::companies::{Companies, CompanyWrite};
@@ -66,6 +67,23 @@ where
 
     fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
         self.inner().order(id)
+    }
+
+    fn score_rows(
+        &self,
+        company_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DayCounts>, StoreError>> + Send {
+        self.inner().score_rows(company_id, from, to)
+    }
+
+    fn all_score_rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<DayCounts>, StoreError>> + Send {
+        self.inner().all_score_rows(from, to)
     }
 
     fn order_record(
