@@ -34,9 +34,10 @@ export function newIdempotencyKey() {
   return 'app-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function request(method, path, { body, idempotencyKey, key } = {}) {
+/** `accept` other than JSON: the answer's body comes back as a Blob. */
+async function request(method, path, { body, idempotencyKey, key, accept } = {}) {
   const headers = {
-    Accept: 'application/json',
+    Accept: accept ?? 'application/json',
     Authorization: `Bearer ${key ?? session.key() ?? ''}`,
     'X-Dropship-Client': 'app',
   };
@@ -54,6 +55,7 @@ async function request(method, path, { body, idempotencyKey, key } = {}) {
   } catch {
     throw new ApiError(0, { detail: 'Could not reach the server. Check your connection and try again.' });
   }
+  if (accept && res.ok) return res.blob();
   const text = await res.text();
   let data = null;
   try {
@@ -84,6 +86,9 @@ export const api = {
   /** `body` is `{reason}` or `{items: [{line_item_id, quantity, reason}]}`. */
   cancel: (id, body, idempotencyKey) =>
     request('POST', `${orderPath(id)}/cancellations`, { body, idempotencyKey }),
+  /** Cancellation figures per partner over the last `days` (7, 30 or 90). */
+  scorecard: (days) => request('GET', `/v1/scorecard?days=${days}`),
+  scorecardCsv: (days) => request('GET', `/v1/scorecard?days=${days}&format=csv`, { accept: 'text/csv' }),
 };
 
 /** Codes meaning the order changed under us: reload and show its new state. */

@@ -1,9 +1,11 @@
-// The app shell: sign-in, the Orders page, and routing (#/orders, #/orders/ID).
+// The app shell: sign-in, the Orders page, and routing (#/orders, #/orders/ID,
+// #/scorecard).
 import { api, session, ApiError } from './api.js';
 import {
   h, say, warn, clearMessages, time, statusBadges, focusHeading, sentence, INTEGRATION, partyName,
 } from './ui.js';
 import { renderOrder } from './order.js';
+import { renderScorecard, destroyCharts } from './scorecard.js';
 
 const PAGE_SIZE = 20;
 const main = document.getElementById('main');
@@ -23,6 +25,8 @@ export function signOut(message) {
   session.clear();
   me = null;
   document.getElementById('who').hidden = true;
+  document.getElementById('nav').hidden = true;
+  destroyCharts();
   if (location.hash && location.hash !== '#/') {
     history.replaceState(null, '', location.pathname + location.search);
   }
@@ -51,7 +55,7 @@ function signInPage() {
         me = await api.me(key);
         session.set(key);
         clearMessages();
-        if (!location.hash.startsWith('#/orders')) location.hash = '#/orders';
+        if (!/^#\/(orders|scorecard)/.test(location.hash)) location.hash = '#/orders';
         else route();
       } catch (e) {
         warn(e.status === 401 ? 'That API key was not accepted. Check it and try again.' : sentence(e.message));
@@ -74,6 +78,15 @@ function showWho() {
   document.getElementById('company').textContent =
     `${me.name} · ${me.role} · ${INTEGRATION[me.integration] ?? me.integration}`;
   who.hidden = false;
+  document.getElementById('nav').hidden = false;
+}
+
+/** Mark the navigation link of the part shown ('orders' or 'scorecard'). */
+function markNav(part) {
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.hash === `#/${part}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
 }
 
 /** The partner company, by name. */
@@ -181,6 +194,15 @@ async function route() {
   }
   showWho();
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  destroyCharts();
+  if (path === '/scorecard') {
+    markNav('scorecard');
+    return renderScorecard(main, {
+      me, params: new URLSearchParams(query), current,
+      onUnauthorized: () => signOut('Your API key is no longer accepted. Sign in again.'),
+    });
+  }
+  markNav('orders');
   const order = /^\/orders\/([^/]+)$/.exec(path);
   if (order) {
     let id;

@@ -383,6 +383,9 @@ describe('API seller', () => {
     assert.equal(saved.cancellations[0].kind, 'items');
     assert.equal(saved.cancellations[0].source, 'app');
     assert.equal(saved.cancellations[0].initiated_by, 'seller');
+    // The codes chosen in the form are what the API stored.
+    assert.deepEqual(saved.cancellations[0].items.map((it) => [it.reason_code, it.reason]),
+      [['out_of_stock', 'Item is out of stock'], ['discontinued', null]]);
     await clean(p);
   });
 
