@@ -48,6 +48,7 @@ fn plan(base: &str, order_ref: &str, (platform, action): (Platform, SyncAction))
         order_ref: PlatformId::parse(order_ref).unwrap(),
         action,
         unmapped_lines: vec![],
+        note: String::new(),
     }
 }
 
@@ -367,4 +368,117 @@ async fn puts(server: &wiremock::MockServer) -> usize {
         .iter()
         .filter(|r| r.method.as_str() == "PUT")
         .count()
+}
+
+/// The line a cancellation's store note is, as the plan would word it.
+fn note_line() -> String {
+    let code = domain::ReasonCode::OutOfStock;
+    format!(
+        "Dropship cancellation can_1: 2 units, {} ({code}): supplier ran out",
+        code.label()
+    )
+}
+
+#[tokio::test]
+async fn woocommerce_gets_the_reason_as_a_private_order_note_once() {
+    let woo = FakeWooCommerce::default();
+    woo.add_order(WooOrder {
+        id: 731,
+        status: "processing".into(),
+        currency: "USD".into(),
+        tax_percent: d("10"),
+        lines: vec![WooLine {
+            id: 41,
+            quantity: 2,
+            subtotal: d("20.00"),
+            total: d("20.00"),
+        }],
+    });
+    let server = woo.start().await;
+    let sync = HttpStoreSync::new(fast_http());
+    let whole = plan(
+        &server.uri(),
+        "731",
+        (
+            Platform::WooCommerce,
+            SyncAction::Update(OrderUpdate::CancelOrder),
+        ),
+    );
+    // A newline in the canceller's note does not split the store's note.
+    let given = note_line().replace(": supplier", ":\nsupplier");
+    let detail = sync.apply_with_note(&whole, Some(&given)).await.unwrap();
+    assert!(detail.contains("order note added"), "{detail}");
+    assert_eq!(woo.order(731).unwrap().status, "cancelled");
+    let notes = woo.notes(731);
+    assert_eq!(notes, vec![(note_line(), false)], "admin-only, one line");
+    assert!(notes[0].0.contains("Out of stock (out_of_stock)"));
+    // A retried sync finds the note and does not add it again.
+    let again = sync.apply_with_note(&whole, Some(&given)).await.unwrap();
+    assert!(again.contains("order note already there"), "{again}");
+    assert_eq!(woo.notes(731).len(), 1);
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn bigcommerce_gets_the_reason_appended_to_staff_notes_once() {
+    let bc = FakeBigCommerce::default();
+    bc.add_order(BcOrder {
+        id: 120,
+        status_id: 11,
+        products: vec![BcProduct {
+            id: 65,
+            quantity: 2,
+            quantity_refunded: 0,
+            base_price_ex: d("10.00"),
+            price_ex: d("10.00"),
+            price_inc: d("11.00"),
+            discounts: vec![],
+        }],
+    });
+    bc.set_staff_notes(120, "Send Saturday");
+    let server = bc.start().await;
+    let sync = HttpStoreSync::new(fast_http());
+    let whole = plan(
+        &server.uri(),
+        "120",
+        (
+            Platform::BigCommerce,
+            SyncAction::Update(OrderUpdate::CancelOrder),
+        ),
+    );
+    let detail = sync
+        .apply_with_note(&whole, Some(&note_line()))
+        .await
+        .unwrap();
+    assert!(detail.contains("staff note added"), "{detail}");
+    assert_eq!(bc.order(120).unwrap().status_id, 5);
+    let want = format!("Send Saturday\n{}", note_line());
+    assert_eq!(bc.staff_notes(120), want, "the merchant's notes are kept");
+    assert!(want.contains("Out of stock (out_of_stock)"));
+    // The retry rewrites the status and leaves the notes as they are.
+    let again = sync
+        .apply_with_note(&whole, Some(&note_line()))
+        .await
+        .unwrap();
+    assert!(again.contains("staff note already there"), "{again}");
+    assert_eq!(bc.staff_notes(120), want);
+    // A partial cancellation with nothing left to change still writes its note.
+    let part = plan(
+        &server.uri(),
+        "120",
+        (
+            Platform::BigCommerce,
+            SyncAction::Update(OrderUpdate::SetQuantities(vec![(65, 2)])),
+        ),
+    );
+    let other = "Dropship cancellation can_2: 1 unit, Delayed (delayed)";
+    sync.apply_with_note(&part, Some(other)).await.unwrap();
+    assert_eq!(bc.staff_notes(120), format!("{want}\n{other}"));
 }

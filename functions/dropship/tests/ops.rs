@@ -661,9 +661,15 @@ async fn trade_today<S: Store>(store: S) {
         reason_code: Some("out_of_stock".into()),
         reason: None,
     }]);
-    app.cancel(&seller, ids[0].as_str(), &request, domain::Source::Api, None)
-        .await
-        .unwrap();
+    app.cancel(
+        &seller,
+        ids[0].as_str(),
+        &request,
+        domain::Source::Api,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 /// `dropship report cancellations`: both sides of the pair, as JSON and as

@@ -107,6 +107,10 @@ pub struct SyncPlan {
     pub action: SyncAction,
     /// Our lines with no reference in the partner's store: left alone.
     pub unmapped_lines: Vec<String>,
+    /// What the store's staff reads about it (Shopify's refund note, a
+    /// WooCommerce order note, BigCommerce's staff notes): the order, the
+    /// cancellation, and its reason codes with their labels.
+    pub note: String,
 }
 
 /// Does `partner`, playing `party` on the order, get a store sync at all?
@@ -145,7 +149,8 @@ pub fn plan(
     };
     let order_ref = refs.order_ref()?;
     let (mapped, unmapped_lines) = refs.lines(cancellation)?;
-    let action = action(kind, &refs, cancellation, &mapped)?;
+    let note = note_of(order, cancellation);
+    let action = action(kind, &refs, cancellation, &mapped, &note)?;
     Ok(Some(SyncPlan {
         order_id: order.id.clone(),
         cancellation_id: cancellation.id.clone(),
@@ -155,7 +160,24 @@ pub fn plan(
         order_ref,
         action,
         unmapped_lines,
+        note,
     }))
+}
+
+/// The codes as well as their labels: a store's staff and its apps both
+/// read the note.
+fn note_of(order: &Order, cancellation: &Cancellation) -> String {
+    format!(
+        "Dropship order {} cancellation {}: {}",
+        order.id,
+        cancellation.id,
+        cancellation
+            .reason_codes()
+            .iter()
+            .map(|c| format!("{} ({c})", c.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A cancelled line in the partner's store: its id there, the units
@@ -242,6 +264,7 @@ fn action(
     refs: &Refs<'_>,
     cancellation: &Cancellation,
     mapped: &[Mapped],
+    note: &str,
 ) -> Result<SyncAction, PlanError> {
     let whole = cancellation.kind == CancellationKind::Order;
     let no_mapped_line = || PlanError::NoMappedLine {
@@ -270,19 +293,7 @@ fn action(
                         target: m.active,
                     })
                     .collect(),
-                // The codes as well as their labels: a store's staff and
-                // its apps both read the refund's note.
-                note: format!(
-                    "Dropship order {} cancellation {}: {}",
-                    refs.order.id,
-                    cancellation.id,
-                    cancellation
-                        .reason_codes()
-                        .iter()
-                        .map(|c| format!("{} ({c})", c.label()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                note: note.to_owned(),
                 routine: ShopifyRoutine::for_party(refs.party),
             }
         }

@@ -59,7 +59,14 @@ fn partial_sets_new_quantities_from_the_order_state() {
         )
     );
     let bc = company(Integration::Store(Platform::BigCommerce), Role::Seller);
-    let p = plan(&bc, Role::Seller, &o, &can).unwrap().unwrap();
+    let mut coded = can.clone();
+    coded.items[0].reason_code = domain::ReasonCode::OutOfStock;
+    let p = plan(&bc, Role::Seller, &o, &coded).unwrap().unwrap();
+    // The store's staff note names the code with its label.
+    assert_eq!(
+        p.note,
+        "Dropship order o1 cancellation can_1: Out of stock (out_of_stock)"
+    );
     assert_eq!(
         (p.platform, p.action),
         (

@@ -175,6 +175,7 @@ mod tests {
             order_ref: domain::PlatformId::parse("731").unwrap(),
             action: SyncAction::Update(OrderUpdate::SetQuantities(vec![(41, 1)])),
             unmapped_lines: vec![],
+            note: String::new(),
         };
         rec.apply(&plan).await.unwrap();
         let text = std::fs::read_to_string(dir.path().join("o1-can_1.store-sync.json")).unwrap();

@@ -48,6 +48,35 @@ pub(crate) fn update_detail(
     out
 }
 
+/// The most characters of a note we write into a store.
+pub const STORE_NOTE_MAX_CHARS: usize = 500;
+
+/// A cancellation's note as a store receives it: one line (control
+/// characters and runs of spaces become one space), at most
+/// `STORE_NOTE_MAX_CHARS` characters; `None` when blank. One line, so a
+/// note appended to a multi-line field can be found there again.
+pub fn store_note(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = 0usize;
+    for word in text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+    {
+        for c in (!out.is_empty())
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars())
+        {
+            if chars >= STORE_NOTE_MAX_CHARS {
+                return Some(out);
+            }
+            out.push(c);
+            chars = chars.saturating_add(1);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// An order's amounts that cannot be read, as the platform's error.
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn amount_error(
@@ -91,5 +120,19 @@ mod tests {
             bigcommerce_body(&part),
             json!({"products": [{"id": 41, "quantity": 1}, {"id": 42, "quantity": 0}]})
         );
+    }
+
+    #[test]
+    fn store_notes_are_one_bounded_line() {
+        assert_eq!(
+            store_note(
+                "  Dropship cancellation can_1:\r\n2 units,\tOut of stock\u{7}(out_of_stock) "
+            )
+            .as_deref(),
+            Some("Dropship cancellation can_1: 2 units, Out of stock (out_of_stock)")
+        );
+        assert_eq!(store_note(" \n\t "), None);
+        let long = store_note(&"é".repeat(2 * STORE_NOTE_MAX_CHARS)).unwrap();
+        assert_eq!(long.chars().count(), STORE_NOTE_MAX_CHARS);
     }
 }

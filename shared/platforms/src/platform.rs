@@ -155,8 +155,16 @@ pub trait StorePlatform: Send + Sync {
     ) -> Call<'a, Option<PlatformOrder>>;
 
     /// Carry out a store-sync plan; returns what was done, in words.
+    /// `note` (one line, `outbound::store_note`) is written where the
+    /// platform keeps staff notes, once however often the plan is retried;
+    /// a platform whose plan carries its own note ignores it.
     #[cfg(feature = "client")]
-    fn apply<'a>(&'a self, http: &'a PlatformHttp, plan: &'a SyncPlan) -> Call<'a, String>;
+    fn apply<'a>(
+        &'a self,
+        http: &'a PlatformHttp,
+        plan: &'a SyncPlan,
+        note: Option<&'a str>,
+    ) -> Call<'a, String>;
 
     /// Its webhook-subscription API (`dropship connect`).
     #[cfg(feature = "client")]

@@ -424,12 +424,26 @@ impl WooOrder {
 ///   (`calculate_totals( true )`) when `line_items` were posted.
 /// - Authentication: Basic auth over HTTPS (`WC_REST_Authentication`); the
 ///   fake only checks the header, since tests run on loopback.
+/// - Order notes (REST API docs v3, "Order notes"): `POST
+///   /orders/<id>/notes` `{"note", "customer_note"}` adds a note every time
+///   ("Create an order note"; `customer_note` defaults to false, "for admin
+///   reference only"); `GET /orders/<id>/notes` lists them ("List all order
+///   notes"), `type` `any` (default), `customer` or `internal`.
 #[derive(Clone, Default)]
 pub struct FakeWooCommerce {
     orders: Arc<Mutex<HashMap<u64, WooOrder>>>,
+    notes: Arc<Mutex<WooNotes>>,
 }
 
+/// Each order's notes: (note, customer_note).
+type WooNotes = HashMap<u64, Vec<(String, bool)>>;
+
 impl FakeWooCommerce {
+    /// An order's notes, oldest first: (note, customer_note).
+    pub fn notes(&self, id: u64) -> Vec<(String, bool)> {
+        lock(&self.notes).get(&id).cloned().unwrap_or_default()
+    }
+
     pub fn add_order(&self, o: WooOrder) {
         lock(&self.orders).insert(o.id, o);
     }
@@ -440,7 +454,7 @@ impl FakeWooCommerce {
 
     pub async fn start(&self) -> MockServer {
         let server = MockServer::start().await;
-        Mock::given(path_regex(r"^/wp-json/wc/v3/orders/[0-9]+$"))
+        Mock::given(path_regex(r"^/wp-json/wc/v3/orders/[0-9]+(/notes)?$"))
             .respond_with(self.clone())
             .mount(&server)
             .await;
@@ -467,9 +481,10 @@ impl Respond for FakeWooCommerce {
                 "Sorry, you cannot list resources.",
             );
         }
-        let id: u64 = req
-            .url
-            .path()
+        let path = req.url.path();
+        let notes = path.ends_with("/notes");
+        let id: u64 = path
+            .trim_end_matches("/notes")
             .rsplit('/')
             .next()
             .and_then(|s| s.parse().ok())
@@ -478,6 +493,10 @@ impl Respond for FakeWooCommerce {
         let Some(o) = orders.get_mut(&id) else {
             return woo_error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.");
         };
+        if notes {
+            let mut all = lock(&self.notes);
+            return woo_notes(o.id, all.entry(o.id).or_default(), req);
+        }
         if req.method.as_str() == "GET" {
             return ResponseTemplate::new(200).set_body_json(o.json());
         }
@@ -515,6 +534,42 @@ impl Respond for FakeWooCommerce {
         }
         ResponseTemplate::new(200).set_body_json(o.json())
     }
+}
+
+fn woo_note_json(order_id: u64, id: usize, (note, customer): &(String, bool)) -> Value {
+    json!({"id": id, "author": "system", "note": note, "customer_note": customer,
+           "_links": {"up": [{"href": format!("/wp-json/wc/v3/orders/{order_id}")}]}})
+}
+
+fn woo_notes(order_id: u64, notes: &mut Vec<(String, bool)>, req: &Request) -> ResponseTemplate {
+    if req.method.as_str() == "POST" {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let Some(note) = body["note"].as_str().filter(|n| !n.is_empty()) else {
+            return woo_error(
+                400,
+                "rest_missing_callback_param",
+                "Missing parameter(s): note",
+            );
+        };
+        let customer = body["customer_note"].as_bool().unwrap_or(false);
+        let added = (note.to_owned(), customer);
+        let json = woo_note_json(order_id, notes.len() + 1, &added);
+        notes.push(added);
+        return ResponseTemplate::new(201).set_body_json(json);
+    }
+    let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+    let kind = q.get("type").map(String::as_str).unwrap_or("any");
+    let list: Vec<Value> = notes
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, customer))| match kind {
+            "customer" => *customer,
+            "internal" => !*customer,
+            _ => true,
+        })
+        .map(|(i, n)| woo_note_json(order_id, i + 1, n))
+        .collect();
+    ResponseTemplate::new(200).set_body_json(list)
 }
 
 // ------------------------------------------------------------ BigCommerce
@@ -562,15 +617,32 @@ impl BcOrder {
 /// - `GET /v2/orders/{id}/products?limit&page`: pages of products with
 ///   `applied_discounts` and `discounted_total_inc_tax`; an empty page is
 ///   204 with no body.
+/// - `staff_notes` (order_Shared: "Any additional notes for staff",
+///   `maxLength` 65535) is returned by `GET /v2/orders/{id}` and replaced
+///   by a `PUT` that sends it; a longer value is refused.
 /// - Webhook payloads (docs/integrations/webhooks/events): `hash` is "the
 ///   SHA-1 hash of the JSON-encoded payload data", so every delivery for one
 ///   order carries the same hash.
 #[derive(Clone, Default)]
 pub struct FakeBigCommerce {
     orders: Arc<Mutex<HashMap<u64, BcOrder>>>,
+    staff_notes: Arc<Mutex<HashMap<u64, String>>>,
 }
 
 impl FakeBigCommerce {
+    /// An order's `staff_notes`.
+    pub fn staff_notes(&self, id: u64) -> String {
+        lock(&self.staff_notes)
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Set an order's `staff_notes`, as a merchant would.
+    pub fn set_staff_notes(&self, id: u64, notes: &str) {
+        lock(&self.staff_notes).insert(id, notes.to_owned());
+    }
+
     pub fn add_order(&self, o: BcOrder) {
         lock(&self.orders).insert(o.id, o);
     }
@@ -670,10 +742,18 @@ impl Respond for FakeBigCommerce {
                 }
             }
             ("GET", false) => ResponseTemplate::new(200).set_body_json(json!({
-                "id": o.id, "status_id": o.status_id,
+                "id": o.id, "status_id": o.status_id, "staff_notes": self.staff_notes(o.id),
                 "total_inc_tax": money(o.total_inc_tax(), 4)})),
             ("PUT", false) => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                if let Some(notes) = body["staff_notes"].as_str() {
+                    if notes.chars().count() > 65_535 {
+                        return ResponseTemplate::new(400).set_body_json(
+                            json!([{"status": 400, "message": "The field 'staff_notes' is too long."}]),
+                        );
+                    }
+                    self.set_staff_notes(o.id, notes);
+                }
                 if let Some(s) = body["status_id"].as_u64() {
                     o.status_id = u32::try_from(s).unwrap_or(0);
                 }

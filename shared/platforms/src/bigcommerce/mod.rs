@@ -169,12 +169,13 @@ impl StorePlatform for BigCommerce {
         &'a self,
         http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
+        note: Option<&'a str>,
     ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::Update(u) = &plan.action else {
                 return Err(unsupported(PLATFORM, "refunds"));
             };
-            client::update(http, &plan.connection, plan.order_ref, u).await
+            client::update(http, &plan.connection, plan.order_ref, u, note).await
         })
     }
 

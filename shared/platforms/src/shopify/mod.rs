@@ -197,6 +197,7 @@ impl StorePlatform for Shopify {
         &'a self,
         http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
+        _note: Option<&'a str>,
     ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::ShopifyRefund {

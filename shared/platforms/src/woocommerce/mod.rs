@@ -44,6 +44,11 @@ pub fn order_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
     url(c, &["orders", order_id])
 }
 
+/// `{api_base_url or site_url}/wp-json/wc/v3/orders/{id}/notes`
+pub fn order_notes_url(c: &Connection, order_id: &str) -> Result<Url, PlatformError> {
+    url(c, &["orders", order_id, "notes"])
+}
+
 /// `{api_base_url or site_url}/wp-json/wc/v3/webhooks[/{id}]`
 pub fn webhooks_url(c: &Connection, id: Option<&str>) -> Result<Url, PlatformError> {
     match id {
@@ -143,12 +148,13 @@ impl StorePlatform for WooCommerce {
         &'a self,
         http: &'a crate::http::PlatformHttp,
         plan: &'a SyncPlan,
+        note: Option<&'a str>,
     ) -> crate::http::Call<'a, String> {
         Box::pin(async move {
             let SyncAction::Update(u) = &plan.action else {
                 return Err(unsupported(PLATFORM, "refunds"));
             };
-            client::update(http, &plan.connection, plan.order_ref, u).await
+            client::update(http, &plan.connection, plan.order_ref, u, note).await
         })
     }
 
@@ -158,13 +164,15 @@ impl StorePlatform for WooCommerce {
     }
 }
 
-/// WooCommerce over the network: the order update.
+/// WooCommerce over the network: the order update and its note.
 #[cfg(feature = "client")]
 mod client {
     use domain::sync::OrderUpdate;
     use domain::{Connection, PlatformId};
+    use serde::Deserialize;
+    use serde_json::json;
 
-    use super::{PLATFORM, body, order_url};
+    use super::{PLATFORM, body, order_notes_url, order_url};
     use crate::PlatformError;
     use crate::amounts::{WooOrder, woocommerce_partial_body};
     use crate::connection::field;
@@ -172,15 +180,16 @@ mod client {
     use crate::http::{BodyLimit, decode, read_body};
     use crate::outbound::{amount_error, update_detail};
 
-    /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth. A partial
-    /// cancellation reads the order first, so that each line's subtotal and
-    /// total are sent scaled to its new quantity. Returns what was done, in
-    /// words.
+    /// `PUT {site}/wp-json/wc/v3/orders/{id}` with Basic auth, then the
+    /// note (`add_note`). A partial cancellation reads the order first, so
+    /// that each line's subtotal and total are sent scaled to its new
+    /// quantity. Returns what was done, in words.
     pub(crate) async fn update(
         http: &PlatformHttp,
         conn: &Connection,
         order_ref: PlatformId,
         update: &OrderUpdate,
+        note: Option<&str>,
     ) -> Result<String, PlatformError> {
         let platform = PLATFORM;
         let url = order_url(conn, &order_ref.to_string())?;
@@ -210,12 +219,74 @@ mod client {
             })
             .await?;
         }
-        Ok(update_detail(
-            "WooCommerce",
-            order_ref,
-            update,
-            body.is_some(),
-            &missing,
-        ))
+        let mut detail = update_detail("WooCommerce", order_ref, update, body.is_some(), &missing);
+        let Some(note) = note else {
+            return Ok(detail);
+        };
+        // The order change stands whatever becomes of the note: a transient
+        // failure retries the sync (the change repeats harmlessly and the
+        // note is looked for first); a refusal is reported, not retried.
+        match add_note(http, conn, order_ref, note).await {
+            Ok(true) => detail.push_str("; order note added"),
+            Ok(false) => detail.push_str("; order note already there"),
+            Err(e) if e.is_transient() => {
+                return Err(PlatformError::Unavailable {
+                    platform,
+                    detail: format!("{detail}; order note not added yet: {e}"),
+                });
+            }
+            Err(e) => detail.push_str(&format!("; order note not added: {e}")),
+        }
+        Ok(detail)
+    }
+
+    /// An order note as the REST API lists it.
+    #[derive(Deserialize)]
+    struct Note {
+        #[serde(default)]
+        note: String,
+    }
+
+    /// Add `note` to the order as a private note unless the order already
+    /// has it (a retried sync). WooCommerce REST API v3, "Order notes": `GET
+    /// /orders/<id>/notes?type=internal` lists the admin-only notes, `POST
+    /// /orders/<id>/notes` `{"note", "customer_note": false}` adds one "for
+    /// admin reference only" (no email to the customer). Returns whether
+    /// one was added.
+    pub(crate) async fn add_note(
+        http: &PlatformHttp,
+        conn: &Connection,
+        order_ref: PlatformId,
+        note: &str,
+    ) -> Result<bool, PlatformError> {
+        let platform = PLATFORM;
+        let url = order_notes_url(conn, &order_ref.to_string())?;
+        let key = field(platform, "consumer_key", &conn.consumer_key)?;
+        let secret = field(platform, "consumer_secret", &conn.consumer_secret)?;
+        let mut list = url.clone();
+        list.query_pairs_mut().append_pair("type", "internal");
+        let resp = http
+            .send(platform, |c| {
+                c.get(list.clone())
+                    .basic_auth(key, Some(secret))
+                    .header("Accept", "application/json")
+            })
+            .await?;
+        let bytes = read_body(platform, resp, BodyLimit::Order).await?;
+        let notes: Vec<Note> = decode(platform, &bytes)?;
+        if notes.iter().any(|n| n.note.trim() == note) {
+            return Ok(false);
+        }
+        // A POST adds a note each time it runs: an ambiguous failure is not
+        // repeated here, the next attempt lists the notes first.
+        http.for_non_idempotent()
+            .send(platform, |c| {
+                c.post(url.clone())
+                    .basic_auth(key, Some(secret))
+                    .header("Accept", "application/json")
+                    .json(&json!({ "note": note, "customer_note": false }))
+            })
+            .await?;
+        Ok(true)
     }
 }
