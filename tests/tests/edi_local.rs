@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use domain::{CancellationKind, Role, Source};
+use domain::{CancellationKind, ReasonCode, Role, Source};
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};
@@ -141,6 +141,12 @@ async fn each_sample_is_applied_once_and_answered_with_a_997() {
         c.items[0].reason.as_deref(),
         Some("Customer changed their mind")
     );
+    // Its N9*L1*CUSTOMER-REQUEST is our code in its X12 form.
+    assert!(
+        c.items
+            .iter()
+            .all(|i| i.reason_code == ReasonCode::CustomerRequest)
+    );
     assert!(files(&h.edi.join("inbound/buyer-edi")).is_empty());
     assert_eq!(
         files(&h.edi.join("processed/buyer-edi")),
@@ -195,6 +201,21 @@ async fn each_sample_is_applied_once_and_answered_with_a_997() {
     assert_eq!(
         rec.cancellations[0].items[0].reason.as_deref(),
         Some("Discontinued by the manufacturer")
+    );
+    assert!(
+        rec.cancellations[0]
+            .items
+            .iter()
+            .all(|i| i.reason_code == ReasonCode::Discontinued)
+    );
+    // The 855 has no code of ours in its N9 and rejects by IR, whose cause
+    // 004010 does not say; IQ neither.
+    let rec = h.store.order_record("ord_edi_1003").await.unwrap().unwrap();
+    assert!(
+        rec.cancellations[0]
+            .items
+            .iter()
+            .all(|i| i.reason_code == ReasonCode::Other)
     );
     let seller_acks = outbound(&h, "seller-edi", "997");
     assert_eq!(seller_acks.len(), 2);
@@ -356,6 +377,16 @@ async fn edi_partners_hear_of_cancellations_as_860s_and_865s_once() {
         "Out of stock: Warehouse empty (code out_of_stock)"
     );
     assert_eq!(msg(&to_seller[0]), "Too many (code other)");
+    // The code in the reason loop's N9, in X12's basic character set.
+    let n9 = |ic: &edi::Interchange| {
+        let segs = &ic.groups[0].sets[0].segments;
+        segs.iter()
+            .filter(|s| s.id == "N9")
+            .map(|s| format!("{}*{}", s.element(1), s.element(2)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(n9(&to_buyer[0]), ["L1*OUT-OF-STOCK"]);
+    assert_eq!(n9(&to_seller[0]), ["L1*OTHER"]);
     // Each document read back is a valid interchange from us.
     for ic in to_seller.iter().chain(&to_buyer) {
         let v = edi::validate(ic, &ic.header.sender, edi::PocReading::default());
@@ -418,4 +449,54 @@ async fn a_file_processed_again_after_a_crash_is_answered_once() {
         .unwrap();
     h.watcher.pass().await;
     assert_eq!(outbound(&h, "buyer-edi", "997").len(), 2);
+}
+
+#[tokio::test]
+async fn a_partners_own_reason_codes_are_read_and_written() {
+    use service::store::Companies;
+    let mut h = host().await;
+    let mut seller = h.store.company("seller-edi").await.unwrap().unwrap();
+    if let Some(e) = seller.edi.as_mut() {
+        e.reason_codes = [
+            (ReasonCode::Discontinued, "DC".to_owned()),
+            (ReasonCode::Fraud, "FR".to_owned()),
+        ]
+        .into();
+    }
+    h.store.put_company(&seller).await.unwrap();
+
+    // Its 865 names discontinued by its own code, in any case.
+    let text = String::from_utf8(sample("865-seller-change.x12"))
+        .unwrap()
+        .replace("N9*L1*DISCONTINUED", "N9*L1*dc");
+    drop_in(&h, "seller-edi", "865.x12", text.as_bytes());
+    assert_eq!(h.watcher.pass().await.processed, 1);
+    let rec = h.store.order_record("ord_edi_1004").await.unwrap().unwrap();
+    assert!(
+        rec.cancellations[0]
+            .items
+            .iter()
+            .all(|i| i.reason_code == ReasonCode::Discontinued)
+    );
+
+    // Its buyer cancels for fraud: the 860 says so by its code.
+    let body = json!({"items": [{"line_item_id": "li_3", "quantity": 1, "reason_code": "fraud"}]});
+    let r = call(
+        &h.app,
+        "POST",
+        "/v1/orders/ord_edi_1003/cancellations",
+        Some(BUYER),
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    h.worker.drain().await.unwrap();
+    let sent = outbound(&h, "seller-edi", "860");
+    assert_eq!(sent.len(), 1);
+    let segs = &sent[0].groups[0].sets[0].segments;
+    let n9: Vec<_> = segs.iter().filter(|s| s.id == "N9").collect();
+    assert_eq!(n9.len(), 1);
+    assert_eq!((n9[0].element(1), n9[0].element(2)), ("L1", "FR"));
+    let msg = segs.iter().find(|s| s.id == "MSG").unwrap();
+    assert_eq!(msg.element(1), "Suspected fraud (code fraud)");
 }

@@ -72,6 +72,30 @@ fn written() -> Vec<(String, Vec<u8>)> {
                 format!("865-{tag}"),
                 write_865(&envelope(5), &change).unwrap(),
             ));
+            // Coded: one N9 loop per code (our default form, a partner's
+            // own, the longest N902), one without a note.
+            let reasons = [
+                ReasonLoop {
+                    code: "OUT-OF-STOCK".into(),
+                    note: "Out of stock: Warehouse empty (code out_of_stock)".into(),
+                },
+                ReasonLoop {
+                    code: "03".into(),
+                    note: "Discontinued (code discontinued)".into(),
+                },
+                ReasonLoop {
+                    code: "ADDRESS-UNDELIVERABLE-01234567".into(),
+                    note: String::new(),
+                },
+            ];
+            out.push((
+                format!("860-coded-{tag}"),
+                write_860_coded(&envelope(4), &change, &reasons).unwrap(),
+            ));
+            out.push((
+                format!("865-coded-{tag}"),
+                write_865_coded(&envelope(5), &change, &reasons).unwrap(),
+            ));
         }
     }
     let advice = ApplicationAdvice {

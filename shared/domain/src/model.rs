@@ -1,6 +1,8 @@
 //! The domain's nouns: companies, orders, line items, cancellations, fulfillments.
 //! Pure data: no I/O, no clocks, no AWS types.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -292,6 +294,10 @@ pub struct EdiIdentity {
     /// Where its documents name the other party of the order.
     #[serde(default, skip_serializing_if = "is_default")]
     pub partner_named_by: PartnerNamedBy,
+    /// The partner's own reason codes (`N9*L1`), ours -> its, both ways;
+    /// a code not listed is written in our default X12 form.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reason_codes: BTreeMap<ReasonCode, String>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -313,6 +319,7 @@ impl EdiIdentity {
             repetition_separator: None,
             poc_quantities: PocQuantities::default(),
             partner_named_by: PartnerNamedBy::default(),
+            reason_codes: BTreeMap::new(),
         }
     }
 }

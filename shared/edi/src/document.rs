@@ -22,7 +22,9 @@
 //!   changes nothing.
 //!
 //! Lines are named by `POC01` / `PO101`, else by their 1-based position
-//! among the set's lines. The reason is the set's first `MSG01` or `NTE02`.
+//! among the set's lines. The reason is the set's first `MSG01` or `NTE02`;
+//! its code, if the partner gives one, an `N902` after `N9*L1` (letters or
+//! notes: 004010 has no reason code list for these sets), kept as sent.
 //! Only what breaks the syntax (a missing mandatory element, a quantity
 //! that is not a number) is an error here, which the 997 reports; what the
 //! service cannot act on is left to the caller, which answers it with an
@@ -68,6 +70,9 @@ pub struct ChangeDocument {
     pub lines: Vec<LineChange>,
     /// The first `MSG01` or `NTE02` of the set.
     pub reason: Option<String>,
+    /// `N902` of each `N9` whose `N901` is `L1`, in order: the partner's
+    /// reason codes, as sent.
+    pub reason_codes: Vec<String>,
     /// The header's `N1` parties.
     pub parties: Vec<Party>,
     /// Why the document as a whole changes nothing, when it does not.
@@ -472,6 +477,12 @@ fn first_reason(seg: &Segment) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// `N902` of an `N9*L1`, when there is one.
+fn reason_code(seg: &Segment) -> Option<String> {
+    let code = seg.element(2);
+    (seg.element(1) == "L1" && !code.is_empty()).then(|| code.to_owned())
+}
+
 fn party(seg: &Segment) -> Party {
     Party {
         entity: seg.element(1).to_owned(),
@@ -543,6 +554,7 @@ fn read_poc_set(
     };
     let mut lines = Vec::new();
     let mut reason = None;
+    let mut reason_codes = Vec::new();
     let mut parties = Vec::new();
     for seg in &set.body()[1..] {
         match seg.id.as_str() {
@@ -555,6 +567,7 @@ fn read_poc_set(
             }
             "POC" => lines.push(read_poc(seg, position_of(lines.len() + 1), reading)?),
             "N1" if lines.is_empty() => parties.push(party(seg)),
+            "N9" => reason_codes.extend(reason_code(seg)),
             _ if reason.is_none() => reason = first_reason(seg),
             _ => {}
         }
@@ -573,6 +586,7 @@ fn read_poc_set(
         whole_order,
         lines,
         reason,
+        reason_codes,
         parties,
         no_effect,
     })
@@ -683,6 +697,7 @@ fn read_855(set: &TransactionSet) -> Result<ChangeDocument, DocumentError> {
     let whole_order = ack_type == "RJ";
     let mut loops: Vec<AckLoop> = Vec::new();
     let mut reason = None;
+    let mut reason_codes = Vec::new();
     let mut parties = Vec::new();
     for seg in &set.body()[1..] {
         match seg.id.as_str() {
@@ -730,6 +745,7 @@ fn read_855(set: &TransactionSet) -> Result<ChangeDocument, DocumentError> {
                 }
             }
             "N1" if loops.is_empty() => parties.push(party(seg)),
+            "N9" => reason_codes.extend(reason_code(seg)),
             _ if reason.is_none() => reason = first_reason(seg),
             _ => {}
         }
@@ -749,6 +765,7 @@ fn read_855(set: &TransactionSet) -> Result<ChangeDocument, DocumentError> {
         whole_order,
         lines,
         reason,
+        reason_codes,
         parties,
         no_effect: None,
     })
@@ -928,6 +945,27 @@ mod tests {
         assert_eq!(doc.order_reason(), "Out of stock");
         let doc = read("ST*865*1~BCA*01*RJ*PO-9~SE*3*1~").unwrap();
         assert_eq!(doc.order_reason(), "EDI 865: order cancelled (BCA01 01)");
+    }
+
+    #[test]
+    fn reason_codes_are_the_n902s_of_n9_l1_in_order() {
+        let doc = read(
+            "ST*860*1~BCH*04*SA*P~N9*L1*OUT-OF-STOCK~MSG*gone~N9*PO*123~N9*L1~N9*L1**notes~N9*l1*x~POC*1*DI~N9*L1*os~SE*10*1~",
+        )
+        .unwrap();
+        // Only L1 with an N902: PO refs, an empty N902 and a lower-case
+        // qualifier are not reason codes; a POC loop's N9 counts too.
+        assert_eq!(doc.reason_codes, ["OUT-OF-STOCK", "os"]);
+        assert_eq!(doc.reason.as_deref(), Some("gone"));
+        let doc = read("ST*865*1~BCA*01*RJ*P~N9*L1*FRAUD~SE*4*1~").unwrap();
+        assert_eq!(
+            (doc.reason_codes.as_slice(), doc.reason.as_deref()),
+            (["FRAUD".to_owned()].as_slice(), None)
+        );
+        let doc = read("ST*855*1~BAK*00*AC*P~N9*L1*DELAYED~PO1*1*2~ACK*R4*2~SE*6*1~").unwrap();
+        assert_eq!(doc.reason_codes, ["DELAYED"]);
+        let doc = read("ST*860*1~BCH*01*SA*P~SE*3*1~").unwrap();
+        assert!(doc.reason_codes.is_empty());
     }
 
     #[test]

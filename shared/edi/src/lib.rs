@@ -25,7 +25,9 @@
 //! - [`write`](mod@write): [`write_997`], [`write_860`] and [`write_865`] produce whole
 //!   interchanges with `*` elements, `>` components, `^` repetitions and
 //!   `~` + newline after each segment. Every data value goes through
-//!   [`sanitize`], so text typed by a user cannot break the structure.
+//!   [`sanitize`], so text typed by a user cannot break the structure; a
+//!   reason's code ([`write_860_coded`], `N9*L1*<code>`) is kept to X12's
+//!   basic character set.
 //! - [`codes`]: the 997 code lists (AK3, AK4, AK5, AK9).
 //!
 //! # Why not a crate
@@ -75,6 +77,7 @@ pub use ids::{
     DEFAULT_ISA_ID, DEFAULT_ISA_QUALIFIER, IsaId, IsaIdError, SetKind, file_name, ta1_file_name,
 };
 pub use write::{
-    Envelope, MSG_MAX_CHARS, OutboundChange, OutboundLine, OutboundScope, Syntax, WriteError,
-    sanitize, write_860, write_865, write_997,
+    Envelope, MSG_MAX_CHARS, OutboundChange, OutboundLine, OutboundScope, ReasonLoop, Syntax,
+    UNCODED_REASON, WriteError, sanitize, write_860, write_860_coded, write_865, write_865_coded,
+    write_997,
 };

@@ -199,6 +199,50 @@ proptest! {
     }
 
     #[test]
+    fn reason_codes_are_written_in_the_basic_character_set(
+        reasons in prop::collection::vec((hostile(), hostile()), 1..4),
+        seller in any::<bool>(),
+        syntax in syntax(),
+    ) {
+        let reasons: Vec<ReasonLoop> = reasons
+            .into_iter()
+            .map(|(code, note)| ReasonLoop { code, note })
+            .collect();
+        let change = OutboundChange {
+            po_number: "PO-1".into(),
+            po_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            scope: OutboundScope::WholeOrder,
+            reason: String::new(),
+            reading: PocReading::BeforeAfter,
+        };
+        let env = envelope().with_syntax(syntax);
+        let written = if seller {
+            write_865_coded(&env, &change, &reasons)
+        } else {
+            write_860_coded(&env, &change, &reasons)
+        };
+        let bytes = match written {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                prop_assert_eq!(e, WriteError::Empty { element: "N902" });
+                return Ok(());
+            }
+        };
+        let ic = parse_interchange(&bytes).unwrap();
+        let v = validate(&ic, &IsaId::dropship(), PocReading::BeforeAfter);
+        prop_assert_eq!(v.ack.groups[0].status, GroupStatus::Accepted, "{:?}", v.ack);
+        let codes = &v.changes[0].reason_codes;
+        prop_assert_eq!(codes.len(), reasons.len());
+        for code in codes {
+            prop_assert!((1..=30).contains(&code.len()), "{code:?}");
+            prop_assert!(
+                code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
     fn parsing_never_panics_and_is_deterministic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let first = parse_interchange(&bytes);
         prop_assert_eq!(&first, &parse_interchange(&bytes));

@@ -102,6 +102,7 @@ fn cancel_order_860() {
     );
     assert!(doc.whole_order && doc.lines.is_empty());
     assert_eq!(doc.reason.as_deref(), Some("Customer changed their mind"));
+    assert_eq!(doc.reason_codes, ["CUSTOMER-REQUEST"]);
     assert_eq!(v.changes[0].order_reason(), "Customer changed their mind");
     assert_eq!(
         v.changes[0].default_reason(),
@@ -163,6 +164,7 @@ fn ack_lines_855() {
     assert_eq!(doc.po_number, "PO-1003");
     assert!(!doc.whole_order);
     assert_eq!(doc.reason.as_deref(), Some("Line 2 is discontinued"));
+    assert_eq!(doc.reason_codes, ["REASON"]);
     // The lines after the first PO1 start 2 segments later than a POC's.
     assert_eq!(
         doc.lines,
@@ -224,6 +226,7 @@ fn seller_change_865() {
         doc.reason.as_deref(),
         Some("Discontinued by the manufacturer")
     );
+    assert_eq!(doc.reason_codes, ["DISCONTINUED"]);
     assert_eq!(
         doc.lines,
         vec![
@@ -534,7 +537,11 @@ fn outbound_860_and_865_read_back() {
         reading: PocReading::BeforeAfter,
     };
     let env = Envelope::new(IsaId::dropship(), birch(), 7, at());
-    let text = String::from_utf8(write_860(&env, &change).unwrap()).unwrap();
+    let coded = [ReasonLoop {
+        code: "OUT-OF-STOCK".into(),
+        note: "Out of stock".into(),
+    }];
+    let text = String::from_utf8(write_860_coded(&env, &change, &coded).unwrap()).unwrap();
     assert_eq!(
         text,
         concat!(
@@ -542,7 +549,7 @@ fn outbound_860_and_865_read_back() {
             "GS*PC*DROPSHIP*BIRCHEDI*20260315*0805*7*X*004010~\n",
             "ST*860*0001~\n",
             "BCH*04*SA*PO-1002***20260302~\n",
-            "N9*L1*REASON~\n",
+            "N9*L1*OUT-OF-STOCK~\n",
             "MSG*Out of stock~\n",
             "POC*1*DI*2*0*EA~\n",
             "POC*2*QD*4*3*EA***SK*BIRCH-TS-BLU-M~\n",
@@ -557,6 +564,7 @@ fn outbound_860_and_865_read_back() {
     assert_eq!(v.ack.groups[0].status, GroupStatus::Accepted);
     let doc = &v.changes[0];
     assert_eq!(doc.reason.as_deref(), Some("Out of stock"));
+    assert_eq!(doc.reason_codes, ["OUT-OF-STOCK"]);
     assert_eq!(
         doc.lines.iter().map(|l| l.action).collect::<Vec<_>>(),
         [LineAction::CancelOpen, LineAction::SetTotal(3)]
@@ -575,7 +583,7 @@ fn outbound_860_and_865_read_back() {
             "GS*CA*DROPSHIP*ACMEEDI*20260315*0805*8*X*004010~",
             "ST*865*0001~",
             "BCA*01*RJ*PO-1002***20260302~",
-            "N9*L1*REASON~",
+            "N9*L1*OTHER~",
             "MSG*Out of stock~",
             "SE*5*0001~",
         ]

@@ -12,9 +12,10 @@
 //! An 860 (to an EDI seller) or 865 (to an EDI buyer) says `01` for a
 //! whole-order cancellation, else `04` with one `POC` per changed line:
 //! `DI` when nothing remains, else `QD` with the quantities as the
-//! partner reads them ([`PocReading`]). The reason goes into an `N9` loop as
-//! `MSG` lines of at most 264 characters; a reader that takes the first
-//! `MSG01` (as ours does) gets its first line.
+//! partner reads them ([`PocReading`]). Each reason goes into its own
+//! `N9*L1*<code>` loop (004010 repeats the header's `N9` loop up to 1000
+//! times), its note as `MSG` lines of at most 264 characters; a reader that
+//! takes the first `MSG01` (as ours does) gets its first line.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use thiserror::Error;
@@ -177,6 +178,9 @@ impl Envelope {
     }
 }
 
+/// `N902` of a reason written without a code of its own.
+pub const UNCODED_REASON: &str = "OTHER";
+
 /// An outbound 860 or 865.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundChange {
@@ -185,9 +189,23 @@ pub struct OutboundChange {
     /// The order's date (`BCH06`/`BCA06`).
     pub po_date: NaiveDate,
     pub scope: OutboundScope,
+    /// The note of one reason loop coded [`UNCODED_REASON`], when no coded
+    /// [`ReasonLoop`] is given; none when empty.
     pub reason: String,
     /// How the partner reads `POC03`/`POC04`.
     pub reading: PocReading,
+}
+
+/// One reason of an outbound change: `N9*L1*<code>` and its note in
+/// `MSG`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonLoop {
+    /// Written in X12's basic character set: letters upper-cased, `-` for
+    /// `_` and spaces, anything else but digits and `-` left out, at most
+    /// 30 characters.
+    pub code: String,
+    /// Left out when empty.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,14 +498,52 @@ pub fn write_997(env: &Envelope, ack: &InterchangeAck) -> Result<Option<Vec<u8>>
     Ok(Some(out.end(env)))
 }
 
-/// An 860 to an EDI seller whose buyer cancelled.
+/// An 860 to an EDI seller whose buyer cancelled, its reason uncoded.
 pub fn write_860(env: &Envelope, change: &OutboundChange) -> Result<Vec<u8>, WriteError> {
-    write_change(env, change, SetKind::PoChange860)
+    write_change(env, change, SetKind::PoChange860, &[])
 }
 
-/// An 865 to an EDI buyer whose seller cancelled.
+/// An 865 to an EDI buyer whose seller cancelled, its reason uncoded.
 pub fn write_865(env: &Envelope, change: &OutboundChange) -> Result<Vec<u8>, WriteError> {
-    write_change(env, change, SetKind::SellerChange865)
+    write_change(env, change, SetKind::SellerChange865, &[])
+}
+
+/// An 860 with one loop per reason (`change.reason` only when `reasons`
+/// is empty).
+pub fn write_860_coded(
+    env: &Envelope,
+    change: &OutboundChange,
+    reasons: &[ReasonLoop],
+) -> Result<Vec<u8>, WriteError> {
+    write_change(env, change, SetKind::PoChange860, reasons)
+}
+
+/// An 865 with one loop per reason (`change.reason` only when `reasons`
+/// is empty).
+pub fn write_865_coded(
+    env: &Envelope,
+    change: &OutboundChange,
+    reasons: &[ReasonLoop],
+) -> Result<Vec<u8>, WriteError> {
+    write_change(env, change, SetKind::SellerChange865, reasons)
+}
+
+/// A code made fit for `N902` in X12's basic character set: trimmed, ASCII
+/// letters upper-cased, digits and `-` kept, `_` and spaces as `-` (none
+/// when `-` is one of `delimiters`), anything else dropped; at most 30
+/// characters. 004010's basic set has no lower case and no `_`; a code of
+/// `A-Z`, `0-9` and `-` (a partner's) is written as it is.
+fn n9_code(code: &str, delimiters: &[u8]) -> String {
+    let hyphens = !delimiters.contains(&b'-');
+    code.trim()
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_ascii_alphanumeric() => Some(c.to_ascii_uppercase()),
+            '-' | '_' | ' ' if hyphens => Some('-'),
+            _ => None,
+        })
+        .take(REFERENCE_MAX_CHARS)
+        .collect()
 }
 
 /// A line's POC elements, checked: `DI` when nothing remains, else `QD`
@@ -570,10 +626,33 @@ fn msg_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The reason loops as written: `(N902, MSG01 lines)`.
+fn reason_loops(
+    out: &Out,
+    change: &OutboundChange,
+    reasons: &[ReasonLoop],
+) -> Result<Vec<(String, String)>, WriteError> {
+    if reasons.is_empty() {
+        let note = out.clean(&change.reason);
+        return Ok(match note.is_empty() {
+            true => Vec::new(),
+            false => vec![(UNCODED_REASON.to_owned(), note)],
+        });
+    }
+    reasons
+        .iter()
+        .map(|r| match n9_code(&r.code, &out.delimiters) {
+            code if code.is_empty() => Err(WriteError::Empty { element: "N902" }),
+            code => Ok((code, out.clean(&r.note))),
+        })
+        .collect()
+}
+
 fn write_change(
     env: &Envelope,
     change: &OutboundChange,
     kind: SetKind,
+    reasons: &[ReasonLoop],
 ) -> Result<Vec<u8>, WriteError> {
     let (header, po_element) = match kind {
         SetKind::SellerChange865 => ("BCA", "BCA03"),
@@ -595,6 +674,7 @@ fn write_change(
             .map(|l| poc(&out, l, change.reading))
             .collect::<Result<_, _>>()?,
     };
+    let reasons = reason_loops(&out, change, reasons)?;
     let whole = change.scope == OutboundScope::WholeOrder;
     let purpose = if whole { "01" } else { "04" };
     // BCH02: a stand-alone order; BCA02: rejected (whole) or changed.
@@ -606,10 +686,9 @@ fn write_change(
 
     let control = out.st(kind);
     out.seg(header, &[purpose, second, &po, "", "", &po_date]);
-    let reason = out.clean(&change.reason);
-    if !reason.is_empty() {
-        out.seg("N9", &["L1", "REASON"]);
-        for line in msg_lines(&reason) {
+    for (code, note) in &reasons {
+        out.push("N9", vec!["L1".to_owned(), code.clone()]);
+        for line in msg_lines(note) {
             out.seg("MSG", &[line]);
         }
     }
@@ -654,6 +733,113 @@ mod tests {
         let at_cut = format!("{} tail", "w".repeat(MSG_MAX_CHARS));
         assert_eq!(msg_lines(&at_cut), [&at_cut[..MSG_MAX_CHARS], "tail"]);
         assert!(msg_lines("").is_empty());
+    }
+
+    #[test]
+    fn n9_codes_are_in_x12s_basic_character_set() {
+        let plain: &[u8] = &[];
+        for as_is in ["OUT-OF-STOCK", "OS", "03", "-A--B-"] {
+            assert_eq!(n9_code(as_is, plain), as_is);
+        }
+        assert_eq!(n9_code("out_of_stock", plain), "OUT-OF-STOCK");
+        assert_eq!(n9_code("  os 1~*^>é!\n", plain), "OS-1");
+        assert_eq!(n9_code("~*\r\n", plain), "");
+        let long = "X".repeat(40);
+        assert_eq!(n9_code(&long, plain), "X".repeat(30));
+        // A partner whose delimiter is `-` gets codes without one.
+        assert_eq!(n9_code("OUT-OF_STOCK", b"-"), "OUTOFSTOCK");
+    }
+
+    fn change(scope: OutboundScope, reason: &str) -> OutboundChange {
+        OutboundChange {
+            po_number: "PO-7".into(),
+            po_date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            scope,
+            reason: reason.into(),
+            reading: PocReading::BeforeAfter,
+        }
+    }
+
+    fn env() -> Envelope {
+        let at = NaiveDate::from_ymd_opt(2026, 3, 15)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap();
+        Envelope::new(
+            IsaId::dropship(),
+            IsaId::new("ZZ", "ACMEEDI").unwrap(),
+            9,
+            at,
+        )
+    }
+
+    /// The `N9` and `MSG` segments, without terminators.
+    fn reason_segments(bytes: &[u8]) -> Vec<String> {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("N9*") || l.starts_with("MSG*"))
+            .map(|l| l.trim_end_matches('~').to_owned())
+            .collect()
+    }
+
+    fn reason(code: &str, note: &str) -> ReasonLoop {
+        ReasonLoop {
+            code: code.into(),
+            note: note.into(),
+        }
+    }
+
+    #[test]
+    fn each_reason_is_its_own_n9_loop_with_its_code() {
+        let whole = change(OutboundScope::WholeOrder, "ignored when coded");
+        // Our default form and a partner's own code, as given.
+        let bytes = write_860_coded(
+            &env(),
+            &whole,
+            &[
+                reason("FRAUD", "Suspected fraud (code fraud)"),
+                reason("OS", "Out of stock: gone (code out_of_stock)"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            reason_segments(&bytes),
+            [
+                "N9*L1*FRAUD",
+                "MSG*Suspected fraud (code fraud)",
+                "N9*L1*OS",
+                "MSG*Out of stock: gone (code out_of_stock)",
+            ]
+        );
+        let back = crate::parse_interchange(&bytes).unwrap();
+        let v = crate::validate(&back, &IsaId::dropship(), PocReading::default());
+        assert_eq!(v.changes[0].reason_codes, ["FRAUD", "OS"]);
+        assert_eq!(
+            v.changes[0].reason.as_deref(),
+            Some("Suspected fraud (code fraud)")
+        );
+
+        // Sanitised: a code cannot end the element or the segment; a note
+        // may be empty (N9 alone), a code may not.
+        let bytes = write_865_coded(
+            &env(),
+            &whole,
+            &[reason("os*~ X", ""), reason("out_of_stock", "a~b")],
+        )
+        .unwrap();
+        assert_eq!(
+            reason_segments(&bytes),
+            ["N9*L1*OS-X", "N9*L1*OUT-OF-STOCK", "MSG*a b"]
+        );
+        assert_eq!(
+            write_860_coded(&env(), &whole, &[reason("*~é", "note")]),
+            Err(WriteError::Empty { element: "N902" })
+        );
+
+        // No coded reason: the text alone, coded OTHER; no text, no loop.
+        let bytes = write_860(&env(), &change(OutboundScope::WholeOrder, "Too many")).unwrap();
+        assert_eq!(reason_segments(&bytes), ["N9*L1*OTHER", "MSG*Too many"]);
+        let bytes = write_860_coded(&env(), &change(OutboundScope::WholeOrder, " "), &[]).unwrap();
+        assert!(reason_segments(&bytes).is_empty());
     }
 
     /// An AK4 copies a bad value the partner sent with its own delimiters:

@@ -28,8 +28,11 @@ use edi::{
 pub(crate) mod acks;
 mod document;
 mod outbound;
+pub mod reasons;
 mod replies;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use crate::ports::{ControlNumbers, EdiOutbox, EdiPorts, NumberError, OutboxError};
 pub use crate::store::{AckState, SentDocument, SentDocuments};
@@ -171,6 +174,8 @@ pub struct Partner {
     pub reading: PocReading,
     pub syntax: Syntax,
     pub named_by: PartnerNamedBy,
+    /// Its own reason codes, ours -> its (`N9*L1`).
+    pub reason_codes: reasons::PartnerCodes,
 }
 
 /// A company's EDI settings, checked.
@@ -211,6 +216,18 @@ pub fn partner_of(c: &Company) -> Result<Partner, EdiError> {
         line_breaks: true,
     };
     syntax.check().map_err(|x| bad(x.to_string()))?;
+    let delimiters = [
+        syntax.delimiters.element,
+        syntax.delimiters.component,
+        syntax.delimiters.segment,
+    ]
+    .into_iter()
+    .chain(syntax.delimiters.repetition)
+    .collect::<Vec<u8>>();
+    for (ours, theirs) in &e.reason_codes {
+        reasons::check_partner_code(theirs, &delimiters)
+            .map_err(|why| bad(format!("reason_codes.{ours}: {why}")))?;
+    }
     Ok(Partner {
         id,
         our_id,
@@ -220,6 +237,7 @@ pub fn partner_of(c: &Company) -> Result<Partner, EdiError> {
         },
         syntax,
         named_by: e.partner_named_by,
+        reason_codes: e.reason_codes.clone(),
     })
 }
 
@@ -394,8 +412,9 @@ impl<S: Store + crate::ledger::Ledger> EdiService<S> {
                 why,
             });
         }
+        let reason_code = reasons::document_code(doc, &partner.reason_codes);
         // Every line must be usable before anything changes.
-        if let Err(why) = platform_state(&order, doc) {
+        if let Err(why) = platform_state(&order, doc, reason_code) {
             return Ok(refused(why));
         }
         let (set, po_number) = (doc.set, doc.po_number.clone());
@@ -410,10 +429,10 @@ impl<S: Store + crate::ledger::Ledger> EdiService<S> {
                 move |order: &Order| {
                     // The order may have moved on since the check (a
                     // shipment): then nothing is asked of it.
-                    platform_state(order, &doc).unwrap_or_else(|_| PlatformState {
+                    platform_state(order, &doc, reason_code).unwrap_or_else(|_| PlatformState {
                         whole_order_cancelled: false,
                         lines: Vec::new(),
-                        reason_code: domain::ReasonCode::Other,
+                        reason_code,
                         reason: doc.order_reason(),
                     })
                 },

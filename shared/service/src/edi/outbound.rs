@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use domain::{Order, Role};
-use edi::{Envelope, IsaId, OutboundChange, OutboundLine, OutboundScope, SetKind};
+use edi::{Envelope, IsaId, OutboundChange, OutboundLine, OutboundScope, ReasonLoop, SetKind};
 
 use super::{EdiFile, Partner};
 
@@ -44,11 +44,20 @@ pub fn outbound_document(
                 .collect(),
         ),
     };
-    let reason = c
-        .items
+    // One loop per code, in the items' order, each with the note of its
+    // first item.
+    let reasons: Vec<ReasonLoop> = c
+        .reason_codes()
+        .into_iter()
+        .filter_map(|code| c.items.iter().find(|i| i.reason_code == code))
+        .map(|i| ReasonLoop {
+            code: super::reasons::outbound_code(i.reason_code, &partner.reason_codes),
+            note: format!("{} (code {})", i.reason_text(), i.reason_code),
+        })
+        .collect();
+    let reason = reasons
         .first()
-        .map(|i| format!("{} (code {})", i.reason_text(), i.reason_code))
-        .unwrap_or_else(|| "Cancelled".to_owned());
+        .map_or_else(|| "Cancelled".to_owned(), |r| r.note.clone());
     let change = OutboundChange {
         po_number: order
             .buyer_order_ref
@@ -66,8 +75,14 @@ pub fn outbound_document(
     let env = Envelope::new(from, partner.id.clone(), control, Utc::now().naive_utc())
         .with_syntax(partner.syntax.clone());
     let (bytes, set) = match partner_role {
-        Role::Seller => (edi::write_860(&env, &change)?, SetKind::PoChange860),
-        Role::Buyer => (edi::write_865(&env, &change)?, SetKind::SellerChange865),
+        Role::Seller => (
+            edi::write_860_coded(&env, &change, &reasons)?,
+            SetKind::PoChange860,
+        ),
+        Role::Buyer => (
+            edi::write_865_coded(&env, &change, &reasons)?,
+            SetKind::SellerChange865,
+        ),
     };
     Ok(EdiFile {
         name: edi::file_name(control, set),

@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use domain::{Order, PlatformLine, PlatformState};
+use domain::{Order, PlatformLine, PlatformState, ReasonCode};
 use edi::{ChangeDocument, LineAction, SetKind};
 
 use super::Refusal;
@@ -73,8 +73,13 @@ fn line_segment(doc: &ChangeDocument, change: &edi::LineChange) -> (String, u32)
 /// the line's new total, `Reject(n)` the ordered quantity less `n`,
 /// `NoChange` is left out. A line the order does not have, a quantity the
 /// partner's reading needs but did not send, or a total below what has
-/// shipped is refused.
-pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformState, Refusal> {
+/// shipped is refused. Every unit is coded `reason_code`
+/// ([`super::reasons::document_code`]).
+pub fn platform_state(
+    order: &Order,
+    doc: &ChangeDocument,
+    reason_code: ReasonCode,
+) -> Result<PlatformState, Refusal> {
     let mut lines = Vec::new();
     for change in &doc.lines {
         let segment = || line_segment(doc, change);
@@ -116,12 +121,10 @@ pub fn platform_state(order: &Order, doc: &ChangeDocument) -> Result<PlatformSta
         (None, true, _) | (None, false, None) => doc.order_reason(),
         (None, false, Some(first)) => doc.line_reason(first),
     };
-    // X12 gives no reason code in the sets we read: the partner's words
-    // (NTE) are the note.
     Ok(PlatformState {
         whole_order_cancelled: doc.whole_order,
         lines,
-        reason_code: domain::ReasonCode::Other,
+        reason_code,
         reason,
     })
 }
