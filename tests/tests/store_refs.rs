@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::{Companies, Orders, Store};
 use sqlite::EmbeddedStore;
-use wiremock::matchers::method;
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SHOPIFY_BUYER: &str = "demo-buyer-shopify-key";
@@ -461,15 +461,45 @@ async fn cancel_after_seller_refs(seller: &str, key: &str) -> (String, Vec<wirem
     // (BigCommerce) first.
     let line = json!({"id": 4101, "quantity": 3, "subtotal": "30.00", "total": "30.00",
                       "price_ex_tax": "10.0000", "price_inc_tax": "10.0000", "applied_discounts": []});
-    let read = if seller == "seller-woo" {
-        json!({"id": 7310, "currency": "USD", "line_items": [line]})
+    // Then the reason goes in as a note: WooCommerce's order notes (listed
+    // first, so a retry adds none twice), BigCommerce's staff notes (read
+    // with the order, written with the change).
+    if seller == "seller-woo" {
+        let order = "/wp-json/wc/v3/orders/7310";
+        Mock::given(method("GET"))
+            .and(path(order))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": 7310, "currency": "USD", "line_items": [line]})),
+            )
+            .mount(&platform)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{order}/notes")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .mount(&platform)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(format!("{order}/notes")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .mount(&platform)
+            .await;
     } else {
-        json!([line])
-    };
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(read))
-        .mount(&platform)
-        .await;
+        let order = "/stores/birch123/v2/orders/7310";
+        Mock::given(method("GET"))
+            .and(path(format!("{order}/products")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([line])))
+            .mount(&platform)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(order))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": 7310, "staff_notes": "Ship Monday"})),
+            )
+            .mount(&platform)
+            .await;
+    }
     let app = demo_app().await;
     connect_to(&app.store, seller, &platform).await;
     let id = new_order(&app, seller).await;
@@ -510,37 +540,68 @@ async fn cancel_after_seller_refs(seller: &str, key: &str) -> (String, Vec<wirem
 #[tokio::test]
 async fn woocommerce_sync_calls_exactly_the_sellers_order() {
     let (_, requests) = cancel_after_seller_refs("seller-woo", WOO_SELLER).await;
-    assert_eq!(requests.len(), 2, "{requests:?}");
-    for r in &requests {
-        assert_eq!(r.url.path(), "/wp-json/wc/v3/orders/7310");
-        assert_eq!(r.url.query(), None);
-    }
-    assert_eq!(requests[0].method.as_str(), "GET");
-    let r = &requests[1];
-    assert_eq!(r.method.as_str(), "PUT");
-    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    let calls: Vec<(String, String, Option<String>)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.url.path().to_owned(),
+                r.url.query().map(str::to_owned),
+            )
+        })
+        .collect();
+    let order = "/wp-json/wc/v3/orders/7310";
+    let notes = format!("{order}/notes");
+    assert_eq!(
+        calls,
+        [
+            ("GET".into(), order.into(), None),
+            ("PUT".into(), order.into(), None),
+            ("GET".into(), notes.clone(), Some("type=internal".into())),
+            ("POST".into(), notes, None),
+        ]
+    );
+    let body: Value = serde_json::from_slice(&requests[1].body).unwrap();
     assert_eq!(
         body,
         json!({"line_items": [{"id": 4101, "quantity": 2, "subtotal": "20.00", "total": "20.00"}]})
+    );
+    let note: Value = serde_json::from_slice(&requests[3].body).unwrap();
+    assert_eq!(note["customer_note"], false);
+    assert!(
+        note["note"].as_str().unwrap().ends_with(": Other (other)"),
+        "{note}"
     );
 }
 
 #[tokio::test]
 async fn bigcommerce_sync_calls_exactly_the_sellers_order() {
     let (_, requests) = cancel_after_seller_refs("seller-bc", BC_SELLER).await;
-    assert_eq!(requests.len(), 2, "{requests:?}");
-    assert_eq!(requests[0].method.as_str(), "GET");
-    assert_eq!(
-        requests[0].url.path(),
-        "/stores/birch123/v2/orders/7310/products"
+    let order = "/stores/birch123/v2/orders/7310";
+    for r in &requests {
+        assert!(r.url.path().starts_with(order), "{}", r.url);
+    }
+    let products = requests
+        .iter()
+        .find(|r| r.url.path().ends_with("/products"))
+        .expect("the products read");
+    assert_eq!(products.url.query(), Some("limit=250&page=1"));
+    let puts: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1, "{requests:?}");
+    assert_eq!(puts[0].url.path(), order);
+    assert_eq!(puts[0].url.query(), None);
+    let body: Value = serde_json::from_slice(&puts[0].body).unwrap();
+    assert_eq!(body["products"], json!([{"id": 4101, "quantity": 2}]));
+    // The merchant's note is kept, ours appended.
+    let staff = body["staff_notes"].as_str().unwrap();
+    assert!(
+        staff.starts_with("Ship Monday\n") && staff.ends_with(": Other (other)"),
+        "{staff}"
     );
-    assert_eq!(requests[0].url.query(), Some("limit=250&page=1"));
-    let r = &requests[1];
-    assert_eq!(r.method.as_str(), "PUT");
-    assert_eq!(r.url.path(), "/stores/birch123/v2/orders/7310");
-    assert_eq!(r.url.query(), None);
-    let body: Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(body, json!({"products": [{"id": 4101, "quantity": 2}]}));
+    assert_eq!(requests.len(), 3, "{requests:?}");
 }
 
 /// An order stored before refs were validated: the sync is a permanent

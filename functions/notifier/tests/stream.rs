@@ -27,7 +27,9 @@ use service::notify::{Notifier, NotifierConfig};
 use service::secrets::WithSecrets;
 use service::store::{Commit, Companies, Orders};
 use ses::SesMailer;
-use wiremock::matchers::{body_json, body_string_contains, header, method, path};
+use wiremock::matchers::{
+    body_json, body_partial_json, body_string_contains, header, method, path,
+};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// As deployed: the companies' secrets in (ministack's) Secrets Manager.
@@ -349,17 +351,19 @@ async fn woocommerce_seller_gets_new_line_quantities() {
     assert_eq!(entry.outcome, Some(Outcome::Sent));
     assert_eq!(
         entry.detail.as_deref(),
-        Some("WooCommerce order 731: quantities set (line 41 -> 1)")
+        Some("WooCommerce order 731: quantities set (line 41 -> 1); order note added")
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bigcommerce_seller_gets_the_cancelled_status() {
     let w = World::new().await;
+    mount_bc_order(&w).await;
     Mock::given(method("PUT"))
         .and(path("/stores/birch123/v2/orders/120"))
         .and(header("x-auth-token", "bc_demo_token"))
-        .and(body_json(json!({"status_id": 5})))
+        .and(body_partial_json(json!({"status_id": 5})))
+        .and(body_string_contains(r"Gift wrap\n"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 120, "status_id": 5})))
         .expect(1)
         .mount(&w.platform)
@@ -383,6 +387,32 @@ async fn mount_woo_order(w: &World) {
             "id": 731, "currency": "USD",
             "line_items": [{"id": 41, "quantity": 2, "subtotal": "68.00", "total": "60.00"}]
         })))
+        .mount(&w.platform)
+        .await;
+    // The reason's private order note: none there yet, then added.
+    Mock::given(method("GET"))
+        .and(path("/wp-json/wc/v3/orders/731/notes"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&w.platform)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/wp-json/wc/v3/orders/731/notes"))
+        .and(body_string_contains("Other (other)"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 9})))
+        .expect(1)
+        .mount(&w.platform)
+        .await;
+}
+
+/// BigCommerce's order 120 as read before an update: the staff notes our
+/// line is appended to.
+async fn mount_bc_order(w: &World) {
+    Mock::given(method("GET"))
+        .and(path("/stores/birch123/v2/orders/120"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 120, "staff_notes": "Gift wrap"})),
+        )
         .mount(&w.platform)
         .await;
 }
@@ -613,9 +643,12 @@ async fn a_poison_record_fails_alone() {
         ])))
         .mount(&w.platform)
         .await;
+    mount_bc_order(&w).await;
     Mock::given(method("PUT"))
         .and(path("/stores/birch123/v2/orders/120"))
-        .and(body_json(json!({"products": [{"id": 501, "quantity": 1}]})))
+        .and(body_partial_json(
+            json!({"products": [{"id": 501, "quantity": 1}]}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
         .expect(1)
         .mount(&w.platform)
