@@ -6,6 +6,7 @@
 # read, cancelled, fulfilled through the document's links).
 #
 #   scripts/api-fuzz.sh [--max-examples 25] [--seed 11] [--all-checks]
+#   scripts/api-fuzz.sh --install     install the venv if needed (nothing else)
 #
 # DROPSHIP_BIN picks the server binary (the test command passes the debug one
 # cargo test built); otherwise dropship is built in release. --all-checks adds
@@ -15,14 +16,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION="4.32.5"
-examples=25 seed=11
+examples=25 seed=11 install_only=""
 checks="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --max-examples) examples="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --all-checks) checks=all; shift ;;
-    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+    --install) install_only=1; shift ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -33,8 +35,10 @@ have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("
 if [[ "$have" != "$SCHEMATHESIS_VERSION" ]]; then
     log "installing schemathesis==$SCHEMATHESIS_VERSION into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        -r scripts/schemathesis-requirements.txt >&2
 fi
+[[ -z "$install_only" ]] || exit 0
 
 bin="${DROPSHIP_BIN:-}"
 if [[ -z "$bin" ]]; then

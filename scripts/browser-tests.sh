@@ -5,6 +5,7 @@
 # and playwright-core from browser-tests/package-lock.json into
 # target/browser-tests/node_modules (cached while the lock file is unchanged).
 # Screenshots are left in target/browser-tests/screenshots/.
+# `scripts/browser-tests.sh --install` installs those only, runs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,6 +26,7 @@ if [ ! -f "$work/node_modules/playwright-core/package.json" ] \
   cp browser-tests/package.json browser-tests/package-lock.json "$work/"
   (cd "$work" && npm ci --ignore-scripts --no-audit --no-fund)
 fi
+[ "${1:-}" != --install ] || exit 0
 
 cargo build -p dropship --locked --quiet
 rm -rf "$work/screenshots"

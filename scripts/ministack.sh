@@ -2,6 +2,7 @@
 # The local AWS stand-in for tests: ministack (PyPI, pinned) in its own venv
 # under target/, on a free loopback port (or MINISTACK_HOST's address).
 #
+#   scripts/ministack.sh install      install the venv if needed (nothing else)
 #   scripts/ministack.sh start        start (or reuse a running one); prints `export ...` lines
 #   scripts/ministack.sh env          print the `export ...` lines of the running one
 #   scripts/ministack.sh stop         stop the one started by `start`
@@ -41,7 +42,7 @@ ensure_venv() {
         log "installing ministack==$MINISTACK_VERSION (with aws-sam-translator==$SAM_TRANSLATOR_VERSION) into $venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION" \
-            "aws-sam-translator==$SAM_TRANSLATOR_VERSION" >&2
+            "aws-sam-translator==$SAM_TRANSLATOR_VERSION" -r "$root/scripts/ministack-requirements.txt" >&2
     fi
 }
 
@@ -135,6 +136,7 @@ stop() {
 cmd="${1:-}"
 shift || true
 case "$cmd" in
+install) ensure_venv ;;
 start) start ;;
 stop) stop ;;
 env)
@@ -159,7 +161,7 @@ test)
     exit "$status"
     ;;
 *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,13p' "$0" >&2
     exit 2
     ;;
 esac

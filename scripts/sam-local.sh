@@ -22,8 +22,15 @@
 #    The containers' DNS server is their own loopback (no name is looked up
 #    anywhere), and IPv4 forwarding stays off.
 #
-#   scripts/sam-local.sh          run the whole check
+#   scripts/sam-local.sh            run the whole check
+#   scripts/sam-local.sh --install  install docker.io if missing (nothing else)
 set -euo pipefail
+install_only=""
+case "${1:-}" in
+"") ;;
+--install) install_only=1 ;;
+*) sed -n '2,26p' "$0" >&2; exit 2 ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -47,6 +54,7 @@ if ! command -v dockerd >/dev/null; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2
 fi
+[[ -z "$install_only" ]] || exit 0
 # The daemon's sockets: under target/ too, unless that path is too long for
 # a Unix socket (108 bytes, and containerd's sit deeper); then in /tmp.
 sock_dir="$docker_dir"

@@ -4,6 +4,7 @@
 # (ministack's target/venv pins another botocore). Installed on first use and
 # again only when the requirements file changes.
 #
+#   scripts/sam.sh install       install the venv if needed (nothing else)
 #   scripts/sam.sh lint          cfn-lint template.yaml, then sam validate --lint
 #   scripts/sam.sh path          print the venv's bin directory (for PATH)
 #   scripts/sam.sh run CMD...    run CMD with the venv's bin first on PATH
@@ -24,7 +25,9 @@ ensure_venv() {
     if [[ "$have" != "$want" || ! -x "$venv/bin/sam" ]]; then
         log "installing the SAM tool chain into $venv (scripts/sam-requirements.txt)"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+        # --no-compile: Python compiles what a command imports when it first
+        # runs, a fraction of the 800 MB installed.
+        "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile -r "$requirements" >&2
         echo "$want" >"$stamp"
     fi
 }
@@ -41,6 +44,9 @@ printf '{"telemetryEnabled": false, "lastVersionCheck": %s.0}\n' "$(($(date +%s)
 cmd="${1:-}"
 shift || true
 case "$cmd" in
+install)
+    ensure_venv
+    ;;
 lint)
     ensure_venv
     cd "$root"
@@ -59,7 +65,7 @@ run)
     PATH="$venv/bin:$PATH" "$@"
     ;;
 *)
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
     ;;
 esac

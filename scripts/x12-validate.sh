@@ -4,6 +4,7 @@
 # venv under target/, driven by scripts/x12_validate.py.
 #
 #   scripts/x12-validate.sh FILE...
+#   scripts/x12-validate.sh --install    install the venv if needed (nothing else)
 #
 # One JSON line per file on stdout: {"file", "ok", "sets", "errors"}.
 # Exit 0 if every file is valid, 1 if one is not, 2 on usage or install error.
@@ -18,7 +19,7 @@ venv="$root/target/x12-venv"
 log() { printf 'x12-validate.sh: %s\n' "$*" >&2; }
 
 if [[ $# -eq 0 ]]; then
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 2
 fi
 
@@ -41,4 +42,5 @@ ensure_venv() {
 }
 
 ensure_venv
+[[ "$1" != --install ]] || exit 0
 exec "$venv/bin/python" "$root/scripts/x12_validate.py" "$@"
