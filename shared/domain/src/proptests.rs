@@ -81,6 +81,12 @@ fn actor(party: Role, source: Source) -> Actor {
 }
 
 fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
+    step(order, cmd).map(|(next, _)| next)
+}
+
+/// The step as a store commits it: the order after it, and the
+/// cancellation it records (if any).
+fn step(order: &Order, cmd: &Cmd) -> Option<(Order, Option<Cancellation>)> {
     let t = DateTime::UNIX_EPOCH;
     match cmd {
         Cmd::CancelOrder(p) => cancel(
@@ -94,7 +100,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
             t,
         )
         .ok()
-        .map(|d| d.order),
+        .map(|d| (d.order, Some(d.record))),
         Cmd::CancelItems(p, items) => cancel(
             order,
             actor(*p, Source::App),
@@ -104,7 +110,9 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
                     .map(|(i, q)| ItemRequest {
                         line_item_id: line_id(*i),
                         quantity: *q,
-                        reason_code: None,
+                        reason_code: Some(
+                            ReasonCode::ALL[*i % ReasonCode::ALL.len()].as_str().into(),
+                        ),
                         reason: Some("r".into()),
                     })
                     .collect(),
@@ -113,7 +121,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
             t,
         )
         .ok()
-        .map(|d| d.order),
+        .map(|d| (d.order, Some(d.record))),
         Cmd::Fulfill(items) => fulfill(
             order,
             Role::Seller,
@@ -126,7 +134,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
             t,
         )
         .ok()
-        .map(|d| d.order),
+        .map(|d| (d.order, None)),
         Cmd::Reconcile(p, whole, lines) => {
             let state = PlatformState {
                 whole_order_cancelled: *whole,
@@ -150,7 +158,7 @@ fn apply(order: &Order, cmd: &Cmd) -> Option<Order> {
                 second.cancellation, None,
                 "second reconcile cancelled again"
             );
-            first.order
+            first.order.map(|next| (next, first.cancellation))
         }
     }
 }
@@ -238,81 +246,6 @@ proptest! {
         let before: u32 = order.line_items.iter().map(|l| l.cancelled).sum();
         let now: u32 = after.line_items.iter().map(|l| l.cancelled).sum();
         prop_assert_eq!(now - before, cancelled, "the record accounts for every cancelled unit");
-    }
-}
-
-/// The step as a store commits it: the order after it, and the
-/// cancellation it records (if any).
-fn step(order: &Order, cmd: &Cmd) -> Option<(Order, Option<Cancellation>)> {
-    let t = DateTime::UNIX_EPOCH;
-    let who = |p: Role, s| actor(p, s);
-    match cmd {
-        Cmd::CancelOrder(p) => cancel(
-            order,
-            who(*p, Source::Api),
-            &CancelRequest::WholeOrder {
-                reason_code: Some("out_of_stock".into()),
-                reason: None,
-            },
-            "c".into(),
-            t,
-        )
-        .ok()
-        .map(|d| (d.order, Some(d.record))),
-        Cmd::CancelItems(p, items) => cancel(
-            order,
-            who(*p, Source::App),
-            &CancelRequest::Items(
-                items
-                    .iter()
-                    .map(|(i, q)| ItemRequest {
-                        line_item_id: line_id(*i),
-                        quantity: *q,
-                        reason_code: Some(
-                            ReasonCode::ALL[*i % ReasonCode::ALL.len()].as_str().into(),
-                        ),
-                        reason: Some("r".into()),
-                    })
-                    .collect(),
-            ),
-            "c".into(),
-            t,
-        )
-        .ok()
-        .map(|d| (d.order, Some(d.record))),
-        Cmd::Reconcile(..) | Cmd::Fulfill(_) => {
-            let next = apply(order, cmd)?;
-            let cancelled = |o: &Order| o.line_items.iter().map(|l| l.cancelled).sum::<u32>();
-            // Reconciling records a cancellation exactly when units were cancelled.
-            let record = (cancelled(&next) > cancelled(order)).then(|| {
-                let Cmd::Reconcile(p, whole, lines) = cmd else {
-                    unreachable!("a fulfilment cancels nothing")
-                };
-                let state = PlatformState {
-                    whole_order_cancelled: *whole,
-                    lines: lines
-                        .iter()
-                        .map(|(i, q)| PlatformLine {
-                            line_item_id: line_id(*i),
-                            quantity: *q,
-                        })
-                        .collect(),
-                    reason_code: ReasonCode::Other,
-                    reason: "edited".into(),
-                };
-                reconcile(
-                    order,
-                    who(*p, Source::Store(Platform::Shopify)),
-                    &state,
-                    "c".into(),
-                    t,
-                )
-                .ok()
-                .and_then(|r| r.cancellation)
-                .expect("the reconcile that cancelled records it")
-            });
-            Some((next, record))
-        }
     }
 }
 

@@ -192,10 +192,10 @@ pub fn recount<'a>(
     use std::collections::BTreeMap;
     let mut rows: BTreeMap<(String, String, NaiveDate), DayCounts> = BTreeMap::new();
     for (order, cancellations) in orders {
+        // A creation always counts (1 order), so this is never the default.
         let mut counts = ScoreChange::of(order, true, None)
             .map(|c| c.counts)
             .unwrap_or_default();
-        counts.orders = 1;
         for c in cancellations {
             let mut of_c = ScoreChange::of(order, false, Some(c))
                 .map(|c| c.counts)

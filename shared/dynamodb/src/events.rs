@@ -483,16 +483,11 @@ impl WebhookStore for DynamoStore {
         let now = Utc::now();
         'pages: loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", schema::PK)
-                .expression_attribute_names("#sk", schema::SK)
-                .expression_attribute_values(":pk", s(keys::company(company_id)))
-                .expression_attribute_values(":from", s(&lower))
-                .expression_attribute_values(":to", s(keys::event_place(u64::MAX)))
+                .key_range(
+                    keys::company(company_id),
+                    lower.as_str(),
+                    keys::event_place(u64::MAX),
+                )
                 .limit(i32::try_from(want.saturating_add(1)).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()

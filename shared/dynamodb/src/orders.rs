@@ -90,16 +90,7 @@ impl DynamoStore {
         let mut entries = Vec::new();
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", schema::PK)
-                .expression_attribute_names("#sk", schema::SK)
-                .expression_attribute_values(":pk", s(keys::order(id)))
-                .expression_attribute_values(":from", s(keys::NOTIFY_PREFIX))
-                .expression_attribute_values(":to", s(keys::ORDER_SK))
+                .key_range(keys::order(id), keys::NOTIFY_PREFIX, keys::ORDER_SK)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -115,18 +115,9 @@ impl DynamoStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DayCounts>, StoreError> {
+        // Every key of day `to` starts `<to>#`, and '$' sorts after '#'.
         let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-            .expression_attribute_names("#pk", schema::PK)
-            .expression_attribute_names("#sk", schema::SK)
-            .expression_attribute_values(":pk", s(partition(company_id)))
-            // Every key of day `to` starts `<to>#`, and '$' sorts after '#'.
-            .expression_attribute_values(":from", s(format!("{from}#")))
-            .expression_attribute_values(":to", s(format!("{to}$")))
+            .key_range(partition(company_id), format!("{from}#"), format!("{to}$"))
             .into_paginator()
             .items()
             .send()

@@ -17,6 +17,26 @@ use service::store::{
 };
 
 impl DynamoStore {
+    /// A consistent Query of partition `pk` for the sort keys from `from`
+    /// to `to`, both included (the caller adds paging or a limit).
+    pub(super) fn key_range(
+        &self,
+        pk: String,
+        from: impl Into<String>,
+        to: impl Into<String>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", schema::PK)
+            .expression_attribute_names("#sk", schema::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+    }
+
     /// Every item a Scan selects, read consistently, page after page (the
     /// SDK's paginator): operator commands only, never a request's path.
     pub(super) async fn scan_all(

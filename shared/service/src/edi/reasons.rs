@@ -49,8 +49,9 @@ pub fn inbound_code(value: &str, partner: &PartnerCodes) -> Option<ReasonCode> {
         .find(|c| default_code(*c).eq_ignore_ascii_case(&value))
 }
 
-/// What an 855's `ACK01` (element 668) says of why its units are
-/// rejected, where 004010's meaning is plain. `R4` (contract item not
+/// What an 855's `ACK01` (element 668; meanings as X12's code list has
+/// them, docs/edi.md names where) says of why its units are rejected, where
+/// 004010's meaning is plain. `R4` (contract item not
 /// available) is stock; `R2` (invalid item product number) may be a wrong
 /// number as well as a withdrawn item, and `IR`, `ID`, `R1`, `R3`, `R5`-`R8`
 /// give no cause we have a code for.
