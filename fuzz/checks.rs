@@ -1,7 +1,7 @@
 //! The fuzzing oracles, one per target: each takes raw bytes and panics on a
 //! failure. Shared by the libFuzzer targets (`fuzz/fuzz_targets/`, long runs
 //! with `cargo fuzz`) and the stable short run in the test suite
-//! (`tests/tests/fuzz.rs`), which includes this file with `#[path]`.
+//! (`tests/tests/e2e/fuzz.rs`), which includes this file with `#[path]`.
 #![allow(dead_code)]
 
 use edi::{

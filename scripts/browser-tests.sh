@@ -28,7 +28,7 @@ if [ ! -f "$work/node_modules/playwright-core/package.json" ] \
 fi
 [ "${1:-}" != --install ] || exit 0
 
-cargo build -p dropship --locked --quiet
+scripts/debug-build.sh --quiet
 rm -rf "$work/screenshots"
 export DROPSHIP_BIN="$root/target/debug/dropship"
 export PLAYWRIGHT_MODULES="$work/node_modules"

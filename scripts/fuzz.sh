@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long fuzzing run: libFuzzer through cargo-fuzz on the stable
 # toolchain (RUSTC_BOOTSTRAP=1 lets stable take the -Z flags cargo-fuzz
-# passes). The short run is `cargo test -p e2e --test fuzz` (in scripts/test).
+# passes). The short run is `cargo test -p e2e --test e2e fuzz::` (in scripts/test).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET=300] [TARGET...]
 #

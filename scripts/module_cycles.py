@@ -14,6 +14,14 @@ import re
 import sys
 from pathlib import Path
 
+# Matched in place (pattern.match(text, pos)): slicing the text at every
+# position made a crate's scan quadratic.
+RAW = re.compile(r'b?r(#*)"')
+CHAR = re.compile(r"'(\\.|\\u\{[0-9a-fA-F]+\}|\\x..|[^\\'])'")
+WORD = re.compile(r"\w+")
+NEST = re.compile(r"/\*|\*/")
+NEXT = re.compile(r'/[/*]|"|\'|\bb?r#*"')
+
 
 def strip(src):
     """The source with comments, strings and chars blanked (braces and
@@ -29,18 +37,15 @@ def strip(src):
             i = j
         elif src.startswith("/*", i):
             depth, j = 1, i + 2
-            while j < n and depth:
-                if src.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif src.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
+            while depth and (m := NEST.search(src, j)):
+                depth, j = depth + (1 if m.group() == "/*" else -1), m.end()
+            if depth:
+                j = n
             out.append(re.sub(r"[^\n]", " ", src[i:j]))
             i = j
-        elif (m := re.match(r'b?r(#*)"', src[i:])) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_")):
+        elif c in "br" and (m := RAW.match(src, i)) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_")):
             end = '"' + m.group(1)
-            j = src.find(end, i + m.end())
+            j = src.find(end, m.end())
             j = n if j < 0 else j + len(end)
             out.append(re.sub(r"[^\n]", " ", src[i:j]))
             i = j
@@ -53,12 +58,15 @@ def strip(src):
             kept = text[1:-1] if re.fullmatch(r'"crate::[\w:]+"', text) else ""
             out.append(kept + re.sub(r"[^\n]", " ", text[len(kept) :]))
             i = j + 1
-        elif c == "'" and (m := re.match(r"'(\\.|\\u\{[0-9a-fA-F]+\}|\\x..|[^\\'])'", src[i:])):
-            out.append(" " * m.end())
-            i += m.end()
+        elif c == "'" and (m := CHAR.match(src, i)):
+            out.append(" " * (m.end() - i))
+            i = m.end()
         else:
-            out.append(c)
-            i += 1
+            # Straight to the next place a comment, string or char may start.
+            m = NEXT.search(src, i + 1)
+            j = m.start() if m else n
+            out.append(src[i:j])
+            i = j
     return "".join(out)
 
 
@@ -125,7 +133,7 @@ def crate_paths(code):
                         paths.append(re.match(r"[\w]+", entry).group(0) if re.match(r"\w", entry) else entry)
                     start = k2 + 1
         else:
-            w = re.match(r"\w+", code[j:])
+            w = WORD.match(code, j)
             if w:
                 paths.append(w.group(0))
     return paths
@@ -163,9 +171,9 @@ def main():
     src = Path(args[0] if args else "shared/platforms/src")
     lib = src / "lib.rs"
     lib_code, _ = drop_test_items(strip(lib.read_text()))
-    modules = set(re.findall(r"^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", lib_code, re.M))
+    modules = set(re.findall(r"^[ \t]*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", lib_code, re.M))
     reexports = root_reexports(lib_code, modules)
-    root_items = re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:fn|struct|enum|const|static|trait|type)\s+(\w+)", lib_code, re.M)
+    root_items = re.findall(r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?(?:fn|struct|enum|const|static|trait|type)\s+(\w+)", lib_code, re.M)
     edges = {m: set() for m in modules}
     unknown = set()
     test_files = set()
@@ -183,7 +191,7 @@ def main():
     defined = {}
     for f in files:
         m = module_of(f, src)
-        for name in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:fn|struct|enum|const|static|trait|type)\s+(\w+)", parsed[f], re.M):
+        for name in re.findall(r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?(?:fn|struct|enum|const|static|trait|type)\s+(\w+)", parsed[f], re.M):
             if m in globs:
                 defined.setdefault(name, m)
         for name in re.findall(r"macro_rules!\s*(\w+)", parsed[f]):

@@ -125,12 +125,11 @@ fi
 
 # --- sam build -------------------------------------------------------------------
 # scripts/sam_local_stage.py: the template, each function built by a make rule
-# from the workspace's debug build (the one the deployed-stack test made). The
+# from the workspace's debug build (scripts/debug-build.sh, the test step's own). The
 # template's own build method (cargo lambda, one build per function, each with
 # its own features) costs about 20 CPU-minutes here in debug: over the
 # suite's budget, for the same code.
-cargo_build="cargo build --locked --quiet --bins"
-for p in cancellation-api webhook-intake notifier edi-intake dropship; do cargo_build+=" -p $p"; done
+cargo_build="scripts/debug-build.sh --quiet"
 rm -rf "$state/src"
 python3 scripts/sam_local_stage.py "$root" "$state/src" "$cargo_build"
 scripts/sam.sh run sam build --template-file "$state/src/template.yaml" --parameter-overrides Architecture=x86_64 \

@@ -33,7 +33,7 @@ pub const DEFAULT_LOCAL_SENDER: &str = "notifications@dropship.example";
 
 /// How long a claim locks its notification, in seconds: shorter than the
 /// notifier function's timeout (template.yaml; docs/operations.md, "Claims
-/// and timeouts", and a test in tests/tests/sam_template.rs hold them
+/// and timeouts", and a test in tests/tests/e2e/sam_template.rs hold them
 /// together), so a worker killed mid-attempt holds nothing for long.
 pub const CLAIM_LOCK_SECONDS: i64 = 30;
 /// Kept free between a claim's end and the invocation's deadline (lock

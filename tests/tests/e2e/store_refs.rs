@@ -4,11 +4,9 @@
 //! numeric ids, and the notifier then calls exactly that resource of the
 //! owner's store (a fake platform on loopback).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use handlers::api::Api;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::{PlatformHttp, RetryPolicy};

@@ -3,9 +3,7 @@
 //! `notifications retry` and delivered once; one that was delivered never
 //! is again.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use domain::events::UrlPolicy;
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;

@@ -2,11 +2,9 @@
 //! same error codes, and every response the handler gives (in the scenarios
 //! below) has a documented status and matches its documented schema.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use handlers::api::ROUTES;
 use handlers::response::Code;
 use serde_json::Value;

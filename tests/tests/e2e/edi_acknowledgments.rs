@@ -3,12 +3,10 @@
 //! retry under a new control number; one never acknowledged turns overdue
 //! (listed, counted) and is sent again too; an accepted one stays sent.
 
-mod common;
-
 use std::path::PathBuf;
 
+use crate::common::*;
 use aws::emf::Captured;
-use common::*;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};

@@ -4,11 +4,9 @@
 //! shortfalls, and every way a delivery can be refused. Platform APIs are
 //! fakes on loopback.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use handlers::intake;
 use local::seed::{self, SeedFile};
 use platforms::client::{HttpPlatformReader, PlatformHttp, RetryPolicy};

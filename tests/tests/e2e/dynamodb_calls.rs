@@ -2,9 +2,7 @@
 //! counted by an SDK interceptor on ministack. Counts are deterministic, so
 //! the goals are asserted; the table is printed for docs/dynamodb.md.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use dynamodb::testing::{Call, Counter, Read, counted_store};
 use handlers::api::Api;
 use handlers::intake;

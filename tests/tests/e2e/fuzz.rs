@@ -12,7 +12,7 @@
 //! parsers, 200 for the API, whose every case seeds a fresh store). The long
 //! run is libFuzzer's: `scripts/fuzz.sh` (see BENCHMARKS.md).
 
-#[path = "../../fuzz/checks.rs"]
+#[path = "../../../fuzz/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};

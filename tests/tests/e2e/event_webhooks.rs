@@ -3,12 +3,10 @@
 //! `dropship serve` recording and delivering events to a loopback receiver
 //! that checks each signature as a partner would.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use chrono::Duration;
-use common::*;
 use domain::events::{EndpointChange, UrlPolicy};
 use local::worker::{OutboxWorker, local_notifier};
 use platforms::client::PlatformHttp;

@@ -3,9 +3,7 @@
 //! as clients written before codes send, is coded `other`; an unknown code
 //! is refused and changes nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const CANCEL: &str = "/v1/orders/ord_demo_api/cancellations";

@@ -3,11 +3,9 @@
 //! serve`, answered with 997s; partners' cancellations sent out as 860s and
 //! 865s by the notifier.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use domain::{CancellationKind, ReasonCode, Role, Source};
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};

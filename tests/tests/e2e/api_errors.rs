@@ -1,9 +1,7 @@
 //! Every row of docs/api.md's error table, through the HTTP handler; and
 //! every refused request leaves the order exactly as it was.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use domain::Order;
 use handlers::api::Api;
 use service::store::{

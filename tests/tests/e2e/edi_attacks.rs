@@ -8,12 +8,10 @@
 //! The tests run one at a time (`SERIAL`): two of them measure the peak
 //! memory of the process.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use local::edi::EdiWatcher;
 use local::seed::{self, SeedFile};
 use local::worker::{OutboxWorker, local_notifier};

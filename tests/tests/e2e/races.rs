@@ -2,8 +2,6 @@
 //! file-backed embedded store: cancellations and fulfillments from many
 //! threads never over-commit units, and every success is one record.
 
-mod common;
-
 use std::sync::Arc;
 
 use domain::{CancelRequest, FulfillRequest, ItemRequest, Source};
@@ -16,10 +14,12 @@ use sqlite::EmbeddedStore;
 async fn cancellations_racing_fulfillments_never_over_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open_dir(dir.path()).unwrap();
-    seed::apply(&store, &common::demo_seed()).await.unwrap();
+    seed::apply(&store, &crate::common::demo_seed())
+        .await
+        .unwrap();
     let app = Arc::new(OrdersService::new(store));
-    let buyer = app.authenticate(common::BUYER).await.unwrap();
-    let seller = app.authenticate(common::SELLER).await.unwrap();
+    let buyer = app.authenticate(crate::common::BUYER).await.unwrap();
+    let seller = app.authenticate(crate::common::SELLER).await.unwrap();
     // ord_demo_api: li_1 x4, li_2 x2. 48 writers each want one unit of li_1
     // or li_2, a few want the whole order.
     let mut tasks = Vec::new();

@@ -3,12 +3,10 @@
 //! judged by the same rules (`domain::addresses`), so an IPv6 form that
 //! holds a private or metadata IPv4 address is refused either way.
 
-mod common;
-
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use domain::events::UrlPolicy;
 use handlers::api::Api;
 use serde_json::json;

@@ -2,8 +2,6 @@
 //! sample events in `events/`: the same files `sam local invoke -e` and
 //! `cargo lambda invoke --data-file` take.
 
-mod common;
-
 use std::path::PathBuf;
 
 use dynamodb::DynamoStore;
@@ -43,8 +41,8 @@ async fn demo_store() -> Deployed {
 }
 
 /// The services a host of both functions' handlers runs, over one core.
-async fn demo_app() -> common::Services<Deployed> {
-    common::services(
+async fn demo_app() -> crate::common::Services<Deployed> {
+    crate::common::services(
         OrdersService::new(demo_store().await),
         platforms::client::HttpPlatformReader::default(),
     )

@@ -2,11 +2,9 @@
 //! through `api::handle`, then the outbox worker of `dropship serve`.
 //! Whatever one notification does, the others are still sent.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use handlers::api::Api;
 use local::outbox::EmlOutbox;
 use local::worker::{Drained, OutboxWorker, local_notifier};

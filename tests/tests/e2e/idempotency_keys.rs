@@ -3,11 +3,9 @@
 //! with; another route or body under it is `422 idempotency_key_reused`
 //! and does nothing; the first answer, refusals included, is replayed.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use domain::events::UrlPolicy;
 use handlers::api::Api;
 use serde_json::{Value, json};

@@ -2,9 +2,7 @@
 //! files `sam local invoke -e` and `cargo lambda invoke --data-file` take),
 //! plus the behaviours around them: idempotent replay, previews, listing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn load(name: &str) -> String {

@@ -2,10 +2,8 @@
 //! would print: cancellations by source and kind, webhook deliveries by
 //! outcome, notifications by channel and result.
 
-mod common;
-
+use crate::common::*;
 use aws::emf::Captured;
-use common::*;
 use handlers::intake;
 use serde_json::Value;
 
