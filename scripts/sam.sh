@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # The SAM tool chain, pinned in scripts/sam-requirements.txt (PyPI aws-sam-cli,
-# cfn-lint, cargo-lambda with its ziglang), in its own venv: target/venv-sam
-# (ministack's target/venv pins another botocore). Installed on first use and
-# again only when the requirements file changes.
+# cfn-lint), in its own venv: target/venv-sam (ministack's target/venv pins
+# another botocore); and the build tools `sam build` runs, pinned in
+# scripts/cargo-lambda-requirements.txt (cargo-lambda with its ziglang), added
+# to it only where asked. Installed on first use and again only when a
+# requirements file changes.
 #
-#   scripts/sam.sh install       install the venv if needed (nothing else)
-#   scripts/sam.sh lint          cfn-lint template.yaml, then sam validate --lint
-#   scripts/sam.sh path          print the venv's bin directory (for PATH)
-#   scripts/sam.sh run CMD...    run CMD with the venv's bin first on PATH
-#                                (sam, cfn-lint, cargo-lambda, python-zig)
+#   scripts/sam.sh install        install the SAM venv if needed (nothing else)
+#   scripts/sam.sh install-build  the same, plus cargo-lambda and zig
+#   scripts/sam.sh lint           cfn-lint template.yaml, then sam validate --lint
+#   scripts/sam.sh path           install both, print the venv's bin directory
+#                                 (for PATH: sam build, sam deploy, cargo lambda)
+#   scripts/sam.sh run CMD...     run CMD with the venv's bin first on PATH
+#                                 (sam, cfn-lint; cargo-lambda if installed)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/venv-sam"
 requirements="$root/scripts/sam-requirements.txt"
 stamp="$venv/.requirements.sha256"
+build_requirements="$root/scripts/cargo-lambda-requirements.txt"
+build_stamp="$venv/.build-requirements.sha256"
 
 log() { printf 'sam.sh: %s\n' "$*" >&2; }
 
@@ -26,9 +32,21 @@ ensure_venv() {
         log "installing the SAM tool chain into $venv (scripts/sam-requirements.txt)"
         python3 -m venv "$venv"
         # --no-compile: Python compiles what a command imports when it first
-        # runs, a fraction of the 800 MB installed.
+        # runs, a fraction of what is installed.
         "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile -r "$requirements" >&2
         echo "$want" >"$stamp"
+    fi
+}
+
+ensure_build_tools() {
+    local want have=""
+    ensure_venv
+    want="$(sha256sum "$build_requirements" | cut -d ' ' -f 1)"
+    [[ -f "$build_stamp" ]] && have="$(cat "$build_stamp")"
+    if [[ "$have" != "$want" || ! -x "$venv/bin/cargo-lambda" ]]; then
+        log "installing cargo-lambda and zig into $venv (scripts/cargo-lambda-requirements.txt)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile -r "$build_requirements" >&2
+        echo "$want" >"$build_stamp"
     fi
 }
 
@@ -47,6 +65,9 @@ case "$cmd" in
 install)
     ensure_venv
     ;;
+install-build)
+    ensure_build_tools
+    ;;
 lint)
     ensure_venv
     cd "$root"
@@ -57,7 +78,7 @@ lint)
     AWS_REGION="${AWS_REGION:-us-east-1}" "$venv/bin/sam" validate --lint --template-file template.yaml
     ;;
 path)
-    ensure_venv
+    ensure_build_tools
     echo "$venv/bin"
     ;;
 run)
@@ -65,7 +86,7 @@ run)
     PATH="$venv/bin:$PATH" "$@"
     ;;
 *)
-    sed -n '2,11p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
     ;;
 esac
