@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use service::ledger::{Channel, Ledger, Outcome};
 use service::store::{Companies, Orders, Store};
 use sqlite::EmbeddedStore;
-use wiremock::matchers::{method, path};
+use testkit::stores::{
+    BcOrder, BcProduct, Decimal, FakeBigCommerce, FakeWooCommerce, WooLine, WooOrder,
+};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SHOPIFY_BUYER: &str = "demo-buyer-shopify-key";
@@ -450,54 +453,46 @@ async fn connect_to(store: &EmbeddedStore, company: &str, platform: &MockServer)
 /// The seller sets its refs, the buyer cancels one unit, the notifier runs:
 /// the requests the seller's store received.
 async fn cancel_after_seller_refs(seller: &str, key: &str) -> (String, Vec<wiremock::Request>) {
-    let platform = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&platform)
-        .await;
-    // A partial update reads the order's line (WooCommerce) or products
-    // (BigCommerce) first.
-    let line = json!({"id": 4101, "quantity": 3, "subtotal": "30.00", "total": "30.00",
-                      "price_ex_tax": "10.0000", "price_inc_tax": "10.0000", "applied_discounts": []});
-    // Then the reason goes in as a note: WooCommerce's order notes (listed
-    // first, so a retry adds none twice), BigCommerce's staff notes (read
-    // with the order, written with the change).
-    if seller == "seller-woo" {
-        let order = "/wp-json/wc/v3/orders/7310";
-        Mock::given(method("GET"))
-            .and(path(order))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"id": 7310, "currency": "USD", "line_items": [line]})),
-            )
-            .mount(&platform)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{order}/notes")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-            .mount(&platform)
-            .await;
-        Mock::given(method("POST"))
-            .and(path(format!("{order}/notes")))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-            .mount(&platform)
-            .await;
+    // The seller's store: testkit's fakes, which follow the platforms'
+    // documentation and source (named there). A partial update reads the
+    // order's line (WooCommerce) or products (BigCommerce) first; then the
+    // reason goes in as a note: WooCommerce's order notes (listed first, so
+    // a retry adds none twice), BigCommerce's staff notes (read with the
+    // order, written with the change).
+    let money = |v: &str| v.parse::<Decimal>().unwrap();
+    let platform = if seller == "seller-woo" {
+        let woo = FakeWooCommerce::default();
+        woo.add_order(WooOrder {
+            id: 7310,
+            status: "processing".into(),
+            currency: "USD".into(),
+            tax_percent: money("0"),
+            lines: vec![WooLine {
+                id: 4101,
+                quantity: 3,
+                subtotal: money("30.00"),
+                total: money("30.00"),
+            }],
+        });
+        woo.start().await
     } else {
-        let order = "/stores/birch123/v2/orders/7310";
-        Mock::given(method("GET"))
-            .and(path(format!("{order}/products")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!([line])))
-            .mount(&platform)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(order))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"id": 7310, "staff_notes": "Ship Monday"})),
-            )
-            .mount(&platform)
-            .await;
-    }
+        let bc = FakeBigCommerce::default();
+        bc.add_order(BcOrder {
+            id: 7310,
+            status_id: 11,
+            products: vec![BcProduct {
+                id: 4101,
+                quantity: 3,
+                quantity_refunded: 0,
+                base_price_ex: money("10.00"),
+                price_ex: money("10.00"),
+                price_inc: money("10.00"),
+                discounts: vec![],
+            }],
+        });
+        bc.set_staff_notes(7310, "Ship Monday");
+        bc.start().await
+    };
     let app = demo_app().await;
     connect_to(&app.store, seller, &platform).await;
     let id = new_order(&app, seller).await;
