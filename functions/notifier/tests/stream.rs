@@ -389,7 +389,9 @@ async fn mount_woo_order(w: &World) {
         })))
         .mount(&w.platform)
         .await;
-    // The reason's private order note: none there yet, then added.
+    // The reason's private order note: none there yet, then added
+    // (WooCommerce REST API docs v3, "Order notes": list, then create,
+    // answered 201 with the note; as testkit's FakeWooCommerce).
     Mock::given(method("GET"))
         .and(path("/wp-json/wc/v3/orders/731/notes"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -405,7 +407,9 @@ async fn mount_woo_order(w: &World) {
 }
 
 /// BigCommerce's order 120 as read before an update: the staff notes our
-/// line is appended to.
+/// line is appended to (`staff_notes`, returned by `GET /v2/orders/{id}`
+/// and replaced by a `PUT` that sends it: bigcommerce/docs,
+/// reference/orders.v2.oas2.yml; as testkit's FakeBigCommerce).
 async fn mount_bc_order(w: &World) {
     Mock::given(method("GET"))
         .and(path("/stores/birch123/v2/orders/120"))
