@@ -32,11 +32,15 @@ log() { printf 'api-fuzz.sh: %s\n' "$*" >&2; }
 
 venv="$PWD/target/schemathesis-venv"
 have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)"
-if [[ "$have" != "$SCHEMATHESIS_VERSION" ]]; then
+# The pins of what it pulls in count too: a changed pin installs again.
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum scripts/schemathesis-requirements.txt | cut -d ' ' -f 1)"
+if [[ "$have" != "$SCHEMATHESIS_VERSION" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     log "installing schemathesis==$SCHEMATHESIS_VERSION into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
         -r scripts/schemathesis-requirements.txt >&2
+    echo "$want" >"$stamp"
 fi
 [[ -z "$install_only" ]] || exit 0
 

@@ -38,11 +38,16 @@ ensure_venv() {
     fi
     local translator=""
     translator="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aws-sam-translator"))' 2>/dev/null || true)"
-    if [[ "$have" != "$MINISTACK_VERSION" || "$translator" != "$SAM_TRANSLATOR_VERSION" ]]; then
+    # The pins of what they pull in count too: a changed pin installs again.
+    local stamp="$venv/.requirements.sha256" want
+    want="$(sha256sum "$root/scripts/ministack-requirements.txt" | cut -d ' ' -f 1)"
+    if [[ "$have" != "$MINISTACK_VERSION" || "$translator" != "$SAM_TRANSLATOR_VERSION" ||
+        "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
         log "installing ministack==$MINISTACK_VERSION (with aws-sam-translator==$SAM_TRANSLATOR_VERSION) into $venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check "ministack==$MINISTACK_VERSION" \
             "aws-sam-translator==$SAM_TRANSLATOR_VERSION" -r "$root/scripts/ministack-requirements.txt" >&2
+        echo "$want" >"$stamp"
     fi
 }
 
